@@ -1,0 +1,1 @@
+"""huddle's I/O layer: the aiohttp app, Socket.IO transport, auth, backends, CLI."""

@@ -1,0 +1,83 @@
+"""Access tokens: HS256 JWTs naming the user, their pseudonym and their role per room.
+
+The role comes only from here, never from an event payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from rooms.entries import ROLES
+
+MAX_NAME_LENGTH = 64
+MAX_ROOM_ID_LENGTH = 64
+
+
+class AuthError(Exception):
+    """The token cannot be accepted; ``str(exc)`` is the reason given to the client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    name: str
+    rooms: Mapping[str, str]
+    expires_at: int
+
+    def user(self, room: str) -> dict[str, str]:
+        return {"id": self.user_id, "name": self.name, "role": self.rooms[room]}
+
+
+def issue_token(
+    secret: str, *, user_id: str, name: str, rooms: Mapping[str, str], now: int, ttl_s: int
+) -> str:
+    for room, role in rooms.items():
+        if role not in ROLES:
+            raise ValueError(f"role for room {room!r} must be member or facilitator, not {role!r}")
+    payload = {"sub": user_id, "name": name, "rooms": dict(rooms), "iat": now, "exp": now + ttl_s}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def decode_token(token: Any, secret: str, now: int) -> Claims:
+    if not isinstance(token, str) or not token:
+        raise AuthError("token missing")
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"], "verify_iat": False},
+            # PyJWT checks exp against the wall clock; the check below applies the
+            # caller's `now` as well, so tests and the service agree on time.
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired") from None
+    except jwt.InvalidSignatureError:
+        raise AuthError("token signature invalid") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthError(f"token missing claim {exc.claim}") from None
+    except jwt.InvalidTokenError:
+        raise AuthError("token malformed") from None
+    if int(payload["exp"]) <= now:
+        raise AuthError("token expired")
+    return _claims(payload)
+
+
+def _claims(payload: Mapping[str, Any]) -> Claims:
+    sub, name, rooms = payload.get("sub"), payload.get("name"), payload.get("rooms")
+    if not isinstance(sub, str) or not sub or len(sub) > 128:
+        raise AuthError("token has an invalid sub")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        raise AuthError("token has an invalid name")
+    if not isinstance(rooms, dict) or not rooms:
+        raise AuthError("token names no rooms")
+    for room, role in rooms.items():
+        if not isinstance(room, str) or not room or len(room) > MAX_ROOM_ID_LENGTH:
+            raise AuthError("token has an invalid room id")
+        if role not in ROLES:
+            raise AuthError(f"token has an invalid role for room {room}")
+    return Claims(user_id=sub, name=name.strip(), rooms=dict(rooms), expires_at=int(payload["exp"]))

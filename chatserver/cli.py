@@ -1,0 +1,144 @@
+"""Command line: ``huddle serve`` runs a worker, ``huddle token`` signs an access token."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from aiohttp import web
+
+from chatserver.auth import issue_token
+from chatserver.config import ConfigError, Settings
+
+# aiohttp's default listen backlog (128) drops connections in a reconnect storm.
+LISTEN_BACKLOG = 2048
+DEMO_TTL_S = 12 * 3600
+
+
+def _role_arg(raw: str) -> tuple[str, str]:
+    room, sep, role = raw.partition("=")
+    if not sep or not room or role not in ("member", "facilitator"):
+        raise argparse.ArgumentTypeError(f"expected ROOM=member or ROOM=facilitator, got {raw!r}")
+    return room, role
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="huddle", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a worker (settings from HUDDLE_* variables)")
+    serve.add_argument("--host", help="address to listen on (default HUDDLE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default HUDDLE_PORT or 8080)")
+    token = sub.add_parser("token", help="print an access token signed with HUDDLE_SECRET")
+    token.add_argument("--user", required=True, help="user id (the token's sub)")
+    token.add_argument("--name", required=True, help="display name (a pseudonym)")
+    token.add_argument(
+        "--room",
+        required=True,
+        action="append",
+        type=_role_arg,
+        metavar="ROOM=ROLE",
+        help="room and role, member or facilitator (repeatable)",
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (3600)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"huddle: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "token":
+        return _token(settings, args)
+    return _serve(settings, args)
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.secret is None:
+        print("huddle: HUDDLE_SECRET must be set to sign tokens", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("huddle: --ttl must be positive", file=sys.stderr)
+        return 2
+    print(
+        issue_token(
+            settings.secret,
+            user_id=args.user,
+            name=args.name,
+            rooms=dict(args.room),
+            now=int(time.time()),
+            ttl_s=args.ttl,
+        )
+    )
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from chatserver.app import create_app
+
+    if args.host is not None:
+        settings = replace(settings, host=args.host)
+    if args.port is not None:
+        if not 0 <= args.port <= 65535:
+            print(f"huddle: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+            return 2
+        settings = replace(settings, port=args.port)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    demo = settings.secret is None
+    if demo:
+        settings = replace(settings, secret=secrets.token_urlsafe(48))
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        base = f"http://{_display_host(settings.host)}:{settings.port}"
+        backend = "redis" if settings.redis_url else "memory"
+        print(f"huddle: serving on {base} with the {backend} backend", flush=True)
+        if demo:
+            assert settings.secret is not None
+            now = int(time.time())
+            room = settings.demo_room
+            links = [
+                ("facilitator", "fac-demo", "Sam (facilitator)"),
+                ("member", "member-demo", "Alex"),
+            ]
+            print("huddle: no HUDDLE_SECRET set, so this run made its own; demo links:", flush=True)
+            for role, user, name in links:
+                tok = issue_token(
+                    settings.secret,
+                    user_id=user,
+                    name=name,
+                    rooms={room: role},
+                    now=now,
+                    ttl_s=DEMO_TTL_S,
+                )
+                print(f"  {role:<12} {base}/#room={room}&token={tok}", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        backlog=LISTEN_BACKLOG,
+        print=None,
+        shutdown_timeout=settings.drain_timeout_s,
+        access_log=None,
+    )
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Settings from environment variables (prefix ``HUDDLE_``), validated at start.
+
+A typo in a variable name or a bad value stops the server with a message naming the
+variable, rather than running with a default nobody meant.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or out of range."""
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"expected a whole number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ConfigError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"expected a number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise ConfigError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"must be at least {MIN_SECRET_LENGTH} characters (got {len(raw)}); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"must start with redis://, rediss:// or unix://, got {raw!r}")
+    return raw
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ConfigError(f"must be one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _str(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = field(default="127.0.0.1", metadata={"parse": _str})
+    port: int = field(default=8080, metadata={"parse": _int(0, 65535)})
+    secret: str | None = field(default=None, metadata={"parse": _secret})
+    redis_url: str | None = field(default=None, metadata={"parse": _redis_url})
+    history_size: int = field(default=1000, metadata={"parse": _int(10, 100_000)})
+    history_page: int = field(default=50, metadata={"parse": _int(1, 1000)})
+    retention_s: int = field(default=7 * 24 * 3600, metadata={"parse": _int(60, 365 * 24 * 3600)})
+    max_message_chars: int = field(default=2000, metadata={"parse": _int(1, 20_000)})
+    rate_burst: int = field(default=5, metadata={"parse": _int(1, 10_000)})
+    rate_refill_s: float = field(default=3.0, metadata={"parse": _float(0.001, 3600)})
+    max_frame_bytes: int = field(
+        default=64 * 1024, metadata={"parse": _int(1024, 16 * 1024 * 1024)}
+    )
+    send_queue_limit: int = field(default=1000, metadata={"parse": _int(10, 1_000_000)})
+    drain_timeout_s: float = field(default=8.0, metadata={"parse": _float(0, 60)})
+    log_level: str = field(
+        default="info", metadata={"parse": _choice("debug", "info", "warning", "error")}
+    )
+    demo_room: str = field(default="demo", metadata={"parse": _str})
+    worker_id: str = field(default="", metadata={"parse": _str})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        known = {f"HUDDLE_{f.name.upper()}": f for f in fields(cls)}
+        unknown = sorted(k for k in env if k.startswith("HUDDLE_") and k not in known)
+        # Variables of the test and ops tooling share the prefix; they are not settings.
+        unknown = [k for k in unknown if k not in _TOOLING_VARIABLES]
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {', '.join(unknown)}; known settings: {', '.join(sorted(known))}"
+            )
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            raw = env.get(name)
+            if raw is None and f.name == "redis_url":
+                raw = env.get("REDIS_URL")
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ConfigError as exc:
+                raise ConfigError(f"{name} {exc}") from None
+        return cls(**values)
+
+
+_TOOLING_VARIABLES = frozenset(
+    {
+        "HUDDLE_REQUIRE_REDIS",
+        "HUDDLE_REQUIRE_BROWSER",
+        "HUDDLE_REQUIRE_NGINX",
+        "HUDDLE_TEST_OUTPUT",
+        "HUDDLE_SKIP_INSTALL",
+    }
+)

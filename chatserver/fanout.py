@@ -1,0 +1,51 @@
+"""Local fan-out: encode an event once and queue the same frame for every recipient.
+
+python-socketio's room emit creates one asyncio task per recipient and queues without a
+bound. Here the Socket.IO packet is encoded once per delivery and the one Engine.IO packet
+object is put straight on each recipient's send queue, synchronously, which keeps a room's
+offsets in order and costs well under a microsecond per recipient. A reader whose queue
+passes the limit is disconnected (it will reconnect and recover from the log) instead of
+being buffered forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import engineio.packet
+import socketio.packet
+
+log = logging.getLogger(__name__)
+
+
+class Fanout:
+    def __init__(
+        self, eio_server: Any, *, queue_limit: int, on_overflow: Callable[[str], None]
+    ) -> None:
+        self._eio = eio_server
+        self._queue_limit = queue_limit
+        self._on_overflow = on_overflow
+
+    @staticmethod
+    def encode(event: str, payload: dict[str, Any]) -> Any:
+        pkt = socketio.packet.Packet(socketio.packet.EVENT, data=[event, payload], namespace="/")
+        return engineio.packet.Packet(engineio.packet.MESSAGE, data=pkt.encode())
+
+    def send(self, eio_sids: Iterable[str], frame: Any) -> int:
+        """Queue ``frame`` for each connection; returns how many it was queued for."""
+        sockets = self._eio.sockets
+        sent = 0
+        for eio_sid in eio_sids:
+            sock = sockets.get(eio_sid)
+            if sock is None or sock.closed:
+                continue
+            queue: asyncio.Queue[Any] = sock.queue
+            if queue.qsize() >= self._queue_limit:
+                self._on_overflow(eio_sid)
+                continue
+            queue.put_nowait(frame)
+            sent += 1
+        return sent

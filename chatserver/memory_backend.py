@@ -1,0 +1,133 @@
+"""The embedded backend: every room's log, state and presence in this process.
+
+It is the product's default (a single worker needs no Redis), not a test double: it
+applies the same pure rules from rooms/ as the Redis backend's append script, and the
+same contract suite runs against both.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field, replace
+
+from chatserver.backend import (
+    AppendRefused,
+    AppendResult,
+    Delivery,
+    PostGuard,
+    RoomListener,
+    RoomSnapshot,
+)
+from rooms.entries import Entry, event_name
+from rooms.log import ReadResult, RoomLog
+from rooms.policy import check_post
+from rooms.presence import RoomPresence
+from rooms.recovery import Since
+from rooms.state import RoomState, apply_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Room:
+    log: RoomLog
+    state: RoomState = field(default_factory=RoomState)
+    presence: RoomPresence = field(default_factory=RoomPresence)
+    listeners: list[RoomListener] = field(default_factory=list)
+
+
+class MemoryBackend:
+    name = "memory"
+
+    def __init__(self, *, history_size: int = 1000) -> None:
+        self._history_size = history_size
+        self._rooms: dict[str, _Room] = {}
+
+    def _room(self, room: str) -> _Room:
+        r = self._rooms.get(room)
+        if r is None:
+            r = _Room(RoomLog(secrets.token_hex(8), max_entries=self._history_size))
+            self._rooms[room] = r
+        return r
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._rooms.clear()
+
+    async def ready(self) -> bool:
+        return True
+
+    async def append(
+        self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
+    ) -> AppendResult:
+        r = self._room(room)
+        client_id = entry.get("client_id")
+        if client_id:
+            first = r.log.find_client_id(client_id)
+            if first is not None:
+                return AppendResult(first, duplicate=True)
+        if guard is not None:
+            refusal = check_post(r.state, guard.user_id, guard.role, now_ms)
+            if refusal is not None:
+                raise AppendRefused(refusal)
+        stored = r.log.append(entry)
+        apply_event(r.state, stored, now_ms)
+        self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
+        return AppendResult(stored, duplicate=False)
+
+    async def find_client_id(self, room: str, client_id: str) -> Entry | None:
+        return self._room(room).log.find_client_id(client_id)
+
+    async def read(self, room: str, since: Since | None, page: int) -> ReadResult:
+        return self._room(room).log.read(since, page)
+
+    async def snapshot(self, room: str, now_ms: int) -> RoomSnapshot:
+        r = self._room(room)
+        # A copy, so a caller holding the snapshot never sees later changes half-applied.
+        state = replace(
+            r.state,
+            mutes=dict(r.state.mutes),
+            pins=dict(r.state.pins),
+            removed=set(r.state.removed),
+            last_post_ms=dict(r.state.last_post_ms),
+        )
+        return RoomSnapshot(r.log.epoch, r.log.offset, state)
+
+    async def get_message(self, room: str, msg_id: str) -> Entry | None:
+        return self._room(room).log.get_message(msg_id)
+
+    async def publish(self, room: str, delivery: Delivery) -> None:
+        r = self._rooms.get(room)
+        if r is not None:
+            self._deliver(r, delivery)
+
+    async def subscribe(self, room: str, listener: RoomListener) -> int:
+        r = self._room(room)
+        r.listeners.append(listener)
+        return r.log.offset
+
+    async def unsubscribe(self, room: str, listener: RoomListener) -> None:
+        r = self._rooms.get(room)
+        if r is not None and listener in r.listeners:
+            r.listeners.remove(listener)
+
+    async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
+        return self._room(room).presence.add(user, conn_id)
+
+    async def presence_remove(self, room: str, user_id: str, conn_id: str) -> bool:
+        return self._room(room).presence.remove(user_id, conn_id)
+
+    async def presence_members(self, room: str) -> list[dict[str, str]]:
+        return self._room(room).presence.members()
+
+    def _deliver(self, r: _Room, delivery: Delivery) -> None:
+        # Synchronous: the entry reaches every local socket queue before append returns,
+        # so offsets are delivered in order without a per-room task.
+        for listener in list(r.listeners):
+            try:
+                listener(delivery)
+            except Exception:
+                log.exception("room listener failed")

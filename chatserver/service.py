@@ -1,0 +1,398 @@
+"""The chat service: one method per client request, orchestrating the pure core and I/O.
+
+A request is decoded (schema), checked against who is asking (token claims and the
+room's rules in rooms/), run through the moderation pipeline, appended by the backend,
+and answered with an ack. Live delivery comes back from the backend through the room's
+listener and goes out through the fan-out, the same way for both backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatserver import errors
+from chatserver.auth import Claims
+from chatserver.backend import (
+    FACILITATORS,
+    AppendRefused,
+    Backend,
+    BackendUnavailable,
+    Delivery,
+    PostGuard,
+)
+from chatserver.errors import ServiceError
+from chatserver.fanout import Fanout
+from chatserver.metrics import Metrics
+from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
+from moderation import Action, MessageContext, ModerationPolicy, Pipeline
+from rooms.entries import message_entry
+from rooms.policy import check_join, is_facilitator
+
+log = logging.getLogger(__name__)
+
+# How long a worker stays subscribed to a room after its last local member left: a
+# member reloading the page should not cost an unsubscribe and resubscribe.
+UNSUBSCRIBE_DELAY_S = 5.0
+# Typing indicators are cosmetic; one per second per member is plenty.
+TYPING_MIN_INTERVAL_S = 1.0
+# Joins retry when live delivery moved on while the history was read.
+JOIN_READ_ATTEMPTS = 5
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    sid: str
+    eio_sid: str
+    claims: Claims
+    rooms: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serialises this connection's requests so offsets follow the member's sending order."""
+    last_typing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class LocalRoom:
+    """The sockets of one room on this worker and how far live delivery has got."""
+
+    room: str
+    members: dict[str, Connection] = field(default_factory=dict)
+    delivered_offset: int = 0
+    listener: Callable[[Delivery], None] | None = None
+    unsubscribe_handle: asyncio.TimerHandle | None = None
+
+
+class ChatService:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        pipeline: Pipeline,
+        policy: ModerationPolicy,
+        metrics: Metrics,
+        history_page: int,
+        max_message_chars: int,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.backend = backend
+        self.pipeline = pipeline
+        self.policy = policy
+        self.metrics = metrics
+        self.history_page = history_page
+        self.max_message_chars = max_message_chars
+        self.clock = clock
+        self.fanout: Fanout | None = None
+        self.connections: dict[str, Connection] = {}
+        self.rooms: dict[str, LocalRoom] = {}
+        self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
+
+    # -- connections -------------------------------------------------------------------
+
+    def connect(self, sid: str, eio_sid: str, claims: Claims) -> None:
+        self.connections[sid] = Connection(sid, eio_sid, claims)
+        self.metrics.connections.set(len(self.connections))
+
+    async def disconnect(self, sid: str) -> None:
+        conn = self.connections.pop(sid, None)
+        self.metrics.connections.set(len(self.connections))
+        if conn is None:
+            return
+        for room in list(conn.rooms):
+            await self._leave_room(conn, room)
+
+    def _conn(self, sid: str) -> Connection:
+        conn = self.connections.get(sid)
+        if conn is None:
+            raise ServiceError(errors.UNAUTHORIZED, "This connection is not signed in.")
+        return conn
+
+    # -- join / leave ------------------------------------------------------------------
+
+    async def join(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._conn(sid)
+        req = parse_join(data)
+        claims = conn.claims
+        if req.room not in claims.rooms:
+            raise ServiceError(errors.FORBIDDEN, "Your invitation does not include this room.")
+        now = self.clock()
+        snapshot = await self.backend.snapshot(req.room, now)
+        refusal = check_join(claims.rooms, req.room, claims.user_id, snapshot.state)
+        if refusal is not None:
+            raise ServiceError(refusal.code, refusal.message)
+        local = await self._local_room(req.room)
+        user = claims.user(req.room)
+        if await self.backend.presence_add(req.room, user, sid):
+            members = await self.backend.presence_members(req.room)
+            await self.backend.publish(
+                req.room,
+                Delivery("presence", {"room": req.room, "joined": user, "members": members}),
+            )
+        members = await self.backend.presence_members(req.room)
+        read = await self.backend.read(req.room, req.since, self.history_page)
+        for _ in range(JOIN_READ_ATTEMPTS):
+            if read.offset >= local.delivered_offset:
+                break
+            # Live delivery passed what we read: entries in between would reach this
+            # socket neither in the ack nor live. Read again (rare: only under load).
+            read = await self.backend.read(req.room, req.since, self.history_page)
+        # From here to the return there is no await: the socket enters live delivery and
+        # the ack is queued before any later live entry, so nothing is seen twice or missed.
+        upto = local.delivered_offset
+        entries = [e for e in read.entries if e["offset"] <= upto]
+        if read.offset < upto:
+            raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
+        local.members[sid] = conn
+        conn.rooms.add(req.room)
+        self._cancel_unsubscribe(local)
+        if req.since is not None:
+            self.metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
+        state = snapshot.state
+        muted_until = state.muted_until(claims.user_id, now)
+        return {
+            "ok": True,
+            "room": {
+                "id": req.room,
+                "epoch": read.epoch,
+                "offset": upto,
+                "locked": state.locked,
+                "paused": state.paused,
+                "slow_mode_s": state.slow_mode_s,
+                "floor": state.floor,
+                "pinned": list(state.pins.values()),
+                "members": members,
+                "you": {
+                    "id": claims.user_id,
+                    "name": claims.name,
+                    "role": user["role"],
+                    "muted_until": muted_until if muted_until != 0 else None,
+                    "muted": muted_until != 0,
+                },
+            },
+            "recovered": read.recovered,
+            "entries": entries,
+        }
+
+    async def leave(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._conn(sid)
+        req = parse_room(data)
+        if req.room not in conn.rooms:
+            raise ServiceError(errors.NOT_IN_ROOM, "You are not in this room.")
+        await self._leave_room(conn, req.room)
+        return {"ok": True}
+
+    async def _leave_room(self, conn: Connection, room: str) -> None:
+        conn.rooms.discard(room)
+        local = self.rooms.get(room)
+        if local is not None:
+            local.members.pop(conn.sid, None)
+            if not local.members:
+                self._schedule_unsubscribe(local)
+        try:
+            if await self.backend.presence_remove(room, conn.claims.user_id, conn.sid):
+                members = await self.backend.presence_members(room)
+                user = conn.claims.user(room)
+                await self.backend.publish(
+                    room, Delivery("presence", {"room": room, "left": user, "members": members})
+                )
+        except BackendUnavailable:
+            # Presence entries expire on their own in the shared backend.
+            log.warning("presence of %s in %s not removed: backend unavailable", conn.sid, room)
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def message(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._conn(sid)
+        req = parse_message(data, self.max_message_chars)
+        if req.room not in conn.rooms:
+            raise ServiceError(errors.NOT_IN_ROOM, "Join the room before sending to it.")
+        # A retry after a lost ack answers exactly like the first attempt, before any
+        # rule (rate, duplicates) could treat it as a new message.
+        first = await self.backend.find_client_id(req.room, req.client_id)
+        if first is not None:
+            return _message_ack(first)
+        user = conn.claims.user(req.room)
+        now = self.clock()
+        outcome = self.pipeline.run(
+            MessageContext(
+                room=req.room,
+                sender_id=user["id"],
+                role=user["role"],
+                text=req.text,
+                now=now / 1000,
+                policy=self.policy,
+            )
+        )
+        for verdict in outcome.verdicts:
+            self.metrics.verdicts.labels(rule=verdict.rule).inc()
+            log.info("moderation room=%s rule=%s action=%s", req.room, verdict.rule, verdict.action)
+        blocked = outcome.blocked_by
+        if blocked is not None:
+            if blocked.rule == "rate.flood":
+                await self._alert(req.room, "flood", user, blocked.reason)
+            raise ServiceError(
+                blocked.code or errors.BLOCKED, blocked.reason, retry_after_s=blocked.retry_after_s
+            )
+        entry = message_entry(
+            room=req.room,
+            msg_id=secrets.token_hex(8),
+            user=user,
+            text=outcome.text,
+            ts=now,
+            client_id=req.client_id,
+        )
+        if outcome.action is Action.HOLD:
+            # Held messages reach facilitators only, until one of them reviews it.
+            reasons = "; ".join(v.reason for v in outcome.verdicts if v.action is Action.HOLD)
+            await self._alert(req.room, "held", user, reasons, entry)
+            return {"ok": True, "held": True, "text": outcome.text}
+        started = time.perf_counter()
+        try:
+            result = await self.backend.append(
+                req.room, entry, guard=PostGuard(user["id"], user["role"]), now_ms=now
+            )
+        except AppendRefused as exc:
+            r = exc.refusal
+            raise ServiceError(r.code, r.message, retry_after_s=r.retry_after_s) from None
+        finally:
+            self.metrics.append_seconds.observe(time.perf_counter() - started)
+        if not result.duplicate:
+            self.metrics.messages_in.inc()
+            for verdict in outcome.verdicts:
+                if verdict.action is Action.FLAG:
+                    await self._alert(
+                        req.room, verdict.rule.split(".")[0], user, verdict.reason, result.entry
+                    )
+                if verdict.reason and verdict.action in (Action.MODIFY, Action.FLAG):
+                    self._notice(conn, req.room, verdict.rule, verdict.reason)
+        return _message_ack(result.entry)
+
+    async def typing(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._conn(sid)
+        req = parse_flag(data, "active")
+        if req.room not in conn.rooms:
+            raise ServiceError(errors.NOT_IN_ROOM, "You are not in this room.")
+        mono = time.monotonic()
+        last = conn.last_typing.get(req.room, 0.0)
+        if req.value and mono - last < TYPING_MIN_INTERVAL_S:
+            return {"ok": True}
+        conn.last_typing[req.room] = mono if req.value else 0.0
+        payload = {"room": req.room, "user": conn.claims.user(req.room), "active": req.value}
+        await self.backend.publish(req.room, Delivery("typing", payload))
+        return {"ok": True}
+
+    async def hand(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._conn(sid)
+        req = parse_flag(data, "raised")
+        if req.room not in conn.rooms:
+            raise ServiceError(errors.NOT_IN_ROOM, "You are not in this room.")
+        payload = {"room": req.room, "user": conn.claims.user(req.room), "raised": req.value}
+        await self.backend.publish(req.room, Delivery("hand", payload))
+        return {"ok": True}
+
+    # -- alerts and notices ------------------------------------------------------------
+
+    async def _alert(
+        self,
+        room: str,
+        kind: str,
+        user: dict[str, str],
+        reason: str,
+        entry: dict[str, Any] | None = None,
+    ) -> None:
+        payload = {"room": room, "kind": kind, "user": user, "entry": entry, "reason": reason}
+        await self.backend.publish(room, Delivery("alert", payload, audience=FACILITATORS))
+
+    def _notice(self, conn: Connection, room: str, kind: str, text: str) -> None:
+        if self.fanout is not None:
+            frame = Fanout.encode("notice", {"room": room, "kind": kind, "text": text})
+            self.fanout.send([conn.eio_sid], frame)
+
+    # -- local rooms and live delivery -------------------------------------------------
+
+    async def _local_room(self, room: str) -> LocalRoom:
+        local = self.rooms.get(room)
+        if local is not None:
+            return local
+        pending = self._subscribing.get(room)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[LocalRoom] = asyncio.get_running_loop().create_future()
+        self._subscribing[room] = future
+        try:
+            local = LocalRoom(room)
+            local.listener = self._listener(local)
+            local.delivered_offset = await self.backend.subscribe(room, local.listener)
+            self.rooms[room] = local
+            self.metrics.rooms.set(len(self.rooms))
+            future.set_result(local)
+            return local
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Nobody else may be waiting; don't let the loop warn about it.
+            future.exception()
+            raise
+        finally:
+            del self._subscribing[room]
+
+    def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
+        def deliver(delivery: Delivery) -> None:
+            if delivery.offset is not None:
+                if delivery.offset <= local.delivered_offset:
+                    return
+                local.delivered_offset = delivery.offset
+            if self.fanout is None or not local.members:
+                return
+            if delivery.audience == FACILITATORS:
+                targets = [
+                    c.eio_sid
+                    for c in local.members.values()
+                    if is_facilitator(c.claims.rooms.get(local.room, ""))
+                ]
+            else:
+                targets = [c.eio_sid for c in local.members.values()]
+            if targets:
+                frame = Fanout.encode(delivery.event, delivery.payload)
+                self.metrics.deliveries.inc(self.fanout.send(targets, frame))
+
+        return deliver
+
+    def _schedule_unsubscribe(self, local: LocalRoom) -> None:
+        self._cancel_unsubscribe(local)
+        loop = asyncio.get_running_loop()
+        local.unsubscribe_handle = loop.call_later(
+            UNSUBSCRIBE_DELAY_S, lambda: loop.create_task(self._unsubscribe_if_empty(local))
+        )
+
+    def _cancel_unsubscribe(self, local: LocalRoom) -> None:
+        if local.unsubscribe_handle is not None:
+            local.unsubscribe_handle.cancel()
+            local.unsubscribe_handle = None
+
+    async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
+        local.unsubscribe_handle = None
+        if local.members or self.rooms.get(local.room) is not local:
+            return
+        del self.rooms[local.room]
+        self.metrics.rooms.set(len(self.rooms))
+        if local.listener is not None:
+            await self.backend.unsubscribe(local.room, local.listener)
+
+    async def close(self) -> None:
+        for local in list(self.rooms.values()):
+            self._cancel_unsubscribe(local)
+            if local.listener is not None:
+                await self.backend.unsubscribe(local.room, local.listener)
+        self.rooms.clear()
+
+
+def _message_ack(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "id": entry["id"], "offset": entry["offset"], "text": entry["text"]}

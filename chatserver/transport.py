@@ -1,0 +1,95 @@
+"""Socket.IO event handlers: thin glue from events to ChatService methods.
+
+Every client event gets an ack; anything a client sends, of any shape, ends in an error
+ack rather than an exception in the server log. Chat events from one connection run one
+at a time, so offsets follow the order the member sent them in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from chatserver import errors
+from chatserver.auth import AuthError, decode_token
+from chatserver.backend import BackendUnavailable
+from chatserver.errors import ServiceError
+from chatserver.service import ChatService
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+
+# Each backend call has its own bound; this is the last resort for a request as a whole,
+# so a client never waits on an ack forever.
+REQUEST_TIMEOUT_S = 5.0
+
+
+def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> None:
+    @sio.event  # type: ignore[untyped-decorator]
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            claims = decode_token(token, secret, int(time.time()))
+        except AuthError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {exc}") from None
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        service.connect(sid, eio_sid, claims)
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        try:
+            await asyncio.wait_for(service.disconnect(sid), REQUEST_TIMEOUT_S)
+        except Exception:
+            log.warning("cleanup after disconnect of %s did not finish", sid, exc_info=True)
+
+    serialised: dict[str, Handler] = {
+        "join": service.join,
+        "leave": service.leave,
+        "message": service.message,
+    }
+    concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
+    for name, method in serialised.items():
+        sio.on(name, _handler(service, method, serialise=True))
+    for name, method in concurrent.items():
+        sio.on(name, _handler(service, method, serialise=False))
+
+    async def unknown_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        return ServiceError(errors.INVALID_PAYLOAD, f"Unknown event {str(event)[:40]!r}.").ack()
+
+    sio.on("*", unknown_event)
+
+
+def _handler(
+    service: ChatService, method: Handler, *, serialise: bool
+) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def handle(sid: str, *args: Any) -> dict[str, Any]:
+        if len(args) != 1:
+            return ServiceError(errors.INVALID_PAYLOAD, "Send exactly one payload object.").ack()
+        conn = service.connections.get(sid)
+        if conn is None:
+            return ServiceError(errors.UNAUTHORIZED, "This connection is not signed in.").ack()
+        try:
+            if serialise:
+                async with conn.lock:
+                    return await asyncio.wait_for(method(sid, args[0]), REQUEST_TIMEOUT_S)
+            return await asyncio.wait_for(method(sid, args[0]), REQUEST_TIMEOUT_S)
+        except ServiceError as exc:
+            service.metrics.refusals.labels(code=exc.code).inc()
+            return exc.ack()
+        except (BackendUnavailable, TimeoutError, ConnectionError, OSError):
+            service.metrics.backend_errors.inc()
+            log.warning("request from %s failed: backend unavailable", sid, exc_info=True)
+            return ServiceError(
+                errors.UNAVAILABLE, "The chat is briefly unavailable; please try again."
+            ).ack()
+        except Exception:
+            log.exception("unexpected error handling a request from %s", sid)
+            return ServiceError(errors.UNAVAILABLE, "Something went wrong; please try again.").ack()
+
+    return handle

@@ -1,0 +1,86 @@
+"""Run the moderation stages in order and combine their verdicts into one outcome."""
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from moderation.context import MessageContext
+from moderation.rate import RateStage
+from moderation.shape import ShapeStage
+from moderation.stage import Stage
+from moderation.verdict import Action, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action  # overall: BLOCK > HOLD > FLAG > MODIFY > ALLOW
+    text: str  # the text to deliver, after every MODIFY (when blocked: the text at that point)
+    verdicts: tuple[Verdict, ...]  # every non-allow verdict, in stage order
+
+    @property
+    def blocked_by(self) -> Verdict | None:
+        # A BLOCK stops the pipeline, so it can only be the last verdict.
+        if self.verdicts and self.verdicts[-1].action is Action.BLOCK:
+            return self.verdicts[-1]
+        return None
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        names = [stage.name for stage in stages]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            # Stage names prefix rule ids; two stages with one name would mix their metrics.
+            raise ValueError(f"duplicate stage name(s): {', '.join(duplicates)}")
+        self._stages = tuple(stages)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return self._stages
+
+    def run(self, ctx: MessageContext) -> Outcome:
+        current = ctx
+        verdicts: list[Verdict] = []
+        for stage in self._stages:
+            verdict = stage.check(current)
+            if verdict.action is Action.ALLOW:
+                continue
+            verdicts.append(verdict)
+            if verdict.action is Action.BLOCK:
+                # Later stages must not run: a refused message should not, for example,
+                # spend a rate token or raise a facilitator alert.
+                break
+            if verdict.action is Action.MODIFY and verdict.text is not None:
+                # Later stages judge the text that will actually be delivered.
+                pass
+        return Outcome(
+            action=_overall_action(verdicts, text_changed=current.text != ctx.text),
+            text=current.text,
+            verdicts=tuple(verdicts),
+        )
+
+
+def _overall_action(verdicts: Sequence[Verdict], *, text_changed: bool) -> Action:
+    # HOLD beats FLAG: a held message already reaches facilitators, and the stricter
+    # delivery (facilitators only) must win.
+    actions = {verdict.action for verdict in verdicts}
+    for action in (Action.BLOCK, Action.HOLD, Action.FLAG):
+        if action in actions:
+            return action
+    return Action.MODIFY if text_changed else Action.ALLOW
+
+
+def default_pipeline() -> Pipeline:
+    """The stages every room runs, in DESIGN §4 order.
+
+    Each call returns fresh stage state (rate buckets): build one pipeline per process and
+    reuse it for every message.
+    """
+    return Pipeline(
+        [
+            # Planned before shape: gate (muted, locked, floor).
+            ShapeStage(),
+            RateStage(),
+            # Planned after rate: duplicates, canonical text, crisis, contact details, abuse.
+        ]
+    )

@@ -1,0 +1,72 @@
+"""Shape: make the message well-formed plain text of a size a group can read.
+
+Runs early so every later stage (matching, crisis detection, masking) sees tidy text and
+never spends time on a message that will be refused for its size anyway.
+"""
+
+import re
+import unicodedata
+
+from moderation.context import MessageContext
+from moderation.verdict import ALLOW, Verdict, block, modify
+
+# Control characters (Unicode category Cc) except \t and \n, which are ordinary text.
+# \r is normalised to \n before this runs. Lone surrogates are removed too: JSON allows
+# "\ud800" escapes, and such a string cannot be encoded as UTF-8 when it is sent on.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# Three or more blank (whitespace-only) lines in a row; two are kept. Long runs of blank
+# lines push everyone else's messages off screen.
+_BLANK_RUN = re.compile(r"\n(?:[^\S\n]*\n){3,}")
+_TWO_BLANK_LINES = "\n\n\n"
+
+# Letters that render as nothing but are not whitespace, a known way to post "empty"
+# messages past a plain strip(): Hangul fillers and the blank Braille pattern.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+class ShapeStage:
+    name = "shape"
+
+    def check(self, ctx: MessageContext) -> Verdict:
+        policy = ctx.policy
+        original = ctx.text
+        # Windows and old Mac line endings are not suspicious: count them as whitespace
+        # tidying, not as control characters, so the control_chars metric stays meaningful.
+        newlines = original.replace("\r\n", "\n").replace("\r", "\n")
+        cleaned = _UNWANTED.sub("", newlines)
+        text = _BLANK_RUN.sub(_TWO_BLANK_LINES, cleaned).strip()
+
+        if _looks_empty(text):
+            return block("shape.empty", "invalid_payload", "Your message is empty.")
+        if len(text) > policy.max_chars:
+            return block(
+                "shape.too_long",
+                "too_long",
+                f"Your message has {len(text):,} characters; the limit is "
+                f"{policy.max_chars:,}. Please shorten it or send it in parts.",
+            )
+        lines = text.count("\n") + 1
+        if lines > policy.max_lines:
+            return block(
+                "shape.too_many_lines",
+                "too_long",
+                f"Your message has {lines:,} lines; the limit is {policy.max_lines:,}. "
+                "Please shorten it or send it in parts.",
+            )
+
+        # One verdict per run, named after the most telling change.
+        if cleaned != newlines:
+            return modify("shape.control_chars", text)
+        if text != original:
+            return modify("shape.whitespace", text)
+        return ALLOW
+
+
+def _looks_empty(text: str) -> bool:
+    # `text` is already stripped, so for ordinary messages the first character decides and
+    # this stops at once. Format characters (Cf: zero-width spaces, bidi marks, BOM) and
+    # blank-looking letters alone would deliver an empty-looking bubble.
+    return all(
+        ch.isspace() or ch in _BLANK_LOOKING or unicodedata.category(ch) == "Cf" for ch in text
+    )

@@ -1,0 +1,82 @@
+"""A room's log in memory: offsets, epoch, bounded history and client_id dedupe.
+
+The embedded backend keeps one of these per room. Offsets start at 1 and never repeat
+within an epoch; the oldest entries are trimmed beyond ``max_entries`` exactly like the
+Redis stream's MAXLEN, so both backends answer recovery the same way.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from rooms.entries import Entry, is_message
+from rooms.recovery import Since, plan_read
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    epoch: str
+    offset: int
+    recovered: bool
+    entries: list[Entry]
+
+
+class RoomLog:
+    def __init__(self, epoch: str, *, max_entries: int, dedupe_size: int | None = None) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.epoch = epoch
+        self.offset = 0
+        self.max_entries = max_entries
+        self._entries: deque[Entry] = deque()
+        self._deleted: set[str] = set()
+        self._by_client_id: OrderedDict[str, Entry] = OrderedDict()
+        self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
+
+    @property
+    def first_offset(self) -> int:
+        """The oldest retained offset (offset + 1 when nothing is retained)."""
+        return self._entries[0]["offset"] if self._entries else self.offset + 1
+
+    def find_client_id(self, client_id: str) -> Entry | None:
+        return self._by_client_id.get(client_id)
+
+    def append(self, entry: Entry) -> Entry:
+        """Give the entry the next offset and keep it; returns the stored entry."""
+        self.offset += 1
+        stored = {**entry, "offset": self.offset}
+        self._entries.append(stored)
+        if len(self._entries) > self.max_entries:
+            dropped = self._entries.popleft()
+            self._deleted.discard(dropped.get("id", ""))
+        client_id = stored.get("client_id")
+        if client_id:
+            self._by_client_id[client_id] = stored
+            while len(self._by_client_id) > self._dedupe_size:
+                self._by_client_id.popitem(last=False)
+        if stored.get("kind") == "deleted":
+            self._deleted.add(stored["id"])
+        return stored
+
+    def get_message(self, msg_id: str) -> Entry | None:
+        for entry in reversed(self._entries):
+            if is_message(entry) and entry["id"] == msg_id:
+                return None if msg_id in self._deleted else entry
+        return None
+
+    def read(self, since: Since | None, page: int) -> ReadResult:
+        plan = plan_read(
+            since, epoch=self.epoch, offset=self.offset, first_offset=self.first_offset
+        )
+        if plan.after is None:
+            visible = self._visible(self._entries)
+            return ReadResult(self.epoch, self.offset, False, visible[-page:] if page else [])
+        skip = plan.after - self.first_offset + 1
+        tail = list(self._entries)[max(0, skip) :]
+        return ReadResult(self.epoch, self.offset, plan.recovered, self._visible(tail))
+
+    def _visible(self, entries: deque[Entry] | list[Entry]) -> list[Entry]:
+        # Deleted messages are left out of history and recovery; the `deleted` event
+        # itself stays so a client that showed the message removes it.
+        return [e for e in entries if not (is_message(e) and e["id"] in self._deleted)]

@@ -1,0 +1,72 @@
+"""Who may do what in a room: pure functions of the actor and the room state.
+
+Modelled on Synapse's event_auth: each rule takes the actor's role and the current state
+and returns a refusal (with the protocol error code) or None. The backend calls
+``check_post`` inside its atomic append so every worker agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rooms.state import RoomState
+
+FACILITATOR = "facilitator"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: str
+    message: str
+    retry_after_s: float | None = None
+
+
+def is_facilitator(role: str) -> bool:
+    return role == FACILITATOR
+
+
+def check_join(
+    token_rooms: Mapping[str, str], room: str, user_id: str, state: RoomState
+) -> Refusal | None:
+    """A member may join only the rooms their token names, unless removed from it."""
+    if room not in token_rooms:
+        return Refusal("forbidden", "Your invitation does not include this room.")
+    if user_id in state.removed and not is_facilitator(token_rooms[room]):
+        return Refusal("forbidden", "A facilitator has removed you from this room.")
+    return None
+
+
+def check_post(state: RoomState, user_id: str, role: str, now_ms: int) -> Refusal | None:
+    """May this person post a message now? Facilitators always may."""
+    if is_facilitator(role):
+        return None
+    until = state.muted_until(user_id, now_ms)
+    if until is None:
+        return Refusal("muted", "A facilitator has muted you until they unmute you.")
+    if until:
+        left = (until - now_ms) / 1000
+        return Refusal("muted", f"You are muted for {_duration(left)} more.", left)
+    if state.paused:
+        return Refusal("room_locked", "The facilitator has paused the room for a moment.")
+    if state.locked:
+        return Refusal("room_locked", "The room is locked: only facilitators can post.")
+    if state.floor is not None and state.floor != user_id:
+        return Refusal("room_locked", "Someone else has the floor right now.")
+    if state.slow_mode_s:
+        last = state.last_post_ms.get(user_id)
+        if last is not None:
+            wait_ms = last + state.slow_mode_s * 1000 - now_ms
+            if wait_ms > 0:
+                left = wait_ms / 1000
+                return Refusal(
+                    "slow_mode", f"Slow mode is on: you can post again in {_duration(left)}.", left
+                )
+    return None
+
+
+def _duration(seconds: float) -> str:
+    whole = max(1, round(seconds))
+    if whole < 90:
+        return f"{whole} s"
+    return f"{round(whole / 60)} min"

@@ -1,0 +1,41 @@
+"""Who is in a room: a person counts once however many tabs or devices they use.
+
+Events are returned only when it matters to others: the first connection of a user
+joining, and the last one leaving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RoomPresence:
+    _connections: dict[str, set[str]] = field(default_factory=dict)
+    _users: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, user: dict[str, str], conn_id: str) -> bool:
+        """Record a connection; True when this user was not present before."""
+        conns = self._connections.setdefault(user["id"], set())
+        first = not conns
+        conns.add(conn_id)
+        self._users[user["id"]] = user
+        return first
+
+    def remove(self, user_id: str, conn_id: str) -> bool:
+        """Forget a connection; True when it was the user's last one here."""
+        conns = self._connections.get(user_id)
+        if not conns or conn_id not in conns:
+            return False
+        conns.discard(conn_id)
+        if conns:
+            return False
+        del self._connections[user_id]
+        del self._users[user_id]
+        return True
+
+    def members(self) -> list[dict[str, str]]:
+        return sorted(self._users.values(), key=lambda u: (u["role"] != "facilitator", u["name"]))
+
+    def __len__(self) -> int:
+        return len(self._users)

@@ -1,0 +1,164 @@
+"""Shared fixtures: a real huddle app on an ephemeral port and real Socket.IO clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import web
+
+from chatserver.app import create_app
+from chatserver.auth import issue_token
+from chatserver.config import Settings
+
+SECRET = "test-secret-" + "x" * 40
+
+
+def make_token(
+    user: str, rooms: dict[str, str], *, name: str | None = None, ttl_s: int = 600
+) -> str:
+    return issue_token(
+        SECRET,
+        user_id=user,
+        name=name or user.title(),
+        rooms=rooms,
+        now=int(time.time()),
+        ttl_s=ttl_s,
+    )
+
+
+@dataclass
+class Server:
+    url: str
+    app: web.Application
+
+
+@dataclass
+class Client:
+    """A real python-socketio client that records what it receives."""
+
+    sio: socketio.AsyncClient
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    async def call(self, event: str, data: Any, timeout: float = 5) -> dict[str, Any]:
+        result: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
+        return result
+
+    async def send(self, room: str, text: str, client_id: str | None = None) -> dict[str, Any]:
+        return await self.call(
+            "message", {"room": room, "text": text, "client_id": client_id or str(uuid.uuid4())}
+        )
+
+    def got(self, event: str) -> list[dict[str, Any]]:
+        return self.events.setdefault(event, [])
+
+    async def wait_for(
+        self,
+        event: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+        timeout: float = 5,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in self.got(event):
+                if predicate(item):
+                    return item
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no {event!r} matching within {timeout}s; got {self.got(event)!r}")
+
+    async def wait_count(self, event: str, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.got(event)) < count:
+            await asyncio.sleep(0.01)
+        items = self.got(event)
+        assert len(items) >= count, f"expected {count} {event!r}, got {len(items)}"
+        return items
+
+
+Connect = Callable[..., Awaitable[Client]]
+
+
+async def open_client(
+    url: str, token: str | None, *, auth: Any = None, client: Client | None = None
+) -> Client:
+    """Connect a client; pass ``client`` to record into an existing one (to see refusals)."""
+    sio = socketio.AsyncClient(reconnection=False)
+    if client is None:
+        client = Client(sio)
+    else:
+        client.sio = sio
+    for event in (
+        "message",
+        "room_event",
+        "presence",
+        "typing",
+        "hand",
+        "notice",
+        "alert",
+        "connect_error",
+    ):
+        sio.on(event, _recorder(client, event))
+    await sio.connect(
+        url,
+        auth=auth if auth is not None else {"token": token},
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    return client
+
+
+def _recorder(client: Client, event: str) -> Callable[[dict[str, Any]], None]:
+    def record(data: Any = None) -> None:
+        client.got(event).append(data)
+
+    return record
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return replace(Settings(secret=SECRET, port=0), **overrides)
+
+
+async def start_server(settings: Settings) -> tuple[Server, web.AppRunner]:
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return Server(f"http://127.0.0.1:{port}", app), runner
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    srv, runner = await start_server(settings)
+    try:
+        yield srv
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def connect(server: Server) -> AsyncIterator[Connect]:
+    clients: list[Client] = []
+
+    async def factory(user: str = "u1", rooms: dict[str, str] | None = None, **kw: Any) -> Client:
+        token = make_token(user, rooms if rooms is not None else {"r1": "member"}, **kw)
+        client = await open_client(server.url, token)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        if client.sio.connected:
+            await client.sio.disconnect()

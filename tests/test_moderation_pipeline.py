@@ -1,0 +1,155 @@
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from moderation.context import MessageContext
+from moderation.pipeline import Pipeline, default_pipeline
+from moderation.policy import ModerationPolicy
+from moderation.verdict import ALLOW, Action, Verdict, block, flag, hold, modify
+
+
+@dataclass
+class FakeStage:
+    """Returns a fixed verdict (or one computed from the text) and records what it saw."""
+
+    name: str
+    decide: Callable[[str], Verdict] | Verdict = ALLOW
+    seen: list[str] = field(default_factory=list)
+
+    def check(self, ctx: MessageContext) -> Verdict:
+        self.seen.append(ctx.text)
+        return self.decide if isinstance(self.decide, Verdict) else self.decide(ctx.text)
+
+
+def ctx(text: str = "hello", now: float = 0.0, sender: str = "ana") -> MessageContext:
+    return MessageContext("mornings", sender, "member", text, now, ModerationPolicy())
+
+
+def test_no_stages_allows_the_text_as_sent() -> None:
+    outcome = Pipeline([]).run(ctx("hello"))
+    assert (outcome.action, outcome.text, outcome.verdicts) == (Action.ALLOW, "hello", ())
+    assert outcome.blocked_by is None
+
+
+def test_all_stages_run_in_order_and_allow() -> None:
+    order: list[str] = []
+
+    def recorder(name: str) -> Callable[[str], Verdict]:
+        def decide(text: str) -> Verdict:
+            order.append(name)
+            return ALLOW
+
+        return decide
+
+    pipeline = Pipeline([FakeStage(n, recorder(n)) for n in ("a", "b", "c")])
+    outcome = pipeline.run(ctx())
+    assert order == ["a", "b", "c"]
+    assert outcome.action is Action.ALLOW
+
+
+def test_block_stops_later_stages() -> None:
+    refusal = block("gate.muted", "muted", "You are muted for now.")
+    later = FakeStage("later")
+    outcome = Pipeline([FakeStage("gate", refusal), later]).run(ctx())
+    assert outcome.action is Action.BLOCK
+    assert outcome.blocked_by == refusal
+    assert later.seen == []
+
+
+def test_modify_feeds_later_stages_and_the_delivered_text() -> None:
+    upper = FakeStage("upper", lambda text: modify("upper.all", text.upper()))
+    exclaim = FakeStage("exclaim", lambda text: modify("exclaim.add", text + "!"))
+    outcome = Pipeline([upper, exclaim]).run(ctx("hello"))
+    assert exclaim.seen == ["HELLO"]
+    assert (outcome.action, outcome.text) == (Action.MODIFY, "HELLO!")
+    assert [v.rule for v in outcome.verdicts] == ["upper.all", "exclaim.add"]
+
+
+def test_flags_and_holds_are_collected_and_the_pipeline_continues() -> None:
+    last = FakeStage("last")
+    stages = [
+        FakeStage("crisis", flag("crisis.self_harm", "Support is available.")),
+        FakeStage("contact", hold("contact.link")),
+        FakeStage("abuse", flag("abuse.mild")),
+        last,
+    ]
+    outcome = Pipeline(stages).run(ctx("hello"))
+    assert last.seen == ["hello"]
+    assert [v.rule for v in outcome.verdicts] == ["crisis.self_harm", "contact.link", "abuse.mild"]
+    assert outcome.action is Action.HOLD
+    assert outcome.text == "hello"
+    assert outcome.blocked_by is None
+
+
+def test_block_after_flag_keeps_the_flag_for_audit() -> None:
+    outcome = Pipeline(
+        [
+            FakeStage("crisis", flag("crisis.x")),
+            FakeStage("abuse", block("abuse.x", "blocked", "No.")),
+        ]
+    ).run(ctx())
+    assert outcome.action is Action.BLOCK
+    assert [v.rule for v in outcome.verdicts] == ["crisis.x", "abuse.x"]
+    assert outcome.blocked_by is not None
+    assert outcome.blocked_by.code == "blocked"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([modify("m.x", "changed"), flag("f.x")], Action.FLAG),
+        ([flag("f.x"), modify("m.x", "changed")], Action.FLAG),
+        ([flag("f.x"), hold("h.x")], Action.HOLD),
+        ([hold("h.x"), modify("m.x", "changed")], Action.HOLD),
+        ([hold("h.x"), block("b.x", "blocked", "No.")], Action.BLOCK),
+        ([modify("m.x", "changed")], Action.MODIFY),
+        ([modify("m.x", "hello")], Action.ALLOW),  # a no-op modify changes nothing
+    ],
+)
+def test_overall_action_precedence(verdicts: list[Verdict], expected: Action) -> None:
+    stages = [FakeStage(f"s{i}", verdict) for i, verdict in enumerate(verdicts)]
+    assert Pipeline(stages).run(ctx("hello")).action is expected
+
+
+def test_modified_text_is_delivered_even_when_flagged() -> None:
+    stages = [FakeStage("mask", modify("mask.x", "[hidden]")), FakeStage("crisis", flag("c.x"))]
+    outcome = Pipeline(stages).run(ctx("secret"))
+    assert (outcome.action, outcome.text) == (Action.FLAG, "[hidden]")
+
+
+def test_duplicate_stage_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match=r"duplicate stage name.*shape"):
+        Pipeline([FakeStage("shape"), FakeStage("rate"), FakeStage("shape")])
+
+
+def test_default_pipeline_runs_shape_then_rate() -> None:
+    assert [stage.name for stage in default_pipeline().stages] == ["shape", "rate"]
+
+
+def test_default_pipeline_cleans_the_text_and_counts_it_against_the_rate() -> None:
+    pipeline = default_pipeline()
+    outcome = pipeline.run(ctx("  hi\x00 there\r\n"))
+    assert (outcome.action, outcome.text) == (Action.MODIFY, "hi there")
+    for _ in range(4):
+        assert pipeline.run(ctx("ok")).action is Action.ALLOW
+    refused = pipeline.run(ctx("ok"))
+    assert refused.blocked_by is not None
+    assert refused.blocked_by.code == "rate_limited"
+
+
+def test_refused_for_shape_does_not_spend_rate_tokens() -> None:
+    pipeline = default_pipeline()
+    for _ in range(10):
+        outcome = pipeline.run(ctx("x" * 2001))
+        assert outcome.blocked_by is not None
+        assert outcome.blocked_by.code == "too_long"
+    for _ in range(5):
+        assert pipeline.run(ctx("shorter now")).action is Action.ALLOW
+
+
+def test_each_default_pipeline_has_its_own_rate_state() -> None:
+    first = default_pipeline()
+    for _ in range(6):
+        first.run(ctx())
+    assert default_pipeline().run(ctx()).action is Action.ALLOW
