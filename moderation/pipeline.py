@@ -52,7 +52,7 @@ class Pipeline:
                 break
             if verdict.action is Action.MODIFY and verdict.text is not None:
                 # Later stages judge the text that will actually be delivered.
-                pass
+                current = dataclasses.replace(current, text=verdict.text)
         return Outcome(
             action=_overall_action(verdicts, text_changed=current.text != ctx.text),
             text=current.text,

@@ -520,11 +520,13 @@ function showAlert(a) {
   li.dataset.kind = String(a.kind || "alert");
   li.append(el("strong", "alert-kind", a.kind || "alert"));
   const entry = a.entry || {};
+  const who = (entry.user && entry.user.name) || (a.user && a.user.name) || "";
   if (entry.text != null) {
-    const who = (entry.user && entry.user.name) || "Someone";
-    const text = el("span", "alert-text", `${who}: ${entry.text}`);
+    const text = el("span", "alert-text", `${who || "Someone"}: ${entry.text}`);
     text.dir = "auto";
     li.append(text);
+  } else if (who) {
+    li.append(el("span", "alert-text", who));
   }
   if (a.reason) li.append(el("span", "alert-reason", a.reason));
   li.append(el("time", "time", formatTime(entry.ts)));
@@ -648,7 +650,11 @@ function onJoined(ack) {
 
   const you = r.you || {};
   if (you.role) me.role = you.role;
-  mutedUntil = "muted_until" in you ? you.muted_until : 0;
+  if (you.id != null && !me.id) me.id = String(you.id);
+  if (you.name && !me.name) me.name = String(you.name);
+  // `muted` says whether; `muted_until` says until when (null: until a facilitator unmutes).
+  const muted = "muted" in you ? Boolean(you.muted) : you.muted_until != null && you.muted_until !== 0;
+  mutedUntil = muted ? (Number.isFinite(you.muted_until) ? you.muted_until : null) : 0;
   roomState = {
     locked: Boolean(r.locked),
     paused: Boolean(r.paused),
@@ -708,6 +714,10 @@ function trySend(item) {
       if (joined && socket.connected) item.timer = setTimeout(() => trySend(item), RETRY_MS);
       return; // otherwise the next join sends it again
     }
+    if (ack && ack.ok && ack.held) {
+      heldOwn(item, ack);
+      return;
+    }
     if (ack && ack.ok) {
       confirmOwn(item, ack);
       return;
@@ -742,6 +752,21 @@ function confirmOwn(item, ack) {
   };
   withScroll(() => applyMessage(m, item));
   scheduleSave();
+}
+
+/** Accepted but held for a facilitator's review: it has no offset yet, and others do not see it. */
+function heldOwn(item, ack) {
+  takeOutbox(item.client_id);
+  scheduleSave();
+  const node = item.el;
+  node.classList.remove("pending");
+  node.classList.add("held");
+  if (typeof ack.text === "string") {
+    const text = node.querySelector(".text");
+    if (text) text.textContent = ack.text;
+  }
+  const stateNode = node.querySelector(".state");
+  if (stateNode) stateNode.textContent = "waiting for a facilitator to review it";
 }
 
 function failOwn(item, error) {

@@ -1,0 +1,238 @@
+"""One contract, every backend: what the service relies on, run against each implementation.
+
+The ``backend`` fixture is parametrized over the implementations (uvicorn's conftest does
+the same for its interchangeable servers), so the embedded memory backend and the Redis
+backend are held to exactly the same behaviour.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from chatserver.backend import AppendRefused, Backend, Delivery, PostGuard
+from chatserver.memory_backend import MemoryBackend
+from rooms.entries import Entry, message_entry, room_event
+from rooms.recovery import Since
+
+NOW = 1_800_000_000_000
+ALEX = {"id": "alex", "name": "Alex", "role": "member"}
+SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
+
+
+@pytest.fixture(params=["memory"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    impl: Backend
+    if request.param == "memory":
+        impl = MemoryBackend(history_size=20)
+    else:  # pragma: no cover - filled in by the Redis backend
+        raise AssertionError(request.param)
+    await impl.start()
+    try:
+        yield impl
+    finally:
+        await impl.close()
+
+
+def msg(text: str, user: dict[str, str] = ALEX, room: str = "r1", ts: int = NOW) -> Entry:
+    return message_entry(
+        room=room,
+        msg_id=uuid.uuid4().hex[:16],
+        user=user,
+        text=text,
+        ts=ts,
+        client_id=str(uuid.uuid4()),
+    )
+
+
+def event(kind: str, room: str = "r1", **fields: Any) -> Entry:
+    return room_event(room=room, kind=kind, by=SAM, ts=NOW, **fields)
+
+
+async def append(
+    backend: Backend, entry: Entry, guard: PostGuard | None = None, now: int = NOW
+) -> Entry:
+    return (await backend.append(entry["room"], entry, guard=guard, now_ms=now)).entry
+
+
+GUARD = PostGuard("alex", "member")
+
+
+async def test_offsets_are_contiguous_per_room(backend: Backend) -> None:
+    offsets = [(await append(backend, msg(f"m{i}")))["offset"] for i in range(5)]
+    assert offsets == [1, 2, 3, 4, 5]
+    assert (await append(backend, msg("other room", room="r2")))["offset"] == 1
+
+
+async def test_stored_entry_is_what_clients_receive(backend: Backend) -> None:
+    entry = msg("hello")
+    stored = await append(backend, entry)
+    assert stored == {**entry, "offset": 1}
+
+
+async def test_client_id_dedupes(backend: Backend) -> None:
+    entry = msg("only once")
+    first = await backend.append("r1", entry, guard=GUARD, now_ms=NOW)
+    again = await backend.append("r1", {**entry, "id": "different"}, guard=GUARD, now_ms=NOW)
+    assert not first.duplicate and again.duplicate
+    assert again.entry == first.entry
+    assert await backend.find_client_id("r1", entry["client_id"]) == first.entry
+    assert await backend.find_client_id("r1", str(uuid.uuid4())) is None
+    read = await backend.read("r1", None, 10)
+    assert [e["text"] for e in read.entries] == ["only once"]
+
+
+async def test_read_latest_page_and_recovery(backend: Backend) -> None:
+    for i in range(8):
+        await append(backend, msg(f"m{i}"))
+    page = await backend.read("r1", None, 3)
+    assert not page.recovered and [e["text"] for e in page.entries] == ["m5", "m6", "m7"]
+    assert page.offset == 8
+    rec = await backend.read("r1", Since(5, page.epoch), 3)
+    assert rec.recovered and [e["offset"] for e in rec.entries] == [6, 7, 8]
+    stale = await backend.read("r1", Since(5, "other-epoch"), 3)
+    assert not stale.recovered and [e["offset"] for e in stale.entries] == [6, 7, 8]
+    ahead = await backend.read("r1", Since(99, page.epoch), 3)
+    assert not ahead.recovered
+
+
+async def test_trimmed_history_is_not_recovered(backend: Backend) -> None:
+    for i in range(30):  # history_size is 20
+        await append(backend, msg(f"m{i}"))
+    epoch = (await backend.read("r1", None, 1)).epoch
+    assert not (await backend.read("r1", Since(2, epoch), 5)).recovered
+    rec = await backend.read("r1", Since(15, epoch), 5)
+    assert rec.recovered and [e["offset"] for e in rec.entries] == list(range(16, 31))
+
+
+async def test_empty_room(backend: Backend) -> None:
+    read = await backend.read("fresh", None, 10)
+    assert read.offset == 0 and read.entries == [] and read.epoch
+    assert (await backend.read("fresh", Since(0, read.epoch), 10)).recovered
+    snap = await backend.snapshot("fresh", NOW)
+    assert snap.offset == 0 and snap.epoch == read.epoch and not snap.state.locked
+
+
+async def test_deleted_messages_leave_history(backend: Backend) -> None:
+    keep = await append(backend, msg("keep"))
+    gone = await append(backend, msg("regret this"))
+    await append(backend, event("deleted", id=gone["id"]))
+    epoch = (await backend.read("r1", None, 1)).epoch
+    page = await backend.read("r1", None, 10)
+    assert [e.get("text", e.get("kind")) for e in page.entries] == ["keep", "deleted"]
+    rec = await backend.read("r1", Since(0, epoch), 10)
+    assert [e["offset"] for e in rec.entries] == [keep["offset"], 3]
+    assert await backend.get_message("r1", gone["id"]) is None
+    assert (await backend.get_message("r1", keep["id"])) == keep
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (event("muted", user_id="alex", until=NOW + 60_000), "muted"),
+        (event("muted", user_id="alex", until=None), "muted"),
+        (event("locked", locked=True), "room_locked"),
+        (event("paused", paused=True), "room_locked"),
+        (event("floor", user_id="bea"), "room_locked"),
+    ],
+)
+async def test_guard_refuses_from_room_state(backend: Backend, change: Entry, code: str) -> None:
+    await append(backend, change)
+    with pytest.raises(AppendRefused) as info:
+        await append(backend, msg("can I?"), GUARD)
+    assert info.value.refusal.code == code
+    # Facilitators are never refused, and a refused append wrote nothing.
+    await append(backend, msg("facilitator note", SAM), PostGuard("sam", "facilitator"))
+    assert (await backend.snapshot("r1", NOW)).offset == 2
+
+
+async def test_mute_expires_and_unmute_lifts(backend: Backend) -> None:
+    await append(backend, event("muted", user_id="alex", until=NOW + 1000))
+    with pytest.raises(AppendRefused) as info:
+        await append(backend, msg("now?"), GUARD, now=NOW + 500)
+    assert info.value.refusal.retry_after_s == pytest.approx(0.5)
+    await append(backend, msg("after the mute"), GUARD, now=NOW + 1500)
+    await append(backend, event("muted", user_id="alex", until=None))
+    await append(backend, event("unmuted", user_id="alex"))
+    await append(backend, msg("unmuted"), GUARD, now=NOW + 2000)
+
+
+async def test_slow_mode_is_per_member(backend: Backend) -> None:
+    await append(backend, event("slow_mode", slow_mode_s=30))
+    await append(backend, msg("first"), GUARD, now=NOW)
+    with pytest.raises(AppendRefused) as info:
+        await append(backend, msg("second"), GUARD, now=NOW + 10_000)
+    assert info.value.refusal.code == "slow_mode"
+    assert info.value.refusal.retry_after_s == pytest.approx(20)
+    bea = {"id": "bea", "name": "Bea", "role": "member"}
+    await append(backend, msg("bea's first", bea), PostGuard("bea", "member"), now=NOW + 10_000)
+    await append(backend, msg("third"), GUARD, now=NOW + 30_000)
+
+
+async def test_snapshot_carries_state_and_pins(backend: Backend) -> None:
+    pinned = await append(backend, msg("group agreement: be kind"))
+    await append(backend, event("pinned", id=pinned["id"], entry=pinned))
+    await append(backend, event("slow_mode", slow_mode_s=10))
+    await append(backend, event("removed", user_id="troll"))
+    snap = await backend.snapshot("r1", NOW)
+    assert snap.offset == 4
+    assert list(snap.state.pins.values()) == [pinned]
+    assert snap.state.slow_mode_s == 10 and "troll" in snap.state.removed
+    await append(backend, event("unpinned", id=pinned["id"]))
+    assert not (await backend.snapshot("r1", NOW)).state.pins
+
+
+async def test_subscribers_get_entries_in_order_and_ephemeral_events(backend: Backend) -> None:
+    got: list[Delivery] = []
+    start = await backend.subscribe("r1", got.append)
+    assert start == 0
+    stored = [await append(backend, msg(f"live {i}")) for i in range(3)]
+    await backend.publish("r1", Delivery("typing", {"room": "r1", "user": ALEX, "active": True}))
+    await _settle(backend, got, 4)
+    logged = [d for d in got if d.offset is not None]
+    assert [d.offset for d in logged] == [1, 2, 3]
+    assert [d.payload for d in logged] == stored and {d.event for d in logged} == {"message"}
+    typing = [d for d in got if d.event == "typing"]
+    assert typing and typing[0].offset is None and typing[0].payload["active"] is True
+    await backend.unsubscribe("r1", got.append)
+    await append(backend, msg("after unsubscribe"))
+    await _settle(backend, got, 5, expect_more=False)
+    assert len(got) == 4
+
+
+async def test_room_events_are_delivered_as_room_event(backend: Backend) -> None:
+    got: list[Delivery] = []
+    await backend.subscribe("r1", got.append)
+    await append(backend, event("locked", locked=True))
+    await _settle(backend, got, 1)
+    assert got[0].event == "room_event" and got[0].payload["kind"] == "locked"
+
+
+async def test_presence_counts_people_not_tabs(backend: Backend) -> None:
+    assert await backend.presence_add("r1", ALEX, "tab1")
+    assert not await backend.presence_add("r1", ALEX, "tab2")
+    assert await backend.presence_add("r1", SAM, "s1")
+    assert [m["id"] for m in await backend.presence_members("r1")] == ["sam", "alex"]
+    assert not await backend.presence_remove("r1", "alex", "tab1")
+    assert await backend.presence_remove("r1", "alex", "tab2")
+    assert not await backend.presence_remove("r1", "alex", "tab2")
+    assert [m["id"] for m in await backend.presence_members("r1")] == ["sam"]
+
+
+async def test_ready(backend: Backend) -> None:
+    assert await backend.ready()
+
+
+async def _settle(
+    backend: Backend, got: list[Delivery], count: int, expect_more: bool = True
+) -> None:
+    """Wait (bounded) for asynchronous backends to deliver ``count`` items."""
+    import asyncio
+
+    for _ in range(200 if expect_more else 20):
+        if expect_more and len(got) >= count:
+            return
+        await asyncio.sleep(0.01)

@@ -1,0 +1,49 @@
+"""plan_read: every missed entry, or recovered false and the latest page; never a gap."""
+
+import pytest
+
+from rooms.recovery import ReadPlan, Since, plan_read
+
+LATEST = ReadPlan(recovered=False, after=None)
+
+
+def plan(since: Since | None, *, offset: int = 10, first: int = 1, epoch: str = "e1") -> ReadPlan:
+    return plan_read(since, epoch=epoch, offset=offset, first_offset=first)
+
+
+def test_first_join_gets_the_latest_page_not_recovered() -> None:
+    assert plan(None) == LATEST
+
+
+def test_same_epoch_inside_the_log_recovers_after_the_client_offset() -> None:
+    assert plan(Since(4, "e1")) == ReadPlan(recovered=True, after=4)
+
+
+def test_client_already_up_to_date_recovers_nothing_missing() -> None:
+    assert plan(Since(10, "e1")) == ReadPlan(recovered=True, after=10)
+
+
+def test_another_epoch_means_start_over() -> None:
+    assert plan(Since(4, "old-epoch")) == LATEST
+
+
+def test_client_ahead_of_the_log_is_not_trusted() -> None:
+    assert plan(Since(11, "e1")) == LATEST
+
+
+@pytest.mark.parametrize(("since", "recovered"), [(4, True), (3, False), (0, False)])
+def test_trimmed_start_boundary(since: int, recovered: bool) -> None:
+    # Offsets 5..10 retained: a client at 4 misses nothing trimmed, one at 3 missed offset 4.
+    result = plan(Since(since, "e1"), first=5)
+    assert result.recovered is recovered
+    assert result.after == (since if recovered else None)
+
+
+def test_empty_log_of_the_same_epoch_recovers_from_zero() -> None:
+    assert plan(Since(0, "e1"), offset=0, first=1) == ReadPlan(recovered=True, after=0)
+
+
+def test_empty_but_trimmed_log() -> None:
+    # Everything up to 10 was written and trimmed away; a client at 10 missed nothing.
+    assert plan(Since(10, "e1"), offset=10, first=11) == ReadPlan(recovered=True, after=10)
+    assert plan(Since(9, "e1"), offset=10, first=11) == LATEST
