@@ -17,6 +17,7 @@ from chatserver.config import Settings
 from chatserver.fanout import Fanout
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
+from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
 from chatserver.transport import register
 from moderation import ModerationPolicy, default_pipeline
@@ -51,7 +52,11 @@ class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
 
 def make_backend(settings: Settings) -> Backend:
     if settings.redis_url:
-        raise NotImplementedError("the Redis backend arrives with issue 3")
+        return RedisBackend(
+            settings.redis_url,
+            history_size=settings.history_size,
+            retention_s=settings.retention_s,
+        )
     return MemoryBackend(history_size=settings.history_size)
 
 
@@ -83,24 +88,30 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     )
     sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
 
-    overflowing: set[str] = set()
+    dropping: set[str] = set()
 
-    def on_overflow(eio_sid: str) -> None:
-        # Drop the slow reader; it reconnects and recovers from the log.
-        if eio_sid in overflowing:
+    def drop(eio_sid: str) -> None:
+        # The client reconnects (to any worker) and recovers what it missed from the log.
+        if eio_sid in dropping:
             return
-        overflowing.add(eio_sid)
-        metrics.slow_consumers.inc()
+        dropping.add(eio_sid)
 
-        async def drop() -> None:
+        async def disconnect() -> None:
             try:
                 await sio.eio.disconnect(eio_sid)
             finally:
-                overflowing.discard(eio_sid)
+                dropping.discard(eio_sid)
 
-        asyncio.get_running_loop().create_task(drop())
+        asyncio.get_running_loop().create_task(disconnect())
 
-    service.fanout = Fanout(sio.eio, queue_limit=settings.send_queue_limit, on_overflow=on_overflow)
+    service.fanout = Fanout(
+        sio.eio,
+        queue_limit=settings.send_queue_limit,
+        drop=drop,
+        on_overflow=lambda: metrics.slow_consumers.inc(),
+    )
+    if isinstance(backend, RedisBackend):
+        backend.on_presence_gone = service.presence_gone
     register(sio, service, settings.secret)
 
     app = web.Application()

@@ -23,10 +23,17 @@ log = logging.getLogger(__name__)
 
 class Fanout:
     def __init__(
-        self, eio_server: Any, *, queue_limit: int, on_overflow: Callable[[str], None]
+        self,
+        eio_server: Any,
+        *,
+        queue_limit: int,
+        drop: Callable[[str], None],
+        on_overflow: Callable[[], None] = lambda: None,
     ) -> None:
         self._eio = eio_server
         self._queue_limit = queue_limit
+        self.drop = drop
+        """Disconnect a connection by Engine.IO sid (it reconnects and recovers)."""
         self._on_overflow = on_overflow
 
     @staticmethod
@@ -44,7 +51,8 @@ class Fanout:
                 continue
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
-                self._on_overflow(eio_sid)
+                self._on_overflow()
+                self.drop(eio_sid)
                 continue
             queue.put_nowait(frame)
             sent += 1

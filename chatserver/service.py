@@ -298,6 +298,14 @@ class ChatService:
         await self.backend.publish(req.room, Delivery("hand", payload))
         return {"ok": True}
 
+    async def presence_gone(self, room: str, users: list[dict[str, str]]) -> None:
+        """Members whose worker died (their presence expired) have left."""
+        members = await self.backend.presence_members(room)
+        for user in users:
+            await self.backend.publish(
+                room, Delivery("presence", {"room": room, "left": user, "members": members})
+            )
+
     # -- alerts and notices ------------------------------------------------------------
 
     async def _alert(
@@ -345,6 +353,13 @@ class ChatService:
 
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
+            if delivery.event == "reset":
+                # The room's log was lost and restarted: its clients rejoin and start over.
+                local.delivered_offset = 0
+                if self.fanout is not None:
+                    for c in local.members.values():
+                        self.fanout.drop(c.eio_sid)
+                return
             if delivery.offset is not None:
                 if delivery.offset <= local.delivered_offset:
                     return

@@ -38,31 +38,55 @@ def check_join(
 
 
 def check_post(state: RoomState, user_id: str, role: str, now_ms: int) -> Refusal | None:
-    """May this person post a message now? Facilitators always may."""
+    """May this person post a message now? Facilitators always may.
+
+    The Redis backend's append script mirrors these rules in the same order and reports
+    the rule that refused with ``refusal_for``, so both backends answer alike.
+    """
     if is_facilitator(role):
         return None
     until = state.muted_until(user_id, now_ms)
     if until is None:
-        return Refusal("muted", "A facilitator has muted you until they unmute you.")
+        return refusal_for("muted", None)
     if until:
-        left = (until - now_ms) / 1000
-        return Refusal("muted", f"You are muted for {_duration(left)} more.", left)
+        return refusal_for("muted", until - now_ms)
     if state.paused:
-        return Refusal("room_locked", "The facilitator has paused the room for a moment.")
+        return refusal_for("paused", None)
     if state.locked:
-        return Refusal("room_locked", "The room is locked: only facilitators can post.")
+        return refusal_for("locked", None)
     if state.floor is not None and state.floor != user_id:
-        return Refusal("room_locked", "Someone else has the floor right now.")
+        return refusal_for("floor", None)
     if state.slow_mode_s:
         last = state.last_post_ms.get(user_id)
         if last is not None:
             wait_ms = last + state.slow_mode_s * 1000 - now_ms
             if wait_ms > 0:
-                left = wait_ms / 1000
-                return Refusal(
-                    "slow_mode", f"Slow mode is on: you can post again in {_duration(left)}.", left
-                )
+                return refusal_for("slow_mode", wait_ms)
     return None
+
+
+def refusal_for(rule: str, wait_ms: int | None) -> Refusal:
+    """The refusal for a post rule: muted, paused, locked, floor or slow_mode.
+
+    ``wait_ms`` is how long until the rule stops applying (None: until someone acts).
+    """
+    left = None if wait_ms is None else max(wait_ms, 0) / 1000
+    if rule == "muted":
+        if left is None:
+            return Refusal("muted", "A facilitator has muted you until they unmute you.")
+        return Refusal("muted", f"You are muted for {_duration(left)} more.", left)
+    if rule == "paused":
+        return Refusal("room_locked", "The facilitator has paused the room for a moment.")
+    if rule == "locked":
+        return Refusal("room_locked", "The room is locked: only facilitators can post.")
+    if rule == "floor":
+        return Refusal("room_locked", "Someone else has the floor right now.")
+    if rule == "slow_mode":
+        wait = left or 0.0
+        return Refusal(
+            "slow_mode", f"Slow mode is on: you can post again in {_duration(wait)}.", wait
+        )
+    raise ValueError(f"unknown post rule {rule!r}")
 
 
 def _duration(seconds: float) -> str:

@@ -8,28 +8,45 @@ backend are held to exactly the same behaviour.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 
 from chatserver.backend import AppendRefused, Backend, Delivery, PostGuard
 from chatserver.memory_backend import MemoryBackend
+from chatserver.redis_backend import RedisBackend
 from rooms.entries import Entry, message_entry, room_event
 from rooms.recovery import Since
+from tests.redis_server import RedisServer
 
 NOW = 1_800_000_000_000
 ALEX = {"id": "alex", "name": "Alex", "role": "member"}
 SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(appendonly=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(params=["memory", "redis"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     impl: Backend
     if request.param == "memory":
         impl = MemoryBackend(history_size=20)
-    else:  # pragma: no cover - filled in by the Redis backend
-        raise AssertionError(request.param)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        flush = redis.Redis.from_url(server.url)
+        await flush.flushdb()
+        await flush.aclose()
+        impl = RedisBackend(server.url, history_size=20)
     await impl.start()
     try:
         yield impl

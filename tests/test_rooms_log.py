@@ -14,7 +14,12 @@ SAM = user_info("f1", "Sam", "facilitator")
 
 def msg(n: int, client_id: str | None = None) -> Entry:
     return message_entry(
-        room="r1", msg_id=f"m{n}", user=ALEX, text=f"text {n}", ts=1000 + n, client_id=client_id or f"c{n}"
+        room="r1",
+        msg_id=f"m{n}",
+        user=ALEX,
+        text=f"text {n}",
+        ts=1000 + n,
+        client_id=client_id or f"c{n}",
     )
 
 

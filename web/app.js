@@ -25,6 +25,7 @@ const TYPING_EXPIRE_MS = 5_000; // others' "is typing" disappears without an upd
 const NEAR_BOTTOM_PX = 80;
 const MAX_NOTICES = 5;
 const MAX_ALERTS = 20;
+const AUTO_WAIT_MAX_S = 30; // rate limit / slow mode waits up to this resend by themselves
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -105,6 +106,8 @@ let typingActive = false;
 let typingIdleTimer = null;
 let handRaised = false;
 let saveTimer = null;
+let holdUntil = 0; // rate limited or slow mode: the outbox waits until then (ms since the epoch)
+let holdTimer = null;
 
 // ---------------------------------------------------------------------------------------
 // Rendering helpers (textContent only)
@@ -385,13 +388,7 @@ function renderMembers() {
     li.append(el("span", "member-name", m.name || "Someone"));
     if (m.id === me.id) li.append(el("span", "you", "(you)"));
     if (m.role === "facilitator") li.append(el("span", "badge", "facilitator"));
-    if (hands.has(m.id)) {
-      const hand = el("span", "hand-up", "✋");
-      hand.setAttribute("role", "img");
-      hand.setAttribute("aria-label", "hand raised");
-      hand.title = "Hand raised";
-      li.append(hand);
-    }
+    if (hands.has(m.id)) li.append(el("span", "badge hand-up", "hand raised"));
     return li;
   });
   ui.members.replaceChildren(...items);
@@ -681,7 +678,7 @@ function onJoined(ack) {
   buffered = [];
   for (const [name, payload] of early) dispatch(name, payload);
   if (handRaised) emitHand(true); // a raised hand is ephemeral: tell the room again
-  for (const item of [...outbox]) trySend(item);
+  flushOutbox();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -698,9 +695,24 @@ function pendingNode(item) {
   return node;
 }
 
+function flushOutbox() {
+  for (const item of [...outbox]) trySend(item);
+}
+
+/** Wait before sending anything more (the server said when), then send in order. */
+function holdOutbox(seconds) {
+  holdUntil = Math.max(holdUntil, Date.now() + seconds * 1000);
+  clearTimeout(holdTimer);
+  holdTimer = setTimeout(flushOutbox, holdUntil - Date.now() + 150);
+}
+
 function trySend(item) {
   if (!joined || !socket.connected) {
     setPendingState(item, "sending…"); // sent after the next join, with the same client_id
+    return;
+  }
+  if (Date.now() < holdUntil) {
+    setPendingState(item, `waiting ${Math.ceil((holdUntil - Date.now()) / 1000)} s to send…`);
     return;
   }
   const attempt = ++item.attempt;
@@ -728,6 +740,13 @@ function trySend(item) {
       setPendingState(item, "sending…");
       const wait = Number.isFinite(error.retry_after_s) ? error.retry_after_s * 1000 : RETRY_MS;
       item.timer = setTimeout(() => trySend(item), Math.max(RETRY_MS, wait));
+      return;
+    }
+    const wait = Number(error.retry_after_s);
+    if ((error.code === "rate_limited" || error.code === "slow_mode") && wait > 0 && wait <= AUTO_WAIT_MAX_S) {
+      // A short wait: keep the message and send it by itself when allowed, in order.
+      holdOutbox(wait);
+      setPendingState(item, `waiting ${Math.ceil(wait)} s to send…`);
       return;
     }
     if (error.code === "not_in_room") {
@@ -935,7 +954,8 @@ function start() {
     if (!socket.active) {
       // Refused by the server (bad or expired token …): the reason is for people.
       const text = (err && err.message) || "The server refused the connection.";
-      showError(text);
+      const hint = /^unauthorized/.test(text) ? " Please ask your facilitator for a new link." : "";
+      showError(text + hint);
       stop("refused", text);
     } else {
       setStatus("reconnecting", "reconnecting…");

@@ -1,0 +1,92 @@
+-- Append one entry to a room's log, atomically, in one round trip.
+--
+-- KEYS: 1 meta (hash), 2 log (stream), 3 mutes (hash), 4 last post (hash),
+--       5 client_id dedupe key, 6 deleted ids (set), 7 pins (hash), 8 removed (set)
+-- ARGV: 1 entry body (msgpack, without offset), 2 client_id or '', 3 guard user or '',
+--       4 guard role, 5 now (ms), 6 history size (MAXLEN), 7 retention (s),
+--       8 epoch to use if the room has none, 9 channel, 10 event name,
+--       11 state op, 12 op arg a, 13 op arg b, 14 dedupe ttl (s)
+-- Returns {'ok', epoch, offset} | {'dup', offset .. '\n' .. body} | {'refused', rule, wait_ms}
+--
+-- The guard mirrors rooms/policy.py check_post rule for rule, in the same order: this is
+-- where mute, pause, lock, floor and slow mode are enforced for every worker at once.
+
+local meta, log = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[5])
+
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  -- No meta: a new room, or its log was lost or expired. Start a new epoch and reset the
+  -- log with it, so no client can mistake new offsets for old ones.
+  epoch = ARGV[8]
+  redis.call('DEL', log, KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+
+if ARGV[2] ~= '' then
+  local first = redis.call('GET', KEYS[5])
+  if first then
+    return {'dup', first}
+  end
+end
+
+if ARGV[3] ~= '' and ARGV[4] ~= 'facilitator' then
+  local user = ARGV[3]
+  local muted = redis.call('HGET', KEYS[3], user)
+  if muted then
+    muted = tonumber(muted)
+    if muted < 0 then return {'refused', 'muted', -1} end
+    if muted > now then return {'refused', 'muted', muted - now} end
+  end
+  local st = redis.call('HMGET', meta, 'paused', 'locked', 'floor', 'slow_mode_s')
+  if st[1] == '1' then return {'refused', 'paused', -1} end
+  if st[2] == '1' then return {'refused', 'locked', -1} end
+  if st[3] and st[3] ~= '' and st[3] ~= user then return {'refused', 'floor', -1} end
+  local slow = tonumber(st[4] or '0') or 0
+  if slow > 0 then
+    local last = redis.call('HGET', KEYS[4], user)
+    if last then
+      local wait = tonumber(last) + slow * 1000 - now
+      if wait > 0 then return {'refused', 'slow_mode', wait} end
+    end
+  end
+end
+
+local offset = redis.call('HINCRBY', meta, 'offset', 1)
+-- The stream id is the offset itself, so recovery is one XRANGE from an offset.
+redis.call('XADD', log, 'MAXLEN', '=', ARGV[6], offset .. '-1', 'e', ARGV[1])
+
+-- Fold the entry into the room state (mirrors rooms/state.py apply_event).
+local op, a, b = ARGV[11], ARGV[12], ARGV[13]
+if op == 'message' then
+  redis.call('HSET', KEYS[4], a, b)
+elseif op == 'locked' or op == 'paused' or op == 'slow_mode_s' then
+  redis.call('HSET', meta, op, a)
+elseif op == 'floor' then
+  redis.call('HSET', meta, 'floor', a)
+elseif op == 'muted' then
+  redis.call('HSET', KEYS[3], a, b)
+elseif op == 'unmuted' then
+  redis.call('HDEL', KEYS[3], a)
+elseif op == 'pinned' then
+  redis.call('HSET', KEYS[7], a, offset .. '\n' .. b)
+elseif op == 'unpinned' then
+  redis.call('HDEL', KEYS[7], a)
+elseif op == 'deleted' then
+  redis.call('HDEL', KEYS[7], a)
+  redis.call('SADD', KEYS[6], a)
+elseif op == 'removed' then
+  redis.call('SADD', KEYS[8], a)
+elseif op == 'readmitted' then
+  redis.call('SREM', KEYS[8], a)
+end
+
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[5], offset .. '\n' .. ARGV[1], 'EX', ARGV[14])
+end
+local ttl = tonumber(ARGV[7])
+for i = 1, 8 do
+  if i ~= 5 then redis.call('EXPIRE', KEYS[i], ttl) end
+end
+redis.call('PUBLISH', ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
+return {'ok', epoch, offset}

@@ -1,0 +1,161 @@
+"""Access tokens: what a member's browser presents, and the reasons it can be refused."""
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from chatserver.auth import AuthError, Claims, decode_token, issue_token
+
+SECRET = "a" * 40
+OTHER_SECRET = "b" * 40
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def token(**overrides: Any) -> str:
+    args: dict[str, Any] = {
+        "user_id": "u1",
+        "name": "Alex",
+        "rooms": {"r1": "member", "r2": "facilitator"},
+        "now": now(),
+        "ttl_s": 600,
+    }
+    args.update(overrides)
+    return issue_token(SECRET, **args)
+
+
+def raw_token(payload: dict[str, Any], secret: str = SECRET) -> str:
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def reason(tok: Any, secret: str = SECRET, at: int | None = None) -> str:
+    with pytest.raises(AuthError) as info:
+        decode_token(tok, secret, now() if at is None else at)
+    return str(info.value)
+
+
+def test_round_trip_gives_back_the_claims() -> None:
+    t = now()
+    claims = decode_token(token(now=t), SECRET, t)
+    assert claims == Claims(
+        user_id="u1",
+        name="Alex",
+        rooms={"r1": "member", "r2": "facilitator"},
+        expires_at=t + 600,
+    )
+    assert claims.user("r1") == {"id": "u1", "name": "Alex", "role": "member"}
+    assert claims.user("r2") == {"id": "u1", "name": "Alex", "role": "facilitator"}
+
+
+def test_token_is_hs256_with_the_design_claims() -> None:
+    t = now()
+    tok = token(now=t)
+    assert jwt.get_unverified_header(tok)["alg"] == "HS256"
+    payload = jwt.decode(tok, SECRET, algorithms=["HS256"])
+    assert payload["sub"] == "u1"
+    assert payload["name"] == "Alex"
+    assert payload["rooms"] == {"r1": "member", "r2": "facilitator"}
+    assert payload["exp"] == t + 600
+
+
+def test_name_is_trimmed() -> None:
+    assert decode_token(token(name="  Alex  "), SECRET, now()).name == "Alex"
+
+
+@pytest.mark.parametrize("tok", [None, "", 0, 123, b"abc", ["x"], {"token": "x"}])
+def test_missing_empty_or_non_string_token(tok: Any) -> None:
+    assert reason(tok) == "token missing"
+
+
+@pytest.mark.parametrize("tok", ["garbage", "a.b.c", "not a jwt at all", "e30.e30.e30"])
+def test_garbage_is_malformed(tok: str) -> None:
+    assert reason(tok) == "token malformed"
+
+
+def test_wrong_secret_is_a_bad_signature() -> None:
+    assert reason(token(), secret=OTHER_SECRET) == "token signature invalid"
+
+
+def test_tampered_payload_is_a_bad_signature() -> None:
+    header, _, sig = token().split(".")
+    forged = raw_token(
+        {"sub": "u1", "name": "A", "rooms": {"r1": "facilitator"}, "exp": now() + 60}
+    )
+    assert reason(f"{header}.{forged.split('.')[1]}.{sig}") == "token signature invalid"
+
+
+def test_unsigned_alg_none_token_is_refused() -> None:
+    payload = {"sub": "u1", "name": "A", "rooms": {"r1": "facilitator"}, "exp": now() + 60}
+    unsigned = jwt.encode(payload, None, algorithm="none")
+    assert reason(unsigned) == "token malformed"
+
+
+def test_expired_by_the_callers_clock() -> None:
+    t = now()
+    tok = token(now=t, ttl_s=60)
+    assert reason(tok, at=t + 60) == "token expired"
+    assert reason(tok, at=t + 3600) == "token expired"
+    assert decode_token(tok, SECRET, t + 59).user_id == "u1"
+
+
+def test_expired_by_the_wall_clock() -> None:
+    t = now() - 7200
+    assert reason(token(now=t, ttl_s=60), at=t) == "token expired"
+
+
+def test_missing_exp_or_sub_is_refused() -> None:
+    assert reason(raw_token({"sub": "u1", "name": "A", "rooms": {"r1": "member"}})) == (
+        "token missing claim exp"
+    )
+    assert reason(raw_token({"name": "A", "rooms": {"r1": "member"}, "exp": now() + 60})) == (
+        "token missing claim sub"
+    )
+
+
+def base(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "sub": "u1",
+        "name": "Alex",
+        "rooms": {"r1": "member"},
+        "exp": now() + 600,
+    }
+    payload.update(overrides)
+    return {k: v for k, v in payload.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (base(rooms={}), "token names no rooms"),
+        (base(rooms=...), "token names no rooms"),
+        (base(rooms=["r1"]), "token names no rooms"),
+        (base(rooms={"r1": "admin"}), "token has an invalid role for room r1"),
+        (base(rooms={"r1": None}), "token has an invalid role for room r1"),
+        (base(rooms={"": "member"}), "token has an invalid room id"),
+        (base(rooms={"r" * 65: "member"}), "token has an invalid room id"),
+        (base(name=""), "token has an invalid name"),
+        (base(name="   "), "token has an invalid name"),
+        (base(name=...), "token has an invalid name"),
+        (base(name=42), "token has an invalid name"),
+        (base(name="n" * 65), "token has an invalid name"),
+        (base(sub=""), "token has an invalid sub"),
+        (base(sub="u" * 129), "token has an invalid sub"),
+    ],
+)
+def test_bad_claims_are_refused(payload: dict[str, Any], expected: str) -> None:
+    assert reason(raw_token(payload)) == expected
+
+
+def test_non_string_sub_is_refused() -> None:
+    with pytest.raises(AuthError):
+        decode_token(raw_token(base(sub=123)), SECRET, now())
+
+
+@pytest.mark.parametrize("role", ["admin", "Member", "", "owner"])
+def test_issue_token_refuses_a_bad_role(role: str) -> None:
+    with pytest.raises(ValueError, match="must be member or facilitator"):
+        token(rooms={"r1": "member", "r2": role})
