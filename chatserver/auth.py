@@ -5,6 +5,7 @@ The role comes only from here, never from an event payload.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,10 @@ import jwt
 
 from rooms.entries import ROLES
 
+ROOM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+"""Room ids: safe in Redis keys and URLs."""
+
 MAX_NAME_LENGTH = 64
-MAX_ROOM_ID_LENGTH = 64
 
 
 class AuthError(Exception):
@@ -71,12 +74,18 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
     sub, name, rooms = payload.get("sub"), payload.get("name"), payload.get("rooms")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise AuthError("token has an invalid sub")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+    # Names travel in presence records and are shown to everyone: printable text only.
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > MAX_NAME_LENGTH
+        or not name.isprintable()
+    ):
         raise AuthError("token has an invalid name")
     if not isinstance(rooms, dict) or not rooms:
         raise AuthError("token names no rooms")
     for room, role in rooms.items():
-        if not isinstance(room, str) or not room or len(room) > MAX_ROOM_ID_LENGTH:
+        if not isinstance(room, str) or not ROOM_ID.fullmatch(room):
             raise AuthError("token has an invalid room id")
         if role not in ROLES:
             raise AuthError(f"token has an invalid role for room {room}")

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from chatserver.auth import issue_token
+from chatserver.auth import MAX_NAME_LENGTH, ROOM_ID, issue_token
 from chatserver.config import ConfigError, Settings
 
 # aiohttp's default listen backlog (128) drops connections in a reconnect storm.
@@ -24,7 +24,19 @@ def _role_arg(raw: str) -> tuple[str, str]:
     room, sep, role = raw.partition("=")
     if not sep or not room or role not in ("member", "facilitator"):
         raise argparse.ArgumentTypeError(f"expected ROOM=member or ROOM=facilitator, got {raw!r}")
+    if not ROOM_ID.fullmatch(room):
+        raise argparse.ArgumentTypeError(
+            f"room id {room!r} must be 1-64 letters, digits or _ . : -, "
+            "starting with a letter or digit"
+        )
     return room, role
+
+
+def _name_arg(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise argparse.ArgumentTypeError(f"name must be 1-{MAX_NAME_LENGTH} printable characters")
+    return name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default HUDDLE_PORT or 8080)")
     token = sub.add_parser("token", help="print an access token signed with HUDDLE_SECRET")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
-    token.add_argument("--name", required=True, help="display name (a pseudonym)")
+    token.add_argument("--name", required=True, type=_name_arg, help="display name (a pseudonym)")
     token.add_argument(
         "--room",
         required=True,

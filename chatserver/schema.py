@@ -7,15 +7,14 @@ only ever sees well-formed requests.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chatserver.auth import ROOM_ID
 from chatserver.errors import INVALID_PAYLOAD, TOO_LONG, ServiceError
 from rooms.recovery import Since
 
-ROOM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_OFFSET = 2**53 - 1  # the largest integer a JavaScript client holds exactly
 MAX_CLIENT_ID_LENGTH = 64
 
@@ -54,7 +53,7 @@ def _object(data: Any) -> dict[str, Any]:
 
 def _room(data: dict[str, Any]) -> str:
     room = data.get("room")
-    if not isinstance(room, str) or not ROOM_ID.match(room):
+    if not isinstance(room, str) or not ROOM_ID.fullmatch(room):
         raise ServiceError(INVALID_PAYLOAD, "`room` must be a room id (letters, digits, _ . : -).")
     return room
 
@@ -96,10 +95,11 @@ def parse_message(data: Any, max_chars: int) -> MessageRequest:
     if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
         raise ServiceError(INVALID_PAYLOAD, "`client_id` must be a UUID string.")
     try:
-        uuid.UUID(client_id)
+        # One spelling per UUID, so a retry dedupes however the client formats it.
+        canonical = str(uuid.UUID(client_id))
     except ValueError:
         raise ServiceError(INVALID_PAYLOAD, "`client_id` must be a UUID string.") from None
-    return MessageRequest(room, text, client_id.lower())
+    return MessageRequest(room, text, canonical)
 
 
 def parse_room(data: Any) -> RoomRequest:

@@ -476,3 +476,24 @@ def test_dropped_connection_recovers_and_resends(huddle_server: HuddleServer, pe
             assert person.dialogs == []
     finally:
         proxy.close()
+
+
+def test_quick_messages_wait_for_the_rate_limit_and_arrive_in_order(
+    huddle_server: HuddleServer, people: Any
+) -> None:
+    room = f"circle-{secrets.token_hex(3)}"
+    sam, alex = people(), people()
+    sam.page.goto(huddle_server.link(room, huddle_server.token("sam", "Sam", room, "facilitator")))
+    alex.page.goto(huddle_server.link(room, huddle_server.token("alex", "Alex", room, "member")))
+    _connected(sam.page)
+    _connected(alex.page)
+    sent = [f"quick {i}" for i in range(7)]
+    for text in sent:
+        alex.page.locator("#composer").fill(text)
+        alex.page.locator("#composer").press("Enter")
+    # Past the member's burst the server answers rate_limited with retry_after_s: the
+    # client keeps those messages and sends them by itself, in order, none lost or failed.
+    expect(sam.page.locator("#messages .msg .text")).to_have_text(sent)
+    expect(alex.page.locator("#messages .msg.pending")).to_have_count(0)
+    expect(alex.page.locator("#messages .msg.failed")).to_have_count(0)
+    expect(alex.page.locator("#messages .msg .text")).to_have_text(sent)

@@ -186,15 +186,23 @@ async def test_joining_mid_stream_sees_every_message_exactly_once(connect: Conne
     async def stream() -> None:
         for i in range(60):
             await sam.send("r1", f"s{i}")
+            await asyncio.sleep(0.005)
 
     sender = asyncio.create_task(stream())
     await asyncio.sleep(0.05)
     joined = await bea.call("join", {"room": "r1"})
     await sender
-    await bea.wait_for("message", lambda m: m["text"] == "s59")
-    # History page (the latest 50) plus live must cover up to 60 with no repeats.
-    seen = [e["offset"] for e in joined["entries"]] + [m["offset"] for m in bea.got("message")]
-    assert seen == list(range(seen[0], 61)), seen
+
+    def seen() -> list[int]:
+        return [e["offset"] for e in joined["entries"]] + [m["offset"] for m in bea.got("message")]
+
+    for _ in range(500):
+        if seen() and seen()[-1] == 60:
+            break
+        await asyncio.sleep(0.01)
+    # The history page plus live delivery cover everything up to 60, with no repeats.
+    assert seen() == list(range(seen()[0], 61)), seen()
+    assert bea.got("message"), "the join should land mid-stream"
     assert joined["room"]["offset"] == (joined["entries"][-1]["offset"] if joined["entries"] else 0)
 
 
