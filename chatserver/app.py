@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +129,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             raise web.HTTPNotFound(text="socket.io-client is not installed: run `npm ci` in web/")
         return web.FileResponse(SOCKET_IO_CLIENT)
 
+    worker_id = settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        return web.json_response({"ok": True, "worker": worker_id})
 
     async def readyz(request: web.Request) -> web.Response:
         ready = await backend.ready()
@@ -152,11 +156,25 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     async def on_startup(app: web.Application) -> None:
         await backend.start()
 
+    async def on_shutdown(app: web.Application) -> None:
+        # SIGTERM: the listener is already closed. Finish in-flight appends, then tell
+        # every client to go; they reconnect through the load balancer to another worker
+        # and recover what they missed from the log.
+        await service.drain(min(3.0, settings.drain_timeout_s / 2))
+        sids = list(service.connections)
+        if sids:
+            await asyncio.wait(
+                [asyncio.ensure_future(sio.disconnect(sid)) for sid in sids],
+                timeout=settings.drain_timeout_s / 2,
+            )
+        log.info("drained %d connections", len(sids))
+
     async def on_cleanup(app: web.Application) -> None:
         await service.close()
         await backend.close()
 
     app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
 

@@ -94,6 +94,9 @@ class ChatService:
         self.connections: dict[str, Connection] = {}
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
+        self.draining = False
+        """Set on SIGTERM: new requests are refused while in-flight ones finish."""
+        self.in_flight = 0
 
     # -- connections -------------------------------------------------------------------
 
@@ -400,6 +403,15 @@ class ChatService:
         self.metrics.rooms.set(len(self.rooms))
         if local.listener is not None:
             await self.backend.unsubscribe(local.room, local.listener)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Refuse new requests and wait (bounded) for in-flight ones, e.g. appends."""
+        self.draining = True
+        deadline = time.monotonic() + timeout_s
+        while self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self.in_flight:
+            log.warning("drain: %d requests still in flight after %.1fs", self.in_flight, timeout_s)
 
     async def close(self) -> None:
         for local in list(self.rooms.values()):

@@ -74,6 +74,11 @@ def _handler(
         conn = service.connections.get(sid)
         if conn is None:
             return ServiceError(errors.UNAUTHORIZED, "This connection is not signed in.").ack()
+        if service.draining:
+            return ServiceError(
+                errors.UNAVAILABLE, "This server is restarting; reconnecting you elsewhere."
+            ).ack()
+        service.in_flight += 1
         try:
             if serialise:
                 async with conn.lock:
@@ -91,5 +96,7 @@ def _handler(
         except Exception:
             log.exception("unexpected error handling a request from %s", sid)
             return ServiceError(errors.UNAVAILABLE, "Something went wrong; please try again.").ack()
+        finally:
+            service.in_flight -= 1
 
     return handle

@@ -1,0 +1,120 @@
+"""What only the Redis backend has to prove: workers agree at once, and gaps in pub/sub
+are repaired from the log before delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as redis
+
+from chatserver.backend import AppendRefused, Delivery, PostGuard
+from chatserver.redis_backend import RedisBackend, _body, room_keys, state_op
+from rooms.entries import event_name
+from tests.redis_server import RedisServer
+from tests.test_backend_contract import ALEX, NOW, event, msg
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(appendonly=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
+    flush = redis.Redis.from_url(redis_server.url)
+    await flush.flushdb()
+    await flush.aclose()
+    a, b = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+GUARD = PostGuard("alex", "member")
+
+
+async def test_mute_on_one_worker_refuses_on_another_at_once(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = workers
+    await b.append("r1", msg("before"), guard=GUARD, now_ms=NOW)
+    await b.snapshot("r1", NOW)  # b has looked at the room: no cache may hide the change
+    await a.append("r1", event("muted", user_id="alex", until=None), guard=None, now_ms=NOW)
+    with pytest.raises(AppendRefused) as info:
+        await b.append("r1", msg("after"), guard=GUARD, now_ms=NOW)
+    assert info.value.refusal.code == "muted"
+    await a.append("r1", event("unmuted", user_id="alex"), guard=None, now_ms=NOW)
+    await a.append("r1", event("locked", locked=True), guard=None, now_ms=NOW)
+    with pytest.raises(AppendRefused) as info:
+        await b.append("r1", msg("locked out"), guard=GUARD, now_ms=NOW)
+    assert info.value.refusal.code == "room_locked"
+
+
+async def test_a_lost_publish_is_repaired_from_the_log(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = workers
+    got: list[Delivery] = []
+    await b.subscribe("r1", got.append)
+    first = (await a.append("r1", msg("one"), guard=None, now_ms=NOW)).entry
+    # Append the second entry with its PUBLISH going nowhere: pub/sub is at-most-once.
+    lost = msg("two (its publish was lost)")
+    op, x, y = state_op(lost)
+    k = room_keys("r1")
+    await a._append(
+        keys=[k["meta"], k["log"], k["mutes"], k["last"], "huddle:{r1}:cid:x", k["deleted"], k["pins"], k["removed"]],
+        args=[
+            _body(lost),
+            "", "", "", NOW, 1000, 3600, secrets.token_hex(8),
+            "huddle:{r1}:nobody-listens", event_name(lost), op, x, y, 60,
+        ],
+    )  # fmt: skip
+    third = (await a.append("r1", msg("three"), guard=None, now_ms=NOW)).entry
+    for _ in range(200):
+        if len(got) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert [d.offset for d in got] == [1, 2, 3]
+    assert [d.payload["text"] for d in got] == ["one", "two (its publish was lost)", "three"]
+    assert got[0].payload == first and got[2].payload == third
+    assert b.gap_repairs == 1
+
+
+async def test_presence_of_a_dead_worker_expires(
+    workers: tuple[RedisBackend, RedisBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = workers
+    import chatserver.redis_backend as rb
+
+    monkeypatch.setattr(rb, "PRESENCE_TTL_MS", 300)
+    assert await a.presence_add("r1", ALEX, "conn-on-a")
+    assert [m["id"] for m in await b.presence_members("r1")] == ["alex"]
+    await asyncio.sleep(0.5)  # worker a "died": it never refreshed
+    assert await b.presence_members("r1") == []
+
+
+async def test_unreachable_redis_fails_fast(redis_server: RedisServer) -> None:
+    dead = RedisBackend("redis://127.0.0.1:1/0")
+    await dead.start()
+    try:
+        assert not await dead.ready()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(Exception) as info:
+            await dead.append("r1", msg("anyone?"), guard=GUARD, now_ms=NOW)
+        assert type(info.value).__name__ == "BackendUnavailable"
+        assert loop.time() - started < 2
+    finally:
+        await dead.close()
