@@ -9,6 +9,7 @@ listener and goes out through the fan-out, the same way for both backends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -97,6 +98,8 @@ class ChatService:
         self.draining = False
         """Set on SIGTERM: new requests are refused while in-flight ones finish."""
         self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- connections -------------------------------------------------------------------
 
@@ -407,11 +410,19 @@ class ChatService:
     async def drain(self, timeout_s: float) -> None:
         """Refuse new requests and wait (bounded) for in-flight ones, e.g. appends."""
         self.draining = True
-        deadline = time.monotonic() + timeout_s
-        while self.in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
         if self.in_flight:
             log.warning("drain: %d requests still in flight after %.1fs", self.in_flight, timeout_s)
+
+    def request_started(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def request_finished(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self._idle.set()
 
     async def close(self) -> None:
         for local in list(self.rooms.values()):

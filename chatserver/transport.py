@@ -78,7 +78,7 @@ def _handler(
             return ServiceError(
                 errors.UNAVAILABLE, "This server is restarting; reconnecting you elsewhere."
             ).ack()
-        service.in_flight += 1
+        service.request_started()
         try:
             if serialise:
                 async with conn.lock:
@@ -97,6 +97,6 @@ def _handler(
             log.exception("unexpected error handling a request from %s", sid)
             return ServiceError(errors.UNAVAILABLE, "Something went wrong; please try again.").ack()
         finally:
-            service.in_flight -= 1
+            service.request_finished()
 
     return handle

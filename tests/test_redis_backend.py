@@ -73,8 +73,9 @@ async def test_a_lost_publish_is_repaired_from_the_log(
     lost = msg("two (its publish was lost)")
     op, x, y = state_op(lost)
     k = room_keys("r1")
+    keys = ["meta", "log", "mutes", "last", "cid", "deleted", "pins", "removed"]
     await a._append(
-        keys=[k["meta"], k["log"], k["mutes"], k["last"], "huddle:{r1}:cid:x", k["deleted"], k["pins"], k["removed"]],
+        keys=[k.get(name, "huddle:{r1}:cid:x") for name in keys],
         args=[
             _body(lost),
             "", "", "", NOW, 1000, 3600, secrets.token_hex(8),
