@@ -90,21 +90,23 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     )
     sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
 
-    dropping: set[str] = set()
+    def drop(eio_sid: str, discard_queued: bool) -> None:
+        """Close a connection so that its client reconnects (to any worker) and recovers.
 
-    def drop(eio_sid: str) -> None:
-        # The client reconnects (to any worker) and recovers what it missed from the log.
-        if eio_sid in dropping:
+        A Socket.IO or Engine.IO level disconnect would tell clients not to reconnect;
+        ending the transport instead looks like a network drop, which every client
+        handles by reconnecting and rejoining with `since`.
+        """
+        sock = sio.eio.sockets.get(eio_sid)
+        if sock is None or sock.closed:
             return
-        dropping.add(eio_sid)
-
-        async def disconnect() -> None:
-            try:
-                await sio.eio.disconnect(eio_sid)
-            finally:
-                dropping.discard(eio_sid)
-
-        asyncio.get_running_loop().create_task(disconnect())
+        queue = sock.queue
+        if discard_queued:
+            # A reader too slow for its queue gets nothing more from it; the log has it.
+            while not queue.empty():
+                queue.get_nowait()
+                queue.task_done()
+        queue.put_nowait(None)  # wakes Engine.IO's writer, which closes the transport
 
     service.fanout = Fanout(
         sio.eio,
@@ -161,13 +163,11 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         # every client to go; they reconnect through the load balancer to another worker
         # and recover what they missed from the log.
         await service.drain(min(3.0, settings.drain_timeout_s / 2))
-        sids = list(service.connections)
-        if sids:
-            await asyncio.wait(
-                [asyncio.ensure_future(sio.disconnect(sid)) for sid in sids],
-                timeout=settings.drain_timeout_s / 2,
-            )
-        log.info("drained %d connections", len(sids))
+        conns = list(service.connections.values())
+        for conn in conns:
+            drop(conn.eio_sid, discard_queued=False)
+        await service.wait_all_disconnected(settings.drain_timeout_s / 2)
+        log.info("drained %d connections", len(conns))
 
     async def on_cleanup(app: web.Application) -> None:
         await service.close()

@@ -27,13 +27,14 @@ class Fanout:
         eio_server: Any,
         *,
         queue_limit: int,
-        drop: Callable[[str], None],
+        drop: Callable[[str, bool], None],
         on_overflow: Callable[[], None] = lambda: None,
     ) -> None:
         self._eio = eio_server
         self._queue_limit = queue_limit
         self.drop = drop
-        """Disconnect a connection by Engine.IO sid (it reconnects and recovers)."""
+        """Close a connection by Engine.IO sid, optionally discarding what is queued for it;
+        the client reconnects and recovers from the log."""
         self._on_overflow = on_overflow
 
     @staticmethod
@@ -52,7 +53,7 @@ class Fanout:
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
                 self._on_overflow()
-                self.drop(eio_sid)
+                self.drop(eio_sid, True)
                 continue
             queue.put_nowait(frame)
             sent += 1

@@ -100,16 +100,21 @@ class ChatService:
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     # -- connections -------------------------------------------------------------------
 
     def connect(self, sid: str, eio_sid: str, claims: Claims) -> None:
         self.connections[sid] = Connection(sid, eio_sid, claims)
+        self._empty.clear()
         self.metrics.connections.set(len(self.connections))
 
     async def disconnect(self, sid: str) -> None:
         conn = self.connections.pop(sid, None)
         self.metrics.connections.set(len(self.connections))
+        if not self.connections:
+            self._empty.set()
         if conn is None:
             return
         for room in list(conn.rooms):
@@ -364,7 +369,7 @@ class ChatService:
                 local.delivered_offset = 0
                 if self.fanout is not None:
                     for c in local.members.values():
-                        self.fanout.drop(c.eio_sid)
+                        self.fanout.drop(c.eio_sid, True)
                 return
             if delivery.offset is not None:
                 if delivery.offset <= local.delivered_offset:
@@ -414,6 +419,10 @@ class ChatService:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
         if self.in_flight:
             log.warning("drain: %d requests still in flight after %.1fs", self.in_flight, timeout_s)
+
+    async def wait_all_disconnected(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._empty.wait(), timeout_s)
 
     def request_started(self) -> None:
         self.in_flight += 1

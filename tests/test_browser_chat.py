@@ -52,6 +52,7 @@ try:
     from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
     HAVE_PLAYWRIGHT = True
+    expect.set_options(timeout=WAIT_MS)
 except ImportError:  # pragma: no cover - depends on the machine
     HAVE_PLAYWRIGHT = False
 

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.cluster import Cluster, Member
+
+
+def readyz(address: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://{address}/readyz", timeout=3) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +166,9 @@ async def test_redis_restart_and_pause_lose_no_acked_message(
             took = time.monotonic() - started
             assert ack["ok"] is False and ack["error"]["code"] == "unavailable", ack
             assert took < 2.0, f"unavailable took {took:.2f}s"
+            # Ops see it: the worker reports not ready while Redis does not answer.
+            ready = await asyncio.to_thread(readyz, cluster.workers[0].address)
+            assert ready == 503
             await asyncio.sleep(3.5)
         finally:
             cluster.redis.resume()
@@ -168,5 +181,32 @@ async def test_redis_restart_and_pause_lose_no_acked_message(
         assert_exactly_once_in_order(members, acked)
         # After the outage the system works again without any restart.
         assert await members[0].send("back to normal", deadline_s=5)
+        assert await asyncio.to_thread(readyz, cluster.workers[0].address) == 200
     finally:
         await asyncio.gather(*(m.close() for m in members))
+
+
+async def test_sigterm_drains_a_worker_and_its_members_move(
+    cluster: Cluster, sources: dict[str, str]
+) -> None:
+    members = await start_members(cluster, sources, "circle-drain", 1)
+    worker = cluster.workers[2]
+    assert worker.proc is not None
+    try:
+        before = await asyncio.gather(*(m.send(f"{m.name} before") for m in members))
+        started = time.monotonic()
+        worker.proc.terminate()
+        code = await asyncio.to_thread(worker.proc.wait, 10)
+        took = time.monotonic() - started
+        assert code == 0, f"worker exited with {code}\n{cluster.logs()}"
+        assert took < 10, f"drain took {took:.1f}s"
+        after = await asyncio.gather(*(m.send(f"{m.name} after") for m in members))
+        assert all(before) and all(after)
+        acked = {a["id"]: a for a in before + after if a}
+        await settle(members, max(a["offset"] for a in acked.values()))
+        moved = [m for m in members if m.name.startswith(worker.name)]
+        assert moved and all(len(m.joins) == 2 and m.joins[1]["recovered"] for m in moved)
+        assert_exactly_once_in_order(members, acked)
+    finally:
+        await asyncio.gather(*(m.close() for m in members))
+        worker.start()
