@@ -1,0 +1,742 @@
+"""Scenario B: huddle next to a Node socket.io reference, on this machine, one command.
+
+    .venv/bin/python bench/run_scenario_b.py                 # load + idle, huddle and node
+    .venv/bin/python bench/run_scenario_b.py --only huddle --idle 0 --profile
+
+Load: R rooms x M members (default 50 x 20) spread round-robin over 2 workers (connected
+directly, websocket only), every member sends every S seconds (0.5) => R*M*M/S deliveries/s
+(40,000). After a warm-up, D seconds (20) are measured by bench/loadgen.js (one Node
+process, the official socket.io-client): delivered %, end-to-end latency, acks. This
+script samples the servers' CPU time (/proc/<pid>/stat utime+stime) over exactly the
+measured window and reports server CPU ms per 1,000 deliveries.
+
+Idle: N clients (5,000) connected and joined (rooms of --idle-members) on ONE worker;
+RSS per connection = (RSS with the clients - RSS before) / N.
+
+Each target gets its own private redis-server on a free loopback port, started and stopped
+here; nothing else is touched. Every wait is bounded. Results: a table on stdout and
+bench/out/scenario_b.json. Everything competes for the same 2 cores (servers, Redis and the
+load generator); the load generator's own CPU is reported next to the servers'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+HOST = "127.0.0.1"  # the only address any load goes to
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+# -- processes -------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+@dataclass
+class Procs:
+    """Every process this script starts, stopped by pid (never by name)."""
+
+    items: list[Proc] = field(default_factory=list)
+
+    def start(
+        self, name: str, argv: list[str], *, env: dict[str, str] | None = None, log: Path
+    ) -> Proc:
+        fh = log.open("wb")
+        popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc = Proc(name, popen, fh)
+        self.items.append(proc)
+        return proc
+
+    def stop(self, proc: Proc) -> None:
+        if proc.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.popen.send_signal(signal.SIGTERM)
+            try:
+                proc.popen.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.popen.kill()
+                proc.popen.wait(5)
+        if proc.log is not None:
+            proc.log.close()
+            proc.log = None
+        if proc in self.items:
+            self.items.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.items)):
+            self.stop(proc)
+
+
+PROCS = Procs()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def raise_nofile(want: int) -> tuple[int, int]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    # The command name may contain spaces: fields after the closing parenthesis.
+    fields_ = stat[stat.rindex(")") + 2 :].split()
+    return int(fields_[11]) + int(fields_[12])  # utime + stime (fields 14, 15)
+
+
+def rss_kb(pid: int, key: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_redis(port: int, proc: Proc) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"redis-server on {port} exited; see its log in bench/out/")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.5) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(64).startswith(b"+PONG"):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server on {port} did not answer PING")
+
+
+def wait_http(url: str, proc: Proc) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited at start; see bench/out/{proc.name}.log")
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=1) as resp,
+        ):
+            if resp.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} not ready at {url}")
+
+
+def fetch_metrics(port: int) -> dict[str, float]:
+    """huddle_* counters of a worker, summed over labels."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=3) as resp:
+            text = resp.read().decode()
+    except (OSError, urllib.error.URLError):
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("huddle_") or line.startswith("#"):
+            continue
+        name_part, _, value = line.rpartition(" ")
+        name = name_part.split("{", 1)[0]
+        if name.endswith(("_created", "_bucket")):
+            continue
+        with contextlib.suppress(ValueError):
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+# -- targets ---------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    kind: str  # huddle | node
+    redis: Proc
+    redis_port: int
+    workers: list[Proc]
+    ports: list[int]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://{HOST}:{p}" for p in self.ports]
+
+
+def start_cluster(kind: str, n_workers: int, secret: str, extra_env: dict[str, str]) -> Cluster:
+    redis_bin = shutil.which("redis-server")
+    if redis_bin is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    rport = free_port()
+    redis = PROCS.start(
+        f"{kind}-redis",
+        [
+            redis_bin,
+            "--port",
+            str(rport),
+            "--bind",
+            HOST,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        log=OUT / f"{kind}-redis.log",
+    )
+    wait_redis(rport, redis)
+    redis_url = f"redis://{HOST}:{rport}/0"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HUDDLE_") and k not in ("REDIS_URL",)
+    }
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "HUDDLE_SECRET": secret,
+            # The scenario measures delivery, not the member rate limit.
+            "HUDDLE_RATE_BURST": "1000",
+            "HUDDLE_RATE_REFILL_S": "0.001",
+            "HUDDLE_LOG_LEVEL": "warning",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    workers: list[Proc] = []
+    ports: list[int] = []
+    for i in range(n_workers):
+        port = free_port()
+        if kind == "huddle":
+            w_env = {**env, **extra_env}
+            argv = [str(PYTHON), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
+            ready = f"http://{HOST}:{port}/readyz"
+        else:
+            w_env = env
+            argv = ["node", str(BENCH / "node-server.js"), "--host", HOST, "--port", str(port)]
+            ready = f"http://{HOST}:{port}/healthz"
+        proc = PROCS.start(f"{kind}-w{i + 1}", argv, env=w_env, log=OUT / f"{kind}-w{i + 1}.log")
+        workers.append(proc)
+        ports.append(port)
+        wait_http(ready, proc)
+    return Cluster(kind, redis, rport, workers, ports)
+
+
+def stop_cluster(cluster: Cluster) -> None:
+    for w in cluster.workers:
+        PROCS.stop(w)
+    PROCS.stop(cluster.redis)
+
+
+# -- load generator --------------------------------------------------------------------
+
+
+def loadgen_argv(urls: list[str], secret: str, args: argparse.Namespace, **extra: Any) -> list[str]:
+    argv = ["node", str(BENCH / "loadgen.js"), "--urls", ",".join(urls), "--secret", secret]
+    for key, value in extra.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is not None and value is not False:
+            argv += [flag, str(value)]
+    return argv
+
+
+def run_loadgen(
+    argv: list[str],
+    *,
+    cap_s: float,
+    on_phase: dict[str, Any],
+    log_name: str,
+    stdin: bool = False,
+) -> dict[str, Any]:
+    """Run the load generator, calling on_phase[name](proc) at its PHASE lines."""
+    errlog = (OUT / f"{log_name}.stderr.log").open("wb")
+    proc = subprocess.Popen(
+        argv,
+        cwd=BENCH,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=errlog,
+        start_new_session=True,
+    )
+    timer = threading.Timer(cap_s, proc.kill)
+    timer.start()
+    result: dict[str, Any] = {}
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").strip()
+            kind, _, body = line.partition(" ")
+            if kind == "PHASE":
+                phase = json.loads(body)
+                print(f"    loadgen: {phase}", flush=True)
+                hook = on_phase.get(phase["name"])
+                if hook is not None:
+                    hook(proc, phase)
+            elif kind == "RESULT":
+                result = json.loads(body)
+        proc.wait(10)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        errlog.close()
+    if not result:
+        raise RuntimeError(f"loadgen gave no result; see bench/out/{log_name}.stderr.log")
+    return result
+
+
+def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dict[str, Any]:
+    servers = {w.name: w.pid for w in cluster.workers}
+    samples: dict[str, dict[str, int]] = {}
+    wall: dict[str, float] = {}
+    profiler: list[subprocess.Popen[bytes]] = []
+
+    def sample(loadgen_pid: int) -> dict[str, int]:
+        pids = {**servers, "redis": cluster.redis.pid, "loadgen": loadgen_pid}
+        return {k: cpu_ticks(pid) for k, pid in pids.items()}
+
+    def on_start(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
+        wall["start"] = time.monotonic()
+        samples["start"] = sample(proc.pid)
+        if args.profile and cluster.kind == "huddle":
+            target = cluster.workers[0]
+            out = OUT / f"profile.{args.profile_format}"
+            if args.profile_format == "speedscope":
+                out = OUT / "profile.speedscope.json"
+            profiler.append(
+                subprocess.Popen(
+                    [
+                        str(PY_SPY),
+                        "record",
+                        "-d",
+                        str(max(1, int(args.duration) - 2)),
+                        "-r",
+                        "200",
+                        "-p",
+                        str(target.pid),
+                        "-o",
+                        str(out),
+                        "--format",
+                        args.profile_format,
+                        "--nonblocking",
+                    ],
+                    stdout=(OUT / "py-spy.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def on_end(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
+        wall["end"] = time.monotonic()
+        samples["end"] = sample(proc.pid)
+        samples["rss_kb"] = {w.name: rss_kb(w.pid) for w in cluster.workers}
+        samples["hwm_kb"] = {w.name: rss_kb(w.pid, "VmHWM") for w in cluster.workers}
+
+    argv = loadgen_argv(
+        cluster.urls,
+        secret,
+        args,
+        rooms=args.rooms,
+        members=args.members,
+        interval=args.interval,
+        warmup=args.warmup,
+        duration=args.duration,
+        drain=args.drain,
+        room_prefix=f"b{secrets.token_hex(3)}",
+        out=OUT / f"{cluster.kind}-loadgen.json",
+    )
+    cap = 120 + args.warmup + args.duration + args.drain + 60
+    result = run_loadgen(
+        argv,
+        cap_s=cap,
+        on_phase={"measure_start": on_start, "measure_end": on_end},
+        log_name=f"{cluster.kind}-loadgen",
+    )
+    for p in profiler:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if "start" not in samples or "end" not in samples:
+        raise RuntimeError("the load generator never reached the measured window")
+    elapsed = wall["end"] - wall["start"]
+    cpu_ms = {
+        k: (samples["end"][k] - samples["start"][k]) * 1000 / CLK_TCK for k in samples["start"]
+    }
+    server_ms = sum(cpu_ms[w.name] for w in cluster.workers)
+    received = result.get("received") or 0
+    # Deliveries during the window: those of measured messages (in flight ones arrive
+    # just after the window while warm-up ones arrived in it, roughly the same number).
+    result["server"] = {
+        "window_s": round(elapsed, 2),
+        "cpu_ms": {k: round(v) for k, v in cpu_ms.items()},
+        "cpu_pct_of_core": {k: round(100 * v / 1000 / elapsed, 1) for k, v in cpu_ms.items()},
+        "server_cpu_ms": round(server_ms),
+        "server_cpu_ms_per_1k_deliveries": round(server_ms / (received / 1000), 2)
+        if received
+        else None,
+        "rss_kb_end": samples["rss_kb"],
+        "rss_kb_peak": samples["hwm_kb"],
+    }
+    if cluster.kind == "huddle":
+        result["server"]["metrics"] = {
+            w.name: fetch_metrics(port)
+            for w, port in zip(cluster.workers, cluster.ports, strict=True)
+        }
+    result["server"]["log_warnings"] = {
+        w.name: count_warnings(OUT / f"{w.name}.log") for w in cluster.workers
+    }
+    return result
+
+
+def count_warnings(path: Path) -> int:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return 0
+    marks = (" WARNING ", " ERROR ", "Traceback")
+    return sum(1 for line in text.splitlines() if any(m in line for m in marks))
+
+
+def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dict[str, Any]:
+    worker = cluster.workers[0]
+    time.sleep(1.0)
+    before = rss_kb(worker.pid)
+    measured: dict[str, Any] = {}
+
+    def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
+        # Let the worker settle (a ping round, buffers) before reading RSS.
+        time.sleep(args.idle_settle)
+        measured["rss_after_kb"] = rss_kb(worker.pid)
+        measured["hwm_kb"] = rss_kb(worker.pid, "VmHWM")
+        measured["joined"] = phase.get("joined", 0)
+        measured["connected"] = phase.get("connected", 0)
+        assert proc.stdin is not None
+        proc.stdin.write(b"stop\n")
+        proc.stdin.flush()
+
+    rooms = max(1, args.idle // args.idle_members)
+    argv = loadgen_argv(
+        [cluster.urls[0]],
+        secret,
+        args,
+        idle=True,
+        rooms=rooms,
+        members=args.idle_members,
+        room_prefix=f"i{secrets.token_hex(3)}",
+        ramp_timeout=180,
+        hold_cap=120,
+        out=OUT / f"{cluster.kind}-idle-loadgen.json",
+    )
+    result = run_loadgen(
+        argv,
+        cap_s=180 + 120 + 60,
+        on_phase={"ready": on_ready},
+        log_name=f"{cluster.kind}-idle-loadgen",
+        stdin=True,
+    )
+    n = measured.get("joined") or 0
+    after = measured.get("rss_after_kb", 0)
+    return {
+        "clients": rooms * args.idle_members,
+        "connected": measured.get("connected"),
+        "joined": n,
+        "ramp_s": result.get("ramp_s"),
+        "connect_errors": result.get("connect_errors"),
+        "join_errors": result.get("join_errors"),
+        "rss_before_kb": before,
+        "rss_after_kb": after,
+        "rss_peak_kb": measured.get("hwm_kb"),
+        "kb_per_connection": round((after - before) / n, 1) if n else None,
+    }
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def fmt(v: Any, suffix: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.2f}{suffix}" if abs(v) < 100 else f"{v:,.0f}{suffix}"
+    if isinstance(v, int):
+        return f"{v:,}{suffix}"
+    return f"{v}{suffix}"
+
+
+def dig(obj: Any, path: str) -> Any:
+    for key in path.split("."):
+        obj = obj[key]
+    return obj
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    kinds = [k for k in ("huddle", "node") if k in results]
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, getter: Callable[[dict[str, Any]], Any], suffix: str = "") -> None:
+        vals = []
+        for k in kinds:
+            try:
+                vals.append(fmt(getter(results[k]), suffix))
+            except (KeyError, TypeError, ValueError):
+                vals.append("-")
+        rows.append((label, vals))
+
+    def path(label: str, p: str, suffix: str = "") -> None:
+        row(label, lambda r: dig(r, p), suffix)
+
+    if any("load" in results[k] for k in kinds):
+        path("delivered %", "load.delivered_pct", " %")
+        path("deliveries/s achieved", "load.deliveries_per_s")
+        path("  target deliveries/s", "load.target_deliveries_per_s")
+        path("latency p50", "load.latency_ms.p50", " ms")
+        path("latency p99", "load.latency_ms.p99", " ms")
+        path("latency max", "load.latency_ms.max", " ms")
+        path("ack latency p99", "load.ack_latency_ms.p99", " ms")
+        path("messages sent (measured)", "load.sent")
+        row(
+            "acks ok / failed / timeout",
+            lambda r: "{acks_ok} / {acks_failed} / {acks_timeout}".format(**r["load"]),
+        )
+        path("disconnects during run", "load.disconnects")
+        path("server CPU ms / 1k deliveries", "load.server.server_cpu_ms_per_1k_deliveries")
+        row(
+            "server CPU % of a core (sum)",
+            lambda r: sum(
+                v for k, v in r["load"]["server"]["cpu_pct_of_core"].items() if "-w" in k
+            ),
+            " %",
+        )
+        path("redis CPU % of a core", "load.server.cpu_pct_of_core.redis", " %")
+        path("loadgen CPU % of a core", "load.server.cpu_pct_of_core.loadgen", " %")
+        path("loadgen timer lag p99", "load.loadgen_loop_delay_ms.p99", " ms")
+        row(
+            "server RSS peak (largest worker)",
+            lambda r: round(max(r["load"]["server"]["rss_kb_peak"].values()) / 1024, 1),
+            " MB",
+        )
+    if any("idle" in results[k] for k in kinds):
+        path("idle: clients joined on 1 worker", "idle.joined")
+        row(
+            "idle: RSS before -> after",
+            lambda r: "{:.1f} -> {:.1f} MB".format(
+                r["idle"]["rss_before_kb"] / 1024, r["idle"]["rss_after_kb"] / 1024
+            ),
+        )
+        path("idle: RSS per connection", "idle.kb_per_connection", " KB")
+    width = max(len(label) for label, _ in rows) + 2
+    colw = [max(len(k), *(len(v[i]) for _, v in rows)) + 2 for i, k in enumerate(kinds)]
+    head = "".ljust(width) + "".join(k.rjust(colw[i]) for i, k in enumerate(kinds))
+    lines = [head, "-" * len(head)]
+    for label, vals in rows:
+        lines.append(label.ljust(width) + "".join(v.rjust(colw[i]) for i, v in enumerate(vals)))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    def npm_version(pkg: str) -> str:
+        try:
+            meta = json.loads((BENCH / "node_modules" / pkg / "package.json").read_text())
+            return str(meta["version"])
+        except (OSError, ValueError, KeyError):
+            return "?"
+
+    pyver = version(
+        [
+            str(PYTHON),
+            "-c",
+            "from importlib.metadata import version as v; print(', '.join(f'{p} {v(p)}' for p in "
+            "('python-socketio', 'python-engineio', 'aiohttp', 'redis', 'hiredis')))",
+        ]
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": version([str(PYTHON), "--version"]),
+        "python_packages": pyver,
+        "node": version(["node", "--version"]),
+        "redis": version(["redis-server", "--version"]),
+        "socket.io": npm_version("socket.io"),
+        "socket.io-client": npm_version("socket.io-client"),
+        "@socket.io/redis-adapter": npm_version("@socket.io/redis-adapter"),
+        "redis (node)": npm_version("redis"),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rooms", type=int, default=50)
+    p.add_argument("--members", type=int, default=20)
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between a member's sends")
+    p.add_argument("--warmup", type=float, default=5.0)
+    p.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    p.add_argument("--drain", type=float, default=5.0, help="max wait for late deliveries")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--only", choices=("huddle", "node"))
+    p.add_argument("--idle", type=int, default=5000, help="idle clients on one worker; 0: skip")
+    p.add_argument("--idle-members", type=int, default=20, help="room size in the idle test")
+    p.add_argument("--idle-settle", type=float, default=3.0)
+    p.add_argument("--skip-load", action="store_true", help="only the idle measurement")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy record huddle worker 1 while measured"
+    )
+    p.add_argument(
+        "--profile-format", choices=("speedscope", "flamegraph", "raw"), default="speedscope"
+    )
+    p.add_argument(
+        "--huddle-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the huddle workers (repeatable)",
+    )
+    p.add_argument("--out", type=Path, default=OUT / "scenario_b.json")
+    args = p.parse_args(argv)
+    if not (1 <= args.rooms * args.members <= 20000):
+        p.error("--rooms x --members must be between 1 and 20000")
+    if not (0 <= args.idle <= 15000):
+        p.error("--idle must be between 0 and 15000")
+    if not (0 < args.duration <= 600 and 0 <= args.warmup <= 120 and args.interval >= 0.01):
+        p.error("0 < --duration <= 600, 0 <= --warmup <= 120, --interval >= 0.01")
+    if not (1 <= args.workers <= 4):
+        p.error("--workers must be 1..4")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not (BENCH / "node_modules" / "socket.io-client").exists():
+        print("bench: installing npm packages (npm ci)", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True, timeout=300)
+    if args.profile and not PY_SPY.exists():
+        print("bench: --profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 2
+    need = max(args.rooms * args.members, args.idle) * 2 + 1024
+    nofile = raise_nofile(max(need, 65536))
+    if nofile[0] < need:
+        print(f"bench: open-file limit {nofile[0]} is below the {need} needed", file=sys.stderr)
+        return 2
+    extra_env = dict(kv.split("=", 1) for kv in args.huddle_env)
+    secret = secrets.token_urlsafe(48)
+    kinds = [args.only] if args.only else ["huddle", "node"]
+    results: dict[str, dict[str, Any]] = {}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for kind in kinds:
+            results[kind] = {}
+            if not args.skip_load:
+                print(f"== {kind}: load, {args.workers} workers", flush=True)
+                cluster = start_cluster(kind, args.workers, secret, extra_env)
+                try:
+                    results[kind]["load"] = measure_load(cluster, secret, args)
+                finally:
+                    stop_cluster(cluster)
+            if args.idle:
+                print(f"== {kind}: idle, {args.idle} clients on 1 worker", flush=True)
+                cluster = start_cluster(kind, 1, secret, extra_env)
+                try:
+                    results[kind]["idle"] = measure_idle(cluster, secret, args)
+                finally:
+                    stop_cluster(cluster)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        PROCS.stop_all()
+    doc = {
+        "scenario": "B",
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "command": " ".join([".venv/bin/python", "bench/run_scenario_b.py", *sys.argv[1:]]),
+        "machine": machine(),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2))
+    print()
+    print(
+        f"Scenario B: {args.rooms} rooms x {args.members} members, every {args.interval}s, "
+        f"{args.workers} workers, {args.duration:g}s measured after {args.warmup:g}s warm-up"
+    )
+    print(table(results))
+    print(f"\nwritten: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
