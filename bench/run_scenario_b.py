@@ -138,6 +138,14 @@ def cpu_ticks(pid: int) -> int:
     return int(fields_[11]) + int(fields_[12])  # utime + stime (fields 14, 15)
 
 
+def machine_ticks() -> int:
+    """Busy CPU ticks of the whole machine (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        cpu = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in cpu[:8])
+    return user + nice + system + irq + softirq + steal
+
+
 def rss_kb(pid: int, key: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -210,13 +218,15 @@ class Cluster:
         return [f"http://{HOST}:{p}" for p in self.ports]
 
 
-def start_cluster(kind: str, n_workers: int, secret: str, extra_env: dict[str, str]) -> Cluster:
+def start_cluster(
+    kind: str, phase: str, n_workers: int, secret: str, extra_env: dict[str, str]
+) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     rport = free_port()
     redis = PROCS.start(
-        f"{kind}-redis",
+        f"{kind}-{phase}-redis",
         [
             redis_bin,
             "--port",
@@ -232,7 +242,7 @@ def start_cluster(kind: str, n_workers: int, secret: str, extra_env: dict[str, s
             "--protected-mode",
             "yes",
         ],
-        log=OUT / f"{kind}-redis.log",
+        log=OUT / f"{kind}-{phase}-redis.log",
     )
     wait_redis(rport, redis)
     redis_url = f"redis://{HOST}:{rport}/0"
@@ -264,7 +274,8 @@ def start_cluster(kind: str, n_workers: int, secret: str, extra_env: dict[str, s
             w_env = env
             argv = ["node", str(BENCH / "node-server.js"), "--host", HOST, "--port", str(port)]
             ready = f"http://{HOST}:{port}/healthz"
-        proc = PROCS.start(f"{kind}-w{i + 1}", argv, env=w_env, log=OUT / f"{kind}-w{i + 1}.log")
+        name = f"{kind}-{phase}-w{i + 1}"
+        proc = PROCS.start(name, argv, env=w_env, log=OUT / f"{name}.log")
         workers.append(proc)
         ports.append(port)
         wait_http(ready, proc)
@@ -345,7 +356,12 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
 
     def sample(loadgen_pid: int) -> dict[str, int]:
         pids = {**servers, "redis": cluster.redis.pid, "loadgen": loadgen_pid}
-        return {k: cpu_ticks(pid) for k, pid in pids.items()}
+        # Everything else on the machine, to see whether something outside competed.
+        pids_total = sum(cpu_ticks(p) for p in pids.values())
+        return {k: cpu_ticks(pid) for k, pid in pids.items()} | {
+            "machine": machine_ticks(),
+            "others": machine_ticks() - pids_total,
+        }
 
     def on_start(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         wall["start"] = time.monotonic()
@@ -552,6 +568,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             lambda r: "{acks_ok} / {acks_failed} / {acks_timeout}".format(**r["load"]),
         )
         path("disconnects during run", "load.disconnects")
+        path("out-of-order deliveries", "load.order_violations")
         path("server CPU ms / 1k deliveries", "load.server.server_cpu_ms_per_1k_deliveries")
         row(
             "server CPU % of a core (sum)",
@@ -562,6 +579,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
         path("redis CPU % of a core", "load.server.cpu_pct_of_core.redis", " %")
         path("loadgen CPU % of a core", "load.server.cpu_pct_of_core.loadgen", " %")
+        path("rest of machine % of a core", "load.server.cpu_pct_of_core.others", " %")
         path("loadgen timer lag p99", "load.loadgen_loop_delay_ms.p99", " ms")
         row(
             "server RSS peak (largest worker)",
@@ -702,14 +720,14 @@ def main(argv: list[str] | None = None) -> int:
             results[kind] = {}
             if not args.skip_load:
                 print(f"== {kind}: load, {args.workers} workers", flush=True)
-                cluster = start_cluster(kind, args.workers, secret, extra_env)
+                cluster = start_cluster(kind, "load", args.workers, secret, extra_env)
                 try:
                     results[kind]["load"] = measure_load(cluster, secret, args)
                 finally:
                     stop_cluster(cluster)
             if args.idle:
                 print(f"== {kind}: idle, {args.idle} clients on 1 worker", flush=True)
-                cluster = start_cluster(kind, 1, secret, extra_env)
+                cluster = start_cluster(kind, "idle", 1, secret, extra_env)
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)
                 finally:

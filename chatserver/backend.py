@@ -19,6 +19,8 @@ from rooms.state import RoomState
 
 EVERYONE = "all"
 FACILITATORS = "facilitators"
+USER_AUDIENCE = "user:"
+"""Prefix of an audience naming one user (on whichever worker they are): ``user:<id>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +115,33 @@ class Backend(Protocol):
         ...
 
     async def presence_members(self, room: str) -> list[dict[str, str]]: ...
+
+    # Ephemeral room state every worker sees: raised hands and held messages.
+
+    async def hands_set(
+        self, room: str, user: dict[str, str], raised: bool, now_ms: int
+    ) -> list[dict[str, str]]:
+        """Raise or lower a hand; returns the queue, in the order hands went up."""
+        ...
+
+    async def hands_clear(self, room: str) -> None: ...
+
+    async def hands_list(self, room: str) -> list[dict[str, str]]: ...
+
+    async def hold_put(self, room: str, entry: Entry) -> None:
+        """Keep a held message (with its ``held_reason``) until a facilitator reviews it."""
+        ...
+
+    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
+        """Atomically take a held message: exactly one reviewer gets it."""
+        ...
+
+    async def holds_list(self, room: str) -> list[Entry]: ...
+
+    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+        """Record a moderation action or verdict (rule ids and who, never message text)."""
+        ...
+
+    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+        """The newest audit records first."""
+        ...

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from chatserver.backend import (
     AppendRefused,
@@ -29,12 +31,19 @@ from rooms.state import RoomState, apply_event
 log = logging.getLogger(__name__)
 
 
+HELD_PER_ROOM = 200
+AUDIT_PER_ROOM = 1000
+
+
 @dataclass(slots=True)
 class _Room:
     log: RoomLog
     state: RoomState = field(default_factory=RoomState)
     presence: RoomPresence = field(default_factory=RoomPresence)
     listeners: list[RoomListener] = field(default_factory=list)
+    hands: dict[str, dict[str, str]] = field(default_factory=dict)
+    held: dict[str, Entry] = field(default_factory=dict)
+    audit: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
 
 
 class MemoryBackend:
@@ -122,6 +131,40 @@ class MemoryBackend:
 
     async def presence_members(self, room: str) -> list[dict[str, str]]:
         return self._room(room).presence.members()
+
+    async def hands_set(
+        self, room: str, user: dict[str, str], raised: bool, now_ms: int
+    ) -> list[dict[str, str]]:
+        hands = self._room(room).hands
+        if raised:
+            hands.setdefault(user["id"], user)  # dicts keep insertion order: the queue
+        else:
+            hands.pop(user["id"], None)
+        return list(hands.values())
+
+    async def hands_clear(self, room: str) -> None:
+        self._room(room).hands.clear()
+
+    async def hands_list(self, room: str) -> list[dict[str, str]]:
+        return list(self._room(room).hands.values())
+
+    async def hold_put(self, room: str, entry: Entry) -> None:
+        held = self._room(room).held
+        held[entry["id"]] = entry
+        while len(held) > HELD_PER_ROOM:
+            del held[next(iter(held))]
+
+    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
+        return self._room(room).held.pop(msg_id, None)
+
+    async def holds_list(self, room: str) -> list[Entry]:
+        return list(self._room(room).held.values())
+
+    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+        self._room(room).audit.appendleft(record)
+
+    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+        return list(self._room(room).audit)[:limit]
 
     def _deliver(self, r: _Room, delivery: Delivery) -> None:
         # Synchronous: the entry reaches every local socket queue before append returns,

@@ -56,6 +56,9 @@ PRESENCE_TTL_MS = 30_000
 PRESENCE_REFRESH_S = 10.0
 DEDUPE_TTL_S = 24 * 3600
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+# Raised hands and held messages belong to a live session; a day is plenty.
+EPHEMERAL_TTL_S = 24 * 3600
+AUDIT_PER_ROOM = 1000
 
 
 def room_keys(room: str) -> dict[str, str]:
@@ -69,6 +72,9 @@ def room_keys(room: str) -> dict[str, str]:
         "pins": f"{base}:pins",
         "removed": f"{base}:removed",
         "presence": f"{base}:presence",
+        "hands": f"{base}:hands",
+        "held": f"{base}:held",
+        "audit": f"{base}:audit",
         "channel": base,
     }
 
@@ -597,6 +603,65 @@ class RedisBackend:
                 if gone and self.on_presence_gone is not None:
                     await self.on_presence_gone(room, gone)
 
+    # -- hands, held messages, audit ----------------------------------------------------
+
+    async def hands_set(
+        self, room: str, user: dict[str, str], raised: bool, now_ms: int
+    ) -> list[dict[str, str]]:
+        key = room_keys(room)["hands"]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if raised:
+                pipe.hsetnx(key, user["id"], _pack({"user": user, "at": now_ms}))
+            else:
+                pipe.hdel(key, user["id"])
+            pipe.expire(key, EPHEMERAL_TTL_S)
+            pipe.hvals(key)
+            result = await self._call(pipe.execute())
+        return _hand_queue(result[-1])
+
+    async def hands_clear(self, room: str) -> None:
+        await self._call(self._redis.delete(room_keys(room)["hands"]))
+
+    async def hands_list(self, room: str) -> list[dict[str, str]]:
+        values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["hands"]))
+        return _hand_queue(values)
+
+    async def hold_put(self, room: str, entry: Entry) -> None:
+        key = room_keys(room)["held"]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, entry["id"], _pack(entry))
+            pipe.expire(key, EPHEMERAL_TTL_S)
+            await self._call(pipe.execute())
+
+    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
+        key = room_keys(room)["held"]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, msg_id)
+            pipe.hdel(key, msg_id)
+            raw, taken = await self._call(pipe.execute())
+        if not taken or raw is None:
+            return None
+        entry: Entry = _unpack(raw)
+        return entry
+
+    async def holds_list(self, room: str) -> list[Entry]:
+        values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["held"]))
+        return sorted((_unpack(v) for v in values), key=lambda e: e["ts"])
+
+    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+        key = room_keys(room)["audit"]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, _pack(record))
+            pipe.ltrim(key, 0, AUDIT_PER_ROOM - 1)
+            pipe.expire(key, self._retention_s)
+            await self._call(pipe.execute())
+
+    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+        raw: list[Any] = await self._call(
+            self._redis.lrange(room_keys(room)["audit"], 0, limit - 1)
+        )
+        return [_unpack(r) for r in raw]
+
     # -- helpers -----------------------------------------------------------------------
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
@@ -628,6 +693,11 @@ def _users(flat: list[bytes]) -> list[dict[str, str]]:
         {"id": uid.decode(), "name": name.decode(), "role": role.decode()}
         for uid, name, role in zip(it, it, it, strict=True)
     ]
+
+
+def _hand_queue(values: list[bytes]) -> list[dict[str, str]]:
+    hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
+    return [h["user"] for h in hands]
 
 
 def _now_ms() -> int:

@@ -109,3 +109,108 @@ def parse_room(data: Any) -> RoomRequest:
 def parse_flag(data: Any, key: str) -> FlagRequest:
     obj = _object(data)
     return FlagRequest(_room(obj), _bool(obj, key))
+
+
+MAX_REASON_LENGTH = 300
+MAX_MUTE_S = 7 * 24 * 3600
+MAX_SLOW_MODE_S = 3600
+MAX_AUDIT_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRequest:
+    """mute / unmute / remove / readmit / floor: a facilitator acting on a member."""
+
+    room: str
+    user_id: str | None
+    duration_s: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRefRequest:
+    """pin / unpin / delete / report / review: acting on one message."""
+
+    room: str
+    msg_id: str
+    reason: str
+    approve: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRequest:
+    """lock / pause / slow_mode: a room setting."""
+
+    room: str
+    value: int
+
+
+def _reason(obj: dict[str, Any]) -> str:
+    reason = obj.get("reason", "")
+    if reason is None:
+        return ""
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
+        raise ServiceError(
+            INVALID_PAYLOAD, f"`reason` must be text of at most {MAX_REASON_LENGTH} characters."
+        )
+    return reason.strip()
+
+
+def _user_id(obj: dict[str, Any], *, optional: bool = False) -> str | None:
+    user_id = obj.get("user_id")
+    if user_id is None and optional:
+        return None
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= 128:
+        raise ServiceError(INVALID_PAYLOAD, "`user_id` must be a user id.")
+    return user_id
+
+
+def parse_target(data: Any, *, optional_user: bool = False) -> TargetRequest:
+    obj = _object(data)
+    room = _room(obj)
+    duration = obj.get("duration_s")
+    if duration is not None and (
+        isinstance(duration, bool)
+        or not isinstance(duration, int)
+        or not 0 < duration <= MAX_MUTE_S
+    ):
+        raise ServiceError(
+            INVALID_PAYLOAD, f"`duration_s` must be 1 to {MAX_MUTE_S} seconds, or left out."
+        )
+    return TargetRequest(room, _user_id(obj, optional=optional_user), duration, _reason(obj))
+
+
+def parse_message_ref(data: Any, *, approve: bool = False) -> MessageRefRequest:
+    obj = _object(data)
+    room = _room(obj)
+    msg_id = obj.get("id")
+    if not isinstance(msg_id, str) or not 0 < len(msg_id) <= 64:
+        raise ServiceError(INVALID_PAYLOAD, "`id` must be a message id.")
+    decision = False
+    if approve:
+        decision = _bool(obj, "approve")
+    return MessageRefRequest(room, msg_id, _reason(obj), decision)
+
+
+def parse_setting(data: Any, key: str) -> SettingRequest:
+    obj = _object(data)
+    room = _room(obj)
+    if key == "seconds":
+        value = obj.get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 0 <= value <= MAX_SLOW_MODE_S
+        ):
+            raise ServiceError(INVALID_PAYLOAD, f"`seconds` must be 0 (off) to {MAX_SLOW_MODE_S}.")
+        return SettingRequest(room, value)
+    return SettingRequest(room, int(_bool(obj, key)))
+
+
+def parse_limit(data: Any) -> tuple[str, int]:
+    obj = _object(data)
+    room = _room(obj)
+    limit = obj.get("limit", 100)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_AUDIT_LIMIT:
+        raise ServiceError(INVALID_PAYLOAD, f"`limit` must be 1 to {MAX_AUDIT_LIMIT}.")
+    return room, limit

@@ -21,6 +21,7 @@ from chatserver import errors
 from chatserver.auth import Claims
 from chatserver.backend import (
     FACILITATORS,
+    USER_AUDIENCE,
     AppendRefused,
     Backend,
     BackendUnavailable,
@@ -34,6 +35,7 @@ from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
 from moderation import Action, MessageContext, ModerationPolicy, Pipeline
 from rooms.entries import message_entry
 from rooms.policy import check_join, is_facilitator
+from rooms.state import RoomState, apply_event
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class LocalRoom:
     room: str
     members: dict[str, Connection] = field(default_factory=dict)
     delivered_offset: int = 0
+    state: RoomState = field(default_factory=RoomState)
+    """Room state folded from the entries this worker delivered: the cached view the
+    pipeline's gate reads. The backend re-checks it atomically on append."""
     listener: Callable[[Delivery], None] | None = None
     unsubscribe_handle: asyncio.TimerHandle | None = None
 
@@ -120,6 +125,9 @@ class ChatService:
         for room in list(conn.rooms):
             await self._leave_room(conn, room)
 
+    def connection(self, sid: str) -> Connection:
+        return self._conn(sid)
+
     def _conn(self, sid: str) -> Connection:
         conn = self.connections.get(sid)
         if conn is None:
@@ -148,6 +156,9 @@ class ChatService:
                 Delivery("presence", {"room": req.room, "joined": user, "members": members}),
             )
         members = await self.backend.presence_members(req.room)
+        hands = await self.backend.hands_list(req.room)
+        facilitator = is_facilitator(claims.rooms[req.room])
+        held = await self.backend.holds_list(req.room) if facilitator else []
         read = await self.backend.read(req.room, req.since, self.history_page)
         for _ in range(JOIN_READ_ATTEMPTS):
             if read.offset >= local.delivered_offset:
@@ -180,6 +191,7 @@ class ChatService:
                 "floor": state.floor,
                 "pinned": list(state.pins.values()),
                 "members": members,
+                "hands": hands,
                 "you": {
                     "id": claims.user_id,
                     "name": claims.name,
@@ -190,6 +202,7 @@ class ChatService:
             },
             "recovered": read.recovered,
             "entries": entries,
+            **({"held": held} if facilitator else {}),
         }
 
     async def leave(self, sid: str, data: Any) -> dict[str, Any]:
@@ -305,9 +318,11 @@ class ChatService:
         req = parse_flag(data, "raised")
         if req.room not in conn.rooms:
             raise ServiceError(errors.NOT_IN_ROOM, "You are not in this room.")
-        payload = {"room": req.room, "user": conn.claims.user(req.room), "raised": req.value}
+        user = conn.claims.user(req.room)
+        hands = await self.backend.hands_set(req.room, user, req.value, self.clock())
+        payload = {"room": req.room, "user": user, "raised": req.value, "hands": hands}
         await self.backend.publish(req.room, Delivery("hand", payload))
-        return {"ok": True}
+        return {"ok": True, "hands": hands}
 
     async def presence_gone(self, room: str, users: list[dict[str, str]]) -> None:
         """Members whose worker died (their presence expired) have left."""
@@ -350,6 +365,9 @@ class ChatService:
             local = LocalRoom(room)
             local.listener = self._listener(local)
             local.delivered_offset = await self.backend.subscribe(room, local.listener)
+            # Taken after subscribing: entries delivered meanwhile are folded in twice,
+            # which apply_event tolerates, and none is missed.
+            local.state = (await self.backend.snapshot(room, self.clock())).state
             self.rooms[room] = local
             self.metrics.rooms.set(len(self.rooms))
             future.set_result(local)
@@ -375,21 +393,35 @@ class ChatService:
                 if delivery.offset <= local.delivered_offset:
                     return
                 local.delivered_offset = delivery.offset
+                apply_event(local.state, delivery.payload, self.clock())
             if self.fanout is None or not local.members:
                 return
-            if delivery.audience == FACILITATORS:
+            audience = delivery.audience
+            if audience == FACILITATORS:
                 targets = [
                     c.eio_sid
                     for c in local.members.values()
                     if is_facilitator(c.claims.rooms.get(local.room, ""))
                 ]
+            elif audience.startswith(USER_AUDIENCE):
+                user_id = audience[len(USER_AUDIENCE) :]
+                targets = [c.eio_sid for c in local.members.values() if c.claims.user_id == user_id]
             else:
                 targets = [c.eio_sid for c in local.members.values()]
             if targets:
                 frame = Fanout.encode(delivery.event, delivery.payload)
                 self.metrics.deliveries.inc(self.fanout.send(targets, frame))
+            if delivery.payload.get("kind") == "removed" and delivery.offset is not None:
+                self._evict(local, delivery.payload["user_id"])
 
         return deliver
+
+    def _evict(self, local: LocalRoom, user_id: str) -> None:
+        """A member removed by a facilitator leaves the room on this worker at once."""
+        for conn in [c for c in local.members.values() if c.claims.user_id == user_id]:
+            asyncio.get_running_loop().create_task(self._leave_room(conn, local.room))
+            # Out of the delivery set now, before any later entry is fanned out.
+            local.members.pop(conn.sid, None)
 
     def _schedule_unsubscribe(self, local: LocalRoom) -> None:
         self._cancel_unsubscribe(local)

@@ -94,3 +94,19 @@ def _duration(seconds: float) -> str:
     if whole < 90:
         return f"{whole} s"
     return f"{round(whole / 60)} min"
+
+
+def check_moderate(role: str) -> Refusal | None:
+    """Facilitator controls are for facilitators; the role comes from the token only."""
+    if not is_facilitator(role):
+        return Refusal("forbidden", "Only facilitators can do that.")
+    return None
+
+
+def check_target(actor_id: str, target_id: str, target_role: str | None) -> Refusal | None:
+    """A facilitator acts on members: not on themselves, not on another facilitator."""
+    if actor_id == target_id:
+        return Refusal("forbidden", "You cannot do that to yourself.")
+    if target_role is not None and is_facilitator(target_role):
+        return Refusal("forbidden", "Facilitators cannot be muted, removed or given the floor.")
+    return None

@@ -944,7 +944,7 @@ function start() {
     transports: ["websocket", "polling"], // websocket first; polling if it cannot open
     tryAllTransports: true,
     reconnectionDelay: 1000,
-    reconnectionDelayMax: 15_000,
+    reconnectionDelayMax: 5_000,
     randomizationFactor: 0.5,
     timeout: ACK_TIMEOUT_MS,
   });

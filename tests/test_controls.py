@@ -1,0 +1,274 @@
+"""Facilitator controls end to end: a facilitator on one worker, members on another.
+
+Parametrized over the embedded memory backend (one worker) and the Redis backend with two
+workers (two apps on their own ports sharing a private redis-server), with real clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from aiohttp import web
+
+from chatserver.app import SERVICE_KEY
+from tests.conftest import Client, make_settings, make_token, open_client, start_server
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(appendonly=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@dataclass
+class Room:
+    """Sam facilitates from worker A; Alex and Bea are members on worker B."""
+
+    sam: Client
+    alex: Client
+    bea: Client
+    urls: tuple[str, str]
+    apps: tuple[web.Application, web.Application]
+
+    async def member(self, user: str, worker: int = 1) -> Client:
+        client = await open_client(self.urls[worker], make_token(user, {"r1": "member"}))
+        self.extra.append(client)
+        return client
+
+    extra: list[Client]
+
+
+@pytest.fixture(params=["memory", "redis-two-workers"])
+async def room(request: pytest.FixtureRequest) -> AsyncIterator[Room]:
+    runners: list[web.AppRunner] = []
+    if request.param == "memory":
+        server, runner = await start_server(make_settings())
+        runners.append(runner)
+        servers = (server, server)
+    else:
+        rs: RedisServer = request.getfixturevalue("redis_server")
+        flush = redis.Redis.from_url(rs.url)
+        await flush.flushdb()
+        await flush.aclose()
+        a, ra = await start_server(make_settings(redis_url=rs.url))
+        b, rb = await start_server(make_settings(redis_url=rs.url))
+        runners += [ra, rb]
+        servers = (a, b)
+    sam = await open_client(servers[0].url, make_token("sam", {"r1": "facilitator"}, name="Sam"))
+    alex = await open_client(servers[1].url, make_token("alex", {"r1": "member"}, name="Alex"))
+    bea = await open_client(servers[1].url, make_token("bea", {"r1": "member"}, name="Bea"))
+    for c in (sam, alex, bea):
+        assert (await c.call("join", {"room": "r1"}))["ok"]
+    r = Room(sam, alex, bea, (servers[0].url, servers[1].url), (servers[0].app, servers[1].app), [])
+    try:
+        yield r
+    finally:
+        for c in (sam, alex, bea, *r.extra):
+            if c.sio.connected:
+                await c.sio.disconnect()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def control(client: Client, event: str, **payload: Any) -> dict[str, Any]:
+    return await client.call(event, {"room": "r1", **payload})
+
+
+async def test_timed_mute_refuses_with_time_left_then_unmute(room: Room) -> None:
+    ack = await control(room.sam, "mute", user_id="alex", duration_s=300, reason="take a breather")
+    assert ack["ok"] and ack["offset"] >= 1
+    event = await room.alex.wait_for("room_event", lambda e: e["kind"] == "muted")
+    assert event["user_id"] == "alex" and event["user"]["name"] == "Alex" and event["until"]
+    refused = await room.alex.send("r1", "but I wanted to say")
+    assert refused["error"]["code"] == "muted"
+    assert 290 < refused["error"]["retry_after_s"] <= 300
+    assert "5 min" in refused["error"]["message"]
+    assert (await room.bea.send("r1", "bea is fine"))["ok"]
+    # A reconnecting member sees their mute in the join ack.
+    again = await room.member("alex")
+    joined = await again.call("join", {"room": "r1"})
+    assert joined["room"]["you"]["muted"] is True and joined["room"]["you"]["muted_until"]
+    await control(room.sam, "unmute", user_id="alex")
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "unmuted")
+    assert (await room.alex.send("r1", "thanks, back now"))["ok"]
+
+
+async def test_pins_reach_everyone_and_late_joiners(room: Room) -> None:
+    ack = await room.bea.send("r1", "Group agreement: what's shared here stays here.")
+    assert (await control(room.sam, "pin", id=ack["id"]))["ok"]
+    pinned = await room.alex.wait_for("room_event", lambda e: e["kind"] == "pinned")
+    assert pinned["entry"]["text"].startswith("Group agreement")
+    late = await room.member("cara")
+    joined = await late.call("join", {"room": "r1"})
+    assert [p["id"] for p in joined["room"]["pinned"]] == [ack["id"]]
+    await control(room.sam, "unpin", id=ack["id"])
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "unpinned")
+    joined = await late.call("join", {"room": "r1"})
+    assert joined["room"]["pinned"] == []
+
+
+async def test_delete_removes_a_message_from_history_and_recovery(room: Room) -> None:
+    first = await room.alex.send("r1", "I shouldn't have posted my address, oops")
+    keep = await room.bea.send("r1", "no worries")
+    joined = await room.alex.call("join", {"room": "r1"})
+    epoch = joined["room"]["epoch"]
+    ack = await control(room.sam, "delete", id=first["id"], reason="personal details")
+    deleted = await room.bea.wait_for("room_event", lambda e: e["kind"] == "deleted")
+    assert deleted["id"] == first["id"] and deleted["reason"] == "personal details"
+    fresh = await room.member("dan")
+    history = (await fresh.call("join", {"room": "r1"}))["entries"]
+    assert first["id"] not in [e.get("id") for e in history if "kind" not in e]
+    assert keep["id"] in [e.get("id") for e in history]
+    recovered = await fresh.call("join", {"room": "r1", "since": {"offset": 0, "epoch": epoch}})
+    assert recovered["recovered"]
+    assert first["id"] not in [e.get("id") for e in recovered["entries"] if "kind" not in e]
+    assert ack["offset"] == recovered["entries"][-1]["offset"]
+
+
+async def test_removed_member_is_out_on_every_worker_until_readmitted(room: Room) -> None:
+    assert (await control(room.sam, "remove", user_id="alex", reason="repeated harassment"))["ok"]
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "removed")
+    left = await room.sam.wait_for("presence", lambda p: p.get("left", {}).get("id") == "alex")
+    assert "alex" not in [m["id"] for m in left["members"]]
+    assert (await room.alex.send("r1", "hello?"))["error"]["code"] == "not_in_room"
+    assert (await room.alex.call("join", {"room": "r1"}))["error"]["code"] == "forbidden"
+    await room.bea.send("r1", "after the removal")
+    await asyncio.sleep(0.2)
+    assert "after the removal" not in [m["text"] for m in room.alex.got("message")]
+    assert (await control(room.sam, "readmit", user_id="alex"))["ok"]
+    assert (await room.alex.call("join", {"room": "r1"}))["ok"]
+
+
+async def test_lock_pause_and_slow_mode(room: Room) -> None:
+    await control(room.sam, "lock", locked=True)
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "locked")
+    assert (await room.alex.send("r1", "hi"))["error"]["code"] == "room_locked"
+    assert (await room.sam.send("r1", "Locked for a short meditation."))["ok"]
+    await control(room.sam, "lock", locked=False)
+    await control(room.sam, "pause", paused=True)
+    refused = await room.bea.send("r1", "hi")
+    assert refused["error"]["code"] == "room_locked" and "paused" in refused["error"]["message"]
+    await control(room.sam, "pause", paused=False)
+    await control(room.sam, "slow_mode", seconds=30)
+    await room.bea.wait_for("room_event", lambda e: e["kind"] == "slow_mode")
+    assert (await room.bea.send("r1", "one thought"))["ok"]
+    second = await room.bea.send("r1", "another thought")
+    assert second["error"]["code"] == "slow_mode" and 25 < second["error"]["retry_after_s"] <= 30
+    assert (await room.sam.send("r1", "facilitators are exempt"))["ok"]
+    assert (await room.sam.send("r1", "really exempt"))["ok"]
+
+
+async def test_floor_and_raised_hands(room: Room) -> None:
+    raised = await room.alex.call("hand", {"room": "r1", "raised": True})
+    await room.bea.call("hand", {"room": "r1", "raised": True})
+    assert [u["id"] for u in raised["hands"]] == ["alex"]
+    hand = await room.sam.wait_for("hand", lambda h: h.get("user", {}).get("id") == "bea")
+    assert [u["id"] for u in hand["hands"]] == ["alex", "bea"]
+    late = await room.member("cara")
+    assert [u["id"] for u in (await late.call("join", {"room": "r1"}))["room"]["hands"]] == [
+        "alex",
+        "bea",
+    ]
+    await control(room.sam, "floor", user_id="alex")
+    await room.bea.wait_for("room_event", lambda e: e["kind"] == "floor")
+    assert (await room.alex.send("r1", "thank you for the space"))["ok"]
+    refused = await room.bea.send("r1", "me too")
+    assert refused["error"]["code"] == "room_locked" and "floor" in refused["error"]["message"]
+    await control(room.sam, "floor", user_id=None)
+    await control(room.sam, "lower_hands")
+    cleared = await room.alex.wait_for("hand", lambda h: h.get("cleared"))
+    assert cleared["hands"] == []
+    assert (await room.bea.send("r1", "my turn now"))["ok"]
+
+
+async def test_review_a_held_message(room: Room) -> None:
+    service = room.apps[1][SERVICE_KEY]
+    held = {
+        "room": "r1",
+        "id": "held0001",
+        "offset": 0,
+        "user": {"id": "bea", "name": "Bea", "role": "member"},
+        "text": "check out this site",
+        "ts": 1,
+        "client_id": "3b8f0a9e-2f7c-4e0e-9a43-6a1b2b0c4d5e",
+        "held_reason": "unknown link",
+    }
+    await service.backend.hold_put("r1", dict(held))
+    rejoined = await room.sam.call("join", {"room": "r1"})
+    assert [h["id"] for h in rejoined["held"]] == ["held0001"]
+    assert "held" not in await room.alex.call("join", {"room": "r1"})
+    ack = await control(room.sam, "review", id="held0001", approve=True)
+    assert ack["ok"] and ack["offset"] >= 1
+    got = await room.alex.wait_for("message", lambda m: m["id"] == "held0001")
+    assert got["text"] == "check out this site" and got["user"]["id"] == "bea"
+    notice = await room.bea.wait_for("notice", lambda n: n["kind"] == "reviewed")
+    assert "approved" in notice["text"]
+    again = await control(room.sam, "review", id="held0001", approve=False)
+    assert again["error"]["code"] == "invalid_payload"
+
+
+async def test_reports_alert_facilitators_only(room: Room) -> None:
+    msg = await room.bea.send("r1", "something hurtful")
+    assert (await control(room.alex, "report", id=msg["id"], reason="this hurt me"))["ok"]
+    alert = await room.sam.wait_for("alert", lambda a: a["kind"] == "report")
+    assert alert["entry"]["id"] == msg["id"] and alert["reason"] == "this hurt me"
+    assert alert["user"]["id"] == "alex"
+    await asyncio.sleep(0.2)
+    assert not room.bea.got("alert") and not room.alex.got("alert")
+
+
+async def test_audit_trail_records_who_did_what_without_text(room: Room) -> None:
+    msg = await room.alex.send("r1", "a private story")
+    await control(room.sam, "mute", user_id="bea", duration_s=60)
+    await control(room.sam, "delete", id=msg["id"])
+    trail = await control(room.sam, "audit", limit=10)
+    actions = [(r["action"], r["by"]["id"]) for r in trail["entries"]]
+    assert actions[:2] == [("deleted", "sam"), ("muted", "sam")]
+    assert "a private story" not in str(trail)
+    assert (await control(room.alex, "audit"))["error"]["code"] == "forbidden"
+
+
+MEMBER_ATTEMPTS: list[tuple[str, dict[str, Any]]] = [
+    ("mute", {"user_id": "bea", "duration_s": 60}),
+    ("unmute", {"user_id": "bea"}),
+    ("remove", {"user_id": "bea"}),
+    ("readmit", {"user_id": "bea"}),
+    ("floor", {"user_id": "alex"}),
+    ("lock", {"locked": True}),
+    ("pause", {"paused": True}),
+    ("slow_mode", {"seconds": 30}),
+    ("pin", {"id": "x"}),
+    ("unpin", {"id": "x"}),
+    ("delete", {"id": "x"}),
+    ("lower_hands", {}),
+    ("review", {"id": "x", "approve": True}),
+    ("audit", {}),
+]
+
+
+async def test_members_cannot_use_facilitator_controls(room: Room) -> None:
+    before = (await room.alex.call("join", {"room": "r1"}))["room"]["offset"]
+    for event, payload in MEMBER_ATTEMPTS:
+        ack = await control(room.alex, event, **payload)
+        assert ack["ok"] is False and ack["error"]["code"] == "forbidden", (event, ack)
+    after = (await room.alex.call("join", {"room": "r1"}))["room"]
+    assert after["offset"] == before and after["locked"] is False
+    assert (await room.bea.send("r1", "nothing changed for me"))["ok"]
+
+
+async def test_facilitators_cannot_target_themselves_or_each_other(room: Room) -> None:
+    assert (await control(room.sam, "mute", user_id="sam"))["error"]["code"] == "forbidden"
+    kim = await open_client(room.urls[1], make_token("kim", {"r1": "facilitator"}))
+    room.extra.append(kim)
+    await kim.call("join", {"room": "r1"})
+    assert (await control(room.sam, "remove", user_id="kim"))["error"]["code"] == "forbidden"
