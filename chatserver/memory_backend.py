@@ -43,6 +43,7 @@ class _Room:
     listeners: list[RoomListener] = field(default_factory=list)
     hands: dict[str, dict[str, str]] = field(default_factory=dict)
     held: dict[str, Entry] = field(default_factory=dict)
+    held_client_ids: dict[str, Entry] = field(default_factory=dict)
     audit: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
 
 
@@ -88,7 +89,8 @@ class MemoryBackend:
         return AppendResult(stored, duplicate=False)
 
     async def find_client_id(self, room: str, client_id: str) -> Entry | None:
-        return self._room(room).log.find_client_id(client_id)
+        r = self._room(room)
+        return r.log.find_client_id(client_id) or r.held_client_ids.get(client_id)
 
     async def read(self, room: str, since: Since | None, page: int) -> ReadResult:
         return self._room(room).log.read(since, page)
@@ -149,10 +151,14 @@ class MemoryBackend:
         return list(self._room(room).hands.values())
 
     async def hold_put(self, room: str, entry: Entry) -> None:
-        held = self._room(room).held
-        held[entry["id"]] = entry
-        while len(held) > HELD_PER_ROOM:
-            del held[next(iter(held))]
+        r = self._room(room)
+        r.held[entry["id"]] = entry
+        while len(r.held) > HELD_PER_ROOM:
+            del r.held[next(iter(r.held))]
+        if entry.get("client_id"):
+            r.held_client_ids.setdefault(entry["client_id"], entry)
+            while len(r.held_client_ids) > HELD_PER_ROOM:
+                del r.held_client_ids[next(iter(r.held_client_ids))]
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:
         return self._room(room).held.pop(msg_id, None)

@@ -631,6 +631,11 @@ class RedisBackend:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, entry["id"], _pack(entry))
             pipe.expire(key, EPHEMERAL_TTL_S)
+            if entry.get("client_id"):
+                # Offset 0 marks "held, not logged": a retry answers like the first attempt,
+                # and the append script does not treat it as already appended.
+                marker = b"0\n" + _body(entry)
+                pipe.set(cid_key(room, entry["client_id"]), marker, ex=DEDUPE_TTL_S, nx=True)
             await self._call(pipe.execute())
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:

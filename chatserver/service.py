@@ -242,6 +242,8 @@ class ChatService:
         # rule (rate, duplicates) could treat it as a new message.
         first = await self.backend.find_client_id(req.room, req.client_id)
         if first is not None:
+            if not first["offset"]:
+                return {"ok": True, "held": True, "text": first["text"]}
             return _message_ack(first)
         user = conn.claims.user(req.room)
         now = self.clock()
@@ -276,7 +278,9 @@ class ChatService:
         if outcome.action is Action.HOLD:
             # Held messages reach facilitators only, until one of them reviews it.
             reasons = "; ".join(v.reason for v in outcome.verdicts if v.action is Action.HOLD)
-            await self._alert(req.room, "held", user, reasons, entry)
+            held = {**entry, "held_reason": reasons}
+            await self.backend.hold_put(req.room, held)
+            await self._alert(req.room, "held", user, reasons, held)
             return {"ok": True, "held": True, "text": outcome.text}
         started = time.perf_counter()
         try:

@@ -253,3 +253,36 @@ async def _settle(
         if expect_more and len(got) >= count:
             return
         await asyncio.sleep(0.01)
+
+
+async def test_held_messages_are_taken_once_and_remember_their_client_id(backend: Backend) -> None:
+    held = {**msg("see my site"), "held_reason": "unknown link"}
+    await backend.hold_put("r1", held)
+    assert [h["id"] for h in await backend.holds_list("r1")] == [held["id"]]
+    marker = await backend.find_client_id("r1", held["client_id"])
+    assert marker is not None and marker["offset"] == 0 and marker["text"] == "see my site"
+    taken = await backend.hold_take("r1", held["id"])
+    assert taken is not None and taken["text"] == "see my site"
+    assert await backend.hold_take("r1", held["id"]) is None
+    # Approving appends it for real, under the same client_id.
+    approved = {k: v for k, v in held.items() if k != "held_reason"}
+    result = await backend.append("r1", approved, guard=None, now_ms=NOW)
+    assert not result.duplicate and result.entry["offset"] == 1
+    assert (await backend.find_client_id("r1", held["client_id"])) == result.entry
+
+
+async def test_hands_queue_in_raise_order(backend: Backend) -> None:
+    bea = {"id": "bea", "name": "Bea", "role": "member"}
+    assert await backend.hands_set("r1", ALEX, True, NOW) == [ALEX]
+    assert await backend.hands_set("r1", bea, True, NOW + 1) == [ALEX, bea]
+    assert await backend.hands_set("r1", ALEX, True, NOW + 2) == [ALEX, bea]  # stays in place
+    assert await backend.hands_set("r1", ALEX, False, NOW + 3) == [bea]
+    assert await backend.hands_list("r1") == [bea]
+    await backend.hands_clear("r1")
+    assert await backend.hands_list("r1") == []
+
+
+async def test_audit_newest_first_and_bounded_by_limit(backend: Backend) -> None:
+    for i in range(5):
+        await backend.audit_add("r1", {"ts": NOW + i, "action": f"a{i}"})
+    assert [r["action"] for r in await backend.audit_list("r1", 3)] == ["a4", "a3", "a2"]

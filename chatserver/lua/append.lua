@@ -25,7 +25,8 @@ end
 
 if ARGV[2] ~= '' then
   local first = redis.call('GET', KEYS[5])
-  if first then
+  -- Offset 0 marks a held message: approving it appends it now.
+  if first and string.sub(first, 1, 2) ~= '0\n' then
     return {'dup', first}
   end
 end
