@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,15 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     sio.attach(app)
 
     async def index(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(WEB_DIR / "index.html", headers=_NO_STORE)
+        return web.FileResponse(WEB_DIR / "index.html", headers={**_NO_STORE, **_PAGE_HEADERS})
+
+    async def web_file(request: web.Request) -> web.StreamResponse:
+        # Only the client's own top-level assets; never node_modules, tests or dotfiles.
+        name = request.match_info["name"]
+        path = WEB_DIR / name
+        if not _WEB_ASSET.fullmatch(name) or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def socket_io_client(request: web.Request) -> web.StreamResponse:
         if not SOCKET_IO_CLIENT.exists():
@@ -151,8 +160,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
-    if WEB_DIR.exists():
-        app.router.add_static("/web/", WEB_DIR, show_index=False, follow_symlinks=False)
+    app.router.add_get("/web/{name}", web_file)
 
     async def on_startup(app: web.Application) -> None:
         await backend.start()
@@ -179,3 +187,13 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_WEB_ASSET = re.compile(r"[a-z0-9][a-z0-9_-]*\.(?:js|css|svg|png|ico)")
+# The page has no inline script or style: a strict policy makes an injected tag inert.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}

@@ -19,8 +19,9 @@ async def test_web_client_is_served(server: Server) -> None:
     assert status == 200 and "javascript" in ctype and len(body) > 10_000
     status, _, _ = await get(server.url + "/web/app.js")
     assert status == 200
-    status, _, _ = await get(server.url + "/web/../pyproject.toml")
-    assert status == 404
+    for hidden in ("/web/../pyproject.toml", "/web/package.json", "/web/node_modules/x.js"):
+        status, _, _ = await get(server.url + hidden)
+        assert status == 404, hidden
 
 
 async def test_health_and_readiness(server: Server) -> None:
