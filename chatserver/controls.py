@@ -213,7 +213,14 @@ async def review(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
         req.room,
         Delivery(
             "notice",
-            {"room": req.room, "kind": "reviewed", "text": notice},
+            {
+                "room": req.room,
+                "kind": "reviewed",
+                "text": notice,
+                "id": req.msg_id,
+                "client_id": held["client_id"],
+                "approved": req.approve,
+            },
             audience=USER_AUDIENCE + sender["id"],
         ),
     )

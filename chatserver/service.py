@@ -202,7 +202,20 @@ class ChatService:
             },
             "recovered": read.recovered,
             "entries": entries,
-            **({"held": held} if facilitator else {}),
+            **(
+                {
+                    "held": held,
+                    # Who is muted or removed now, so the facilitator view needs no history.
+                    "mutes": [
+                        {"user_id": uid, "until": until}
+                        for uid, until in state.mutes.items()
+                        if until is None or until > now
+                    ],
+                    "removed": sorted(state.removed),
+                }
+                if facilitator
+                else {}
+            ),
         }
 
     async def leave(self, sid: str, data: Any) -> dict[str, Any]:
@@ -222,8 +235,18 @@ class ChatService:
                 self._schedule_unsubscribe(local)
         try:
             if await self.backend.presence_remove(room, conn.claims.user_id, conn.sid):
-                members = await self.backend.presence_members(room)
                 user = conn.claims.user(room)
+                # Someone who left no longer waits to speak.
+                hands = await self.backend.hands_list(room)
+                if any(h["id"] == user["id"] for h in hands):
+                    hands = await self.backend.hands_set(room, user, False, self.clock())
+                    await self.backend.publish(
+                        room,
+                        Delivery(
+                            "hand", {"room": room, "user": user, "raised": False, "hands": hands}
+                        ),
+                    )
+                members = await self.backend.presence_members(room)
                 await self.backend.publish(
                     room, Delivery("presence", {"room": room, "left": user, "members": members})
                 )

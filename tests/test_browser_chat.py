@@ -12,239 +12,44 @@ skips, or fails when HUDDLE_REQUIRE_BROWSER=1.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SOCKET_IO_CLIENT = (
-    ROOT / "web" / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+from tests.browser_support import (
+    XSS,
+    HuddleServer,
+    Person,
+    connected,
+    launch,
+    open_people,
+    ready,
+    serve,
+    shot,
+    texts,
 )
-PYTHON = ROOT / ".venv" / "bin" / "python"
-SECRET = "browser-test-secret-" + "k" * 32
-WAIT_MS = 10_000  # every browser wait is bounded by this
-START_TIMEOUT_S = 20.0
-XSS = "<img src=x onerror=alert(1)>"
 
-try:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-
-    HAVE_PLAYWRIGHT = True
-    expect.set_options(timeout=WAIT_MS)
-except ImportError:  # pragma: no cover - depends on the machine
-    HAVE_PLAYWRIGHT = False
-
-
-def _missing() -> str | None:
-    if not HAVE_PLAYWRIGHT:
-        return "the `playwright` Python package is not installed (pip install playwright)"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    if not SOCKET_IO_CLIENT.exists():
-        return "web/node_modules is missing (run `npm ci` in web/)"
-    return None
-
-
-def _require_browser() -> None:
-    reason = _missing()
-    if reason is None:
-        return
-    if os.environ.get("HUDDLE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser test required (HUDDLE_REQUIRE_BROWSER=1) but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _python() -> str:
-    return str(PYTHON) if PYTHON.exists() else sys.executable
-
-
-def _output_dir() -> Path:
-    out = Path(os.environ.get("HUDDLE_TEST_OUTPUT") or ROOT / "test-output")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _server_env(secret: str = SECRET) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HUDDLE_REDIS_URL")}
-    env["HUDDLE_SECRET"] = secret
-    env.pop("HUDDLE_PORT", None)
-    env.pop("HUDDLE_HOST", None)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class HuddleServer:
-    base: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def token(self, user: str, name: str, room: str, role: str, *, secret: str = SECRET) -> str:
-        done = subprocess.run(
-            [
-                _python(),
-                "-m",
-                "chatserver",
-                "token",
-                "--user",
-                user,
-                "--name",
-                name,
-                "--room",
-                f"{room}={role}",
-                "--ttl",
-                "900",
-            ],
-            cwd=ROOT,
-            env=_server_env(secret),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, f"token CLI failed: {done.stderr.strip()}"
-        token = done.stdout.strip().splitlines()[-1]
-        assert token.count(".") == 2, f"token CLI printed no JWT: {done.stdout!r}"
-        return token
-
-    def link(self, room: str, token: str) -> str:
-        return f"{self.base}/#room={room}&token={token}"
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-
-def _wait_healthy(srv: HuddleServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last = ""
-    while time.monotonic() < deadline:
-        if srv.proc.poll() is not None:
-            pytest.fail(
-                f"server exited with {srv.proc.returncode}:\n{srv.log_tail()}", pytrace=False
-            )
-        try:
-            with urllib.request.urlopen(f"{srv.base}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError) as exc:
-            last = str(exc)
-        time.sleep(0.1)
-    pytest.fail(
-        f"server not healthy within {START_TIMEOUT_S}s ({last}):\n{srv.log_tail()}", pytrace=False
-    )
+with contextlib.suppress(ImportError):  # without playwright the tests skip
+    from playwright.sync_api import Browser, expect
 
 
 @pytest.fixture(scope="module")
 def huddle_process() -> Iterator[HuddleServer | None]:
-    if _missing() is not None:
-        yield None  # each test then skips, or fails under HUDDLE_REQUIRE_BROWSER=1
-        return
-    port = _free_port()
-    log = _output_dir() / "browser-server.log"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [_python(), "-m", "chatserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=_server_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    srv = HuddleServer(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        _wait_healthy(srv)
-        yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    yield from serve()
 
 
 @pytest.fixture(scope="module")
 def browser(huddle_process: HuddleServer | None) -> Iterator[Browser | None]:
-    if huddle_process is None:
-        yield None
-        return
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@dataclass
-class Person:
-    page: Page
-    dialogs: list[str]
-    errors: list[str]
+    yield from launch(huddle_process)
 
 
 @pytest.fixture
-def people(browser: Browser | None) -> Iterator[Any]:
-    contexts = []
-
-    def open_person() -> Person:
-        assert browser is not None
-        ctx = browser.new_context(viewport={"width": 1100, "height": 720}, locale="en-GB")
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(WAIT_MS)
-        person = Person(page, [], [])
-
-        def on_dialog(dialog: Any) -> None:
-            person.dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        page.on("dialog", on_dialog)
-
-        def on_console(msg: ConsoleMessage) -> None:
-            if msg.type == "error":
-                person.errors.append(msg.text)
-
-        page.on("pageerror", lambda exc: person.errors.append(str(exc)))
-        page.on("console", on_console)
-        return person
-
-    yield open_person
-    for ctx in contexts:
-        with contextlib.suppress(Exception):
-            ctx.close()
+def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
+    yield from open_people(browser)
 
 
 class FlakyProxy:
@@ -318,34 +123,16 @@ class FlakyProxy:
         self._thread.join(timeout=5)
 
 
-def _ready(srv: HuddleServer | None) -> HuddleServer:
-    """First line of every test: skip or fail (HUDDLE_REQUIRE_BROWSER=1) without a browser."""
-    _require_browser()
-    assert srv is not None
-    return srv
-
-
-def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(_output_dir() / f"browser-{name}.png"), full_page=False)
-
-
-def _connected(page: Page) -> None:
-    expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=WAIT_MS)
-    expect(page.locator("#status")).to_have_text("connected", timeout=WAIT_MS)
-
-
-def _texts(page: Page, text: str) -> Any:
-    return page.locator("#messages .msg .text").filter(has_text=text)
-
-
-def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, people: Any) -> None:
-    huddle_server = _ready(huddle_process)
+def test_two_people_chat_in_the_browser(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    huddle_server = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex = people(), people()
     sam.page.goto(huddle_server.link(room, huddle_server.token("sam", "Sam", room, "facilitator")))
-    _connected(sam.page)
+    connected(sam.page)
     alex.page.goto(huddle_server.link(room, huddle_server.token("alex", "Alex", room, "member")))
-    _connected(alex.page)
+    connected(alex.page)
 
     # The token leaves the address bar once read (it lives in this tab's sessionStorage).
     assert "token=" not in alex.page.url
@@ -367,8 +154,8 @@ def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, peo
     alex.page.locator("#composer").press_sequentially("Hello from Alex", delay=15)
     expect(sam.page.locator("#typing")).to_have_text("Alex is typing…")
     alex.page.locator("#composer").press("Enter")
-    expect(_texts(sam.page, "Hello from Alex")).to_have_count(1)
-    expect(_texts(sam.page, "Hello from Alex")).to_have_text("Hello from Alex")
+    expect(texts(sam.page, "Hello from Alex")).to_have_count(1)
+    expect(texts(sam.page, "Hello from Alex")).to_have_text("Hello from Alex")
     expect(
         sam.page.locator("#messages .msg", has_text="Hello from Alex").locator(".name")
     ).to_have_text("Alex")
@@ -390,8 +177,8 @@ def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, peo
     for person in (sam, alex):
         assert person.page.locator("#messages img").count() == 0
         assert person.dialogs == [], f"a dialog opened: {person.dialogs}"
-    _shot(sam.page, "sam")
-    _shot(alex.page, "alex")
+    shot(sam.page, "sam")
+    shot(alex.page, "alex")
 
     # And the other way round; clearing the box stops the indicator at once.
     sam.page.locator("#composer").press_sequentially("Take your time", delay=15)
@@ -401,8 +188,8 @@ def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, peo
 
     # A reload shows the history again, each message once (cached, then recovered).
     alex.page.reload()
-    _connected(alex.page)
-    expect(_texts(alex.page, "Hello from Alex")).to_have_count(1)
+    connected(alex.page)
+    expect(texts(alex.page, "Hello from Alex")).to_have_count(1)
     expect(alex.page.locator("#messages .msg .text").filter(has_text="<img")).to_have_count(1)
     expect(alex.page.locator('#members li[data-user-id="sam"]')).to_be_visible()
 
@@ -414,20 +201,20 @@ def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, peo
         sam.page.locator("#messages .msg.own", has_text="While you were away")
     ).to_have_attribute("data-offset", "3")
     alex.page.goto(f"{huddle_server.base}/#room={room}")
-    _connected(alex.page)
-    expect(_texts(alex.page, "While you were away")).to_have_count(1)
-    expect(_texts(alex.page, "Hello from Alex")).to_have_count(1)
+    connected(alex.page)
+    expect(texts(alex.page, "While you were away")).to_have_count(1)
+    expect(texts(alex.page, "Hello from Alex")).to_have_count(1)
     expect(alex.page.locator("#messages .msg")).to_have_count(3)
     offsets = alex.page.locator("#messages .msg").evaluate_all(
         "els => els.map(e => e.dataset.offset)"
     )
     assert offsets == ["1", "2", "3"]
-    _shot(alex.page, "alex-reloaded")
+    shot(alex.page, "alex-reloaded")
 
     # Someone opening the link fresh gets the history page.
     robin = people()
     robin.page.goto(huddle_server.link(room, huddle_server.token("robin", "Robin", room, "member")))
-    _connected(robin.page)
+    connected(robin.page)
     expect(robin.page.locator("#messages .msg")).to_have_count(3)
     expect(robin.page.locator("#messages .msg .text").nth(1)).to_have_text(XSS)
     expect(sam.page.locator('#members li[data-user-id="robin"]')).to_be_visible()
@@ -438,9 +225,9 @@ def test_two_people_chat_in_the_browser(huddle_process: HuddleServer | None, peo
 
 
 def test_refused_connection_shows_the_reason(
-    huddle_process: HuddleServer | None, people: Any
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    huddle_server = _ready(huddle_process)
+    huddle_server = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     wrong = huddle_server.token(
         "mallory", "Mallory", room, "member", secret="another-secret-" + "z" * 32
@@ -452,13 +239,13 @@ def test_refused_connection_shows_the_reason(
     expect(status).to_contain_text("unauthorized")
     expect(person.page.locator("#error")).to_contain_text("unauthorized")
     expect(person.page.locator("#composer")).to_be_disabled()
-    _shot(person.page, "refused")
+    shot(person.page, "refused")
 
 
 def test_dropped_connection_recovers_and_resends(
-    huddle_process: HuddleServer | None, people: Any
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    huddle_server = _ready(huddle_process)
+    huddle_server = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     proxy = FlakyProxy(int(huddle_server.base.rsplit(":", 1)[1]))
     try:
@@ -466,10 +253,10 @@ def test_dropped_connection_recovers_and_resends(
         sam.page.goto(
             huddle_server.link(room, huddle_server.token("sam", "Sam", room, "facilitator"))
         )
-        _connected(sam.page)
+        connected(sam.page)
         alex_token = huddle_server.token("alex", "Alex", room, "member")
         alex.page.goto(f"http://127.0.0.1:{proxy.port}/#room={room}&token={alex_token}")
-        _connected(alex.page)
+        connected(alex.page)
 
         proxy.cut()
         expect(alex.page.locator("#status")).to_have_attribute("data-state", "reconnecting")
@@ -484,21 +271,21 @@ def test_dropped_connection_recovers_and_resends(
         pending = alex.page.locator("#messages .msg.pending")
         expect(pending).to_have_count(1)
         expect(pending.locator(".state")).to_have_text("sending…")
-        _shot(alex.page, "alex-offline")
+        shot(alex.page, "alex-offline")
 
         proxy.restore()
-        _connected(alex.page)
+        connected(alex.page)
         expect(alex.page.locator("#messages .msg.pending")).to_have_count(0)
-        expect(_texts(alex.page, "Are you still there?")).to_have_count(1)
-        expect(_texts(sam.page, "My wifi dropped")).to_have_count(1)
+        expect(texts(alex.page, "Are you still there?")).to_have_count(1)
+        expect(texts(sam.page, "My wifi dropped")).to_have_count(1)
         expect(alex.page.locator("#messages .msg")).to_have_count(2)
         offsets = alex.page.locator("#messages .msg").evaluate_all(
             "els => els.map(e => e.dataset.offset)"
         )
         assert offsets == ["1", "2"]
         sam.page.wait_for_timeout(300)
-        expect(_texts(sam.page, "My wifi dropped")).to_have_count(1)
-        _shot(alex.page, "alex-recovered")
+        expect(texts(sam.page, "My wifi dropped")).to_have_count(1)
+        shot(alex.page, "alex-recovered")
         for person in (sam, alex):
             assert person.dialogs == []
     finally:
@@ -506,15 +293,15 @@ def test_dropped_connection_recovers_and_resends(
 
 
 def test_quick_messages_wait_for_the_rate_limit_and_arrive_in_order(
-    huddle_process: HuddleServer | None, people: Any
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    huddle_server = _ready(huddle_process)
+    huddle_server = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex = people(), people()
     sam.page.goto(huddle_server.link(room, huddle_server.token("sam", "Sam", room, "facilitator")))
     alex.page.goto(huddle_server.link(room, huddle_server.token("alex", "Alex", room, "member")))
-    _connected(sam.page)
-    _connected(alex.page)
+    connected(sam.page)
+    connected(alex.page)
     sent = [f"quick {i}" for i in range(6)]
     for text in sent:
         alex.page.locator("#composer").fill(text)

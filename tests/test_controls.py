@@ -272,3 +272,18 @@ async def test_facilitators_cannot_target_themselves_or_each_other(room: Room) -
     room.extra.append(kim)
     await kim.call("join", {"room": "r1"})
     assert (await control(room.sam, "remove", user_id="kim"))["error"]["code"] == "forbidden"
+
+
+async def test_facilitator_join_shows_who_is_muted_or_removed(room: Room) -> None:
+    await control(room.sam, "mute", user_id="alex", duration_s=600)
+    await control(room.sam, "remove", user_id="bea")
+    joined = await room.sam.call("join", {"room": "r1"})
+    assert [m["user_id"] for m in joined["mutes"]] == ["alex"]
+    assert joined["removed"] == ["bea"]
+
+
+async def test_leaving_lowers_your_hand(room: Room) -> None:
+    await room.alex.call("hand", {"room": "r1", "raised": True})
+    await room.alex.call("leave", {"room": "r1"})
+    lowered = await room.sam.wait_for("hand", lambda h: h.get("raised") is False)
+    assert lowered["hands"] == []

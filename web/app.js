@@ -1,19 +1,32 @@
 // huddle browser client: one room per tab, driven by the link's fragment
 // (#room=<id>&token=<JWT>). Protocol: /work/shared/DESIGN.md section 3, summary in
 // docs/web-client.md. All user-supplied text is rendered with textContent, never as HTML.
+//
+// Everyone gets the chat (members, hands, pins, notices, reporting a message). People whose
+// token makes them a facilitator of the room also get the facilitator view: actions on
+// members and messages, room controls, the alerts panel and the activity log.
 
 import { io } from "/vendor/socket.io.esm.min.js";
 import {
   MAX_TEXT,
   RoomCache,
+  alertKey,
+  alertTitle,
+  applyModeration,
+  describeAudit,
   describeEvent,
+  describeOwnMute,
   describeRoomState,
+  formatDuration,
   formatTime,
   hasOffset,
   isRoomEvent,
+  muteLeft,
+  mutedUntilOf,
   newClientId,
   parseFragment,
   readClaims,
+  sortAlerts,
   typingLine,
 } from "/web/lib.js";
 
@@ -24,8 +37,13 @@ const TYPING_IDLE_MS = 3_000; // typing:false after this long without input
 const TYPING_EXPIRE_MS = 5_000; // others' "is typing" disappears without an update
 const NEAR_BOTTOM_PX = 80;
 const MAX_NOTICES = 5;
-const MAX_ALERTS = 20;
+const MAX_ALERTS = 30;
 const AUTO_WAIT_MAX_S = 30; // rate limit / slow mode waits up to this resend by themselves
+const TICK_MS = 15_000; // mute countdowns and expiries are redrawn this often
+const AUDIT_FETCH = 500; // audit entries read to know who is muted or removed
+const AUDIT_SHOWN = 100; // of which the activity log shows this many
+const MUTE_CHOICES = [5, 15, 60]; // minutes
+const STATUS_MS = 7_000; // how long an action's confirmation stays
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -34,20 +52,46 @@ const ui = {
   members: $("members"),
   memberCount: $("member-count"),
   hand: $("hand"),
+  handsBox: $("hands"),
+  handsEmpty: $("hands-empty"),
+  handList: $("hand-list"),
+  lowerHands: $("lower-hands"),
+  removedBox: $("removed"),
+  removedList: $("removed-list"),
+  actionStatus: $("action-status"),
   notices: $("notices"),
-  alerts: $("alerts"),
-  alertList: $("alert-list"),
+  muteState: $("mute-state"),
   pinned: $("pinned"),
   pinnedList: $("pinned-list"),
   roomstate: $("roomstate"),
   messages: $("messages"),
   jump: $("jump"),
+  gone: $("gone"),
   typing: $("typing"),
   error: $("error"),
   form: $("compose"),
   composer: $("composer"),
   send: $("send"),
   counter: $("counter"),
+  skipAlerts: $("skip-alerts"),
+  facil: $("facilitator"),
+  alerts: $("alerts"),
+  alertList: $("alert-list"),
+  alertCount: $("alert-count"),
+  alertsEmpty: $("alerts-empty"),
+  lockState: $("lock-state"),
+  lockButton: $("ctl-lock"),
+  pauseState: $("pause-state"),
+  pauseButton: $("ctl-pause"),
+  slowSelect: $("ctl-slow"),
+  slowSet: $("ctl-slow-set"),
+  floorRow: $("floor-row"),
+  floorState: $("floor-state"),
+  floorBack: $("ctl-floor-back"),
+  audit: $("audit"),
+  auditRefresh: $("audit-refresh"),
+  auditStatus: $("audit-status"),
+  auditList: $("audit-list"),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -82,6 +126,8 @@ const me = {
 };
 const cache = new RoomCache(globalThis.sessionStorage, room);
 
+const isFacilitator = () => me.role === "facilitator";
+
 // ---------------------------------------------------------------------------------------
 // State
 
@@ -89,12 +135,23 @@ let epoch = null; // the room log's epoch we are positioned in
 let lastOffset = 0; // highest offset seen in that epoch
 let entries = []; // the shown log entries (messages and room changes), in offset order
 const outbox = []; // own messages not acknowledged yet: {client_id, text, ts, attempt, el, timer}
-let members = []; // [{id, name, role}]
-const hands = new Set(); // user ids with a raised hand
+const heldNodes = new Map(); // client_id -> element of an own message held for review
+let members = []; // [{id, name, role}] present now
+const known = new Map(); // user id -> {id, name, role}: everyone seen, for names
+let handQueue = []; // users with a raised hand, in the order they raised it
 const typers = new Map(); // user id -> {name, timer}
 const pinned = new Map(); // message id -> message entry
 let roomState = { locked: false, paused: false, slow_mode_s: 0, floor: null };
 let mutedUntil = 0; // 0: not muted; null: muted until unmuted; else ms since the epoch
+let muteReason = "";
+
+// Facilitators only
+const moderation = { mutes: new Map(), removed: new Map() }; // who is muted / removed
+let alerts = []; // open alerts: {kind, user, entry, reason, priority, received, key}
+let auditEntries = []; // newest first, as the server returns them
+let auditSeq = 0;
+let liveModeration = null; // room events that arrive while the audit is being read
+let auditTimer = null;
 
 let joined = false; // the current connection has a successful join ack
 let joinSeq = 0; // invalidates acks of superseded join attempts
@@ -108,6 +165,7 @@ let handRaised = false;
 let saveTimer = null;
 let holdUntil = 0; // rate limited or slow mode: the outbox waits until then (ms since the epoch)
 let holdTimer = null;
+let statusTimer = null;
 
 // ---------------------------------------------------------------------------------------
 // Rendering helpers (textContent only)
@@ -117,6 +175,22 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text != null) node.textContent = String(text);
   return node;
+}
+
+function button(text, className = "secondary small", label = "") {
+  const node = el("button", className, text);
+  node.type = "button";
+  if (label) node.setAttribute("aria-label", label);
+  return node;
+}
+
+/** Put `nodes` into `box` in this order, moving as little as possible (keeps focus). */
+function reconcile(box, nodes) {
+  const keep = new Set(nodes);
+  for (const child of [...box.children]) if (!keep.has(child)) child.remove();
+  nodes.forEach((node, i) => {
+    if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+  });
 }
 
 function setStatus(state, text) {
@@ -133,6 +207,14 @@ function clearError() {
   ui.error.textContent = "";
 }
 
+/** A short confirmation (or a refusal) after an action, announced politely. */
+function say(text, { error = false } = {}) {
+  clearTimeout(statusTimer);
+  ui.actionStatus.textContent = text || "";
+  ui.actionStatus.classList.toggle("is-error", error);
+  if (text) statusTimer = setTimeout(() => say(""), error ? STATUS_MS * 2 : STATUS_MS);
+}
+
 function errorText(error, fallback) {
   if (!error) return fallback;
   let text = error.message || error.code || fallback;
@@ -142,10 +224,22 @@ function errorText(error, fallback) {
   return text;
 }
 
+function remember(user) {
+  if (!user || user.id == null) return;
+  const id = String(user.id);
+  const old = known.get(id);
+  if (!old || (user.name && user.name !== old.name) || (user.role && user.role !== old.role)) {
+    known.set(id, { id, name: user.name || (old && old.name) || "", role: user.role || (old && old.role) || "" });
+  }
+}
+
 function nameOf(userId) {
-  const member = members.find((m) => m.id === userId);
-  if (member) return member.name;
-  if (userId === me.id) return me.name || "You";
+  const id = String(userId);
+  const member = members.find((m) => m.id === id);
+  if (member && member.name) return member.name;
+  const seen = known.get(id);
+  if (seen && seen.name) return seen.name;
+  if (id === me.id) return me.name || "You";
   return "";
 }
 
@@ -197,6 +291,7 @@ function place(node, offset) {
 
 function fillMessage(node, m, { state = "" } = {}) {
   const user = m.user || {};
+  remember(user);
   const own = Boolean(me.id) && user.id === me.id;
   node.className = "msg";
   node.classList.toggle("own", own);
@@ -217,13 +312,26 @@ function fillMessage(node, m, { state = "" } = {}) {
   if (Number.isFinite(m.ts)) time.dateTime = new Date(m.ts).toISOString();
   meta.append(time);
   if (m.held) meta.append(el("span", "badge held-badge", "held for review"));
+  if (m.id != null && pinned.has(String(m.id))) meta.append(el("span", "badge pin-badge", "pinned"));
   const stateNode = el("span", "state", state);
   meta.append(stateNode);
 
   const text = el("p", "text", typeof m.text === "string" ? m.text : "");
   text.dir = "auto";
   node.replaceChildren(meta, text);
+  const actions = messageActions(node, m);
+  if (actions) node.append(actions);
   return node;
+}
+
+/** The row under a message's text for a confirmation or the report form. */
+function messagePanel(node) {
+  let panel = node.querySelector(":scope > .msg-panel");
+  if (!panel) {
+    panel = el("div", "msg-panel");
+    node.append(panel);
+  }
+  return panel;
 }
 
 function setPendingState(item, state) {
@@ -237,10 +345,201 @@ function findMessageNode(m) {
     const node = ui.messages.querySelector(`.msg[data-offset="${m.offset}"]`);
     if (node) return node;
   }
-  if (m.id != null) {
-    return ui.messages.querySelector(`.msg[data-id="${CSS.escape(String(m.id))}"]`);
-  }
+  if (m.id != null) return messageNodeById(m.id);
   return null;
+}
+
+function messageNodeById(id) {
+  return ui.messages.querySelector(`.msg[data-id="${CSS.escape(String(id))}"]`);
+}
+
+function entryById(id) {
+  const key = String(id);
+  return entries.find((e) => !isRoomEvent(e) && String(e.id) === key) || null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests: facilitator controls and reports. Every one has an ack; `act` shows the outcome.
+
+function request(event, payload = {}) {
+  return new Promise((resolve) => {
+    if (!joined || !socket || !socket.connected) {
+      resolve({ ok: false, error: { code: "offline", message: "You are not connected right now. Please try again in a moment." } });
+      return;
+    }
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, { room, ...payload }, (err, ack) => {
+      if (err) resolve({ ok: false, error: { code: "timeout", message: "The server did not answer. Please try again." } });
+      else if (ack && typeof ack === "object") resolve(ack);
+      else resolve({ ok: false, error: { code: "invalid", message: "The server gave an unexpected answer." } });
+    });
+  });
+}
+
+/**
+ * Send a control from a button. The button is marked busy (aria-disabled, so a keyboard
+ * user keeps focus on it) until the ack; the outcome goes to the status line.
+ */
+async function act(btn, event, payload, done) {
+  if (btn && btn.getAttribute("aria-disabled") === "true") return null;
+  if (btn) btn.setAttribute("aria-disabled", "true");
+  const ack = await request(event, payload);
+  if (btn) btn.removeAttribute("aria-disabled");
+  if (ack.ok) {
+    const text = typeof done === "function" ? done(ack) : done;
+    if (text) say(text);
+  } else {
+    say(errorText(ack.error, "That did not work. Please try again."), { error: true });
+  }
+  return ack;
+}
+
+// ---------------------------------------------------------------------------------------
+// Message actions: pin and delete for facilitators, report for members
+
+function messageActions(node, m) {
+  if (m.id == null || !hasOffset(m)) return null; // pending, held or failed: nothing to act on
+  const user = m.user || {};
+  const own = Boolean(me.id) && user.id === me.id;
+  const id = String(m.id);
+  const box = el("div", "msg-actions");
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", `Message from ${own ? "you" : user.name || "someone"}`);
+  if (isFacilitator()) {
+    const isPinned = pinned.has(id);
+    const pin = button(isPinned ? "Unpin" : "Pin", "act act-pin");
+    pin.dataset.action = isPinned ? "unpin" : "pin";
+    pin.addEventListener("click", () => {
+      const unpin = pinned.has(id);
+      act(pin, unpin ? "unpin" : "pin", { id }, unpin ? "Message unpinned." : "Message pinned for everyone.");
+    });
+    const del = button("Delete…", "act act-delete");
+    del.dataset.action = "delete";
+    del.addEventListener("click", () =>
+      confirmInline(messagePanel(node), del, "Delete this message for everyone?", "Delete", (yes) =>
+        act(yes, "delete", { id }, "Message deleted."),
+      ),
+    );
+    box.append(pin, del);
+    return box;
+  }
+  if (own) return null;
+  const report = button("Report…", "act act-report");
+  report.dataset.action = "report";
+  report.addEventListener("click", () => reportForm(messagePanel(node), report, id));
+  box.append(report);
+  return box;
+}
+
+/**
+ * Ask before a step that cannot be undone: `panel` shows the question with confirm and
+ * cancel; either way it empties again and focus goes back to `origin`.
+ */
+function confirmInline(panel, origin, question, confirmLabel, onConfirm) {
+  const ask = el("span", "confirm-question", question);
+  const yes = button(confirmLabel, "small danger");
+  const no = button("Cancel", "secondary small");
+  const close = () => {
+    panel.replaceChildren();
+    if (origin.isConnected) origin.focus();
+  };
+  yes.addEventListener("click", async () => {
+    const ack = await onConfirm(yes);
+    if (ack && ack.ok) panel.replaceChildren();
+    else close();
+  });
+  no.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+  panel.replaceChildren(ask, yes, no);
+  (panel.closest(".msg") || panel).scrollIntoView({ block: "nearest" });
+  no.focus();
+}
+
+function reportForm(panel, origin, id) {
+  const form = el("form", "report-form");
+  const fieldId = `report-${id}-${Math.random().toString(36).slice(2, 8)}`;
+  const label = el("label", "report-label", "What worries you about it? (optional)");
+  label.htmlFor = fieldId;
+  const input = el("input", "report-reason");
+  input.id = fieldId;
+  input.maxLength = 300;
+  input.autocomplete = "off";
+  const send = el("button", "small", "Send report");
+  send.type = "submit";
+  const cancel = button("Cancel");
+  const close = () => {
+    panel.replaceChildren();
+    if (origin.isConnected) origin.focus();
+  };
+  cancel.addEventListener("click", close);
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = input.value.trim();
+    const ack = await act(send, "report", reason ? { id, reason } : { id }, null);
+    if (ack && ack.ok) {
+      const thanks = el("span", "reported", "Thank you. The facilitators have been told.");
+      thanks.tabIndex = -1;
+      panel.replaceChildren(thanks);
+      thanks.focus();
+      say("Thank you. The facilitators have been told.");
+    }
+  });
+  form.append(label, input, send, cancel);
+  panel.replaceChildren(form);
+  (panel.closest(".msg") || panel).scrollIntoView({ block: "nearest" });
+  input.focus();
+}
+
+/** Pins changed: update every message's Pin/Unpin button and pinned badge. */
+function refreshPinMarks() {
+  for (const node of ui.messages.querySelectorAll(".msg[data-id]")) {
+    const id = node.dataset.id;
+    const isPinned = pinned.has(id);
+    const pin = node.querySelector(".act-pin");
+    if (pin) {
+      pin.textContent = isPinned ? "Unpin" : "Pin";
+      pin.dataset.action = isPinned ? "unpin" : "pin";
+    }
+    const badge = node.querySelector(".pin-badge");
+    if (isPinned && !badge) {
+      const meta = node.querySelector(".meta");
+      const state = meta && meta.querySelector(".state");
+      if (meta) meta.insertBefore(el("span", "badge pin-badge", "pinned"), state);
+    } else if (!isPinned && badge) {
+      badge.remove();
+    }
+  }
+}
+
+/** The role became known (join ack): redraw the actions of messages already shown. */
+function refreshAllMessageActions() {
+  for (const node of ui.messages.querySelectorAll(".msg[data-offset]")) {
+    const entry = entries.find((e) => !isRoomEvent(e) && String(e.offset) === node.dataset.offset);
+    if (!entry) continue;
+    const old = node.querySelector(".msg-actions");
+    if (old) old.remove();
+    const actions = messageActions(node, entry);
+    if (actions) node.insertBefore(actions, node.querySelector(":scope > .msg-panel"));
+  }
+}
+
+/** Bring a message into view and focus it (from a pin or an alert). */
+function showMessage(id) {
+  const node = messageNodeById(id);
+  if (!node) {
+    say("That message is no longer in the conversation.", { error: true });
+    return;
+  }
+  for (const old of ui.messages.querySelectorAll(".msg.spotlight")) old.classList.remove("spotlight");
+  node.classList.add("spotlight");
+  node.tabIndex = -1;
+  node.scrollIntoView({ block: "center" });
+  node.focus({ preventScroll: true });
+  setTimeout(() => node.classList.remove("spotlight"), 6000);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -269,6 +568,11 @@ function applyMessage(m, own = null) {
   if (!own && m.client_id && me.id && m.user && m.user.id === me.id) {
     const item = takeOutbox(m.client_id);
     if (item) ownNode = item.el;
+    else if (heldNodes.has(m.client_id)) {
+      // A facilitator approved our held message: it now has its place in the log.
+      ownNode = heldNodes.get(m.client_id);
+      heldNodes.delete(m.client_id);
+    }
   }
   if (node && ownNode && node !== ownNode) ownNode.remove();
   node = node || ownNode || document.createElement("div");
@@ -284,20 +588,25 @@ function applyMessage(m, own = null) {
 
 function removeMessage(id) {
   const key = String(id);
-  const node = ui.messages.querySelector(`.msg[data-id="${CSS.escape(key)}"]`);
+  const node = messageNodeById(key);
   if (node) node.remove();
   entries = entries.filter((e) => isRoomEvent(e) || String(e.id) !== key);
   if (pinned.delete(key)) renderPinned();
+  // A report about a deleted message is settled; other alerts (crisis) stay.
+  dropAlerts((a) => a.kind === "report" && a.entry && String(a.entry.id) === key);
 }
 
 function applyRoomEvent(e, { live }) {
   const target = e.user_id ?? (e.user && e.user.id);
+  remember(e.by);
+  remember(e.user);
   switch (e.kind) {
     case "deleted":
       removeMessage(e.id);
+      noteModeration(e);
       return; // no system line: the message just goes away
     case "pinned": {
-      const msg = e.entry || entries.find((x) => !isRoomEvent(x) && String(x.id) === String(e.id));
+      const msg = e.entry || entryById(e.id);
       if (msg) pinned.set(String(e.id), msg);
       renderPinned();
       break;
@@ -307,10 +616,18 @@ function applyRoomEvent(e, { live }) {
       renderPinned();
       break;
     case "muted":
-      if (target === me.id) mutedUntil = Number.isFinite(e.until) ? e.until : null;
+      if (target === me.id) {
+        mutedUntil = Number.isFinite(e.until) ? e.until : null;
+        muteReason = typeof e.reason === "string" ? e.reason : "";
+        renderOwnMute();
+      }
       break;
     case "unmuted":
-      if (target === me.id) mutedUntil = 0;
+      if (target === me.id) {
+        mutedUntil = 0;
+        muteReason = "";
+        renderOwnMute();
+      }
       break;
     case "locked":
       roomState.locked = Boolean(e.locked);
@@ -323,13 +640,15 @@ function applyRoomEvent(e, { live }) {
       break;
     case "floor":
       roomState.floor = target ?? null;
+      renderMembers();
       break;
     case "removed":
-      if (live && target === me.id) removedFromRoom();
+      if (live && target === me.id) removedFromRoom(e.reason);
       break;
     default:
       break;
   }
+  noteModeration(e);
   renderRoomState();
   const line = el("div", "sys", describeEvent(e, nameOf));
   line.dataset.kind = String(e.kind);
@@ -344,6 +663,18 @@ function applyRoomEvent(e, { live }) {
   upsertEntry(e);
 }
 
+/** Facilitators keep who is muted and removed, from room events and the audit trail. */
+function noteModeration(e) {
+  if (!isFacilitator()) return;
+  if (["muted", "unmuted", "removed", "readmitted"].includes(e.kind)) {
+    applyModeration(moderation, e);
+    if (liveModeration) liveModeration.push(e);
+    renderMembers();
+    renderRemoved();
+  }
+  scheduleAuditRefresh();
+}
+
 function applyEntry(entry, { live }) {
   if (!entry || typeof entry !== "object") return;
   if (isRoomEvent(entry)) applyRoomEvent(entry, { live });
@@ -353,7 +684,7 @@ function applyEntry(entry, { live }) {
 /** Forget what is shown (a fresh history page follows); pending own messages stay. */
 function resetTimeline() {
   for (const node of [...ui.messages.children]) {
-    if (!node.classList.contains("pending")) node.remove();
+    if (!node.classList.contains("pending") && !node.classList.contains("held")) node.remove();
   }
   entries = [];
   pinned.clear();
@@ -367,11 +698,12 @@ function scheduleSave() {
 function saveNow() {
   clearTimeout(saveTimer);
   if (!room || stopped) return;
-  cache.save({ epoch, offset: lastOffset, entries, outbox });
+  const keep = isFacilitator() ? alerts.map(({ kind, user, entry, reason, priority, received }) => ({ kind, user, entry, reason, priority, received })) : [];
+  cache.save({ epoch, offset: lastOffset, entries, outbox, alerts: keep });
 }
 
 // ---------------------------------------------------------------------------------------
-// Members, typing, hands, pins, room state, notices, alerts
+// Members, hands, typing
 
 function sortMembers(list) {
   return [...list].sort(
@@ -379,26 +711,147 @@ function sortMembers(list) {
   );
 }
 
-function renderMembers() {
-  const items = members.map((m) => {
+const memberNodes = new Map(); // user id -> {li, name, badges, actions}
+
+function hasHand(userId) {
+  return handQueue.some((u) => u.id === userId);
+}
+
+function memberNode(m) {
+  let n = memberNodes.get(m.id);
+  if (!n) {
     const li = el("li", "member");
     li.dataset.userId = String(m.id);
-    li.classList.toggle("facilitator", m.role === "facilitator");
-    li.classList.toggle("own", m.id === me.id);
-    li.append(el("span", "member-name", m.name || "Someone"));
-    if (m.id === me.id) li.append(el("span", "you", "(you)"));
-    if (m.role === "facilitator") li.append(el("span", "badge", "facilitator"));
-    if (hands.has(m.id)) li.append(el("span", "badge hand-up", "hand raised"));
-    return li;
+    const row = el("div", "member-row");
+    const dot = el("span", "presence-dot");
+    dot.setAttribute("aria-hidden", "true");
+    const name = el("span", "member-name");
+    const badges = el("span", "member-badges");
+    row.append(dot, name, badges);
+    li.append(row);
+    n = { li, name, badges, actions: null };
+    memberNodes.set(m.id, n);
+  }
+  const own = m.id === me.id;
+  n.li.classList.toggle("facilitator", m.role === "facilitator");
+  n.li.classList.toggle("own", own);
+  n.name.textContent = m.name || "Someone";
+
+  const badges = [];
+  if (own) badges.push(el("span", "you", "(you)"));
+  if (m.role === "facilitator") badges.push(el("span", "badge", "facilitator"));
+  if (hasHand(m.id)) badges.push(el("span", "badge hand-up", "hand raised"));
+  if (roomState.floor === m.id) badges.push(el("span", "badge floor-badge", "has the floor"));
+  if (isFacilitator() && m.role !== "facilitator") {
+    const until = mutedUntilOf(moderation.mutes, m.id);
+    if (until !== 0) {
+      badges.push(el("span", "badge muted-badge", until === null ? "muted" : `muted until ${formatTime(until)}`));
+    }
+  }
+  n.badges.replaceChildren(...badges);
+
+  const canAct = isFacilitator() && !own && m.role !== "facilitator";
+  if (canAct && !n.actions) {
+    n.actions = memberActions(m);
+    n.li.append(n.actions.box);
+  } else if (!canAct && n.actions) {
+    n.actions.box.remove();
+    n.actions = null;
+  }
+  if (n.actions) n.actions.update(m);
+  return n.li;
+}
+
+/** A facilitator's actions on one member, in a disclosure so the list stays calm. */
+function memberActions(m) {
+  const userId = m.id;
+  const who = () => nameOf(userId) || "this member";
+  const box = el("details", "member-actions");
+  const summary = el("summary", "member-actions-toggle");
+  summary.append("Actions");
+  const forWhom = el("span", "visually-hidden");
+  summary.append(forWhom);
+  const body = el("div", "member-actions-body");
+
+  const reasonId = `reason-${CSS.escape(userId)}-${Math.random().toString(36).slice(2, 7)}`;
+  const reasonLabel = el("label", "reason-label", "Reason (optional)");
+  reasonLabel.htmlFor = reasonId;
+  const reason = el("input", "reason");
+  reason.id = reasonId;
+  reason.maxLength = 300;
+  reason.autocomplete = "off";
+  const reasonValue = () => reason.value.trim();
+
+  const muteGroup = el("div", "mute-group");
+  muteGroup.setAttribute("role", "group");
+  const muteLabel = el("span", "group-label", "Mute for");
+  muteLabel.id = `${reasonId}-mute`;
+  muteGroup.setAttribute("aria-labelledby", muteLabel.id);
+  muteGroup.append(muteLabel);
+  const muteButtons = MUTE_CHOICES.map((min) => {
+    const b = button(`${min} min`, "secondary small mute-button");
+    b.dataset.action = `mute-${min}`;
+    b.addEventListener("click", () => {
+      const payload = { user_id: userId, duration_s: min * 60 };
+      if (reasonValue()) payload.reason = reasonValue();
+      act(b, "mute", payload, `${who()} is muted for ${min} min.`).then((ack) => {
+        if (ack && ack.ok) reason.value = "";
+      });
+    });
+    muteGroup.append(b);
+    return b;
   });
-  ui.members.replaceChildren(...items);
+
+  const unmute = button("Unmute", "secondary small");
+  unmute.dataset.action = "unmute";
+  unmute.addEventListener("click", () => act(unmute, "unmute", { user_id: userId }, `${who()} can post again.`));
+
+  const floorButton = button("Give the floor", "secondary small");
+  floorButton.dataset.action = "floor";
+  floorButton.addEventListener("click", () => {
+    const has = roomState.floor === userId;
+    act(floorButton, "floor", { user_id: has ? null : userId }, has ? "Everyone may speak again." : `${who()} has the floor.`);
+  });
+
+  const remove = button("Remove from room…", "secondary small caution");
+  remove.dataset.action = "remove";
+  const removeRow = el("div", "remove-row");
+  removeRow.append(remove);
+  const removePanel = el("div", "remove-panel");
+  remove.addEventListener("click", () =>
+    confirmInline(removePanel, remove, `Remove ${who()} from this room?`, "Remove", (yes) => {
+      const payload = { user_id: userId };
+      if (reasonValue()) payload.reason = reasonValue();
+      return act(yes, "remove", payload, `${who()} was removed. You can let them back in from “Removed from this room”.`);
+    }),
+  );
+
+  const row = el("div", "member-actions-row");
+  row.append(unmute, floorButton);
+  body.append(reasonLabel, reason, muteGroup, row, removeRow, removePanel);
+  box.append(summary, body);
+
+  function update(current) {
+    forWhom.textContent = ` for ${current.name || "this member"}`;
+    muteButtons.forEach((b, i) => b.setAttribute("aria-label", `Mute ${current.name || "this member"} for ${MUTE_CHOICES[i]} min`));
+    unmute.hidden = mutedUntilOf(moderation.mutes, userId) === 0;
+    floorButton.textContent = roomState.floor === userId ? "Take the floor back" : "Give the floor";
+  }
+  return { box, update };
+}
+
+function renderMembers() {
+  const nodes = members.map(memberNode);
+  const present = new Set(members.map((m) => m.id));
+  for (const id of [...memberNodes.keys()]) if (!present.has(id)) memberNodes.delete(id);
+  reconcile(ui.members, nodes);
   ui.memberCount.textContent = members.length ? `(${members.length})` : "";
+  renderHands();
 }
 
 function setMembers(list) {
   members = sortMembers((Array.isArray(list) ? list : []).filter((m) => m && m.id != null));
-  const present = new Set(members.map((m) => m.id));
-  for (const id of [...hands]) if (!present.has(id)) hands.delete(id);
+  for (const m of members) remember(m);
   renderMembers();
   renderRoomState();
 }
@@ -412,11 +865,7 @@ function onPresence(p) {
     if (p.joined && !list.some((m) => m.id === p.joined.id)) list = [...list, p.joined];
     setMembers(list);
   }
-  if (p.left) {
-    hands.delete(p.left.id);
-    stopTyper(p.left.id);
-    renderMembers();
-  }
+  if (p.left) stopTyper(p.left.id);
 }
 
 function renderTyping() {
@@ -453,13 +902,29 @@ function clearTypers() {
   renderTyping();
 }
 
+function setHandQueue(list) {
+  handQueue = (Array.isArray(list) ? list : []).filter((u) => u && u.id != null).map((u) => ({ ...u, id: String(u.id) }));
+  for (const u of handQueue) remember(u);
+  setHand(me.id ? hasHand(me.id) : handRaised);
+  renderMembers();
+}
+
 function onHand(p) {
+  if (p.cleared) {
+    setHandQueue([]);
+    if (!isFacilitator()) say(`${(p.by && p.by.name) || "A facilitator"} lowered all hands.`);
+    scheduleAuditRefresh();
+    return;
+  }
+  if (Array.isArray(p.hands)) {
+    setHandQueue(p.hands);
+    return;
+  }
+  // Without the queue (an older server): add or remove this one hand.
   const user = p.user || {};
   if (user.id == null) return;
-  if (p.raised) hands.add(user.id);
-  else hands.delete(user.id);
-  if (user.id === me.id) setHand(Boolean(p.raised));
-  renderMembers();
+  const rest = handQueue.filter((u) => u.id !== user.id);
+  setHandQueue(p.raised ? [...rest, user] : rest);
 }
 
 function setHand(raised) {
@@ -468,34 +933,88 @@ function setHand(raised) {
   ui.hand.textContent = raised ? "Lower hand" : "Raise hand";
 }
 
+/** The facilitator's queue of raised hands, in order, each with "Give the floor". */
+function renderHands() {
+  if (!isFacilitator()) {
+    ui.handsBox.hidden = true;
+    return;
+  }
+  ui.handsBox.hidden = false;
+  const present = new Set(members.map((m) => m.id));
+  const items = handQueue.map((u) => {
+    const li = el("li", "hand-item");
+    li.dataset.userId = u.id;
+    const name = el("span", "hand-name", nameOf(u.id) || u.name || "Someone");
+    li.append(name);
+    if (!present.has(u.id)) li.append(el("span", "you", "(not here)"));
+    if (roomState.floor === u.id) {
+      li.append(el("span", "badge floor-badge", "has the floor"));
+    } else if (u.role !== "facilitator" && u.id !== me.id) {
+      const give = button("Give the floor", "secondary small", `Give ${name.textContent} the floor`);
+      give.addEventListener("click", () => act(give, "floor", { user_id: u.id }, `${name.textContent} has the floor.`));
+      li.append(give);
+    }
+    return li;
+  });
+  ui.handList.replaceChildren(...items);
+  ui.handsEmpty.hidden = items.length > 0;
+  ui.lowerHands.setAttribute("aria-disabled", String(items.length === 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Pins, room state, your mute, notices
+
 function renderPinned() {
   const items = [...pinned.values()].map((m) => {
     const li = el("li", "pin");
     li.dataset.id = String(m.id);
-    li.append(el("span", "name", (m.user && m.user.name) || "Someone"));
+    const body = el("div", "pin-body");
+    body.append(el("span", "name", (m.user && m.user.name) || "Someone"));
     const text = el("span", "text", m.text || "");
     text.dir = "auto";
-    li.append(text);
+    body.append(text);
+    const actions = el("div", "pin-actions");
+    const show = button("Show", "secondary small", `Show the pinned message from ${(m.user && m.user.name) || "someone"}`);
+    show.addEventListener("click", () => showMessage(m.id));
+    actions.append(show);
+    if (isFacilitator()) {
+      const unpin = button("Unpin", "secondary small", `Unpin the message from ${(m.user && m.user.name) || "someone"}`);
+      unpin.addEventListener("click", () => act(unpin, "unpin", { id: String(m.id) }, "Message unpinned."));
+      actions.append(unpin);
+    }
+    li.append(body, actions);
     return li;
   });
   ui.pinnedList.replaceChildren(...items);
   ui.pinned.hidden = items.length === 0;
+  refreshPinMarks();
 }
 
 function renderRoomState() {
   const line = describeRoomState({
     ...roomState,
+    floorIsYou: Boolean(me.id) && roomState.floor === me.id,
     floorName: roomState.floor ? nameOf(roomState.floor) || "Someone" : "",
-    mutedUntil,
+    mutedUntil: 0, // your own mute has its own, fuller line (#mute-state)
   });
   ui.roomstate.textContent = line;
   ui.roomstate.hidden = line === "";
+  renderControls();
 }
 
-function dismissible(node) {
-  const close = el("button", "dismiss", "×");
-  close.type = "button";
-  close.setAttribute("aria-label", "Dismiss");
+function renderOwnMute() {
+  const text = describeOwnMute(mutedUntil, muteReason);
+  ui.muteState.textContent = text;
+  document.body.classList.toggle("is-muted", text !== "");
+  ui.composer.placeholder = text
+    ? mutedUntil === null
+      ? "You are muted for now"
+      : `You are muted for ${muteLeft(mutedUntil)} more`
+    : "Write a message…";
+}
+
+function dismissible(node, label = "Dismiss") {
+  const close = button("×", "dismiss", label);
   close.addEventListener("click", () => node.remove());
   node.append(close);
   return node;
@@ -507,29 +1026,300 @@ function showNotice(kind, text) {
   const body = el("p", "notice-text", text || "");
   body.dir = "auto";
   node.append(body);
-  ui.notices.append(dismissible(node));
+  ui.notices.append(dismissible(node, "Dismiss this note"));
   while (ui.notices.children.length > MAX_NOTICES) ui.notices.firstElementChild.remove();
 }
 
-function showAlert(a) {
-  if (me.role !== "facilitator") return;
-  const li = el("li", "alert");
-  li.dataset.kind = String(a.kind || "alert");
-  li.append(el("strong", "alert-kind", a.kind || "alert"));
-  const entry = a.entry || {};
-  const who = (entry.user && entry.user.name) || (a.user && a.user.name) || "";
-  if (entry.text != null) {
-    const text = el("span", "alert-text", `${who || "Someone"}: ${entry.text}`);
-    text.dir = "auto";
-    li.append(text);
-  } else if (who) {
-    li.append(el("span", "alert-text", who));
+function onNotice(p) {
+  showNotice(p.kind, p.text);
+  if (p.kind === "reviewed" && /\bnot\b/i.test(String(p.text || "")) && heldNodes.size === 1) {
+    // The one message we had waiting was reviewed and not shared.
+    const [[clientId, node]] = heldNodes;
+    heldNodes.delete(clientId);
+    node.classList.remove("held");
+    node.classList.add("not-shared");
+    const stateNode = node.querySelector(".state");
+    if (stateNode) stateNode.textContent = "not shared with the group";
   }
-  if (a.reason) li.append(el("span", "alert-reason", a.reason));
-  li.append(el("time", "time", formatTime(entry.ts)));
-  ui.alertList.prepend(dismissible(li));
-  while (ui.alertList.children.length > MAX_ALERTS) ui.alertList.lastElementChild.remove();
-  ui.alerts.hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Facilitators: alerts (crisis first, then held messages, then reports)
+
+const alertNodes = new Map(); // key -> li
+
+function addAlert(a) {
+  if (!isFacilitator() || !a || typeof a !== "object") return;
+  if (a.kind === "reviewed") {
+    // Another facilitator reviewed a held message: it leaves this panel.
+    const gone = dropAlerts((x) => x.kind === "held" && x.entry && String(x.entry.id) === String(a.id));
+    if (gone) say(`${(a.by && a.by.name) || "Another facilitator"} already reviewed a held message.`);
+    scheduleAuditRefresh();
+    return;
+  }
+  remember(a.user);
+  remember(a.entry && a.entry.user);
+  const item = {
+    kind: String(a.kind || "alert"),
+    user: a.user || null,
+    entry: a.entry || null,
+    reason: typeof a.reason === "string" ? a.reason : "",
+    priority: a.priority === true,
+    received: Number.isFinite(a.received) ? a.received : Date.now(),
+  };
+  item.key = alertKey(item);
+  const i = alerts.findIndex((x) => x.key === item.key);
+  if (i >= 0) alerts[i] = { ...item, received: alerts[i].received };
+  else alerts.push(item);
+  alerts = sortAlerts(alerts).slice(0, MAX_ALERTS);
+  renderAlerts();
+  scheduleSave();
+  if (i < 0 && a.fromCache !== true) {
+    const who = alertWho(item);
+    say(`New: ${alertTitle(item.kind)}${who ? ` (${who})` : ""}.`);
+  }
+  if (item.kind === "report") scheduleAuditRefresh();
+}
+
+/** Remove alerts matching `test`; returns how many went. Keeps keyboard focus in the panel. */
+function dropAlerts(test) {
+  const before = alerts.length;
+  const focusInside = ui.alertList.contains(document.activeElement);
+  alerts = alerts.filter((a) => !test(a));
+  if (alerts.length === before) return 0;
+  renderAlerts();
+  scheduleSave();
+  if (focusInside && !ui.alertList.contains(document.activeElement)) {
+    const next = ui.alertList.querySelector("button");
+    (next || ui.alerts).focus();
+  }
+  return before - alerts.length;
+}
+
+function alertWho(a) {
+  const subject = (a.entry && a.entry.user) || a.user || {};
+  return subject.name || (subject.id != null ? nameOf(subject.id) : "");
+}
+
+function alertNode(a) {
+  const li = el("li", "alert");
+  li.dataset.kind = a.kind;
+  li.dataset.key = a.key;
+  if (a.priority || a.kind === "crisis") li.classList.add("priority");
+  const head = el("div", "alert-head");
+  head.append(el("strong", "alert-kind", alertTitle(a.kind)));
+  const time = el("time", "time", formatTime(a.received));
+  time.dateTime = new Date(a.received).toISOString();
+  head.append(time);
+  li.append(head);
+
+  const entry = a.entry || {};
+  if (a.kind === "report" && a.user) {
+    li.append(el("p", "alert-by", `Reported by ${a.user.name || "a member"}`));
+  }
+  if (entry.text != null) {
+    const quote = el("blockquote", "alert-message");
+    quote.append(el("span", "alert-who", `${(entry.user && entry.user.name) || alertWho(a) || "Someone"}:`));
+    const text = el("span", "alert-text", entry.text);
+    text.dir = "auto";
+    quote.append(" ", text);
+    li.append(quote);
+  } else if (alertWho(a)) {
+    li.append(el("p", "alert-message", alertWho(a)));
+  }
+  const reason = a.reason || entry.held_reason || "";
+  if (a.kind === "crisis") {
+    li.append(
+      el(
+        "p",
+        "alert-guide",
+        "They were shown support lines privately. A gentle, personal check-in can help; you don't have to fix anything.",
+      ),
+    );
+    if (reason) {
+      // The support note the sender got: there if wanted, folded so the alert stays short.
+      const more = el("details", "alert-more");
+      more.append(el("summary", "", "What they were shown"));
+      const why = el("p", "alert-reason", reason);
+      why.dir = "auto";
+      more.append(why);
+      li.append(more);
+    }
+  } else if (reason) {
+    const why = el("p", "alert-reason", reason);
+    why.dir = "auto";
+    li.append(why);
+  }
+
+  const actions = el("div", "alert-actions");
+  if (a.kind === "held" && entry.id != null) {
+    const approve = button("Share with the group", "small", `Share ${alertWho(a) || "the"} held message with the group`);
+    approve.dataset.action = "approve";
+    const deny = button("Don't share", "secondary small", `Don't share ${alertWho(a) || "the"} held message`);
+    deny.dataset.action = "deny";
+    const review = (yes, btn) =>
+      act(btn, "review", { id: String(entry.id), approve: yes }, yes ? "Shared with the group." : "Not shared. They have been told privately.").then((ack) => {
+        if (ack && (ack.ok || (ack.error && ack.error.code === "invalid_payload"))) {
+          dropAlerts((x) => x.key === a.key);
+        }
+      });
+    approve.addEventListener("click", () => review(true, approve));
+    deny.addEventListener("click", () => review(false, deny));
+    actions.append(approve, deny);
+  } else {
+    if (entry.id != null && entry.offset) {
+      const show = button("Show message", "secondary small");
+      show.dataset.action = "show";
+      show.addEventListener("click", () => showMessage(entry.id));
+      actions.append(show);
+    }
+    const done = button("Done", "secondary small", `Done with this: ${alertTitle(a.kind)}`);
+    done.dataset.action = "done";
+    done.addEventListener("click", () => dropAlerts((x) => x.key === a.key));
+    actions.append(done);
+  }
+  li.append(actions);
+  return li;
+}
+
+function renderAlerts() {
+  const keys = new Set(alerts.map((a) => a.key));
+  for (const key of [...alertNodes.keys()]) if (!keys.has(key)) alertNodes.delete(key);
+  const nodes = alerts.map((a) => {
+    let node = alertNodes.get(a.key);
+    if (!node) {
+      node = alertNode(a);
+      alertNodes.set(a.key, node);
+    }
+    return node;
+  });
+  reconcile(ui.alertList, nodes);
+  ui.alertsEmpty.hidden = nodes.length > 0;
+  ui.alertCount.textContent = nodes.length ? `(${nodes.length})` : "";
+  const crisis = alerts.some((a) => a.kind === "crisis" || a.priority);
+  ui.alerts.classList.toggle("has-priority", crisis);
+  document.title = `${nodes.length ? `(${nodes.length}) ` : ""}huddle · ${room}`;
+}
+
+/** The join ack lists the messages still held: they replace the held alerts we had. */
+function setHeld(list) {
+  const held = (Array.isArray(list) ? list : []).filter((e) => e && e.id != null);
+  const ids = new Set(held.map((e) => String(e.id)));
+  alerts = alerts.filter((a) => a.kind !== "held" || (a.entry && ids.has(String(a.entry.id))));
+  for (const entry of held) {
+    const key = `held:${entry.id}`;
+    if (!alerts.some((a) => a.key === key)) {
+      alerts.push({
+        kind: "held",
+        user: entry.user || null,
+        entry,
+        reason: entry.held_reason || "",
+        priority: false,
+        received: Number.isFinite(entry.ts) ? entry.ts : Date.now(),
+        key,
+      });
+    }
+  }
+  alerts = sortAlerts(alerts).slice(0, MAX_ALERTS);
+  renderAlerts();
+}
+
+// ---------------------------------------------------------------------------------------
+// Facilitators: room controls, removed members, the activity log
+
+function renderControls() {
+  if (!isFacilitator()) return;
+  ui.lockState.textContent = roomState.locked ? "Locked: only facilitators can post" : "Open to everyone";
+  ui.lockButton.textContent = roomState.locked ? "Unlock" : "Lock";
+  ui.lockButton.setAttribute("aria-label", roomState.locked ? "Unlock the room" : "Lock the room");
+  ui.pauseState.textContent = roomState.paused ? "Paused" : "Running";
+  ui.pauseButton.textContent = roomState.paused ? "Resume" : "Pause";
+  ui.pauseButton.setAttribute("aria-label", roomState.paused ? "Resume the room" : "Pause the room");
+  const slow = String(roomState.slow_mode_s || 0);
+  if (![...ui.slowSelect.options].some((o) => o.value === slow)) {
+    ui.slowSelect.append(new Option(formatDuration(Number(slow)), slow));
+  }
+  if (document.activeElement !== ui.slowSelect) ui.slowSelect.value = slow;
+  ui.floorRow.hidden = !roomState.floor;
+  ui.floorState.textContent = roomState.floor ? `${nameOf(roomState.floor) || "Someone"} has the floor` : "";
+}
+
+function renderRemoved() {
+  if (!isFacilitator()) {
+    ui.removedBox.hidden = true;
+    return;
+  }
+  const items = [...moderation.removed.keys()].map((id) => {
+    const li = el("li", "removed-item");
+    li.dataset.userId = id;
+    const name = nameOf(id) || (moderation.removed.get(id) || {}).name || id;
+    li.append(el("span", "member-name", name));
+    const back = button("Let back in", "secondary small", `Let ${name} back in`);
+    back.dataset.action = "readmit";
+    back.addEventListener("click", () => readmit(id, back));
+    li.append(back);
+    return li;
+  });
+  ui.removedList.replaceChildren(...items);
+  ui.removedBox.hidden = items.length === 0;
+}
+
+function readmit(userId, btn) {
+  const name = nameOf(userId) || userId;
+  return act(btn, "readmit", { user_id: userId }, `${name} may rejoin the room with their link.`);
+}
+
+function scheduleAuditRefresh() {
+  if (!isFacilitator() || !ui.audit.open) return;
+  clearTimeout(auditTimer);
+  auditTimer = setTimeout(loadAudit, 400);
+}
+
+/** Read the audit trail: it tells who is muted or removed, and fills the activity log. */
+async function loadAudit() {
+  if (!isFacilitator() || !joined) return;
+  const seq = ++auditSeq;
+  liveModeration = [];
+  if (ui.audit.open && auditEntries.length === 0) ui.auditStatus.textContent = "Loading…";
+  const ack = await request("audit", { limit: AUDIT_FETCH });
+  if (seq !== auditSeq) return;
+  const since = liveModeration || [];
+  liveModeration = null;
+  if (!ack.ok) {
+    ui.auditStatus.textContent = errorText(ack.error, "The activity log could not be read.");
+    return;
+  }
+  auditEntries = Array.isArray(ack.entries) ? ack.entries.filter((a) => a && typeof a === "object") : [];
+  for (const a of auditEntries) remember(a.by);
+  moderation.mutes.clear();
+  moderation.removed.clear();
+  for (const a of [...auditEntries].reverse()) applyModeration(moderation, a);
+  for (const e of since) applyModeration(moderation, e); // newer than what the audit had
+  renderMembers();
+  renderRemoved();
+  renderAudit();
+}
+
+function renderAudit() {
+  const shown = auditEntries.slice(0, AUDIT_SHOWN);
+  const items = shown.map((a) => {
+    const li = el("li", "audit-item");
+    li.dataset.action = String(a.action || "");
+    const time = el("time", "time", formatTime(a.ts));
+    if (Number.isFinite(a.ts)) time.dateTime = new Date(a.ts).toISOString();
+    const text = el("span", "audit-text", describeAudit(a, nameOf));
+    li.append(time, text);
+    if (a.reason && a.action !== "reported") li.append(el("span", "audit-reason", `“${a.reason}”`));
+    if (a.action === "removed" && a.user_id != null && moderation.removed.has(String(a.user_id))) {
+      const name = nameOf(String(a.user_id)) || String(a.user_id);
+      const back = button("Let back in", "secondary small", `Let ${name} back in`);
+      back.addEventListener("click", () => readmit(String(a.user_id), back));
+      li.append(back);
+    }
+    return li;
+  });
+  ui.auditList.replaceChildren(...items);
+  ui.auditStatus.textContent = items.length ? "" : "Nothing has happened yet.";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -544,10 +1334,33 @@ function stop(state, text) {
   ui.hand.disabled = true;
 }
 
-function removedFromRoom() {
-  stop("removed", "A facilitator has removed you from this room.");
-  showError("A facilitator has removed you from this room.");
-  socket.disconnect();
+/** Removed by a facilitator: say so kindly, stop, and do not try to come back. */
+function removedFromRoom(reason = "") {
+  stop("removed", "You have been removed from this room.");
+  clearError();
+  ui.gone.replaceChildren(
+    el("p", "gone-title", "A facilitator has removed you from this room for now."),
+    el(
+      "p",
+      "gone-text",
+      "You can't read or post new messages here at the moment. If you think this was a mistake, or you would like to talk about it, please contact the group's organisers. Please take care of yourself.",
+    ),
+  );
+  const why = String(reason || "").trim();
+  if (why) ui.gone.append(el("p", "gone-reason", `Their note: ${why}`));
+  ui.gone.hidden = false;
+  ui.form.hidden = true;
+  ui.hand.hidden = true;
+  clearTypers();
+  setMembers([]); // no longer in the room: who is there is not ours to see
+  for (const node of ui.messages.querySelectorAll(".msg.failed .actions, .msg-actions")) node.remove();
+  for (const item of outbox.splice(0)) clearTimeout(item.timer);
+  try {
+    sessionStorage.removeItem(`huddle:v1:room:${room}`);
+  } catch {
+    // nothing to forget
+  }
+  if (socket) socket.disconnect();
 }
 
 function onLive(name, payload) {
@@ -582,10 +1395,10 @@ function dispatch(name, p) {
       onHand(p);
       break;
     case "notice":
-      showNotice(p.kind, p.text);
+      onNotice(p);
       break;
     case "alert":
-      showAlert(p);
+      addAlert(p);
       break;
     default:
       break;
@@ -613,6 +1426,10 @@ function join() {
         setTimeout(() => seq === joinSeq && join(), Math.max(RETRY_MS, wait));
         return;
       }
+      if (error.code === "forbidden" && /removed/i.test(String(error.message || ""))) {
+        removedFromRoom(); // removed while we were away: same kind message, no retries
+        return;
+      }
       const text = errorText(error, "Could not join the room.");
       showError(text);
       stop("refused", text);
@@ -623,10 +1440,28 @@ function join() {
   });
 }
 
+function applyRole(role) {
+  const changed = role !== me.role;
+  me.role = role;
+  document.body.dataset.role = me.role;
+  const fac = isFacilitator();
+  ui.facil.hidden = !fac;
+  ui.skipAlerts.hidden = !fac;
+  if (changed) {
+    refreshAllMessageActions();
+    renderPinned();
+  }
+}
+
 function onJoined(ack) {
   const r = ack.room || {};
   const list = Array.isArray(ack.entries) ? ack.entries : [];
   const continues = Boolean(ack.recovered) && epoch !== null && r.epoch === epoch;
+
+  const you = r.you || {};
+  if (you.role) applyRole(you.role);
+  if (you.id != null && !me.id) me.id = String(you.id);
+  if (you.name && !me.name) me.name = String(you.name);
 
   withScroll(
     () => {
@@ -645,13 +1480,11 @@ function onJoined(ack) {
   epoch = typeof r.epoch === "string" ? r.epoch : epoch;
   lastOffset = Math.max(Number.isInteger(r.offset) ? r.offset : 0, newest, continues ? lastOffset : 0);
 
-  const you = r.you || {};
-  if (you.role) me.role = you.role;
-  if (you.id != null && !me.id) me.id = String(you.id);
-  if (you.name && !me.name) me.name = String(you.name);
   // `muted` says whether; `muted_until` says until when (null: until a facilitator unmutes).
   const muted = "muted" in you ? Boolean(you.muted) : you.muted_until != null && you.muted_until !== 0;
   mutedUntil = muted ? (Number.isFinite(you.muted_until) ? you.muted_until : null) : 0;
+  if (!muted) muteReason = "";
+  renderOwnMute();
   roomState = {
     locked: Boolean(r.locked),
     paused: Boolean(r.paused),
@@ -663,9 +1496,10 @@ function onJoined(ack) {
     for (const m of r.pinned) if (m && m.id != null) pinned.set(String(m.id), m);
     renderPinned();
   }
+  if (Array.isArray(r.hands)) handQueue = r.hands.filter((u) => u && u.id != null);
   setMembers(r.members);
-  ui.alerts.hidden = me.role !== "facilitator" || ui.alertList.children.length === 0;
-  document.body.dataset.role = me.role;
+  setHandQueue(handQueue);
+  if (isFacilitator()) setHeld(ack.held);
 
   joined = true;
   serverKicks = 0;
@@ -677,8 +1511,8 @@ function onJoined(ack) {
   const early = buffered;
   buffered = [];
   for (const [name, payload] of early) dispatch(name, payload);
-  if (handRaised) emitHand(true); // a raised hand is ephemeral: tell the room again
   flushOutbox();
+  if (isFacilitator()) loadAudit();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -778,6 +1612,7 @@ function heldOwn(item, ack) {
   takeOutbox(item.client_id);
   scheduleSave();
   const node = item.el;
+  heldNodes.set(item.client_id, node);
   node.classList.remove("pending");
   node.classList.add("held");
   if (typeof ack.text === "string") {
@@ -799,8 +1634,7 @@ function failOwn(item, error) {
   const stateNode = node.querySelector(".state");
   if (stateNode) stateNode.textContent = "not sent";
   const actions = el("div", "actions");
-  const edit = el("button", "secondary", "Edit and resend");
-  edit.type = "button";
+  const edit = button("Edit and resend", "secondary");
   edit.addEventListener("click", () => {
     if (ui.composer.value.trim() === "") ui.composer.value = item.text;
     else ui.composer.value = `${ui.composer.value}\n${item.text}`;
@@ -808,9 +1642,11 @@ function failOwn(item, error) {
     updateCounter();
     ui.composer.focus();
   });
-  const discard = el("button", "secondary", "Discard");
-  discard.type = "button";
-  discard.addEventListener("click", () => node.remove());
+  const discard = button("Discard", "secondary");
+  discard.addEventListener("click", () => {
+    node.remove();
+    ui.composer.focus();
+  });
   actions.append(edit, discard);
   node.append(actions);
 }
@@ -875,10 +1711,13 @@ function emitHand(raised) {
   socket.timeout(ACK_TIMEOUT_MS).emit("hand", { room, raised }, (err, ack) => {
     if (err) return;
     if (ack && ack.ok) {
+      if (Array.isArray(ack.hands)) {
+        setHandQueue(ack.hands);
+      } else {
+        const rest = handQueue.filter((u) => u.id !== me.id);
+        setHandQueue(raised ? [...rest, { id: me.id, name: me.name, role: me.role }] : rest);
+      }
       setHand(raised);
-      if (raised) hands.add(me.id);
-      else hands.delete(me.id);
-      renderMembers();
     } else {
       showError(errorText(ack && ack.error, "Could not change your hand."));
     }
@@ -908,15 +1747,41 @@ ui.jump.addEventListener("click", () => {
 ui.messages.addEventListener("scroll", () => {
   if (isNearBottom()) ui.jump.hidden = true;
 });
+ui.lowerHands.addEventListener("click", () => {
+  if (handQueue.length === 0) return;
+  act(ui.lowerHands, "lower_hands", {}, "All hands are lowered.");
+});
+ui.lockButton.addEventListener("click", () => {
+  const locked = !roomState.locked;
+  act(ui.lockButton, "lock", { locked }, locked ? "The room is locked." : "The room is open again.");
+});
+ui.pauseButton.addEventListener("click", () => {
+  const paused = !roomState.paused;
+  act(ui.pauseButton, "pause", { paused }, paused ? "The room is paused." : "The room is running again.");
+});
+ui.slowSet.addEventListener("click", () => {
+  const seconds = Number(ui.slowSelect.value) || 0;
+  act(ui.slowSet, "slow_mode", { seconds }, seconds ? `Slow mode: one message every ${formatDuration(seconds)}.` : "Slow mode is off.");
+});
+ui.floorBack.addEventListener("click", () => act(ui.floorBack, "floor", { user_id: null }, "Everyone may speak again."));
+ui.audit.addEventListener("toggle", () => {
+  if (ui.audit.open) loadAudit();
+});
+ui.auditRefresh.addEventListener("click", loadAudit);
 window.addEventListener("hashchange", () => location.reload());
 window.addEventListener("pagehide", saveNow);
+setInterval(() => {
+  // Mutes run out on their own: redraw what depends on the clock.
+  renderOwnMute();
+  if (isFacilitator()) renderMembers();
+}, TICK_MS);
 
 let socket = null;
 
 function start() {
   ui.roomName.textContent = room;
   document.title = room ? `huddle · ${room}` : "huddle";
-  document.body.dataset.role = me.role;
+  applyRole(me.role);
   if (!room || !token) {
     ui.roomName.textContent = "";
     stop("refused", "This link has no room or no token. Please open the link you were given.");
@@ -936,8 +1801,11 @@ function start() {
       ui.messages.append(item.el);
       outbox.push(item);
     }
+    if (isFacilitator()) for (const a of saved.alerts) addAlert({ ...a, fromCache: true });
     scrollToBottom();
   }
+  renderAlerts();
+  renderControls();
 
   socket = io({
     auth: { token },

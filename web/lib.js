@@ -3,6 +3,7 @@
 
 export const MAX_TEXT = 2000;
 export const CACHE_LIMIT = 200;
+export const ALERT_CACHE_LIMIT = 50;
 
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */
 export function parseFragment(hash) {
@@ -79,7 +80,7 @@ export function describeEvent(e, nameOf) {
       return e.paused ? "The room is paused for a moment." : "The room is no longer paused.";
     case "slow_mode":
       return e.slow_mode_s > 0
-        ? `Slow mode is on: one message every ${e.slow_mode_s} s.`
+        ? `Slow mode is on: one message every ${formatDuration(e.slow_mode_s)}.`
         : "Slow mode is off.";
     case "removed":
       return `${target} was removed from the room.`;
@@ -97,11 +98,183 @@ export function describeRoomState(state, now = Date.now()) {
   const parts = [];
   if (state.paused) parts.push("Paused");
   if (state.locked) parts.push("Locked: only facilitators can post");
-  if (state.slow_mode_s > 0) parts.push(`Slow mode: one message every ${state.slow_mode_s} s`);
-  if (state.floorName) parts.push(`${state.floorName} has the floor`);
+  if (state.slow_mode_s > 0) parts.push(`Slow mode: one message every ${formatDuration(state.slow_mode_s)}`);
+  if (state.floorIsYou) parts.push("You have the floor");
+  else if (state.floorName) parts.push(`${state.floorName} has the floor`);
   if (state.mutedUntil === null) parts.push("You are muted");
   else if (state.mutedUntil > now) parts.push(`You are muted until ${formatTime(state.mutedUntil)}`);
   return parts.join(" · ");
+}
+
+/** A span of seconds for people: "45 s", "15 min", "2 h", "1 h 30 min". */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  if (s < 90) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 120) return `${min} min`;
+  const h = Math.floor(min / 60);
+  const rest = min % 60;
+  return rest ? `${h} h ${rest} min` : `${h} h`;
+}
+
+/** How long a mute has left, for people: "15 min", "less than a minute", or "" when over. */
+export function muteLeft(until, now = Date.now()) {
+  if (until === null) return "";
+  const left = (until - now) / 1000;
+  if (!(left > 0)) return "";
+  if (left < 60) return "less than a minute";
+  return formatDuration(Math.ceil(left / 60) * 60);
+}
+
+/**
+ * What a muted member is told about their own mute, or "" when not muted.
+ * `until`: ms since the epoch, null for "until a facilitator unmutes you", 0 for not muted.
+ */
+export function describeOwnMute(until, reason = "", now = Date.now()) {
+  let text;
+  if (until === null) {
+    text = "A facilitator has muted you for now. You can keep reading along, and they can unmute you.";
+  } else if (until > now) {
+    text = `A facilitator has muted you until ${formatTime(until)} (${muteLeft(until, now)} left). You can keep reading along.`;
+  } else {
+    return "";
+  }
+  const why = String(reason || "").trim();
+  return why ? `${text} Their note: ${why}` : text;
+}
+
+/** Alerts for facilitators: what each kind is called, and the order of the panel. */
+export const ALERT_KINDS = {
+  crisis: { title: "Someone may need support", rank: 0 },
+  held: { title: "Waiting for your review", rank: 1 },
+  report: { title: "A member reported a message", rank: 2 },
+  flood: { title: "Many messages at once", rank: 3 },
+  abuse: { title: "Possibly hurtful message", rank: 3 },
+};
+
+export function alertTitle(kind) {
+  return (ALERT_KINDS[kind] && ALERT_KINDS[kind].title) || "Something to look at";
+}
+
+/** Crisis first, then held messages, then reports, then the rest; newest first within each. */
+export function alertRank(a) {
+  if (a && a.kind !== "crisis" && a.priority === true) return 0;
+  const known = a && ALERT_KINDS[a.kind];
+  return known ? known.rank : 4;
+}
+
+export function sortAlerts(list) {
+  return [...list].sort((x, y) => alertRank(x) - alertRank(y) || (y.received || 0) - (x.received || 0));
+}
+
+/**
+ * A stable key per alert so the same thing is listed once: a held message by its id, a
+ * report by message and reporter, a crisis by message, anything else by kind and user (a
+ * second flood alert about the same person updates the first instead of adding one).
+ */
+export function alertKey(a) {
+  const entry = (a && a.entry) || {};
+  const user = (a && a.user) || {};
+  const id = entry.id != null ? String(entry.id) : "";
+  switch (a && a.kind) {
+    case "held":
+      return `held:${id}`;
+    case "report":
+      return `report:${id}:${user.id ?? ""}`;
+    default:
+      return id ? `${a.kind}:${id}` : `${a && a.kind}:user:${user.id ?? ""}`;
+  }
+}
+
+/**
+ * Fold one moderation change into the facilitator's view of members: who is muted until
+ * when, and who was removed. Takes logged room events (`kind`, `until`) and audit entries
+ * (`action`, `duration_s`, `ts`) alike. `state`: {mutes: Map(id -> until|null), removed:
+ * Map(id -> user)}.
+ */
+export function applyModeration(state, e) {
+  if (!e || typeof e !== "object") return;
+  const kind = e.kind || e.action;
+  const id = e.user_id ?? (e.user && e.user.id);
+  if (id == null) return;
+  const key = String(id);
+  switch (kind) {
+    case "muted": {
+      let until = null;
+      if (Number.isFinite(e.until)) until = e.until;
+      else if (e.until === undefined && Number.isFinite(e.duration_s) && Number.isFinite(e.ts)) {
+        until = e.ts + e.duration_s * 1000;
+      }
+      state.mutes.set(key, until);
+      break;
+    }
+    case "unmuted":
+      state.mutes.delete(key);
+      break;
+    case "removed":
+      state.removed.set(key, e.user && e.user.id != null ? e.user : { id: key, name: "" });
+      break;
+    case "readmitted":
+      state.removed.delete(key);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Is this member muted now, per the facilitator's view? Returns the until (null: open-ended) or 0. */
+export function mutedUntilOf(mutes, userId, now = Date.now()) {
+  if (!mutes.has(String(userId))) return 0;
+  const until = mutes.get(String(userId));
+  if (until !== null && until <= now) return 0;
+  return until;
+}
+
+/**
+ * One line of the audit trail, for people. `nameOf(userId)` names a member; entries carry
+ * ids and never message text.
+ */
+export function describeAudit(a, nameOf) {
+  const by = (a.by && a.by.name) || "A facilitator";
+  const target = a.user_id != null ? nameOf(String(a.user_id)) || String(a.user_id) : "a member";
+  switch (a.action) {
+    case "muted":
+      return Number.isFinite(a.duration_s)
+        ? `${by} muted ${target} for ${formatDuration(a.duration_s)}`
+        : `${by} muted ${target} until unmuted`;
+    case "unmuted":
+      return `${by} unmuted ${target}`;
+    case "removed":
+      return `${by} removed ${target} from the room`;
+    case "readmitted":
+      return `${by} let ${target} back in`;
+    case "floor":
+      return a.user_id != null ? `${by} gave ${target} the floor` : `${by} took the floor back`;
+    case "locked":
+      return a.locked ? `${by} locked the room` : `${by} unlocked the room`;
+    case "paused":
+      return a.paused ? `${by} paused the room` : `${by} resumed the room`;
+    case "slow_mode":
+      return a.slow_mode_s > 0
+        ? `${by} set slow mode to one message every ${formatDuration(a.slow_mode_s)}`
+        : `${by} turned slow mode off`;
+    case "pinned":
+      return `${by} pinned a message`;
+    case "unpinned":
+      return `${by} unpinned a message`;
+    case "deleted":
+      return a.user_id != null ? `${by} deleted a message by ${target}` : `${by} deleted a message`;
+    case "hands_lowered":
+      return `${by} lowered all hands`;
+    case "approved":
+      return `${by} shared a held message from ${target}`;
+    case "denied":
+      return `${by} did not share a held message from ${target}`;
+    case "reported":
+      return `${by} reported a message by ${target}`;
+    default:
+      return `${by}: ${String(a.action || "update")}`;
+  }
 }
 
 /** Who is typing, as one line. */
@@ -135,18 +308,23 @@ export class RoomCache {
         outbox: Array.isArray(data.outbox)
           ? data.outbox.filter((m) => m && typeof m.client_id === "string" && typeof m.text === "string")
           : [],
+        alerts: Array.isArray(data.alerts)
+          ? data.alerts.filter((a) => a && typeof a === "object" && typeof a.kind === "string")
+          : [],
       };
     } catch {
       return null;
     }
   }
 
-  save({ epoch, offset, entries, outbox }) {
+  save({ epoch, offset, entries, outbox, alerts = [] }) {
     const data = {
       epoch,
       offset,
       entries: entries.slice(-CACHE_LIMIT),
       outbox: outbox.map(({ client_id, text, ts }) => ({ client_id, text, ts })),
+      // A facilitator's open alerts: they are not logged, so a reload would lose them.
+      alerts: alerts.slice(0, ALERT_CACHE_LIMIT),
     };
     try {
       this.storage && this.storage.setItem(this.key, JSON.stringify(data));

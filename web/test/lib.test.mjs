@@ -5,13 +5,22 @@ import { test } from "node:test";
 import {
   CACHE_LIMIT,
   RoomCache,
+  alertKey,
+  alertTitle,
+  applyModeration,
+  describeAudit,
   describeEvent,
+  describeOwnMute,
   describeRoomState,
+  formatDuration,
   formatTime,
   isRoomEvent,
+  muteLeft,
+  mutedUntilOf,
   newClientId,
   parseFragment,
   readClaims,
+  sortAlerts,
   typingLine,
 } from "../lib.js";
 
@@ -105,4 +114,119 @@ test("RoomCache survives broken or full storage", () => {
   assert.equal(new RoomCache(storage, "r1").load(), null);
   const full = { getItem: () => null, setItem: () => { throw new Error("QuotaExceededError"); } };
   new RoomCache(full, "r1").save({ epoch: "e", offset: 1, entries: [], outbox: [] });
+});
+
+test("formatDuration and muteLeft say how long in plain words", () => {
+  assert.equal(formatDuration(30), "30 s");
+  assert.equal(formatDuration(300), "5 min");
+  assert.equal(formatDuration(3600), "60 min");
+  assert.equal(formatDuration(7200), "2 h");
+  assert.equal(formatDuration(9000), "2 h 30 min");
+  const now = 1_000_000;
+  assert.equal(muteLeft(now + 15 * 60_000, now), "15 min");
+  assert.equal(muteLeft(now + 14 * 60_000 + 1, now), "15 min"); // rounded up: never says less
+  assert.equal(muteLeft(now + 20_000, now), "less than a minute");
+  assert.equal(muteLeft(now - 1, now), "");
+  assert.equal(muteLeft(null, now), "");
+});
+
+test("describeOwnMute tells a muted member kindly, with the time and the note", () => {
+  const now = new Date(2024, 0, 2, 10, 0).getTime();
+  const until = now + 15 * 60_000;
+  assert.equal(
+    describeOwnMute(until, "", now),
+    "A facilitator has muted you until 10:15 (15 min left). You can keep reading along.",
+  );
+  assert.match(describeOwnMute(until, "Let's pause for a bit", now), /Their note: Let's pause for a bit$/);
+  assert.match(describeOwnMute(null, "", now), /muted you for now/);
+  assert.equal(describeOwnMute(0, "", now), "");
+  assert.equal(describeOwnMute(now - 1, "", now), "");
+});
+
+test("describeRoomState says when you have the floor", () => {
+  assert.equal(describeRoomState({ floorIsYou: true, floorName: "Alex", mutedUntil: 0 }), "You have the floor");
+  assert.equal(describeRoomState({ floorName: "Alex", mutedUntil: 0 }), "Alex has the floor");
+  assert.equal(describeRoomState({ slow_mode_s: 120, mutedUntil: 0 }), "Slow mode: one message every 2 min");
+});
+
+test("alerts: crisis first, then held, then reports, then the rest; newest first within", () => {
+  const list = [
+    { kind: "report", received: 5 },
+    { kind: "flood", received: 9 },
+    { kind: "held", received: 3 },
+    { kind: "crisis", received: 1 },
+    { kind: "held", received: 4 },
+    { kind: "abuse", received: 2, priority: true },
+  ];
+  assert.deepEqual(
+    sortAlerts(list).map((a) => `${a.kind}${a.received}`),
+    ["abuse2", "crisis1", "held4", "held3", "report5", "flood9"],
+  );
+  assert.equal(alertTitle("crisis"), "Someone may need support");
+  assert.equal(alertTitle("something-new"), "Something to look at");
+});
+
+test("alertKey lists the same thing once", () => {
+  const entry = { id: "m1", user: { id: "alex" } };
+  assert.equal(alertKey({ kind: "held", entry }), "held:m1");
+  assert.equal(alertKey({ kind: "crisis", entry, user: { id: "alex" } }), "crisis:m1");
+  assert.notEqual(
+    alertKey({ kind: "report", entry, user: { id: "robin" } }),
+    alertKey({ kind: "report", entry, user: { id: "bea" } }),
+  );
+  assert.equal(
+    alertKey({ kind: "flood", entry: null, user: { id: "alex" }, received: 1 }),
+    alertKey({ kind: "flood", entry: null, user: { id: "alex" }, received: 2 }),
+  );
+});
+
+test("applyModeration folds room events and audit entries into who is muted or removed", () => {
+  const state = { mutes: new Map(), removed: new Map() };
+  // Audit entries (oldest first), as a facilitator reads them after joining.
+  applyModeration(state, { action: "muted", user_id: "alex", duration_s: 900, ts: 1000 });
+  applyModeration(state, { action: "muted", user_id: "bea", ts: 1000 }); // until unmuted
+  applyModeration(state, { action: "removed", user_id: "robin", ts: 1000 });
+  applyModeration(state, { action: "locked", locked: true, ts: 1000 }); // not about a member
+  assert.equal(state.mutes.get("alex"), 1000 + 900_000);
+  assert.equal(state.mutes.get("bea"), null);
+  assert.deepEqual([...state.removed.keys()], ["robin"]);
+  // Live room events.
+  applyModeration(state, { kind: "muted", user_id: "alex", until: 5000, user: { id: "alex", name: "Alex" } });
+  applyModeration(state, { kind: "unmuted", user_id: "bea" });
+  applyModeration(state, { kind: "readmitted", user_id: "robin" });
+  applyModeration(state, { kind: "removed", user_id: "cy", user: { id: "cy", name: "Cy", role: "member" } });
+  assert.equal(state.mutes.get("alex"), 5000);
+  assert.equal(state.mutes.has("bea"), false);
+  assert.deepEqual([...state.removed.entries()], [["cy", { id: "cy", name: "Cy", role: "member" }]]);
+  assert.equal(mutedUntilOf(state.mutes, "alex", 4999), 5000);
+  assert.equal(mutedUntilOf(state.mutes, "alex", 5000), 0); // over
+  assert.equal(mutedUntilOf(state.mutes, "nobody", 0), 0);
+});
+
+test("describeAudit names who did what, never message text", () => {
+  const nameOf = (id) => ({ alex: "Alex" })[id] || "";
+  const by = { id: "sam", name: "Sam", role: "facilitator" };
+  const line = (a) => describeAudit({ ts: 1, by, ...a }, nameOf);
+  assert.equal(line({ action: "muted", user_id: "alex", duration_s: 900 }), "Sam muted Alex for 15 min");
+  assert.equal(line({ action: "muted", user_id: "alex", duration_s: null }), "Sam muted Alex until unmuted");
+  assert.equal(line({ action: "removed", user_id: "zed" }), "Sam removed zed from the room");
+  assert.equal(line({ action: "readmitted", user_id: "alex" }), "Sam let Alex back in");
+  assert.equal(line({ action: "floor", user_id: null }), "Sam took the floor back");
+  assert.equal(line({ action: "slow_mode", slow_mode_s: 30 }), "Sam set slow mode to one message every 30 s");
+  assert.equal(line({ action: "hands_lowered" }), "Sam lowered all hands");
+  assert.equal(line({ action: "denied", id: "m1", user_id: "alex" }), "Sam did not share a held message from Alex");
+  assert.equal(
+    describeAudit({ action: "reported", by: { id: "robin", name: "Robin" }, user_id: "alex" }, nameOf),
+    "Robin reported a message by Alex",
+  );
+});
+
+test("RoomCache keeps a facilitator's open alerts", () => {
+  const storage = new MemoryStorage();
+  const cache = new RoomCache(storage, "r1");
+  const alerts = [{ kind: "crisis", entry: { id: "m1", text: "…" }, received: 3 }, { nonsense: true }];
+  cache.save({ epoch: "e", offset: 1, entries: [], outbox: [], alerts });
+  assert.deepEqual(cache.load().alerts, [alerts[0]]);
+  cache.save({ epoch: "e", offset: 1, entries: [], outbox: [] });
+  assert.deepEqual(cache.load().alerts, []);
 });

@@ -1,0 +1,329 @@
+"""The facilitator view against the real server, in Debian's Chromium (Playwright, sync API).
+
+Two (or three) people in one room, each in their own browser context: facilitator Sam,
+members Alex and Robin. The first test is the issue's scenario: Alex's message reaches
+Sam; Sam pins it (with the keyboard) and mutes Alex; Alex sees the pin and is refused with
+the time left; a crisis message from Alex raises an alert first in Sam's panel; markup
+shows as text. The second covers the other controls: hands and the floor, lock, pause,
+slow mode, reports, delete, remove and readmit, and the activity log.
+
+Screenshots go to $HUDDLE_TEST_OUTPUT (default test-output/) as browser-facilitator-*.png.
+Skips without Chromium/Playwright/web/node_modules, fails then under HUDDLE_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.browser_support import (
+    XSS,
+    HuddleServer,
+    Person,
+    connected,
+    launch,
+    open_people,
+    ready,
+    serve,
+    shot,
+    texts,
+)
+
+with contextlib.suppress(ImportError):  # without playwright the tests skip
+    from playwright.sync_api import Browser, Locator, Page, expect
+
+CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
+MAX_TABS = 25  # a keyboard user reaches the message's actions within this many Tab presses
+
+
+@pytest.fixture(scope="module")
+def huddle_process() -> Iterator[HuddleServer | None]:
+    yield from serve("browser-facilitator-server.log")
+
+
+@pytest.fixture(scope="module")
+def browser(huddle_process: HuddleServer | None) -> Iterator[Browser | None]:
+    yield from launch(huddle_process)
+
+
+@pytest.fixture
+def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
+    yield from open_people(browser, viewport=(1280, 800))
+
+
+def _shot(page: Page, name: str) -> None:
+    shot(page, f"facilitator-{name}")
+
+
+def _enter(srv: HuddleServer, person: Person, room: str, user: str, role: str) -> None:
+    name = user.title()
+    person.page.goto(srv.link(room, srv.token(user, name, room, role)))
+    connected(person.page)
+
+
+def _say(person: Person, text: str) -> None:
+    person.page.locator("#composer").fill(text)
+    person.page.locator("#composer").press("Enter")
+
+
+def _msg(page: Page, text: str) -> Locator:
+    return page.locator("#messages .msg", has_text=text)
+
+
+def _member(page: Page, user: str) -> Locator:
+    return page.locator(f'#members li[data-user-id="{user}"]')
+
+
+def _member_action(page: Page, user: str, name: str) -> Locator:
+    """Open the member's actions (a disclosure) and return the named button."""
+    member = _member(page, user)
+    details = member.locator("details.member-actions")
+    if details.get_attribute("open") is None:
+        member.locator("summary").click()
+    return member.get_by_role("button", name=name, exact=True)
+
+
+def _tab_to(page: Page, target: Locator) -> None:
+    """Press Tab until `target` has the keyboard focus (bounded)."""
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        if target.evaluate("node => node === document.activeElement"):
+            return
+    active = page.evaluate("document.activeElement && document.activeElement.outerHTML")
+    pytest.fail(f"{MAX_TABS} Tab presses did not reach the control; focus is on {active}")
+
+
+def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    srv = ready(huddle_process)
+    room = f"circle-{secrets.token_hex(3)}"
+    sam, alex, robin = people(), people(), people()
+    _enter(srv, sam, room, "sam", "facilitator")
+    _enter(srv, alex, room, "alex", "member")
+    _enter(srv, robin, room, "robin", "member")
+
+    # The facilitator view is for facilitators only; everyone has the live message log.
+    expect(sam.page.locator("#facilitator")).to_be_visible()
+    expect(sam.page.locator("#alerts-empty")).to_be_visible()
+    expect(alex.page.locator("#facilitator")).to_be_hidden()
+    for person in (sam, alex):
+        log = person.page.locator("#messages")
+        expect(log).to_have_attribute("role", "log")
+        expect(log).to_have_attribute("aria-live", "polite")
+    # Presence: both members are listed for Sam, with actions on them.
+    expect(_member(sam.page, "alex")).to_contain_text("Alex")
+    expect(_member(sam.page, "robin")).to_contain_text("Robin")
+    expect(_member(sam.page, "alex").locator("summary")).to_have_text("Actions for Alex")
+    expect(_member(alex.page, "robin").locator("summary")).to_have_count(0)
+
+    # The member's message appears for the facilitator.
+    _say(alex, "This week the pain kept me up every night.")
+    message = _msg(sam.page, "kept me up every night")
+    expect(message).to_have_count(1)
+    expect(message.locator(".name")).to_have_text("Alex")
+
+    # Sam pins it with the keyboard alone: Tab from the log to the message's Pin, Enter.
+    pin = message.locator("button.act-pin")
+    expect(pin).to_have_text("Pin")
+    sam.page.locator("#messages").focus()
+    _tab_to(sam.page, pin)
+    sam.page.keyboard.press("Enter")
+    expect(sam.page.locator("#pinned-list .pin")).to_contain_text("kept me up every night")
+    expect(pin).to_have_text("Unpin")
+    expect(pin).to_be_focused()  # the keyboard user is still where they were
+
+    # And mutes Alex for 15 minutes from the member list.
+    _member_action(sam.page, "alex", "Mute Alex for 15 min").click()
+    expect(sam.page.locator("#action-status")).to_have_text("Alex is muted for 15 min.")
+    expect(_member(sam.page, "alex").locator(".muted-badge")).to_contain_text("muted until")
+    _shot(sam.page, "pinned-and-muted")
+
+    # Alex sees the pin and their mute, and a message is refused with the time left.
+    expect(alex.page.locator("#pinned-list .pin")).to_contain_text("kept me up every night")
+    expect(alex.page.locator("#mute-state")).to_contain_text("A facilitator has muted you until")
+    expect(alex.page.locator("#mute-state")).to_contain_text("min left")
+    _say(alex, "Can I still say something?")
+    refused = alex.page.locator("#messages .msg.failed", has_text="Can I still say something?")
+    expect(refused).to_have_count(1)
+    expect(refused.locator(".state")).to_have_text("not sent")
+    expect(alex.page.locator("#error")).to_have_text(re.compile(r"muted for 1[45] min more"))
+    _shot(alex.page, "member-muted")
+    expect(texts(sam.page, "Can I still say something?")).to_have_count(0)
+
+    # Unmuted, Alex can post again; markup from a member shows as text for everyone.
+    _member_action(sam.page, "alex", "Unmute").click()
+    expect(alex.page.locator("#mute-state")).to_be_hidden()
+    _say(alex, XSS)
+    expect(texts(sam.page, "<img")).to_have_text(XSS)
+    expect(texts(robin.page, "<img")).to_have_text(XSS)
+
+    # Robin reports that message (reason optional): an alert for Sam.
+    reported = _msg(robin.page, "<img")
+    reported.hover()
+    reported.get_by_role("button", name="Report…").click()
+    robin.page.get_by_label("What worries you about it? (optional)").fill("Looks like code")
+    robin.page.get_by_role("button", name="Send report").click()
+    expect(reported.locator(".reported")).to_have_text(
+        "Thank you. The facilitators have been told."
+    )
+    report = sam.page.locator('#alert-list .alert[data-kind="report"]')
+    expect(report).to_have_count(1)
+    expect(report).to_contain_text("Reported by Robin")
+    expect(report.locator(".alert-text")).to_have_text(XSS)
+
+    sam.page.wait_for_timeout(300)  # an injected onerror would have fired by now
+    for person in (sam, alex, robin):
+        assert person.page.locator("#messages img, #alerts img, #pinned img").count() == 0
+        assert person.dialogs == [], f"a dialog opened: {person.dialogs}"
+
+    # A crisis message from the member: delivered, and an alert first in Sam's panel.
+    _say(alex, CRISIS)
+    expect(texts(sam.page, "ending it")).to_have_count(1)
+    try:
+        crisis = sam.page.locator('#alert-list .alert[data-kind="crisis"]')
+        expect(crisis).to_have_count(1)
+        expect(crisis.locator(".alert-text")).to_have_text(CRISIS)
+        expect(crisis.locator(".alert-kind")).to_have_text("Someone may need support")
+        first = sam.page.locator("#alert-list .alert").first
+        expect(first).to_have_attribute("data-kind", "crisis")  # before the older report
+        # The sender gets support privately (crisis lines), not a refusal.
+        expect(alex.page.locator("#notices .notice")).not_to_have_count(0)
+        expect(alex.page.locator("#messages .msg.failed", has_text="ending it")).to_have_count(0)
+    finally:
+        _shot(sam.page, "crisis-alert")
+        _shot(alex.page, "member-after-crisis")
+
+    # "Show message" takes the facilitator to it; "Done" clears the alert.
+    crisis.get_by_role("button", name="Show message").click()
+    expect(_msg(sam.page, "ending it")).to_be_focused()
+    crisis.get_by_role("button", name=re.compile("^Done")).click()
+    expect(crisis).to_have_count(0)
+    expect(report).to_have_count(1)
+
+    for person in (sam, alex, robin):
+        assert person.dialogs == []
+        assert person.errors == [], f"page errors: {person.errors}"
+
+
+def test_facilitator_controls_hands_removal_and_the_activity_log(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    srv = ready(huddle_process)
+    room = f"circle-{secrets.token_hex(3)}"
+    sam, alex, robin = people(), people(), people()
+    _enter(srv, sam, room, "sam", "facilitator")
+    _enter(srv, alex, room, "alex", "member")
+    _enter(srv, robin, room, "robin", "member")
+
+    # Raised hands form a queue, in order, for the facilitator.
+    alex.page.locator("#hand").click()
+    expect(alex.page.locator("#hand")).to_have_attribute("aria-pressed", "true")
+    robin.page.locator("#hand").click()
+    queue = sam.page.locator("#hand-list li")
+    expect(queue).to_have_count(2)
+    expect(queue.locator(".hand-name")).to_have_text(["Alex", "Robin"])
+
+    # Giving Alex the floor: everyone sees it; others wait their turn.
+    sam.page.get_by_role("button", name="Give Alex the floor").click()
+    expect(alex.page.locator("#roomstate")).to_contain_text("You have the floor")
+    expect(robin.page.locator("#roomstate")).to_contain_text("Alex has the floor")
+    _say(robin, "Can I add something?")
+    expect(robin.page.locator("#error")).to_contain_text("Someone else has the floor")
+    _say(alex, "Thank you for letting me speak.")
+    expect(texts(sam.page, "Thank you for letting me speak.")).to_have_count(1)
+    expect(sam.page.locator("#floor-state")).to_have_text("Alex has the floor")
+    expect(_member(sam.page, "alex").locator(".floor-badge")).to_have_text("has the floor")
+    expect(queue.first.get_by_role("button")).to_have_count(0)  # no "give" to the holder
+    _shot(sam.page, "hands-and-floor")
+    sam.page.get_by_role("button", name="Take the floor back").first.click()
+    expect(robin.page.locator("#roomstate")).to_be_hidden()
+    expect(sam.page.locator("#floor-row")).to_be_hidden()
+
+    # Lower all hands.
+    sam.page.get_by_role("button", name="Lower all hands").click()
+    expect(queue).to_have_count(0)
+    expect(alex.page.locator("#hand")).to_have_attribute("aria-pressed", "false")
+    expect(robin.page.locator("#hand")).to_have_attribute("aria-pressed", "false")
+
+    # Lock, pause and slow mode show for members, and lift again.
+    sam.page.get_by_role("button", name="Lock the room").click()
+    expect(alex.page.locator("#roomstate")).to_contain_text("Locked: only facilitators can post")
+    expect(sam.page.locator("#lock-state")).to_have_text("Locked: only facilitators can post")
+    sam.page.get_by_role("button", name="Unlock the room").click()
+    sam.page.get_by_role("button", name="Pause the room").click()
+    expect(alex.page.locator("#roomstate")).to_have_text("Paused")
+    sam.page.get_by_role("button", name="Resume the room").click()
+    sam.page.get_by_label("Slow mode").select_option("30")
+    sam.page.locator("#ctl-slow-set").click()
+    expect(alex.page.locator("#roomstate")).to_have_text("Slow mode: one message every 30 s")
+    sam.page.get_by_label("Slow mode").select_option("0")
+    sam.page.locator("#ctl-slow-set").click()
+    expect(alex.page.locator("#roomstate")).to_be_hidden()
+
+    # Members report others' messages, not their own; facilitators don't see Report.
+    unkind = _msg(robin.page, "Thank you for letting me speak.")
+    unkind.hover()
+    expect(unkind.get_by_role("button", name="Report…")).to_be_visible()
+    expect(_msg(alex.page, "Thank you for letting me speak.").locator("button")).to_have_count(0)
+    expect(_msg(sam.page, "Thank you for letting me speak.").locator(".act-report")).to_have_count(
+        0
+    )
+    unkind.get_by_role("button", name="Report…").click()
+    robin.page.get_by_role("button", name="Send report").click()  # no reason given
+    report = sam.page.locator('#alert-list .alert[data-kind="report"]')
+    expect(report).to_contain_text("Reported by Robin")
+
+    # Deleting the message (after a confirmation) removes it everywhere, and the report.
+    target = _msg(sam.page, "Thank you for letting me speak.")
+    target.hover()
+    target.get_by_role("button", name="Delete…").click()
+    expect(target.get_by_role("button", name="Cancel")).to_be_focused()
+    target.get_by_role("button", name="Delete", exact=True).click()
+    expect(texts(alex.page, "Thank you for letting me speak.")).to_have_count(0)
+    expect(texts(sam.page, "Thank you for letting me speak.")).to_have_count(0)
+    expect(report).to_have_count(0)
+
+    # Removing Robin: a kind, clear message, and no retrying.
+    _member_action(sam.page, "robin", "Remove from room…").click()
+    _member(sam.page, "robin").get_by_role("button", name="Remove", exact=True).click()
+    expect(robin.page.locator("#status")).to_have_attribute("data-state", "removed")
+    gone = robin.page.locator("#gone")
+    expect(gone).to_be_visible()
+    expect(gone).to_contain_text("A facilitator has removed you from this room for now.")
+    expect(robin.page.locator("#compose")).to_be_hidden()
+    expect(_member(sam.page, "robin")).to_have_count(0)
+    removed = sam.page.locator('#removed-list li[data-user-id="robin"]')
+    expect(removed).to_contain_text("Robin")
+    _shot(robin.page, "member-removed")
+    robin.page.reload()  # a rejoin is refused: the same message, no retry loop
+    expect(robin.page.locator("#status")).to_have_attribute("data-state", "removed")
+    expect(robin.page.locator("#gone")).to_be_visible()
+
+    # The activity log shows who did what (never message text).
+    sam.page.locator("#audit summary").click()
+    audit = sam.page.locator("#audit-list")
+    expect(audit).to_contain_text("Sam removed Robin from the room")
+    expect(audit).to_contain_text("Sam deleted a message by Alex")
+    expect(audit).to_contain_text("Robin reported a message by Alex")
+    expect(audit).to_contain_text("Sam lowered all hands")
+    expect(audit).to_contain_text("Sam gave Alex the floor")
+    expect(audit).not_to_contain_text("Thank you for letting me speak")
+    _shot(sam.page, "controls-and-audit")
+
+    # Readmitting lets Robin back in with the same link.
+    removed.get_by_role("button", name="Let Robin back in").click()
+    expect(removed).to_have_count(0)
+    expect(audit).to_contain_text("Sam let Robin back in")
+    robin.page.reload()
+    connected(robin.page)
+    expect(_member(sam.page, "robin")).to_be_visible()
+    expect(robin.page.locator("#gone")).to_be_hidden()
+
+    for person in (sam, alex, robin):
+        assert person.dialogs == []
+        assert person.errors == [], f"page errors: {person.errors}"
