@@ -14,6 +14,7 @@ from aiohttp import web
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from chatserver import wsdirect
 from chatserver.backend import Backend
 from chatserver.config import Settings
 from chatserver.fanout import Fanout
@@ -48,6 +49,10 @@ class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         )
         await self._sock.prepare(request)
         self.environ = environ
+        # Let fan-out and engineio's sends write frames straight to this websocket.
+        eio_socket = getattr(self.handler, "__self__", None)
+        if eio_socket is not None:
+            setattr(eio_socket, wsdirect.ATTR, self._sock)
         await self.handler(self)
         return self._sock
 
@@ -89,6 +94,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         engineio_logger=False,
     )
     sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
+    wsdirect.install()
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.

@@ -13,12 +13,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import engineio.packet
 import socketio.packet
 
+from chatserver import wsdirect
+
 log = logging.getLogger(__name__)
+
+# A websocket reader this far behind (bytes the kernel would not take yet) is dropped.
+SLOW_READER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One delivery, encoded once: the Engine.IO packet (for polling connections and busy
+    writers) and the finished websocket frame (written as is to every websocket)."""
+
+    packet: Any
+    ws: bytes
 
 
 class Fanout:
@@ -38,23 +53,33 @@ class Fanout:
         self._on_overflow = on_overflow
 
     @staticmethod
-    def encode(event: str, payload: dict[str, Any]) -> Any:
+    def encode(event: str, payload: dict[str, Any]) -> Frame:
         pkt = socketio.packet.Packet(socketio.packet.EVENT, data=[event, payload], namespace="/")
-        return engineio.packet.Packet(engineio.packet.MESSAGE, data=pkt.encode())
+        eio_pkt = engineio.packet.Packet(engineio.packet.MESSAGE, data=pkt.encode())
+        return Frame(eio_pkt, wsdirect.frame(eio_pkt.encode()))
 
-    def send(self, eio_sids: Iterable[str], frame: Any) -> int:
-        """Queue ``frame`` for each connection; returns how many it was queued for."""
+    def send(self, eio_sids: Iterable[str], frame: Frame) -> int:
+        """Send ``frame`` to each connection; returns how many it went to."""
         sockets = self._eio.sockets
         sent = 0
         for eio_sid in eio_sids:
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
                 continue
+            transport = wsdirect.direct_transport(sock)
+            if transport is not None:
+                if transport.get_write_buffer_size() > SLOW_READER_BYTES:
+                    self._on_overflow()
+                    self.drop(eio_sid, True)
+                    continue
+                transport.write(frame.ws)
+                sent += 1
+                continue
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
                 self._on_overflow()
                 self.drop(eio_sid, True)
                 continue
-            queue.put_nowait(frame)
+            queue.put_nowait(frame.packet)
             sent += 1
         return sent
