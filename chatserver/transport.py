@@ -85,9 +85,10 @@ def _handler(
         service.request_started()
         try:
             if serialise:
-                async with conn.lock:
-                    return await asyncio.wait_for(method(sid, args[0]), REQUEST_TIMEOUT_S)
-            return await asyncio.wait_for(method(sid, args[0]), REQUEST_TIMEOUT_S)
+                async with conn.lock, asyncio.timeout(REQUEST_TIMEOUT_S):
+                    return await method(sid, args[0])
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                return await method(sid, args[0])
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()
             return exc.ack()
