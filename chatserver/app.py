@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from chatserver.metrics import Metrics
 from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
 from chatserver.transport import register
-from moderation import ModerationPolicy, default_pipeline
+from moderation import default_pipeline
+from moderation.policy import load_policy
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,9 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         raise ValueError("create_app needs a secret (the CLI makes one for a demo run)")
     backend = backend if backend is not None else make_backend(settings)
     metrics = Metrics()
-    policy = ModerationPolicy(
+    # The room kind's policy file, with the deployment's limits from the environment.
+    policy = replace(
+        load_policy(settings.moderation_policy),
         max_chars=settings.max_message_chars,
         rate_burst=settings.rate_burst,
         rate_refill_per_s=1 / settings.rate_refill_s,

@@ -73,6 +73,15 @@ def _str(raw: str) -> str:
     return raw
 
 
+def _policy_kind(raw: str) -> str:
+    from moderation.policy import available_policies
+
+    kinds = available_policies()
+    if raw not in kinds:
+        raise ConfigError(f"must be one of {', '.join(sorted(kinds))}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     host: str = field(default="127.0.0.1", metadata={"parse": _str})
@@ -94,6 +103,7 @@ class Settings:
         default="info", metadata={"parse": _choice("debug", "info", "warning", "error")}
     )
     demo_room: str = field(default="demo", metadata={"parse": _str})
+    moderation_policy: str = field(default="default", metadata={"parse": _policy_kind})
     worker_id: str = field(default="", metadata={"parse": _str})
 
     @classmethod

@@ -32,7 +32,7 @@ from chatserver.errors import ServiceError
 from chatserver.fanout import Fanout
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
-from moderation import Action, MessageContext, ModerationPolicy, Pipeline
+from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline, RoomGate
 from rooms.entries import message_entry
 from rooms.policy import check_join, is_facilitator
 from rooms.state import RoomState, apply_event
@@ -270,6 +270,7 @@ class ChatService:
             return _message_ack(first)
         user = conn.claims.user(req.room)
         now = self.clock()
+        local = self.rooms.get(req.room)
         outcome = self.pipeline.run(
             MessageContext(
                 room=req.room,
@@ -278,18 +279,9 @@ class ChatService:
                 text=req.text,
                 now=now / 1000,
                 policy=self.policy,
+                gate=_gate(local.state if local else RoomState(), user["id"], now),
             )
         )
-        for verdict in outcome.verdicts:
-            self.metrics.verdicts.labels(rule=verdict.rule).inc()
-            log.info("moderation room=%s rule=%s action=%s", req.room, verdict.rule, verdict.action)
-        blocked = outcome.blocked_by
-        if blocked is not None:
-            if blocked.rule == "rate.flood":
-                await self._alert(req.room, "flood", user, blocked.reason)
-            raise ServiceError(
-                blocked.code or errors.BLOCKED, blocked.reason, retry_after_s=blocked.retry_after_s
-            )
         entry = message_entry(
             room=req.room,
             msg_id=secrets.token_hex(8),
@@ -298,12 +290,40 @@ class ChatService:
             ts=now,
             client_id=req.client_id,
         )
+        for verdict in outcome.verdicts:
+            self.metrics.verdicts.labels(rule=verdict.rule).inc()
+            # The audit trail names the rule and who, never the text.
+            await self.backend.audit_add(
+                req.room,
+                {
+                    "ts": now,
+                    "by": {"id": "moderation", "name": "Moderation", "role": "system"},
+                    "action": f"verdict.{verdict.action}",
+                    "rule": verdict.rule,
+                    "stage": verdict.rule.split(".", 1)[0],
+                    "user_id": user["id"],
+                },
+            )
+        blocked = outcome.blocked_by
+        if blocked is not None:
+            if blocked.alert:
+                await self._alert(
+                    req.room, blocked.alert, user, blocked.reason, entry, blocked.priority
+                )
+            if blocked.notice:
+                self._notice(conn, req.room, blocked.rule, blocked.notice)
+            raise ServiceError(
+                blocked.code or errors.BLOCKED, blocked.reason, retry_after_s=blocked.retry_after_s
+            )
         if outcome.action is Action.HOLD:
             # Held messages reach facilitators only, until one of them reviews it.
-            reasons = "; ".join(v.reason for v in outcome.verdicts if v.action is Action.HOLD)
+            holds = [v for v in outcome.verdicts if v.action is Action.HOLD]
+            reasons = "; ".join(v.reason for v in holds if v.reason)
             held = {**entry, "held_reason": reasons}
             await self.backend.hold_put(req.room, held)
-            await self._alert(req.room, "held", user, reasons, held)
+            priority = any(v.priority for v in outcome.verdicts)
+            await self._alert(req.room, "held", user, reasons, held, priority)
+            await self._alerts_and_notices(conn, req.room, user, outcome, held, skip="held")
             return {"ok": True, "held": True, "text": outcome.text}
         started = time.perf_counter()
         try:
@@ -317,14 +337,28 @@ class ChatService:
             self.metrics.append_seconds.observe(time.perf_counter() - started)
         if not result.duplicate:
             self.metrics.messages_in.inc()
-            for verdict in outcome.verdicts:
-                if verdict.action is Action.FLAG:
-                    await self._alert(
-                        req.room, verdict.rule.split(".")[0], user, verdict.reason, result.entry
-                    )
-                if verdict.reason and verdict.action in (Action.MODIFY, Action.FLAG):
-                    self._notice(conn, req.room, verdict.rule, verdict.reason)
+            await self._alerts_and_notices(conn, req.room, user, outcome, result.entry)
         return _message_ack(result.entry)
+
+    async def _alerts_and_notices(
+        self,
+        conn: Connection,
+        room: str,
+        user: dict[str, str],
+        outcome: Outcome,
+        entry: dict[str, Any],
+        skip: str = "",
+    ) -> None:
+        """Facilitators hear about flagged messages (crisis first); the sender is told
+        privately why a message was changed, held or flagged (with support lines)."""
+        for verdict in sorted(outcome.verdicts, key=lambda v: not v.priority):
+            if verdict.alert and verdict.alert != skip:
+                await self._alert(
+                    room, verdict.alert, user, verdict.reason, entry, verdict.priority
+                )
+        for verdict in outcome.verdicts:
+            if verdict.notice:
+                self._notice(conn, room, verdict.rule, verdict.notice)
 
     async def typing(self, sid: str, data: Any) -> dict[str, Any]:
         conn = self._conn(sid)
@@ -368,8 +402,16 @@ class ChatService:
         user: dict[str, str],
         reason: str,
         entry: dict[str, Any] | None = None,
+        priority: bool = False,
     ) -> None:
-        payload = {"room": room, "kind": kind, "user": user, "entry": entry, "reason": reason}
+        payload = {
+            "room": room,
+            "kind": kind,
+            "user": user,
+            "entry": entry,
+            "reason": reason,
+            "priority": priority,
+        }
         await self.backend.publish(room, Delivery("alert", payload, audience=FACILITATORS))
 
     def _notice(self, conn: Connection, room: str, kind: str, text: str) -> None:
@@ -498,6 +540,21 @@ class ChatService:
             if local.listener is not None:
                 await self.backend.unsubscribe(local.room, local.listener)
         self.rooms.clear()
+
+
+def _gate(state: RoomState, user_id: str, now_ms: int) -> RoomGate:
+    """The pipeline's view of the room for this sender, from this worker's cached state."""
+    until = state.muted_until(user_id, now_ms)
+    last = state.last_post_ms.get(user_id)
+    return RoomGate(
+        muted=until != 0,
+        muted_until=None if not until else until / 1000,
+        locked=state.locked,
+        paused=state.paused,
+        floor_user_id=state.floor,
+        slow_mode_s=state.slow_mode_s,
+        last_post_at=None if last is None else last / 1000,
+    )
 
 
 def _message_ack(entry: dict[str, Any]) -> dict[str, Any]:

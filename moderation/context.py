@@ -12,6 +12,29 @@ ROLES: frozenset[str] = frozenset({"member", "facilitator"})
 
 
 @dataclass(frozen=True, slots=True)
+class RoomGate:
+    """The room state that decides whether this sender may post at all (the gate stage)
+    and how soon again (slow mode, in the rate stage). The service fills it from rooms/.
+
+    Times are seconds since the epoch, like `MessageContext.now`.
+    """
+
+    muted: bool = False
+    muted_until: float | None = None  # with muted=True: None means until unmuted
+    locked: bool = False  # only facilitators may post
+    paused: bool = False  # a short pause called by a facilitator
+    floor_user_id: str | None = None  # only this member (and facilitators) may post
+    slow_mode_s: int = 0  # at most one message per this many seconds per member; 0 = off
+    last_post_at: float | None = None  # when this sender last posted in the room
+
+    def __post_init__(self) -> None:
+        if isinstance(self.slow_mode_s, bool) or not isinstance(self.slow_mode_s, int):
+            raise ValueError(f"slow_mode_s must be a whole number, got {self.slow_mode_s!r}")
+        if self.slow_mode_s < 0:
+            raise ValueError("slow_mode_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
 class MessageContext:
     room: str
     sender_id: str
@@ -19,6 +42,7 @@ class MessageContext:
     text: str
     now: float  # seconds; the caller's clock, so stages stay pure and tests control time
     policy: ModerationPolicy
+    gate: RoomGate = RoomGate()  # room state for the gate and slow mode; open by default
 
     def __post_init__(self) -> None:
         # An unexpected role (e.g. "Facilitator") must not silently grant or deny exemptions.

@@ -4,7 +4,15 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from moderation.abuse import AbuseStage
+from moderation.contact import ContactStage
 from moderation.context import MessageContext
+from moderation.crisis import CrisisStage
+from moderation.duplicate import DuplicateStage
+from moderation.gate import GateStage
+from moderation.lexicon import CanonicalStage, Lexicon, Scanner
+from moderation.links import LinkStage
+from moderation.medication import MedicationStage
 from moderation.rate import RateStage
 from moderation.shape import ShapeStage
 from moderation.stage import Stage
@@ -70,17 +78,29 @@ def _overall_action(verdicts: Sequence[Verdict], *, text_changed: bool) -> Actio
     return Action.MODIFY if text_changed else Action.ALLOW
 
 
-def default_pipeline() -> Pipeline:
-    """The stages every room runs, in DESIGN §4 order.
+def default_pipeline(lexicon: Lexicon | None = None) -> Pipeline:
+    """The stages every room runs, in DESIGN §4 order:
 
-    Each call returns fresh stage state (rate buckets): build one pipeline per process and
-    reuse it for every message.
+    gate → shape → rate → duplicate → canonical → crisis → contact → link → abuse →
+    medication. (Render is the client's: the text stays plain text, the client escapes.)
+
+    Each call returns fresh stage state (rate buckets, duplicate and raid memory): build
+    one pipeline per process and reuse it for every message. The word and phrase lists
+    are compiled once per process and shared (`lexicon`, default: every list shipped in
+    moderation/data); each room's policy picks the lists its stages honour.
     """
+    scanner = Scanner(lexicon)
     return Pipeline(
         [
-            # Planned before shape: gate (muted, locked, floor).
+            GateStage(),
             ShapeStage(),
             RateStage(),
-            # Planned after rate: duplicates, canonical text, crisis, contact details, abuse.
+            DuplicateStage(scanner),
+            CanonicalStage(scanner),
+            CrisisStage(scanner),
+            ContactStage(scanner),
+            LinkStage(),
+            AbuseStage(scanner),
+            MedicationStage(scanner),
         ]
     )

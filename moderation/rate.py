@@ -1,9 +1,11 @@
 """Rate: a token bucket per member per room, so no one can drown out a group.
 
 Each member may send `rate_burst` messages back to back, then one more every
-1 / `rate_refill_per_s` seconds. Facilitators are exempt: they may need to post several
-messages quickly to steady a room. Slow mode (a room setting) is enforced by rooms/ and
-the backend, not here.
+1 / `rate_refill_per_s` seconds. Slow mode, a room setting a facilitator turns on
+(`ctx.gate.slow_mode_s`), also allows at most one message per that many seconds, counted
+from `ctx.gate.last_post_at`. Facilitators are exempt from both: they may need to post
+several messages quickly to steady a room. rooms/ and the backend's append enforce slow
+mode again atomically; this check answers first with the same code and a kind reason.
 
 The stage keeps state (the buckets) but never reads the clock: time is `ctx.now`.
 """
@@ -56,6 +58,18 @@ class RateStage:
         if ctx.is_facilitator:
             return ALLOW
         now, policy = ctx.now, ctx.policy
+        gate = ctx.gate
+        if gate.slow_mode_s > 0 and gate.last_post_at is not None:
+            wait = gate.last_post_at + gate.slow_mode_s - now
+            if wait > _EPSILON:
+                # Checked before the bucket, so a slow-mode refusal spends no token.
+                return block(
+                    "rate.slow_mode",
+                    "slow_mode",
+                    f"Slow mode is on, so everyone gets a turn: please wait {_wait(wait)}, "
+                    "then send again.",
+                    retry_after_s=wait,
+                )
         self._checks_until_prune -= 1
         if self._checks_until_prune <= 0:
             self.prune(now)
@@ -104,11 +118,13 @@ def _refuse(bucket: _Bucket, policy: ModerationPolicy, now: float) -> Verdict:
     flooding = len(bucket.refusals) == keep and now - bucket.refusals[0] < window
     # Alert facilitators once per window, not on every refused message.
     alerted_recently = bucket.flood_at is not None and now - bucket.flood_at < window
-    rule = "rate.limited"
+    reason = _reason(retry_after_s)
     if flooding and not alerted_recently:
         bucket.flood_at = now
-        rule = "rate.flood"
-    return block(rule, "rate_limited", _reason(retry_after_s), retry_after_s=retry_after_s)
+        return block(
+            "rate.flood", "rate_limited", reason, retry_after_s=retry_after_s, alert="flood"
+        )
+    return block("rate.limited", "rate_limited", reason, retry_after_s=retry_after_s)
 
 
 def _forget_at(bucket: _Bucket, policy: ModerationPolicy) -> float:
@@ -121,9 +137,11 @@ def _forget_at(bucket: _Bucket, policy: ModerationPolicy) -> float:
 
 def _reason(retry_after_s: float) -> str:
     # Kind, and concrete about the wait: a vague "slow down" reads as a telling-off.
+    return f"You're sending messages quickly — please wait {_wait(retry_after_s)}, then send again."
+
+
+def _wait(retry_after_s: float) -> str:
     seconds = max(1, math.ceil(retry_after_s))
     if seconds < 90:
-        wait = "about 1 second" if seconds == 1 else f"about {seconds} seconds"
-    else:
-        wait = f"about {math.ceil(seconds / 60)} minutes"
-    return f"You're sending messages quickly — please wait {wait}, then send again."
+        return "about 1 second" if seconds == 1 else f"about {seconds} seconds"
+    return f"about {math.ceil(seconds / 60)} minutes"

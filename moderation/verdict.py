@@ -32,6 +32,22 @@ BLOCK_CODES: frozenset[str] = frozenset(
     }
 )
 
+# What a facilitator alert is about. The chat service turns FLAG verdicts (and BLOCK or
+# HOLD verdicts that carry an alert) into facilitator alerts of this kind. Closed for the
+# same reason as BLOCK_CODES: a typo must fail in a stage's tests, not in a facilitator's UI.
+ALERT_KINDS: frozenset[str] = frozenset(
+    {
+        "crisis",  # someone may be at risk: first-person suicidal/self-harm talk, method detail
+        "held",  # a message waits for a facilitator (the service's kind for every HOLD)
+        "flood",  # a member keeps hitting the rate limit
+        "abuse",  # slurs, harassment, threats (the message itself was refused)
+        "contact",  # contact details or an invitation to talk elsewhere were masked
+        "raid",  # the same text from several members at once
+        "link",  # a link to a site outside the allow-list waits for review
+        "medication",  # an offer or request to sell or share prescription drugs
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -41,6 +57,11 @@ class Verdict:
     reason: str = ""  # short sentence for people, shown privately to the sender
     text: str | None = None  # replacement text, only with MODIFY
     retry_after_s: float | None = None  # seconds until a retry can succeed, only with BLOCK
+    # Private text for the sender beyond `reason`: supportive words and crisis lines for a
+    # crisis FLAG, what happens next for a HOLD, why the text changed for a MODIFY.
+    notice: str = ""
+    alert: str = ""  # ALERT_KINDS: what to alert facilitators about ("" = no alert)
+    priority: bool = False  # the alert should jump the queue (crisis)
 
     def __post_init__(self) -> None:
         # Malformed verdicts are programming errors in a stage; failing here points at the
@@ -60,22 +81,50 @@ class Verdict:
             self.action is not Action.BLOCK or not self.retry_after_s >= 0
         ):
             raise ValueError("retry_after_s must be >= 0 and only comes with BLOCK")
+        if self.action is Action.ALLOW and (self.notice or self.alert or self.priority):
+            raise ValueError("ALLOW carries no notice or alert")
+        if self.alert and self.alert not in ALERT_KINDS:
+            raise ValueError(f"unknown alert kind {self.alert!r}")
+        if self.priority and not self.alert:
+            raise ValueError("priority needs an alert kind")
 
 
 ALLOW = Verdict(Action.ALLOW)
 
 
-def block(rule: str, code: str, reason: str, retry_after_s: float | None = None) -> Verdict:
-    return Verdict(Action.BLOCK, rule, code=code, reason=reason, retry_after_s=retry_after_s)
+def block(
+    rule: str,
+    code: str,
+    reason: str,
+    retry_after_s: float | None = None,
+    *,
+    notice: str = "",
+    alert: str = "",
+    priority: bool = False,
+) -> Verdict:
+    return Verdict(
+        Action.BLOCK,
+        rule,
+        code=code,
+        reason=reason,
+        retry_after_s=retry_after_s,
+        notice=notice,
+        alert=alert,
+        priority=priority,
+    )
 
 
-def modify(rule: str, text: str, reason: str = "") -> Verdict:
-    return Verdict(Action.MODIFY, rule, reason=reason, text=text)
+def modify(rule: str, text: str, reason: str = "", *, notice: str = "", alert: str = "") -> Verdict:
+    return Verdict(Action.MODIFY, rule, reason=reason, text=text, notice=notice, alert=alert)
 
 
-def flag(rule: str, reason: str = "") -> Verdict:
-    return Verdict(Action.FLAG, rule, reason=reason)
+def flag(
+    rule: str, reason: str = "", *, notice: str = "", alert: str = "", priority: bool = False
+) -> Verdict:
+    return Verdict(Action.FLAG, rule, reason=reason, notice=notice, alert=alert, priority=priority)
 
 
-def hold(rule: str, reason: str = "") -> Verdict:
-    return Verdict(Action.HOLD, rule, reason=reason)
+def hold(
+    rule: str, reason: str = "", *, notice: str = "", alert: str = "", priority: bool = False
+) -> Verdict:
+    return Verdict(Action.HOLD, rule, reason=reason, notice=notice, alert=alert, priority=priority)

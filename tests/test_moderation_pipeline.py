@@ -123,8 +123,19 @@ def test_duplicate_stage_names_are_rejected() -> None:
         Pipeline([FakeStage("shape"), FakeStage("rate"), FakeStage("shape")])
 
 
-def test_default_pipeline_runs_shape_then_rate() -> None:
-    assert [stage.name for stage in default_pipeline().stages] == ["shape", "rate"]
+def test_default_pipeline_runs_the_design_order() -> None:
+    assert [stage.name for stage in default_pipeline().stages] == [
+        "gate",
+        "shape",
+        "rate",
+        "duplicate",
+        "canonical",
+        "crisis",
+        "contact",
+        "link",
+        "abuse",
+        "medication",
+    ]
 
 
 def test_default_pipeline_cleans_the_text_and_counts_it_against_the_rate() -> None:

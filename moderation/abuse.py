@@ -1,0 +1,92 @@
+"""Abuse: slurs, harassment and threats are refused (BLOCK, code "blocked") and the
+facilitators alerted (alert "abuse"); the sender gets a kind, firm reason.
+
+Telling someone to harm or kill themselves ("kys", "go kill yourself", "nobody would miss
+you") is abuse, not a crisis statement. Mild swearing is allowed by default — people vent
+about pain — and masked ("f***") when the room policy sets mask_swearing (MODIFY, rule
+abuse.swearing, with a notice).
+
+Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIFY).
+"""
+
+from moderation.context import MessageContext
+from moderation.lexicon import Hit, Scanner
+from moderation.verdict import ALLOW, Verdict, block, modify
+
+_BLOCK_ORDER = ("threat", "slur", "harassment")
+_REASONS = {
+    "slur": (
+        "This message wasn't sent because it contains a slur. Words like that hurt people "
+        "here — please say it another way."
+    ),
+    "harassment": (
+        "This message wasn't sent because it could really hurt someone. It's OK to be "
+        "frustrated — please share how you feel without aiming it at a person."
+    ),
+    "threat": (
+        "This message wasn't sent because it reads as a threat. Everyone here needs to feel "
+        "safe. A facilitator has been let know."
+    ),
+}
+SWEARING_NOTICE = (
+    "This room keeps language gentle, so some words in your message were masked. "
+    "The rest of your message was delivered as you wrote it."
+)
+
+
+class AbuseStage:
+    name = "abuse"
+
+    def __init__(self, scanner: Scanner | None = None) -> None:
+        self._scanner = scanner if scanner is not None else Scanner()
+
+    def check(self, ctx: MessageContext) -> Verdict:
+        policy = ctx.policy
+        scan = self._scanner.scan(ctx.text)
+        hits = scan.hits_for(policy.abuse_lists)
+        if hits:
+            crisis = scan.hits_for(policy.crisis_lists)
+            # Never refuse someone's own crisis statement: a harassment phrase that
+            # overlaps a crisis phrase ("I just want to die") is not aimed at anyone.
+            hits = [hit for hit in hits if not _overlaps_any(hit, crisis)]
+        sections = {hit.entry.section for hit in hits}
+        for section in _BLOCK_ORDER:
+            if section in sections:
+                return block(f"abuse.{section}", "blocked", _REASONS[section], alert="abuse")
+        if not policy.mask_swearing:
+            return ALLOW
+        swears = scan.hits_for(policy.swearing_lists)
+        if not swears:
+            return ALLOW
+        masked = _mask(ctx.text, scan.original_spans(swears))
+        if masked == ctx.text:
+            return ALLOW
+        return modify(
+            "abuse.swearing", masked, "Strong language was masked.", notice=SWEARING_NOTICE
+        )
+
+
+def _overlaps_any(hit: Hit, others: list[Hit]) -> bool:
+    return any(
+        other.view == hit.view and other.start < hit.end and hit.start < other.end
+        for other in others
+    )
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """Keep the first letter of each masked word, star the other letters and digits."""
+    chars = list(text)
+    for start, end in spans:
+        first = True
+        for i in range(start, end):
+            ch = chars[i]
+            if ch.isspace():
+                first = True
+                continue
+            if not (ch.isalnum() or ch in "@$!|*+"):
+                continue
+            if first:
+                first = False
+                continue
+            chars[i] = "*"
+    return "".join(chars)

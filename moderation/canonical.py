@@ -1,0 +1,330 @@
+"""Canonical text: views of a message used for matching only; the delivered text keeps its form.
+
+A message is turned into a few *views*, each a lower-case string of words separated by
+single spaces and padded with a space at both ends (so " word " matches whole words):
+
+- words: NFKD; invisible format characters (zero-width, soft hyphen, bidi controls,
+  variation selectors) and combining marks dropped; look-alike letters from other scripts
+  and styled letters (Cyrillic, Greek, fullwidth, mathematical, small caps, enclosed)
+  folded to Latin; apostrophes dropped ("don't" → "dont"); digits read as the letters
+  they stand for in leetspeak (0→o, 1→i, 3→e, 4→a, 5→s, 7→t) and the look-alike pair
+  i/l merged into one letter, so "k1ll", "kiIl" and "kill" all read "kiii"; everything
+  else made a space.
+- leet: as words, and symbols read as letters too (@→a, $→s, !→i, |→i; "*" kept as a
+  masked letter: "f*ck"). Kept apart from "words" because "!" and "$" are mostly
+  punctuation ("help!" must still read "help").
+
+Phrases in the lists are folded the same way, so matching compares like with like.
+
+Derived views, made only when the message needs them (see lexicon.Scanner):
+- dedup1 / dedup2: runs of three or more of one letter cut to one / two ("fuuuuck").
+- joined: spaced-out and dotted-out words joined ("k y s", "s.u.i.c.i.d.e").
+- visual: text under a right-to-left override reversed, as it is displayed.
+
+Every view can also be built *mapped*: with, for each view character, the span of the
+original text it came from, so a stage can mask exactly what matched. The mapped builders
+produce the same strings as the fast ones (tests check this on the corpus).
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Characters that read as an apostrophe (straight, curly, grave, acute, modifier letters);
+# dropped so "don't", "don\u2019t" and "dont" agree.
+APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc\u02b9\u2032\u02bb\uff07"
+
+# Letters that render as nothing (Hangul fillers, blank Braille) are dropped like
+# zero-width characters.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+# Look-alikes folded to Latin before lower-casing: the upper- and lower-case forms of a
+# Greek or Cyrillic letter often resemble different Latin letters (capital eta looks like
+# H, small eta like n). Written as escapes so the source itself cannot confuse a reader.
+_CONFUSABLES: dict[str, str] = {
+    # Cyrillic capitals
+    "\u0410": "a", "\u0412": "b", "\u0421": "c", "\u0415": "e", "\u041d": "h", "\u0406": "i",
+    "\u0408": "j", "\u041a": "k",
+    "\u041c": "m", "\u041e": "o", "\u0420": "p", "\u0405": "s", "\u0422": "t", "\u0425": "x",
+    "\u0423": "y", "\u04ae": "y",
+    "\u051a": "q", "\u051c": "w", "\u04c0": "l", "\u0417": "3", "\u042c": "b", "\u0413": "r",
+    "\u041f": "n",
+    # Cyrillic small
+    "\u0430": "a", "\u0432": "b", "\u0441": "c", "\u0435": "e", "\u04bb": "h", "\u0456": "i",
+    "\u0458": "j", "\u043a": "k",
+    "\u043c": "m", "\u043d": "h", "\u043e": "o", "\u0440": "p", "\u0455": "s", "\u0442": "t",
+    "\u0445": "x", "\u0443": "y",
+    "\u04af": "y", "\u051b": "q", "\u051d": "w", "\u04cf": "l", "\u0501": "d", "\u044c": "b",
+    "\u0433": "r", "\u043f": "n",
+    "\u0448": "w", "\u0437": "3", "\u0461": "w", "\u0261": "g",
+    # Greek capitals
+    "\u0391": "a", "\u0392": "b", "\u0395": "e", "\u0396": "z", "\u0397": "h", "\u0399": "i",
+    "\u039a": "k", "\u039c": "m",
+    "\u039d": "n", "\u039f": "o", "\u03a1": "p", "\u03a4": "t", "\u03a5": "y", "\u03a7": "x",
+    "\u03f9": "c",
+    # Greek small
+    "\u03b1": "a", "\u03b2": "b", "\u03b3": "y", "\u03b5": "e", "\u03b7": "n", "\u03b9": "i",
+    "\u03ba": "k", "\u03bc": "u",
+    "\u03bd": "v", "\u03bf": "o", "\u03c1": "p", "\u03c3": "o", "\u03c2": "c", "\u03c4": "t",
+    "\u03c5": "u", "\u03c7": "x",
+    "\u03c9": "w", "\u03f2": "c", "\u03f3": "j", "\u03f1": "p",
+    # Armenian
+    "\u0585": "o", "\u057d": "u", "\u0578": "n", "\u0570": "h", "\u0566": "q", "\u0581": "g",
+    # Latin letters without a decomposition
+    "\u0131": "i", "\u0142": "l", "\u0141": "l", "\u0111": "d", "\u0110": "d", "\u0127": "h",
+    "\u00f8": "o", "\u00d8": "o",
+    "\u00df": "ss", "\u00e6": "ae", "\u00c6": "ae", "\u0153": "oe", "\u0152": "oe", "\u0192": "f",
+    "\u0251": "a",
+    "\u0280": "r", "\u026a": "i", "\u028f": "y", "\u029f": "l", "\u0274": "n", "\u0299": "b",
+    "\u029c": "h", "\u0262": "g",
+    "\u1d00": "a", "\u1d04": "c", "\u1d05": "d", "\u1d07": "e", "\u0493": "f", "\u1d0a": "j",
+    "\u1d0b": "k", "\u1d0d": "m",
+    "\u1d0f": "o", "\u1d18": "p", "\u01eb": "q", "\ua731": "s", "\u1d1b": "t", "\u1d1c": "u",
+    "\u1d20": "v", "\u1d21": "w",
+    "\u1d22": "z", "\u0269": "i", "\u0275": "o", "\u0185": "b",
+}  # fmt: skip
+# Enclosed letters without a compatibility decomposition: negative circled, negative
+# squared and regional-indicator letters (🅚 🅺 🇰).
+for _start in (0x1F150, 0x1F170, 0x1F1E6):
+    for _offset in range(26):
+        _CONFUSABLES[chr(_start + _offset)] = chr(ord("a") + _offset)
+
+# Leetspeak symbols, read as letters in the leet view only.
+_LEET_SYMBOLS = {
+    "@": "a",
+    "$": "s",
+    "!": "i",
+    "|": "i",
+    "\u00a1": "i",
+    "\u20ac": "e",
+    "+": "t",
+    "*": "*",
+}
+# Digits read as letters and i/l merged, in every view (the "skeleton" alphabet).
+_SKELETON = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "l": "i"}
+)
+
+# Right-to-left override and isolate: the text after it, up to the matching pop, is shown
+# reversed, so "\u202eflesruoy llik" reads "kill yourself" on screen.
+_RTL_OPEN = frozenset("\u202e\u2067")
+_RTL_CLOSE = {"\u202e": "\u202c", "\u2067": "\u2069"}
+
+
+def _fold(ch: str, leet: bool) -> str:
+    """What one character (already NFKD) becomes in a view."""
+    if ch in APOSTROPHES:
+        return ""
+    if ch in _LEET_SYMBOLS:
+        return _LEET_SYMBOLS[ch] if leet else " "
+    out = _CONFUSABLES.get(ch)
+    if out is None:
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me", "Cf") or ch in _BLANK_LOOKING:
+            return ""
+        if category[0] == "L":
+            # lower() can itself add marks or letters to fold ("İ" → "i̇").
+            low = unicodedata.normalize("NFKD", ch.lower())
+            out = "".join(
+                _CONFUSABLES.get(c, c) for c in low if unicodedata.category(c) not in ("Mn", "Me")
+            )
+        elif category[0] == "N":
+            digit = unicodedata.digit(ch, None)
+            out = " " if digit is None else str(digit)
+        else:
+            return " "
+    return out.translate(_SKELETON)
+
+
+class _FoldTable(dict[int, str]):
+    """A str.translate table that computes and remembers each character's folding.
+
+    After a character has been seen once its lookup is a plain dict hit in C, so a view of
+    an ASCII message costs one translate call.
+    """
+
+    __slots__ = ("_leet",)
+
+    def __init__(self, leet: bool) -> None:
+        super().__init__()
+        self._leet = leet
+        for code in range(128):
+            self[code] = _fold(chr(code), leet)
+
+    def __missing__(self, code: int) -> str:
+        value = _fold(chr(code), self._leet)
+        # Bound the memo: a flood of distinct rare characters must not grow it forever.
+        if len(self) < 65536:
+            self[code] = value
+        return value
+
+
+WORDS_TABLE = _FoldTable(leet=False)
+LEET_TABLE = _FoldTable(leet=True)
+
+
+def decompose(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFKD", text)
+
+
+def words_view(decomposed: str) -> str:
+    return " " + " ".join(decomposed.translate(WORDS_TABLE).split()) + " "
+
+
+def leet_view(decomposed: str) -> str:
+    folded = decomposed.translate(LEET_TABLE)
+    tokens = folded.split()
+    if "*" in folded:
+        # "*" is a masked letter inside a word ("f*ck"), decoration around it ("**hi**").
+        tokens = [token for token in (t.strip("*") for t in tokens) if token]
+    return " " + " ".join(tokens) + " "
+
+
+def visual_order(text: str) -> list[int] | None:
+    """Indices of `text` in display order when it uses right-to-left overrides, else None."""
+    if not any(ch in text for ch in _RTL_OPEN):
+        return None
+    order: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _RTL_OPEN:
+            close = _RTL_CLOSE[ch]
+            end = text.find(close, i + 1)
+            newline = text.find("\n", i + 1)
+            if end < 0 or (0 <= newline < end):
+                end = newline if newline >= 0 else n
+            order.extend(range(end - 1, i, -1))
+            i = end
+        else:
+            order.append(i)
+            i += 1
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class MappedView:
+    """A view with, for each of its characters, the span of the original text it came from.
+
+    Padding and separator spaces have the span of a neighbouring character; only the
+    characters of matched words are used for masking.
+    """
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original-text span of view characters [start, end)."""
+        return self.starts[start], max(self.ends[start:end])
+
+
+def mapped_base(text: str, leet: bool, order: list[int] | None = None) -> MappedView:
+    """words_view / leet_view of `text` (in `order`, for the visual view), with spans."""
+    table = LEET_TABLE if leet else WORDS_TABLE
+    chars: list[str] = []
+    origin: list[int] = []
+    for i in order if order is not None else range(len(text)):
+        for out in decompose(text[i]).translate(table):
+            chars.append(out)
+            origin.append(i)
+    # Split into tokens exactly like str.split(), then strip "*" like leet_view.
+    tokens: list[list[int]] = []
+    current: list[int] = []
+    for k, ch in enumerate(chars):
+        if ch.isspace():
+            if current:
+                tokens.append(current)
+                current = []
+        else:
+            current.append(k)
+    if current:
+        tokens.append(current)
+    if leet and "*" in chars:
+        stripped = []
+        for token in tokens:
+            a, b = 0, len(token)
+            while a < b and chars[token[a]] == "*":
+                a += 1
+            while b > a and chars[token[b - 1]] == "*":
+                b -= 1
+            if a < b:
+                stripped.append(token[a:b])
+        tokens = stripped
+    out_chars = [" "]
+    starts = [0]
+    ends = [0]
+    for t, token in enumerate(tokens):
+        if t:
+            out_chars.append(" ")
+            starts.append(origin[token[0]])
+            ends.append(origin[token[0]])
+        for k in token:
+            out_chars.append(chars[k])
+            starts.append(origin[k])
+            ends.append(origin[k] + 1)
+    out_chars.append(" ")
+    starts.append(len(text))
+    ends.append(len(text))
+    return MappedView("".join(out_chars), tuple(starts), tuple(ends))
+
+
+_RUN3 = re.compile(r"([^ ])\1{2,}")
+_RUN2 = re.compile(r"([^ ])\1+")
+# Three or more one-character words in a row: "k y s", "s u i c i d e" (dots became spaces).
+_SPACED = re.compile(r"(?<= )[^ ](?: [^ ]){2,}(?= )")
+
+
+def _rewrite(
+    view: str,
+    spans: MappedView | None,
+    pattern: re.Pattern[str],
+    *,
+    keep: int = 1,
+    join: bool = False,
+) -> tuple[str, MappedView | None]:
+    """Apply one derived-view rewrite to a view string, and to its spans when given."""
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    last = 0
+    for match in pattern.finditer(view):
+        a, b = match.span()
+        parts.append(view[last:a])
+        if spans is not None:
+            starts.extend(spans.starts[last:a])
+            ends.extend(spans.ends[last:a])
+        kept = [k for k in range(a, b) if view[k] != " "] if join else list(range(a, a + keep))
+        parts.append("".join(view[k] for k in kept))
+        if spans is not None:
+            if join:
+                starts.extend(spans.starts[k] for k in kept)
+                ends.extend(spans.ends[k] for k in kept)
+            else:
+                # The kept letters stand for the whole run: masking covers all of it.
+                starts.extend([spans.starts[a]] * len(kept))
+                ends.extend([max(spans.ends[a:b])] * len(kept))
+        last = b
+    parts.append(view[last:])
+    text = "".join(parts)
+    if spans is None:
+        return text, None
+    starts.extend(spans.starts[last:])
+    ends.extend(spans.ends[last:])
+    return text, MappedView(text, tuple(starts), tuple(ends))
+
+
+def dedup(view: str, keep: int, spans: MappedView | None = None) -> tuple[str, MappedView | None]:
+    """Cut runs of one character: keep=1 cuts every run to one letter, keep=2 cuts runs of
+    three or more to two."""
+    return _rewrite(view, spans, _RUN2 if keep == 1 else _RUN3, keep=keep)
+
+
+def join_spaced(view: str, spans: MappedView | None = None) -> tuple[str, MappedView | None]:
+    """Join runs of three or more one-letter words ("k y s" → "kys")."""
+    return _rewrite(view, spans, _SPACED, join=True)
+
+
+def collapse(form: str, keep: int = 1) -> str:
+    """dedup for a bare phrase (no padding); used when compiling lists."""
+    return (_RUN2 if keep == 1 else _RUN3).sub(lambda m: m.group(1) * keep, form)

@@ -1,0 +1,165 @@
+"""Crisis language: flag and support, never block or silence.
+
+People living with chronic pain have high rates of suicidal thinking. Peer-support
+practice (7 Cups, TalkLife, NSPA and Samaritans guidance) is clear: a member who says they
+want to die must be heard, not refused. So a first-person crisis statement is delivered
+(FLAG); the sender privately gets a supportive notice with crisis lines; facilitators get
+a priority alert. Only detail of methods or means (quantities, lethality, plans, how to
+get them) is held for a facilitator (HOLD), because it can put other vulnerable readers at
+risk — the sender still gets a supportive notice and the facilitators a priority alert.
+This stage never returns BLOCK.
+
+Who a statement is about matters: "I want to die" is the sender's; "my friend attempted
+suicide", "does your partner ever say he wants to die?" are about someone else. Those get
+a gentler FLAG (`crisis.others`, no priority) and a notice about helping someone else;
+facilitators' own messages are not flagged for talk about others (they post resources).
+Telling someone else to kill themselves is abuse (the abuse stage), not a crisis statement.
+
+Rules (priority order):
+- crisis.method    HOLD, alert crisis, priority
+- crisis.suicidal  FLAG, alert crisis, priority
+- crisis.overdose  FLAG, alert crisis, priority
+- crisis.self_harm FLAG, alert crisis, priority
+- crisis.hopeless  FLAG, alert crisis (not priority: despair, without talk of dying)
+- crisis.others    FLAG, alert crisis (not priority)
+"""
+
+from moderation.canonical import decompose, words_view
+from moderation.context import MessageContext
+from moderation.lexicon import Hit, Scan, Scanner, near_rules
+from moderation.policy import ModerationPolicy
+from moderation.verdict import ALLOW, Verdict, flag, hold
+
+# Severity order of the sender's own statements; the first found decides the rule.
+_SELF_ORDER = ("suicidal", "overdose", "self_harm", "hopeless")
+_PRIORITY = frozenset({"suicidal", "overdose", "self_harm"})
+
+# Looking back from a phrase for who it is about: the nearest pronoun or person word
+# decides. Folded like the views, where "l" reads "i" ("she'll" is "sheii").
+_LOOKBACK_WORDS = 6
+
+
+def _folded(words: str) -> frozenset[str]:
+    return frozenset(words_view(decompose(words)).split())
+
+
+_SELF_WORDS = _folded("i im ive id i'll me my myself mine we us")
+_OTHER_WORDS = _folded(
+    "he she they hes shes theyre theyve theyd they'll she'll he'll him her them his hers "
+    "their theirs you youre youve youd you'll your yours u ur ya friend friends son sons "
+    "daughter daughters mum mom mother dad father parent parents brother sister sibling "
+    "husband wife partner boyfriend girlfriend bf gf cousin uncle aunt auntie niece nephew "
+    "grandson granddaughter nan gran grandma grandad grandpa granny colleague coworker "
+    "neighbour neighbor flatmate roommate child children kid kids teen teenager people "
+    "someone somebody anyone anybody everyone patients patient person man woman guy girl "
+    "boy member members others ex fellow fiance fiancee stepson stepdaughter mate mates who"
+)
+
+_REASON_SELF = "This message talks about wanting to die, suicide or self-harm."
+_REASON_HOPELESS = "This message sounds like the sender may be feeling hopeless."
+_REASON_OTHERS = "This message talks about someone else who may be at risk, or about suicide."
+_REASON_METHOD = (
+    "This message includes details about ways of ending a life, so a facilitator will "
+    "look at it before the group sees it."
+)
+
+
+def crisis_lines(policy: ModerationPolicy) -> str:
+    return "\n".join(f"• {label}: {text}" for label, text in policy.crisis_lines)
+
+
+def notice_for_self(policy: ModerationPolicy) -> str:
+    return (
+        "Thank you for telling us how you're feeling. It sounds really hard right now, and "
+        "you don't have to face it on your own. Your message has been shared with the group, "
+        "and a facilitator has been let know so they can check in with you.\n"
+        "If you're thinking about ending your life, or you're not sure you can keep "
+        "yourself safe, please talk to someone now — they're there any time:\n"
+        f"{crisis_lines(policy)}\n"
+        "If you are in immediate danger, call your local emergency number."
+    )
+
+
+def notice_for_method(policy: ModerationPolicy) -> str:
+    return (
+        "Thank you for trusting us with this. Your message includes details about ways of "
+        "ending a life, so it's been shared with the facilitators first rather than the "
+        "whole group — others here may be struggling too. You haven't done anything wrong, "
+        "and you matter. A facilitator will reach out to you.\n"
+        "If you're thinking about ending your life, please talk to someone now — they're "
+        "there any time:\n"
+        f"{crisis_lines(policy)}\n"
+        "If you are in immediate danger, call your local emergency number."
+    )
+
+
+def notice_for_others(policy: ModerationPolicy) -> str:
+    return (
+        "It sounds like this is about someone who may be at risk, and that can be a lot to "
+        "carry. If someone is in danger right now, call your local emergency number. These "
+        "lines can support them — and you:\n"
+        f"{crisis_lines(policy)}"
+    )
+
+
+class CrisisStage:
+    name = "crisis"
+
+    def __init__(self, scanner: Scanner | None = None) -> None:
+        self._scanner = scanner if scanner is not None else Scanner()
+
+    def check(self, ctx: MessageContext) -> Verdict:
+        policy = ctx.policy
+        scan = self._scanner.scan(ctx.text)
+        hits = scan.hits_for(policy.crisis_lists)
+        if not hits:
+            return ALLOW
+        found = classify(scan, hits)
+        if "method" in found:
+            return hold(
+                "crisis.method",
+                _REASON_METHOD,
+                notice=notice_for_method(policy),
+                alert="crisis",
+                priority=True,
+            )
+        for section in _SELF_ORDER:
+            if section in found:
+                return flag(
+                    f"crisis.{section}",
+                    _REASON_HOPELESS if section == "hopeless" else _REASON_SELF,
+                    notice=notice_for_self(policy),
+                    alert="crisis",
+                    priority=section in _PRIORITY,
+                )
+        if "others" in found and not ctx.is_facilitator:
+            return flag(
+                "crisis.others", _REASON_OTHERS, notice=notice_for_others(policy), alert="crisis"
+            )
+        return ALLOW
+
+
+def classify(scan: Scan, hits: list[Hit]) -> set[str]:
+    """The crisis sections the message is about, with subjects resolved (self/others)."""
+    found: set[str] = set()
+    plain = [hit for hit in hits if hit.entry.near is None]
+    for hit in [*plain, *near_rules(scan, hits)]:
+        section = hit.entry.section
+        if section in ("method", "others"):
+            found.add(section)
+        elif hit.entry.subject and about_someone_else(scan.views[hit.view], hit.start):
+            found.add("others")
+        else:
+            found.add(section)
+    return found
+
+
+def about_someone_else(view: str, start: int) -> bool:
+    """Whether the words just before a phrase name someone other than the sender."""
+    before = view[max(0, start - 80) : start].split()[-_LOOKBACK_WORDS:]
+    for word in reversed(before):
+        if word in _SELF_WORDS:
+            return False
+        if word in _OTHER_WORDS:
+            return True
+    return False  # no subject: chat drops the "I" ("thinking about ending it")

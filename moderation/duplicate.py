@@ -1,0 +1,117 @@
+"""Duplicates and raids, compared on the canonical text (case, spacing, punctuation,
+look-alike letters and invisible characters do not make a message new).
+
+- The same member sending the same text again within `dup_window_s` (60 s) → BLOCK,
+  code "duplicate", rule duplicate.repeat. Retries after a lost ack never get here: the
+  service answers them from the client id first.
+- The same text from `raid_members` (3) or more members of a room within `raid_window_s`
+  (30 s) → HOLD, rule duplicate.raid, alert "raid": a coordinated flood. Every copy from
+  the third member on is held.
+
+Short messages are exempt ("same", "thank you", "❤️", "welcome!"): people say them to
+several people in a row, and several people say them at once when someone shares news.
+Facilitators are exempt (they repeat room guidance) and are not counted.
+
+State is kept per process, bounded like the rate stage's: entries older than their window
+are dropped by `prune(now)`, which runs by itself every PRUNE_EVERY checks (or, with more
+entries, after as many checks as entries). Only hashes of the canonical text are kept,
+never the text.
+"""
+
+from collections import OrderedDict
+
+from moderation.context import MessageContext
+from moderation.lexicon import Scanner
+from moderation.verdict import ALLOW, Verdict, block, hold
+
+PRUNE_EVERY = 1024
+# A member sends at most a few dozen messages a minute (the rate stage), so this bounds
+# one member's memory even with an unusually long window in a room policy.
+MAX_PER_MEMBER = 64
+
+
+class DuplicateStage:
+    name = "duplicate"
+
+    def __init__(self, scanner: Scanner | None = None, prune_every: int = PRUNE_EVERY) -> None:
+        if prune_every < 1:
+            raise ValueError("prune_every must be at least 1")
+        self._scanner = scanner if scanner is not None else Scanner()
+        self._prune_every = prune_every
+        self._checks_until_prune = prune_every
+        # (room, member) -> text hash -> (sent at, forget at); oldest first
+        self._sent: dict[tuple[str, str], OrderedDict[int, tuple[float, float]]] = {}
+        # (room, text hash) -> member -> (sent at, forget at)
+        self._raids: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+
+    @property
+    def tracked_count(self) -> int:
+        """How many (member, text) and (room, text) entries are held in memory."""
+        return sum(len(v) for v in self._sent.values()) + sum(len(v) for v in self._raids.values())
+
+    def check(self, ctx: MessageContext) -> Verdict:
+        if ctx.is_facilitator:
+            return ALLOW
+        policy, now = ctx.policy, ctx.now
+        key = self._scanner.scan(ctx.text).key
+        size = len(key)
+        if size < policy.dup_min_chars and size < policy.raid_min_chars:
+            return ALLOW
+        self._checks_until_prune -= 1
+        if self._checks_until_prune <= 0:
+            self.prune(now)
+        digest = hash(key)
+
+        if size >= policy.dup_min_chars:
+            sent = self._sent.setdefault((ctx.room, ctx.sender_id), OrderedDict())
+            previous = sent.get(digest)
+            if previous is not None and 0 <= now - previous[0] < policy.dup_window_s:
+                # The window runs from the copy that went through, so retrying does not
+                # push it back.
+                return block(
+                    "duplicate.repeat",
+                    "duplicate",
+                    "You sent this same message a moment ago, so this copy wasn't sent again.",
+                )
+            sent[digest] = (now, now + policy.dup_window_s)
+            sent.move_to_end(digest)
+            while len(sent) > MAX_PER_MEMBER:
+                sent.popitem(last=False)
+
+        if size >= policy.raid_min_chars:
+            senders = self._raids.setdefault((ctx.room, digest), {})
+            window = policy.raid_window_s
+            for member in [m for m, (at, _) in senders.items() if not 0 <= now - at < window]:
+                del senders[member]
+            senders[ctx.sender_id] = (now, now + window)
+            if len(senders) >= policy.raid_members:
+                return hold(
+                    "duplicate.raid",
+                    f"The same message came from {len(senders)} members within {window:g} seconds.",
+                    notice=(
+                        "Several people sent this same message just now, so a facilitator "
+                        "will look at it before the group sees it."
+                    ),
+                    alert="raid",
+                )
+        return ALLOW
+
+    def prune(self, now: float) -> int:
+        """Forget entries whose window has passed; returns how many were dropped."""
+        dropped = 0
+        for key in list(self._sent):
+            sent = self._sent[key]
+            for digest in [d for d, (_, forget) in sent.items() if forget <= now]:
+                del sent[digest]
+                dropped += 1
+            if not sent:
+                del self._sent[key]
+        for raid in list(self._raids):
+            senders = self._raids[raid]
+            for member in [m for m, (_, forget) in senders.items() if forget <= now]:
+                del senders[member]
+                dropped += 1
+            if not senders:
+                del self._raids[raid]
+        self._checks_until_prune = max(self._prune_every, self.tracked_count)
+        return dropped
