@@ -151,7 +151,9 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     refused = alex.page.locator("#messages .msg.failed", has_text="Can I still say something?")
     expect(refused).to_have_count(1)
     expect(refused.locator(".state")).to_have_text("not sent")
-    expect(alex.page.locator("#error")).to_have_text(re.compile(r"muted (you )?for 1[45] min(utes)? more"))
+    expect(alex.page.locator("#error")).to_have_text(
+        re.compile(r"muted (you )?for 1[45] min(utes)? more")
+    )
     _shot(alex.page, "member-muted")
     expect(texts(sam.page, "Can I still say something?")).to_have_count(0)
 
