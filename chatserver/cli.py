@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import secrets
 import sys
@@ -136,6 +137,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"  {role:<12} {base}/#room={room}&token={tok}", flush=True)
 
     app.on_startup.append(announce)
+
+    async def freeze_startup_objects(app: web.Application) -> None:
+        # Everything built at start-up (word lists, automata, modules) lives for the whole
+        # run: keep it out of the garbage collector's scans, whose full passes otherwise
+        # stall the worker for hundreds of milliseconds.
+        gc.collect()
+        gc.freeze()
+
+    app.on_startup.append(freeze_startup_objects)
     web.run_app(
         app,
         host=settings.host,

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 import msgpack
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from chatserver.backend import (
     EVERYONE,
@@ -51,6 +51,7 @@ T = TypeVar("T")
 # Every command is bounded so a request answers `unavailable` within 2 s, never hangs.
 COMMAND_TIMEOUT_S = 1.5
 CONNECT_TIMEOUT_S = 1.0
+POOL_SIZE = 32
 # Presence entries live this long unless their worker refreshes them.
 PRESENCE_TTL_MS = 30_000
 PRESENCE_REFRESH_S = 10.0
@@ -157,12 +158,18 @@ class RedisBackend:
         self._url = url
         self._history_size = history_size
         self._retention_s = retention_s
-        self._redis = aioredis.Redis.from_url(
+        # A bounded pool that waits for a free connection (up to the command timeout)
+        # instead of refusing: under load, requests queue briefly rather than fail, and a
+        # worker never opens thousands of connections.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_SIZE,
+            timeout=COMMAND_TIMEOUT_S,
             socket_timeout=COMMAND_TIMEOUT_S,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
+        )
+        self._redis = aioredis.Redis(
+            connection_pool=pool, retry=Retry(NoBackoff(), 0), health_check_interval=0
         )
         # The listener connection waits indefinitely for messages (no socket timeout:
         # redis-py's default timeout would break an idle subscription).

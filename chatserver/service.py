@@ -261,13 +261,6 @@ class ChatService:
         req = parse_message(data, self.max_message_chars)
         if req.room not in conn.rooms:
             raise ServiceError(errors.NOT_IN_ROOM, "Join the room before sending to it.")
-        # A retry after a lost ack answers exactly like the first attempt, before any
-        # rule (rate, duplicates) could treat it as a new message.
-        first = await self.backend.find_client_id(req.room, req.client_id)
-        if first is not None:
-            if not first["offset"]:
-                return {"ok": True, "held": True, "text": first["text"]}
-            return _message_ack(first)
         user = conn.claims.user(req.room)
         now = self.clock()
         local = self.rooms.get(req.room)
@@ -290,6 +283,15 @@ class ChatService:
             ts=now,
             client_id=req.client_id,
         )
+        if outcome.action in (Action.BLOCK, Action.HOLD):
+            # A retry after a lost ack must answer exactly like the first attempt, even
+            # though the duplicate or rate rule would refuse it now. (An allowed message
+            # needs no look-up: the append itself dedupes client_id atomically.)
+            first = await self.backend.find_client_id(req.room, req.client_id)
+            if first is not None:
+                if not first["offset"]:
+                    return {"ok": True, "held": True, "text": first["text"]}
+                return _message_ack(first)
         for verdict in outcome.verdicts:
             self.metrics.verdicts.labels(rule=verdict.rule).inc()
             # The audit trail names the rule and who, never the text.

@@ -30,6 +30,7 @@ Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 # Each backend call has its own bound; this is the last resort for a request as a whole,
 # so a client never waits on an ack forever.
 REQUEST_TIMEOUT_S = 5.0
+_last_backend_log = [0.0]
 
 
 def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> None:
@@ -92,9 +93,14 @@ def _handler(
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()
             return exc.ack()
-        except (BackendUnavailable, TimeoutError, ConnectionError, OSError):
+        except (BackendUnavailable, TimeoutError, ConnectionError, OSError) as exc:
             service.metrics.backend_errors.inc()
-            log.warning("request from %s failed: backend unavailable", sid, exc_info=True)
+            # One line, no traceback, at most once a second: under overload, formatting
+            # tracebacks for every failed request was most of the worker's CPU.
+            now = time.monotonic()
+            if now - _last_backend_log[0] >= 1.0:
+                _last_backend_log[0] = now
+                log.warning("requests failing: backend unavailable (%s)", type(exc).__name__)
             return ServiceError(
                 errors.UNAVAILABLE, "The chat is briefly unavailable; please try again."
             ).ack()
