@@ -139,6 +139,7 @@ const stats = {
   acks_failed: 0,
   ack_errors: {},
   acks_timeout: 0,
+  acks_none: 0,
   expected: 0,
   received: 0,
   late: 0,
@@ -337,16 +338,26 @@ function round(x) {
 function summary(extra) {
   const lat = latencies.subarray(0, latCount).sort();
   const acks = Float64Array.from(ackLat).sort();
+  // Two views: of the messages the server accepted (ack ok), how many deliveries arrived;
+  // and of every message the members sent, whatever its ack said (or did not say).
   let expected = 0;
   let received = 0;
+  let expectedAll = 0;
+  let receivedAll = 0;
   for (const rec of messages.values()) {
-    if (rec.measured && rec.ok) {
+    if (!rec.measured) continue;
+    expectedAll += rec.expected;
+    receivedAll += Math.min(rec.received, rec.expected);
+    if (rec.ok) {
       expected += rec.expected;
       received += Math.min(rec.received, rec.expected);
     }
   }
   stats.expected = expected;
   stats.received = received;
+  stats.expected_all = expectedAll;
+  stats.received_all = receivedAll;
+  stats.acks_none = stats.sent - stats.acks_ok - stats.acks_failed - stats.acks_timeout;
   let sum = 0;
   for (let i = 0; i < lat.length; i++) sum += lat[i];
   return {
@@ -360,7 +371,9 @@ function summary(extra) {
     drain_s: opts.drain,
     target_deliveries_per_s: (opts.rooms * opts.members * opts.members) / opts.interval,
     delivered_pct: expected ? round((100 * received) / expected) : null,
-    deliveries_per_s: round(received / opts.duration),
+    delivered_pct_of_sent: expectedAll ? round((100 * receivedAll) / expectedAll) : null,
+    deliveries_per_s: round(receivedAll / opts.duration),
+    target_messages: Math.round(((opts.rooms * opts.members) / opts.interval) * opts.duration),
     latency_ms: {
       count: lat.length,
       truncated: latTruncated,

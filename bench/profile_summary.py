@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,45 @@ AREAS: list[tuple[str, str]] = [
 ]
 
 
+# What a sample was doing, by the first marker found anywhere in its stack (innermost
+# first). py-spy's asyncio stacks are sometimes cut at a task boundary, so markers name
+# functions that appear wherever the stack is cut.
+PATHS: list[tuple[str, tuple[str, ...]]] = [
+    ("log records and tracebacks", ("Logger._log", "Formatter.format", "print_exception")),
+    (
+        "fan-out writer per recipient (engineio queue -> aiohttp frame -> write)",
+        ("_websocket_handler.<locals>.writer", "AsyncSocket.poll", "Queue.get"),
+    ),
+    ("redis pub/sub listener (decode, gap check, local emit)", ("_listen_forever", "_pump")),
+    (
+        "redis commands (pool, pack, send, parse)",
+        ("execute_command", "AsyncScript.__call__", "_send_packed_command", "get_connection"),
+    ),
+    (
+        "inbound events (frame read, socketio decode, handler, service)",
+        (
+            "_handle_event_internal",
+            "_trigger_event",
+            "websocket_wait",
+            "ChatService.",
+            "_handler.<locals>.handle",
+            "_handle_eio_message",
+        ),
+    ),
+    ("connect/upgrade/http", ("_handle_request", "_handle_connect")),
+    ("timers and wait_for bookkeeping", ("wait_for", "call_later", "call_at", "_release_waiter")),
+    ("event loop: epoll, ready queue", ("select", "_run_once", "Handle._run")),
+]
+
+
+def path_of(names: list[str]) -> str:
+    for path, markers in PATHS:
+        for name in reversed(names):
+            if any(m in name for m in markers):
+                return path
+    return "other"
+
+
 def area_of(file: str) -> str:
     for name, needle in AREAS:
         if needle in file:
@@ -51,6 +91,10 @@ def load(path: Path) -> tuple[list[dict[str, Any]], list[tuple[list[int], float]
     return frames, samples
 
 
+def top(items: Iterable[tuple[str, float]], n: int | None = None) -> list[tuple[str, float]]:
+    return sorted(items, key=lambda kv: -kv[1])[:n]
+
+
 def label(frame: dict[str, Any]) -> str:
     file = str(frame.get("file") or "")
     short = "/".join(file.split("/")[-2:])
@@ -63,11 +107,12 @@ def main() -> int:
     p.add_argument("--top", type=int, default=30)
     args = p.parse_args()
     frames, samples = load(args.profile)
-    self_t: Counter[str] = Counter()
-    incl_t: Counter[str] = Counter()
-    area_self: Counter[str] = Counter()
-    idle = 0.0
-    busy = 0.0
+    self_t: defaultdict[str, float] = defaultdict(float)
+    incl_t: defaultdict[str, float] = defaultdict(float)
+    area_self: defaultdict[str, float] = defaultdict(float)
+    paths: defaultdict[str, float] = defaultdict(float)
+    idle: float = 0.0
+    busy: float = 0.0
     for stack, weight in samples:
         if not stack:
             continue
@@ -79,18 +124,22 @@ def main() -> int:
         busy += weight
         self_t[leaf_label] += weight
         area_self[area_of(str(leaf.get("file") or ""))] += weight
+        paths[path_of([str(frames[i].get("name")) for i in stack])] += weight
         for name in {label(frames[i]) for i in stack}:
             incl_t[name] += weight
     total = idle + busy
     print(f"samples: {total:.0f}, busy {100 * busy / total:.1f}%, idle {100 * idle / total:.1f}%")
+    print("\nwhat the worker was doing (share of busy samples)")
+    for name, t in top(paths.items()):
+        print(f"  {100 * t / busy:5.1f}%  {name}")
     print("\nself time by area (share of busy samples)")
-    for name, t in area_self.most_common():
+    for name, t in top(area_self.items()):
         print(f"  {100 * t / busy:5.1f}%  {name}")
     print(f"\nself time, top {args.top} functions")
-    for name, t in self_t.most_common(args.top):
+    for name, t in top(self_t.items(), args.top):
         print(f"  {100 * t / busy:5.1f}%  {name}")
     print(f"\ninclusive time, top {args.top} functions")
-    for name, t in incl_t.most_common(args.top):
+    for name, t in top(incl_t.items(), args.top):
         print(f"  {100 * t / busy:5.1f}%  {name}")
     return 0
 

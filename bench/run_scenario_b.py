@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -51,6 +52,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 HOST = "127.0.0.1"  # the only address any load goes to
 
+TRACE_OUT = OUT / "huddle-idle-tracemalloc.json"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -146,6 +148,27 @@ def machine_ticks() -> int:
     return user + nice + system + irq + softirq + steal
 
 
+def others_busy_pct(window_s: float = 2.0) -> float:
+    """CPU (% of one core) used by everything on the machine for a short window; this
+    runs while none of our servers or load generators run, so it is all someone else's."""
+    t0 = machine_ticks()
+    time.sleep(window_s)
+    return 100 * (machine_ticks() - t0) / CLK_TCK / window_s
+
+
+def wait_quiet(limit_pct: float, max_wait_s: float) -> float:
+    """Wait (bounded) until the machine is quiet enough to measure; returns the last reading."""
+    deadline = time.monotonic() + max_wait_s
+    busy = others_busy_pct()
+    while busy > limit_pct and time.monotonic() < deadline:
+        print(f"    machine busy ({busy:.0f}% of a core used by others); waiting", flush=True)
+        time.sleep(5)
+        busy = others_busy_pct()
+    if busy > limit_pct:
+        print(f"    machine still busy ({busy:.0f}%); measuring anyway", flush=True)
+    return round(busy, 1)
+
+
 def rss_kb(pid: int, key: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -219,7 +242,14 @@ class Cluster:
 
 
 def start_cluster(
-    kind: str, phase: str, n_workers: int, secret: str, extra_env: dict[str, str]
+    kind: str,
+    phase: str,
+    n_workers: int,
+    secret: str,
+    extra_env: dict[str, str],
+    *,
+    traced: bool = False,
+    gc_log: bool = False,
 ) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
@@ -269,6 +299,12 @@ def start_cluster(
         if kind == "huddle":
             w_env = {**env, **extra_env}
             argv = [str(PYTHON), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
+            if traced:
+                argv[1:3] = [str(BENCH / "traced_worker.py")]
+                w_env["BENCH_TRACE_OUT"] = str(TRACE_OUT)
+            elif gc_log:
+                argv[1:3] = [str(BENCH / "gc_worker.py")]
+                w_env["BENCH_GC_OUT"] = str(OUT / f"{kind}-{phase}-w{i + 1}-gc.json")
             ready = f"http://{HOST}:{port}/readyz"
         else:
             w_env = env
@@ -365,6 +401,7 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
 
     def on_start(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         wall["start"] = time.monotonic()
+        wall["start_epoch"] = time.time()
         samples["start"] = sample(proc.pid)
         if args.profile and cluster.kind == "huddle":
             target = cluster.workers[0]
@@ -379,7 +416,7 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
                         "-d",
                         str(max(1, int(args.duration) - 2)),
                         "-r",
-                        "200",
+                        "100",
                         "-p",
                         str(target.pid),
                         "-o",
@@ -396,6 +433,7 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
 
     def on_end(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         wall["end"] = time.monotonic()
+        wall["end_epoch"] = time.time()
         samples["end"] = sample(proc.pid)
         samples["rss_kb"] = {w.name: rss_kb(w.pid) for w in cluster.workers}
         samples["hwm_kb"] = {w.name: rss_kb(w.pid, "VmHWM") for w in cluster.workers}
@@ -432,11 +470,12 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         k: (samples["end"][k] - samples["start"][k]) * 1000 / CLK_TCK for k in samples["start"]
     }
     server_ms = sum(cpu_ms[w.name] for w in cluster.workers)
-    received = result.get("received") or 0
+    received = result.get("received_all") or 0
     # Deliveries during the window: those of measured messages (in flight ones arrive
     # just after the window while warm-up ones arrived in it, roughly the same number).
     result["server"] = {
         "window_s": round(elapsed, 2),
+        "window_epoch": [round(wall["start_epoch"], 3), round(wall["end_epoch"], 3)],
         "cpu_ms": {k: round(v) for k, v in cpu_ms.items()},
         "cpu_pct_of_core": {k: round(100 * v / 1000 / elapsed, 1) for k, v in cpu_ms.items()},
         "server_cpu_ms": round(server_ms),
@@ -468,7 +507,12 @@ def count_warnings(path: Path) -> int:
 
 def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dict[str, Any]:
     worker = cluster.workers[0]
+    traced = args.trace_memory and cluster.kind == "huddle"
     time.sleep(1.0)
+    if traced:
+        TRACE_OUT.unlink(missing_ok=True)
+        os.kill(worker.pid, signal.SIGUSR1)
+        time.sleep(2.0)
     before = rss_kb(worker.pid)
     measured: dict[str, Any] = {}
 
@@ -477,6 +521,11 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         time.sleep(args.idle_settle)
         measured["rss_after_kb"] = rss_kb(worker.pid)
         measured["hwm_kb"] = rss_kb(worker.pid, "VmHWM")
+        if traced:
+            os.kill(worker.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 60
+            while not TRACE_OUT.exists() and time.monotonic() < deadline:
+                time.sleep(0.5)
         measured["joined"] = phase.get("joined", 0)
         measured["connected"] = phase.get("connected", 0)
         assert proc.stdin is not None
@@ -505,7 +554,21 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
     )
     n = measured.get("joined") or 0
     after = measured.get("rss_after_kb", 0)
+    breakdown: dict[str, Any] | None = None
+    if traced and TRACE_OUT.exists() and n:
+        trace = json.loads(TRACE_OUT.read_text())
+        breakdown = {
+            "note": "tracemalloc on: RSS figures of this run are inflated by it",
+            "python_bytes_per_connection": round(trace["total_diff"] / n),
+            "by_file_bytes_per_connection": {
+                e["where"]: round(e["size_diff"] / n) for e in trace["by_file"][:15]
+            },
+            "by_line_bytes_per_connection": {
+                e["where"]: round(e["size_diff"] / n) for e in trace["by_line"][:25]
+            },
+        }
     return {
+        "tracemalloc": breakdown,
         "clients": rooms * args.idle_members,
         "connected": measured.get("connected"),
         "joined": n,
@@ -555,17 +618,20 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         row(label, lambda r: dig(r, p), suffix)
 
     if any("load" in results[k] for k in kinds):
-        path("delivered %", "load.delivered_pct", " %")
+        path("delivered % (of acked ok)", "load.delivered_pct", " %")
+        path("delivered % (of all sent)", "load.delivered_pct_of_sent", " %")
         path("deliveries/s achieved", "load.deliveries_per_s")
         path("  target deliveries/s", "load.target_deliveries_per_s")
         path("latency p50", "load.latency_ms.p50", " ms")
         path("latency p99", "load.latency_ms.p99", " ms")
         path("latency max", "load.latency_ms.max", " ms")
         path("ack latency p99", "load.ack_latency_ms.p99", " ms")
-        path("messages sent (measured)", "load.sent")
+        row("messages sent / target", lambda r: "{sent} / {target_messages}".format(**r["load"]))
         row(
-            "acks ok / failed / timeout",
-            lambda r: "{acks_ok} / {acks_failed} / {acks_timeout}".format(**r["load"]),
+            "acks ok / error / timeout / none",
+            lambda r: "{acks_ok} / {acks_failed} / {acks_timeout} / {acks_none}".format(
+                **r["load"]
+            ),
         )
         path("disconnects during run", "load.disconnects")
         path("out-of-order deliveries", "load.order_violations")
@@ -633,7 +699,17 @@ def machine() -> dict[str, Any]:
             "('python-socketio', 'python-engineio', 'aiohttp', 'redis', 'hiredis')))",
         ]
     )
+    # The server code changes under active development: tie each result to what ran.
+    digest = hashlib.sha256()
+    newest = 0.0
+    for pkg in ("chatserver", "rooms", "moderation"):
+        for src in sorted((ROOT / pkg).rglob("*")):
+            if src.is_file() and "__pycache__" not in src.parts:
+                digest.update(str(src.relative_to(ROOT)).encode() + b"\0" + src.read_bytes())
+                newest = max(newest, src.stat().st_mtime)
     return {
+        "server_code_sha256": digest.hexdigest()[:16],
+        "server_code_newest_mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(newest)),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "kernel": platform.release(),
@@ -679,6 +755,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="extra environment for the huddle workers (repeatable)",
     )
+    p.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="idle run of huddle under tracemalloc: per-connection breakdown by source line\n"
+        "(its RSS figure is then inflated; use with --skip-load --only huddle)",
+    )
+    p.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="run the huddle workers under bench/gc_worker.py and report GC pauses\n"
+        "(try a change with --huddle-env BENCH_GC_FREEZE=1 or BENCH_GC_THRESHOLD=a,b,c)",
+    )
+    p.add_argument(
+        "--quiet-pct",
+        type=float,
+        default=15.0,
+        help="before each run, wait while other processes use more than this %% of a core",
+    )
+    p.add_argument("--quiet-wait", type=float, default=180.0, help="the longest such wait (s)")
     p.add_argument("--out", type=Path, default=OUT / "scenario_b.json")
     args = p.parse_args(argv)
     if not (1 <= args.rooms * args.members <= 20000):
@@ -720,14 +815,33 @@ def main(argv: list[str] | None = None) -> int:
             results[kind] = {}
             if not args.skip_load:
                 print(f"== {kind}: load, {args.workers} workers", flush=True)
-                cluster = start_cluster(kind, "load", args.workers, secret, extra_env)
+                busy = wait_quiet(args.quiet_pct, args.quiet_wait)
+                gc_log = args.gc_log and kind == "huddle"
+                cluster = start_cluster(
+                    kind, "load", args.workers, secret, extra_env, gc_log=gc_log
+                )
                 try:
                     results[kind]["load"] = measure_load(cluster, secret, args)
+                    results[kind]["load"]["others_busy_before_pct"] = busy
                 finally:
                     stop_cluster(cluster)
+                if gc_log:
+                    load = results[kind]["load"]
+                    t0, t1 = load["server"]["window_epoch"]
+                    load["gc"] = {}
+                    for w in cluster.workers:
+                        path = OUT / f"{w.name}-gc.json"
+                        if path.exists():
+                            gc_doc = json.loads(path.read_text())
+                            gc_doc["gen2_in_window_ms"] = [
+                                ms for t, ms in gc_doc["gen2_events"] if t0 <= t <= t1
+                            ]
+                            load["gc"][w.name] = gc_doc
             if args.idle:
                 print(f"== {kind}: idle, {args.idle} clients on 1 worker", flush=True)
-                cluster = start_cluster(kind, "idle", 1, secret, extra_env)
+                wait_quiet(args.quiet_pct, args.quiet_wait)
+                traced = args.trace_memory and kind == "huddle"
+                cluster = start_cluster(kind, "idle", 1, secret, extra_env, traced=traced)
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)
                 finally:
@@ -746,6 +860,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2))
+    # Keep every run: a figure quoted in docs/benchmarks.md should stay findable.
+    stamped = args.out.with_name(f"{args.out.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    stamped.write_text(json.dumps(doc, indent=2))
     print()
     print(
         f"Scenario B: {args.rooms} rooms x {args.members} members, every {args.interval}s, "
