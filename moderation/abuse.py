@@ -10,10 +10,13 @@ Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIF
 """
 
 from moderation.context import MessageContext
-from moderation.lexicon import Hit, Scanner
+from moderation.crisis import crisis_hits, section_of
+from moderation.lexicon import Hit, Scanner, effective
 from moderation.verdict import ALLOW, Verdict, block, modify
 
 _BLOCK_ORDER = ("threat", "slur", "harassment")
+# List sections that share a rule id.
+_RULES = {"invalidation": "harassment"}
 _REASONS = {
     "slur": (
         "This message wasn't sent because it contains a slur. Words like that hurt people "
@@ -43,19 +46,23 @@ class AbuseStage:
     def check(self, ctx: MessageContext) -> Verdict:
         policy = ctx.policy
         scan = self._scanner.scan(ctx.text)
-        hits = scan.hits_for(policy.abuse_lists)
+        hits = effective(scan, policy.abuse_lists)
         if hits:
-            crisis = scan.hits_for(policy.crisis_lists)
             # Never refuse someone's own crisis statement: a harassment phrase that
-            # overlaps a crisis phrase ("I just want to die") is not aimed at anyone.
+            # overlaps one ("I just want to die") is not aimed at anyone.
+            crisis = [
+                hit
+                for hit in crisis_hits(scan, policy.crisis_lists)
+                if section_of(scan, hit) != "others"
+            ]
             hits = [hit for hit in hits if not _overlaps_any(hit, crisis)]
-        sections = {hit.entry.section for hit in hits}
+        sections = {_RULES.get(hit.entry.section, hit.entry.section) for hit in hits}
         for section in _BLOCK_ORDER:
             if section in sections:
                 return block(f"abuse.{section}", "blocked", _REASONS[section], alert="abuse")
         if not policy.mask_swearing:
             return ALLOW
-        swears = scan.hits_for(policy.swearing_lists)
+        swears = [hit for hit in scan.hits_for(policy.swearing_lists) if hit.entry.near is None]
         if not swears:
             return ALLOW
         masked = _mask(ctx.text, scan.original_spans(swears))
@@ -74,14 +81,19 @@ def _overlaps_any(hit: Hit, others: list[Hit]) -> bool:
 
 
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    """Keep the first letter of each masked word, star the other letters and digits."""
+    """Keep the first letter of each masked word, star the other letters and digits.
+
+    A spaced-out word ("c u n t") keeps only its first letter.
+    """
     chars = list(text)
     for start, end in spans:
+        words = text[start:end].split()
+        spaced = len(words) > 2 and all(len(word) == 1 for word in words)
         first = True
         for i in range(start, end):
             ch = chars[i]
             if ch.isspace():
-                first = True
+                first = not spaced
                 continue
             if not (ch.isalnum() or ch in "@$!|*+"):
                 continue

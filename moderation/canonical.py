@@ -100,6 +100,7 @@ _LEET_SYMBOLS = {
     "+": "t",
     "*": "*",
 }
+LEET_SYMBOLS = tuple(_LEET_SYMBOLS)
 # Digits read as letters and i/l merged, in every view (the "skeleton" alphabet).
 _SKELETON = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "9": "g", "l": "i"}
@@ -111,8 +112,9 @@ _RTL_OPEN = frozenset("\u202e\u2067")
 _RTL_CLOSE = {"\u202e": "\u202c", "\u2067": "\u2069"}
 
 
-def _fold(ch: str, leet: bool) -> str:
-    """What one character (already NFKD) becomes in a view."""
+def _fold(ch: str, leet: bool, raw: bool = False) -> str:
+    """What one character (already NFKD) becomes in a view ("" drops it); raw: without
+    reading digits as letters or merging i/l (for folding runs of one letter first)."""
     if ch in APOSTROPHES:
         return ""
     if ch in _LEET_SYMBOLS:
@@ -133,26 +135,27 @@ def _fold(ch: str, leet: bool) -> str:
             out = " " if digit is None else str(digit)
         else:
             return " "
-    return out.translate(_SKELETON)
+    return out if raw else out.translate(_SKELETON)
 
 
-class _FoldTable(dict[int, str]):
+class _FoldTable(dict[int, str | None]):
     """A str.translate table that computes and remembers each character's folding.
 
-    After a character has been seen once its lookup is a plain dict hit in C, so a view of
-    an ASCII message costs one translate call.
+    After a character has been seen once its lookup is a plain dict hit in C. Dropped
+    characters map to None (not ""), which keeps CPython's fast path for ASCII text.
     """
 
-    __slots__ = ("_leet",)
+    __slots__ = ("_leet", "_raw")
 
-    def __init__(self, leet: bool) -> None:
+    def __init__(self, leet: bool, raw: bool = False) -> None:
         super().__init__()
         self._leet = leet
+        self._raw = raw
         for code in range(128):
-            self[code] = _fold(chr(code), leet)
+            self[code] = _fold(chr(code), leet, raw) or None
 
-    def __missing__(self, code: int) -> str:
-        value = _fold(chr(code), self._leet)
+    def __missing__(self, code: int) -> str | None:
+        value = _fold(chr(code), self._leet, self._raw) or None
         # Bound the memo: a flood of distinct rare characters must not grow it forever.
         if len(self) < 65536:
             self[code] = value
@@ -161,6 +164,11 @@ class _FoldTable(dict[int, str]):
 
 WORDS_TABLE = _FoldTable(leet=False)
 LEET_TABLE = _FoldTable(leet=True)
+_RAW_TABLES = {False: _FoldTable(leet=False, raw=True), True: _FoldTable(leet=True, raw=True)}
+# Plain-dict copies for ASCII text: CPython's translate is about twice as fast with an
+# exact dict as with a dict subclass.
+_WORDS_ASCII = dict(WORDS_TABLE)
+_LEET_ASCII = dict(LEET_TABLE)
 
 
 def decompose(text: str) -> str:
@@ -168,21 +176,48 @@ def decompose(text: str) -> str:
 
 
 def words_view(decomposed: str) -> str:
-    return " " + " ".join(decomposed.translate(WORDS_TABLE).split()) + " "
+    ascii_text = decomposed.isascii()
+    return _single_spaced(decomposed.translate(_WORDS_ASCII if ascii_text else WORDS_TABLE))
 
 
 def leet_view(decomposed: str) -> str:
-    folded = decomposed.translate(LEET_TABLE)
-    tokens = folded.split()
+    folded = decomposed.translate(_LEET_ASCII if decomposed.isascii() else LEET_TABLE)
     if "*" in folded:
         # "*" is a masked letter inside a word ("f*ck"), decoration around it ("**hi**").
-        tokens = [token for token in (t.strip("*") for t in tokens) if token]
-    return " " + " ".join(tokens) + " "
+        tokens = [token for token in (t.strip("*") for t in folded.split()) if token]
+        return " " + " ".join(tokens) + " "
+    return _single_spaced(folded)
+
+
+def _single_spaced(folded: str) -> str:
+    """Words separated by single spaces, padded with one space at each end.
+
+    Folding leaves " " as the only separator, so halving runs of spaces is enough; it is
+    much cheaper than split and join for chat-sized text.
+    """
+    while "  " in folded:
+        folded = folded.replace("  ", " ")
+    return " " + folded.strip(" ") + " "
+
+
+def raw_view(decomposed: str, leet: bool) -> str:
+    """words_view / leet_view before digits are read as letters and i/l merged: where runs
+    of one letter are folded ("kiiiill" must not become "kiiiiii" first)."""
+    folded = decomposed.translate(_RAW_TABLES[leet])
+    if leet and "*" in folded:
+        tokens = [token for token in (t.strip("*") for t in folded.split()) if token]
+        return " " + " ".join(tokens) + " "
+    return _single_spaced(folded)
+
+
+def skeleton(view: str) -> str:
+    """Read digits as letters and merge i/l, as the views do (one character for one)."""
+    return view.translate(_SKELETON)
 
 
 def visual_order(text: str) -> list[int] | None:
     """Indices of `text` in display order when it uses right-to-left overrides, else None."""
-    if not any(ch in text for ch in _RTL_OPEN):
+    if "\u202e" not in text and "\u2067" not in text:
         return None
     order: list[int] = []
     i, n = 0, len(text)
@@ -219,9 +254,14 @@ class MappedView:
         return self.starts[start], max(self.ends[start:end])
 
 
-def mapped_base(text: str, leet: bool, order: list[int] | None = None) -> MappedView:
-    """words_view / leet_view of `text` (in `order`, for the visual view), with spans."""
-    table = LEET_TABLE if leet else WORDS_TABLE
+def mapped_base(
+    text: str, leet: bool, order: list[int] | None = None, *, raw: bool = False
+) -> MappedView:
+    """words_view / leet_view (or raw_view) of `text`, in `order` for the visual view, with
+    the original span of every character."""
+    table = _RAW_TABLES[leet] if raw else LEET_TABLE if leet else WORDS_TABLE
+    if order is None and text.isascii() and not (leet and "*" in text):
+        return _mapped_ascii(text, table)
     chars: list[str] = []
     origin: list[int] = []
     for i in order if order is not None else range(len(text)):
@@ -269,10 +309,75 @@ def mapped_base(text: str, leet: bool, order: list[int] | None = None) -> Mapped
     return MappedView("".join(out_chars), tuple(starts), tuple(ends))
 
 
+def _token_pattern(table: _FoldTable) -> re.Pattern[str]:
+    separators = "".join(re.escape(chr(code)) for code in range(128) if table[code] == " ")
+    return re.compile(f"[^{separators}]+")
+
+
+_TABLES = (WORDS_TABLE, LEET_TABLE, *_RAW_TABLES.values())
+# For ASCII text: the token pattern and a plain-dict copy of each table (faster translate).
+_ASCII = {id(table): (_token_pattern(table), dict(table)) for table in _TABLES}
+
+
+def word_spans(text: str, leet: bool, view: str, start: int, end: int) -> tuple[int, int]:
+    """For ASCII text: the span of `text` holding the words that view[start:end] (a base
+    view of it) touches. Cheaper than mapped_base when only one phrase is needed."""
+    first = view.count(" ", 0, start) - 1  # the view starts with a space
+    last = view.count(" ", 0, max(start, end - 1)) - 1
+    tokens, ascii_table = _ASCII[id(LEET_TABLE if leet else WORDS_TABLE)]
+    index = -1
+    span_start = 0
+    for match in tokens.finditer(text):
+        if not match.group().translate(ascii_table).strip("*" if leet else ""):
+            continue  # dropped entirely (apostrophes; "*" decoration in the leet view)
+        index += 1
+        if index == first:
+            span_start = match.start()
+        if index == last:
+            return span_start, match.end()
+    return span_start, len(text)
+
+
+def _mapped_ascii(text: str, table: _FoldTable) -> MappedView:
+    """mapped_base for ASCII text: token by token instead of character by character."""
+    chars = [" "]
+    starts = [0]
+    ends = [0]
+    tokens, ascii_table = _ASCII[id(table)]
+    for match in tokens.finditer(text):
+        a, b = match.span()
+        piece = match.group().translate(ascii_table)
+        if not piece:
+            continue  # only dropped characters (apostrophes)
+        whole = len(piece) == b - a
+        positions = range(a, b) if whole else [i for i in range(a, b) if ascii_table[ord(text[i])]]
+        if len(chars) > 1:
+            # The separator gets the span of the next word's first character, as in the
+            # character-by-character builder.
+            chars.append(" ")
+            starts.append(positions[0])
+            ends.append(positions[0])
+        if whole:
+            chars.append(piece)
+            starts.extend(positions)
+            ends.extend(range(a + 1, b + 1))
+            continue
+        for i in positions:
+            chars.append(ascii_table[ord(text[i])] or "")
+            starts.append(i)
+            ends.append(i + 1)
+    chars.append(" ")
+    starts.append(len(text))
+    ends.append(len(text))
+    return MappedView("".join(chars), tuple(starts), tuple(ends))
+
+
 _RUN3 = re.compile(r"([^ ])\1{2,}")
-_RUN2 = re.compile(r"([^ ])\1+")
 # Three or more one-character words in a row: "k y s", "s u i c i d e" (dots became spaces).
 _SPACED = re.compile(r"(?<= )[^ ](?: [^ ]){2,}(?= )")
+# The same, leaving out a leading "a", "i" or "u" that is more likely a word of its own
+# ("what a f a g g o t").
+_SPACED_AFTER_WORD = re.compile(r"(?<= )(?![aiu] [^ ] [^ ] [^ ] )[^ ](?: [^ ]){2,}(?= )")
 
 
 def _rewrite(
@@ -315,16 +420,18 @@ def _rewrite(
 
 
 def dedup(view: str, keep: int, spans: MappedView | None = None) -> tuple[str, MappedView | None]:
-    """Cut runs of one character: keep=1 cuts every run to one letter, keep=2 cuts runs of
-    three or more to two."""
-    return _rewrite(view, spans, _RUN2 if keep == 1 else _RUN3, keep=keep)
+    """Cut runs of three or more of one character to `keep` (1 or 2): "dieeee" → "die"
+    with 1, "killlll" → "kill" with 2. Run on a raw view, then take the skeleton."""
+    return _rewrite(view, spans, _RUN3, keep=keep)
 
 
-def join_spaced(view: str, spans: MappedView | None = None) -> tuple[str, MappedView | None]:
-    """Join runs of three or more one-letter words ("k y s" → "kys")."""
-    return _rewrite(view, spans, _SPACED, join=True)
+def skeleton_mapped(view: MappedView) -> MappedView:
+    return MappedView(skeleton(view.text), view.starts, view.ends)
 
 
-def collapse(form: str, keep: int = 1) -> str:
-    """dedup for a bare phrase (no padding); used when compiling lists."""
-    return (_RUN2 if keep == 1 else _RUN3).sub(lambda m: m.group(1) * keep, form)
+def join_spaced(
+    view: str, spans: MappedView | None = None, *, after_word: bool = False
+) -> tuple[str, MappedView | None]:
+    """Join runs of three or more one-letter words ("k y s" → "kys"); with after_word, a
+    leading "a", "i" or "u" stays a word of its own."""
+    return _rewrite(view, spans, _SPACED_AFTER_WORD if after_word else _SPACED, join=True)

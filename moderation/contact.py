@@ -17,15 +17,16 @@ contact.handle, contact.invite.
 import re
 from dataclasses import dataclass
 
-import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
+from moderation.canonical import decompose
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner, near_rules
-from moderation.links import CONTACT_HOSTS, find_links, has_link_hint, host_in, normalise
+from moderation.lexicon import Scanner, effective
+from moderation.links import find_links, has_link_hint, normalise
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Verdict, modify
 
+_LISTS = ("contact",)
 _LABELS = {
     "phone": "[phone number hidden]",
     "email": "[email hidden]",
@@ -44,12 +45,12 @@ NOTICE = (
 # A run that may be a phone number: digits with the separators people use, an optional
 # "+" in front. Letters O and l/I inside digit runs are read as 0 and 1 first.
 _CANDIDATE = re.compile(r"(?<![\w+])(?:\+\s*)?\(?\d[\d \t().\-\u2013\u2014]{5,24}\d(?![\w])")
-_DIGITISH = re.compile(r"[\dOoIl|][\dOoIl| ().\-]{6,}[\dOoIl|]")
-_LOOK_ALIKE_DIGITS = str.maketrans("OoIl|", "00111")
+_DIGITISH = re.compile(r"[\doil|][\doil| ().\-]{6,}[\doil|]")
+_LOOK_ALIKE_DIGITS = str.maketrans("oil|", "0111")
 _DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$")
 _RANGE = re.compile(r"^\d{1,5}\s*[-\u2013\u2014]\s*\d{1,5}$")
 _CUE = re.compile(
-    r"(?i)\b(?:number|no\.?|num|phone|mobile|mob|cell|tel|telephone|landline|call|"
+    r"\b(?:number|no\.?|num|phone|mobile|mob|cell|tel|telephone|landline|call|"
     r"text|txt|ring|sms|whats\s?app|signal|telegram|contact|reach|digits|dial)\b"
 )
 _NUMBER_WORDS = {
@@ -68,11 +69,12 @@ _NUMBER_WORDS = {
     "nine": "9",
 }
 _WORD_RUN = re.compile(
-    r"(?i)\b(?:(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|"
+    r"\b(?:(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|"
     r"triple|\d)(?:[\s,.\-]+|$)){7,}"
 )
 
-_EMAIL = re.compile(r"(?i)(?<![\w.+\-])[\w.+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
+# After an "@": the domain of an email address.
+_EMAIL_DOMAIN = re.compile(r"[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
 _AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+)"
 _DOT = r"(?:\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+|\s*\.\s*)"
 _PROVIDERS = (
@@ -80,7 +82,7 @@ _PROVIDERS = (
     r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
 )
 _SPELLED_EMAIL = re.compile(
-    r"(?i)(?<![\w.+\-])[\w+\-]{1,64}(?:"
+    r"(?<![\w.+\-])[\w+\-]{1,64}(?:"
     + _DOT
     + r"[\w+\-]{1,64})*"
     + _AT
@@ -91,7 +93,7 @@ _SPELLED_EMAIL = re.compile(
     r"info|de|fr)\b"
 )
 _PROVIDER_EMAIL = re.compile(
-    r"(?i)(?<![\w.+\-])[\w.+\-]{2,64}(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
+    r"(?<![\w.+\-])[\w.+\-]{2,64}(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
 )
 
 _PLATFORM = (
@@ -105,24 +107,24 @@ _KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
 _HANDLE_PATTERNS = (
     # "my insta is jane_doe88", "my snap: xyz", "my discord name is abc#1234"
     re.compile(
-        r"(?i)\bmy\s+" + _PLATFORM + _KIND + r"\s*(?P<cue>is|:|=|-|\u2013)\s*(?:@\s*)?" + _HANDLE
+        r"\bmy\s+" + _PLATFORM + _KIND + r"\s*(?P<cue>is|:|=|-|\u2013)\s*(?:@\s*)?" + _HANDLE
     ),
     # "insta: jane_doe", "snapchat - xyz", "ig @jane"
-    re.compile(r"(?i)\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
+    re.compile(r"\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
     # "@jane_doe on insta", "jane.doe88 on snapchat"
-    re.compile(r"(?i)(?<![\w@])" + _HANDLE + r"\s+(?:on|at)\s+" + _PLATFORM + r"\b"),
+    re.compile(r"(?<![\w@])" + _HANDLE + r"\s+(?:on|at)\s+" + _PLATFORM + r"\b"),
     # "add me on insta jane_doe88", "follow me on tiktok @painwarrior"
     re.compile(
-        r"(?i)\b(?:add|follow|find|message|msg|dm|pm|hmu|text|snap|whatsapp|contact|friend)"
+        r"\b(?:add|follow|find|message|msg|dm|pm|hmu|text|snap|whatsapp|contact|friend)"
         r"\s+me\s+(?:on|at|@|via)\s+"
         + _PLATFORM
         + r"\s*(?P<cue>:|-|,|\u2013|@)?\s*(?:@\s*)?"
         + _HANDLE
     ),
-    # reddit users and discord tags
-    re.compile(r"(?i)(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b"),
-    re.compile(r"(?<![\w#])(?P<handle>[A-Za-z0-9_.]{2,32}#\d{4})\b"),
 )
+_PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
+_REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
+_DISCORD_TAG = re.compile(r"(?<![\w#])(?P<handle>[A-Za-z0-9_.]{2,32}#\d{4})\b")
 # Words that follow "my insta is" without being a handle.
 _NOT_HANDLES = frozenset(
     str.split(
@@ -155,43 +157,28 @@ class ContactStage:
             return ALLOW
         text = ctx.text
         scan = self._scanner.scan(text)
-        hits = scan.hits_for(("contact",))
+        hits = effective(scan, _LISTS)
         sections = {hit.entry.section for hit in hits}
         masks: list[_Mask] = []
         invites = [hit for hit in hits if hit.entry.section == "invite"]
-        invites = [hit for hit in invites if hit.entry.near is None] + near_rules(scan, invites)
         if invites:
             masks.extend(_Mask(a, b, "invite") for a, b in scan.original_spans(invites))
 
-        digits = sum(map(text.count, "0123456789"))
+        # Cheap tests first (C-level scans), on the text with fullwidth and styled
+        # characters unfolded; the patterns only run when they could match.
+        plain = decompose(text)
+        encoded = plain.encode("utf-8", "surrogatepass")
+        digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
         number_words = sum(1 for hit in hits if hit.entry.section == "number_word")
-        wants_phone = digits >= 7 or number_words >= 5 or not text.isascii()
-        wants_email = "@" in text or bool(sections & {"provider", "dot"}) or not text.isascii()
-        wants_handle = "@" in text or "#" in text or "u/" in text or "platform" in sections
-        wants_links = has_link_hint(text)
-        if not (wants_phone or wants_email or wants_handle or wants_links or masks):
-            return ALLOW
-
-        view, origin = normalise(text)
-
-        def keep(start: int, end: int, kind: str) -> None:
-            a, b = (start, end) if origin is None else (origin[start], origin[end - 1] + 1)
-            masks.append(_Mask(a, b, kind))
-
-        if wants_phone:
-            for start, end in _phones(view, ctx.policy):
-                keep(start, end, "phone")
-        if wants_email:
-            for pattern in (_EMAIL, _SPELLED_EMAIL, _PROVIDER_EMAIL):
-                for match in pattern.finditer(view):
-                    keep(match.start(), match.end(), "email")
-        if wants_handle:
-            for start, end in _handles(view):
-                keep(start, end, "handle")
-        if wants_links:
-            for link in find_links(view):
-                if host_in(link.host, CONTACT_HOSTS):
-                    keep(link.start, link.end, "handle")
+        wanted = _Wanted(
+            phone=digits >= 7 or number_words >= 3,
+            email="@" in plain,
+            spelled_email=bool(sections & {"provider", "dot"}),
+            handle="platform" in sections or "u/" in plain or "#" in plain,
+            links=has_link_hint(plain, sections),
+        )
+        if wanted.any():
+            masks.extend(_detect(text, wanted, ctx.policy))
         if not masks:
             return ALLOW
         masked, kinds = _apply(text, masks)
@@ -203,6 +190,43 @@ class ContactStage:
             notice=NOTICE,
             alert="contact",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    phone: bool
+    email: bool
+    spelled_email: bool
+    handle: bool
+    links: bool
+
+    def any(self) -> bool:
+        return self.phone or self.email or self.spelled_email or self.handle or self.links
+
+
+def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]:
+    """Phone numbers, emails, handles and contact links, as spans of `text`."""
+    view, origin = normalise(text)
+    low = view.lower()
+    if len(low) != len(view):  # a few letters lower-case to two ("İ")
+        low = view
+    found: list[tuple[int, int, str]] = []
+    if wanted.phone:
+        found.extend((start, end, "phone") for start, end in _phones(low, policy))
+    if wanted.email:
+        found.extend((start, end, "email") for start, end in _emails(low))
+    if wanted.spelled_email:
+        for pattern in (_SPELLED_EMAIL, _PROVIDER_EMAIL):
+            found.extend((m.start(), m.end(), "email") for m in pattern.finditer(low))
+    if wanted.handle:
+        found.extend((start, end, "handle") for start, end in _handles(low))
+    if wanted.links:
+        found.extend(
+            (link.start, link.end, "handle") for link in find_links(low) if link.is_contact
+        )
+    if origin is None:
+        return [_Mask(start, end, kind) for start, end, kind in found]
+    return [_Mask(origin[start], origin[end - 1] + 1, kind) for start, end, kind in found]
 
 
 def _phones(view: str, policy: ModerationPolicy) -> list[tuple[int, int]]:
@@ -287,10 +311,36 @@ def _allowlisted(digits: str, allowlist: tuple[str, ...]) -> bool:
     return False
 
 
-def _handles(view: str) -> list[tuple[int, int]]:
+def _emails(text: str) -> list[tuple[int, int]]:
+    """name@domain.tld, found from each "@" (much cheaper than a pattern tried at every
+    position of the text)."""
     found: list[tuple[int, int]] = []
-    for pattern in _HANDLE_PATTERNS:
-        for match in pattern.finditer(view):
+    at = text.find("@")
+    while at >= 0:
+        domain = _EMAIL_DOMAIN.match(text, at + 1)
+        start = at
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
+            start -= 1
+        if domain and start < at:
+            found.append((start, domain.end()))
+        at = text.find("@", at + 1)
+    return found
+
+
+def _handles(view: str) -> list[tuple[int, int]]:
+    """Handles next to a platform name, reddit users and discord tags. The platform
+    patterns run only in a window around each platform name."""
+    found: list[tuple[int, int]] = []
+    windows: list[tuple[re.Pattern[str], int, int]] = []
+    for platform in _PLATFORM_WORD.finditer(view):
+        start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
+        windows.extend((pattern, start, end) for pattern in _HANDLE_PATTERNS)
+    if "u/" in view:
+        windows.append((_REDDIT_USER, 0, len(view)))
+    if "#" in view:
+        windows.append((_DISCORD_TAG, 0, len(view)))
+    for pattern, start, end in windows:
+        for match in pattern.finditer(view, start, end):
             handle = match.group("handle")
             bare = handle.lstrip("@").lower().rstrip(".")
             if bare in _NOT_HANDLES or len(bare) < 2:
@@ -300,38 +350,47 @@ def _handles(view: str) -> list[tuple[int, int]]:
             # it must look like one (@, digits, _ or .), or "on insta" could mask any word.
             if cue not in ("is", ":", "=", "@") and not _HANDLE_LIKE.search(handle):
                 continue
-            found.append(match.span())
+            if match.span() not in found:
+                found.append(match.span())
     return found
 
 
+@dataclass(slots=True)
+class _Run:
+    start: int
+    end: int
+    kinds: set[str]
+
+
+_JOINABLE = frozenset({"handle", "invite"})
+
+
 def _apply(text: str, masks: list[_Mask]) -> tuple[str, set[str]]:
-    """Replace the masked spans (merged when they touch) with their labels."""
-    masks = sorted(masks, key=lambda m: (m.start, -m.end))
-    merged: list[list[object]] = []
-    for mask in masks:
-        if merged:
-            last_end = merged[-1][1]
-            assert isinstance(last_end, int)
-            gap = text[last_end : mask.start] if mask.start > last_end else ""
-            if mask.start <= last_end or (len(gap) <= 3 and not gap.strip(" :,-\u2013.")):
-                merged[-1][1] = max(last_end, mask.end)
-                kinds = merged[-1][2]
-                assert isinstance(kinds, set)
-                kinds.add(mask.kind)
+    """Replace the masked spans with their labels. Overlapping spans merge; so do a
+    handle and an invitation separated only by punctuation ("add me on insta: jo")."""
+    runs: list[_Run] = []
+    for mask in sorted(masks, key=lambda m: (m.start, -m.end)):
+        if runs:
+            last = runs[-1]
+            gap = text[last.end : mask.start] if mask.start > last.end else ""
+            touching = len(gap) <= 3 and not gap.strip(" :,-\u2013.")
+            if mask.start < last.end or (
+                touching and mask.kind in _JOINABLE and last.kinds <= _JOINABLE
+            ):
+                last.end = max(last.end, mask.end)
+                last.kinds.add(mask.kind)
                 continue
-        merged.append([mask.start, mask.end, {mask.kind}])
+        runs.append(_Run(mask.start, mask.end, {mask.kind}))
     out: list[str] = []
-    last = 0
+    position = 0
     kinds_seen: set[str] = set()
-    for start, end, kinds in merged:
-        assert isinstance(start, int) and isinstance(end, int) and isinstance(kinds, set)
-        kinds_seen |= kinds
-        label = _LABELS[next(kind for kind in _ORDER if kind in kinds)]
-        out.append(text[last:start])
-        out.append(label)
-        last = end
-    out.append(text[last:])
+    for run in runs:
+        kinds_seen |= run.kinds
+        out.append(text[position : run.start])
+        out.append(_LABELS[next(kind for kind in _ORDER if kind in run.kinds)])
+        position = run.end
+    out.append(text[position:])
     return "".join(out), kinds_seen
 
 
-__all__ = ["NOTICE", "ContactStage", "phonenumbers"]
+__all__ = ["NOTICE", "ContactStage"]

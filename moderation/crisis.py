@@ -26,7 +26,7 @@ Rules (priority order):
 
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
-from moderation.lexicon import Hit, Scan, Scanner, near_rules
+from moderation.lexicon import Hit, Scan, Scanner, effective
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Verdict, flag, hold
 
@@ -111,7 +111,7 @@ class CrisisStage:
     def check(self, ctx: MessageContext) -> Verdict:
         policy = ctx.policy
         scan = self._scanner.scan(ctx.text)
-        hits = scan.hits_for(policy.crisis_lists)
+        hits = crisis_hits(scan, policy.crisis_lists)
         if not hits:
             return ALLOW
         found = classify(scan, hits)
@@ -139,19 +139,24 @@ class CrisisStage:
         return ALLOW
 
 
+def crisis_hits(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:
+    """The phrases that count: plain phrases, and near rules whose sides all occurred."""
+    return effective(scan, lists)
+
+
 def classify(scan: Scan, hits: list[Hit]) -> set[str]:
     """The crisis sections the message is about, with subjects resolved (self/others)."""
-    found: set[str] = set()
-    plain = [hit for hit in hits if hit.entry.near is None]
-    for hit in [*plain, *near_rules(scan, hits)]:
-        section = hit.entry.section
-        if section in ("method", "others"):
-            found.add(section)
-        elif hit.entry.subject and about_someone_else(scan.views[hit.view], hit.start):
-            found.add("others")
-        else:
-            found.add(section)
-    return found
+    return {section_of(scan, hit) for hit in hits}
+
+
+def section_of(scan: Scan, hit: Hit) -> str:
+    section = hit.entry.section
+    if section in ("method", "others") or not hit.entry.subject:
+        return section
+    view = scan.views[hit.view]
+    if _SELF_WORDS.intersection(view[hit.start : hit.end].split()):
+        return section  # "better off without me" is about the sender whoever comes first
+    return "others" if about_someone_else(view, hit.start) else section
 
 
 def about_someone_else(view: str, start: int) -> bool:

@@ -63,7 +63,10 @@ class DuplicateStage:
         digest = hash(key)
 
         if size >= policy.dup_min_chars:
-            sent = self._sent.setdefault((ctx.room, ctx.sender_id), OrderedDict())
+            member = (ctx.room, ctx.sender_id)
+            sent = self._sent.get(member)
+            if sent is None:
+                sent = self._sent[member] = OrderedDict()
             previous = sent.get(digest)
             if previous is not None and 0 <= now - previous[0] < policy.dup_window_s:
                 # The window runs from the copy that went through, so retrying does not
@@ -79,10 +82,13 @@ class DuplicateStage:
                 sent.popitem(last=False)
 
         if size >= policy.raid_min_chars:
-            senders = self._raids.setdefault((ctx.room, digest), {})
+            raid = (ctx.room, digest)
+            senders = self._raids.get(raid)
+            if senders is None:
+                senders = self._raids[raid] = {}
             window = policy.raid_window_s
-            for member in [m for m, (at, _) in senders.items() if not 0 <= now - at < window]:
-                del senders[member]
+            for sender in [m for m, (at, _) in senders.items() if not 0 <= now - at < window]:
+                del senders[sender]
             senders[ctx.sender_id] = (now, now + window)
             if len(senders) >= policy.raid_members:
                 return hold(

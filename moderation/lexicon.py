@@ -1,26 +1,37 @@
 """Word and phrase lists, compiled into one Aho-Corasick automaton over the canonical views.
 
 Lists are data files, moderation/data/<name>.txt. Every list is compiled into a single
-automaton (pyahocorasick), so one pass over each view finds every phrase of every list;
-a room policy then decides which lists each stage honours. Matching costs a few
-microseconds whatever the number of phrases.
+automaton (pyahocorasick), so one pass over a view finds every phrase of every list; a
+room policy then decides which lists each stage honours. A pass costs a few microseconds
+whatever the number of phrases.
 
-List file format (see docs/moderation.md):
+List file format (docs/moderation.md has the full description):
 
     # a comment
     @drug = oxy|oxycodone|{hydro|hydrocodone}     a variable, used as @drug
-    [section option ...]                          rule name (the stage prefixes it)
+    [section option ...]                          phrases below belong to this section
     {i|i really} {want|wanna} to die              a phrase; {a|b|} alternatives
-    =ass                                          = : strict (see below)
     ?attempted suicide                            ? : the crisis stage looks back for
-                                                      the subject (I / my friend)
+                                                      who it is about (I / my friend)
     suicid*                                       * : no word boundary on that side
-    selling && @drug                              (near=N sections) both within N words
+    selling && @drug                              (near=N sections) sides within N words
 
-Section options: suppress (hits inside a longer suppress phrase are dropped: negations,
-idioms), strict (no repeated-letter folding: "ass" must not match "as"), star (also match
-with one vowel or all vowels masked: "n*gger"), doubles (also match with one letter doubled:
-"fuuck"), near=N (co-occurrence rules, "A && B" lines), subject (every phrase is "?").
+Section options:
+- suppress: a hit of this list overlapping one of these phrases is dropped (negations,
+  idioms), unless the hit contains the whole suppress phrase;
+- before: (with suppress) instead, a hit right after one of these phrases is dropped
+  (reported speech: "told me to"); looked up from the words in front of a hit, so common
+  words cost nothing;
+- for=SECTION: (with suppress) only hits of that section are dropped;
+- near=N: lines are "A && B [&& C]"; the rule fires when the sides occur within N words
+  (two sides in either order, more in the order written);
+- subject: every phrase is "?";
+- star: single words also match with one vowel, or all vowels, masked ("n*gger");
+- doubles: single words also match with one letter doubled ("fuuck");
+- joined: multi-word phrases also match written as one word ("killyourself").
+
+Phrases are folded exactly like the views (canonical.py), so "kill" is stored as "kiii".
+Runs of a repeated letter are handled by the views, not by extra keys.
 """
 
 import re
@@ -29,34 +40,39 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import ahocorasick  # type: ignore[import-not-found,unused-ignore]
 
 from moderation.canonical import (
+    LEET_SYMBOLS,
     MappedView,
-    collapse,
     decompose,
     dedup,
     join_spaced,
     leet_view,
     mapped_base,
+    raw_view,
+    skeleton,
+    skeleton_mapped,
     visual_order,
+    word_spans,
     words_view,
 )
 from moderation.context import MessageContext
 from moderation.verdict import ALLOW, Verdict
 
 # Helper keys: not phrases, but signals that a derived view is worth building.
-_TRIPLE = 1  # three of one letter in a row ("fuuuck"): build the dedup views
+_TRIPLE = 1  # three of one letter in a row ("fuuuck"): build the run-folded views
 _PAIR = 2  # two one-letter words in a row (" k y "): maybe a spaced-out word
-_ALPHABET = "abcdefghijkmnopqrstuvwxyz268*"  # the leet view's letters ("l" reads "i")
+_ALPHABET = "abcdefghijkmnopqrstuvwxyz268*"  # the views' letters ("l" reads "i")
 
 _NEAR = re.compile(r"^near=(\d+)$")
-_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)((?:\s+[a-z]+(?:=\d+)?)*)\s*\]$")
+_FOR = re.compile(r"^for=([a-z][a-z0-9_]*)$")
+_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)((?:\s+[a-z]+(?:=[a-z0-9_]+)?)*)\s*\]$")
 _VARIABLE = re.compile(r"^@([a-z][a-z0-9_]*)\s*=\s*(.+)$")
 _REFERENCE = re.compile(r"@([a-z][a-z0-9_]*)")
-_OPTIONS = frozenset({"suppress", "before", "strict", "star", "doubles", "subject", "joined"})
+_OPTIONS = frozenset({"suppress", "before", "star", "doubles", "subject", "joined"})
 
 
 class _Automaton(Protocol):
@@ -69,21 +85,24 @@ class _Automaton(Protocol):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Entry:
-    """One compiled phrase of one list section."""
+    """One line (one side of a near line) of one list: what a matched key stands for."""
 
     list: str  # list file name, e.g. "crisis"
     section: str  # section name, e.g. "suicidal": the rule is "<stage>.<section>"
-    phrase: str  # the phrase as written (after expansion), for tests and debugging
+    pattern: str  # the line as written (after variables), for tests and debugging
     suppress: bool = False  # cancels overlapping hits of its list
-    before: bool = False  # (with suppress) cancels only hits that start right after it
-    subject: bool = False
-    verify: re.Pattern[str] | None = None  # strict phrases matched in folded form
+    scope: str | None = None  # (suppress) only hits of this section
+    subject: bool = False  # look back for who the phrase is about
     # Near rules: (rule id, side, max words between sides, number of sides)
     near: tuple[int, int, int, int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+# A key found in a view: (entries, near-rule entries, view index, start, end). Expanded to
+# Hits only when resolved, and near-rule sides only if every side of their rule occurred.
+_Match = tuple[tuple["Entry", ...], tuple["Entry", ...], int, int, int]
+
+
+class Hit(NamedTuple):
     entry: Entry
     view: int  # index into Scan.views
     start: int  # the phrase's span in that view, without the boundary spaces
@@ -130,9 +149,9 @@ def expand(pattern: str) -> list[str]:
 class _Line:
     section: str
     options: frozenset[str]
+    scope: str | None
     near: int | None  # N for a near=N section
     text: str
-    strict: bool
     subject: bool
 
 
@@ -142,6 +161,7 @@ def parse_list(name: str, source: str) -> list[_Line]:
     section: str | None = None
     options: frozenset[str] = frozenset()
     near: int | None = None
+    scope: str | None = None
     lines: list[_Line] = []
 
     def substitute(text: str, number: int) -> str:
@@ -161,12 +181,14 @@ def parse_list(name: str, source: str) -> list[_Line]:
             continue
         if header := _SECTION.match(line):
             section = header.group(1)
-            words = header.group(2).split()
             near = None
+            scope = None
             plain_options = set()
-            for word in words:
+            for word in header.group(2).split():
                 if match := _NEAR.match(word):
                     near = int(match.group(1))
+                elif match := _FOR.match(word):
+                    scope = match.group(1)
                 elif word in _OPTIONS:
                     plain_options.add(word)
                 else:
@@ -175,23 +197,13 @@ def parse_list(name: str, source: str) -> list[_Line]:
             continue
         if section is None:
             raise ValueError(f"{name}.txt line {number}: phrase before any [section]")
-        strict = subject = False
-        while line[:1] in ("=", "?"):
-            strict |= line[0] == "="
-            subject |= line[0] == "?"
+        subject = "subject" in options
+        if line.startswith("?"):
+            subject = True
             line = line[1:].lstrip()
         if near is not None and "&&" not in line:
             raise ValueError(f"{name}.txt line {number}: near sections need 'A && B' lines")
-        lines.append(
-            _Line(
-                section,
-                options,
-                near,
-                substitute(line, number),
-                strict or "strict" in options,
-                subject or "subject" in options,
-            )
-        )
+        lines.append(_Line(section, options, scope, near, substitute(line, number), subject))
     return lines
 
 
@@ -203,60 +215,71 @@ def _form(phrase: str) -> str:
     return words_view(decompose(phrase)).strip()
 
 
-def _verify_pattern(form: str, left: bool, right: bool) -> re.Pattern[str]:
-    """Matches `form` with any letter repeated, but no doubled letter made single."""
-    parts = []
-    for match in re.finditer(r"(.)\1*", form):
-        ch, n = re.escape(match.group(1)), len(match.group(0))
-        parts.append(" +" if match.group(1) == " " else (f"{ch}{{{n},}}" if n > 1 else f"{ch}+"))
-    return re.compile(("(?<= )" if left else "") + "".join(parts) + ("(?= )" if right else ""))
-
-
-def _variants(form: str, line: _Line) -> Iterator[tuple[str, re.Pattern[str] | None]]:
-    """The folded spellings a phrase is matched in, each with its verify pattern."""
+def _variants(form: str, options: frozenset[str]) -> set[str]:
+    """The folded spellings a phrase is matched in."""
     forms = {form}
-    if "joined" in line.options and " " in form and len(form.replace(" ", "")) >= 6:
-        forms.add(form.replace(" ", ""))  # "killyourself", and spaced-out words joined
-    if " " not in form and "star" in line.options:
+    if " " in form:
+        if "joined" in options and len(form.replace(" ", "")) >= 6:
+            forms.add(form.replace(" ", ""))  # "killyourself", and spaced-out words joined
+        return forms
+    if "star" in options:
         vowels = [i for i, ch in enumerate(form) if ch in "aeiou"]
         forms.update(form[:i] + "*" + form[i + 1 :] for i in vowels)
         if len(vowels) > 1:
             forms.add("".join("*" if ch in "aeiou" else ch for ch in form))
-    if " " not in form and "doubles" in line.options:
+    if "doubles" in options:
         forms.update(form[: i + 1] + form[i:] for i in range(len(form)) if form[i].isalpha())
-    for variant in forms:
-        yield variant, None
-        folded = collapse(variant)
-        if folded != variant:
-            # Repeated letters: matched in the dedup1 view. A strict phrase must show every
-            # doubled letter it has ("nigger" is not "Niger", "ass" is not "as").
-            yield folded, (_verify_pattern(variant, True, True) if line.strict else None)
+    return forms
 
 
 class Lexicon:
     """The compiled lists: one automaton and the entries its keys point at. Immutable."""
 
     def __init__(self, sources: dict[str, str]) -> None:
-        keys: dict[str, dict[tuple[object, ...], Entry]] = defaultdict(dict)
+        keys: dict[str, dict[int, Entry]] = defaultdict(dict)
         self.lists = frozenset(sources)
         self.sections: dict[str, frozenset[str]] = {}
+        # "before" suppressors are looked up by the words in front of a hit, not matched
+        # as keys: they are common words ("not", "said") that would otherwise hit in
+        # almost every message.
+        self.before: dict[str, list[tuple[str | None, frozenset[str]]]] = {}
+        self.before_words = 0
         near_id = 0
         for name, source in sorted(sources.items()):
             sections: set[str] = set()
+            before: dict[str | None, set[str]] = defaultdict(set)
             for line in parse_list(name, source):
                 sections.add(line.section)
+                if "before" in line.options:
+                    for phrase in expand(line.text):
+                        form = _form(phrase)
+                        before[line.scope].add(form)
+                        self.before_words = max(self.before_words, form.count(" ") + 1)
+                    continue
                 near_rule = line.near is not None
                 sides = [s.strip() for s in line.text.split("&&")] if near_rule else [line.text]
                 near_id += 1
                 for side, pattern in enumerate(sides):
+                    entry = Entry(
+                        list=name,
+                        section=line.section,
+                        pattern=pattern,
+                        suppress="suppress" in line.options,
+                        scope=line.scope,
+                        subject=line.subject,
+                        near=(near_id, side, line.near or 0, len(sides)) if near_rule else None,
+                    )
                     for phrase in expand(pattern):
-                        near = (near_id, side, line.near or 0, len(sides)) if near_rule else None
-                        self._add(keys, name, line, phrase, near)
+                        self._add(keys, name, line.options, phrase, entry)
             self.sections[name] = frozenset(sections)
+            if before:
+                self.before[name] = [(scope, frozenset(forms)) for scope, forms in before.items()]
         automaton = cast(_Automaton, ahocorasick.Automaton())
         for key, entries in keys.items():
             lead, trail = key.startswith(" "), key.endswith(" ")
-            automaton.add_word(key, (len(key), int(lead), int(trail), tuple(entries.values())))
+            plain = tuple(entry for entry in entries.values() if entry.near is None)
+            near = tuple(entry for entry in entries.values() if entry.near is not None)
+            automaton.add_word(key, (len(key), int(lead), int(trail), plain, near))
         for ch in _ALPHABET.replace("*", ""):
             # "i" stands for i and l, and "still", "i'll" read "stiii", "iii": four for i.
             automaton.add_word(ch * (4 if ch == "i" else 3), _TRIPLE)
@@ -269,46 +292,46 @@ class Lexicon:
 
     @staticmethod
     def _add(
-        keys: dict[str, dict[tuple[object, ...], Entry]],
+        keys: dict[str, dict[int, Entry]],
         name: str,
-        line: _Line,
+        options: frozenset[str],
         phrase: str,
-        near: tuple[int, int, int, int] | None,
+        entry: Entry,
     ) -> None:
         left = not phrase.startswith("*")
         right = not phrase.endswith("*")
         form = _form(phrase.strip("*").strip())
         if not form:
             raise ValueError(f"{name}.txt: phrase {phrase!r} has no letters or digits")
-        for variant, verify in _variants(form, line):
+        for variant in _variants(form, options):
             key = (" " if left else "") + variant + (" " if right else "")
-            entry = Entry(
-                list=name,
-                section=line.section,
-                phrase=phrase,
-                suppress="suppress" in line.options,
-                before="before" in line.options,
-                subject=line.subject,
-                verify=verify,
-                near=near,
-            )
-            ident = (name, line.section, entry.suppress, entry.subject, near)
-            known = keys[key].get(ident)
-            # Keep the looser entry when two spellings meet (no verify beats verify).
-            if known is None or (known.verify is not None and verify is None):
-                keys[key][ident] = entry
+            keys[key][id(entry)] = entry
 
-    def find(self, view: str, index: int, hits: list[Hit], signals: list[tuple[int, int]]) -> None:
-        """Append the hits of one view; helper signals go to `signals` as (kind, end)."""
+    def find(self, view: str, index: int, matches: list[_Match]) -> tuple[bool, list[int] | None]:
+        """Append the matches of one view. Returns whether a letter came three times in a
+        row, and where runs of one-letter words are (None when there are none)."""
+        triple = False
+        pairs: list[int] | None = None
         for end, value in self.automaton.iter(view):
             if value.__class__ is int:
-                signals.append((value, end))
+                if value == _TRIPLE:
+                    triple = True
+                elif pairs is None:
+                    pairs = [end]
+                else:
+                    pairs.append(end)
                 continue
-            length, lead, trail, entries = value
-            start = end - length + 1 + lead
-            stop = end + 1 - trail
-            for entry in entries:
-                hits.append(Hit(entry, index, start, stop))
+            length, lead, trail, plain, near = value
+            matches.append((plain, near, index, end - length + 1 + lead, end + 1 - trail))
+        return triple, pairs
+
+
+def _has_any(text: str, needles: tuple[str, ...]) -> bool:
+    # A plain loop: any() with a generator costs more than the few substring scans.
+    for needle in needles:  # noqa: SIM110
+        if needle in text:
+            return True
+    return False
 
 
 def read_list(name: str) -> str:
@@ -325,7 +348,9 @@ def default_lexicon() -> "Lexicon":
 
 # ----------------------------------------------------------------------------- scanning
 
-_WORDS, _LEET, _DEDUP1, _DEDUP2, _JOINED, _VISUAL_WORDS, _VISUAL_LEET = range(7)
+# How each view of a Scan was made (recipes): the two base views, the run-folded views
+# (from the raw words or leet view), the joined views and the display-order views.
+_WORDS, _LEET, _RUNS1, _RUNS2, _JOINED, _JOINED_AFTER_WORD, _VISUAL_WORDS, _VISUAL_LEET = range(8)
 
 
 class Scan:
@@ -334,9 +359,9 @@ class Scan:
     __slots__ = (
         "_lexicon",
         "_mapped",
+        "_matches",
         "_order",
         "_resolved",
-        "hits",
         "leet_index",
         "recipes",
         "text",
@@ -348,52 +373,60 @@ class Scan:
         self.text = text
         decomposed = decompose(text)
         words = words_view(decomposed)
-        leet = leet_view(decomposed)
-        # recipes[i] = (how view i was made, the view it was made from)
+        # The leet view differs only where symbols stand for letters.
+        leet = leet_view(decomposed) if _has_any(decomposed, LEET_SYMBOLS) else words
+        # recipes[i] = (how view i was made, whether from the leet side)
         self.views: list[str] = [words]
-        self.recipes: list[tuple[int, int]] = [(_WORDS, -1)]
+        self.recipes: list[tuple[int, bool]] = [(_WORDS, False)]
         if leet != words:
             self.views.append(leet)
-            self.recipes.append((_LEET, -1))
+            self.recipes.append((_LEET, True))
         self.leet_index = len(self.views) - 1
-        self.hits: list[Hit] = []
-        signals: list[tuple[int, int]] = []
-        lexicon.find(words, 0, self.hits, signals)
+        self._matches: list[_Match] = []
         # Triples count in the words view ("!!!" reads "iii" in the leet view); pairs in
         # the leet view, where "k ! s" reads "k i s".
-        triple = any(kind == _TRIPLE for kind, _ in signals)
+        triple, pairs = lexicon.find(words, 0, self._matches)
         if self.leet_index:
-            signals = []
-            lexicon.find(leet, 1, self.hits, signals)
-        pairs = {end for kind, end in signals if kind == _PAIR}
+            pairs = lexicon.find(leet, 1, self._matches)[1]
         self._order = visual_order(text)
         self._resolved: dict[str, list[Hit]] | None = None
-        self._mapped: list[MappedView] | None = None
-        spaced = any(end + 2 in pairs for end in pairs)
+        self._mapped: dict[int, MappedView] | None = None
+        spaced = pairs is not None and len(pairs) > 1 and any(end + 2 in pairs for end in pairs)
         if triple or spaced or self._order is not None:
-            self._add_derived(triple, spaced)
+            self._add_derived(decomposed, triple, spaced)
 
-    def _add_derived(self, triple: bool, spaced: bool) -> None:
-        leet_index = self.leet_index
-        leet = self.views[leet_index]
-        wanted: list[tuple[int, int, str]] = []
+    def _add_derived(self, decomposed: str, triple: bool, spaced: bool) -> None:
+        wanted: list[tuple[int, bool, str]] = []
         if triple:
-            wanted.append((_DEDUP1, leet_index, dedup(leet, 1)[0]))
-            wanted.append((_DEDUP2, leet_index, dedup(leet, 2)[0]))
+            for leet in {False, self.leet_index > 0}:
+                raw = raw_view(decomposed, leet)
+                wanted.append((_RUNS1, leet, skeleton(dedup(raw, 1)[0])))
+                wanted.append((_RUNS2, leet, skeleton(dedup(raw, 2)[0])))
         if spaced:
-            wanted.append((_JOINED, leet_index, join_spaced(leet)[0]))
+            leet_view_text = self.views[self.leet_index]
+            wanted.append((_JOINED, True, join_spaced(leet_view_text)[0]))
+            wanted.append(
+                (_JOINED_AFTER_WORD, True, join_spaced(leet_view_text, after_word=True)[0])
+            )
         if self._order is not None:
-            visual = "".join(self.text[i] for i in self._order)
-            decomposed = decompose(visual)
-            wanted.append((_VISUAL_WORDS, -1, words_view(decomposed)))
-            wanted.append((_VISUAL_LEET, -1, leet_view(decomposed)))
-        ignored: list[tuple[int, int]] = []
-        for recipe, base, view in wanted:
+            visual = decompose("".join(self.text[i] for i in self._order))
+            wanted.append((_VISUAL_WORDS, False, words_view(visual)))
+            wanted.append((_VISUAL_LEET, True, leet_view(visual)))
+        for recipe, leet, view in wanted:
             if view in self.views:
                 continue
             self.views.append(view)
-            self.recipes.append((recipe, base))
-            self._lexicon.find(view, len(self.views) - 1, self.hits, ignored)
+            self.recipes.append((recipe, leet))
+            self._lexicon.find(view, len(self.views) - 1, self._matches)
+
+    @property
+    def hits(self) -> list[Hit]:
+        """Every phrase found, before any resolution (for tests and debugging)."""
+        return [
+            Hit(entry, view, start, end)
+            for plain, near, view, start, end in self._matches
+            for entry in (*plain, *near)
+        ]
 
     @property
     def key(self) -> str:
@@ -401,55 +434,75 @@ class Scan:
         return self.views[self.leet_index].replace(" ", "")
 
     def hits_for(self, lists: Iterable[str]) -> list[Hit]:
-        """Hits of the given lists, after verify, containment and suppress rules."""
+        """Hits of the given lists, after the containment and suppress rules."""
         if self._resolved is None:
-            self._resolved = _resolve(self.hits, self.views, self.recipes)
-        wanted = set(lists)
-        return [hit for hit in self._resolved_hits() if hit.entry.list in wanted]
-
-    def _resolved_hits(self) -> list[Hit]:
-        assert self._resolved is not None
+            self._resolved = (
+                _resolve(self._lexicon, self._matches, self.views) if self._matches else {}
+            )
+        if not self._resolved:
+            return []
         out: list[Hit] = []
-        for hits in self._resolved.values():
-            out.extend(hits)
+        for name in lists:
+            out.extend(self._resolved.get(name, ()))
         return out
 
-    def mapped(self) -> list[MappedView]:
-        """The views with original-text spans, built on demand (for masking)."""
+    def mapped(self, index: int) -> MappedView:
+        """View `index` with original-text spans, built on demand (for masking)."""
         if self._mapped is None:
-            mapped: list[MappedView] = []
-            for recipe, base in self.recipes:
-                if recipe in (_WORDS, _LEET):
-                    view = mapped_base(self.text, recipe == _LEET)
-                elif recipe in (_VISUAL_WORDS, _VISUAL_LEET):
-                    view = mapped_base(self.text, recipe == _VISUAL_LEET, self._order)
-                else:
-                    source = mapped[base]
-                    if recipe == _JOINED:
-                        result = join_spaced(source.text, source)[1]
-                    else:
-                        result = dedup(source.text, 1 if recipe == _DEDUP1 else 2, source)[1]
-                    assert result is not None
-                    view = result
-                mapped.append(view)
-            self._mapped = mapped
-        return self._mapped
+            self._mapped = {}
+        view = self._mapped.get(index)
+        if view is not None:
+            return view
+        recipe, leet = self.recipes[index]
+        if recipe in (_WORDS, _LEET):
+            view = mapped_base(self.text, leet)
+        elif recipe in (_VISUAL_WORDS, _VISUAL_LEET):
+            view = mapped_base(self.text, leet, self._order)
+        elif recipe in (_RUNS1, _RUNS2):
+            raw = mapped_base(self.text, leet, raw=True)
+            folded = dedup(raw.text, 1 if recipe == _RUNS1 else 2, raw)[1]
+            assert folded is not None
+            view = skeleton_mapped(folded)
+        else:
+            source = self.mapped(self.leet_index)
+            after_word = recipe == _JOINED_AFTER_WORD
+            joined = join_spaced(source.text, source, after_word=after_word)[1]
+            assert joined is not None
+            view = joined
+        self._mapped[index] = view
+        return view
 
     def original_spans(self, hits: Sequence[Hit]) -> list[tuple[int, int]]:
         """Where the hits are in the original text (merged, sorted)."""
-        mapped = self.mapped()
         spans: list[tuple[int, int]] = []
+        # A phrase found in a base view needs no derived view mapped for it (mapping a
+        # derived view means mapping the text character by character); only occurrences
+        # that the base views do not show are mapped from a derived view.
+        in_base: dict[tuple[Entry, str], int] = defaultdict(int)
         for hit in hits:
-            view = mapped[hit.view]
-            if view.text != self.views[hit.view]:
-                # Cannot happen if the mapped builders mirror the fast ones (tested); if
-                # it does, find the phrase again in the mapped view.
-                found = view.text.find(self.views[hit.view][hit.start : hit.end])
-                if found < 0:
+            if self.recipes[hit.view][0] in (_WORDS, _LEET):
+                in_base[hit.entry, self.views[hit.view][hit.start : hit.end]] += 1
+        for hit in hits:
+            recipe, leet = self.recipes[hit.view]
+            if recipe not in (_WORDS, _LEET):
+                seen = (hit.entry, self.views[hit.view][hit.start : hit.end])
+                if in_base[seen] > 0:
+                    in_base[seen] -= 1
                     continue
-                spans.append(view.span(found, found + hit.end - hit.start))
-            else:
+            if recipe in (_WORDS, _LEET) and self.text.isascii():
+                # Whole words of a base view are whole tokens of the text: find them by
+                # counting tokens, without mapping every character.
+                spans.append(word_spans(self.text, leet, self.views[hit.view], hit.start, hit.end))
+                continue
+            view = self.mapped(hit.view)
+            if view.text == self.views[hit.view]:
                 spans.append(view.span(hit.start, hit.end))
+                continue
+            # Cannot happen while the mapped builders mirror the fast ones (tested); if it
+            # does, find the phrase again in the mapped view.
+            found = view.text.find(self.views[hit.view][hit.start : hit.end])
+            if found >= 0:
+                spans.append(view.span(found, found + hit.end - hit.start))
         spans.sort()
         merged: list[tuple[int, int]] = []
         for start, end in spans:
@@ -460,36 +513,49 @@ class Scan:
         return merged
 
 
-def _resolve(
-    hits: list[Hit], views: list[str], recipes: list[tuple[int, int]]
-) -> dict[str, list[Hit]]:
+def _resolve(lexicon: Lexicon, matches: list[_Match], views: list[str]) -> dict[str, list[Hit]]:
+    # A side of a near rule matters only if every side of its rule occurred somewhere:
+    # drop the others first (drug names are sides of many rules and common in pain talk).
+    sides: dict[int, set[int]] = {}
+    for _, near_entries, _, _, _ in matches:
+        for entry in near_entries:
+            rule = entry.near
+            assert rule is not None
+            sides.setdefault(rule[0], set()).add(rule[1])
     by_list: dict[str, list[Hit]] = defaultdict(list)
-    for hit in hits:
-        verify = hit.entry.verify
-        if verify is not None and not any(
-            verify.search(view)
-            for view, (recipe, _) in zip(views, recipes, strict=True)
-            if recipe != _DEDUP1
-        ):
-            continue
-        by_list[hit.entry.list].append(hit)
+    for plain, near_entries, view, start, end in matches:
+        for entry in plain:
+            by_list[entry.list].append(Hit(entry, view, start, end))
+        for entry in near_entries:
+            rule = entry.near
+            assert rule is not None
+            if len(sides[rule[0]]) == rule[3]:
+                by_list[entry.list].append(Hit(entry, view, start, end))
     resolved: dict[str, list[Hit]] = {}
     for name, found in by_list.items():
         suppressors = [hit for hit in found if hit.entry.suppress]
         phrases = [hit for hit in found if not hit.entry.suppress]
+        before = lexicon.before.get(name)
         resolved[name] = [
             hit
             for hit in phrases
-            if not _contained(hit, phrases) and not _suppressed(hit, suppressors)
+            if not _contained(hit, phrases)
+            and not _suppressed(hit, suppressors)
+            and not (before and _after_any(views[hit.view], hit, before, lexicon.before_words))
         ]
     return resolved
 
 
-def _contained(hit: Hit, others: list[Hit]) -> bool:
-    """A longer phrase of the same list covers this one: the longer one decides."""
+def _contained(hit: Hit, others: list[Hit], fired: bool = False) -> bool:
+    """A longer phrase of the same list covers this one: the longer one decides.
+
+    One side of a near rule only counts if the whole rule fires, so it covers nothing
+    (near_rules settles overlaps between rules that fired).
+    """
     size = hit.end - hit.start
     return any(
         other.view == hit.view
+        and (fired or other.entry.near is None)
         and other.start <= hit.start
         and hit.end <= other.end
         and other.end - other.start > size
@@ -501,14 +567,26 @@ def _suppressed(hit: Hit, suppressors: list[Hit]) -> bool:
     for other in suppressors:
         if other.view != hit.view:
             continue
-        if other.entry.before:
-            if other.end + 1 == hit.start:
-                return True
-        elif (
+        if other.entry.scope is not None and other.entry.scope != hit.entry.section:
+            continue
+        if (
             other.start < hit.end
             and hit.start < other.end
             and not (hit.start <= other.start and other.end <= hit.end)
         ):
+            return True
+    return False
+
+
+def _after_any(
+    view: str, hit: Hit, before: list[tuple[str | None, frozenset[str]]], most: int
+) -> bool:
+    """Whether the words right in front of a hit are one of the "before" phrases."""
+    words = view[max(0, hit.start - 80) : hit.start].split()[-most:]
+    for scope, phrases in before:
+        if scope is not None and scope != hit.entry.section:
+            continue
+        if any(" ".join(words[-count:]) in phrases for count in range(1, len(words) + 1)):
             return True
     return False
 
@@ -568,15 +646,25 @@ def near_rules(scan: Scan, hits: Sequence[Hit]) -> list[Hit]:
                     )
                 )
                 break
-    return fired
+    # Of two rules that fired, one inside the other, the longer decides ("anyone selling
+    # tramadol" is a request, though "selling tramadol" alone is an offer).
+    return [hit for hit in fired if not _contained(hit, [h for h in fired if h is not hit], True)]
+
+
+def effective(scan: Scan, lists: Iterable[str]) -> list[Hit]:
+    """The hits that count for a stage: plain phrases, and near rules that fired."""
+    hits = scan.hits_for(lists)
+    if not hits:
+        return hits
+    return [hit for hit in hits if hit.entry.near is None] + near_rules(scan, hits)
 
 
 class Scanner:
     """Scans text against a lexicon, remembering the last text (stages share one scan).
 
-    One Scanner per pipeline: the canonical stage scans each message once and the
-    matching stages after it reuse the scan (a stage that rewrites the text makes the
-    next one scan the new text).
+    One Scanner per pipeline: the first stage that needs a message's views builds them and
+    the later stages reuse them (a stage that rewrites the text makes the next one scan
+    the new text).
     """
 
     def __init__(self, lexicon: Lexicon | None = None) -> None:
@@ -592,24 +680,9 @@ class Scanner:
         return scan
 
 
-__all__ = [
-    "CanonicalStage",
-    "Entry",
-    "Hit",
-    "Lexicon",
-    "Scan",
-    "Scanner",
-    "default_lexicon",
-    "expand",
-    "near_rules",
-    "parse_list",
-    "words_between",
-]
-
-
 class CanonicalStage:
     """Canonical text (DESIGN §4): builds the matching views of the message once, for the
-    stages after it. For matching only — it never changes the delivered text."""
+    stages after it. For matching only: it never changes the delivered text."""
 
     name = "canonical"
 
@@ -619,3 +692,19 @@ class CanonicalStage:
     def check(self, ctx: MessageContext) -> Verdict:
         self.scanner.scan(ctx.text)
         return ALLOW
+
+
+__all__ = [
+    "CanonicalStage",
+    "Entry",
+    "Hit",
+    "Lexicon",
+    "Scan",
+    "Scanner",
+    "default_lexicon",
+    "effective",
+    "expand",
+    "near_rules",
+    "parse_list",
+    "words_between",
+]

@@ -9,7 +9,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from moderation.canonical import decompose
 from moderation.context import MessageContext
+from moderation.lexicon import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
 # Top-level domains recognised in bare domains ("example.com/page") and spelled ones
@@ -23,7 +25,7 @@ _TLDS = (
 # Short hosts of chat and profile links, whose TLD is a common word ("t.me").
 _SHORT_HOSTS = r"(?:wa|t|m|kik|signal|fb|telegram)\.me|linktr\.ee|instagr\.am|bsky\.app|discord\.gg"
 _URL = re.compile(
-    r"(?ix)"
+    r"(?x)"
     r"(?<![\w@.\-])"
     r"(?:"
     r"  (?:https?|ftp)://[^\s<>\"'`]+"
@@ -34,17 +36,17 @@ _URL = re.compile(
     r")"
 )
 _SPELLED = re.compile(
-    r"(?ix)(?<![\w@.\-])"
+    r"(?x)(?<![\w@.\-])"
     r"([a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)"
     r"\s*(?:\(\s*dot\s*\)|\[\s*dot\s*\]|\{\s*dot\s*\}|\s+dot\s+)\s*"
     r"((?:co|org|ac|gov|nhs)\s*(?:\.|\s+dot\s+)\s*uk|com|org|net|uk|io|info|co|ie|ca|au)"
     r"(?![\w\-])"
 )
-# Cheap test before the full patterns: a dot between letters, a scheme, "www", " dot ".
-_HINT = re.compile(r"[^\s.]\.[^\W\d_]|://|www|\bdot\b", re.IGNORECASE)
-# Invitations to a private conversation elsewhere: contact details, masked by the contact
-# stage rather than held.
-CONTACT_HOSTS = (
+# Links that are contact details (a chat invitation or a person's profile): masked by the
+# contact stage rather than held. Chat and invitation hosts always are; social sites are
+# when the link is to a person (one path segment, "@name", /u/name, /in/name), not to a
+# group, post or video.
+CHAT_HOSTS = (
     "wa.me",
     "chat.whatsapp.com",
     "api.whatsapp.com",
@@ -52,34 +54,53 @@ CONTACT_HOSTS = (
     "telegram.me",
     "telegram.dog",
     "discord.gg",
-    "discord.com",
-    "discordapp.com",
     "m.me",
-    "messenger.com",
-    "instagram.com",
-    "instagr.am",
-    "snapchat.com",
-    "tiktok.com",
-    "facebook.com",
-    "fb.com",
-    "fb.me",
-    "twitter.com",
-    "x.com",
     "kik.me",
     "signal.me",
     "signal.group",
     "linktr.ee",
+    "fb.me",
     "onlyfans.com",
+)
+PROFILE_HOSTS = (
+    "instagram.com",
+    "instagr.am",
+    "tiktok.com",
+    "facebook.com",
+    "fb.com",
+    "twitter.com",
+    "x.com",
     "threads.net",
     "bsky.app",
     "reddit.com",
     "tumblr.com",
     "linkedin.com",
-    "wechat.com",
-    "viber.com",
-    "skype.com",
+    "snapchat.com",
+    "discord.com",
+    "discordapp.com",
+    "messenger.com",
 )
+_NOT_PEOPLE = frozenset(
+    str.split(
+        "groups group p reel reels watch events event pages page hashtag explore r tv stories "
+        "status video videos story posts post photo photos media search help about legal "
+        "policies privacy terms login signup share comments discover tag tags music live "
+        "channel channels c"
+    )
+)
+_PERSON_PREFIXES = ("u", "user", "in", "add", "invite", "profile.php", "people")
+_LISTS = ("contact",)
 _TRAILING = ".,;:!?)]}>'\"\u2019\u201d"
+
+
+# Unicode format characters (category Cf: zero-width, bidi controls, soft hyphen, tags …).
+# A test checks this against unicodedata for every code point.
+FORMAT_CHARACTERS = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +108,30 @@ class Link:
     start: int  # span in the text searched
     end: int
     host: str  # lower case, no "www."
+    path: str = ""  # lower case, without the leading "/"
+
+    @property
+    def is_contact(self) -> bool:
+        """A chat invitation or a link to a person's profile."""
+        if host_in(self.host, CHAT_HOSTS):
+            return True
+        if not host_in(self.host, PROFILE_HOSTS):
+            return False
+        segments = [part for part in re.split(r"[/?#]", self.path) if part]
+        if not segments:
+            return False
+        first = segments[0]
+        if first.startswith("@") or first in _PERSON_PREFIXES:
+            return True
+        return len(segments) == 1 and first not in _NOT_PEOPLE
 
 
-def has_link_hint(text: str) -> bool:
-    return _HINT.search(text) is not None
+def has_link_hint(text: str, sections: set[str]) -> bool:
+    """Whether the full link patterns are worth running: a scheme, or a TLD-like word (from
+    the contact list's link_hint section) with a "." or a spelled "dot" in the message."""
+    if "://" in text:
+        return True
+    return "link_hint" in sections and ("." in text or "dot" in sections)
 
 
 def normalise(text: str) -> tuple[str, list[int] | None]:
@@ -99,7 +140,9 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
     Returns the new text and, when it differs in length, for each character the index
     of the original character it came from.
     """
-    if text.isascii():
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and not FORMAT_CHARACTERS.search(text)
+    ):
         return text, None
     chars: list[str] = []
     origin: list[int] = []
@@ -123,16 +166,36 @@ def original_span(origin: list[int] | None, start: int, end: int) -> tuple[int, 
 
 
 def find_links(text: str) -> list[Link]:
-    """Links in `text` (already normalised), with their host names."""
+    """Links in `text` (normalised, lower case), with their host names.
+
+    Only the words around each "." are tried against the pattern: much cheaper than
+    trying it at every position of the text.
+    """
     links: list[Link] = []
-    for match in _URL.finditer(text):
-        start, end = match.span()
-        raw = match.group(0)
-        stripped = raw.rstrip(_TRAILING)
-        end -= len(raw) - len(stripped)
-        host = _host(stripped)
-        if host:
-            links.append(Link(start, end, host))
+    dot = text.find(".")
+    while dot >= 0:
+        start = dot
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = dot + 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        for match in _URL.finditer(text, start, end):
+            raw = match.group(0)
+            stripped = raw.rstrip(_TRAILING)
+            host, path = _host_and_path(stripped)
+            if host:
+                links.append(
+                    Link(match.start(), match.end() - (len(raw) - len(stripped)), host, path)
+                )
+        dot = text.find(".", end)
+    if "dot" in text:
+        links.extend(_spelled(text))
+    return links
+
+
+def _spelled(text: str) -> list[Link]:
+    links: list[Link] = []
     for match in _SPELLED.finditer(text):
         label, tld = match.group(1), re.sub(r"\s*(?:\.|dot)\s*", ".", match.group(2).lower())
         tld = re.sub(r"\s+", "", tld)
@@ -140,12 +203,14 @@ def find_links(text: str) -> list[Link]:
     return links
 
 
-def _host(url: str) -> str:
+def _host_and_path(url: str) -> tuple[str, str]:
     rest = url.split("://", 1)[1] if "://" in url else url
-    host = re.split(r"[/?#:]", rest, maxsplit=1)[0].lower().rstrip(".")
+    parts = re.split(r"([/?#])", rest, maxsplit=1)
+    host = parts[0].split(":", 1)[0].lower().rstrip(".")
     if "@" in host:
         host = host.rsplit("@", 1)[1]
-    return host.removeprefix("www.")
+    path = "".join(parts[1:]).lstrip("/").lower()
+    return host.removeprefix("www."), path
 
 
 def host_in(host: str, domains: tuple[str, ...]) -> bool:
@@ -155,15 +220,21 @@ def host_in(host: str, domains: tuple[str, ...]) -> bool:
 class LinkStage:
     name = "link"
 
+    def __init__(self, scanner: Scanner | None = None) -> None:
+        self._scanner = scanner if scanner is not None else Scanner()
+
     def check(self, ctx: MessageContext) -> Verdict:
-        if ctx.is_facilitator or not has_link_hint(ctx.text):
+        if ctx.is_facilitator:
             return ALLOW
-        text, _ = normalise(ctx.text)
+        sections = {hit.entry.section for hit in self._scanner.scan(ctx.text).hits_for(_LISTS)}
+        if not has_link_hint(decompose(ctx.text), sections):
+            return ALLOW
+        text = normalise(ctx.text)[0].lower()
         allowed = ctx.policy.link_allowlist
         unknown = [
             link
             for link in find_links(text)
-            if not host_in(link.host, allowed) and not host_in(link.host, CONTACT_HOSTS)
+            if not host_in(link.host, allowed) and not link.is_contact
         ]
         if not unknown:
             return ALLOW

@@ -10,7 +10,7 @@ Rules: medication.offer, medication.share, medication.request.
 """
 
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner, near_rules
+from moderation.lexicon import Scanner, effective
 from moderation.verdict import ALLOW, Verdict, hold
 
 _ORDER = ("offer", "share", "request")
@@ -31,11 +31,7 @@ class MedicationStage:
 
     def check(self, ctx: MessageContext) -> Verdict:
         scan = self._scanner.scan(ctx.text)
-        hits = scan.hits_for(ctx.policy.medication_lists)
-        if not hits:
-            return ALLOW
-        fired = [hit for hit in hits if hit.entry.near is None] + near_rules(scan, hits)
-        sections = {hit.entry.section for hit in fired}
+        sections = {hit.entry.section for hit in effective(scan, ctx.policy.medication_lists)}
         for section in _ORDER:
             if section in sections:
                 return hold(

@@ -99,7 +99,7 @@ def default_pipeline(lexicon: Lexicon | None = None) -> Pipeline:
             CanonicalStage(scanner),
             CrisisStage(scanner),
             ContactStage(scanner),
-            LinkStage(),
+            LinkStage(scanner),
             AbuseStage(scanner),
             MedicationStage(scanner),
         ]

@@ -8,6 +8,7 @@ import re
 import unicodedata
 
 from moderation.context import MessageContext
+from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Verdict, block, modify
 
 # Control characters (Unicode category Cc) except \t and \n, which are ordinary text.
@@ -31,36 +32,44 @@ class ShapeStage:
     def check(self, ctx: MessageContext) -> Verdict:
         policy = ctx.policy
         original = ctx.text
+        if original.isprintable():
+            # The common case, checked in C: one line without control, format or separator
+            # characters other than the space, so only the ends can need tidying.
+            return _judge(original.strip(), original, policy, controls_removed=False)
         # Windows and old Mac line endings are not suspicious: count them as whitespace
         # tidying, not as control characters, so the control_chars metric stays meaningful.
         newlines = original.replace("\r\n", "\n").replace("\r", "\n")
         cleaned = _UNWANTED.sub("", newlines)
         text = _BLANK_RUN.sub(_TWO_BLANK_LINES, cleaned).strip()
+        return _judge(text, original, policy, controls_removed=cleaned != newlines)
 
-        if _looks_empty(text):
-            return block("shape.empty", "invalid_payload", "Your message is empty.")
-        if len(text) > policy.max_chars:
-            return block(
-                "shape.too_long",
-                "too_long",
-                f"Your message has {len(text):,} characters; the limit is "
-                f"{policy.max_chars:,}. Please shorten it or send it in parts.",
-            )
-        lines = text.count("\n") + 1
-        if lines > policy.max_lines:
-            return block(
-                "shape.too_many_lines",
-                "too_long",
-                f"Your message has {lines:,} lines; the limit is {policy.max_lines:,}. "
-                "Please shorten it or send it in parts.",
-            )
 
-        # One verdict per run, named after the most telling change.
-        if cleaned != newlines:
-            return modify("shape.control_chars", text)
-        if text != original:
-            return modify("shape.whitespace", text)
-        return ALLOW
+def _judge(
+    text: str, original: str, policy: ModerationPolicy, *, controls_removed: bool
+) -> Verdict:
+    if _looks_empty(text):
+        return block("shape.empty", "invalid_payload", "Your message is empty.")
+    if len(text) > policy.max_chars:
+        return block(
+            "shape.too_long",
+            "too_long",
+            f"Your message has {len(text):,} characters; the limit is "
+            f"{policy.max_chars:,}. Please shorten it or send it in parts.",
+        )
+    lines = text.count("\n") + 1
+    if lines > policy.max_lines:
+        return block(
+            "shape.too_many_lines",
+            "too_long",
+            f"Your message has {lines:,} lines; the limit is {policy.max_lines:,}. "
+            "Please shorten it or send it in parts.",
+        )
+    # One verdict per run, named after the most telling change.
+    if controls_removed:
+        return modify("shape.control_chars", text)
+    if text != original:
+        return modify("shape.whitespace", text)
+    return ALLOW
 
 
 def _looks_empty(text: str) -> bool:

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from moderation.context import MessageContext
+from moderation.context import MessageContext, RoomGate
 from moderation.policy import ModerationPolicy
 
 
@@ -26,3 +26,16 @@ def test_replacing_the_text_keeps_everything_else() -> None:
     changed = dataclasses.replace(ctx, text="bye")
     assert changed.text == "bye"
     assert dataclasses.replace(changed, text="hello") == ctx
+
+
+def test_room_gate_defaults_to_an_open_room() -> None:
+    ctx = make("member")
+    assert ctx.gate == RoomGate()
+    assert (ctx.gate.muted, ctx.gate.locked, ctx.gate.paused) == (False, False, False)
+    assert (ctx.gate.floor_user_id, ctx.gate.slow_mode_s, ctx.gate.last_post_at) == (None, 0, None)
+
+
+def test_room_gate_is_the_last_field_so_positional_callers_keep_working() -> None:
+    gate = RoomGate(locked=True)
+    ctx = MessageContext("room-1", "user-1", "member", "hi", 0.0, ModerationPolicy(), gate)
+    assert ctx.gate is gate

@@ -3,8 +3,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from moderation.context import MessageContext
-from moderation.pipeline import Pipeline, default_pipeline
+from moderation.context import MessageContext, RoomGate
+from moderation.pipeline import Outcome, Pipeline, default_pipeline
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Action, Verdict, block, flag, hold, modify
 
@@ -164,3 +164,70 @@ def test_each_default_pipeline_has_its_own_rate_state() -> None:
     for _ in range(6):
         first.run(ctx())
     assert default_pipeline().run(ctx()).action is Action.ALLOW
+
+
+# -- the full default pipeline -------------------------------------------------------------
+
+
+def run_text(
+    pipeline: Pipeline,
+    text: str,
+    now: float = 0.0,
+    sender: str = "ana",
+    gate: RoomGate | None = None,
+    role: str = "member",
+) -> Outcome:
+    ctx = MessageContext(
+        "mornings", sender, role, text, now, ModerationPolicy(), gate or RoomGate()
+    )
+    return pipeline.run(ctx)
+
+
+def test_the_gate_refuses_before_anything_else_runs() -> None:
+    pipeline = default_pipeline()
+    outcome = run_text(pipeline, "kys", gate=RoomGate(muted=True))
+    assert outcome.blocked_by is not None
+    assert outcome.blocked_by.rule == "gate.muted"
+    assert [v.rule for v in outcome.verdicts] == ["gate.muted"]
+
+
+def test_a_gated_message_spends_no_rate_token_and_is_not_remembered() -> None:
+    pipeline = default_pipeline()
+    long_text = "has anyone tried the warm water pool on thursday mornings?"
+    for _ in range(10):
+        assert run_text(pipeline, long_text, gate=RoomGate(locked=True)).blocked_by is not None
+    assert run_text(pipeline, long_text).action is Action.ALLOW
+
+
+def test_a_crisis_message_is_delivered_with_support_and_a_priority_alert() -> None:
+    outcome = run_text(default_pipeline(), "honestly I just want to die")
+    assert (outcome.action, outcome.text) == (Action.FLAG, "honestly I just want to die")
+    (verdict,) = outcome.verdicts
+    assert (verdict.rule, verdict.alert, verdict.priority) == ("crisis.suicidal", "crisis", True)
+    assert "116 123" in verdict.notice
+
+
+def test_masked_contact_details_are_delivered_with_a_notice() -> None:
+    outcome = run_text(default_pipeline(), "text me on 07911 123456 x")
+    assert (outcome.action, outcome.text) == (Action.MODIFY, "text me on [phone number hidden] x")
+    assert outcome.verdicts[0].notice
+
+
+def test_a_held_message_reports_why() -> None:
+    outcome = run_text(default_pipeline(), "selling oxy 30s, hmu")
+    assert outcome.action is Action.HOLD
+    assert [(v.rule, v.alert) for v in outcome.verdicts] == [("medication.offer", "medication")]
+
+
+def test_every_verdict_names_its_stage_for_the_audit() -> None:
+    from tests.test_moderation_corpus import load_corpus
+
+    pipeline = default_pipeline()
+    names = {stage.name for stage in pipeline.stages}
+    for i, (_, text) in enumerate(load_corpus()):
+        outcome = run_text(pipeline, text, now=1000.0 * i, sender=f"m{i}")
+        for verdict in outcome.verdicts:
+            stage, _, rule = verdict.rule.partition(".")
+            assert stage in names and rule, verdict.rule
+            if verdict.action in (Action.FLAG, Action.HOLD):
+                assert verdict.alert and verdict.notice, verdict.rule

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from moderation.context import MessageContext
+from moderation.context import MessageContext, RoomGate
 from moderation.policy import ModerationPolicy
 from moderation.rate import RateStage
 from moderation.verdict import ALLOW, Action, Verdict
@@ -198,3 +198,46 @@ def test_prune_after_forgetting_behaves_like_a_new_member() -> None:
 def test_prune_every_must_be_positive() -> None:
     with pytest.raises(ValueError, match="prune_every"):
         RateStage(prune_every=0)
+
+
+# -- slow mode (a room setting, from ctx.gate) --------------------------------------------
+
+SLOW = RoomGate(slow_mode_s=30, last_post_at=100.0)
+
+
+def send_gated(stage: RateStage, now: float, gate: RoomGate, role: str = "member") -> Verdict:
+    return stage.check(MessageContext("mornings", "ana", role, "hi", now, DEFAULT, gate))
+
+
+def test_slow_mode_refuses_until_the_interval_has_passed() -> None:
+    stage = RateStage()
+    verdict = send_gated(stage, 110.0, SLOW)
+    assert verdict.action is Action.BLOCK
+    assert (verdict.rule, verdict.code) == ("rate.slow_mode", "slow_mode")
+    assert verdict.retry_after_s == pytest.approx(20.0)
+    assert "Slow mode" in verdict.reason
+    assert send_gated(stage, 130.0, SLOW) is ALLOW
+
+
+def test_slow_mode_refusals_spend_no_tokens() -> None:
+    stage = RateStage()
+    for _ in range(10):
+        assert send_gated(stage, 110.0, SLOW).code == "slow_mode"
+    spend_burst(stage, 130.0)
+
+
+def test_slow_mode_without_a_previous_post_lets_the_first_one_through() -> None:
+    assert send_gated(RateStage(), 0.0, RoomGate(slow_mode_s=30)) is ALLOW
+
+
+def test_facilitators_are_exempt_from_slow_mode() -> None:
+    assert send_gated(RateStage(), 110.0, SLOW, role="facilitator") is ALLOW
+
+
+def test_the_flood_alert_is_marked_for_facilitators() -> None:
+    stage = RateStage()
+    spend_burst(stage, 0.0)
+    verdicts = [send(stage, 0.1 * i) for i in range(6)]
+    assert verdicts[-1].rule == "rate.flood"
+    assert verdicts[-1].alert == "flood"
+    assert all(v.alert == "" for v in verdicts[:-1])

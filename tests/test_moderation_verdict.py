@@ -1,6 +1,16 @@
 import pytest
 
-from moderation.verdict import ALLOW, BLOCK_CODES, Action, Verdict, block, flag, hold, modify
+from moderation.verdict import (
+    ALERT_KINDS,
+    ALLOW,
+    BLOCK_CODES,
+    Action,
+    Verdict,
+    block,
+    flag,
+    hold,
+    modify,
+)
 
 
 def test_actions_serialise_as_the_protocol_strings() -> None:
@@ -68,3 +78,34 @@ def test_malformed_verdicts_are_rejected() -> None:
         block("rate.limited", "rate_limited", "wait", retry_after_s=-1.0)
     with pytest.raises(ValueError):
         block("rate.limited", "rate_limited", "wait", retry_after_s=float("nan"))
+
+
+def test_flag_carries_a_private_notice_and_a_priority_alert() -> None:
+    verdict = flag("crisis.suicidal", "Reason.", notice="Lines…", alert="crisis", priority=True)
+    assert (verdict.notice, verdict.alert, verdict.priority) == ("Lines…", "crisis", True)
+
+
+def test_block_and_modify_can_carry_alerts_and_notices() -> None:
+    assert block("abuse.slur", "blocked", "No.", alert="abuse").alert == "abuse"
+    masked = modify("contact.phone", "[phone number hidden]", "Hidden.", notice="Why.")
+    assert masked.notice == "Why."
+
+
+def test_hold_carries_notice_and_alert() -> None:
+    verdict = hold("link.unknown", "Checked first.", notice="Thanks…", alert="link")
+    assert (verdict.action, verdict.alert, verdict.notice) == (Action.HOLD, "link", "Thanks…")
+
+
+def test_alert_kinds_are_closed() -> None:
+    assert {"crisis", "held", "flood", "abuse", "contact", "raid", "link", "medication"} <= set(
+        ALERT_KINDS
+    )
+    with pytest.raises(ValueError, match="alert"):
+        flag("crisis.x", alert="crisiss")
+
+
+def test_priority_needs_an_alert_and_allow_carries_nothing() -> None:
+    with pytest.raises(ValueError, match="priority"):
+        flag("crisis.x", priority=True)
+    with pytest.raises(ValueError, match="ALLOW"):
+        Verdict(Action.ALLOW, notice="hi")
