@@ -7,7 +7,7 @@ single spaces and padded with a space at both ends (so " word " matches whole wo
   variation selectors) and combining marks dropped; look-alike letters from other scripts
   and styled letters (Cyrillic, Greek, fullwidth, mathematical, small caps, enclosed)
   folded to Latin; apostrophes dropped ("don't" → "dont"); digits read as the letters
-  they stand for in leetspeak (0→o, 1→i, 3→e, 4→a, 5→s, 7→t) and the look-alike pair
+  they stand for in leetspeak (0→o, 1→i, 3→e, 4→a, 5→s, 7→t, 9→g) and the look-alike pair
   i/l merged into one letter, so "k1ll", "kiIl" and "kill" all read "kiii"; everything
   else made a space.
 - leet: as words, and symbols read as letters too (@→a, $→s, !→i, |→i; "*" kept as a
@@ -16,9 +16,12 @@ single spaces and padded with a space at both ends (so " word " matches whole wo
 
 Phrases in the lists are folded the same way, so matching compares like with like.
 
-Derived views, made only when the message needs them (see lexicon.Scanner):
-- dedup1 / dedup2: runs of three or more of one letter cut to one / two ("fuuuuck").
-- joined: spaced-out and dotted-out words joined ("k y s", "s.u.i.c.i.d.e").
+Derived views, made only when the message needs them (see lexicon.Scan):
+- runs: runs of three or more of one letter cut to one and to two ("fuuuuck" → "fuck",
+  "killllll" → "kill"), on the raw view (before digits become letters and i/l merge),
+  then folded like the others.
+- joined: spaced-out and dotted-out words joined ("k y s", "s.u.i.c.i.d.e"), also with a
+  leading "a"/"i"/"u" kept as a word ("what a f a g g o t").
 - visual: text under a right-to-left override reversed, as it is displayed.
 
 Every view can also be built *mapped*: with, for each view character, the span of the
