@@ -80,6 +80,11 @@ def room_keys(room: str) -> dict[str, str]:
     }
 
 
+def _state_keys(k: dict[str, str]) -> list[str]:
+    """The keys read.lua and snapshot.lua take, in their order (they reset them together)."""
+    return [k[name] for name in ("meta", "log", "deleted", "mutes", "last", "pins", "removed")]
+
+
 def cid_key(room: str, client_id: str) -> str:
     return f"huddle:{{{room}}}:cid:{client_id}"
 
@@ -287,15 +292,7 @@ class RedisBackend:
         k = room_keys(room)
         epoch_b, offset, recovered, items, deleted = await self._call(
             self._read(
-                keys=[
-                    k["meta"],
-                    k["log"],
-                    k["deleted"],
-                    k["mutes"],
-                    k["last"],
-                    k["pins"],
-                    k["removed"],
-                ],
+                keys=_state_keys(k),
                 args=[
                     secrets.token_hex(8),
                     since.epoch if since else "",
@@ -315,15 +312,7 @@ class RedisBackend:
         k = room_keys(room)
         meta_l, mutes_l, pins_l, removed = await self._call(
             self._snapshot(
-                keys=[
-                    k["meta"],
-                    k["log"],
-                    k["deleted"],
-                    k["mutes"],
-                    k["last"],
-                    k["pins"],
-                    k["removed"],
-                ],
+                keys=_state_keys(k),
                 args=[secrets.token_hex(8)],
             )
         )

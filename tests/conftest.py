@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,6 +16,7 @@ from aiohttp import web
 from chatserver.app import create_app
 from chatserver.auth import issue_token
 from chatserver.config import Settings
+from tests.redis_server import RedisServer
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -132,6 +133,17 @@ async def start_server(settings: Settings) -> tuple[Server, web.AppRunner]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return Server(f"http://127.0.0.1:{port}", app), runner
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server per test module (never the shared 6379)."""
+    server = RedisServer(appendonly=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ backend are held to exactly the same behaviour.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,16 +24,6 @@ from tests.redis_server import RedisServer
 NOW = 1_800_000_000_000
 ALEX = {"id": "alex", "name": "Alex", "role": "member"}
 SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(appendonly=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -7,7 +7,7 @@ workers (two apps on their own ports sharing a private redis-server), with real 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +18,6 @@ from aiohttp import web
 from chatserver.app import SERVICE_KEY
 from tests.conftest import Client, make_settings, make_token, open_client, start_server
 from tests.redis_server import RedisServer
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(appendonly=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 @dataclass

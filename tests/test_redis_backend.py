@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as redis
@@ -15,16 +15,6 @@ from chatserver.redis_backend import RedisBackend, _body, room_keys, state_op
 from rooms.entries import event_name
 from tests.redis_server import RedisServer
 from tests.test_backend_contract import ALEX, NOW, event, msg
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(appendonly=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture
