@@ -39,7 +39,7 @@ from chatserver.backend import (
     RoomSnapshot,
 )
 from rooms.entries import Entry, event_name, is_message
-from rooms.log import ReadResult
+from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
 from rooms.recovery import Since
 from rooms.state import RoomState
@@ -303,9 +303,7 @@ class RedisBackend:
             )
         )
         gone = {d.decode() for d in deleted}
-        entries = [_stream_entry(item) for item in items]
-        if gone:
-            entries = [e for e in entries if not (is_message(e) and e["id"] in gone)]
+        entries = visible_entries((_stream_entry(item) for item in items), gone)
         return ReadResult(epoch_b.decode(), int(offset), bool(recovered), entries)
 
     async def snapshot(self, room: str, now_ms: int) -> RoomSnapshot:

@@ -8,6 +8,7 @@ Redis stream's MAXLEN, so both backends answer recovery the same way.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 from rooms.entries import Entry, is_message
@@ -77,6 +78,17 @@ class RoomLog:
         return ReadResult(self.epoch, self.offset, plan.recovered, self._visible(tail))
 
     def _visible(self, entries: deque[Entry] | list[Entry]) -> list[Entry]:
-        # Deleted messages are left out of history and recovery; the `deleted` event
-        # itself stays so a client that showed the message removes it.
-        return [e for e in entries if not (is_message(e) and e["id"] in self._deleted)]
+        return visible_entries(entries, self._deleted)
+
+
+def visible_entries(entries: Iterable[Entry], deleted: Set[str]) -> list[Entry]:
+    """History as clients may see it: deleted messages are left out, and so is a `pinned`
+    event that carries a copy of one; the `deleted` event itself stays so a client that
+    showed the message removes it."""
+    if not deleted:
+        return list(entries)
+    return [
+        e
+        for e in entries
+        if not ((is_message(e) or e.get("kind") == "pinned") and e["id"] in deleted)
+    ]

@@ -123,6 +123,17 @@ async def test_empty_room(backend: Backend) -> None:
     assert snap.offset == 0 and snap.epoch == read.epoch and not snap.state.locked
 
 
+async def test_a_deleted_pinned_message_leaves_no_copy_behind(backend: Backend) -> None:
+    secret = await append(backend, msg("my address is 12 Elm Street"))
+    await append(backend, event("pinned", id=secret["id"], entry=secret))
+    await append(backend, event("deleted", id=secret["id"]))
+    epoch = (await backend.read("r1", None, 1)).epoch
+    for read in (await backend.read("r1", None, 10), await backend.read("r1", Since(0, epoch), 10)):
+        assert "Elm Street" not in str(read.entries)
+        assert [e.get("kind") for e in read.entries] == ["deleted"]
+    assert not (await backend.snapshot("r1", NOW)).state.pins
+
+
 async def test_deleted_messages_leave_history(backend: Backend) -> None:
     keep = await append(backend, msg("keep"))
     gone = await append(backend, msg("regret this"))
