@@ -33,14 +33,22 @@ ensure_python() {
     say "creating $VENV"
     "$py" -m venv "$VENV" || { apt_install python3-venv; "$py" -m venv "$VENV"; }
   fi
-  local stamp="$VENV/.huddle-installed" want
-  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)-$1"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing Python packages ($1)"
-    "$PY" -m pip install -q --upgrade pip >/dev/null
-    "$PY" -m pip install -q -e "$ROOT[$1]"
-    echo "$want" > "$stamp"
+  # $1: "dev" (tests and linters too) or "" (just what the server needs).
+  local stamp="$VENV/.huddle-installed" hash have=""
+  hash="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && have="$(cat "$stamp")"
+  # A dev install also serves a plain run.
+  if [ "$have" = "$hash-$1" ] || { [ -z "$1" ] && [ "$have" = "$hash-dev" ]; }; then
+    return 0
   fi
+  say "installing Python packages${1:+ ($1)}"
+  "$PY" -m pip install -q --upgrade pip >/dev/null
+  if [ -n "$1" ]; then
+    "$PY" -m pip install -q -e "$ROOT[$1]"
+  else
+    "$PY" -m pip install -q -e "$ROOT"
+  fi
+  echo "$hash-$1" > "$stamp"
 }
 
 ensure_web() {
