@@ -72,7 +72,7 @@ class Fanout:
                     self._on_overflow()
                     self.drop(eio_sid, True)
                     continue
-                transport.write(frame.ws)
+                wsdirect.write(transport, frame.ws)
                 sent += 1
                 continue
             queue: asyncio.Queue[Any] = sock.queue
