@@ -174,6 +174,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
 
     async def on_startup(app: web.Application) -> None:
         await backend.start()
+        service.loop_lag.start()
 
     async def on_shutdown(app: web.Application) -> None:
         # SIGTERM: the listener is already closed. Finish in-flight appends, then tell
@@ -187,6 +188,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         log.info("drained %d connections", len(conns))
 
     async def on_cleanup(app: web.Application) -> None:
+        await service.loop_lag.stop()
         await service.close()
         await backend.close()
 

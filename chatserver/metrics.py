@@ -31,6 +31,9 @@ class Metrics:
         self.slow_consumers = Counter(
             "huddle_slow_consumers_total", "Connections dropped for a full send queue", registry=r
         )
+        self.shed = Counter(
+            "huddle_shed_total", "Messages refused because the worker was overloaded", registry=r
+        )
         self.backend_errors = Counter(
             "huddle_backend_errors_total", "Requests that failed on the backend", registry=r
         )

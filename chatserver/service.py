@@ -30,6 +30,7 @@ from chatserver.backend import (
 )
 from chatserver.errors import ServiceError
 from chatserver.fanout import Fanout
+from chatserver.looplag import LoopLag
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline, RoomGate
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 UNSUBSCRIBE_DELAY_S = 5.0
 # Typing indicators are cosmetic; one per second per member is plenty.
 TYPING_MIN_INTERVAL_S = 1.0
+# Above this event-loop lag new messages are refused (`unavailable`) until it recovers.
+OVERLOAD_LAG_S = 0.25
 # Joins retry when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
 
@@ -97,6 +100,7 @@ class ChatService:
         self.max_message_chars = max_message_chars
         self.clock = clock
         self.fanout: Fanout | None = None
+        self.loop_lag = LoopLag()
         self.connections: dict[str, Connection] = {}
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
@@ -261,6 +265,15 @@ class ChatService:
         req = parse_message(data, self.max_message_chars)
         if req.room not in conn.rooms:
             raise ServiceError(errors.NOT_IN_ROOM, "Join the room before sending to it.")
+        if self.loop_lag.lag_s > OVERLOAD_LAG_S:
+            # Shed load early: a refused message is retried by the client in a moment; an
+            # accepted one that cannot be delivered in time helps nobody.
+            self.metrics.shed.inc()
+            raise ServiceError(
+                errors.UNAVAILABLE,
+                "The group is very busy right now; your message will be retried.",
+                retry_after_s=1.0,
+            )
         user = conn.claims.user(req.room)
         now = self.clock()
         local = self.rooms.get(req.room)

@@ -1,0 +1,42 @@
+"""The worker's overload measure, and what a member sees when the worker sheds load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from chatserver.app import SERVICE_KEY
+from chatserver.looplag import LoopLag
+from tests.conftest import Connect, Server
+
+
+async def test_a_blocked_loop_shows_as_lag_that_then_fades() -> None:
+    lag = LoopLag(interval_s=0.01, decay=0.5)
+    lag.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert lag.lag_s < 0.05
+        time.sleep(0.3)  # noqa: ASYNC251 - the whole worker stalls, as under overload
+        for _ in range(20):  # the timer fires as soon as the loop runs again
+            await asyncio.sleep(0.001)
+            if lag.lag_s > 0.2:
+                break
+        assert lag.lag_s > 0.2
+        await asyncio.sleep(0.3)
+        assert lag.lag_s < 0.05
+    finally:
+        await lag.stop()
+
+
+async def test_an_overloaded_worker_refuses_new_messages_kindly(
+    server: Server, connect: Connect
+) -> None:
+    alex = await connect("alex")
+    await alex.call("join", {"room": "r1"})
+    service = server.app[SERVICE_KEY]
+    await service.loop_lag.stop()
+    service.loop_lag.lag_s = 1.0
+    refused = await alex.send("r1", "hello?")
+    assert refused["error"]["code"] == "unavailable" and refused["error"]["retry_after_s"] == 1.0
+    service.loop_lag.lag_s = 0.0
+    assert (await alex.send("r1", "hello again"))["ok"]
