@@ -25,6 +25,7 @@ ATTR = "huddle_ws"
 """Attribute on an engineio AsyncSocket holding its aiohttp WebSocketResponse."""
 
 _original_send = AsyncSocket.send
+ENABLED = False
 
 
 def frame(payload: str | bytes) -> bytes:
@@ -44,7 +45,7 @@ def frame(payload: str | bytes) -> bytes:
 def direct_transport(sock: Any) -> asyncio.Transport | None:
     """The transport to write to now, or None when the packet must go through the queue."""
     ws = getattr(sock, ATTR, None)
-    if ws is None or sock.closed:
+    if ws is None or not ENABLED or sock.closed:
         return None
     writer = ws._writer
     if writer is None:
@@ -106,5 +107,12 @@ async def _send(self: AsyncSocket, pkt: Any) -> None:
 
 def install() -> None:
     """Route engineio's own sends (acks, pings) through the direct path too, so every
-    packet of a connection takes one path at a time and stays in order."""
-    AsyncSocket.send = _send
+    packet of a connection takes one path at a time and stays in order.
+
+    If the internals this relies on are not there (a different asyncio or engineio), the
+    direct path is switched off and everything goes through engineio's queue as usual.
+    """
+    global ENABLED
+    ENABLED = hasattr(asyncio.Queue(), "_getters") and hasattr(AsyncSocket, "send")
+    if ENABLED:
+        AsyncSocket.send = _send
