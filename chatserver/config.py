@@ -138,5 +138,6 @@ _TOOLING_VARIABLES = frozenset(
         "HUDDLE_REQUIRE_NGINX",
         "HUDDLE_TEST_OUTPUT",
         "HUDDLE_SKIP_INSTALL",
+        "HUDDLE_NO_SKIPS",
     }
 )

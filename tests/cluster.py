@@ -33,8 +33,8 @@ def require_nginx() -> str:
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if path is None:
-        if os.environ.get("HUDDLE_REQUIRE_REDIS") == "1":
-            pytest.fail("nginx is required for the cluster tests but is not installed")
+        if os.environ.get("HUDDLE_REQUIRE_NGINX") == "1":
+            pytest.fail("nginx is required (HUDDLE_REQUIRE_NGINX=1) but is not installed")
         pytest.skip("nginx not installed")
     return path
 
