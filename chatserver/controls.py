@@ -21,16 +21,11 @@ from chatserver.schema import (
     parse_setting,
     parse_target,
 )
-from chatserver.service import ChatService, Connection
+from chatserver.service import ChatService, Connection, refuse
 from rooms.entries import message_entry, room_event
-from rooms.policy import Refusal, check_moderate, check_target
+from rooms.policy import check_moderate, check_target
 
 Control = Callable[[ChatService, str, Any], Awaitable[dict[str, Any]]]
-
-
-def _refuse(refusal: Refusal | None) -> None:
-    if refusal is not None:
-        raise ServiceError(refusal.code, refusal.message)
 
 
 def _facilitator(service: ChatService, sid: str, room: str) -> tuple[Connection, dict[str, str]]:
@@ -39,7 +34,7 @@ def _facilitator(service: ChatService, sid: str, room: str) -> tuple[Connection,
         # Checked before the role so a member learns nothing about other rooms.
         raise ServiceError(errors.NOT_IN_ROOM, "Join the room first.")
     user = conn.claims.user(room)
-    _refuse(check_moderate(user["role"]))
+    refuse(check_moderate(user["role"]))
     return conn, user
 
 
@@ -78,7 +73,7 @@ async def _acting_on_member(
     named: dict[str, Any] = {}
     if req.user_id is not None:
         target = await _target(service, req.room, req.user_id)
-        _refuse(check_target(actor["id"], req.user_id, target["role"] if target else None))
+        refuse(check_target(actor["id"], req.user_id, target["role"] if target else None))
         if target is not None:
             named["user"] = target
     return req.room, actor, req.user_id, req.duration_s, req.reason, named

@@ -35,7 +35,7 @@ from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline, RoomGate
 from rooms.entries import message_entry
-from rooms.policy import check_join, is_facilitator
+from rooms.policy import Refusal, check_invited, check_join, is_facilitator
 from rooms.state import RoomState, apply_event
 
 log = logging.getLogger(__name__)
@@ -144,22 +144,19 @@ class ChatService:
         conn = self._conn(sid)
         req = parse_join(data)
         claims = conn.claims
-        if req.room not in claims.rooms:
-            raise ServiceError(errors.FORBIDDEN, "Your invitation does not include this room.")
+        refuse(check_invited(claims.rooms, req.room))
         now = self.clock()
         snapshot = await self.backend.snapshot(req.room, now)
-        refusal = check_join(claims.rooms, req.room, claims.user_id, snapshot.state)
-        if refusal is not None:
-            raise ServiceError(refusal.code, refusal.message)
+        refuse(check_join(claims.rooms, req.room, claims.user_id, snapshot.state))
         local = await self._local_room(req.room)
         user = claims.user(req.room)
-        if await self.backend.presence_add(req.room, user, sid):
-            members = await self.backend.presence_members(req.room)
+        first = await self.backend.presence_add(req.room, user, sid)
+        members = await self.backend.presence_members(req.room)
+        if first:
             await self.backend.publish(
                 req.room,
                 Delivery("presence", {"room": req.room, "joined": user, "members": members}),
             )
-        members = await self.backend.presence_members(req.room)
         hands = await self.backend.hands_list(req.room)
         facilitator = is_facilitator(claims.rooms[req.room])
         held = await self.backend.holds_list(req.room) if facilitator else []
@@ -213,7 +210,7 @@ class ChatService:
                     "mutes": [
                         {"user_id": uid, "until": until}
                         for uid, until in state.mutes.items()
-                        if until is None or until > now
+                        if state.muted_until(uid, now) != 0
                     ],
                     "removed": sorted(state.removed),
                 }
@@ -276,7 +273,8 @@ class ChatService:
             )
         user = conn.claims.user(req.room)
         now = self.clock()
-        local = self.rooms.get(req.room)
+        # A connection in a room keeps that room's local state alive (join put it there).
+        local = self.rooms[req.room]
         outcome = self.pipeline.run(
             MessageContext(
                 room=req.room,
@@ -285,7 +283,7 @@ class ChatService:
                 text=req.text,
                 now=now / 1000,
                 policy=self.policy,
-                gate=_gate(local.state if local else RoomState(), user["id"], now),
+                gate=_gate(local.state, user["id"], now),
             )
         )
         entry = message_entry(
@@ -346,8 +344,7 @@ class ChatService:
                 req.room, entry, guard=PostGuard(user["id"], user["role"]), now_ms=now
             )
         except AppendRefused as exc:
-            r = exc.refusal
-            raise ServiceError(r.code, r.message, retry_after_s=r.retry_after_s) from None
+            raise refusal_error(exc.refusal) from None
         finally:
             self.metrics.append_seconds.observe(time.perf_counter() - started)
         if not result.duplicate:
@@ -555,6 +552,16 @@ class ChatService:
             if local.listener is not None:
                 await self.backend.unsubscribe(local.room, local.listener)
         self.rooms.clear()
+
+
+def refusal_error(refusal: Refusal) -> ServiceError:
+    """A pure rule's refusal as the error ack it becomes."""
+    return ServiceError(refusal.code, refusal.message, retry_after_s=refusal.retry_after_s)
+
+
+def refuse(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise refusal_error(refusal)
 
 
 def _gate(state: RoomState, user_id: str, now_ms: int) -> RoomGate:

@@ -26,12 +26,21 @@ def is_facilitator(role: str) -> bool:
     return role == FACILITATOR
 
 
+def check_invited(token_rooms: Mapping[str, str], room: str) -> Refusal | None:
+    """Only the rooms the token names exist for this person (checked before any state is
+    read, so an uninvited room id never reaches the backend)."""
+    if room not in token_rooms:
+        return Refusal("forbidden", "Your invitation does not include this room.")
+    return None
+
+
 def check_join(
     token_rooms: Mapping[str, str], room: str, user_id: str, state: RoomState
 ) -> Refusal | None:
     """A member may join only the rooms their token names, unless removed from it."""
-    if room not in token_rooms:
-        return Refusal("forbidden", "Your invitation does not include this room.")
+    refusal = check_invited(token_rooms, room)
+    if refusal is not None:
+        return refusal
     if user_id in state.removed and not is_facilitator(token_rooms[room]):
         return Refusal("forbidden", "A facilitator has removed you from this room.")
     return None
