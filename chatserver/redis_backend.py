@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ from chatserver.backend import (
     RoomListener,
     RoomSnapshot,
 )
+from chatserver.clock import now_ms
 from rooms.entries import Entry, event_name, is_message
 from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
@@ -62,7 +64,9 @@ EPHEMERAL_TTL_S = 24 * 3600
 AUDIT_PER_ROOM = 1000
 
 
-def room_keys(room: str) -> dict[str, str]:
+@lru_cache(maxsize=4096)
+def room_keys(room: str) -> Mapping[str, str]:
+    """A room's keys and channel (cached: built on every append; never mutate)."""
     base = f"huddle:{{{room}}}"
     return {
         "meta": f"{base}:meta",
@@ -80,7 +84,7 @@ def room_keys(room: str) -> dict[str, str]:
     }
 
 
-def _state_keys(k: dict[str, str]) -> list[str]:
+def _state_keys(k: Mapping[str, str]) -> list[str]:
     """The keys read.lua and snapshot.lua take, in their order (they reset them together)."""
     return [k[name] for name in ("meta", "log", "deleted", "mutes", "last", "pins", "removed")]
 
@@ -341,7 +345,7 @@ class RedisBackend:
     async def get_message(self, room: str, msg_id: str) -> Entry | None:
         # Messages are found by id rarely (pin, delete, review): scan the retained log.
         k = room_keys(room)
-        items, deleted = await self._call(_pipeline(self._redis, k, msg_id))
+        items, deleted = await self._call(_log_and_deleted(self._redis, k, msg_id))
         if deleted:
             return None
         for item in reversed(items):
@@ -535,7 +539,7 @@ class RedisBackend:
     # -- presence ----------------------------------------------------------------------
 
     async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
-        now = _now_ms()
+        now = now_ms()
         first = await self._call(
             self._presence(
                 keys=[room_keys(room)["presence"]],
@@ -559,7 +563,7 @@ class RedisBackend:
             local.pop(conn_id, None)
             if not local:
                 del self._local_presence[room]
-        now = _now_ms()
+        now = now_ms()
         last = await self._call(
             self._presence(
                 keys=[room_keys(room)["presence"]],
@@ -569,7 +573,7 @@ class RedisBackend:
         return bool(last)
 
     async def presence_members(self, room: str) -> list[dict[str, str]]:
-        now = _now_ms()
+        now = now_ms()
         flat = await self._call(
             self._presence(
                 keys=[room_keys(room)["presence"]], args=["list", now, now + PRESENCE_TTL_MS]
@@ -585,7 +589,7 @@ class RedisBackend:
                 args: list[Any] = ["refresh", 0, 0]
                 for conn_id, user in conns.items():
                     args += [conn_id, user["id"], user["name"], user["role"]]
-                now = _now_ms()
+                now = now_ms()
                 args[1], args[2] = now, now + PRESENCE_TTL_MS
                 try:
                     flat = await self._call(
@@ -672,7 +676,8 @@ class RedisBackend:
             raise BackendUnavailable(str(exc) or type(exc).__name__) from exc
 
 
-async def _pipeline(r: aioredis.Redis, k: dict[str, str], msg_id: str) -> list[Any]:
+async def _log_and_deleted(r: aioredis.Redis, k: Mapping[str, str], msg_id: str) -> list[Any]:
+    """The retained log and whether ``msg_id`` was deleted, in one round trip."""
     async with r.pipeline(transaction=False) as pipe:
         pipe.xrange(k["log"])
         pipe.sismember(k["deleted"], msg_id)
@@ -699,12 +704,6 @@ def _users(flat: list[bytes]) -> list[dict[str, str]]:
 def _hand_queue(values: list[bytes]) -> list[dict[str, str]]:
     hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
     return [h["user"] for h in hands]
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
 
 
 __all__ = ["EVERYONE", "RedisBackend"]

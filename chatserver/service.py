@@ -28,6 +28,7 @@ from chatserver.backend import (
     Delivery,
     PostGuard,
 )
+from chatserver.clock import now_ms
 from chatserver.errors import ServiceError
 from chatserver.fanout import Fanout
 from chatserver.looplag import LoopLag
@@ -49,10 +50,6 @@ TYPING_MIN_INTERVAL_S = 1.0
 OVERLOAD_LAG_S = 0.25
 # Joins retry when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True, eq=False)
