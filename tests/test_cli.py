@@ -20,6 +20,7 @@ from chatserver.auth import decode_token
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "cli-test-secret-" + "z" * 24  # 40 characters
+ALEX_TOKEN = ("token", "--user", "u1", "--name", "Alex", "--room", "r1=member")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -45,13 +46,7 @@ def huddle(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_token_prints_a_token_the_server_accepts() -> None:
     before = int(time.time())
     result = huddle(
-        "token",
-        "--user",
-        "u1",
-        "--name",
-        "Alex",
-        "--room",
-        "r1=member",
+        *ALEX_TOKEN,
         "--ttl",
         "60",
         env=clean_env(HUDDLE_SECRET=SECRET),
@@ -104,9 +99,7 @@ def test_token_with_a_bad_room_value_exits_with_a_clear_message(room: str) -> No
 
 
 def test_token_without_a_secret_exits_2_and_says_so() -> None:
-    result = huddle(
-        "token", "--user", "u1", "--name", "Alex", "--room", "r1=member", env=clean_env()
-    )
+    result = huddle(*ALEX_TOKEN, env=clean_env())
     assert result.returncode == 2
     assert result.stdout == ""
     assert "HUDDLE_SECRET must be set" in result.stderr
@@ -114,13 +107,7 @@ def test_token_without_a_secret_exits_2_and_says_so() -> None:
 
 def test_token_with_a_non_positive_ttl_exits_2() -> None:
     result = huddle(
-        "token",
-        "--user",
-        "u1",
-        "--name",
-        "Alex",
-        "--room",
-        "r1=member",
+        *ALEX_TOKEN,
         "--ttl",
         "0",
         env=clean_env(HUDDLE_SECRET=SECRET),
@@ -138,13 +125,7 @@ def test_serve_with_a_bad_port_variable_is_a_configuration_error() -> None:
 
 def test_an_unknown_variable_stops_the_token_command_too() -> None:
     result = huddle(
-        "token",
-        "--user",
-        "u1",
-        "--name",
-        "Alex",
-        "--room",
-        "r1=member",
+        *ALEX_TOKEN,
         env=clean_env(HUDDLE_SECRET=SECRET, HUDDLE_PROT="9000"),
     )
     assert result.returncode == 2
