@@ -97,15 +97,20 @@ def _tab_to(page: Page, target: Locator) -> None:
     pytest.fail(f"{MAX_TABS} Tab presses did not reach the control; focus is on {active}")
 
 
-def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
-    huddle_process: HuddleServer | None, people: Callable[[], Person]
-) -> None:
-    srv = ready(huddle_process)
+def _circle(srv: HuddleServer, people: Callable[[], Person]) -> tuple[Person, Person, Person]:
+    """A fresh room with Sam facilitating and two members, Alex and Robin, all joined."""
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex, robin = people(), people(), people()
     _enter(srv, sam, room, "sam", "facilitator")
     _enter(srv, alex, room, "alex", "member")
     _enter(srv, robin, room, "robin", "member")
+    return sam, alex, robin
+
+
+def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    sam, alex, robin = _circle(ready(huddle_process), people)
 
     # The facilitator view is for facilitators only; everyone has the live message log.
     expect(sam.page.locator("#facilitator")).to_be_visible()
@@ -215,12 +220,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
 def test_facilitator_controls_hands_removal_and_the_activity_log(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = f"circle-{secrets.token_hex(3)}"
-    sam, alex, robin = people(), people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
-    _enter(srv, robin, room, "robin", "member")
+    sam, alex, robin = _circle(ready(huddle_process), people)
 
     # Raised hands form a queue, in order, for the facilitator.
     alex.page.locator("#hand").click()
