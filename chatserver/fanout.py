@@ -11,7 +11,6 @@ being buffered forever.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,6 @@ import engineio.packet
 import socketio.packet
 
 from chatserver import wsdirect
-
-log = logging.getLogger(__name__)
 
 # A websocket reader this far behind (bytes the kernel would not take yet) is dropped.
 SLOW_READER_BYTES = 1 << 20

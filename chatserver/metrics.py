@@ -25,6 +25,15 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5),
             registry=r,
         )
+        self.fanout_seconds = Histogram(
+            "huddle_fanout_seconds",
+            "From a message's timestamp to its local fan-out on this worker",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=r,
+        )
+        self.gap_repairs = Gauge(
+            "huddle_gap_repairs", "Gaps in pub/sub repaired from the log since start", registry=r
+        )
         self.recoveries = Counter(
             "huddle_recoveries_total", "Joins with since, by result", ["recovered"], registry=r
         )

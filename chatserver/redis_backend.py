@@ -30,7 +30,6 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from chatserver.backend import (
-    EVERYONE,
     AppendRefused,
     AppendResult,
     BackendUnavailable,
@@ -704,6 +703,3 @@ def _users(flat: list[bytes]) -> list[dict[str, str]]:
 def _hand_queue(values: list[bytes]) -> list[dict[str, str]]:
     hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
     return [h["user"] for h in hands]
-
-
-__all__ = ["EVERYONE", "RedisBackend"]

@@ -471,7 +471,9 @@ class ChatService:
                 if delivery.offset <= local.delivered_offset:
                     return
                 local.delivered_offset = delivery.offset
-                apply_event(local.state, delivery.payload, self.clock())
+                now = self.clock()
+                apply_event(local.state, delivery.payload, now)
+                self.metrics.fanout_seconds.observe(max(0, now - delivery.payload["ts"]) / 1000)
             if self.fanout is None or not local.members:
                 return
             audience = delivery.audience

@@ -48,3 +48,4 @@ async def test_metrics_count_what_happens(server: Server, connect: Connect) -> N
     assert float(lines['huddle_moderation_verdicts_total{rule="shape.too_long"}']) == 1
     assert float(lines["huddle_deliveries_total"]) >= 1
     assert float(lines["huddle_append_seconds_count"]) == 1
+    assert float(lines["huddle_fanout_seconds_count"]) == 1
