@@ -15,10 +15,11 @@ from chatserver import errors
 from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery
 from chatserver.errors import ServiceError
 from chatserver.schema import (
+    parse_flag,
     parse_limit,
     parse_message_ref,
     parse_room,
-    parse_setting,
+    parse_seconds,
     parse_target,
 )
 from chatserver.service import ChatService, Connection, refuse
@@ -117,24 +118,22 @@ async def floor(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
 
 
 async def lock(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
-    req = parse_setting(data, "locked")
+    req = parse_flag(data, "locked")
     _, actor = _facilitator(service, sid, req.room)
-    locked = bool(req.value)
-    return await _log(service, req.room, actor, "locked", {"locked": locked}, locked=locked)
+    return await _log(service, req.room, actor, "locked", {"locked": req.value}, locked=req.value)
 
 
 async def pause(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
-    req = parse_setting(data, "paused")
+    req = parse_flag(data, "paused")
     _, actor = _facilitator(service, sid, req.room)
-    paused = bool(req.value)
-    return await _log(service, req.room, actor, "paused", {"paused": paused}, paused=paused)
+    return await _log(service, req.room, actor, "paused", {"paused": req.value}, paused=req.value)
 
 
 async def slow_mode(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
-    req = parse_setting(data, "seconds")
-    _, actor = _facilitator(service, sid, req.room)
-    audit = {"slow_mode_s": req.value}
-    return await _log(service, req.room, actor, "slow_mode", audit, slow_mode_s=req.value)
+    room, seconds = parse_seconds(data)
+    _, actor = _facilitator(service, sid, room)
+    audit = {"slow_mode_s": seconds}
+    return await _log(service, room, actor, "slow_mode", audit, slow_mode_s=seconds)
 
 
 async def _existing_message(service: ChatService, room: str, msg_id: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from chatserver.auth import ROOM_ID
 from chatserver.errors import INVALID_PAYLOAD, TOO_LONG, ServiceError
@@ -65,6 +65,11 @@ def _bool(data: dict[str, Any], key: str) -> bool:
     return value
 
 
+def _is_int_in(value: object, lo: int, hi: int) -> TypeGuard[int]:
+    """A JSON integer (not a boolean) within [lo, hi]."""
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
 def parse_join(data: Any) -> JoinRequest:
     obj = _object(data)
     room = _room(obj)
@@ -74,7 +79,7 @@ def parse_join(data: Any) -> JoinRequest:
     if not isinstance(raw, dict):
         raise ServiceError(INVALID_PAYLOAD, "`since` must be {offset, epoch}.")
     offset, epoch = raw.get("offset"), raw.get("epoch")
-    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+    if not _is_int_in(offset, 0, MAX_OFFSET):
         raise ServiceError(INVALID_PAYLOAD, "`since.offset` must be a non-negative integer.")
     if not isinstance(epoch, str) or not 0 < len(epoch) <= 64:
         raise ServiceError(INVALID_PAYLOAD, "`since.epoch` must be the epoch string from the room.")
@@ -137,14 +142,6 @@ class MessageRefRequest:
     approve: bool
 
 
-@dataclass(frozen=True, slots=True)
-class SettingRequest:
-    """lock / pause / slow_mode: a room setting."""
-
-    room: str
-    value: int
-
-
 def _reason(obj: dict[str, Any]) -> str:
     reason = obj.get("reason", "")
     if reason is None:
@@ -169,11 +166,7 @@ def parse_target(data: Any, *, optional_user: bool = False) -> TargetRequest:
     obj = _object(data)
     room = _room(obj)
     duration = obj.get("duration_s")
-    if duration is not None and (
-        isinstance(duration, bool)
-        or not isinstance(duration, int)
-        or not 0 < duration <= MAX_MUTE_S
-    ):
+    if duration is not None and not _is_int_in(duration, 1, MAX_MUTE_S):
         raise ServiceError(
             INVALID_PAYLOAD, f"`duration_s` must be 1 to {MAX_MUTE_S} seconds, or left out."
         )
@@ -192,25 +185,20 @@ def parse_message_ref(data: Any, *, approve: bool = False) -> MessageRefRequest:
     return MessageRefRequest(room, msg_id, _reason(obj), decision)
 
 
-def parse_setting(data: Any, key: str) -> SettingRequest:
+def parse_seconds(data: Any) -> tuple[str, int]:
+    """slow_mode {room, seconds}: 0 turns it off."""
     obj = _object(data)
     room = _room(obj)
-    if key == "seconds":
-        value = obj.get(key)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not 0 <= value <= MAX_SLOW_MODE_S
-        ):
-            raise ServiceError(INVALID_PAYLOAD, f"`seconds` must be 0 (off) to {MAX_SLOW_MODE_S}.")
-        return SettingRequest(room, value)
-    return SettingRequest(room, int(_bool(obj, key)))
+    seconds = obj.get("seconds")
+    if not _is_int_in(seconds, 0, MAX_SLOW_MODE_S):
+        raise ServiceError(INVALID_PAYLOAD, f"`seconds` must be 0 (off) to {MAX_SLOW_MODE_S}.")
+    return room, seconds
 
 
 def parse_limit(data: Any) -> tuple[str, int]:
     obj = _object(data)
     room = _room(obj)
     limit = obj.get("limit", 100)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_AUDIT_LIMIT:
+    if not _is_int_in(limit, 1, MAX_AUDIT_LIMIT):
         raise ServiceError(INVALID_PAYLOAD, f"`limit` must be 1 to {MAX_AUDIT_LIMIT}.")
     return room, limit

@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 UNSUBSCRIBE_DELAY_S = 5.0
 # Typing indicators are cosmetic; one per second per member is plenty.
 TYPING_MIN_INTERVAL_S = 1.0
-# Above this event-loop lag new messages are refused (`unavailable`) until it recovers.
-OVERLOAD_LAG_S = 0.25
 # Joins retry when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
 
@@ -259,7 +257,7 @@ class ChatService:
         req = parse_message(data, self.max_message_chars)
         if req.room not in conn.rooms:
             raise ServiceError(errors.NOT_IN_ROOM, "Join the room before sending to it.")
-        if self.loop_lag.lag_s > OVERLOAD_LAG_S:
+        if self.loop_lag.overloaded:
             # Shed load early: a refused message is retried by the client in a moment; an
             # accepted one that cannot be delivered in time helps nobody.
             self.metrics.shed.inc()

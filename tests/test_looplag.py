@@ -35,8 +35,26 @@ async def test_an_overloaded_worker_refuses_new_messages_kindly(
     await alex.call("join", {"room": "r1"})
     service = server.app[SERVICE_KEY]
     await service.loop_lag.stop()
-    service.loop_lag.lag_s = 1.0
+    service.loop_lag.late_streak = service.loop_lag.sustained_samples  # sustained overload
     refused = await alex.send("r1", "hello?")
     assert refused["error"]["code"] == "unavailable" and refused["error"]["retry_after_s"] == 1.0
-    service.loop_lag.lag_s = 0.0
+    service.loop_lag.late_streak = 0
     assert (await alex.send("r1", "hello again"))["ok"]
+
+
+async def test_one_stall_is_not_overload_but_a_lagging_loop_is() -> None:
+    lag = LoopLag(interval_s=0.01, overload_s=0.05, sustained_samples=3)
+    lag.start()
+    try:
+        time.sleep(0.1)  # noqa: ASYNC251 - a single stall
+        await asyncio.sleep(0.02)
+        assert not lag.overloaded
+        for _ in range(6):  # the loop keeps falling behind
+            time.sleep(0.08)  # noqa: ASYNC251
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        assert lag.overloaded
+        await asyncio.sleep(0.05)
+        assert not lag.overloaded
+    finally:
+        await lag.stop()

@@ -185,7 +185,7 @@ async def test_joining_mid_stream_sees_every_message_exactly_once(connect: Conne
 
     async def stream() -> None:
         for i in range(60):
-            await sam.send("r1", f"s{i}")
+            assert (await sam.send("r1", f"s{i}"))["ok"]
             await asyncio.sleep(0.005)
 
     sender = asyncio.create_task(stream())
