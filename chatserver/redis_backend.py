@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -53,6 +54,9 @@ T = TypeVar("T")
 COMMAND_TIMEOUT_S = 1.5
 CONNECT_TIMEOUT_S = 1.0
 POOL_SIZE = 32
+# After a failed command, further commands fail at once for this long, then Redis is tried
+# again: requests queued behind a failure answer `unavailable` in time.
+FAIL_FAST_S = 0.5
 # Presence entries live this long unless their worker refreshes them.
 PRESENCE_TTL_MS = 30_000
 PRESENCE_REFRESH_S = 10.0
@@ -201,6 +205,7 @@ class RedisBackend:
         self._closed = False
         self._local_presence: dict[str, dict[str, dict[str, str]]] = {}
         self.gap_repairs = 0
+        self._failing_until = 0.0
         self.on_presence_gone: Callable[[str, list[dict[str, str]]], Awaitable[None]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -425,6 +430,7 @@ class RedisBackend:
                 if channels:
                     await asyncio.wait_for(self._pubsub.subscribe(*channels), COMMAND_TIMEOUT_S)
                 self._connected.set()
+                self._failing_until = 0.0  # Redis answered: stop failing fast
                 attempt = 0
                 resync = asyncio.get_running_loop().create_task(self._resync_all(channels))
                 try:
@@ -667,11 +673,19 @@ class RedisBackend:
     # -- helpers -----------------------------------------------------------------------
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._failing_until:
+            # Redis just failed: answer at once rather than let every queued request wait
+            # out its own timeout (a member's second send would take twice as long).
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise BackendUnavailable("Redis is unavailable")
         try:
             # asyncio.timeout, not wait_for: no extra task per command on the hot path.
             async with asyncio.timeout(COMMAND_TIMEOUT_S):
                 return await awaitable
         except (RedisError, OSError, TimeoutError) as exc:
+            self._failing_until = loop.time() + FAIL_FAST_S
             raise BackendUnavailable(str(exc) or type(exc).__name__) from exc
 
 
