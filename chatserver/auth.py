@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from rooms.entries import ROLES
+from rooms.entries import ROLES, user_info
 
 ROOM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 """Room ids: safe in Redis keys and URLs."""
@@ -32,7 +32,7 @@ class Claims:
     expires_at: int
 
     def user(self, room: str) -> dict[str, str]:
-        return {"id": self.user_id, "name": self.name, "role": self.rooms[room]}
+        return user_info(self.user_id, self.name, self.rooms[room])
 
 
 def issue_token(

@@ -43,6 +43,7 @@ from chatserver.clock import now_ms
 from rooms.entries import Entry, event_name, is_message
 from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
+from rooms.presence import in_member_order
 from rooms.recovery import Since
 from rooms.state import RoomState
 
@@ -585,7 +586,7 @@ class RedisBackend:
             )
         )
         users = _users(flat)
-        return sorted(users, key=lambda u: (u["role"] != "facilitator", u["name"]))
+        return in_member_order(users)
 
     async def _refresh_presence_forever(self) -> None:
         while not self._closed:

@@ -181,11 +181,7 @@ class ChatService:
                 "id": req.room,
                 "epoch": read.epoch,
                 "offset": upto,
-                "locked": state.locked,
-                "paused": state.paused,
-                "slow_mode_s": state.slow_mode_s,
-                "floor": state.floor,
-                "pinned": list(state.pins.values()),
+                **state.summary(),  # locked, paused, slow_mode_s, floor, pinned
                 "members": members,
                 "hands": hands,
                 "you": {

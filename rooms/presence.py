@@ -6,6 +6,7 @@ joining, and the last one leaving.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -35,7 +36,12 @@ class RoomPresence:
         return True
 
     def members(self) -> list[dict[str, str]]:
-        return sorted(self._users.values(), key=lambda u: (u["role"] != "facilitator", u["name"]))
+        return in_member_order(self._users.values())
 
     def __len__(self) -> int:
         return len(self._users)
+
+
+def in_member_order(users: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    """How member lists are shown everywhere: facilitators first, then by name."""
+    return sorted(users, key=lambda u: (u["role"] != "facilitator", u["name"]))
