@@ -51,11 +51,11 @@ class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
         )
         await self._sock.prepare(request)
         self.environ = environ
-        # Let fan-out and engineio's sends write frames straight to this websocket.
         eio_socket = getattr(self.handler, "__self__", None)
-        if eio_socket is not None:
-            setattr(eio_socket, wsdirect.ATTR, self._sock)
-        await self.handler(self)
+        if wsdirect.ENABLED and eio_socket is not None:
+            await wsdirect.serve(eio_socket, self._sock)
+        else:
+            await self.handler(self)
         return self._sock
 
 
@@ -98,6 +98,9 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         engineio_logger=False,
     )
     sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
+    # python-socketio already runs each event in a task of its own; engineio's extra task
+    # per inbound message only costs time.
+    sio.eio.async_handlers = False
     wsdirect.install()
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
@@ -109,6 +112,8 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         """
         sock = sio.eio.sockets.get(eio_sid)
         if sock is None or sock.closed:
+            return
+        if wsdirect.close(sock, discard_pending=discard_queued):
             return
         queue = sock.queue
         if discard_queued:

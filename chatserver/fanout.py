@@ -72,6 +72,8 @@ class Fanout:
                 wsdirect.write(transport, frame.ws)
                 sent += 1
                 continue
+            if wsdirect.is_direct(sock):
+                continue  # its transport is closing: the client recovers on reconnect
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
                 self._on_overflow()

@@ -100,9 +100,15 @@ Connect = Callable[..., Awaitable[Client]]
 
 
 async def open_client(
-    url: str, token: str | None, *, auth: Any = None, client: Client | None = None
+    url: str,
+    token: str | None,
+    *,
+    auth: Any = None,
+    client: Client | None = None,
+    transports: tuple[str, ...] = ("websocket",),
 ) -> Client:
-    """Connect a client; pass ``client`` to record into an existing one (to see refusals)."""
+    """Connect a client; pass ``client`` to record into an existing one (to see refusals).
+    ``transports`` as a browser may use them: ("polling", "websocket") polls, then upgrades."""
     sio = socketio.AsyncClient(reconnection=False)
     if client is None:
         client = Client(sio)
@@ -122,7 +128,7 @@ async def open_client(
     await sio.connect(
         url,
         auth=auth if auth is not None else {"token": token},
-        transports=["websocket"],
+        transports=list(transports),
         wait_timeout=5,
     )
     return client

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
 
 from chatserver import wsdirect
 from chatserver.app import SIO_KEY
-from tests.conftest import Connect, Server
+from tests.conftest import Connect, Server, make_token, open_client
 
 
 def test_frames_are_unmasked_final_frames_of_the_right_length() -> None:
@@ -28,3 +33,110 @@ async def test_websocket_connections_take_the_direct_path(server: Server, connec
     sockets = list(server.app[SIO_KEY].eio.sockets.values())
     assert len(sockets) == 1
     assert wsdirect.direct_transport(sockets[0]) is not None
+
+
+async def test_a_polling_client_upgrades_and_chats_with_a_websocket_client(
+    server: Server, connect: Connect
+) -> None:
+    """The browser's path: long-polling first, then the websocket upgrade handshake."""
+    sam = await connect("sam", name="Sam")
+    upgraded = await open_client(
+        server.url, make_token("alex", {"r1": "member"}), transports=("polling", "websocket")
+    )
+    try:
+        await wait_until(lambda: upgraded.sio.transport() == "websocket")
+        assert (await upgraded.call("join", {"room": "r1"}))["ok"] is True
+        assert (await sam.call("join", {"room": "r1"}))["ok"] is True
+        for i in range(4):  # within the rate limit's burst
+            assert (await upgraded.send("r1", f"from the upgraded one {i}"))["ok"] is True
+            assert (await sam.send("r1", f"from the websocket one {i}"))["ok"] is True
+        for client in (upgraded, sam):
+            got = await client.wait_count("message", 8)
+            assert [m["offset"] for m in got] == list(range(1, 9))
+        sockets = server.app[SIO_KEY].eio.sockets.values()
+        assert all(wsdirect.direct_transport(s) is not None for s in sockets)
+    finally:
+        await upgraded.sio.disconnect()
+
+
+async def test_a_polling_only_client_still_chats(server: Server, connect: Connect) -> None:
+    sam = await connect("sam", name="Sam")
+    polling = await open_client(
+        server.url, make_token("alex", {"r1": "member"}), transports=("polling",)
+    )
+    try:
+        await polling.call("join", {"room": "r1"})
+        await sam.call("join", {"room": "r1"})
+        await sam.send("r1", "can you see this")
+        assert (await polling.send("r1", "yes"))["ok"] is True
+        got = await polling.wait_count("message", 2)
+        assert [m["text"] for m in got] == ["can you see this", "yes"]
+        (poller,) = [s for s in server.app[SIO_KEY].eio.sockets.values() if not s.upgraded]
+        assert not wsdirect.is_direct(poller)
+    finally:
+        # End it from the server, as a drain does (python-socketio's client would otherwise
+        # wait out its pending long-poll on disconnect).
+        for sock in server.app[SIO_KEY].eio.sockets.values():
+            if not sock.upgraded:
+                sock.queue.put_nowait(None)
+        await polling.sio.disconnect()
+
+
+async def _raw_engineio(server: Server) -> tuple[aiohttp.ClientSession, Any]:
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket")
+    opened = await ws.receive_str(timeout=5)
+    assert opened.startswith("0{")
+    token = make_token("alex", {"r1": "member"})
+    await ws.send_str('40{"token":"' + token + '"}')
+    assert (await ws.receive_str(timeout=5)).startswith("40{")
+    return session, ws
+
+
+async def test_pings_are_timers_and_pongs_keep_the_connection(server: Server) -> None:
+    session, ws = await _raw_engineio(server)
+    try:
+        (sock,) = server.app[SIO_KEY].eio.sockets.values()
+        wsdirect._ping(sock)  # the timer firing
+        assert await ws.receive_str(timeout=5) == "2"
+        assert sock.last_ping
+        await ws.send_str("3")
+        await wait_until(lambda: sock.last_ping is None)  # pong seen, next ping scheduled
+        await ws.send_str('42["join",{"room":"r1"}]')  # no ack id: nothing comes back
+        await ws.send_str('421["join",{"room":"r1"}]')
+        ack = await ws.receive_str(timeout=5)
+        assert ack.startswith('431[{"ok":true')
+    finally:
+        await session.close()
+
+
+async def test_junk_frames_are_ignored_and_oversized_ones_end_only_that_connection(
+    server: Server, connect: Connect
+) -> None:
+    sam = await connect("sam", name="Sam")
+    await sam.call("join", {"room": "r1"})
+    session, ws = await _raw_engineio(server)
+    try:
+        for junk in ("", "9", "4", "42[", "42[1,2]", "\u0000"):
+            await ws.send_str(junk)
+        await ws.send_str('421["join",{"room":"r1"}]')
+        assert (await ws.receive_str(timeout=5)).startswith('431[{"ok":true')
+        await ws.send_str("4" + "x" * (server_max_frame(server) + 10))
+        closed = await ws.receive(timeout=5)
+        assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    finally:
+        await session.close()
+    # The rest of the room carries on.
+    assert (await sam.send("r1", "still here"))["ok"] is True
+
+
+def server_max_frame(server: Server) -> int:
+    limit: int = server.app[SIO_KEY].eio.max_http_buffer_size
+    return limit
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
