@@ -165,16 +165,7 @@ async def serve(sock: AsyncSocket, ws: web.WebSocketResponse) -> None:
     if transport is None or transport.is_closing():
         await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         return
-    # Hand over: what was queued so far (the OPEN packet, or what arrived during an
-    # upgrade) goes first and in order; from here on every send is a direct write.
-    queue = sock.queue
-    while not queue.empty():
-        pkt = queue.get_nowait()
-        queue.task_done()
-        if pkt is not None:
-            write(transport, frame(pkt.encode()))
-    setattr(sock, ATTR, transport)
-    sock.queue = _INERT_QUEUE
+    _hand_over(sock, transport)
     try:
         while not sock.closed:
             msg = await ws.receive(timeout=idle_s)
@@ -197,6 +188,20 @@ async def serve(sock: AsyncSocket, ws: web.WebSocketResponse) -> None:
         await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         if not ws.closed:
             await ws.close()
+
+
+def _hand_over(sock: AsyncSocket, transport: asyncio.Transport) -> None:
+    """What was queued so far (the OPEN packet, or what arrived during an upgrade) goes
+    first and in order; from here on every send is a direct write. (A function of its
+    own so that nothing keeps the old queue alive.)"""
+    queue = sock.queue
+    while not queue.empty():
+        pkt = queue.get_nowait()
+        queue.task_done()
+        if pkt is not None:
+            write(transport, frame(pkt.encode()))
+    setattr(sock, ATTR, transport)
+    sock.queue = _INERT_QUEUE
 
 
 async def _upgrade(sock: AsyncSocket, ws: web.WebSocketResponse, idle_s: float) -> bool:
