@@ -51,6 +51,8 @@ EXTRA_DIRTY = (
     "call me on 0\u20077\u20079\u20071\u20071 1\u20072\u20073\u20074\u20075\u20076",
 )
 TARGET = 200
+TARGET_MEDIAN_US = 50
+TARGET_P99_US = 200
 
 
 def load(kind: str) -> list[str]:
@@ -156,6 +158,12 @@ def main() -> None:
             f"{r['kind']:<7} {r['median_us']:>9} {r['p90_us']:>7} {r['p99_us']:>7} "
             f"{r['max_us']:>7} {r['best_round_median_us']:>18} {r['calibration_loop_ms']:>8}  "
             f"{r['actions']}"
+        )
+    for r in results:
+        met = float(r["median_us"]) <= TARGET_MEDIAN_US and float(r["p99_us"]) <= TARGET_P99_US
+        print(
+            f"{r['kind']}: target (median <= {TARGET_MEDIAN_US} us, p99 <= {TARGET_P99_US} us) "
+            f"{'met' if met else 'NOT met'} at calibration loop {r['calibration_loop_ms']} ms"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

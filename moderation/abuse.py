@@ -31,6 +31,11 @@ _REASONS = {
         "safe. A facilitator has been let know."
     ),
 }
+# Verdicts are immutable values: each refusal is built once, not per message.
+_BLOCKS = {
+    section: block(f"abuse.{section}", "blocked", reason, alert="abuse")
+    for section, reason in _REASONS.items()
+}
 SWEARING_NOTICE = (
     "This room keeps language gentle, so some words in your message were masked. "
     "The rest of your message was delivered as you wrote it."
@@ -59,7 +64,7 @@ class AbuseStage:
         sections = {_RULES.get(hit.entry.section, hit.entry.section) for hit in hits}
         for section in _BLOCK_ORDER:
             if section in sections:
-                return block(f"abuse.{section}", "blocked", _REASONS[section], alert="abuse")
+                return _BLOCKS[section]
         if not policy.mask_swearing:
             return ALLOW
         swears = [hit for hit in scan.hits_for(policy.swearing_lists) if hit.entry.near is None]

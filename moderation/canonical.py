@@ -386,18 +386,19 @@ _SPACED_AFTER_WORD = re.compile(r"(?<= )(?![aiu] [^ ] [^ ] [^ ] )[^ ](?: [^ ]){2
 def _rewrite(
     view: str,
     spans: MappedView | None,
-    pattern: re.Pattern[str],
+    pattern: re.Pattern[str] | list[tuple[int, int]],
     *,
     keep: int = 1,
     join: bool = False,
 ) -> tuple[str, MappedView | None]:
-    """Apply one derived-view rewrite to a view string, and to its spans when given."""
+    """Apply one derived-view rewrite to a view string, and to its spans when given.
+    `pattern` finds the parts to rewrite, or is their spans, already found."""
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     last = 0
-    for match in pattern.finditer(view):
-        a, b = match.span()
+    found = pattern if isinstance(pattern, list) else [m.span() for m in pattern.finditer(view)]
+    for a, b in found:
         parts.append(view[last:a])
         if spans is not None:
             starts.extend(spans.starts[last:a])
@@ -422,10 +423,22 @@ def _rewrite(
     return text, MappedView(text, tuple(starts), tuple(ends))
 
 
-def dedup(view: str, keep: int, spans: MappedView | None = None) -> tuple[str, MappedView | None]:
+def dedup(
+    view: str,
+    keep: int,
+    spans: MappedView | None = None,
+    runs: list[tuple[int, int]] | None = None,
+) -> tuple[str, MappedView | None]:
     """Cut runs of three or more of one character to `keep` (1 or 2): "dieeee" → "die"
-    with 1, "killlll" → "kill" with 2. Run on a raw view, then take the skeleton."""
-    return _rewrite(view, spans, _RUN3, keep=keep)
+    with 1, "killlll" → "kill" with 2. Run on a raw view, then take the skeleton.
+    `runs`: the view's run_spans, when already found (both cuts need the same runs)."""
+    return _rewrite(view, spans, runs if runs is not None else _RUN3, keep=keep)
+
+
+def run_spans(view: str) -> list[tuple[int, int]]:
+    """Where the runs of three or more of one character are: one regex pass, shared by
+    the two cuts of dedup."""
+    return [match.span() for match in _RUN3.finditer(view)]
 
 
 def skeleton_mapped(view: MappedView) -> MappedView:

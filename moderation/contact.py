@@ -16,12 +16,14 @@ contact.handle, contact.invite.
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from phonenumbers import Leniency, PhoneNumberMatcher
+from phonenumbers import NumberParseException, is_possible_number, parse
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner, effective
+from moderation.lexicon import Scanner
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Verdict, modify
@@ -49,6 +51,7 @@ _DIGITISH = re.compile(r"[\doil|][\doil| ().\-]{6,}[\doil|]")
 _LOOK_ALIKE_DIGITS = str.maketrans("oil|", "0111")
 _DATE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$")
 _RANGE = re.compile(r"^\d{1,5}\s*[-\u2013\u2014]\s*\d{1,5}$")
+_NON_DIGIT = re.compile(r"\D")
 _CUE = re.compile(
     r"\b(?:number|no\.?|num|phone|mobile|mob|cell|tel|telephone|landline|call|"
     r"text|txt|ring|sms|whats\s?app|signal|telegram|contact|reach|digits|dial)\b"
@@ -68,10 +71,13 @@ _NUMBER_WORDS = {
     "eight": "8",
     "nine": "9",
 }
+# Possessive separators ("++"): a separator run is never given back, so a failed attempt
+# ends at once instead of retrying every shorter split (same matches, less backtracking).
 _WORD_RUN = re.compile(
-    r"\b(?:(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|"
-    r"triple|\d)(?:[\s,.\-]+|$)){7,}"
+    r"\b(?:(?:\d|zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|"
+    r"triple)(?:[\s,.\-]++|$)){7,}"
 )
+_SPELLED_SEPARATOR = re.compile(r"[\s,.\-]+")
 
 # After an "@": the domain of an email address.
 _EMAIL_DOMAIN = re.compile(r"[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
@@ -82,18 +88,21 @@ _PROVIDERS = (
     r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
 )
 _SPELLED_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w+\-]{1,64}(?:"
+    r"(?<![\w.+\-])[\w+\-]{1,64}+(?:"
     + _DOT
-    + r"[\w+\-]{1,64})*"
+    + r"[\w+\-]{1,64}+)*"
     + _AT
-    + r"[\w\-]{2,63}(?:"
+    + r"[\w\-]{2,63}+(?:"
     + _DOT
-    + r"[\w\-]{2,63})*"
+    + r"[\w\-]{2,63}+)*"
     r"" + _DOT + r"(?:com|net|org|co" + _DOT + r"uk|org" + _DOT + r"uk|uk|io|me|ie|ca|au|edu|"
     r"info|de|fr)\b"
 )
+# What every spelled-out "at" looks like: " at ", "(at)", "[ at ]". Both patterns above
+# need one (or an "@"), and a failed search for this costs far less than either of them.
+_AT_WORD = re.compile(r"[\s\(\[\{<]at[\s\)\]\}>]")
 _PROVIDER_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w.+\-]{2,64}(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
+    r"(?<![\w.+\-])[\w.+\-]{2,64}+(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
 )
 
 _PLATFORM = (
@@ -157,23 +166,26 @@ class ContactStage:
             return ALLOW
         text = ctx.text
         scan = self._scanner.scan(text)
-        hits = effective(scan, _LISTS)
-        sections = {hit.entry.section for hit in hits}
+        hits = scan.effective(_LISTS)
         masks: list[_Mask] = []
-        invites = [hit for hit in hits if hit.entry.section == "invite"]
-        if invites:
-            masks.extend(_Mask(a, b, "invite") for a, b in scan.original_spans(invites))
+        sections: frozenset[str] | set[str] = _NO_SECTIONS
+        number_words = 0
+        if hits:
+            sections = {hit.entry.section for hit in hits}
+            invites = [hit for hit in hits if hit.entry.section == "invite"]
+            if invites:
+                masks.extend(_Mask(a, b, "invite") for a, b in scan.original_spans(invites))
+            number_words = sum(1 for hit in hits if hit.entry.section == "number_word")
 
         # Cheap tests first (C-level scans), on the text with fullwidth and styled
         # characters unfolded; the patterns only run when they could match.
         plain = decompose(text)
         encoded = plain.encode("utf-8", "surrogatepass")
         digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
-        number_words = sum(1 for hit in hits if hit.entry.section == "number_word")
         wanted = _Wanted(
             phone=digits >= 7 or number_words >= 3,
             email="@" in plain,
-            spelled_email=bool(sections & {"provider", "dot"}),
+            spelled_email="provider" in sections or "dot" in sections,
             handle="platform" in sections or "u/" in plain or "#" in plain,
             links=has_link_hint(plain, sections),
         )
@@ -192,8 +204,12 @@ class ContactStage:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Wanted:
+_NO_SECTIONS: frozenset[str] = frozenset()
+
+
+class _Wanted(NamedTuple):
+    """Which detectors could find something in this message."""
+
     phone: bool
     email: bool
     spelled_email: bool
@@ -216,8 +232,11 @@ def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]
     if wanted.email:
         found.extend((start, end, "email") for start, end in _emails(low))
     if wanted.spelled_email:
-        for pattern in (_SPELLED_EMAIL, _PROVIDER_EMAIL):
-            found.extend((m.start(), m.end(), "email") for m in pattern.finditer(low))
+        spelled_at = _AT_WORD.search(low) is not None
+        if spelled_at:
+            found.extend((m.start(), m.end(), "email") for m in _SPELLED_EMAIL.finditer(low))
+        if spelled_at or "@" in low:
+            found.extend((m.start(), m.end(), "email") for m in _PROVIDER_EMAIL.finditer(low))
     if wanted.handle:
         found.extend((start, end, "handle") for start, end in _handles(low))
     if wanted.links:
@@ -255,7 +274,7 @@ def _phones(view: str, policy: ModerationPolicy) -> list[tuple[int, int]]:
 def _spelled_digits(words: str) -> str:
     out: list[str] = []
     repeat = 1
-    for word in re.split(r"[\s,.\-]+", words.lower()):
+    for word in _SPELLED_SEPARATOR.split(words.lower()):
         if not word:
             continue
         if word == "double":
@@ -273,42 +292,65 @@ def _is_phone(
     candidate: str, text: str, start: int, policy: ModerationPolicy, *, spelled: bool = False
 ) -> bool:
     stripped = candidate.strip()
-    digits = re.sub(r"\D", "", stripped)
+    digits = _NON_DIGIT.sub("", stripped)
     if len(digits) < 7 or len(digits) > 15:
         return False
     if not spelled and (_DATE.match(stripped) or _RANGE.match(stripped)):
         return False
-    if _allowlisted(digits, policy.phone_allowlist):
+    if digits in _allowlisted_forms(policy.phone_allowlist):
         return False
     international = stripped.startswith("+")
     cue = _CUE.search(text, max(0, start - 40), start) is not None
     if len(digits) < 10 and not international and not cue:
         return False  # 7-9 digits with nothing saying it is a number: a reference, a code
+    if cue and len(digits) >= 10:
+        # Shaped like a number and introduced as one ("call me on …"): masked whatever
+        # phonenumbers says (see the end), so it need not be asked.
+        return True
     number = ("+" + digits) if international else digits
     if international:
         regions: tuple[str, ...] = ("ZZ",)
     elif digits.startswith("0"):
-        # A trunk 0: not a US number; try the other regions first.
-        regions = tuple(r for r in policy.phone_regions if r != "US") + (
-            ("US",) if "US" in policy.phone_regions else ()
-        )
+        regions = _trunk_zero_order(policy.phone_regions)
     else:
         regions = policy.phone_regions
-    for region in regions:
-        for _ in PhoneNumberMatcher(number, region, leniency=Leniency.POSSIBLE):
-            return True
-    # Shaped like a number and introduced as one ("call me on …"): mask it anyway.
-    return cue and len(digits) >= 10
+    # Otherwise it must be a possible number of one of the regions.
+    return any(_possible_number(number, region) for region in regions)
 
 
-def _allowlisted(digits: str, allowlist: tuple[str, ...]) -> bool:
+def _possible_number(number: str, region: str) -> bool:
+    """Whether digits (with "+" when international) can be a phone number of `region`.
+
+    This is exactly what phonenumbers' PhoneNumberMatcher does at Leniency.POSSIBLE for
+    a candidate that is only digits (its inner-match retries need spaces, dots, slashes
+    or brackets, which digits lack), without the matcher's own candidate search: parse,
+    then is_possible_number. A test compares the two on many digit strings.
+    """
+    try:
+        return bool(is_possible_number(parse(number, region, keep_raw_input=True)))
+    except NumberParseException:
+        return False
+
+
+@lru_cache(maxsize=64)
+def _trunk_zero_order(regions: tuple[str, ...]) -> tuple[str, ...]:
+    # A trunk 0: not a US number; try the other regions first.
+    return tuple(r for r in regions if r != "US") + (("US",) if "US" in regions else ())
+
+
+@lru_cache(maxsize=64)
+def _allowlisted_forms(allowlist: tuple[str, ...]) -> frozenset[str]:
+    """Every digit string that counts as an allow-listed number: the number itself, with a
+    country or trunk prefix in front, and (for a listed number written with its prefix)
+    without it. Computed once per allow-list (policies are immutable and few)."""
+    forms: set[str] = set()
     for allowed in allowlist:
-        if digits == allowed:
-            return True
+        forms.add(allowed)
         for prefix in ("1", "44", "353", "0"):
-            if digits == prefix + allowed or prefix + digits == allowed:
-                return True
-    return False
+            forms.add(prefix + allowed)
+            if allowed.startswith(prefix):
+                forms.add(allowed[len(prefix) :])
+    return frozenset(forms)
 
 
 def _emails(text: str) -> list[tuple[int, int]]:

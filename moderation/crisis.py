@@ -24,6 +24,9 @@ Rules (priority order):
 - crisis.others    FLAG, alert crisis (not priority)
 """
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
 from moderation.lexicon import Hit, Scan, Scanner, effective
@@ -64,11 +67,11 @@ _REASON_METHOD = (
 )
 
 
-def crisis_lines(policy: ModerationPolicy) -> str:
+def crisis_lines(policy: "ModerationPolicy | _LinesOnly") -> str:
     return "\n".join(f"• {label}: {text}" for label, text in policy.crisis_lines)
 
 
-def notice_for_self(policy: ModerationPolicy) -> str:
+def notice_for_self(policy: "ModerationPolicy | _LinesOnly") -> str:
     return (
         "Thank you for telling us how you're feeling. It sounds really hard right now, and "
         "you don't have to face it on your own. Your message has been shared with the group, "
@@ -80,7 +83,7 @@ def notice_for_self(policy: ModerationPolicy) -> str:
     )
 
 
-def notice_for_method(policy: ModerationPolicy) -> str:
+def notice_for_method(policy: "ModerationPolicy | _LinesOnly") -> str:
     return (
         "Thank you for trusting us with this. Your message includes details about ways of "
         "ending a life, so it's been shared with the facilitators first rather than the "
@@ -93,7 +96,7 @@ def notice_for_method(policy: ModerationPolicy) -> str:
     )
 
 
-def notice_for_others(policy: ModerationPolicy) -> str:
+def notice_for_others(policy: "ModerationPolicy | _LinesOnly") -> str:
     return (
         "It sounds like this is about someone who may be at risk, and that can be a lot to "
         "carry. If someone is in danger right now, call your local emergency number. These "
@@ -116,27 +119,45 @@ class CrisisStage:
             return ALLOW
         found = classify(scan, hits)
         if "method" in found:
-            return hold(
-                "crisis.method",
-                _REASON_METHOD,
-                notice=notice_for_method(policy),
-                alert="crisis",
-                priority=True,
-            )
+            return _verdict("method", policy.crisis_lines)
         for section in _SELF_ORDER:
             if section in found:
-                return flag(
-                    f"crisis.{section}",
-                    _REASON_HOPELESS if section == "hopeless" else _REASON_SELF,
-                    notice=notice_for_self(policy),
-                    alert="crisis",
-                    priority=section in _PRIORITY,
-                )
+                return _verdict(section, policy.crisis_lines)
         if "others" in found and not ctx.is_facilitator:
-            return flag(
-                "crisis.others", _REASON_OTHERS, notice=notice_for_others(policy), alert="crisis"
-            )
+            return _verdict("others", policy.crisis_lines)
         return ALLOW
+
+
+@lru_cache(maxsize=64)
+def _verdict(section: str, lines: tuple[tuple[str, str], ...]) -> Verdict:
+    """The verdict for a crisis section. Verdicts are immutable and depend only on the
+    section and the room's crisis lines, so each is built once, not on every message."""
+    policy = _LinesOnly(lines)
+    if section == "method":
+        return hold(
+            "crisis.method",
+            _REASON_METHOD,
+            notice=notice_for_method(policy),
+            alert="crisis",
+            priority=True,
+        )
+    if section == "others":
+        return flag(
+            "crisis.others", _REASON_OTHERS, notice=notice_for_others(policy), alert="crisis"
+        )
+    return flag(
+        f"crisis.{section}",
+        _REASON_HOPELESS if section == "hopeless" else _REASON_SELF,
+        notice=notice_for_self(policy),
+        alert="crisis",
+        priority=section in _PRIORITY,
+    )
+
+
+class _LinesOnly(NamedTuple):
+    """What the notice builders read from a policy."""
+
+    crisis_lines: tuple[tuple[str, str], ...]
 
 
 def crisis_hits(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:

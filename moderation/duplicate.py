@@ -18,8 +18,6 @@ entries, after as many checks as entries). Only hashes of the canonical text are
 never the text.
 """
 
-from collections import OrderedDict
-
 from moderation.context import MessageContext
 from moderation.lexicon import Scanner
 from moderation.verdict import ALLOW, Verdict, block, hold
@@ -39,8 +37,10 @@ class DuplicateStage:
         self._scanner = scanner if scanner is not None else Scanner()
         self._prune_every = prune_every
         self._checks_until_prune = prune_every
-        # (room, member) -> text hash -> (sent at, forget at); oldest first
-        self._sent: dict[tuple[str, str], OrderedDict[int, tuple[float, float]]] = {}
+        # (room, member) -> text hash -> (sent at, forget at); oldest first. A plain dict
+        # keeps insertion order too, and is much cheaper to make than an OrderedDict (one
+        # per member).
+        self._sent: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
         # (room, text hash) -> member -> (sent at, forget at)
         self._raids: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
 
@@ -66,7 +66,7 @@ class DuplicateStage:
             member = (ctx.room, ctx.sender_id)
             sent = self._sent.get(member)
             if sent is None:
-                sent = self._sent[member] = OrderedDict()
+                sent = self._sent[member] = {}
             previous = sent.get(digest)
             if previous is not None and 0 <= now - previous[0] < policy.dup_window_s:
                 # The window runs from the copy that went through, so retrying does not
@@ -76,10 +76,11 @@ class DuplicateStage:
                     "duplicate",
                     "You sent this same message a moment ago, so this copy wasn't sent again.",
                 )
+            if previous is not None:
+                del sent[digest]  # re-inserted below, as the newest
             sent[digest] = (now, now + policy.dup_window_s)
-            sent.move_to_end(digest)
             while len(sent) > MAX_PER_MEMBER:
-                sent.popitem(last=False)
+                del sent[next(iter(sent))]  # the oldest
 
         if size >= policy.raid_min_chars:
             raid = (ctx.room, digest)

@@ -53,6 +53,7 @@ from moderation.canonical import (
     leet_view,
     mapped_base,
     raw_view,
+    run_spans,
     skeleton,
     skeleton_mapped,
     visual_order,
@@ -95,11 +96,14 @@ class Entry:
     subject: bool = False  # look back for who the phrase is about
     # Near rules: (rule id, side, max words between sides, number of sides)
     near: tuple[int, int, int, int] | None = None
+    # Near rules: (rule id, side) of every side of the rule; it fires only if all occurred.
+    rule_sides: frozenset[tuple[int, int]] = frozenset()
 
 
-# A key found in a view: (entries, near-rule entries, view index, start, end). Expanded to
-# Hits only when resolved, and near-rule sides only if every side of their rule occurred.
-_Match = tuple[tuple["Entry", ...], tuple["Entry", ...], int, int, int]
+# A key found in a view: (entries, near-rule entries, view index, start, end, the (rule id,
+# side) pairs of the near-rule entries). Expanded to Hits only when resolved, and near-rule
+# sides only if every side of their rule occurred.
+_Match = tuple[tuple["Entry", ...], tuple["Entry", ...], int, int, int, frozenset[tuple[int, int]]]
 
 
 class Hit(NamedTuple):
@@ -268,6 +272,9 @@ class Lexicon:
                         scope=line.scope,
                         subject=line.subject,
                         near=(near_id, side, line.near or 0, len(sides)) if near_rule else None,
+                        rule_sides=frozenset((near_id, k) for k in range(len(sides)))
+                        if near_rule
+                        else frozenset(),
                     )
                     for phrase in expand(pattern):
                         self._add(keys, name, line.options, phrase, entry)
@@ -279,7 +286,11 @@ class Lexicon:
             lead, trail = key.startswith(" "), key.endswith(" ")
             plain = tuple(entry for entry in entries.values() if entry.near is None)
             near = tuple(entry for entry in entries.values() if entry.near is not None)
-            automaton.add_word(key, (len(key), int(lead), int(trail), plain, near))
+            # The (rule, side) pairs this key stands for: what its match makes present.
+            near_sides = frozenset(
+                (entry.near[0], entry.near[1]) for entry in near if entry.near is not None
+            )
+            automaton.add_word(key, (len(key), int(lead), int(trail), plain, near, near_sides))
         for ch in _ALPHABET.replace("*", ""):
             # "i" stands for i and l, and "still", "i'll" read "stiii", "iii": four for i.
             automaton.add_word(ch * (4 if ch == "i" else 3), _TRIPLE)
@@ -321,8 +332,8 @@ class Lexicon:
                 else:
                     pairs.append(end)
                 continue
-            length, lead, trail, plain, near = value
-            matches.append((plain, near, index, end - length + 1 + lead, end + 1 - trail))
+            length, lead, trail, plain, near, sides = value
+            matches.append((plain, near, index, end - length + 1 + lead, end + 1 - trail, sides))
         return triple, pairs
 
 
@@ -357,6 +368,8 @@ class Scan:
     """The views of one text and every phrase found in them."""
 
     __slots__ = (
+        "_by_list",
+        "_effective",
         "_lexicon",
         "_mapped",
         "_matches",
@@ -389,7 +402,11 @@ class Scan:
         if self.leet_index:
             pairs = lexicon.find(leet, 1, self._matches)[1]
         self._order = visual_order(text)
-        self._resolved: dict[str, list[Hit]] | None = None
+        # Filled on demand, one list at a time: a list no stage asks about (swearing when
+        # the room does not mask it, everything after a refusal) is never resolved.
+        self._by_list: dict[str, list[Hit]] | None = None
+        self._resolved: dict[str, list[Hit]] = {}
+        self._effective: dict[tuple[str, ...], list[Hit]] = {}
         self._mapped: dict[int, MappedView] | None = None
         spaced = pairs is not None and len(pairs) > 1 and any(end + 2 in pairs for end in pairs)
         if triple or spaced or self._order is not None:
@@ -400,8 +417,9 @@ class Scan:
         if triple:
             for leet in {False, self.leet_index > 0}:
                 raw = raw_view(decomposed, leet)
-                wanted.append((_RUNS1, leet, skeleton(dedup(raw, 1)[0])))
-                wanted.append((_RUNS2, leet, skeleton(dedup(raw, 2)[0])))
+                runs = run_spans(raw)
+                wanted.append((_RUNS1, leet, skeleton(dedup(raw, 1, runs=runs)[0])))
+                wanted.append((_RUNS2, leet, skeleton(dedup(raw, 2, runs=runs)[0])))
         if spaced:
             leet_view_text = self.views[self.leet_index]
             wanted.append((_JOINED, True, join_spaced(leet_view_text)[0]))
@@ -424,7 +442,7 @@ class Scan:
         """Every phrase found, before any resolution (for tests and debugging)."""
         return [
             Hit(entry, view, start, end)
-            for plain, near, view, start, end in self._matches
+            for plain, near, view, start, end, _ in self._matches
             for entry in (*plain, *near)
         ]
 
@@ -435,16 +453,33 @@ class Scan:
 
     def hits_for(self, lists: Iterable[str]) -> list[Hit]:
         """Hits of the given lists, after the containment and suppress rules."""
-        if self._resolved is None:
-            self._resolved = (
-                _resolve(self._lexicon, self._matches, self.views) if self._matches else {}
-            )
-        if not self._resolved:
+        if not self._matches:
             return []
+        by_list = self._by_list
+        if by_list is None:
+            by_list = self._by_list = _group_by_list(self._matches)
+        resolved = self._resolved
         out: list[Hit] = []
         for name in lists:
-            out.extend(self._resolved.get(name, ()))
+            hits = resolved.get(name)
+            if hits is None:
+                found = by_list.get(name)
+                hits = _resolve_list(self._lexicon, name, found, self.views) if found else []
+                resolved[name] = hits
+            out.extend(hits)
         return out
+
+    def effective(self, lists: tuple[str, ...]) -> list[Hit]:
+        """`effective(self, lists)`, remembered: several stages ask for the same lists
+        (the abuse stage re-reads the crisis hits), and near rules cost a pass each.
+        The list returned is shared: callers must not change it."""
+        found = self._effective.get(lists)
+        if found is None:
+            hits = self.hits_for(lists)
+            if hits:
+                hits = [hit for hit in hits if hit.entry.near is None] + near_rules(self, hits)
+            found = self._effective[lists] = hits
+        return found
 
     def mapped(self, index: int) -> MappedView:
         """View `index` with original-text spans, built on demand (for masking)."""
@@ -477,17 +512,24 @@ class Scan:
         spans: list[tuple[int, int]] = []
         # A phrase found in a base view needs no derived view mapped for it (mapping a
         # derived view means mapping the text character by character); only occurrences
-        # that the base views do not show are mapped from a derived view.
-        in_base: dict[tuple[Entry, str], int] = defaultdict(int)
+        # that the base view of the same side (words or leet) does not show are mapped
+        # from a derived view. Counted per derived view: the same phrase seen in the
+        # run-folded views of both sides is still the base views' occurrence, not a new one.
+        in_base: dict[tuple[Entry, str, bool], int] = defaultdict(int)
         for hit in hits:
-            if self.recipes[hit.view][0] in (_WORDS, _LEET):
-                in_base[hit.entry, self.views[hit.view][hit.start : hit.end]] += 1
+            recipe, leet = self.recipes[hit.view]
+            if recipe in (_WORDS, _LEET):
+                phrase = self.views[hit.view][hit.start : hit.end]
+                in_base[hit.entry, phrase, leet] += 1
+                if not self.leet_index:  # one base view serves both sides
+                    in_base[hit.entry, phrase, True] += 1
+        shown: dict[tuple[Entry, str, int], int] = defaultdict(int)
         for hit in hits:
             recipe, leet = self.recipes[hit.view]
             if recipe not in (_WORDS, _LEET):
-                seen = (hit.entry, self.views[hit.view][hit.start : hit.end])
-                if in_base[seen] > 0:
-                    in_base[seen] -= 1
+                phrase = self.views[hit.view][hit.start : hit.end]
+                shown[hit.entry, phrase, hit.view] += 1
+                if shown[hit.entry, phrase, hit.view] <= in_base[hit.entry, phrase, leet]:
                     continue
             if recipe in (_WORDS, _LEET) and self.text.isascii():
                 # Whole words of a base view are whole tokens of the text: find them by
@@ -513,37 +555,47 @@ class Scan:
         return merged
 
 
-def _resolve(lexicon: Lexicon, matches: list[_Match], views: list[str]) -> dict[str, list[Hit]]:
+def _group_by_list(matches: list[_Match]) -> dict[str, list[Hit]]:
+    """The hits of every list, before resolution."""
     # A side of a near rule matters only if every side of its rule occurred somewhere:
     # drop the others first (drug names are sides of many rules and common in pain talk).
-    sides: dict[int, set[int]] = {}
-    for _, near_entries, _, _, _ in matches:
-        for entry in near_entries:
-            rule = entry.near
-            assert rule is not None
-            sides.setdefault(rule[0], set()).add(rule[1])
+    # Set operations on precomputed (rule, side) pairs keep this out of Python loops.
+    present: set[tuple[int, int]] = set()
+    for match in matches:
+        if match[5]:
+            present |= match[5]
     by_list: dict[str, list[Hit]] = defaultdict(list)
-    for plain, near_entries, view, start, end in matches:
+    for plain, near_entries, view, start, end, _ in matches:
         for entry in plain:
             by_list[entry.list].append(Hit(entry, view, start, end))
         for entry in near_entries:
-            rule = entry.near
-            assert rule is not None
-            if len(sides[rule[0]]) == rule[3]:
+            if entry.rule_sides <= present:
                 by_list[entry.list].append(Hit(entry, view, start, end))
-    resolved: dict[str, list[Hit]] = {}
-    for name, found in by_list.items():
-        suppressors = [hit for hit in found if hit.entry.suppress]
-        phrases = [hit for hit in found if not hit.entry.suppress]
-        before = lexicon.before.get(name)
-        resolved[name] = [
-            hit
-            for hit in phrases
-            if not _contained(hit, phrases)
-            and not _suppressed(hit, suppressors)
-            and not (before and _after_any(views[hit.view], hit, before, lexicon.before_words))
-        ]
-    return resolved
+    return by_list
+
+
+def _resolve_list(lexicon: Lexicon, name: str, found: list[Hit], views: list[str]) -> list[Hit]:
+    """One list's hits after the containment, suppress and "before" rules."""
+    suppressors = [hit for hit in found if hit.entry.suppress]
+    phrases = [hit for hit in found if not hit.entry.suppress]
+    before = lexicon.before.get(name)
+    if len(phrases) < 2 and not suppressors and not before:
+        return phrases  # nothing can contain, suppress or precede a lone phrase
+    return [
+        hit
+        for hit in phrases
+        if not _contained(hit, phrases)
+        and not _suppressed(hit, suppressors)
+        and not (before and _after_any(views[hit.view], hit, before, lexicon.before_words))
+    ]
+
+
+def _resolve(lexicon: Lexicon, matches: list[_Match], views: list[str]) -> dict[str, list[Hit]]:
+    """Every list's hits after resolution (Scan.hits_for resolves one list at a time)."""
+    return {
+        name: _resolve_list(lexicon, name, found, views)
+        for name, found in _group_by_list(matches).items()
+    }
 
 
 def _contained(hit: Hit, others: list[Hit], fired: bool = False) -> bool:
@@ -653,10 +705,7 @@ def near_rules(scan: Scan, hits: Sequence[Hit]) -> list[Hit]:
 
 def effective(scan: Scan, lists: Iterable[str]) -> list[Hit]:
     """The hits that count for a stage: plain phrases, and near rules that fired."""
-    hits = scan.hits_for(lists)
-    if not hits:
-        return hits
-    return [hit for hit in hits if hit.entry.near is None] + near_rules(scan, hits)
+    return scan.effective(tuple(lists))
 
 
 class Scanner:

@@ -7,6 +7,7 @@ details: the contact stage, which runs first, masks them.
 
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from moderation.canonical import decompose
@@ -126,7 +127,7 @@ class Link:
         return len(segments) == 1 and first not in _NOT_PEOPLE
 
 
-def has_link_hint(text: str, sections: set[str]) -> bool:
+def has_link_hint(text: str, sections: AbstractSet[str]) -> bool:
     """Whether the full link patterns are worth running: a scheme, or a TLD-like word (from
     the contact list's link_hint section) with a "." or a spelled "dot" in the message."""
     if "://" in text:
@@ -226,7 +227,12 @@ class LinkStage:
     def check(self, ctx: MessageContext) -> Verdict:
         if ctx.is_facilitator:
             return ALLOW
-        sections = {hit.entry.section for hit in self._scanner.scan(ctx.text).hits_for(_LISTS)}
+        hits = self._scanner.scan(ctx.text).hits_for(_LISTS)
+        if not hits and ctx.text.isascii() and "://" not in ctx.text:
+            # has_link_hint without the decomposition and the set: with no contact-list
+            # word, only a scheme counts, and ASCII text is its own decomposition.
+            return ALLOW
+        sections = {hit.entry.section for hit in hits}
         if not has_link_hint(decompose(ctx.text), sections):
             return ALLOW
         text = normalise(ctx.text)[0].lower()
@@ -238,14 +244,18 @@ class LinkStage:
         ]
         if not unknown:
             return ALLOW
-        return hold(
-            "link.unknown",
-            "This message has a link to a site a facilitator hasn't checked yet.",
-            notice=(
-                "Thanks for sharing. To keep the group safe, links to sites we don't know yet "
-                "are checked by a facilitator before everyone sees them, so your message will "
-                "appear once they've had a look. Links to NHS, CDC, NIH and the main pain and "
-                "mental-health charities go straight through."
-            ),
-            alert="link",
-        )
+        return _UNKNOWN_LINK
+
+
+# Verdicts are immutable values: built once, not per message.
+_UNKNOWN_LINK = hold(
+    "link.unknown",
+    "This message has a link to a site a facilitator hasn't checked yet.",
+    notice=(
+        "Thanks for sharing. To keep the group safe, links to sites we don't know yet "
+        "are checked by a facilitator before everyone sees them, so your message will "
+        "appear once they've had a look. Links to NHS, CDC, NIH and the main pain and "
+        "mental-health charities go straight through."
+    ),
+    alert="link",
+)

@@ -10,7 +10,7 @@ Rules: medication.offer, medication.share, medication.request.
 """
 
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner, effective
+from moderation.lexicon import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
 _ORDER = ("offer", "share", "request")
@@ -31,13 +31,23 @@ class MedicationStage:
 
     def check(self, ctx: MessageContext) -> Verdict:
         scan = self._scanner.scan(ctx.text)
-        sections = {hit.entry.section for hit in effective(scan, ctx.policy.medication_lists)}
+        hits = scan.effective(ctx.policy.medication_lists)
+        if not hits:
+            return ALLOW
+        sections = {hit.entry.section for hit in hits}
         for section in _ORDER:
             if section in sections:
-                return hold(
-                    f"medication.{section}",
-                    "This message may offer, share or ask for prescription medicine.",
-                    notice=NOTICE,
-                    alert="medication",
-                )
+                return _HOLDS[section]
         return ALLOW
+
+
+# Verdicts are immutable values: each is built once, not per message.
+_HOLDS = {
+    section: hold(
+        f"medication.{section}",
+        "This message may offer, share or ask for prescription medicine.",
+        notice=NOTICE,
+        alert="medication",
+    )
+    for section in _ORDER
+}

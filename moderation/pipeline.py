@@ -1,6 +1,5 @@
 """Run the moderation stages in order and combine their verdicts into one outcome."""
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,7 +59,7 @@ class Pipeline:
                 break
             if verdict.action is Action.MODIFY and verdict.text is not None:
                 # Later stages judge the text that will actually be delivered.
-                current = dataclasses.replace(current, text=verdict.text)
+                current = current.with_text(verdict.text)
         return Outcome(
             action=_overall_action(verdicts, text_changed=current.text != ctx.text),
             text=current.text,

@@ -76,6 +76,9 @@ def _looks_empty(text: str) -> bool:
     # `text` is already stripped, so for ordinary messages the first character decides and
     # this stops at once. Format characters (Cf: zero-width spaces, bidi marks, BOM) and
     # blank-looking letters alone would deliver an empty-looking bubble.
+    first = text[:1]
+    if first.isalnum() and first not in _BLANK_LOOKING:
+        return False  # the usual case, without building a generator
     return all(
         ch.isspace() or ch in _BLANK_LOOKING or unicodedata.category(ch) == "Cf" for ch in text
     )

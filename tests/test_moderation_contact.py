@@ -1,8 +1,11 @@
 """Contact details are masked; ordinary numbers are not; unknown links wait for review."""
 
-import pytest
+import random
 
-from moderation.contact import ContactStage
+import pytest
+from phonenumbers import Leniency, PhoneNumberMatcher
+
+from moderation.contact import ContactStage, _possible_number
 from moderation.context import MessageContext
 from moderation.links import LinkStage
 from moderation.policy import ModerationPolicy
@@ -179,3 +182,16 @@ def test_room_policy_extends_the_allow_list() -> None:
 
 def test_facilitators_links_are_not_held() -> None:
     assert link("https://bit.ly/3xFibroCure", role="facilitator") is ALLOW
+
+
+def test_possible_number_check_agrees_with_the_phonenumbers_matcher() -> None:
+    # _possible_number skips PhoneNumberMatcher's candidate search (most of its cost) and
+    # must decide exactly as the matcher does at Leniency.POSSIBLE on a digits-only text.
+    rng = random.Random(20240407)
+    starts = ("", "0", "1", "4", "7", "00", "44", "011", "+", "+1", "+44", "+353")
+    for _ in range(1500):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(5, 15)))
+        number = rng.choice(starts) + digits
+        for region in ("GB", "US", "IE", "ZZ"):
+            matched = any(True for _ in PhoneNumberMatcher(number, region, Leniency.POSSIBLE))
+            assert _possible_number(number, region) is matched, (number, region)

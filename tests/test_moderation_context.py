@@ -39,3 +39,10 @@ def test_room_gate_is_the_last_field_so_positional_callers_keep_working() -> Non
     gate = RoomGate(locked=True)
     ctx = MessageContext("room-1", "user-1", "member", "hi", 0.0, ModerationPolicy(), gate)
     assert ctx.gate is gate
+
+
+def test_with_text_keeps_every_other_field() -> None:
+    # with_text spells the fields out for speed; a field added later must not be dropped.
+    gate = RoomGate(muted=True, slow_mode_s=5, last_post_at=3.0)
+    ctx = MessageContext("room-1", "user-1", "facilitator", "hello", 7.5, ModerationPolicy(), gate)
+    assert ctx.with_text("bye") == dataclasses.replace(ctx, text="bye")
