@@ -31,6 +31,8 @@ Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 # so a client never waits on an ack forever.
 REQUEST_TIMEOUT_S = 5.0
 _last_backend_log = [0.0]
+# Long enough for the error ack to be written before the transport closes.
+EXPIRED_CLOSE_DELAY_S = 0.2
 
 
 def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> None:
@@ -79,6 +81,12 @@ def _handler(
         conn = service.connections.get(sid)
         if conn is None:
             return ServiceError(errors.UNAUTHORIZED, "This connection is not signed in.").ack()
+        if conn.claims.expires_at * 1000 <= service.clock():
+            _end_expired(service, conn.eio_sid)
+            return ServiceError(
+                errors.UNAUTHORIZED,
+                "Your sign-in link has expired; please ask your facilitator for a new one.",
+            ).ack()
         if service.draining:
             return ServiceError(
                 errors.UNAVAILABLE, "This server is restarting; reconnecting you elsewhere."
@@ -111,3 +119,12 @@ def _handler(
             service.request_finished()
 
     return handle
+
+
+def _end_expired(service: ChatService, eio_sid: str) -> None:
+    """A token that expired mid-meeting ends its access: the connection closes a moment
+    after this request's error ack has gone out, and a reconnect is refused as expired."""
+    if service.fanout is not None:
+        asyncio.get_running_loop().call_later(
+            EXPIRED_CLOSE_DELAY_S, service.fanout.drop, eio_sid, False
+        )

@@ -295,3 +295,30 @@ async def test_secret_is_what_signs(server: Server) -> None:
     finally:
         await client.sio.disconnect()
     assert len(SECRET) >= 32
+
+
+async def test_a_token_that_expires_mid_meeting_ends_access(
+    server: Server, connect: Connect
+) -> None:
+    from chatserver.app import SERVICE_KEY
+
+    alex = await connect("alex", name="Alex")
+    assert (await alex.call("join", {"room": "r1"}))["ok"] is True
+    service = server.app[SERVICE_KEY]
+    real_clock = service.clock
+    service.clock = lambda: real_clock() + 2 * 3600 * 1000  # past the token's expiry
+    try:
+        refused = await alex.send("r1", "still here?")
+        assert refused["ok"] is False
+        assert refused["error"]["code"] == "unauthorized"
+        assert "expired" in refused["error"]["message"]
+        deadline = asyncio.get_running_loop().time() + 5
+        while alex.sio.connected:
+            assert asyncio.get_running_loop().time() < deadline, "connection not closed"
+            await asyncio.sleep(0.02)
+    finally:
+        service.clock = real_clock
+    # Nothing was appended for the refused send.
+    sam = await connect("sam", name="Sam")
+    joined = await sam.call("join", {"room": "r1"})
+    assert joined["room"]["offset"] == 0
