@@ -39,11 +39,23 @@ RoomListener = Callable[[Delivery], None]
 
 
 @dataclass(frozen=True, slots=True)
+class SharedRaid:
+    """Count this message's senders across every worker: the same text (``key``, from
+    moderation) from ``members`` or more members within ``window_ms`` is a raid."""
+
+    key: str
+    window_ms: int
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
 class PostGuard:
-    """Who is posting: the backend re-checks mute, lock, floor and slow mode atomically."""
+    """Who is posting: the backend re-checks mute, lock, floor and slow mode atomically,
+    and counts raid copies across workers when ``raid`` is given."""
 
     user_id: str
     role: str
+    raid: SharedRaid | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +76,15 @@ class AppendRefused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
+
+
+class RaidSuspected(Exception):
+    """Not appended: the same text came from ``members`` members (on any worker) within
+    the raid window. The message is held for a facilitator instead."""
+
+    def __init__(self, members: int) -> None:
+        super().__init__(f"the same text from {members} members")
+        self.members = members
 
 
 class BackendUnavailable(Exception):

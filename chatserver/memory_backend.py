@@ -18,8 +18,10 @@ from chatserver.backend import (
     AppendResult,
     Delivery,
     PostGuard,
+    RaidSuspected,
     RoomListener,
     RoomSnapshot,
+    SharedRaid,
 )
 from rooms.entries import Entry, event_name
 from rooms.log import ReadResult, RoomLog
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 HELD_PER_ROOM = 200
 AUDIT_PER_ROOM = 1000
+# Raid keys are forgotten lazily, once a room has this many (each is one recent text).
+RAID_KEYS_BEFORE_PRUNE = 256
 
 
 @dataclass(slots=True)
@@ -45,6 +49,8 @@ class _Room:
     held: dict[str, Entry] = field(default_factory=dict)
     held_client_ids: dict[str, Entry] = field(default_factory=dict)
     audit: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
+    raids: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Raid key -> sender -> when they last sent it (ms)."""
 
 
 class MemoryBackend:
@@ -83,6 +89,10 @@ class MemoryBackend:
             refusal = check_post(r.state, guard.user_id, guard.role, now_ms)
             if refusal is not None:
                 raise AppendRefused(refusal)
+            if guard.raid is not None:
+                senders = _count_raid(r.raids, guard.raid, guard.user_id, now_ms)
+                if senders >= guard.raid.members:
+                    raise RaidSuspected(senders)
         stored = r.log.append(entry)
         apply_event(r.state, stored, now_ms)
         self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
@@ -180,3 +190,19 @@ class MemoryBackend:
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+def _count_raid(
+    raids: dict[str, dict[str, int]], raid: SharedRaid, user_id: str, now_ms: int
+) -> int:
+    """Record this sender of ``raid.key`` and count the senders within the window (as
+    append.lua does). Keys whose senders are all outside the window are forgotten."""
+    since = now_ms - raid.window_ms
+    if len(raids) > RAID_KEYS_BEFORE_PRUNE:
+        for key in [k for k, senders in raids.items() if max(senders.values()) <= since]:
+            del raids[key]
+    senders = raids.setdefault(raid.key, {})
+    for sender in [s for s, at in senders.items() if at <= since]:
+        del senders[sender]
+    senders[user_id] = now_ms
+    return len(senders)

@@ -36,6 +36,7 @@ from chatserver.backend import (
     BackendUnavailable,
     Delivery,
     PostGuard,
+    RaidSuspected,
     RoomListener,
     RoomSnapshot,
 )
@@ -91,6 +92,10 @@ def room_keys(room: str) -> Mapping[str, str]:
 def _state_keys(k: Mapping[str, str]) -> list[str]:
     """The keys read.lua and snapshot.lua take, in their order (they reset them together)."""
     return [k[name] for name in ("meta", "log", "deleted", "mutes", "last", "pins", "removed")]
+
+
+def raid_key(room: str, key: str) -> str:
+    return f"huddle:{{{room}}}:raid:{key}"
 
 
 def cid_key(room: str, client_id: str) -> str:
@@ -262,6 +267,7 @@ class RedisBackend:
                     k["deleted"],
                     k["pins"],
                     k["removed"],
+                    raid_key(room, guard.raid.key if guard and guard.raid else ""),
                 ],
                 args=[
                     body,
@@ -278,6 +284,8 @@ class RedisBackend:
                     a,
                     b,
                     DEDUPE_TTL_S,
+                    guard.raid.window_ms if guard and guard.raid else 0,
+                    guard.raid.members if guard and guard.raid else 0,
                 ],
             )
         )
@@ -287,6 +295,8 @@ class RedisBackend:
         if status == b"dup":
             offset, _, first_body = result[1].partition(b"\n")
             return AppendResult(_entry(int(offset), first_body), duplicate=True)
+        if status == b"raid":
+            raise RaidSuspected(int(result[1]))
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
 

@@ -27,6 +27,8 @@ from chatserver.backend import (
     BackendUnavailable,
     Delivery,
     PostGuard,
+    RaidSuspected,
+    SharedRaid,
 )
 from chatserver.clock import now_ms
 from chatserver.errors import ServiceError
@@ -35,6 +37,8 @@ from chatserver.looplag import LoopLag
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline, RoomGate
+from moderation.duplicate import DuplicateStage, raid_verdict
+from moderation.verdict import Verdict
 from rooms.entries import message_entry
 from rooms.policy import Refusal, check_invited, check_join, is_facilitator
 from rooms.state import RoomState, apply_event
@@ -94,6 +98,10 @@ class ChatService:
         self.history_page = history_page
         self.max_message_chars = max_message_chars
         self.clock = clock
+        # Its raid memory is this worker's; the backend counts copies across workers.
+        self._duplicates = next(
+            (stage for stage in pipeline.stages if isinstance(stage, DuplicateStage)), None
+        )
         self.fanout: Fanout | None = None
         self.loop_lag = LoopLag()
         self.connections: dict[str, Connection] = {}
@@ -266,17 +274,16 @@ class ChatService:
         now = self.clock()
         # A connection in a room keeps that room's local state alive (join put it there).
         local = self.rooms[req.room]
-        outcome = self.pipeline.run(
-            MessageContext(
-                room=req.room,
-                sender_id=user["id"],
-                role=user["role"],
-                text=req.text,
-                now=now / 1000,
-                policy=self.policy,
-                gate=_gate(local.state, user["id"], now),
-            )
+        ctx = MessageContext(
+            room=req.room,
+            sender_id=user["id"],
+            role=user["role"],
+            text=req.text,
+            now=now / 1000,
+            policy=self.policy,
+            gate=_gate(local.state, user["id"], now),
         )
+        outcome = self.pipeline.run(ctx)
         entry = message_entry(
             room=req.room,
             msg_id=secrets.token_hex(8),
@@ -295,19 +302,7 @@ class ChatService:
                     return {"ok": True, "held": True, "text": first["text"]}
                 return _message_ack(first)
         for verdict in outcome.verdicts:
-            self.metrics.verdicts.labels(rule=verdict.rule).inc()
-            # The audit trail names the rule and who, never the text.
-            await self.backend.audit_add(
-                req.room,
-                {
-                    "ts": now,
-                    "by": {"id": "moderation", "name": "Moderation", "role": "system"},
-                    "action": f"verdict.{verdict.action}",
-                    "rule": verdict.rule,
-                    "stage": verdict.rule.split(".", 1)[0],
-                    "user_id": user["id"],
-                },
-            )
+            await self._record_verdict(req.room, verdict, user, now)
         blocked = outcome.blocked_by
         if blocked is not None:
             if blocked.alert:
@@ -320,28 +315,71 @@ class ChatService:
                 blocked.code or errors.BLOCKED, blocked.reason, retry_after_s=blocked.retry_after_s
             )
         if outcome.action is Action.HOLD:
-            # Held messages reach facilitators only, until one of them reviews it.
-            holds = [v for v in outcome.verdicts if v.action is Action.HOLD]
-            reasons = "; ".join(v.reason for v in holds if v.reason)
-            held = {**entry, "held_reason": reasons}
-            await self.backend.hold_put(req.room, held)
-            priority = any(v.priority for v in outcome.verdicts)
-            await self._alert(req.room, "held", user, reasons, held, priority)
-            await self._alerts_and_notices(conn, req.room, user, outcome, held, skip="held")
-            return {"ok": True, "held": True, "text": outcome.text}
+            return await self._hold(conn, req.room, user, entry, outcome)
+        guard = PostGuard(user["id"], user["role"], raid=self._shared_raid(ctx))
         started = time.perf_counter()
         try:
-            result = await self.backend.append(
-                req.room, entry, guard=PostGuard(user["id"], user["role"]), now_ms=now
-            )
+            result = await self.backend.append(req.room, entry, guard=guard, now_ms=now)
         except AppendRefused as exc:
             raise refusal_error(exc.refusal) from None
+        except RaidSuspected as exc:
+            # Copies of this text came from members on other workers too: a raid this
+            # worker's moderation alone could not see. Held, as a local raid would be.
+            raid = raid_verdict(exc.members, self.policy.raid_window_s)
+            await self._record_verdict(req.room, raid, user, now)
+            held = Outcome(Action.HOLD, outcome.text, (*outcome.verdicts, raid))
+            return await self._hold(conn, req.room, user, entry, held)
         finally:
             self.metrics.append_seconds.observe(time.perf_counter() - started)
         if not result.duplicate:
             self.metrics.messages_in.inc()
             await self._alerts_and_notices(conn, req.room, user, outcome, result.entry)
         return _message_ack(result.entry)
+
+    async def _hold(
+        self,
+        conn: Connection,
+        room: str,
+        user: dict[str, str],
+        entry: dict[str, Any],
+        outcome: Outcome,
+    ) -> dict[str, Any]:
+        """Held messages reach facilitators only, until one of them reviews it."""
+        holds = [v for v in outcome.verdicts if v.action is Action.HOLD]
+        reasons = "; ".join(v.reason for v in holds if v.reason)
+        held = {**entry, "held_reason": reasons}
+        await self.backend.hold_put(room, held)
+        priority = any(v.priority for v in outcome.verdicts)
+        await self._alert(room, "held", user, reasons, held, priority)
+        await self._alerts_and_notices(conn, room, user, outcome, held, skip="held")
+        return {"ok": True, "held": True, "text": outcome.text}
+
+    async def _record_verdict(
+        self, room: str, verdict: Verdict, user: dict[str, str], now: int
+    ) -> None:
+        self.metrics.verdicts.labels(rule=verdict.rule).inc()
+        # The audit trail names the rule and who, never the text.
+        await self.backend.audit_add(
+            room,
+            {
+                "ts": now,
+                "by": {"id": "moderation", "name": "Moderation", "role": "system"},
+                "action": f"verdict.{verdict.action}",
+                "rule": verdict.rule,
+                "stage": verdict.rule.split(".", 1)[0],
+                "user_id": user["id"],
+            },
+        )
+
+    def _shared_raid(self, ctx: MessageContext) -> SharedRaid | None:
+        """What the backend needs to count this message's senders across workers."""
+        if self._duplicates is None:
+            return None
+        key = self._duplicates.shared_raid_key(ctx)
+        if key is None:
+            return None
+        policy = ctx.policy
+        return SharedRaid(key, int(policy.raid_window_s * 1000), policy.raid_members)
 
     async def _alerts_and_notices(
         self,

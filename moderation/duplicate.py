@@ -18,6 +18,8 @@ entries, after as many checks as entries). Only hashes of the canonical text are
 never the text.
 """
 
+import hashlib
+
 from moderation.context import MessageContext
 from moderation.lexicon import Scanner
 from moderation.verdict import ALLOW, Verdict, block, hold
@@ -92,16 +94,20 @@ class DuplicateStage:
                 del senders[sender]
             senders[ctx.sender_id] = (now, now + window)
             if len(senders) >= policy.raid_members:
-                return hold(
-                    "duplicate.raid",
-                    f"The same message came from {len(senders)} members within {window:g} seconds.",
-                    notice=(
-                        "Several people sent this same message just now, so a facilitator "
-                        "will look at it before the group sees it."
-                    ),
-                    alert="raid",
-                )
+                return raid_verdict(len(senders), window)
         return ALLOW
+
+    def shared_raid_key(self, ctx: MessageContext) -> str | None:
+        """The message's raid key for counting senders across processes (a worker sees
+        only its own members' copies): a stable digest of the canonical text, or None
+        when the message is not raid-tracked (a facilitator's, or short)."""
+        if ctx.is_facilitator:
+            return None
+        key = self._scanner.scan(ctx.text).key
+        if len(key) < ctx.policy.raid_min_chars:
+            return None
+        # Not hash(): that is salted per process, and every worker must agree.
+        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
     def prune(self, now: float) -> int:
         """Forget entries whose window has passed; returns how many were dropped."""
@@ -122,3 +128,16 @@ class DuplicateStage:
                 del self._raids[raid]
         self._checks_until_prune = max(self._prune_every, self.tracked_count)
         return dropped
+
+
+def raid_verdict(members: int, window_s: float) -> Verdict:
+    """The same text from ``members`` members within ``window_s``: held for a facilitator."""
+    return hold(
+        "duplicate.raid",
+        f"The same message came from {members} members within {window_s:g} seconds.",
+        notice=(
+            "Several people sent this same message just now, so a facilitator "
+            "will look at it before the group sees it."
+        ),
+        alert="raid",
+    )

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from chatserver.backend import AppendRefused, Backend, Delivery, PostGuard
+from chatserver.backend import (
+    AppendRefused,
+    Backend,
+    Delivery,
+    PostGuard,
+    RaidSuspected,
+    SharedRaid,
+)
 from chatserver.memory_backend import MemoryBackend
 from chatserver.redis_backend import RedisBackend
 from rooms.entries import Entry, message_entry, room_event
@@ -287,3 +294,30 @@ async def test_audit_newest_first_and_bounded_by_limit(backend: Backend) -> None
     for i in range(5):
         await backend.audit_add("r1", {"ts": NOW + i, "action": f"a{i}"})
     assert [r["action"] for r in await backend.audit_list("r1", 3)] == ["a4", "a3", "a2"]
+
+
+async def test_raid_copies_are_counted_across_senders_within_the_window(backend: Backend) -> None:
+    raid = SharedRaid("k" * 24, window_ms=30_000, members=3)
+
+    def guard(user: str) -> PostGuard:
+        return PostGuard(user, "member", raid=raid)
+
+    def copy(user: str) -> Entry:
+        return msg("the same text", {"id": user, "name": user.title(), "role": "member"})
+
+    await append(backend, copy("alex"), guard("alex"), now=NOW)
+    await append(backend, copy("alex"), guard("alex"), now=NOW + 1_000)  # still one sender
+    await append(backend, copy("bea"), guard("bea"), now=NOW + 2_000)
+    with pytest.raises(RaidSuspected) as raised:
+        await append(backend, copy("cam"), guard("cam"), now=NOW + 3_000)
+    assert raised.value.members == 3
+    # Not appended: the log holds the three earlier copies only.
+    assert [e["user"]["id"] for e in (await backend.read("r1", None, 10)).entries] == [
+        "alex",
+        "alex",
+        "bea",
+    ]
+    # Past the window the earlier senders are forgotten; another text is counted apart.
+    await append(backend, copy("dee"), guard("dee"), now=NOW + 40_000)
+    other = PostGuard("eve", "member", raid=SharedRaid("o" * 24, 30_000, 3))
+    await append(backend, copy("eve"), other, now=NOW + 40_000)

@@ -277,3 +277,29 @@ async def test_leaving_lowers_your_hand(room: Room) -> None:
     await room.alex.call("leave", {"room": "r1"})
     lowered = await room.sam.wait_for("hand", lambda h: h.get("raised") is False)
     assert lowered["hands"] == []
+
+
+async def test_a_raid_spread_over_workers_is_held(room: Room) -> None:
+    """The same text from three members within 30 s is held, even when no single worker
+    saw three copies (Alex and Bea on one worker, Cam on the other)."""
+    cam = await room.member("cam", worker=0)
+    assert (await cam.call("join", {"room": "r1"}))["ok"]
+    spam = "everyone go look at the announcement in the other group right now please"
+    for client in (room.alex, room.bea):
+        ack = await client.send("r1", spam)
+        assert ack["ok"] and "held" not in ack
+    third = await cam.send("r1", spam)
+    assert third["ok"] is True and third["held"] is True
+    alert = await room.sam.wait_for("alert", lambda a: a["kind"] == "held")
+    assert alert["user"]["id"] == "cam" and "3 members" in alert["reason"]
+    await room.sam.wait_for("alert", lambda a: a["kind"] == "raid")
+    notice = await cam.wait_for("notice", lambda n: n["kind"] == "duplicate.raid")
+    assert "facilitator" in notice["text"]
+    # The room saw the first two copies only, and the facilitator can review the third.
+    await room.alex.wait_count("message", 2)
+    await asyncio.sleep(0.2)
+    assert [m["user"]["id"] for m in room.alex.got("message")] == ["alex", "bea"]
+    rejoined = await room.sam.call("join", {"room": "r1"})
+    assert [h["user"]["id"] for h in rejoined["held"]] == ["cam"]
+    audit = await control(room.sam, "audit")
+    assert any(r["rule"] == "duplicate.raid" and r["user_id"] == "cam" for r in audit["entries"])

@@ -100,3 +100,24 @@ def test_memory_is_bounded_as_members_come_and_go() -> None:
 def test_prune_every_must_be_positive() -> None:
     with pytest.raises(ValueError, match="prune_every"):
         DuplicateStage(prune_every=0)
+
+
+def test_the_shared_raid_key_is_the_same_in_every_process_for_disguised_copies() -> None:
+    one, another = DuplicateStage(), DuplicateStage()
+    ctx = MessageContext("mornings", "ana", "member", LONG, 0.0, DEFAULT)
+    disguised = "DOES anyone know if the warm w\u200bater pool is open on thursday this week???"
+    other = MessageContext("mornings", "ben", "member", disguised, 1.0, DEFAULT)
+    key = one.shared_raid_key(ctx)
+    assert key is not None and key == another.shared_raid_key(other)
+    # A stable digest, not Python's per-process salted hash: fixed for this text.
+    assert key == one.shared_raid_key(ctx) and len(key) == 24
+    different = MessageContext("mornings", "ana", "member", LONG + " or friday", 0.0, DEFAULT)
+    assert one.shared_raid_key(different) != key
+
+
+def test_facilitators_and_short_messages_have_no_shared_raid_key() -> None:
+    stage = DuplicateStage()
+    assert stage.shared_raid_key(MessageContext("r", "f", "facilitator", LONG, 0, DEFAULT)) is None
+    assert (
+        stage.shared_raid_key(MessageContext("r", "a", "member", "thank you!", 0, DEFAULT)) is None
+    )

@@ -1,12 +1,15 @@
 -- Append one entry to a room's log, atomically, in one round trip.
 --
 -- KEYS: 1 meta (hash), 2 log (stream), 3 mutes (hash), 4 last post (hash),
---       5 client_id dedupe key, 6 deleted ids (set), 7 pins (hash), 8 removed (set)
+--       5 client_id dedupe key, 6 deleted ids (set), 7 pins (hash), 8 removed (set),
+--       9 raid senders of this text (sorted set: member -> ms), or an unused key
 -- ARGV: 1 entry body (msgpack, without offset), 2 client_id or '', 3 guard user or '',
 --       4 guard role, 5 now (ms), 6 history size (MAXLEN), 7 retention (s),
 --       8 epoch to use if the room has none, 9 channel, 10 event name,
---       11 state op, 12 op arg a, 13 op arg b, 14 dedupe ttl (s)
+--       11 state op, 12 op arg a, 13 op arg b, 14 dedupe ttl (s),
+--       15 raid window (ms; 0: not raid-tracked), 16 raid members
 -- Returns {'ok', epoch, offset} | {'dup', offset .. '\n' .. body} | {'refused', rule, wait_ms}
+--         | {'raid', senders}
 --
 -- The guard mirrors rooms/policy.py check_post rule for rule, in the same order: this is
 -- where mute, pause, lock, floor and slow mode are enforced for every worker at once.
@@ -51,6 +54,19 @@ if ARGV[3] ~= '' and ARGV[4] ~= 'facilitator' then
       if wait > 0 then return {'refused', 'slow_mode', wait} end
     end
   end
+end
+
+-- Raids: the same text from several members within a window, counted across every
+-- worker (each worker's moderation sees only its own members). Mirrors
+-- memory_backend._count_raid: record this sender, forget those outside the window.
+local raid_window = tonumber(ARGV[15] or '0') or 0
+if raid_window > 0 then
+  local raid = KEYS[9]
+  redis.call('ZREMRANGEBYSCORE', raid, '-inf', now - raid_window)
+  redis.call('ZADD', raid, now, ARGV[3])
+  redis.call('PEXPIRE', raid, raid_window)
+  local senders = redis.call('ZCARD', raid)
+  if senders >= tonumber(ARGV[16]) then return {'raid', senders} end
 end
 
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
