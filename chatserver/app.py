@@ -15,7 +15,7 @@ from aiohttp import web
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chatserver import wsdirect
+from chatserver import wsconn, wsdirect
 from chatserver.backend import Backend
 from chatserver.config import Settings
 from chatserver.fanout import Fanout
@@ -44,14 +44,22 @@ class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
     and most of the CPU under load, for chat frames of a few hundred bytes.
     """
 
-    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+    async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
         request = environ["aiohttp.request"]
+        eio_socket = getattr(self.handler, "__self__", None)
+        if eio_socket is not None and not eio_socket.connected and wsconn.can_detach(request):
+            # A websocket opened directly: answered and served without aiohttp's
+            # per-request structures (chatserver/wsconn.py).
+            error = wsconn.handshake_error(request)
+            if error is not None:
+                return web.Response(status=400, text=error)
+            wsconn.detach(request, eio_socket, environ)
+            return web.Response()  # never written: aiohttp no longer has the transport
         self._sock = web.WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=False
         )
         await self._sock.prepare(request)
         self.environ = environ
-        eio_socket = getattr(self.handler, "__self__", None)
         if wsdirect.ENABLED and eio_socket is not None:
             await wsdirect.serve(eio_socket, self._sock)
         else:
@@ -193,6 +201,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             drop(conn.eio_sid, discard_queued=False)
         await service.wait_all_disconnected(settings.drain_timeout_s / 2)
         log.info("drained %d connections", len(conns))
+        wsconn.close_all()  # connections that never signed in, too
 
     async def on_cleanup(app: web.Application) -> None:
         await service.loop_lag.stop()

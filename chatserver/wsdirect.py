@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 from typing import Any
 
@@ -31,6 +30,8 @@ from aiohttp import WSMsgType, web
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
+
+from chatserver import wsframes
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,8 @@ ENABLED = False
 def frame(payload: str | bytes) -> bytes:
     """An unmasked, final websocket frame (server to client): text for str, else binary."""
     if isinstance(payload, str):
-        data, first = payload.encode(), 0x81
-    else:
-        data, first = bytes(payload), 0x82
-    length = len(data)
-    if length < 126:
-        return bytes((first, length)) + data
-    if length < 65536:
-        return bytes((first, 126)) + struct.pack("!H", length) + data
-    return bytes((first, 127)) + struct.pack("!Q", length) + data
+        return wsframes.encode(wsframes.TEXT, payload.encode())
+    return wsframes.encode(wsframes.BINARY, bytes(payload))
 
 
 def is_direct(sock: Any) -> bool:
@@ -165,7 +159,7 @@ async def serve(sock: AsyncSocket, ws: web.WebSocketResponse) -> None:
     if transport is None or transport.is_closing():
         await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         return
-    _hand_over(sock, transport)
+    hand_over(sock, transport)
     try:
         while not sock.closed:
             msg = await ws.receive(timeout=idle_s)
@@ -190,7 +184,7 @@ async def serve(sock: AsyncSocket, ws: web.WebSocketResponse) -> None:
             await ws.close()
 
 
-def _hand_over(sock: AsyncSocket, transport: asyncio.Transport) -> None:
+def hand_over(sock: AsyncSocket, transport: asyncio.Transport) -> None:
     """What was queued so far (the OPEN packet, or what arrived during an upgrade) goes
     first and in order; from here on every send is a direct write. (A function of its
     own so that nothing keeps the old queue alive.)"""
@@ -231,6 +225,10 @@ async def _send(self: AsyncSocket, pkt: Any) -> None:
     transport = direct_transport(self)
     if transport is not None:
         write(transport, frame(pkt.encode()))
+        if pkt.packet_type == eio_packet.CLOSE:
+            # engineio ends the session (ping timeout, server disconnect): the transport
+            # closes once the CLOSE packet is out, instead of waiting on the client.
+            asyncio.get_running_loop().call_soon(transport.close)
 
 
 def _schedule_ping(self: AsyncSocket) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import aiohttp
 
-from chatserver import wsdirect
+from chatserver import wsconn, wsdirect
 from chatserver.app import SIO_KEY
-from tests.conftest import Connect, Server, make_token, open_client
+from chatserver.config import Settings
+from tests.conftest import Connect, Server, make_token, open_client, start_server
 
 
 def test_frames_are_unmasked_final_frames_of_the_right_length() -> None:
@@ -84,7 +85,9 @@ async def test_a_polling_only_client_still_chats(server: Server, connect: Connec
 
 async def _raw_engineio(server: Server) -> tuple[aiohttp.ClientSession, Any]:
     session = aiohttp.ClientSession()
-    ws = await session.ws_connect(f"{server.url}/socket.io/?EIO=4&transport=websocket")
+    ws = await session.ws_connect(
+        f"{server.url}/socket.io/?EIO=4&transport=websocket", autoping=False
+    )
     opened = await ws.receive_str(timeout=5)
     assert opened.startswith("0{")
     token = make_token("alex", {"r1": "member"})
@@ -140,3 +143,72 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def test_a_direct_websocket_is_detached_from_aiohttp(server: Server) -> None:
+    """The connect request ends once the handshake is answered: the connection is served
+    by a small protocol object, not a running aiohttp handler (what keeps it ~8 KB)."""
+    session, ws = await _raw_engineio(server)
+    try:
+        assert len(wsconn.open_connections) == 1
+        # No aiohttp request handler is left running for it.
+        handlers = [t for t in asyncio.all_tasks() if "_handle_request" in repr(t.get_coro())]
+        assert handlers == []
+        await ws.ping(b"still there?")
+        pong = await ws.receive(timeout=5)
+        assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"still there?")
+    finally:
+        await session.close()
+    await wait_until(lambda: not wsconn.open_connections)
+    await wait_until(lambda: not server.app[SIO_KEY].eio.sockets)
+
+
+async def test_a_client_close_is_answered_and_the_session_ends(server: Server) -> None:
+    session, ws = await _raw_engineio(server)
+    try:
+        await ws.close()
+        assert ws.close_code == 1000
+    finally:
+        await session.close()
+    await wait_until(lambda: not server.app[SIO_KEY].eio.sockets)
+
+
+async def test_text_that_is_not_utf8_closes_with_1007(server: Server) -> None:
+    session, ws = await _raw_engineio(server)
+    try:
+        await ws._writer.send_frame(b"\xff\xfe", aiohttp.WSMsgType.TEXT)  # type: ignore[union-attr]
+        closed = await ws.receive(timeout=5)
+        assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 1007
+    finally:
+        await session.close()
+
+
+async def test_a_bad_handshake_gets_400_and_no_session(server: Server) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{server.url}/socket.io/?EIO=4&transport=websocket",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "too short",
+            },
+        ) as resp,
+    ):
+        assert resp.status == 400
+    assert not wsconn.open_connections
+
+
+async def test_shutdown_closes_detached_connections(settings: Settings) -> None:
+    srv, runner = await start_server(settings)
+    session = aiohttp.ClientSession()
+    try:
+        ws = await session.ws_connect(f"{srv.url}/socket.io/?EIO=4&transport=websocket")
+        assert (await ws.receive_str(timeout=5)).startswith("0{")
+        await asyncio.wait_for(runner.cleanup(), 10)
+        closed = await ws.receive(timeout=5)
+        assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert not wsconn.open_connections
+    finally:
+        await session.close()

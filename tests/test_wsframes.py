@@ -1,0 +1,99 @@
+"""Client websocket frames parsed without I/O: what browsers and clients send, and what
+a broken or hostile client might."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+
+from chatserver import wsframes
+from chatserver.wsframes import BINARY, CLOSE, PING, TEXT, Frame, FrameError, FrameParser
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True) -> bytes:
+    """A frame as a client sends it (masked with a random key)."""
+    first = (0x80 if fin else 0) | opcode
+    length = len(payload)
+    if length < 126:
+        header = bytes((first, (0x80 if mask else 0) | length))
+    elif length < 65536:
+        header = bytes((first, (0x80 if mask else 0) | 126)) + struct.pack("!H", length)
+    else:
+        header = bytes((first, (0x80 if mask else 0) | 127)) + struct.pack("!Q", length)
+    if not mask:
+        return header + payload
+    key = os.urandom(4)
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return header + key + masked
+
+
+def test_the_rfc_handshake_example() -> None:
+    assert wsframes.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert wsframes.valid_client_key("dGhlIHNhbXBsZSBub25jZQ==")
+    assert not wsframes.valid_client_key("not base64!")
+    assert not wsframes.valid_client_key("c2hvcnQ=")  # 5 bytes, not 16
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 300, 65535, 65536, 70_000])
+def test_messages_of_every_length_encoding_come_out_whole(size: int) -> None:
+    payload = os.urandom(size)
+    parser = FrameParser(max_size=100_000)
+    assert parser.feed(client_frame(BINARY, payload)) == [Frame(BINARY, payload)]
+
+
+def test_frames_split_anywhere_and_run_together_are_reassembled_in_order() -> None:
+    data = b"".join(client_frame(TEXT, f'42["message",{i}]'.encode()) for i in range(20))
+    parser = FrameParser(max_size=1000)
+    out: list[Frame] = []
+    for i in range(len(data)):  # one byte at a time: the worst split
+        out += parser.feed(data[i : i + 1])
+    assert [f.payload for f in out] == [f'42["message",{i}]'.encode() for i in range(20)]
+
+
+def test_fragmented_messages_are_joined_and_control_frames_may_come_between() -> None:
+    parser = FrameParser(max_size=1000)
+    data = (
+        client_frame(TEXT, b"hello ", fin=False)
+        + client_frame(PING, b"are you there")
+        + client_frame(wsframes.CONTINUATION, b"there", fin=True)
+    )
+    assert parser.feed(data) == [Frame(PING, b"are you there"), Frame(TEXT, b"hello there")]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (client_frame(TEXT, b"hi", mask=False), wsframes.PROTOCOL_ERROR),
+        (bytes((0x80 | 0x40 | TEXT, 0x80)) + b"\0\0\0\0", wsframes.PROTOCOL_ERROR),  # RSV1
+        (client_frame(PING, b"x" * 126), wsframes.PROTOCOL_ERROR),
+        (client_frame(CLOSE, b"", fin=False), wsframes.PROTOCOL_ERROR),
+        (client_frame(wsframes.CONTINUATION, b"orphan"), wsframes.PROTOCOL_ERROR),
+        (client_frame(0x3, b"reserved opcode"), wsframes.PROTOCOL_ERROR),
+        (client_frame(0xB, b"reserved control"), wsframes.PROTOCOL_ERROR),
+        (client_frame(TEXT, b"a", fin=False) + client_frame(TEXT, b"b"), wsframes.PROTOCOL_ERROR),
+        (client_frame(TEXT, b"x" * 101), wsframes.TOO_BIG),
+        (
+            client_frame(TEXT, b"x" * 60, fin=False)
+            + client_frame(wsframes.CONTINUATION, b"x" * 60),
+            wsframes.TOO_BIG,
+        ),
+    ],
+)
+def test_protocol_errors_name_their_close_code(data: bytes, code: int) -> None:
+    with pytest.raises(FrameError) as raised:
+        FrameParser(max_size=100).feed(data)
+    assert raised.value.code == code
+
+
+def test_an_announced_giant_is_refused_before_its_bytes_arrive() -> None:
+    header = bytes((0x80 | BINARY, 0x80 | 127)) + struct.pack("!Q", 2**40)
+    with pytest.raises(FrameError) as raised:
+        FrameParser(max_size=1 << 20).feed(header)
+    assert raised.value.code == wsframes.TOO_BIG
+
+
+def test_server_frames_are_unmasked_and_final() -> None:
+    assert wsframes.encode(TEXT, b"4hi") == b"\x81\x034hi"
+    assert wsframes.close_frame(1000) == b"\x88\x02\x03\xe8"
