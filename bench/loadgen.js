@@ -289,7 +289,7 @@ function send(member) {
   // Ordinary chat text: no long digit run (an epoch timestamp here made every message look
   // like a possible phone number to the moderation stage). Latency is taken from this
   // process's monotonic clock by client_id.
-  const text = `msg ${n % 1000} ${filler(n)}`;
+  const text = `n=${n} ${filler(n)}`; // unique (never a duplicate or raid), < 7 digits
   const rec = { t0: now, measured, expected: roomJoined[member.roomIndex], received: 0, ok: null };
   messages.set(clientId, rec);
   if (measured) stats.sent++;
