@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
 import secrets
@@ -148,6 +149,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app.on_startup.append(freeze_startup_objects)
     web.run_app(
         app,
+        loop=new_event_loop(settings.event_loop),
         host=settings.host,
         port=settings.port,
         backlog=LISTEN_BACKLOG,
@@ -156,6 +158,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=None,
     )
     return 0
+
+
+def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """The worker's event loop: uvloop by default (measured in docs/benchmarks.md: the
+    loop, its timers and socket writes were the largest share of a busy worker's time)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _display_host(host: str) -> str:

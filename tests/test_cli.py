@@ -212,3 +212,22 @@ def test_serve_without_a_secret_prints_demo_links_and_answers_healthz(
         assert claims["rooms"] == {"demo": role}
         assert claims["exp"] > time.time() + 3600
     assert any("memory backend" in line for line in lines)
+
+
+def test_the_event_loop_setting_picks_the_loop() -> None:
+    import asyncio
+
+    import uvloop
+
+    from chatserver.cli import new_event_loop
+    from chatserver.config import ConfigError, Settings
+
+    assert Settings.from_env({}).event_loop == "uvloop"
+    for kind, expected in (("uvloop", uvloop.Loop), ("asyncio", asyncio.BaseEventLoop)):
+        loop = new_event_loop(Settings.from_env({"HUDDLE_EVENT_LOOP": kind}).event_loop)
+        try:
+            assert isinstance(loop, expected)
+        finally:
+            loop.close()
+    with pytest.raises(ConfigError, match="HUDDLE_EVENT_LOOP"):
+        Settings.from_env({"HUDDLE_EVENT_LOOP": "trio"})
