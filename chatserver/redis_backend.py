@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
+import hiredis
 import msgpack
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -64,6 +65,7 @@ PRESENCE_TTL_MS = 30_000
 PRESENCE_REFRESH_S = 10.0
 DEDUPE_TTL_S = 24 * 3600
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+PUBSUB_READ_BYTES = 1 << 18
 # Raised hands and held messages belong to a live session; a day is plenty.
 EPHEMERAL_TTL_S = 24 * 3600
 AUDIT_PER_ROOM = 1000
@@ -465,28 +467,56 @@ class RedisBackend:
             attempt += 1
 
     async def _pump(self) -> None:
+        """Read the subscription in bulk: every reply that arrived in one read is handled
+        in one go (redis-py's get_message costs a coroutine, a timeout and a dict per
+        message: most of the listener's time under load). Commands still go out through
+        redis-py's PubSub, which only writes; replies are parsed here with hiredis."""
         assert self._pubsub is not None
-        pubsub = self._pubsub
+        connection = self._pubsub.connection
+        stream = getattr(connection, "_reader", None)
+        if not isinstance(stream, asyncio.StreamReader):
+            raise ConnectionError("the subscription connection is not open")
+        replies = hiredis.Reader()
         while True:
-            msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
-            if msg is None:
-                continue
-            kind = msg["type"]
-            channel = msg["channel"]
-            if kind == b"subscribe" or kind == "subscribe":
-                fut = self._confirmations.get(channel)
-                if fut is not None and not fut.done():
-                    fut.set_result(None)
-                continue
-            if kind not in (b"message", "message"):
-                continue
-            feed = self._feeds.get(channel)
-            if feed is None:
-                continue
-            if feed.last is None:
-                feed.pending.append(msg["data"])
-                continue
-            await self._on_message(feed, msg["data"])
+            data = await stream.read(PUBSUB_READ_BYTES)
+            if not data:
+                raise ConnectionError("Redis closed the subscription connection")
+            replies.feed(data)
+            while (reply := replies.gets()) is not False:
+                if not isinstance(reply, list) or len(reply) < 3:
+                    continue  # PONG and the like
+                kind, channel, body = reply[0], reply[1], reply[2]
+                if kind == b"message":
+                    feed = self._feeds.get(channel)
+                    if feed is None:
+                        continue
+                    if feed.last is None:
+                        feed.pending.append(body)
+                    elif not self._deliver_in_order(feed, body):
+                        await self._on_message(feed, body)
+                elif kind == b"subscribe":
+                    fut = self._confirmations.get(channel)
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+
+    def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
+        """The common case, synchronously: the next offset of the same epoch, or an
+        ephemeral event. False when the slow path (gap repair, epoch change, stale
+        copy) must look at it."""
+        kind = data[:1]
+        if kind == b"E":
+            audience, event, body = data[1:].split(b"\n", 2)
+            self._emit(feed, Delivery(event.decode(), _unpack(body), audience=audience.decode()))
+            return True
+        if kind != b"L":
+            return False
+        epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
+        offset = int(offset_b)
+        if offset != (feed.last or 0) + 1 or epoch_b.decode() != feed.epoch:
+            return False
+        feed.last = offset
+        self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
+        return True
 
     async def _on_message(self, feed: _Feed, data: bytes) -> None:
         if data[:1] == b"E":
