@@ -91,6 +91,5 @@ def main() -> None:
     print("listener CPU per entry (us): " + ", ".join(f"{f:.1f}" for f in figures))
 
 
-
 if __name__ == "__main__":
     main()
