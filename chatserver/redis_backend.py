@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from chatserver.backend import (
     AppendRefused,
@@ -42,6 +42,7 @@ from chatserver.backend import (
     RoomSnapshot,
 )
 from chatserver.clock import now_ms
+from chatserver.redis_pipe import CommandPipe
 from rooms.entries import Entry, event_name, is_message
 from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
@@ -199,6 +200,8 @@ class RedisBackend:
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
         )
+        # Appends, the hot path, share one connection with many commands in flight.
+        self._pipe = CommandPipe(pool)
         lua = resources.files("chatserver") / "lua"
         self._append = self._redis.register_script((lua / "append.lua").read_text())
         self._read = self._redis.register_script((lua / "read.lua").read_text())
@@ -237,6 +240,7 @@ class RedisBackend:
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._pipe.close()
         await self._redis.aclose()
         await self._sub_redis.aclose()
 
@@ -259,8 +263,8 @@ class RedisBackend:
         op, a, b = state_op(entry)
         body = _body(entry)
         result = await self._call(
-            self._append(
-                keys=[
+            self._run_append(
+                [
                     k["meta"],
                     k["log"],
                     k["mutes"],
@@ -271,7 +275,7 @@ class RedisBackend:
                     k["removed"],
                     raid_key(room, guard.raid.key if guard and guard.raid else ""),
                 ],
-                args=[
+                [
                     body,
                     client_id,
                     guard.user_id if guard else "",
@@ -301,6 +305,15 @@ class RedisBackend:
             raise RaidSuspected(int(result[1]))
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
+
+    async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self._pipe.execute("EVALSHA", self._append.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            # Redis lost its scripts (a restart): redis-py loads it and runs it.
+            return await self._append(keys=keys, args=args)
 
     async def find_client_id(self, room: str, client_id: str) -> Entry | None:
         raw = await self._call(self._redis.get(cid_key(room, client_id)))
