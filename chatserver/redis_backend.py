@@ -242,6 +242,8 @@ class RedisBackend:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._pipe.close()
         await self._redis.aclose()
+        # A pool handed to the client is not the client's to close: close it here.
+        await self._redis.connection_pool.disconnect()
         await self._sub_redis.aclose()
 
     async def ready(self) -> bool:
