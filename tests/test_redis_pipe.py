@@ -67,7 +67,10 @@ async def test_a_killed_connection_fails_waiters_and_the_next_command_reconnects
         await admin.aclose()
     with pytest.raises(RedisConnectionError):
         await asyncio.wait_for(waiting, 2)
+    # A new connection, with replies matched to their own commands again.
     assert await pipe.execute("PING") == b"PONG"
+    counts = await asyncio.gather(*(pipe.execute("INCR", "after") for _ in range(50)))
+    assert sorted(counts) == list(range(1, 51))
 
 
 async def test_appends_survive_redis_forgetting_its_scripts(redis_server: RedisServer) -> None:
