@@ -145,11 +145,13 @@ class Nginx:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "stderr.log", "wb"),  # noqa: SIM115
-        )
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with open(self.dir / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         wait_http(f"{self.url}/healthz", 10)
 
     def stop(self) -> None:
