@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "soc
 
 SERVICE_KEY = web.AppKey("service", ChatService)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
+EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
 
 
 class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -190,6 +192,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     async def on_startup(app: web.Application) -> None:
         await backend.start()
         service.loop_lag.start()
+        app[EXPIRY_TASK_KEY] = asyncio.get_running_loop().create_task(service.end_expired_forever())
 
     async def on_shutdown(app: web.Application) -> None:
         # SIGTERM: the listener is already closed. Finish in-flight appends, then tell
@@ -204,6 +207,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         wsconn.close_all()  # connections that never signed in, too
 
     async def on_cleanup(app: web.Application) -> None:
+        app[EXPIRY_TASK_KEY].cancel()
         await service.loop_lag.stop()
         await service.close()
         await backend.close()

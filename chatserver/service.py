@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 UNSUBSCRIBE_DELAY_S = 5.0
 # Typing indicators are cosmetic; one per second per member is plenty.
 TYPING_MIN_INTERVAL_S = 1.0
+# How often connections are checked for expired tokens.
+EXPIRY_SWEEP_S = 30.0
 # Joins retry when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
 
@@ -576,6 +578,23 @@ class ChatService:
         self.in_flight -= 1
         if not self.in_flight:
             self._idle.set()
+
+    def end_expired(self) -> int:
+        """Close every connection whose token has expired, listeners that send nothing
+        included (a request after expiry is refused in transport.py). Their clients'
+        reconnects are refused as expired. Returns how many were closed."""
+        if self.fanout is None:
+            return 0
+        now = self.clock()
+        expired = [c for c in self.connections.values() if c.claims.expires_at * 1000 <= now]
+        for conn in expired:
+            self.fanout.drop(conn.eio_sid, False)
+        return len(expired)
+
+    async def end_expired_forever(self, interval_s: float = EXPIRY_SWEEP_S) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.end_expired()
 
     async def close(self) -> None:
         for local in list(self.rooms.values()):

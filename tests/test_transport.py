@@ -322,3 +322,28 @@ async def test_a_token_that_expires_mid_meeting_ends_access(
     sam = await connect("sam", name="Sam")
     joined = await sam.call("join", {"room": "r1"})
     assert joined["room"]["offset"] == 0
+
+
+async def test_a_listener_whose_token_expires_is_closed_by_the_sweep(
+    server: Server, connect: Connect
+) -> None:
+    from chatserver.app import SERVICE_KEY
+
+    quiet = await connect("quiet", name="Quiet")  # reads, never sends
+    fresh = await connect("fresh", name="Fresh")
+    for client in (quiet, fresh):
+        assert (await client.call("join", {"room": "r1"}))["ok"] is True
+    service = server.app[SERVICE_KEY]
+    real_clock = service.clock
+    soon = real_clock() + 5 * 60 * 1000  # within the test tokens' 10 minutes
+    service.clock = lambda: soon
+    try:
+        assert service.end_expired() == 0
+        service.clock = lambda: real_clock() + 11 * 60 * 1000
+        assert service.end_expired() == 2
+    finally:
+        service.clock = real_clock
+    deadline = asyncio.get_running_loop().time() + 5
+    while quiet.sio.connected or fresh.sio.connected:
+        assert asyncio.get_running_loop().time() < deadline, "connections not closed"
+        await asyncio.sleep(0.02)
