@@ -47,9 +47,11 @@ knows about them)."""
 
 def can_detach(request: web.BaseRequest) -> bool:
     handler = request.protocol
+    transport = request.transport
     return (
         wsdirect.ENABLED
-        and request.transport is not None
+        and transport is not None
+        and not transport.is_closing()  # the client left during the handshake
         and all(hasattr(handler, name) for name in ("_message_tail", "_manager", "transport"))
     )
 
