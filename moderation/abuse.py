@@ -10,7 +10,7 @@ Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIF
 """
 
 from moderation.context import MessageContext
-from moderation.crisis import crisis_hits, section_of
+from moderation.crisis import crisis_hits, sections_of
 from moderation.lexicon import Hit, Scanner, effective
 from moderation.verdict import ALLOW, Verdict, block, modify
 
@@ -55,10 +55,11 @@ class AbuseStage:
         if hits:
             # Never refuse someone's own crisis statement: a harassment phrase that
             # overlaps one ("I just want to die") is not aimed at anyone.
+            crisis_found = crisis_hits(scan, policy.crisis_lists)
             crisis = [
                 hit
-                for hit in crisis_hits(scan, policy.crisis_lists)
-                if section_of(scan, hit) != "others"
+                for hit, section in zip(crisis_found, sections_of(scan, crisis_found), strict=True)
+                if section != "others"
             ]
             hits = [hit for hit in hits if not _overlaps_any(hit, crisis)]
         sections = {_RULES.get(hit.entry.section, hit.entry.section) for hit in hits}

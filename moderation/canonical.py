@@ -174,17 +174,50 @@ _WORDS_ASCII = dict(WORDS_TABLE)
 _LEET_ASCII = dict(LEET_TABLE)
 
 
+def _ascii_bytes_table(table: dict[int, str | None]) -> tuple[bytes, bytes]:
+    """The ASCII part of a fold table as a bytes.translate table and the bytes it drops.
+
+    Every ASCII character folds to one ASCII character or to nothing, so for ASCII text
+    bytes.translate gives what str.translate gives, at a fraction of the cost (a table
+    index per byte instead of a dict look-up per character).
+    """
+    mapping = bytearray(range(256))
+    dropped = bytearray()
+    for code in range(128):
+        out = table[code]
+        if out is None:
+            dropped.append(code)
+        elif len(out) == 1 and out.isascii():
+            mapping[code] = ord(out)
+        else:
+            raise ValueError(f"ASCII {code} folds to {out!r}: not one ASCII character")
+    return bytes(mapping), bytes(dropped)
+
+
+_WORDS_BYTES = _ascii_bytes_table(_WORDS_ASCII)
+_LEET_BYTES = _ascii_bytes_table(_LEET_ASCII)
+
+
+def _fold_ascii(text: str, table: tuple[bytes, bytes]) -> str:
+    """`text.translate(...)` with an ASCII fold table, for ASCII `text`."""
+    return text.encode("ascii").translate(*table).decode("ascii")
+
+
 def decompose(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKD", text)
 
 
 def words_view(decomposed: str) -> str:
-    ascii_text = decomposed.isascii()
-    return _single_spaced(decomposed.translate(_WORDS_ASCII if ascii_text else WORDS_TABLE))
+    if decomposed.isascii():
+        return _single_spaced(_fold_ascii(decomposed, _WORDS_BYTES))
+    return _single_spaced(decomposed.translate(WORDS_TABLE))
 
 
 def leet_view(decomposed: str) -> str:
-    folded = decomposed.translate(_LEET_ASCII if decomposed.isascii() else LEET_TABLE)
+    if decomposed.isascii():
+        folded = _fold_ascii(decomposed, _LEET_BYTES)
+    else:
+        folded = decomposed.translate(LEET_TABLE)
     if "*" in folded:
         # "*" is a masked letter inside a word ("f*ck"), decoration around it ("**hi**").
         tokens = [token for token in (t.strip("*") for t in folded.split()) if token]

@@ -132,6 +132,14 @@ _HANDLE_PATTERNS = (
         + _HANDLE
     ),
 )
+# What each handle pattern cannot match without (its literal words and cues), tested on
+# the window first: a failed substring test costs far less than a failed pattern.
+_HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_HANDLE_PATTERNS[0], ("my",)),
+    (_HANDLE_PATTERNS[1], (":", "=", "-", "\u2013", "@")),
+    (_HANDLE_PATTERNS[2], ("on", "at")),
+    (_HANDLE_PATTERNS[3], ("me",)),
+)
 _PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
 _REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
 _DISCORD_TAG = re.compile(r"(?<![\w#])(?P<handle>[A-Za-z0-9_.]{2,32}#\d{4})\b")
@@ -466,7 +474,13 @@ def _handles(view: str) -> list[tuple[int, int]]:
     windows: list[tuple[re.Pattern[str], int, int]] = []
     for platform in _PLATFORM_WORD.finditer(view):
         start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
-        windows.extend((pattern, start, end) for pattern in _HANDLE_PATTERNS)
+        window = view[start:end]
+        for pattern, needles in _HANDLE_NEEDS:
+            # A match lies inside the window, so the pattern's literal words must too.
+            for needle in needles:
+                if needle in window:
+                    windows.append((pattern, start, end))
+                    break
     if "u/" in view:
         windows.append((_REDDIT_USER, 0, len(view)))
     if "#" in view:

@@ -1,7 +1,7 @@
 """Everything a stage may look at when judging one message.
 
 The context is immutable; when a stage rewrites the text, the pipeline hands later stages
-a copy with the new text (dataclasses.replace), so every stage sees what will be delivered.
+a copy with the new text (MessageContext.with_text), so every stage sees what will be delivered.
 """
 
 from dataclasses import dataclass

@@ -167,7 +167,23 @@ def crisis_hits(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:
 
 def classify(scan: Scan, hits: list[Hit]) -> set[str]:
     """The crisis sections the message is about, with subjects resolved (self/others)."""
-    return {section_of(scan, hit) for hit in hits}
+    return set(sections_of(scan, hits))
+
+
+def sections_of(scan: Scan, hits: list[Hit]) -> list[str]:
+    """`section_of` for each hit. The answer depends only on the hit's view, span, section
+    and subject flag, and most hits share them with another (several entries behind one
+    key, the same words in both base views' lists): the look-back runs once per span."""
+    decided: dict[tuple[int, int, int, str, bool], str] = {}
+    out: list[str] = []
+    for hit in hits:
+        entry = hit.entry
+        key = (hit.view, hit.start, hit.end, entry.section, entry.subject)
+        section = decided.get(key)
+        if section is None:
+            section = decided[key] = section_of(scan, hit)
+        out.append(section)
+    return out
 
 
 def section_of(scan: Scan, hit: Hit) -> str:

@@ -248,6 +248,7 @@ class Lexicon:
         # almost every message.
         self.before: dict[str, list[tuple[str | None, frozenset[str]]]] = {}
         self.before_words = 0
+        self.before_ends: dict[str, frozenset[str]] = {}
         near_id = 0
         for name, source in sorted(sources.items()):
             sections: set[str] = set()
@@ -281,6 +282,11 @@ class Lexicon:
             self.sections[name] = frozenset(sections)
             if before:
                 self.before[name] = [(scope, frozenset(forms)) for scope, forms in before.items()]
+                # The last word of every "before" phrase of the list: a hit whose previous
+                # word is none of them follows no such phrase (nearly every hit).
+                self.before_ends[name] = frozenset(
+                    form.rsplit(" ", 1)[-1] for forms in before.values() for form in forms
+                )
         automaton = cast(_Automaton, ahocorasick.Automaton())
         for key, entries in keys.items():
             lead, trail = key.startswith(" "), key.endswith(" ")
@@ -581,21 +587,33 @@ def _resolve_list(lexicon: Lexicon, name: str, found: list[Hit], views: list[str
     before = lexicon.before.get(name)
     if len(phrases) < 2 and not suppressors and not before:
         return phrases  # nothing can contain, suppress or precede a lone phrase
-    return [
-        hit
-        for hit in phrases
-        if not _contained(hit, phrases)
-        and not _suppressed(hit, suppressors)
-        and not (before and _after_any(views[hit.view], hit, before, lexicon.before_words))
-    ]
-
-
-def _resolve(lexicon: Lexicon, matches: list[_Match], views: list[str]) -> dict[str, list[Hit]]:
-    """Every list's hits after resolution (Scan.hits_for resolves one list at a time)."""
-    return {
-        name: _resolve_list(lexicon, name, found, views)
-        for name, found in _group_by_list(matches).items()
-    }
+    # Whether a hit is kept depends only on its view, span and section, and hits often
+    # share all four (one key stands for several entries; a phrase and the near-rule
+    # sides it is part of): decide once per (view, start, end, section).
+    covers = {(hit.view, hit.start, hit.end) for hit in phrases if hit.entry.near is None}
+    decided: dict[tuple[int, int, int, str], bool] = {}
+    kept: list[Hit] = []
+    for hit in phrases:
+        key = (hit.view, hit.start, hit.end, hit.entry.section)
+        keep = decided.get(key)
+        if keep is None:
+            keep = decided[key] = (
+                not _covered(hit, covers)
+                and not _suppressed(hit, suppressors)
+                and not (
+                    before
+                    and _after_any(
+                        views[hit.view],
+                        hit,
+                        before,
+                        lexicon.before_words,
+                        lexicon.before_ends[name],
+                    )
+                )
+            )
+        if keep:
+            kept.append(hit)
+    return kept
 
 
 def _contained(hit: Hit, others: list[Hit], fired: bool = False) -> bool:
@@ -615,6 +633,22 @@ def _contained(hit: Hit, others: list[Hit], fired: bool = False) -> bool:
     )
 
 
+def _covered(hit: Hit, covers: set[tuple[int, int, int]]) -> bool:
+    """`_contained(hit, phrases)`, given the distinct spans of the plain phrases: the same
+    answer, without looking at every entry (and attribute) of every other hit."""
+    view, start, end = hit.view, hit.start, hit.end
+    size = end - start
+    for other_view, other_start, other_end in covers:
+        if (
+            other_view == view
+            and other_start <= start
+            and end <= other_end
+            and other_end - other_start > size
+        ):
+            return True
+    return False
+
+
 def _suppressed(hit: Hit, suppressors: list[Hit]) -> bool:
     for other in suppressors:
         if other.view != hit.view:
@@ -631,14 +665,23 @@ def _suppressed(hit: Hit, suppressors: list[Hit]) -> bool:
 
 
 def _after_any(
-    view: str, hit: Hit, before: list[tuple[str | None, frozenset[str]]], most: int
+    view: str,
+    hit: Hit,
+    before: list[tuple[str | None, frozenset[str]]],
+    most: int,
+    ends: frozenset[str],
 ) -> bool:
-    """Whether the words right in front of a hit are one of the "before" phrases."""
+    """Whether the words right in front of a hit are one of the "before" phrases (`ends`:
+    the last words of those phrases)."""
     words = view[max(0, hit.start - 80) : hit.start].split()[-most:]
+    if not words or words[-1] not in ends:
+        return False  # every phrase tried below would end with this word
+    # The one to `most` words in front, joined once for every scope.
+    tails = [" ".join(words[-count:]) for count in range(1, len(words) + 1)]
     for scope, phrases in before:
         if scope is not None and scope != hit.entry.section:
             continue
-        if any(" ".join(words[-count:]) in phrases for count in range(1, len(words) + 1)):
+        if not phrases.isdisjoint(tails):
             return True
     return False
 

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
@@ -166,21 +167,30 @@ def original_span(origin: list[int] | None, start: int, end: int) -> tuple[int, 
     return origin[start], origin[end - 1] + 1
 
 
+# The ends of the word around a ".", found in C rather than one character at a time:
+# matched from where the last word ended up to the ".", _UP_TO_LAST_SPACE ends just
+# after the last whitespace before it (it backtracks from the "." only as far as the
+# word is long); _REST_OF_WORD runs on to the next whitespace. (\s and str.isspace agree:
+# both are Py_UNICODE_ISSPACE.)
+_UP_TO_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+_REST_OF_WORD = re.compile(r"\S*")
+
+
 def find_links(text: str) -> list[Link]:
     """Links in `text` (normalised, lower case), with their host names.
 
-    Only the words around each "." are tried against the pattern: much cheaper than
+    Only the words with a "." in them are tried against the pattern: much cheaper than
     trying it at every position of the text.
     """
     links: list[Link] = []
+    end = 0
     dot = text.find(".")
     while dot >= 0:
-        start = dot
-        while start > 0 and not text[start - 1].isspace():
-            start -= 1
-        end = dot + 1
-        while end < len(text) and not text[end].isspace():
-            end += 1
+        space = _UP_TO_LAST_SPACE.match(text, end, dot)
+        start = end if space is None else space.end()
+        rest = _REST_OF_WORD.match(text, dot + 1)
+        assert rest is not None  # "*": it always matches
+        end = rest.end()
         for match in _URL.finditer(text, start, end):
             raw = match.group(0)
             stripped = raw.rstrip(_TRAILING)
@@ -215,7 +225,24 @@ def _host_and_path(url: str) -> tuple[str, str]:
 
 
 def host_in(host: str, domains: tuple[str, ...]) -> bool:
-    return any(host == domain or host.endswith("." + domain) for domain in domains)
+    """Whether `host` is one of `domains` or a subdomain of one."""
+    # host == domain or host.endswith("." + domain) means: domain is the host or what
+    # follows one of its dots. A host has a few dots and the lists (allow-lists with
+    # dozens of sites) are fixed per policy: look the few suffixes up in a set.
+    wanted = _domain_set(domains)
+    if host in wanted:
+        return True
+    dot = host.find(".")
+    while dot >= 0:
+        if host[dot + 1 :] in wanted:
+            return True
+        dot = host.find(".", dot + 1)
+    return False
+
+
+@lru_cache(maxsize=64)
+def _domain_set(domains: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(domains)
 
 
 class LinkStage:

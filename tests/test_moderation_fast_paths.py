@@ -1,0 +1,308 @@
+"""Fast paths must decide exactly what the straightforward code they replace decides.
+
+Each test keeps the plain version (the code as it was before the fast path) and compares
+the two on generated text: corpus words shuffled together with the pieces each fast path
+treats specially.
+"""
+
+import random
+import re
+from pathlib import Path
+
+from moderation import canonical, contact, crisis, lexicon, links
+from moderation.lexicon import Hit, Scan, default_lexicon
+from moderation.policy import ModerationPolicy
+
+POLICY = ModerationPolicy()
+CORPUS = Path(__file__).parent / "moderation_corpus" / "corpus.tsv"
+
+
+def corpus_words() -> list[str]:
+    words: list[str] = []
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            words.extend(line.split("\t", 1)[1].replace("\\n", "\n").split())
+    return words
+
+
+WORDS = corpus_words()
+# Pieces that crowd hits onto shared spans, put someone else in front of a phrase, or
+# make links, handles and hosts.
+EXTRA = (
+    "my friend",
+    "she",
+    "i",
+    "not",
+    "told me to",
+    "never",
+    "kill",
+    "myself",
+    "want to die",
+    "selling",
+    "oxy",
+    "tramadol",
+    "anyone",
+    "insta:",
+    "my snap is",
+    "on insta",
+    "add me on",
+    "@jo_88",
+    "jane.doe",
+    "u/painpal",
+    "abc#1234",
+    "www.nhs.uk/pain",
+    "t.me/jo",
+    "example.com",
+    "a.b.c",
+    "..",
+    ".",
+    "dot",
+    "com",
+    "https://bit.ly/x",
+    "instagram.com/jo",
+    "\u00a0",
+    "\u2003",
+    "\t",
+    "\n",
+    "\u2013",
+    "=",
+    "-",
+    ":",
+    "k1ll",
+    "k i l l",
+    "fuuuuck",
+)
+
+
+def texts(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    pool = WORDS + list(EXTRA) * 20
+    out: list[str] = []
+    for _ in range(count):
+        pieces = [rng.choice(pool) for _ in range(rng.randint(1, 40))]
+        joiners = [rng.choice((" ", " ", " ", "", ".", "\u00a0", "  ")) for _ in pieces]
+        out.append("".join(piece + joiner for piece, joiner in zip(pieces, joiners, strict=True)))
+    return out
+
+
+# ---------------------------------------------------------------- list resolution
+
+
+def reference_after_any(
+    view: str, hit: Hit, before: list[tuple[str | None, frozenset[str]]], most: int
+) -> bool:
+    """_after_any trying every run of words in front of the hit against every scope."""
+    words = view[max(0, hit.start - 80) : hit.start].split()[-most:]
+    for scope, phrases in before:
+        if scope is not None and scope != hit.entry.section:
+            continue
+        if any(" ".join(words[-count:]) in phrases for count in range(1, len(words) + 1)):
+            return True
+    return False
+
+
+def reference_resolve_list(
+    lex: lexicon.Lexicon, name: str, found: list[Hit], views: list[str]
+) -> list[Hit]:
+    """_resolve_list deciding every hit on its own, against every other hit."""
+    suppressors = [hit for hit in found if hit.entry.suppress]
+    phrases = [hit for hit in found if not hit.entry.suppress]
+    before = lex.before.get(name)
+    return [
+        hit
+        for hit in phrases
+        if not lexicon._contained(hit, phrases)
+        and not lexicon._suppressed(hit, suppressors)
+        and not (before and reference_after_any(views[hit.view], hit, before, lex.before_words))
+    ]
+
+
+def test_resolving_once_per_span_keeps_the_same_hits() -> None:
+    lex = default_lexicon()
+    compared = 0
+    for text in texts(seed=4, count=3000):
+        scan = Scan(lex, text)
+        for name, found in lexicon._group_by_list(scan._matches).items():
+            fast = lexicon._resolve_list(lex, name, found, scan.views)
+            assert fast == reference_resolve_list(lex, name, found, scan.views), (name, text)
+            compared += len(found)
+    assert compared > 5_000  # the generator really does make crowded hits
+
+
+def test_before_phrases_are_found_through_their_last_word() -> None:
+    # Every "before" phrase right in front of a hit, and other words: the hit must be
+    # dropped exactly when the plain look-up drops it.
+    lex = default_lexicon()
+    rng = random.Random(9)
+    forms = sorted(form for scopes in lex.before.values() for _, fs in scopes for form in fs)
+    for _ in range(3000):
+        lead = " ".join(rng.choice(forms + WORDS[:200]) for _ in range(rng.randint(0, 4)))
+        text = f"{lead} {rng.choice(('want to die', 'kill yourself', 'kys', 'go die'))}"
+        scan = Scan(lex, text)
+        for name, found in lexicon._group_by_list(scan._matches).items():
+            before = lex.before.get(name)
+            if not before:
+                continue
+            for hit in found:
+                view = scan.views[hit.view]
+                expected = reference_after_any(view, hit, before, lex.before_words)
+                assert (
+                    lexicon._after_any(view, hit, before, lex.before_words, lex.before_ends[name])
+                    == expected
+                ), text
+
+
+def test_crisis_sections_are_decided_once_per_span_with_the_same_answers() -> None:
+    lex = default_lexicon()
+    for text in texts(seed=5, count=3000):
+        scan = Scan(lex, text)
+        hits = crisis.crisis_hits(scan, POLICY.crisis_lists)
+        expected = [crisis.section_of(scan, hit) for hit in hits]
+        assert crisis.sections_of(scan, hits) == expected, text
+        assert crisis.classify(scan, hits) == set(expected)
+
+
+# ----------------------------------------------------------------------- links
+
+
+def reference_find_links(text: str) -> list[links.Link]:
+    """find_links walking out from each "." character by character."""
+    found: list[links.Link] = []
+    dot = text.find(".")
+    while dot >= 0:
+        start = dot
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = dot + 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        for match in links._URL.finditer(text, start, end):
+            raw = match.group(0)
+            stripped = raw.rstrip(links._TRAILING)
+            host, path = links._host_and_path(stripped)
+            if host:
+                found.append(
+                    links.Link(match.start(), match.end() - (len(raw) - len(stripped)), host, path)
+                )
+        dot = text.find(".", end)
+    if "dot" in text:
+        found.extend(links._spelled(text))
+    return found
+
+
+def test_dotted_words_are_the_words_around_each_dot() -> None:
+    # Every Unicode space str.isspace knows, next to dots, at both ends of the text.
+    spaces = [chr(c) for c in range(0x3100) if chr(c).isspace()]
+    rng = random.Random(6)
+    generated = [text.lower() for text in texts(seed=6, count=3000)]
+    for _ in range(3000):
+        generated.append(
+            "".join(
+                rng.choice(("a", "b.", ".", "co", ".uk", "/x", "www", *spaces))
+                for _ in range(rng.randint(0, 30))
+            )
+        )
+    for text in generated:
+        assert links.find_links(text) == reference_find_links(text), repr(text)
+
+
+def test_host_lookup_matches_suffix_comparison() -> None:
+    rng = random.Random(7)
+    labels = ("nhs", "uk", "co", "com", "www", "a", "b", "pain", "org", "", "x.y")
+    domain_lists = [
+        POLICY.link_allowlist,
+        links.CHAT_HOSTS,
+        links.PROFILE_HOSTS,
+        ("nhs.uk", "co.uk", "uk", "a.b"),
+        (),
+    ]
+    for _ in range(20_000):
+        host = ".".join(rng.choice(labels) for _ in range(rng.randint(1, 4)))
+        domains = rng.choice(domain_lists)
+        expected = any(host == d or host.endswith("." + d) for d in domains)
+        assert links.host_in(host, domains) == expected, (host, domains)
+
+
+# --------------------------------------------------------------------- handles
+
+
+def reference_handles(view: str) -> list[tuple[int, int]]:
+    """contact._handles running every platform pattern in every platform window."""
+    found: list[tuple[int, int]] = []
+    windows: list[tuple[re.Pattern[str], int, int]] = []
+    for platform in contact._PLATFORM_WORD.finditer(view):
+        start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
+        windows.extend((pattern, start, end) for pattern in contact._HANDLE_PATTERNS)
+    if "u/" in view:
+        windows.append((contact._REDDIT_USER, 0, len(view)))
+    if "#" in view:
+        windows.append((contact._DISCORD_TAG, 0, len(view)))
+    for pattern, start, end in windows:
+        for match in pattern.finditer(view, start, end):
+            handle = match.group("handle")
+            bare = handle.lstrip("@").lower().rstrip(".")
+            if bare in contact._NOT_HANDLES or len(bare) < 2:
+                continue
+            cue = match.groupdict().get("cue")
+            if cue not in ("is", ":", "=", "@") and not contact._HANDLE_LIKE.search(handle):
+                continue
+            if match.span() not in found:
+                found.append(match.span())
+    return found
+
+
+def test_handle_patterns_skipped_by_their_needles_would_not_match() -> None:
+    rng = random.Random(8)
+    generated = [text.lower() for text in texts(seed=8, count=3000)]
+    bits = (
+        "my ",
+        "insta",
+        "snap",
+        "ig",
+        " is ",
+        ": ",
+        "=",
+        "-",
+        "\u2013",
+        "@",
+        " on ",
+        " at ",
+        "add me ",
+        "follow me ",
+        "jo_88 ",
+        "jane.doe ",
+        "name ",
+        " ",
+        "x",
+    )
+    for _ in range(5000):
+        generated.append("".join(rng.choice(bits) for _ in range(rng.randint(1, 20))))
+    matched = 0
+    for text in generated:
+        expected = reference_handles(text)
+        assert contact._handles(text) == expected, repr(text)
+        matched += bool(expected)
+    assert matched > 500  # the generator really does make handles
+
+
+# ------------------------------------------------------------------ ASCII folding
+
+
+def test_ascii_views_fold_like_the_character_tables() -> None:
+    # bytes.translate on ASCII text against str.translate with the fold tables, on every
+    # ASCII character in random mixes and on the generated chat text.
+    rng = random.Random(10)
+    generated = [text for text in texts(seed=10, count=2000) if text.isascii()]
+    for _ in range(5000):
+        generated.append("".join(chr(rng.randrange(128)) for _ in range(rng.randint(0, 40))))
+    generated.append("".join(chr(code) for code in range(128)))
+    for text in generated:
+        assert canonical.words_view(text) == canonical._single_spaced(
+            text.translate(canonical.WORDS_TABLE)
+        ), repr(text)
+        folded = text.translate(canonical.LEET_TABLE)
+        if "*" not in folded:
+            assert canonical.leet_view(text) == canonical._single_spaced(folded), repr(text)
+        else:
+            tokens = [token for token in (t.strip("*") for t in folded.split()) if token]
+            assert canonical.leet_view(text) == " " + " ".join(tokens) + " ", repr(text)
