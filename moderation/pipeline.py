@@ -13,7 +13,7 @@ from moderation.lexicon import CanonicalStage, Lexicon, Scanner
 from moderation.links import LinkStage
 from moderation.medication import MedicationStage
 from moderation.rate import RateStage
-from moderation.shape import ShapeStage
+from moderation.shape import ShapeStage, tidy
 from moderation.stage import Stage
 from moderation.verdict import Action, Verdict
 
@@ -46,7 +46,9 @@ class Pipeline:
         return self._stages
 
     def run(self, ctx: MessageContext) -> Outcome:
-        current = ctx
+        # Whitespace is normalised before any stage looks (not a verdict: see shape.tidy).
+        tidied = tidy(ctx.text)
+        current = ctx if tidied == ctx.text else ctx.with_text(tidied)
         verdicts: list[Verdict] = []
         for stage in self._stages:
             verdict = stage.check(current)

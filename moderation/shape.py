@@ -26,27 +26,36 @@ _TWO_BLANK_LINES = "\n\n\n"
 _BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
+def tidy(text: str) -> str:
+    """The whitespace normalisation every message gets before it is judged (Pipeline.run):
+    line endings become \n, runs of three or more blank lines become two, the ends are
+    trimmed. Not a verdict: it judges nothing, so it is neither audited nor told to the
+    sender (a trailing space from a phone keyboard is not moderation)."""
+    if text.isprintable():
+        return text.strip()  # one line without control characters: only the ends
+    newlines = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _BLANK_RUN.sub(_TWO_BLANK_LINES, newlines).strip()
+
+
 class ShapeStage:
+    """Judges tidied text (see `tidy`): control characters removed (MODIFY), empty,
+    too long or too many lines (BLOCK)."""
+
     name = "shape"
 
     def check(self, ctx: MessageContext) -> Verdict:
-        policy = ctx.policy
-        original = ctx.text
-        if original.isprintable():
-            # The common case, checked in C: one line without control, format or separator
-            # characters other than the space, so only the ends can need tidying.
-            return _judge(original.strip(), original, policy, controls_removed=False)
-        # Windows and old Mac line endings are not suspicious: count them as whitespace
-        # tidying, not as control characters, so the control_chars metric stays meaningful.
-        newlines = original.replace("\r\n", "\n").replace("\r", "\n")
-        cleaned = _UNWANTED.sub("", newlines)
-        text = _BLANK_RUN.sub(_TWO_BLANK_LINES, cleaned).strip()
-        return _judge(text, original, policy, controls_removed=cleaned != newlines)
+        text = ctx.text
+        if not text.isprintable():
+            cleaned = _UNWANTED.sub("", text)
+            if cleaned != text:
+                # Removing them can leave new blank runs or ends to tidy.
+                tidied = tidy(cleaned)
+                refused = _judge(tidied, ctx.policy)
+                return refused if refused is not ALLOW else modify("shape.control_chars", tidied)
+        return _judge(text, ctx.policy)
 
 
-def _judge(
-    text: str, original: str, policy: ModerationPolicy, *, controls_removed: bool
-) -> Verdict:
+def _judge(text: str, policy: ModerationPolicy) -> Verdict:
     if _looks_empty(text):
         return block("shape.empty", "invalid_payload", "Your message is empty.")
     if len(text) > policy.max_chars:
@@ -64,11 +73,6 @@ def _judge(
             f"Your message has {lines:,} lines; the limit is {policy.max_lines:,}. "
             "Please shorten it or send it in parts.",
         )
-    # One verdict per run, named after the most telling change.
-    if controls_removed:
-        return modify("shape.control_chars", text)
-    if text != original:
-        return modify("shape.whitespace", text)
     return ALLOW
 
 

@@ -231,3 +231,12 @@ def test_every_verdict_names_its_stage_for_the_audit() -> None:
             assert stage in names and rule, verdict.rule
             if verdict.action in (Action.FLAG, Action.HOLD):
                 assert verdict.alert and verdict.notice, verdict.rule
+
+
+def test_whitespace_tidying_is_not_a_verdict() -> None:
+    """A trailing space from a phone keyboard is delivered tidied, with nothing to audit
+    or tell the sender."""
+    outcome = default_pipeline().run(ctx("  feeling a bit better today \r\n\n\n\n\n"))
+    assert outcome.verdicts == ()
+    assert outcome.text == "feeling a bit better today"
+    assert outcome.blocked_by is None

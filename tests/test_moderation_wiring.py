@@ -74,3 +74,11 @@ async def test_telling_someone_to_harm_themselves_is_blocked_and_alerted(connect
     rules = [r.get("rule") for r in trail["entries"]]
     assert any(rule and rule.startswith("abuse.") for rule in rules)
     assert "kill yourself" not in str(trail)
+
+
+async def test_tidied_whitespace_leaves_no_audit_record(connect: Connect) -> None:
+    sam, alex, _ = await group(connect)
+    sent = await alex.send("r1", "  morning all, slept a bit better   ")
+    assert sent["ok"] is True and sent["text"] == "morning all, slept a bit better"
+    trail = await sam.call("audit", {"room": "r1"})
+    assert not any(r.get("user_id") == "alex" for r in trail["entries"])
