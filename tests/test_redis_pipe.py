@@ -44,9 +44,7 @@ async def test_an_error_reply_raises_and_later_replies_stay_matched(pipe: Comman
     assert await pipe.execute("GET", "text") == b"hello"
 
 
-async def test_a_caller_that_stops_waiting_does_not_shift_replies(
-    pipe: CommandPipe, redis_server: RedisServer
-) -> None:
+async def test_a_caller_that_stops_waiting_does_not_shift_replies(pipe: CommandPipe) -> None:
     await pipe.execute("SET", "a", "1")
     slow = asyncio.ensure_future(pipe.execute("BLPOP", "never", "0.3"))
     await asyncio.sleep(0.05)
