@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from chatserver import wsconn, wsdirect
 from chatserver.app import SIO_KEY
@@ -212,3 +213,20 @@ async def test_shutdown_closes_detached_connections(settings: Settings) -> None:
         assert not wsconn.open_connections
     finally:
         await session.close()
+
+
+async def test_without_detaching_websockets_are_served_through_aiohttp(
+    server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback when aiohttp's internals are not what wsconn expects."""
+    monkeypatch.setattr(wsconn, "can_detach", lambda request: False)
+    sam = await connect("sam", name="Sam")
+    alex = await connect("alex", name="Alex")
+    assert not wsconn.open_connections
+    for client in (sam, alex):
+        assert (await client.call("join", {"room": "r1"}))["ok"] is True
+    assert (await alex.send("r1", "served the other way"))["ok"] is True
+    got = await sam.wait_for("message")
+    assert got["text"] == "served the other way"
+    sockets = server.app[SIO_KEY].eio.sockets.values()
+    assert all(wsdirect.direct_transport(s) is not None for s in sockets)
