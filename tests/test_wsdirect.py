@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatserver import wsconn, wsdirect
-from chatserver.app import SIO_KEY
+from chatserver import fanout, wsconn, wsdirect
+from chatserver.app import SERVICE_KEY, SIO_KEY
 from chatserver.config import Settings
 from tests.conftest import Connect, Server, make_token, open_client, start_server
 
@@ -230,3 +233,61 @@ async def test_without_detaching_websockets_are_served_through_aiohttp(
     assert got["text"] == "served the other way"
     sockets = server.app[SIO_KEY].eio.sockets.values()
     assert all(wsdirect.direct_transport(s) is not None for s in sockets)
+
+
+async def _stalled_member(server: Server, user: str) -> socket.socket:
+    """A member whose device stops reading: a raw websocket with a tiny receive buffer
+    that joins room r1 and then never reads again."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    port = int(server.url.rsplit(":", 1)[1])
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    token = make_token(user, {"r1": "member"})
+    for text in ('40{"token":"' + token + '"}', '421["join",{"room":"r1"}]'):
+        sock.sendall(masked_text_frame(text))
+    await asyncio.sleep(0.3)  # handshake, OPEN, connect and join answered; then never read
+    return sock
+
+
+def masked_text_frame(text: str) -> bytes:
+    data = text.encode()
+    mask = os.urandom(4)
+    header = bytes((0x81, 0x80 | 126)) + struct.pack("!H", len(data))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+async def test_a_member_who_stops_reading_is_dropped_and_the_room_carries_on(
+    server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fanout, "SLOW_READER_BYTES", 16 * 1024)
+    sam = await connect("sam", {"r1": "facilitator"}, name="Sam")  # no rate limit
+    bea = await connect("bea", name="Bea")
+    for client in (sam, bea):
+        assert (await client.call("join", {"room": "r1"}))["ok"] is True
+    stalled = await _stalled_member(server, "stalled")
+    service = server.app[SERVICE_KEY]
+    (eio_sid,) = [c.eio_sid for c in service.connections.values() if c.claims.user_id == "stalled"]
+    (conn,) = [c for c in wsconn.open_connections if c._sock.sid == eio_sid]
+    # A slow link: the kernel takes little at a time (loopback would buffer megabytes).
+    conn._transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    metrics = service.metrics
+    try:
+        text = "a long update about the pacing plan and the heat pad " * 30
+        for i in range(150):
+            assert (await sam.send("r1", f"{i} {text}"[:1500]))["ok"] is True
+        got = await bea.wait_count("message", 150, timeout=20)
+        assert [m["offset"] for m in got] == list(range(1, 151))  # nobody else held up
+        assert metrics.slow_consumers._value.get() >= 1
+        await wait_until(lambda: eio_sid not in server.app[SIO_KEY].eio.sockets)
+        assert not any(c.claims.user_id == "stalled" for c in service.connections.values())
+    finally:
+        stalled.close()
