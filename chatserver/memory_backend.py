@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 
 HELD_PER_ROOM = 200
 AUDIT_PER_ROOM = 1000
-# Raid keys are forgotten lazily, once a room has this many (each is one recent text).
-RAID_KEYS_BEFORE_PRUNE = 256
 
 
 @dataclass(slots=True)
@@ -196,13 +194,17 @@ def _count_raid(
     raids: dict[str, dict[str, int]], raid: SharedRaid, user_id: str, now_ms: int
 ) -> int:
     """Record this sender of ``raid.key`` and count the senders within the window (as
-    append.lua does). Keys whose senders are all outside the window are forgotten."""
+    append.lua does). ``raids`` is kept in order of each key's latest copy, so texts whose
+    window has passed are forgotten from the front: constant time per message."""
     since = now_ms - raid.window_ms
-    if len(raids) > RAID_KEYS_BEFORE_PRUNE:
-        for key in [k for k, senders in raids.items() if max(senders.values()) <= since]:
-            del raids[key]
-    senders = raids.setdefault(raid.key, {})
+    while raids:
+        oldest = next(iter(raids))
+        if max(raids[oldest].values()) > since:
+            break
+        del raids[oldest]
+    senders = raids.pop(raid.key, {})
     for sender in [s for s, at in senders.items() if at <= since]:
         del senders[sender]
     senders[user_id] = now_ms
+    raids[raid.key] = senders  # re-inserted: now the newest
     return len(senders)
