@@ -11,6 +11,8 @@ being buffered forever.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ import engineio.packet
 import socketio.packet
 
 from chatserver import wsdirect
+
+_dumps = functools.partial(json.dumps, separators=(",", ":"))
 
 # A websocket reader this far behind (bytes the kernel would not take yet) is dropped.
 SLOW_READER_BYTES = 1 << 20
@@ -51,8 +55,13 @@ class Fanout:
 
     @staticmethod
     def encode(event: str, payload: dict[str, Any]) -> Frame:
-        pkt = socketio.packet.Packet(socketio.packet.EVENT, data=[event, payload], namespace="/")
-        eio_pkt = engineio.packet.Packet(engineio.packet.MESSAGE, data=pkt.encode())
+        # A Socket.IO EVENT on the default namespace is "2" + the JSON array (what
+        # socketio.packet.Packet.encode produces), written here directly: the Packet
+        # class first walks the whole payload looking for bytes (binary events), which
+        # cost more than the encoding itself. Payloads here are JSON by construction
+        # (entries and events built by the service; msgpack decodes to str, not bytes).
+        text = f"{socketio.packet.EVENT}{_dumps([event, payload])}"
+        eio_pkt = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
         return Frame(eio_pkt, wsdirect.frame(eio_pkt.encode()))
 
     def send(self, eio_sids: Iterable[str], frame: Frame) -> int:
