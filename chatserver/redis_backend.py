@@ -446,7 +446,8 @@ class RedisBackend:
         feed.last = read.offset
         pending, feed.pending = feed.pending, []
         for data in pending:
-            await self._on_message(feed, data)
+            if not self._deliver_in_order(feed, data):
+                await self._deliver_late(feed, data)
 
     async def _listen_forever(self) -> None:
         attempt = 0
@@ -508,23 +509,19 @@ class RedisBackend:
                     if feed.last is None:
                         feed.pending.append(body)
                     elif not self._deliver_in_order(feed, body):
-                        await self._on_message(feed, body)
+                        await self._deliver_late(feed, body)
                 elif kind == b"subscribe":
                     fut = self._confirmations.get(channel)
                     if fut is not None and not fut.done():
                         fut.set_result(None)
 
     def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
-        """The common case, synchronously: the next offset of the same epoch, or an
-        ephemeral event. False when the slow path (gap repair, epoch change, stale
-        copy) must look at it."""
-        kind = data[:1]
-        if kind == b"E":
+        """The common case, synchronously: an ephemeral event, or the next offset of the
+        same epoch. False when `_deliver_late` must look at it."""
+        if data[:1] == b"E":
             audience, event, body = data[1:].split(b"\n", 2)
             self._emit(feed, Delivery(event.decode(), _unpack(body), audience=audience.decode()))
             return True
-        if kind != b"L":
-            return False
         epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
         offset = int(offset_b)
         if offset != (feed.last or 0) + 1 or epoch_b.decode() != feed.epoch:
@@ -533,11 +530,9 @@ class RedisBackend:
         self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
         return True
 
-    async def _on_message(self, feed: _Feed, data: bytes) -> None:
-        if data[:1] == b"E":
-            audience, event, body = data[1:].split(b"\n", 2)
-            self._emit(feed, Delivery(event.decode(), _unpack(body), audience=audience.decode()))
-            return
+    async def _deliver_late(self, feed: _Feed, data: bytes) -> None:
+        """A logged entry that is not simply the next one: a new epoch, a stale copy, or
+        one after a gap (repaired from the log first)."""
         epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
         epoch, offset = epoch_b.decode(), int(offset_b)
         assert feed.last is not None
