@@ -318,7 +318,9 @@ class ChatService:
             )
         if outcome.action is Action.HOLD:
             return await self._hold(conn, req.room, user, entry, outcome)
-        guard = PostGuard(user["id"], user["role"], raid=self._shared_raid(ctx))
+        # Keyed on the delivered text: the pipeline's last scan, so no second scan.
+        shared = self._shared_raid(ctx.with_text(outcome.text))
+        guard = PostGuard(user["id"], user["role"], raid=shared)
         started = time.perf_counter()
         try:
             result = await self.backend.append(req.room, entry, guard=guard, now_ms=now)
