@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 from typing import Any
 
 from aiohttp import web
-from engineio import exceptions as eio_exceptions
-from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 
 from chatserver import wsdirect, wsframes
-
-log = logging.getLogger(__name__)
 
 # What is left of the connect request once the connection is detached: python-socketio
 # keeps the environ for the connection's lifetime; the request object and its body stream
@@ -117,7 +112,7 @@ class EngineIOWebSocket(asyncio.Protocol):
         try:
             frames = self._parser.feed(data)
         except wsframes.FrameError as exc:
-            self._fail(exc.code)
+            self.close(exc.code)
             return
         for frame in frames:
             opcode = frame.opcode
@@ -125,14 +120,14 @@ class EngineIOWebSocket(asyncio.Protocol):
                 try:
                     self._inbox.append(frame.payload.decode("utf-8"))
                 except UnicodeDecodeError:
-                    self._fail(wsframes.INVALID_DATA)
+                    self.close(wsframes.INVALID_DATA)
                     return
             elif opcode == wsframes.BINARY:
                 self._inbox.append(frame.payload)
             elif opcode == wsframes.PING:
                 wsdirect.write(self._transport, wsframes.encode(wsframes.PONG, frame.payload))
             elif opcode == wsframes.CLOSE:
-                self._fail(wsframes.NORMAL)
+                self.close(wsframes.NORMAL)
                 return
         if self._inbox and self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._deliver())
@@ -143,18 +138,12 @@ class EngineIOWebSocket(asyncio.Protocol):
         sock, inbox = self._sock, self._inbox
         try:
             while inbox and not sock.closed:
-                data = inbox.popleft()
-                try:
-                    await sock.receive(eio_packet.Packet(encoded_packet=data))
-                except eio_exceptions.SocketIsClosedError:
+                if not await wsdirect.receive(sock, inbox.popleft()):
                     break
-                except Exception:
-                    # A malformed packet ends nothing; Socket.IO answers bad events itself.
-                    log.debug("ignored a malformed packet from %s", sock.sid, exc_info=True)
         finally:
             self._pump = None
 
-    def _fail(self, code: int) -> None:
+    def close(self, code: int = wsframes.NORMAL) -> None:
         """Close the connection with a close frame (after anything already written)."""
         self._inbox.clear()
         wsdirect.write(self._transport, wsframes.close_frame(code))
@@ -185,4 +174,4 @@ async def _closed(sock: AsyncSocket) -> None:
 def close_all() -> None:
     """End every detached connection (app shutdown): clients see a drop and reconnect."""
     for conn in list(open_connections):
-        conn._fail(wsframes.NORMAL)
+        conn.close()

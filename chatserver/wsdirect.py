@@ -167,21 +167,27 @@ async def serve(sock: AsyncSocket, ws: web.WebSocketResponse) -> None:
                 break  # closed by the client, by us, or an error
             if len(msg.data) > max_bytes:
                 break  # engineio ends the connection on an oversized packet too
-            try:
-                pkt = eio_packet.Packet(encoded_packet=msg.data)
-                await sock.receive(pkt)
-            except eio_exceptions.SocketIsClosedError:
+            if not await receive(sock, msg.data):
                 break
-            except Exception:
-                # A malformed frame ends nothing (engineio's own loop does the same);
-                # Socket.IO answers malformed events with an error ack itself.
-                log.debug("ignored a malformed frame from %s", sock.sid, exc_info=True)
     except TimeoutError:
         pass  # nothing from the client for a ping cycle: it is gone
     finally:
         await sock.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         if not ws.closed:
             await ws.close()
+
+
+async def receive(sock: AsyncSocket, data: str | bytes) -> bool:
+    """Hand one Engine.IO packet from the client to engineio; False once the session is
+    closed. A malformed packet ends nothing (engineio's own loop does the same); Socket.IO
+    answers malformed events with an error ack itself."""
+    try:
+        await sock.receive(eio_packet.Packet(encoded_packet=data))
+    except eio_exceptions.SocketIsClosedError:
+        return False
+    except Exception:
+        log.debug("ignored a malformed packet from %s", sock.sid, exc_info=True)
+    return True
 
 
 def hand_over(sock: AsyncSocket, transport: asyncio.Transport) -> None:
