@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -184,12 +186,7 @@ def serve(log_name: str = "browser-server.log") -> Iterator[HuddleServer | None]
         _wait_healthy(srv)
         yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, grace_s=15)
 
 
 def launch(srv: HuddleServer | None) -> Iterator[Browser | None]:

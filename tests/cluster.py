@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import string
 import subprocess
@@ -19,24 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import socketio
 
 from tests.conftest import SECRET, make_token
+from tests.processes import require_program, stop_process
 from tests.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def require_nginx() -> str:
-    path = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if path is None:
-        if os.environ.get("HUDDLE_REQUIRE_NGINX") == "1":
-            pytest.fail("nginx is required (HUDDLE_REQUIRE_NGINX=1) but is not installed")
-        pytest.skip("nginx not installed")
-    return path
 
 
 class Worker:
@@ -79,13 +67,8 @@ class Worker:
         self.proc.wait(5)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(12)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=12)
 
 
 def wait_http(url: str, timeout_s: float) -> None:
@@ -155,13 +138,8 @@ class Nginx:
         wait_http(f"{self.url}/healthz", 10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=5, sig=signal.SIGQUIT)  # nginx: graceful quit
 
 
 class Cluster:
@@ -169,7 +147,8 @@ class Cluster:
         self.dir = Path(tempfile.mkdtemp(prefix="huddle-cluster-"))
         self.redis = RedisServer(appendonly=True)
         self.workers = [Worker(f"w{i + 1}", self.redis.url, self.dir) for i in range(workers)]
-        self.nginx = Nginx(require_nginx(), [w.address for w in self.workers], self.dir / "nginx")
+        nginx = require_program("nginx", "HUDDLE_REQUIRE_NGINX", "/usr/sbin/nginx")
+        self.nginx = Nginx(nginx, [w.address for w in self.workers], self.dir / "nginx")
 
     def start(self) -> None:
         self.redis.start()

@@ -3,7 +3,6 @@ restart or pause (never the machine's shared 6379)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -12,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
+from tests.processes import require_program, stop_process
 
 
 def free_port() -> int:
@@ -21,18 +20,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def require_redis_server() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        if os.environ.get("HUDDLE_REQUIRE_REDIS") == "1":
-            pytest.fail("redis-server is required (HUDDLE_REQUIRE_REDIS=1) but not installed")
-        pytest.skip("redis-server not installed")
-    return path
-
-
 class RedisServer:
     def __init__(self, *, appendonly: bool = True) -> None:
-        self.binary = require_redis_server()
+        self.binary = require_program("redis-server", "HUDDLE_REQUIRE_REDIS")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="huddle-redis-"))
         self.appendonly = appendonly
@@ -67,13 +57,8 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            self.proc.send_signal(signal.SIGCONT)  # it may be paused
+            stop_process(self.proc, grace_s=10)
         self.proc = None
 
     def restart(self) -> None:

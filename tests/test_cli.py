@@ -17,6 +17,7 @@ import jwt
 import pytest
 
 from chatserver.auth import decode_token
+from tests.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "cli-test-secret-" + "z" * 24  # 40 characters
@@ -163,12 +164,7 @@ def demo_server() -> Iterator[tuple[int, list[str]]]:
     try:
         yield port, lines
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, grace_s=15)
         reader.join(timeout=5)
 
 

@@ -1,0 +1,37 @@
+"""Real programs the integration tests run: found (or skipped; failed when CI requires
+them), and stopped within a bound."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def require_program(name: str, require_env: str, *also: str) -> str:
+    """The path of ``name`` (on PATH, or one of ``also``). Missing: the test skips, or fails
+    when ``require_env`` is "1" (CI sets it, so a missing program can never pass quietly)."""
+    path = shutil.which(name) or next((p for p in also if Path(p).exists()), None)
+    if path is None:
+        if os.environ.get(require_env) == "1":
+            pytest.fail(f"{name} is required ({require_env}=1) but is not installed")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def stop_process(
+    proc: subprocess.Popen[bytes], *, grace_s: float, sig: int = signal.SIGTERM
+) -> None:
+    """Ask a process to stop; kill it if it has not within ``grace_s``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
