@@ -456,15 +456,26 @@ function confirmInline(panel, origin, question, confirmLabel, onConfirm) {
   no.focus();
 }
 
-function reportForm(panel, origin, id) {
-  const form = el("form", "report-form");
-  const fieldId = `report-${id}-${Math.random().toString(36).slice(2, 8)}`;
-  const label = el("label", "report-label", "What worries you about it? (optional)");
-  label.htmlFor = fieldId;
-  const input = el("input", "report-reason");
-  input.id = fieldId;
+/** A labelled one-line field for an optional reason (the server takes up to 300 characters). */
+function reasonField(idPrefix, labelClass, inputClass, labelText) {
+  const id = `${idPrefix}-${Math.random().toString(36).slice(2, 8)}`;
+  const label = el("label", labelClass, labelText);
+  label.htmlFor = id;
+  const input = el("input", inputClass);
+  input.id = id;
   input.maxLength = 300;
   input.autocomplete = "off";
+  return { label, input };
+}
+
+function reportForm(panel, origin, id) {
+  const form = el("form", "report-form");
+  const { label, input } = reasonField(
+    `report-${id}`,
+    "report-label",
+    "report-reason",
+    "What worries you about it? (optional)",
+  );
   const send = el("button", "small", "Send report");
   send.type = "submit";
   const cancel = button("Cancel");
@@ -773,19 +784,18 @@ function memberActions(m) {
   summary.append(forWhom);
   const body = el("div", "member-actions-body");
 
-  const reasonId = `reason-${CSS.escape(userId)}-${Math.random().toString(36).slice(2, 7)}`;
-  const reasonLabel = el("label", "reason-label", "Reason (optional)");
-  reasonLabel.htmlFor = reasonId;
-  const reason = el("input", "reason");
-  reason.id = reasonId;
-  reason.maxLength = 300;
-  reason.autocomplete = "off";
+  const { label: reasonLabel, input: reason } = reasonField(
+    `reason-${CSS.escape(userId)}`,
+    "reason-label",
+    "reason",
+    "Reason (optional)",
+  );
   const reasonValue = () => reason.value.trim();
 
   const muteGroup = el("div", "mute-group");
   muteGroup.setAttribute("role", "group");
   const muteLabel = el("span", "group-label", "Mute for");
-  muteLabel.id = `${reasonId}-mute`;
+  muteLabel.id = `${reason.id}-mute`;
   muteGroup.setAttribute("aria-labelledby", muteLabel.id);
   muteGroup.append(muteLabel);
   const muteButtons = MUTE_CHOICES.map((min) => {
