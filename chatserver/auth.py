@@ -31,6 +31,9 @@ class Claims:
     rooms: Mapping[str, str]
     expires_at: int
 
+    def expired(self, now_ms: int) -> bool:
+        return self.expires_at * 1000 <= now_ms
+
     def user(self, room: str) -> dict[str, str]:
         return user_info(self.user_id, self.name, self.rooms[room])
 

@@ -588,7 +588,7 @@ class ChatService:
         if self.fanout is None:
             return 0
         now = self.clock()
-        expired = [c for c in self.connections.values() if c.claims.expires_at * 1000 <= now]
+        expired = [c for c in self.connections.values() if c.claims.expired(now)]
         for conn in expired:
             self.fanout.drop(conn.eio_sid, False)
         return len(expired)

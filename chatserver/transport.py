@@ -81,8 +81,9 @@ def _handler(
         conn = service.connections.get(sid)
         if conn is None:
             return ServiceError(errors.UNAUTHORIZED, "This connection is not signed in.").ack()
-        if conn.claims.expires_at * 1000 <= service.clock():
-            _end_expired(service, conn.eio_sid)
+        if conn.claims.expired(service.clock()):
+            # Access ends: the sweep closes this connection once the ack below is out.
+            asyncio.get_running_loop().call_later(EXPIRED_CLOSE_DELAY_S, service.end_expired)
             return ServiceError(
                 errors.UNAUTHORIZED,
                 "Your sign-in link has expired; please ask your facilitator for a new one.",
@@ -119,12 +120,3 @@ def _handler(
             service.request_finished()
 
     return handle
-
-
-def _end_expired(service: ChatService, eio_sid: str) -> None:
-    """A token that expired mid-meeting ends its access: the connection closes a moment
-    after this request's error ack has gone out, and a reconnect is refused as expired."""
-    if service.fanout is not None:
-        asyncio.get_running_loop().call_later(
-            EXPIRED_CLOSE_DELAY_S, service.fanout.drop, eio_sid, False
-        )
