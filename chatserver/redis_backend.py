@@ -176,7 +176,6 @@ class RedisBackend:
     def __init__(
         self, url: str, *, history_size: int = 1000, retention_s: int = 7 * 24 * 3600
     ) -> None:
-        self._url = url
         self._history_size = history_size
         self._retention_s = retention_s
         # A bounded pool that waits for a free connection (up to the command timeout)

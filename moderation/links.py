@@ -161,12 +161,6 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
     return "".join(chars), origin
 
 
-def original_span(origin: list[int] | None, start: int, end: int) -> tuple[int, int]:
-    if origin is None:
-        return start, end
-    return origin[start], origin[end - 1] + 1
-
-
 # The ends of the word around a ".", found in C rather than one character at a time:
 # matched from where the last word ended up to the ".", _UP_TO_LAST_SPACE ends just
 # after the last whitespace before it (it backtracks from the "." only as far as the
