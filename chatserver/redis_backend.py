@@ -42,6 +42,7 @@ from chatserver.backend import (
     RoomSnapshot,
 )
 from chatserver.clock import now_ms
+from chatserver.ids import ids
 from chatserver.redis_pipe import CommandPipe
 from rooms.entries import Entry, event_name, is_message
 from rooms.log import ReadResult, visible_entries
@@ -284,7 +285,7 @@ class RedisBackend:
                     now_ms,
                     self._history_size,
                     self._retention_s,
-                    secrets.token_hex(8),
+                    ids.next(),  # the epoch, if the room has none
                     k["channel"],
                     event_name(entry),
                     op,

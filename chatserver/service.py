@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from chatserver.backend import (
 from chatserver.clock import now_ms
 from chatserver.errors import ServiceError
 from chatserver.fanout import Fanout
+from chatserver.ids import ids
 from chatserver.looplag import LoopLag
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_join, parse_message, parse_room
@@ -288,7 +288,7 @@ class ChatService:
         outcome = self.pipeline.run(ctx)
         entry = message_entry(
             room=req.room,
-            msg_id=secrets.token_hex(8),
+            msg_id=ids.next(),
             user=user,
             text=outcome.text,
             ts=now,

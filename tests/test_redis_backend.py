@@ -109,3 +109,44 @@ async def test_unreachable_redis_fails_fast(redis_server: RedisServer) -> None:
         assert loop.time() - started < 2
     finally:
         await dead.close()
+
+
+async def test_every_room_key_expires_and_activity_keeps_it(redis_server: RedisServer) -> None:
+    """Retention: a room's keys always carry a TTL (no key is left to live forever), and
+    activity keeps them alive for at least 90 % of the retention (messages refresh the
+    TTLs at most every tenth of it; a state op refreshes at once)."""
+    retention = 100
+    backend = RedisBackend(redis_server.url, retention_s=retention)
+    raw = redis.Redis.from_url(redis_server.url)
+    await backend.start()
+    try:
+        k = room_keys("ttl-room")
+        names = ("meta", "log", "mutes", "last", "deleted", "pins", "removed")
+
+        async def ttls() -> dict[str, int]:
+            found = {name: await raw.ttl(k[name]) for name in names}
+            return {name: ttl for name, ttl in found.items() if ttl != -2}  # -2: no such key
+
+        await backend.append("ttl-room", msg("first", room="ttl-room"), guard=GUARD, now_ms=NOW)
+        assert set(await ttls()) == {"meta", "log", "last"}
+        assert all(0 < ttl <= retention for ttl in (await ttls()).values())
+        # Age the keys as if 30 s had passed, then post 5 s later (before the refresh is due,
+        # every 10 s here) and 20 s later (due).
+        for name in ("meta", "log", "last"):
+            await raw.expire(k[name], retention - 30)
+        later = msg("five seconds on", room="ttl-room", ts=NOW + 5_000)
+        await backend.append("ttl-room", later, guard=GUARD, now_ms=NOW + 5_000)
+        assert max((await ttls()).values()) <= retention - 30  # not refreshed yet
+        due = msg("twenty seconds on", room="ttl-room", ts=NOW + 20_000)
+        await backend.append("ttl-room", due, guard=GUARD, now_ms=NOW + 20_000)
+        assert min((await ttls()).values()) >= retention - 2
+        # A state op creates a key (the mutes hash): it and every other key get the TTL.
+        for name in ("meta", "log", "last"):
+            await raw.expire(k[name], retention - 30)
+        muted = event("muted", room="ttl-room", user_id="alex", until=None)
+        await backend.append("ttl-room", muted, guard=None, now_ms=NOW + 21_000)
+        assert set(await ttls()) == {"meta", "log", "last", "mutes"}
+        assert min((await ttls()).values()) >= retention - 2
+    finally:
+        await raw.aclose()
+        await backend.close()

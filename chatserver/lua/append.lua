@@ -101,9 +101,20 @@ end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[5], offset .. '\n' .. ARGV[1], 'EX', ARGV[14])
 end
+-- Retention: the room's keys expire `ttl` seconds after its last activity. Refreshing
+-- all seven on every message was a third of this script's work; a message only writes
+-- keys that already carry a TTL (meta, log, last post: created by a state op or the
+-- first refresh), so their TTLs are refreshed at most every tenth of the retention (a
+-- minute at most): a room lives at least 90 % of `ttl` after its last activity. State
+-- ops (rare) may create a key, so they refresh every key at once.
 local ttl = tonumber(ARGV[7])
-for i = 1, 8 do
-  if i ~= 5 then redis.call('EXPIRE', KEYS[i], ttl) end
+local refresh_ms = math.min(60000, ttl * 100)
+local refreshed = tonumber(redis.call('HGET', meta, 'refreshed') or '0') or 0
+if op ~= 'message' or now - refreshed >= refresh_ms or now < refreshed then
+  redis.call('HSET', meta, 'refreshed', now)
+  for i = 1, 8 do
+    if i ~= 5 then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
 end
 redis.call('PUBLISH', ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
 return {'ok', epoch, offset}
