@@ -365,6 +365,21 @@ def default_lexicon() -> "Lexicon":
 
 # ----------------------------------------------------------------------------- scanning
 
+# Numbers read as letters in the views ("555" reads "sss", "1000mg" "iooomg"), and a
+# repeated digit in a number is no disguised word: building the run-folded views for it
+# cost ~25 us a message (phone numbers, doses, years, "£1000"). A number here is a run of
+# digits at the start of a word; digits inside a word ("n1gg3333r", "k1111") still count.
+_NUMBER_TRIPLE = re.compile(r"(?<!\w)\d*(\d)\1\1")
+_LEADING_NUMBER = re.compile(r"(?<!\w)\d+")
+# The letters a _TRIPLE key is made of (Lexicon.__init__): three in a row, four for "i".
+_VIEW_TRIPLE = re.compile(r"([abcdefghjkmnopqrstuvwxyz268])\1\1|iiii")
+
+
+def _triple_outside_numbers(decomposed: str) -> bool:
+    """Whether the words view has a _TRIPLE once numbers are taken out of the text."""
+    return _VIEW_TRIPLE.search(words_view(_LEADING_NUMBER.sub(" ", decomposed))) is not None
+
+
 # How each view of a Scan was made (recipes): the two base views, the run-folded views
 # (from the raw words or leet view), the joined views and the display-order views.
 _WORDS, _LEET, _RUNS1, _RUNS2, _JOINED, _JOINED_AFTER_WORD, _VISUAL_WORDS, _VISUAL_LEET = range(8)
@@ -405,6 +420,8 @@ class Scan:
         # Triples count in the words view ("!!!" reads "iii" in the leet view); pairs in
         # the leet view, where "k ! s" reads "k i s".
         triple, pairs = lexicon.find(words, 0, self._matches)
+        if triple and _NUMBER_TRIPLE.search(decomposed):
+            triple = _triple_outside_numbers(decomposed)
         if self.leet_index:
             pairs = lexicon.find(leet, 1, self._matches)[1]
         self._order = visual_order(text)
