@@ -20,6 +20,8 @@ from rooms.state import RoomState
 EVERYONE = "all"
 FACILITATORS = "facilitators"
 USER_AUDIENCE = "user:"
+# Open alerts kept per room (a busy session has a handful; this bounds a flood).
+ALERTS_PER_ROOM = 200
 """Prefix of an audience naming one user (on whichever worker they are): ``user:<id>``."""
 
 
@@ -158,6 +160,22 @@ class Backend(Protocol):
         ...
 
     async def holds_list(self, room: str) -> list[Entry]: ...
+
+    # Alerts for facilitators stay open until one of them dismisses it, so a facilitator
+    # who joins or reconnects later still sees a crisis flagged while they were away.
+
+    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+        """Keep an open alert (it has an ``id`` and ``ts``); the oldest go past
+        ALERTS_PER_ROOM."""
+        ...
+
+    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
+        """Atomically take an open alert: exactly one facilitator dismisses it."""
+        ...
+
+    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
+        """The open alerts, oldest first."""
+        ...
 
     async def audit_add(self, room: str, record: dict[str, Any]) -> None:
         """Record a moderation action or verdict (rule ids and who, never message text)."""

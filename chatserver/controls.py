@@ -163,7 +163,18 @@ async def delete(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
     _, actor = _facilitator(service, sid, req.room)
     entry = await _existing_message(service, req.room, req.msg_id)
     audit = {"id": req.msg_id, "user_id": entry["user"]["id"], "reason": req.reason}
-    return await _log(service, req.room, actor, "deleted", audit, id=req.msg_id, reason=req.reason)
+    result = await _log(
+        service, req.room, actor, "deleted", audit, id=req.msg_id, reason=req.reason
+    )
+    # Reports about it are dealt with. (A crisis alert is not: its author may still need
+    # someone to check in with them.)
+    reports = [
+        alert["id"]
+        for alert in await service.backend.alerts_list(req.room)
+        if alert["kind"] == "report" and (alert.get("entry") or {}).get("id") == req.msg_id
+    ]
+    await service.dismiss_alerts(req.room, reports, actor)
+    return result
 
 
 async def lower_hands(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
@@ -254,19 +265,15 @@ async def report(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
         raise ServiceError(errors.NOT_IN_ROOM, "Join the room first.")
     reporter = conn.claims.user(req.room)
     entry = await _existing_message(service, req.room, req.msg_id)
-    await service.backend.publish(
+    await service.raise_alert(
         req.room,
-        Delivery(
-            "alert",
-            {
-                "room": req.room,
-                "kind": "report",
-                "user": reporter,
-                "entry": entry,
-                "reason": req.reason or "Reported by a member.",
-            },
-            audience=FACILITATORS,
-        ),
+        {
+            "room": req.room,
+            "kind": "report",
+            "user": reporter,
+            "entry": entry,
+            "reason": req.reason or "Reported by a member.",
+        },
     )
     await service.backend.audit_add(
         req.room,
@@ -277,6 +284,19 @@ async def report(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
             "id": req.msg_id,
             "user_id": entry["user"]["id"],
         },
+    )
+    return {"ok": True}
+
+
+async def dismiss_alert(service: ChatService, sid: str, data: Any) -> dict[str, Any]:
+    """A facilitator has dealt with an alert: it closes for every facilitator."""
+    req = parse_message_ref(data)
+    _, actor = _facilitator(service, sid, req.room)
+    if not await service.dismiss_alerts(req.room, [req.msg_id], actor):
+        raise ServiceError(errors.INVALID_PAYLOAD, "That alert was already dealt with.")
+    await service.backend.audit_add(
+        req.room,
+        {"ts": service.clock(), "by": actor, "action": "alert_dismissed", "id": req.msg_id},
     )
     return {"ok": True}
 
@@ -303,4 +323,5 @@ CONTROLS: dict[str, Control] = {
     "review": review,
     "report": report,
     "audit": audit,
+    "dismiss_alert": dismiss_alert,
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatserver.backend import (
+    ALERTS_PER_ROOM,
     AppendRefused,
     AppendResult,
     Delivery,
@@ -46,6 +47,7 @@ class _Room:
     hands: dict[str, dict[str, str]] = field(default_factory=dict)
     held: dict[str, Entry] = field(default_factory=dict)
     held_client_ids: dict[str, Entry] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     audit: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
     raids: dict[str, dict[str, int]] = field(default_factory=dict)
     """Raid key -> sender -> when they last sent it (ms)."""
@@ -173,6 +175,18 @@ class MemoryBackend:
 
     async def holds_list(self, room: str) -> list[Entry]:
         return list(self._room(room).held.values())
+
+    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+        alerts = self._room(room).alerts
+        alerts[alert["id"]] = alert
+        while len(alerts) > ALERTS_PER_ROOM:
+            del alerts[min(alerts, key=lambda a: (alerts[a]["ts"], a))]
+
+    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
+        return self._room(room).alerts.pop(alert_id, None)
+
+    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
+        return sorted(self._room(room).alerts.values(), key=lambda a: (a["ts"], a["id"]))
 
     async def audit_add(self, room: str, record: dict[str, Any]) -> None:
         self._room(room).audit.appendleft(record)

@@ -32,6 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from chatserver.backend import (
+    ALERTS_PER_ROOM,
     AppendRefused,
     AppendResult,
     BackendUnavailable,
@@ -88,6 +89,7 @@ def room_keys(room: str) -> Mapping[str, str]:
         "presence": f"{base}:presence",
         "hands": f"{base}:hands",
         "held": f"{base}:held",
+        "alerts": f"{base}:alerts",
         "audit": f"{base}:audit",
         "channel": base,
     }
@@ -706,6 +708,37 @@ class RedisBackend:
     async def holds_list(self, room: str) -> list[Entry]:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["held"]))
         return sorted((_unpack(v) for v in values), key=lambda e: e["ts"])
+
+    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+        key = room_keys(room)["alerts"]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, alert["id"], _pack(alert))
+            pipe.expire(key, EPHEMERAL_TTL_S)
+            pipe.hlen(key)
+            *_, count = await self._call(pipe.execute())
+        if count > ALERTS_PER_ROOM:
+            # Rare (a flood of alerts): drop the oldest. Two workers trimming at once
+            # drop a few more than needed, never an alert newer than the ones kept.
+            values: list[Any] = await self._call(self._redis.hvals(key))
+            alerts = sorted((_unpack(v) for v in values), key=lambda a: (a["ts"], a["id"]))
+            stale = [a["id"] for a in alerts[: len(alerts) - ALERTS_PER_ROOM]]
+            if stale:
+                await self._call(self._redis.hdel(key, *stale))
+
+    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
+        key = room_keys(room)["alerts"]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, alert_id)
+            pipe.hdel(key, alert_id)
+            raw, taken = await self._call(pipe.execute())
+        if not taken or raw is None:
+            return None
+        alert: dict[str, Any] = _unpack(raw)
+        return alert
+
+    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
+        values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["alerts"]))
+        return sorted((_unpack(v) for v in values), key=lambda a: (a["ts"], a["id"]))
 
     async def audit_add(self, room: str, record: dict[str, Any]) -> None:
         key = room_keys(room)["audit"]

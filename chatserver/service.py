@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,13 @@ class ChatService:
         self._idle.set()
         self._empty = asyncio.Event()
         self._empty.set()
+        # Follow-up work started by a request (a task must be referenced until it ends).
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- connections -------------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class ChatService:
         hands = await self.backend.hands_list(req.room)
         facilitator = is_facilitator(claims.rooms[req.room])
         held = await self.backend.holds_list(req.room) if facilitator else []
+        alerts = await self.backend.alerts_list(req.room) if facilitator else []
         read = await self.backend.read(req.room, req.since, self.history_page)
         for _ in range(JOIN_READ_ATTEMPTS):
             if read.offset >= local.delivered_offset:
@@ -183,6 +191,9 @@ class ChatService:
         self._cancel_unsubscribe(local)
         if req.since is not None:
             self.metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
+        if facilitator:
+            sent = {alert["id"] for alert in alerts}
+            self._spawn(self._catch_up_alerts(conn, req.room, sent))
         state = snapshot.state
         muted_until = state.muted_until(claims.user_id, now)
         return {
@@ -207,6 +218,7 @@ class ChatService:
             **(
                 {
                     "held": held,
+                    "alerts": alerts,
                     # Who is muted or removed now, so the facilitator view needs no history.
                     "mutes": [
                         {"user_id": uid, "until": until}
@@ -354,8 +366,13 @@ class ChatService:
         held = {**entry, "held_reason": reasons}
         await self.backend.hold_put(room, held)
         priority = any(v.priority for v in outcome.verdicts)
-        await self._alert(room, "held", user, reasons, held, priority)
-        await self._alerts_and_notices(conn, room, user, outcome, held, skip="held")
+        # One card for the facilitators: the message's other concerns (crisis language,
+        # contact details ...) are named on it rather than raised as alerts of their own,
+        # which would outlive the review.
+        kinds = [v.alert for v in outcome.verdicts if v.alert and v.alert != "held"]
+        also = list(dict.fromkeys(kinds))
+        await self._alert(room, "held", user, reasons, held, priority, kinds=also)
+        self._notices(conn, room, outcome)
         return {"ok": True, "held": True, "text": outcome.text}
 
     async def _record_verdict(
@@ -392,15 +409,17 @@ class ChatService:
         user: dict[str, str],
         outcome: Outcome,
         entry: dict[str, Any],
-        skip: str = "",
     ) -> None:
         """Facilitators hear about flagged messages (crisis first); the sender is told
         privately why a message was changed, held or flagged (with support lines)."""
         for verdict in sorted(outcome.verdicts, key=lambda v: not v.priority):
-            if verdict.alert and verdict.alert != skip:
+            if verdict.alert:
                 await self._alert(
                     room, verdict.alert, user, verdict.reason, entry, verdict.priority
                 )
+        self._notices(conn, room, outcome)
+
+    def _notices(self, conn: Connection, room: str, outcome: Outcome) -> None:
         for verdict in outcome.verdicts:
             if verdict.notice:
                 self._notice(conn, room, verdict.rule, verdict.notice)
@@ -448,8 +467,9 @@ class ChatService:
         reason: str,
         entry: dict[str, Any] | None = None,
         priority: bool = False,
+        kinds: list[str] | None = None,
     ) -> None:
-        payload = {
+        payload: dict[str, Any] = {
             "room": room,
             "kind": kind,
             "user": user,
@@ -457,7 +477,40 @@ class ChatService:
             "reason": reason,
             "priority": priority,
         }
+        if kinds is not None:
+            payload["kinds"] = kinds
+        await self.raise_alert(room, payload)
+
+    async def raise_alert(self, room: str, payload: dict[str, Any]) -> None:
+        """Tell the room's facilitators. Every alert but a held message's (the held list
+        is its record) stays open until a facilitator dismisses it: one who joins or
+        reconnects later still sees a crisis flagged while they were away."""
+        if payload["kind"] != "held":
+            payload = {**payload, "id": ids.next(), "ts": self.clock()}
+            await self.backend.alert_put(room, payload)
         await self.backend.publish(room, Delivery("alert", payload, audience=FACILITATORS))
+
+    async def dismiss_alerts(self, room: str, alert_ids: list[str], by: dict[str, str]) -> int:
+        """Close open alerts for every facilitator; returns how many were still open."""
+        closed = 0
+        for alert_id in alert_ids:
+            if await self.backend.alert_take(room, alert_id) is None:
+                continue  # another facilitator was first
+            closed += 1
+            payload = {"room": room, "kind": "dismissed", "id": alert_id, "by": by}
+            await self.backend.publish(room, Delivery("alert", payload, audience=FACILITATORS))
+        return closed
+
+    async def _catch_up_alerts(self, conn: Connection, room: str, sent: set[str]) -> None:
+        """An alert raised while a facilitator was joining reached neither the join ack
+        nor (not yet a member) the live stream: send it now. The client dedupes by id."""
+        try:
+            missed = [a for a in await self.backend.alerts_list(room) if a["id"] not in sent]
+        except BackendUnavailable:
+            return  # the next join (reconnect) lists them
+        if missed and self.fanout is not None and room in conn.rooms:
+            for alert in missed:
+                self.fanout.send([conn.eio_sid], Fanout.encode("alert", alert))
 
     def _notice(self, conn: Connection, room: str, kind: str, text: str) -> None:
         if self.fanout is not None:

@@ -279,6 +279,31 @@ async def test_held_messages_are_taken_once_and_remember_their_client_id(backend
     assert (await backend.find_client_id("r1", held["client_id"])) == result.entry
 
 
+async def test_open_alerts_stay_until_one_facilitator_dismisses_them(backend: Backend) -> None:
+    def alert(alert_id: str, ts: int, kind: str = "crisis") -> dict[str, Any]:
+        return {"id": alert_id, "ts": ts, "room": "r1", "kind": kind, "user": ALEX}
+
+    await backend.alert_put("r1", alert("b", NOW + 1))
+    await backend.alert_put("r1", alert("a", NOW))
+    await backend.alert_put("r2", alert("c", NOW, "report"))
+    assert [a["id"] for a in await backend.alerts_list("r1")] == ["a", "b"]  # oldest first
+    taken = await backend.alert_take("r1", "a")
+    assert taken is not None and taken["kind"] == "crisis" and taken["user"] == ALEX
+    assert await backend.alert_take("r1", "a") is None  # a second facilitator gets nothing
+    assert [a["id"] for a in await backend.alerts_list("r1")] == ["b"]
+    assert [a["id"] for a in await backend.alerts_list("r2")] == ["c"]
+
+
+async def test_a_flood_of_alerts_keeps_the_newest(backend: Backend) -> None:
+    from chatserver.backend import ALERTS_PER_ROOM
+
+    for i in range(ALERTS_PER_ROOM + 5):
+        await backend.alert_put("r1", {"id": f"x{i:04d}", "ts": NOW + i, "kind": "rate"})
+    kept = [a["id"] for a in await backend.alerts_list("r1")]
+    assert len(kept) == ALERTS_PER_ROOM
+    assert kept[0] == "x0005" and kept[-1] == f"x{ALERTS_PER_ROOM + 4:04d}"
+
+
 async def test_hands_queue_in_raise_order(backend: Backend) -> None:
     bea = {"id": "bea", "name": "Bea", "role": "member"}
     assert await backend.hands_set("r1", ALEX, True, NOW) == [ALEX]
