@@ -40,7 +40,7 @@ from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeli
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.verdict import Verdict
 from rooms.entries import message_entry
-from rooms.policy import Refusal, check_invited, check_join, is_facilitator
+from rooms.policy import Refusal, check_invited, check_join, is_facilitator, may_show_typing
 from rooms.state import RoomState, apply_event
 
 log = logging.getLogger(__name__)
@@ -434,7 +434,15 @@ class ChatService:
         if req.value and mono - last < TYPING_MIN_INTERVAL_S:
             return {"ok": True}
         conn.last_typing[req.room] = mono if req.value else 0.0
-        payload = {"room": req.room, "user": conn.claims.user(req.room), "active": req.value}
+        user = conn.claims.user(req.room)
+        local = self.rooms.get(req.room)
+        if (
+            req.value
+            and local is not None
+            and not may_show_typing(local.state, user["id"], user["role"], self.clock())
+        ):
+            return {"ok": True}
+        payload = {"room": req.room, "user": user, "active": req.value}
         await self.backend.publish(req.room, Delivery("typing", payload))
         return {"ok": True}
 

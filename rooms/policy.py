@@ -74,6 +74,14 @@ def check_post(state: RoomState, user_id: str, role: str, now_ms: int) -> Refusa
     return None
 
 
+def may_show_typing(state: RoomState, user_id: str, role: str, now_ms: int) -> bool:
+    """Whether others should see "… is typing": not while this person cannot post (muted,
+    paused, locked, someone else's floor), which would only tell the room a muted member
+    is writing. Slow mode still shows it: the message will come."""
+    refusal = check_post(state, user_id, role, now_ms)
+    return refusal is None or refusal.code == "slow_mode"
+
+
 def refusal_for(rule: str, wait_ms: int | None) -> Refusal:
     """The refusal for a post rule: muted, paused, locked, floor or slow_mode.
 

@@ -362,3 +362,12 @@ async def test_deleting_a_reported_message_closes_its_reports(room: Room) -> Non
     closed = await room.sam.wait_for("alert", lambda a: a["kind"] == "dismissed")
     assert closed["id"] == report["id"]
     assert (await room.sam.call("join", {"room": "r1"}))["alerts"] == []
+
+
+async def test_a_muted_member_is_not_shown_typing(room: Room) -> None:
+    assert (await control(room.sam, "mute", user_id="alex", duration_s=300))["ok"]
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "muted")
+    assert (await room.alex.call("typing", {"room": "r1", "active": True}))["ok"]
+    assert (await room.bea.call("typing", {"room": "r1", "active": True}))["ok"]
+    await room.sam.wait_for("typing", lambda t: t["user"]["id"] == "bea")
+    assert not [t for t in room.sam.got("typing") if t["user"]["id"] == "alex"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rooms.policy import Refusal, check_join, check_post, is_facilitator
+from rooms.policy import Refusal, check_join, check_post, is_facilitator, may_show_typing
 from rooms.state import RoomState
 
 NOW = 10_000_000
@@ -149,3 +149,16 @@ def test_a_facilitator_is_not_blocked_by_removal() -> None:
 def test_a_facilitator_still_needs_the_room_in_the_token() -> None:
     refusal = check_join({"r1": "facilitator"}, "r2", "f1", RoomState())
     assert refusal is not None and refusal.code == "forbidden"
+
+
+def test_typing_shows_only_for_people_who_may_post() -> None:
+    assert may_show_typing(RoomState(), "u1", "member", NOW)
+    assert not may_show_typing(RoomState(mutes={"u1": NOW + 5_000}), "u1", "member", NOW)
+    assert may_show_typing(RoomState(mutes={"u1": NOW - 1}), "u1", "member", NOW)  # ended
+    assert not may_show_typing(RoomState(paused=True), "u1", "member", NOW)
+    assert not may_show_typing(RoomState(floor="u2"), "u1", "member", NOW)
+    assert may_show_typing(RoomState(floor="u1"), "u1", "member", NOW)
+    # Slow mode: the message will come once the wait is over.
+    slow = RoomState(slow_mode_s=60, last_post_ms={"u1": NOW})
+    assert may_show_typing(slow, "u1", "member", NOW)
+    assert may_show_typing(RoomState(locked=True), "f1", "facilitator", NOW)
