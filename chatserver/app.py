@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         metrics=metrics,
         history_page=settings.history_page,
         max_message_chars=settings.max_message_chars,
+        leave_grace_s=settings.leave_grace_s,
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",

@@ -99,6 +99,9 @@ class Settings:
     )
     send_queue_limit: int = field(default=1000, metadata={"parse": _int(10, 1_000_000)})
     drain_timeout_s: float = field(default=8.0, metadata={"parse": _float(0, 60)})
+    leave_grace_s: float = field(default=10.0, metadata={"parse": _float(0, 300)})
+    """How long a dropped connection still counts as present: a phone switching networks
+    or a tab reconnecting does not announce "left" and "joined", nor lower a raised hand."""
     log_level: str = field(
         default="info", metadata={"parse": _choice("debug", "info", "warning", "error")}
     )

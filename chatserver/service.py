@@ -91,6 +91,7 @@ class ChatService:
         metrics: Metrics,
         history_page: int,
         max_message_chars: int,
+        leave_grace_s: float = 10.0,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.backend = backend
@@ -99,7 +100,10 @@ class ChatService:
         self.metrics = metrics
         self.history_page = history_page
         self.max_message_chars = max_message_chars
+        self.leave_grace_s = leave_grace_s
         self.clock = clock
+        # Presence of dropped connections, removed when their grace period ends.
+        self._pending_leaves: set[asyncio.TimerHandle] = set()
         # Its raid memory is this worker's; the backend counts copies across workers.
         self._duplicates = next(
             (stage for stage in pipeline.stages if isinstance(stage, DuplicateStage)), None
@@ -139,7 +143,7 @@ class ChatService:
         if conn is None:
             return
         for room in list(conn.rooms):
-            await self._leave_room(conn, room)
+            await self._leave_room(conn, room, grace=True)
 
     def connection(self, sid: str) -> Connection:
         return self._conn(sid)
@@ -240,13 +244,27 @@ class ChatService:
         await self._leave_room(conn, req.room)
         return {"ok": True}
 
-    async def _leave_room(self, conn: Connection, room: str) -> None:
+    async def _leave_room(self, conn: Connection, room: str, *, grace: bool = False) -> None:
         conn.rooms.discard(room)
         local = self.rooms.get(room)
         if local is not None:
             local.members.pop(conn.sid, None)
             if not local.members:
                 self._schedule_unsubscribe(local)
+        if grace and self.leave_grace_s > 0:
+            # A dropped connection (not a "leave") stays present for a moment: if the
+            # person is back by then, through any worker, the room sees no "left" and
+            # "joined", and a raised hand keeps its place.
+            def leave_later() -> None:
+                self._pending_leaves.discard(handle)
+                self._spawn(self._presence_leave(conn, room))
+
+            handle = asyncio.get_running_loop().call_later(self.leave_grace_s, leave_later)
+            self._pending_leaves.add(handle)
+            return
+        await self._presence_leave(conn, room)
+
+    async def _presence_leave(self, conn: Connection, room: str) -> None:
         try:
             if await self.backend.presence_remove(room, conn.claims.user_id, conn.sid):
                 user = conn.claims.user(room)
@@ -660,6 +678,9 @@ class ChatService:
             self.end_expired()
 
     async def close(self) -> None:
+        for handle in self._pending_leaves:
+            handle.cancel()  # the shared backend's presence entries expire by themselves
+        self._pending_leaves.clear()
         for local in list(self.rooms.values()):
             self._cancel_unsubscribe(local)
             if local.listener is not None:

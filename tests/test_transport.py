@@ -347,3 +347,28 @@ async def test_a_listener_whose_token_expires_is_closed_by_the_sweep(
     while quiet.sio.connected or fresh.sio.connected:
         assert asyncio.get_running_loop().time() < deadline, "connections not closed"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("settings", [make_settings(leave_grace_s=0.6)])
+async def test_a_dropped_connection_back_within_the_grace_keeps_presence_and_hand(
+    connect: Connect,
+) -> None:
+    """A phone switching networks: the room sees no "left"/"joined" and the raised hand
+    keeps its place; someone who does not come back has left once the grace is over."""
+    sam = await connect("sam", {"r1": "facilitator"})
+    alex = await connect("alex")
+    await sam.call("join", {"room": "r1"})
+    await alex.call("join", {"room": "r1"})
+    assert (await alex.call("hand", {"room": "r1", "raised": True}))["hands"][0]["id"] == "alex"
+    await alex.sio.disconnect()  # dropped, not a "leave"
+    again = await connect("alex")
+    joined = await again.call("join", {"room": "r1"})
+    assert [h["id"] for h in joined["room"]["hands"]] == ["alex"]
+    await asyncio.sleep(1.0)  # past the grace of the first connection
+    assert not [p for p in sam.got("presence") if p.get("left", {}).get("id") == "alex"]
+    assert [h["id"] for h in (await sam.call("join", {"room": "r1"}))["room"]["hands"]] == ["alex"]
+    await again.sio.disconnect()
+    left = await sam.wait_for("presence", lambda p: p.get("left", {}).get("id") == "alex")
+    assert [m["id"] for m in left["members"]] == ["sam"]
+    lowered = await sam.wait_for("hand", lambda h: h.get("raised") is False)
+    assert lowered["hands"] == []
