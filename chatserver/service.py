@@ -339,7 +339,7 @@ class ChatService:
         if blocked is not None:
             if blocked.alert:
                 await self._alert(
-                    req.room, blocked.alert, user, blocked.reason, entry, blocked.priority
+                    req.room, blocked.alert, user, blocked.for_facilitators, entry, blocked.priority
                 )
             if blocked.notice:
                 self._notice(conn, req.room, blocked.rule, blocked.notice)
@@ -433,7 +433,7 @@ class ChatService:
         for verdict in sorted(outcome.verdicts, key=lambda v: not v.priority):
             if verdict.alert:
                 await self._alert(
-                    room, verdict.alert, user, verdict.reason, entry, verdict.priority
+                    room, verdict.alert, user, verdict.for_facilitators, entry, verdict.priority
                 )
         self._notices(conn, room, outcome)
 

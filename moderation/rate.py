@@ -122,7 +122,15 @@ def _refuse(bucket: _Bucket, policy: ModerationPolicy, now: float) -> Verdict:
     if flooding and not alerted_recently:
         bucket.flood_at = now
         return block(
-            "rate.flood", "rate_limited", reason, retry_after_s=retry_after_s, alert="flood"
+            "rate.flood",
+            "rate_limited",
+            reason,
+            retry_after_s=retry_after_s,
+            alert="flood",
+            alert_reason=(
+                f"Kept sending faster than the room allows: {len(bucket.refusals)} messages "
+                f"refused within {round(window)} s."
+            ),
         )
     return block("rate.limited", "rate_limited", reason, retry_after_s=retry_after_s)
 

@@ -62,6 +62,13 @@ class Verdict:
     notice: str = ""
     alert: str = ""  # ALERT_KINDS: what to alert facilitators about ("" = no alert)
     priority: bool = False  # the alert should jump the queue (crisis)
+    # What facilitators read on the alert when `reason` speaks to the sender ("You're
+    # sending messages quickly ..."); "" = `reason` reads right for both.
+    alert_reason: str = ""
+
+    @property
+    def for_facilitators(self) -> str:
+        return self.alert_reason or self.reason
 
     def __post_init__(self) -> None:
         # Malformed verdicts are programming errors in a stage; failing here points at the
@@ -101,6 +108,7 @@ def block(
     notice: str = "",
     alert: str = "",
     priority: bool = False,
+    alert_reason: str = "",
 ) -> Verdict:
     return Verdict(
         Action.BLOCK,
@@ -111,6 +119,7 @@ def block(
         notice=notice,
         alert=alert,
         priority=priority,
+        alert_reason=alert_reason,
     )
 
 

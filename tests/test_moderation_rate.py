@@ -241,3 +241,6 @@ def test_the_flood_alert_is_marked_for_facilitators() -> None:
     assert verdicts[-1].rule == "rate.flood"
     assert verdicts[-1].alert == "flood"
     assert all(v.alert == "" for v in verdicts[:-1])
+    # The member is told to wait; the facilitators read what happened, not "You're ...".
+    assert verdicts[-1].reason.startswith("You're sending messages quickly")
+    assert verdicts[-1].for_facilitators.startswith("Kept sending faster than the room allows")
