@@ -28,7 +28,7 @@ _REASONS = {
     ),
     "threat": (
         "This message wasn't sent because it reads as a threat. Everyone here needs to feel "
-        "safe. A facilitator has been let know."
+        "safe. A facilitator has been told."
     ),
 }
 # Verdicts are immutable values: each refusal is built once, not per message.

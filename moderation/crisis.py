@@ -58,6 +58,9 @@ _OTHER_WORDS = _folded(
     "boy member members others ex fellow fiance fiancee stepson stepdaughter mate mates who"
 )
 
+_ASKING_WORDS = _folded("anyone anybody who")
+(_ELSE,) = _folded("else")  # "eise" in the views
+
 _REASON_SELF = "This message talks about wanting to die, suicide or self-harm."
 _REASON_HOPELESS = "This message sounds like the sender may be feeling hopeless."
 _REASON_OTHERS = "This message talks about someone else who may be at risk, or about suicide."
@@ -75,7 +78,7 @@ def notice_for_self(policy: "ModerationPolicy | _LinesOnly") -> str:
     return (
         "Thank you for telling us how you're feeling. It sounds really hard right now, and "
         "you don't have to face it on your own. Your message has been shared with the group, "
-        "and a facilitator has been let know so they can check in with you.\n"
+        "and a facilitator knows, so they can check in with you.\n"
         "If you're thinking about ending your life, or you're not sure you can keep "
         "yourself safe, please talk to someone now — they're there any time:\n"
         f"{crisis_lines(policy)}\n"
@@ -199,9 +202,13 @@ def section_of(scan: Scan, hit: Hit) -> str:
 def about_someone_else(view: str, start: int) -> bool:
     """Whether the words just before a phrase name someone other than the sender."""
     before = view[max(0, start - 80) : start].split()[-_LOOKBACK_WORDS:]
+    after = ""
     for word in reversed(before):
         if word in _SELF_WORDS:
             return False
         if word in _OTHER_WORDS:
-            return True
+            # "does anyone else want to die", "anybody else hurt themselves on purpose":
+            # in a peer group the asker counts themselves in ("me too?").
+            return not (after == _ELSE and word in _ASKING_WORDS)
+        after = word
     return False  # no subject: chat drops the "I" ("thinking about ending it")

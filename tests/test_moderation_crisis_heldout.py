@@ -1,8 +1,14 @@
-"""The held-out crisis set (tests/moderation_corpus/crisis_heldout.tsv): crisis-stage scores.
+"""Crisis sets written apart from the lists (tests/moderation_corpus/crisis_*.tsv): scores.
 
-The set was written before the crisis lists were read in detail and scored once before any
-tuning (docs/moderation.md has the before and after figures). Each message runs through the
-full default pipeline with its own sender and time; only the crisis verdict is scored.
+- crisis_heldout.tsv: written before the lists were read in detail, scored once, then the
+  lists were tuned on it (docs/moderation.md has the before and after figures);
+- crisis_dev.tsv: half of a second fresh set, tuned on the same way;
+- crisis_test.tsv: the other half, never read by whoever tunes the lists. Its scores are
+  the honest estimate on unseen wording; the test prints its scores, never its misses,
+  and guards against a list change making it worse.
+
+Each message runs through the full default pipeline with its own sender and time; only
+the crisis verdict is scored.
 
 - stage level: a message counts as predicted when the crisis stage returned any verdict,
   as actual when its label is a crisis rule;
@@ -11,6 +17,7 @@ full default pipeline with its own sender and time; only the crisis verdict is s
 
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -18,7 +25,8 @@ from moderation.context import MessageContext
 from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
 
-HELDOUT = Path(__file__).parent / "moderation_corpus" / "crisis_heldout.tsv"
+SETS = Path(__file__).parent / "moderation_corpus"
+HELDOUT = SETS / "crisis_heldout.tsv"
 LABELS = (
     "crisis.method",
     "crisis.suicidal",
@@ -30,16 +38,33 @@ LABELS = (
 # Reached after the held-out fixes (docs/moderation.md); a drop means a list change hurt.
 MIN_RECALL = 0.95
 MIN_PRECISION = 0.95
+MIN_PRIORITY_RECALL = 0.9
+
+
+class SetSpec(NamedTuple):
+    name: str
+    min_recall: float
+    min_precision: float
+    min_priority_recall: float
+    show_misses: bool  # False for the test set: reading its misses would spend it
+
+
+SPECS = (
+    SetSpec("crisis_heldout.tsv", MIN_RECALL, MIN_PRECISION, MIN_PRIORITY_RECALL, True),
+    SetSpec("crisis_dev.tsv", MIN_RECALL, MIN_PRECISION, MIN_PRIORITY_RECALL, True),
+    # Unseen wording: 0.514 / 0.927 when the dev tuning landed. The floor is a regression
+    # guard, not a target; the note in docs/moderation.md says what it means.
+    SetSpec("crisis_test.tsv", 0.5, 0.9, 0.45, False),
+)
 # The sender's own statements that need a priority alert must get one.
 PRIORITY = frozenset({"crisis.method", "crisis.suicidal", "crisis.overdose", "crisis.self_harm"})
-MIN_PRIORITY_RECALL = 0.9
 
 Row = tuple[str, str]  # label ("allow" or a crisis rule), text
 
 
-def load_heldout() -> list[Row]:
+def load_heldout(path: Path = HELDOUT) -> list[Row]:
     rows: list[Row] = []
-    lines = HELDOUT.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -109,44 +134,63 @@ class Scores:
         return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def scores() -> Scores:
-    rows = load_heldout()
-    return Scores(rows, predict(rows))
+_scores: dict[str, Scores] = {}
 
 
-def test_the_heldout_set_is_big_enough() -> None:
-    rows = load_heldout()
-    assert sum(1 for label, _ in rows if label != "allow") >= 80
-    assert sum(1 for label, _ in rows if label == "allow") >= 80
+def scores_of(spec: SetSpec) -> Scores:
+    if spec.name not in _scores:
+        rows = load_heldout(SETS / spec.name)
+        _scores[spec.name] = Scores(rows, predict(rows))
+    return _scores[spec.name]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_the_set_is_big_enough(spec: SetSpec) -> None:
+    rows = load_heldout(SETS / spec.name)
+    assert sum(1 for label, _ in rows if label != "allow") >= 60
+    assert sum(1 for label, _ in rows if label == "allow") >= 50
     assert len({text for _, text in rows}) == len(rows)  # no duplicates
 
 
-def test_heldout_crisis_recall_and_precision(scores: Scores) -> None:
-    report = scores.table() + "\n" + "\n".join(scores.misses())
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_crisis_recall_and_precision(spec: SetSpec) -> None:
+    scores = scores_of(spec)
+    report = scores.table()
+    if spec.show_misses:
+        report += "\n" + "\n".join(scores.misses())
     print(report)
-    assert scores.recall >= MIN_RECALL, report
-    assert scores.precision >= MIN_PRECISION, report
+    assert scores.recall >= spec.min_recall, report
+    assert scores.precision >= spec.min_precision, report
 
 
-def test_heldout_priority_statements_keep_priority(scores: Scores) -> None:
-    assert scores.priority_recall >= MIN_PRIORITY_RECALL, scores.table()
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_priority_statements_keep_priority(spec: SetSpec) -> None:
+    scores = scores_of(spec)
+    assert scores.priority_recall >= spec.min_priority_recall, scores.table()
 
 
-def test_heldout_is_not_in_the_corpus() -> None:
+def test_the_sets_share_no_message_with_the_corpus_or_each_other() -> None:
     from tests.test_moderation_corpus import load_corpus
 
-    corpus = {" ".join(text.lower().split()) for _, text in load_corpus()}
-    assert not [text for _, text in load_heldout() if " ".join(text.lower().split()) in corpus]
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    seen = {norm(text) for _, text in load_corpus()}
+    for spec in SPECS:
+        texts = {norm(text) for _, text in load_heldout(SETS / spec.name)}
+        assert not texts & seen, spec.name
+        seen |= texts
 
 
 def main() -> None:
-    """Print the table: .venv/bin/python -m tests.test_moderation_crisis_heldout"""
-    rows = load_heldout()
-    result = Scores(rows, predict(rows))
-    print(result.table())
-    for miss in result.misses():
-        print(" ", miss)
+    """Print the tables: .venv/bin/python -m tests.test_moderation_crisis_heldout"""
+    for spec in SPECS:
+        result = scores_of(spec)
+        print(f"== {spec.name}")
+        print(result.table())
+        if spec.show_misses:
+            for miss in result.misses():
+                print(" ", miss)
 
 
 if __name__ == "__main__":
