@@ -12,6 +12,7 @@ import {
   RoomCache,
   alertKey,
   alertTitle,
+  alsoLine,
   applyModeration,
   describeAudit,
   describeEvent,
@@ -20,12 +21,15 @@ import {
   formatDuration,
   formatTime,
   hasOffset,
+  isAutomaticAudit,
   isRoomEvent,
+  lengthState,
   muteLeft,
   mutedUntilOf,
   newClientId,
   parseFragment,
   readClaims,
+  refusalText,
   sortAlerts,
   typingLine,
 } from "/web/lib.js";
@@ -39,7 +43,9 @@ const NEAR_BOTTOM_PX = 80;
 const MAX_NOTICES = 5;
 const MAX_ALERTS = 30;
 const AUTO_WAIT_MAX_S = 30; // rate limit / slow mode waits up to this resend by themselves
-const TICK_MS = 15_000; // mute countdowns and expiries are redrawn this often
+const TICK_MS = 15_000; // mute countdowns are redrawn this often (expiries have their own timer)
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's longest delay
+const SEND_SLACK_MS = 150; // added to a server-given wait, so we are not a hair too early
 const AUDIT_FETCH = 500; // audit entries read to know who is muted or removed
 const AUDIT_SHOWN = 100; // of which the activity log shows this many
 const MUTE_CHOICES = [5, 15, 60]; // minutes
@@ -92,6 +98,8 @@ const ui = {
   auditRefresh: $("audit-refresh"),
   auditStatus: $("audit-status"),
   auditList: $("audit-list"),
+  auditAuto: $("audit-auto"),
+  lengthLive: $("length-live"),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -134,8 +142,10 @@ const isFacilitator = () => me.role === "facilitator";
 let epoch = null; // the room log's epoch we are positioned in
 let lastOffset = 0; // highest offset seen in that epoch
 let entries = []; // the shown log entries (messages and room changes), in offset order
-const outbox = []; // own messages not acknowledged yet: {client_id, text, ts, attempt, el, timer}
-const heldNodes = new Map(); // client_id -> element of an own message held for review
+const outbox = []; // own messages not acknowledged yet, in order: {client_id, text, ts, attempt, el, timer}
+// Own messages without a place in the log: held for review ("held"), reviewed and not
+// shared ("not-shared"), or refused ("failed"). client_id -> {client_id, text, ts, state, reason, el}
+const ownItems = new Map();
 let members = []; // [{id, name, role}] present now
 const known = new Map(); // user id -> {id, name, role}: everyone seen, for names
 let handQueue = []; // users with a raised hand, in the order they raised it
@@ -163,8 +173,15 @@ let typingActive = false;
 let typingIdleTimer = null;
 let handRaised = false;
 let saveTimer = null;
-let holdUntil = 0; // rate limited or slow mode: the outbox waits until then (ms since the epoch)
+let holdUntil = 0; // rate limited, slow mode, busy: the outbox waits until then (ms since the epoch)
+let holdRate = false; // the wait is a rate limit or slow mode (shown as "waiting N s to send…")
 let holdTimer = null;
+let inFlight = null; // the outbox item whose ack we are waiting for (one at a time)
+let paceMs = 0; // after a rate refusal: at least this long between sends until the outbox empties
+let lastSentAt = 0;
+let errorCause = ""; // the refusal code behind #error, so it can go when its reason ends
+let muteTimer = null; // fires when your own timed mute ends
+let mutesTimer = null; // facilitators: fires when the next member's timed mute ends
 let statusTimer = null;
 
 // ---------------------------------------------------------------------------------------
@@ -199,12 +216,27 @@ function setStatus(state, text) {
   document.body.dataset.connection = state;
 }
 
-function showError(message) {
+function showError(message, cause = "") {
   ui.error.textContent = message || "";
+  errorCause = message ? cause : "";
 }
 
 function clearError() {
   ui.error.textContent = "";
+  errorCause = "";
+}
+
+/** The refusal in #error described a situation (muted, locked …) that has ended: clear it. */
+function clearStaleError() {
+  if (!errorCause || !ui.error.textContent) return;
+  const mutedNow = mutedUntil === null || mutedUntil > Date.now();
+  const floorElsewhere = roomState.floor != null && roomState.floor !== me.id;
+  const ended = {
+    muted: !mutedNow,
+    room_locked: !roomState.locked && !roomState.paused && !floorElsewhere,
+    slow_mode: !(roomState.slow_mode_s > 0),
+  };
+  if (ended[errorCause]) clearError();
 }
 
 /** A short confirmation (or a refusal) after an action, announced politely. */
@@ -569,6 +601,11 @@ function takeOutbox(clientId) {
   if (i < 0) return null;
   const [item] = outbox.splice(i, 1);
   clearTimeout(item.timer);
+  if (inFlight === item) {
+    inFlight = null;
+    queueMicrotask(pumpOutbox); // the next one may go now
+  }
+  if (outbox.length === 0) paceMs = 0;
   return item;
 }
 
@@ -579,10 +616,11 @@ function applyMessage(m, own = null) {
   if (!own && m.client_id && me.id && m.user && m.user.id === me.id) {
     const item = takeOutbox(m.client_id);
     if (item) ownNode = item.el;
-    else if (heldNodes.has(m.client_id)) {
+    else if (ownItems.has(m.client_id)) {
       // A facilitator approved our held message: it now has its place in the log.
-      ownNode = heldNodes.get(m.client_id);
-      heldNodes.delete(m.client_id);
+      ownNode = ownItems.get(m.client_id).el;
+      ownItems.delete(m.client_id);
+      scheduleSave();
     }
   }
   if (node && ownNode && node !== ownNode) ownNode.remove();
@@ -597,10 +635,28 @@ function applyMessage(m, own = null) {
   }
 }
 
+const REMOVED_TEXT = "A facilitator removed this message.";
+
+/** The line left where a deleted message was, so its author knows it was not a glitch. */
+function removedLine(offset, id) {
+  const line = el("div", "sys removed-msg", REMOVED_TEXT);
+  line.dataset.kind = "message_removed";
+  line.dataset.offset = String(offset);
+  if (id != null) line.dataset.removedId = String(id);
+  return line;
+}
+
 function removeMessage(id) {
   const key = String(id);
   const node = messageNodeById(key);
-  if (node) node.remove();
+  const offset = node ? offsetOf(node) : null;
+  if (node && offset !== null) {
+    node.replaceWith(removedLine(offset, key));
+    // A placeholder entry keeps the line across a reload (from this tab's cache).
+    upsertEntry({ kind: "message_removed", offset, id: key });
+  } else if (node) {
+    node.remove();
+  }
   entries = entries.filter((e) => isRoomEvent(e) || String(e.id) !== key);
   if (pinned.delete(key)) renderPinned();
   // A report about a deleted message is settled; other alerts (crisis) stay.
@@ -615,7 +671,15 @@ function applyRoomEvent(e, { live }) {
     case "deleted":
       removeMessage(e.id);
       noteModeration(e);
-      return; // no system line: the message just goes away
+      return; // its placeholder line says what happened
+    case "message_removed": {
+      // Our own placeholder for a deleted message (from this tab's cache).
+      const old = ui.messages.querySelector(`[data-offset="${e.offset}"]`);
+      if (old) old.remove();
+      insertByOffset(removedLine(e.offset, e.id), e.offset);
+      upsertEntry(e);
+      return;
+    }
     case "pinned": {
       const msg = e.entry || entryById(e.id);
       if (msg) pinned.set(String(e.id), msg);
@@ -638,6 +702,7 @@ function applyRoomEvent(e, { live }) {
         mutedUntil = 0;
         muteReason = "";
         renderOwnMute();
+        clearStaleError();
       }
       break;
     case "locked":
@@ -654,13 +719,14 @@ function applyRoomEvent(e, { live }) {
       renderMembers();
       break;
     case "removed":
-      if (live && target === me.id) removedFromRoom(e.reason);
+      if (live && target === me.id) removedFromRoom(typeof e.reason === "string" ? e.reason : "");
       break;
     default:
       break;
   }
   noteModeration(e);
   renderRoomState();
+  clearStaleError();
   const line = el("div", "sys", describeEvent(e, nameOf));
   line.dataset.kind = String(e.kind);
   if (hasOffset(e)) {
@@ -694,9 +760,8 @@ function applyEntry(entry, { live }) {
 
 /** Forget what is shown (a fresh history page follows); pending own messages stay. */
 function resetTimeline() {
-  for (const node of [...ui.messages.children]) {
-    if (!node.classList.contains("pending") && !node.classList.contains("held")) node.remove();
-  }
+  const keep = new Set([...outbox.map((item) => item.el), ...[...ownItems.values()].map((item) => item.el)]);
+  for (const node of [...ui.messages.children]) if (!keep.has(node)) node.remove();
   entries = [];
   pinned.clear();
 }
@@ -709,8 +774,10 @@ function scheduleSave() {
 function saveNow() {
   clearTimeout(saveTimer);
   if (!room || stopped) return;
-  const keep = isFacilitator() ? alerts.map(({ kind, user, entry, reason, priority, received }) => ({ kind, user, entry, reason, priority, received })) : [];
-  cache.save({ epoch, offset: lastOffset, entries, outbox, alerts: keep });
+  const keep = isFacilitator()
+    ? alerts.map(({ id, kind, user, entry, reason, priority, kinds, ts, received }) => ({ id, kind, user, entry, reason, priority, kinds, ts, received }))
+    : [];
+  cache.save({ epoch, offset: lastOffset, entries, outbox, alerts: keep, own: [...ownItems.values()] });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -850,7 +917,16 @@ function memberActions(m) {
   return { box, update };
 }
 
+/** Facilitators: redraw the member list when the next member's timed mute ends. */
+function scheduleMuteExpiry() {
+  clearTimeout(mutesTimer);
+  const now = Date.now();
+  const next = Math.min(...[...moderation.mutes.values()].filter((u) => Number.isFinite(u) && u > now));
+  if (Number.isFinite(next)) mutesTimer = setTimeout(renderMembers, Math.min(MAX_TIMER_MS, next - now + 50));
+}
+
 function renderMembers() {
+  if (isFacilitator()) scheduleMuteExpiry();
   const nodes = members.map(memberNode);
   const present = new Set(members.map((m) => m.id));
   for (const id of [...memberNodes.keys()]) if (!present.has(id)) memberNodes.delete(id);
@@ -1013,6 +1089,14 @@ function renderRoomState() {
 }
 
 function renderOwnMute() {
+  // A timed mute ends at its exact time, not at the next tick.
+  clearTimeout(muteTimer);
+  if (Number.isFinite(mutedUntil) && mutedUntil > Date.now()) {
+    muteTimer = setTimeout(() => {
+      renderOwnMute();
+      clearStaleError();
+    }, Math.min(MAX_TIMER_MS, mutedUntil - Date.now() + 50));
+  }
   const text = describeOwnMute(mutedUntil, muteReason);
   ui.muteState.textContent = text;
   document.body.classList.toggle("is-muted", text !== "");
@@ -1042,24 +1126,89 @@ function showNotice(kind, text) {
 
 function onNotice(p) {
   showNotice(p.kind, p.text);
-  if (p.kind === "reviewed" && /\bnot\b/i.test(String(p.text || "")) && heldNodes.size === 1) {
-    // The one message we had waiting was reviewed and not shared.
-    const [[clientId, node]] = heldNodes;
-    heldNodes.delete(clientId);
-    node.classList.remove("held");
-    node.classList.add("not-shared");
-    const stateNode = node.querySelector(".state");
-    if (stateNode) stateNode.textContent = "not shared with the group";
+  if (p.kind !== "reviewed" || typeof p.approved !== "boolean") return;
+  // The review names the message: mark exactly that one.
+  let item = p.client_id != null ? ownItems.get(String(p.client_id)) : null;
+  if (!item && p.id != null) item = [...ownItems.values()].find((x) => x.id != null && String(x.id) === String(p.id));
+  if (!item || item.state !== "held") return;
+  if (p.approved) {
+    // Its entry (same client_id) takes this one's place in the log when it arrives.
+    setOwnState(item, "held", "shared with the group");
+  } else {
+    setOwnState(item, "not-shared");
   }
+}
+
+const OWN_STATE_TEXT = {
+  held: "waiting for a facilitator to review it",
+  "not-shared": "not shared with the group",
+  failed: "not sent",
+};
+
+/** Mark an own message held, not shared or failed (classes, state text, kept in the cache). */
+function setOwnState(item, state, text = OWN_STATE_TEXT[state]) {
+  item.state = state;
+  ownItems.set(item.client_id, item);
+  const node = item.el;
+  node.classList.remove("pending", "held", "not-shared", "failed");
+  node.classList.add(state);
+  const stateNode = node.querySelector(".state");
+  if (stateNode) stateNode.textContent = text;
+  if (state === "failed" && !node.querySelector(":scope > .actions")) node.append(failedActions(item));
+  scheduleSave();
+}
+
+/** "Edit and resend" and "Discard" under a message that was not sent. */
+function failedActions(item) {
+  const node = item.el;
+  const forget = () => {
+    ownItems.delete(item.client_id);
+    node.remove();
+    scheduleSave();
+  };
+  const actions = el("div", "actions");
+  const edit = button("Edit and resend", "secondary");
+  edit.addEventListener("click", () => {
+    if (ui.composer.value.trim() === "") ui.composer.value = item.text;
+    else ui.composer.value = `${ui.composer.value}\n${item.text}`;
+    forget();
+    updateCounter();
+    ui.composer.focus();
+  });
+  const discard = button("Discard", "secondary");
+  discard.addEventListener("click", () => {
+    forget();
+    ui.composer.focus();
+  });
+  actions.append(edit, discard);
+  return actions;
+}
+
+/** Draw an own held / not-shared / failed message kept from before a reload. */
+function restoreOwn(m) {
+  if (ownItems.has(m.client_id) || outbox.some((x) => x.client_id === m.client_id)) return;
+  const item = { client_id: m.client_id, text: m.text, ts: m.ts, state: m.state, reason: m.reason || "", el: null };
+  item.el = pendingNode(item);
+  ui.messages.append(item.el);
+  setOwnState(item, m.state);
 }
 
 // ---------------------------------------------------------------------------------------
 // Facilitators: alerts (crisis first, then held messages, then reports)
 
 const alertNodes = new Map(); // key -> li
+const CRISIS_GUIDE =
+  "They were shown support lines privately. A gentle, personal check-in can help; you don't have to fix anything.";
 
 function addAlert(a) {
   if (!isFacilitator() || !a || typeof a !== "object") return;
+  if (a.kind === "dismissed") {
+    // A facilitator marked it done (or the server settled it, e.g. the message was deleted).
+    const gone = dropAlerts((x) => x.id != null && String(x.id) === String(a.id));
+    if (gone && a.by && a.by.id !== me.id) say(`${a.by.name || "Another facilitator"} dealt with an alert.`);
+    scheduleAuditRefresh();
+    return;
+  }
   if (a.kind === "reviewed") {
     // Another facilitator reviewed a held message: it leaves this panel.
     const gone = dropAlerts((x) => x.kind === "held" && x.entry && String(x.entry.id) === String(a.id));
@@ -1069,19 +1218,12 @@ function addAlert(a) {
   }
   remember(a.user);
   remember(a.entry && a.entry.user);
-  const item = {
-    kind: String(a.kind || "alert"),
-    user: a.user || null,
-    entry: a.entry || null,
-    reason: typeof a.reason === "string" ? a.reason : "",
-    priority: a.priority === true,
-    received: Number.isFinite(a.received) ? a.received : Date.now(),
-  };
-  item.key = alertKey(item);
+  const item = alertItem(a);
   const i = alerts.findIndex((x) => x.key === item.key);
   if (i >= 0) alerts[i] = { ...item, received: alerts[i].received };
   else alerts.push(item);
   alerts = sortAlerts(alerts).slice(0, MAX_ALERTS);
+  if (i >= 0) alertNodes.delete(item.key); // redraw it with what is new
   renderAlerts();
   scheduleSave();
   if (i < 0 && a.fromCache !== true) {
@@ -1089,6 +1231,23 @@ function addAlert(a) {
     say(`New: ${alertTitle(item.kind)}${who ? ` (${who})` : ""}.`);
   }
   if (item.kind === "report") scheduleAuditRefresh();
+}
+
+/** An alert payload (live, from the join ack or the cache) as a card's data. */
+function alertItem(a) {
+  const item = {
+    id: a.id != null && a.kind !== "held" ? String(a.id) : null,
+    kind: String(a.kind || "alert"),
+    user: a.user || null,
+    entry: a.entry || null,
+    reason: typeof a.reason === "string" ? a.reason : "",
+    priority: a.priority === true,
+    kinds: Array.isArray(a.kinds) ? a.kinds.map(String) : [],
+    ts: Number.isFinite(a.ts) ? a.ts : null,
+    received: Number.isFinite(a.received) ? a.received : Number.isFinite(a.ts) ? a.ts : Date.now(),
+  };
+  item.key = alertKey(item);
+  return item;
 }
 
 /** Remove alerts matching `test`; returns how many went. Keeps keyboard focus in the panel. */
@@ -1140,11 +1299,7 @@ function alertNode(a) {
   const reason = a.reason || entry.held_reason || "";
   if (a.kind === "crisis") {
     li.append(
-      el(
-        "p",
-        "alert-guide",
-        "They were shown support lines privately. A gentle, personal check-in can help; you don't have to fix anything.",
-      ),
+      el("p", "alert-guide", CRISIS_GUIDE),
     );
     if (reason) {
       // The support note the sender got: there if wanted, folded so the alert stays short.
@@ -1160,6 +1315,9 @@ function alertNode(a) {
     why.dir = "auto";
     li.append(why);
   }
+  const also = alsoLine(a.kinds);
+  if (also) li.append(el("p", "alert-also", also));
+  if (a.kind === "held" && (a.kinds || []).includes("crisis")) li.append(el("p", "alert-guide", CRISIS_GUIDE));
 
   const actions = el("div", "alert-actions");
   if (a.kind === "held" && entry.id != null) {
@@ -1185,7 +1343,17 @@ function alertNode(a) {
     }
     const done = button("Done", "secondary small", `Done with this: ${alertTitle(a.kind)}`);
     done.dataset.action = "done";
-    done.addEventListener("click", () => dropAlerts((x) => x.key === a.key));
+    done.addEventListener("click", async () => {
+      if (a.id == null) {
+        dropAlerts((x) => x.key === a.key); // only this tab knew of it
+        return;
+      }
+      // Kept by the server: closing it closes it for every facilitator.
+      const ack = await act(done, "dismiss_alert", { id: a.id }, "Marked as done.");
+      if (ack && (ack.ok || (ack.error && ack.error.code === "invalid_payload"))) {
+        dropAlerts((x) => x.key === a.key);
+      }
+    });
     actions.append(done);
   }
   li.append(actions);
@@ -1211,11 +1379,27 @@ function renderAlerts() {
   document.title = `${nodes.length ? `(${nodes.length}) ` : ""}huddle · ${room}`;
 }
 
-/** The join ack lists the messages still held: they replace the held alerts we had. */
-function setHeld(list) {
+/**
+ * The join ack lists the messages still held (`held`) and, from servers that keep them,
+ * the open alerts (`alerts`, oldest first): together they replace what this tab had.
+ */
+function setJoinAlerts(list, open) {
   const held = (Array.isArray(list) ? list : []).filter((e) => e && e.id != null);
   const ids = new Set(held.map((e) => String(e.id)));
+  const heldCards = new Map(alerts.filter((a) => a.kind === "held").map((a) => [a.key, a]));
   alerts = alerts.filter((a) => a.kind !== "held" || (a.entry && ids.has(String(a.entry.id))));
+  if (Array.isArray(open)) {
+    // The server is the record: cards it no longer has were dealt with elsewhere.
+    const fresh = open.filter((a) => a && typeof a === "object" && a.kind !== "held").map(alertItem);
+    const keys = new Set(fresh.map((a) => a.key));
+    alerts = alerts.filter((a) => a.kind === "held");
+    for (const item of fresh) if (keys.has(item.key) && !alerts.some((x) => x.key === item.key)) alerts.push(item);
+  }
+  for (const entry of held) {
+    // A held card we already have (from the live alert) keeps its other concerns.
+    const old = heldCards.get(`held:${entry.id}`);
+    if (old && !alerts.includes(old)) alerts.push(old);
+  }
   for (const entry of held) {
     const key = `held:${entry.id}`;
     if (!alerts.some((a) => a.key === key)) {
@@ -1224,7 +1408,8 @@ function setHeld(list) {
         user: entry.user || null,
         entry,
         reason: entry.held_reason || "",
-        priority: false,
+        priority: entry.priority === true,
+        kinds: Array.isArray(entry.kinds) ? entry.kinds.map(String) : [],
         received: Number.isFinite(entry.ts) ? entry.ts : Date.now(),
         key,
       });
@@ -1232,6 +1417,7 @@ function setHeld(list) {
   }
   alerts = sortAlerts(alerts).slice(0, MAX_ALERTS);
   renderAlerts();
+  scheduleSave();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1311,10 +1497,14 @@ async function loadAudit() {
 }
 
 function renderAudit() {
-  const shown = auditEntries.slice(0, AUDIT_SHOWN);
+  // Automatic moderation entries can be many: hidden unless asked for, so the
+  // facilitators' own actions are not pushed out of the list.
+  const showAuto = ui.auditAuto.checked;
+  const shown = auditEntries.filter((a) => showAuto || !isAutomaticAudit(a)).slice(0, AUDIT_SHOWN);
   const items = shown.map((a) => {
     const li = el("li", "audit-item");
     li.dataset.action = String(a.action || "");
+    if (isAutomaticAudit(a)) li.classList.add("automatic");
     const time = el("time", "time", formatTime(a.ts));
     if (Number.isFinite(a.ts)) time.dateTime = new Date(a.ts).toISOString();
     const text = el("span", "audit-text", describeAudit(a, nameOf));
@@ -1329,7 +1519,12 @@ function renderAudit() {
     return li;
   });
   ui.auditList.replaceChildren(...items);
-  ui.auditStatus.textContent = items.length ? "" : "Nothing has happened yet.";
+  const hidden = auditEntries.length > 0 && items.length === 0 && !showAuto;
+  ui.auditStatus.textContent = items.length
+    ? ""
+    : hidden
+      ? "No facilitator actions yet. Automatic moderation entries are hidden."
+      : "Nothing has happened yet.";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1345,7 +1540,10 @@ function stop(state, text) {
 }
 
 /** Removed by a facilitator: say so kindly, stop, and do not try to come back. */
-function removedFromRoom(reason = "") {
+function removedFromRoom(reason = null) {
+  // Their note is kept for this tab, so a reload (refused with "removed") still shows it.
+  if (typeof reason === "string") cache.saveRemoved(reason);
+  else reason = cache.loadRemoved() || "";
   stop("removed", "You have been removed from this room.");
   clearError();
   ui.gone.replaceChildren(
@@ -1364,6 +1562,7 @@ function removedFromRoom(reason = "") {
   clearTypers();
   setMembers([]); // no longer in the room: who is there is not ours to see
   for (const node of ui.messages.querySelectorAll(".msg.failed .actions, .msg-actions")) node.remove();
+  ownItems.clear();
   for (const item of outbox.splice(0)) clearTimeout(item.timer);
   try {
     sessionStorage.removeItem(`huddle:v1:room:${room}`);
@@ -1509,7 +1708,7 @@ function onJoined(ack) {
   if (Array.isArray(r.hands)) handQueue = r.hands.filter((u) => u && u.id != null);
   setMembers(r.members);
   setHandQueue(handQueue);
-  if (isFacilitator()) setHeld(ack.held);
+  if (isFacilitator()) setJoinAlerts(ack.held, ack.alerts);
 
   joined = true;
   serverKicks = 0;
@@ -1521,7 +1720,8 @@ function onJoined(ack) {
   const early = buffered;
   buffered = [];
   for (const [name, payload] of early) dispatch(name, payload);
-  flushOutbox();
+  cache.clearRemoved(); // in the room: any old "you were removed" note is over
+  pumpOutbox();
   if (isFacilitator()) loadAudit();
 }
 
@@ -1539,66 +1739,82 @@ function pendingNode(item) {
   return node;
 }
 
-function flushOutbox() {
-  for (const item of [...outbox]) trySend(item);
-}
-
-/** Wait before sending anything more (the server said when), then send in order. */
-function holdOutbox(seconds) {
-  holdUntil = Math.max(holdUntil, Date.now() + seconds * 1000);
-  clearTimeout(holdTimer);
-  holdTimer = setTimeout(flushOutbox, holdUntil - Date.now() + 150);
-}
-
-function trySend(item) {
-  if (!joined || !socket.connected) {
-    setPendingState(item, "sending…"); // sent after the next join, with the same client_id
+/**
+ * Send the outbox one message at a time, in order: the next goes only after the previous
+ * one's ack. After a rate limit or slow mode refusal the whole outbox waits the time the
+ * server gave, then keeps at least that spacing while the backlog lasts, so a queue of
+ * messages does not come back refused (and flagged as a flood) all at once.
+ */
+function pumpOutbox() {
+  if (stopped || inFlight || outbox.length === 0) {
+    if (outbox.length === 0) paceMs = 0;
     return;
   }
-  if (Date.now() < holdUntil) {
-    setPendingState(item, `waiting ${Math.ceil((holdUntil - Date.now()) / 1000)} s to send…`);
+  if (!joined || !socket || !socket.connected) {
+    for (const item of outbox) setPendingState(item, "sending…"); // sent after the next join
     return;
   }
+  const now = Date.now();
+  const due = Math.max(holdUntil, paceMs > 0 ? lastSentAt + paceMs : 0);
+  if (now < due) {
+    const label = holdRate || paceMs > 0 ? `waiting ${Math.ceil((due - now) / 1000)} s to send…` : "sending…";
+    for (const item of outbox) setPendingState(item, label);
+    clearTimeout(holdTimer);
+    holdTimer = setTimeout(pumpOutbox, due - now);
+    return;
+  }
+  holdRate = false;
+  for (const item of outbox.slice(1)) setPendingState(item, "sending…");
+  sendItem(outbox[0]);
+}
+
+/** The outbox waits `ms` before sending anything (the server said when, or is busy). */
+function holdOutbox(ms, { rate = false } = {}) {
+  holdUntil = Math.max(holdUntil, Date.now() + ms);
+  holdRate = holdRate || rate;
+}
+
+function sendItem(item) {
   const attempt = ++item.attempt;
+  inFlight = item;
+  lastSentAt = Date.now();
   clearTimeout(item.timer);
+  setPendingState(item, "sending…");
   const payload = { room, text: item.text, client_id: item.client_id };
   socket.timeout(ACK_TIMEOUT_MS).emit("message", payload, (err, ack) => {
     if (!outbox.includes(item)) return; // settled already (live echo or an earlier attempt)
+    if (!err && ack && ack.ok) {
+      // Any attempt's success settles it (the server answers a retry like the first).
+      if (ack.held) heldOwn(item, ack);
+      else confirmOwn(item, ack);
+      return;
+    }
+    if (attempt !== item.attempt || inFlight !== item) return; // a superseded attempt
+    inFlight = null;
     if (err) {
-      if (attempt !== item.attempt) return;
-      setPendingState(item, "sending…");
-      if (joined && socket.connected) item.timer = setTimeout(() => trySend(item), RETRY_MS);
-      return; // otherwise the next join sends it again
-    }
-    if (ack && ack.ok && ack.held) {
-      heldOwn(item, ack);
+      // No answer in time: try again with the same client_id (or after the next join).
+      holdOutbox(RETRY_MS);
+      pumpOutbox();
       return;
     }
-    if (ack && ack.ok) {
-      confirmOwn(item, ack);
-      return;
-    }
-    if (attempt !== item.attempt) return;
     const error = (ack && ack.error) || {};
-    if (error.code === "unavailable") {
-      setPendingState(item, "sending…");
-      const wait = Number.isFinite(error.retry_after_s) ? error.retry_after_s * 1000 : RETRY_MS;
-      item.timer = setTimeout(() => trySend(item), Math.max(RETRY_MS, wait));
-      return;
-    }
     const wait = Number(error.retry_after_s);
-    if ((error.code === "rate_limited" || error.code === "slow_mode") && wait > 0 && wait <= AUTO_WAIT_MAX_S) {
+    if (error.code === "unavailable") {
+      holdOutbox(Math.max(RETRY_MS, Number.isFinite(wait) ? wait * 1000 : 0));
+    } else if ((error.code === "rate_limited" || error.code === "slow_mode") && wait > 0 && wait <= AUTO_WAIT_MAX_S) {
       // A short wait: keep the message and send it by itself when allowed, in order.
-      holdOutbox(wait);
-      setPendingState(item, `waiting ${Math.ceil(wait)} s to send…`);
-      return;
-    }
-    if (error.code === "not_in_room") {
-      setPendingState(item, "sending…");
+      const ms = wait * 1000 + SEND_SLACK_MS;
+      holdOutbox(ms, { rate: true });
+      const slow = error.code === "slow_mode" ? (roomState.slow_mode_s || 0) * 1000 + SEND_SLACK_MS : 0;
+      // Refused again while pacing: the spacing was too short, so widen it.
+      paceMs = Math.max(paceMs > 0 ? paceMs + ms : ms, slow);
+    } else if (error.code === "not_in_room") {
       join(); // our membership was lost (e.g. the server restarted): rejoin, then resend
       return;
+    } else {
+      failOwn(item, error);
     }
-    failOwn(item, error);
+    pumpOutbox();
   });
 }
 
@@ -1620,54 +1836,31 @@ function confirmOwn(item, ack) {
 /** Accepted but held for a facilitator's review: it has no offset yet, and others do not see it. */
 function heldOwn(item, ack) {
   takeOutbox(item.client_id);
-  scheduleSave();
-  const node = item.el;
-  heldNodes.set(item.client_id, node);
-  node.classList.remove("pending");
-  node.classList.add("held");
+  const own = { client_id: item.client_id, text: item.text, ts: item.ts, state: "held", reason: "", el: item.el };
   if (typeof ack.text === "string") {
-    const text = node.querySelector(".text");
+    own.text = ack.text; // as moderation left it
+    const text = item.el.querySelector(".text");
     if (text) text.textContent = ack.text;
   }
-  const stateNode = node.querySelector(".state");
-  if (stateNode) stateNode.textContent = "waiting for a facilitator to review it";
+  setOwnState(own, "held");
 }
 
 function failOwn(item, error) {
   takeOutbox(item.client_id);
-  scheduleSave();
   const reason = errorText(error, "The message was not sent.");
-  showError(reason);
-  const node = item.el;
-  node.classList.remove("pending");
-  node.classList.add("failed");
-  const stateNode = node.querySelector(".state");
-  if (stateNode) stateNode.textContent = "not sent";
-  const actions = el("div", "actions");
-  const edit = button("Edit and resend", "secondary");
-  edit.addEventListener("click", () => {
-    if (ui.composer.value.trim() === "") ui.composer.value = item.text;
-    else ui.composer.value = `${ui.composer.value}\n${item.text}`;
-    node.remove();
-    updateCounter();
-    ui.composer.focus();
-  });
-  const discard = button("Discard", "secondary");
-  discard.addEventListener("click", () => {
-    node.remove();
-    ui.composer.focus();
-  });
-  actions.append(edit, discard);
-  node.append(actions);
+  showError(reason, error.code || "");
+  setOwnState({ client_id: item.client_id, text: item.text, ts: item.ts, state: "failed", reason, el: item.el }, "failed");
 }
 
 function submit() {
   if (stopped) return;
   const text = ui.composer.value.trim();
   if (!text) return;
-  if (text.length > MAX_TEXT) {
-    showError(`A message can be up to ${MAX_TEXT} characters.`);
-    return;
+  const length = lengthState(text);
+  if (length.over > 0) {
+    updateCounter();
+    ui.composer.focus();
+    return; // the counter says by how much; nothing is cut off
   }
   const item = { client_id: newClientId(), text, ts: Date.now(), attempt: 0, el: null, timer: null };
   item.el = pendingNode(item);
@@ -1678,7 +1871,8 @@ function submit() {
   updateCounter();
   stopTyping();
   clearError();
-  trySend(item);
+  setPendingState(item, "sending…");
+  pumpOutbox();
 }
 
 function emitTyping(active) {
@@ -1711,9 +1905,23 @@ function onComposerInput() {
   typingIdleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
 }
 
+let wasTooLong = false;
+
+/** Characters left near the limit; past it, by how much, with Send disabled until it fits. */
 function updateCounter() {
-  const left = MAX_TEXT - ui.composer.value.length;
-  ui.counter.textContent = left <= 200 ? `${left} characters left` : "";
+  const state = lengthState(ui.composer.value);
+  const over = state.over > 0;
+  ui.counter.textContent = state.message;
+  ui.counter.classList.toggle("over", over);
+  ui.composer.setAttribute("aria-invalid", String(over));
+  ui.send.disabled = over || stopped;
+  if (over !== wasTooLong) {
+    // Announced once when it starts or stops being too long, not on every key.
+    ui.lengthLive.textContent = over
+      ? `Your message is too long by ${state.over} character${state.over === 1 ? "" : "s"}. The longest is ${MAX_TEXT}.`
+      : "Your message fits now.";
+    wasTooLong = over;
+  }
 }
 
 function emitHand(raised) {
@@ -1778,10 +1986,11 @@ ui.audit.addEventListener("toggle", () => {
   if (ui.audit.open) loadAudit();
 });
 ui.auditRefresh.addEventListener("click", loadAudit);
+ui.auditAuto.addEventListener("change", renderAudit);
 window.addEventListener("hashchange", () => location.reload());
 window.addEventListener("pagehide", saveNow);
 setInterval(() => {
-  // Mutes run out on their own: redraw what depends on the clock.
+  // Countdowns ("15 min left") move on; expiries also have their own exact timers.
   renderOwnMute();
   if (isFacilitator()) renderMembers();
 }, TICK_MS);
@@ -1805,7 +2014,14 @@ function start() {
     epoch = saved.epoch;
     lastOffset = epoch ? saved.offset : 0;
     if (epoch) for (const e of saved.entries) applyEntry(e, { live: false });
-    for (const m of saved.outbox) {
+    // Own messages without a place in the log come back in the order they were written.
+    const own = [...saved.own.map((m) => ({ ...m, kind: "own" })), ...saved.outbox.map((m) => ({ ...m, kind: "outbox" }))];
+    own.sort((x, y) => (x.ts || 0) - (y.ts || 0));
+    for (const m of own) {
+      if (m.kind === "own") {
+        restoreOwn(m);
+        continue;
+      }
       const item = { client_id: m.client_id, text: m.text, ts: m.ts, attempt: 0, el: null, timer: null };
       item.el = pendingNode(item);
       ui.messages.append(item.el);
@@ -1831,8 +2047,9 @@ function start() {
   socket.on("connect_error", (err) => {
     if (!socket.active) {
       // Refused by the server (bad or expired token …): the reason is for people.
-      const text = (err && err.message) || "The server refused the connection.";
-      const hint = /^unauthorized/.test(text) ? " Please ask your facilitator for a new link." : "";
+      const raw = (err && err.message) || "The server refused the connection.";
+      const text = refusalText(raw);
+      const hint = text === raw && /^unauthorized/.test(raw) ? " Please ask your facilitator for a new link." : "";
       showError(text + hint);
       stop("refused", text);
     } else {
@@ -1841,6 +2058,7 @@ function start() {
   });
   socket.on("disconnect", (reason) => {
     joined = false;
+    inFlight = null; // its ack may never come: the next join sends it again (same client_id)
     joinSeq += 1;
     buffered = [];
     clearTypers();

@@ -1,9 +1,48 @@
 // Pure helpers for the huddle browser client: no DOM, no socket. Kept apart from app.js
 // so they can be read (and tested with `node --test web/test/`) on their own.
 
+// The longest message the server takes, in Unicode code points (moderation policy
+// `max_chars`, see docs/moderation.md). The only place the client spells this number.
 export const MAX_TEXT = 2000;
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
+export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
+
+/** Length as the server counts it: code points of the trimmed text (an emoji is one). */
+export function textLength(text) {
+  let n = 0;
+  for (const _ of String(text || "").trim()) n += 1;
+  return n;
+}
+
+/**
+ * Where a draft stands against the limit: {length, over (characters too many, 0 when it
+ * fits), left, message} where `message` is "" while far from the limit.
+ */
+export function lengthState(text, max = MAX_TEXT) {
+  const length = textLength(text);
+  const over = Math.max(0, length - max);
+  const left = Math.max(0, max - length);
+  let message = "";
+  if (over > 0) message = `Too long by ${over.toLocaleString("en")} character${over === 1 ? "" : "s"}: shorten it to send (at most ${max.toLocaleString("en")}).`;
+  else if (left <= 200) message = `${left} character${left === 1 ? "" : "s"} left`;
+  return { length, over, left, message };
+}
+
+/**
+ * A refused connection (connect_error message from the server) in plain words. Codes we
+ * have no better words for are passed through.
+ */
+export function refusalText(message) {
+  const text = String(message || "").trim();
+  if (/^unauthorized: token expired\b/i.test(text)) {
+    return "This link has expired — ask your facilitator for a new one.";
+  }
+  if (/^unauthorized: token (malformed|missing)\b/i.test(text)) {
+    return "This link doesn't work — check you copied all of it, or ask your facilitator for a new one.";
+  }
+  return text || "The server refused the connection.";
+}
 
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */
 export function parseFragment(hash) {
@@ -168,11 +207,14 @@ export function sortAlerts(list) {
 }
 
 /**
- * A stable key per alert so the same thing is listed once: a held message by its id, a
+ * A stable key per alert so the same thing is listed once: an alert the server keeps by
+ * its alert id; otherwise (held messages, older servers) a held message by its id, a
  * report by message and reporter, a crisis by message, anything else by kind and user (a
  * second flood alert about the same person updates the first instead of adding one).
  */
 export function alertKey(a) {
+  // Alerts the server keeps have an id: that is the card (a reconnect lists it again).
+  if (a && a.kind !== "held" && a.id != null && a.id !== "") return `id:${a.id}`;
   const entry = (a && a.entry) || {};
   const user = (a && a.user) || {};
   const id = entry.id != null ? String(entry.id) : "";
@@ -184,6 +226,26 @@ export function alertKey(a) {
     default:
       return id ? `${a.kind}:${id}` : `${a && a.kind}:user:${user.id ?? ""}`;
   }
+}
+
+/** What a held message's other concerns (`kinds` of its alert) are called. */
+export const CONCERN_LABELS = {
+  crisis: "crisis language",
+  medication: "medication offer",
+  contact: "contact details",
+  link: "a link",
+  abuse: "hurtful language",
+  raid: "the same text from several people",
+  flood: "many messages at once",
+};
+
+/** "Also: crisis language, medication offer" for a held card, or "" without other concerns. */
+export function alsoLine(kinds) {
+  if (!Array.isArray(kinds)) return "";
+  const names = [...new Set(kinds.map((k) => String(k)).filter(Boolean))].map(
+    (k) => CONCERN_LABELS[k] || k.replace(/[_.]/g, " "),
+  );
+  return names.length ? `Also: ${names.join(", ")}` : "";
 }
 
 /**
@@ -230,12 +292,60 @@ export function mutedUntilOf(mutes, userId, now = Date.now()) {
   return until;
 }
 
+/** Audit entries written by the moderation system itself ("verdict.block" …). */
+export function isAutomaticAudit(a) {
+  return Boolean(a) && (String(a.action || "").startsWith("verdict.") || (a.by && a.by.role === "system"));
+}
+
+const GATE_LABELS = {
+  muted: "muted",
+  locked: "room locked",
+  paused: "room paused",
+  floor: "someone else has the floor",
+};
+const SHAPE_LABELS = { too_long: "message too long", empty: "message empty" };
+const STAGE_LABELS = {
+  rate: "sending too fast",
+  duplicate: "repeated message",
+  gate: "muted/locked/paused/floor",
+  contact: "contact details hidden",
+  crisis: "crisis support offered",
+  link: "link held",
+  links: "link held",
+  abuse: "abusive language",
+  medication: "medication offer held",
+  shape: "message too long/empty",
+};
+
+/** A short human label for a moderation rule ("rate.limited") or its stage. */
+export function verdictLabel(rule, stage) {
+  const [family, detail = ""] = String(rule || "").split(".", 2);
+  const key = family || String(stage || "");
+  if (key === "duplicate" && detail === "raid") return "the same message from several people";
+  if (key === "gate" && GATE_LABELS[detail]) return GATE_LABELS[detail];
+  if (key === "shape" && SHAPE_LABELS[detail]) return SHAPE_LABELS[detail];
+  return STAGE_LABELS[key] || STAGE_LABELS[String(stage || "")] || "automatic check";
+}
+
+const VERDICT_VERBS = {
+  block: "refused a message from",
+  hold: "held a message from",
+  flag: "flagged a message from",
+  modify: "changed a message from",
+};
+
 /**
  * One line of the audit trail, for people. `nameOf(userId)` names a member; entries carry
  * ids and never message text.
  */
 export function describeAudit(a, nameOf) {
   const by = (a.by && a.by.name) || "A facilitator";
+  const action = String(a.action || "");
+  if (action.startsWith("verdict.")) {
+    const verb = VERDICT_VERBS[action.slice(8)] || "checked a message from";
+    const who = (a.user_id != null && nameOf(String(a.user_id))) || "a member";
+    return `${by} ${verb} ${who}: ${verdictLabel(a.rule, a.stage)}`;
+  }
   const target = a.user_id != null ? nameOf(String(a.user_id)) || String(a.user_id) : "a member";
   switch (a.action) {
     case "muted":
@@ -272,6 +382,8 @@ export function describeAudit(a, nameOf) {
       return `${by} did not share a held message from ${target}`;
     case "reported":
       return `${by} reported a message by ${target}`;
+    case "alert_dismissed":
+      return `${by} marked an alert as done`;
     default:
       return `${by}: ${String(a.action || "update")}`;
   }
@@ -311,18 +423,32 @@ export class RoomCache {
         alerts: Array.isArray(data.alerts)
           ? data.alerts.filter((a) => a && typeof a === "object" && typeof a.kind === "string")
           : [],
+        own: Array.isArray(data.own)
+          ? data.own.filter(
+              (m) =>
+                m &&
+                typeof m.client_id === "string" &&
+                typeof m.text === "string" &&
+                ["held", "not-shared", "failed"].includes(m.state),
+            )
+          : [],
       };
     } catch {
       return null;
     }
   }
 
-  save({ epoch, offset, entries, outbox, alerts = [] }) {
+  save({ epoch, offset, entries, outbox, alerts = [], own = [] }) {
     const data = {
       epoch,
       offset,
       entries: entries.slice(-CACHE_LIMIT),
       outbox: outbox.map(({ client_id, text, ts }) => ({ client_id, text, ts })),
+      // Own messages held for review, not shared, or refused ("not sent"): the server
+      // does not list them for us, so a reload would lose them.
+      own: own
+        .slice(-OWN_CACHE_LIMIT)
+        .map(({ client_id, text, ts, state, reason }) => ({ client_id, text, ts, state, reason: reason || "" })),
       // A facilitator's open alerts: they are not logged, so a reload would lose them.
       alerts: alerts.slice(0, ALERT_CACHE_LIMIT),
     };
@@ -330,6 +456,33 @@ export class RoomCache {
       this.storage && this.storage.setItem(this.key, JSON.stringify(data));
     } catch {
       // Storage full or disabled: recovery then starts from a fresh page, which is fine.
+    }
+  }
+
+  /** The facilitator's note when this person was removed: kept so a reload still shows it. */
+  saveRemoved(reason) {
+    try {
+      this.storage && this.storage.setItem(`${this.key}:removed`, JSON.stringify({ reason: String(reason || "") }));
+    } catch {
+      // not kept: the page then shows the note without their words
+    }
+  }
+
+  loadRemoved() {
+    try {
+      const raw = this.storage && this.storage.getItem(`${this.key}:removed`);
+      const data = raw ? JSON.parse(raw) : null;
+      return data && typeof data.reason === "string" ? data.reason : null;
+    } catch {
+      return null;
+    }
+  }
+
+  clearRemoved() {
+    try {
+      this.storage && this.storage.removeItem(`${this.key}:removed`);
+    } catch {
+      // nothing to forget
     }
   }
 }
