@@ -381,14 +381,14 @@ class ChatService:
         """Held messages reach facilitators only, until one of them reviews it."""
         holds = [v for v in outcome.verdicts if v.action is Action.HOLD]
         reasons = "; ".join(v.reason for v in holds if v.reason)
-        held = {**entry, "held_reason": reasons}
-        await self.backend.hold_put(room, held)
         priority = any(v.priority for v in outcome.verdicts)
         # One card for the facilitators: the message's other concerns (crisis language,
         # contact details ...) are named on it rather than raised as alerts of their own,
-        # which would outlive the review.
+        # which would outlive the review. Kept on the held entry too, for the join ack.
         kinds = [v.alert for v in outcome.verdicts if v.alert and v.alert != "held"]
         also = list(dict.fromkeys(kinds))
+        held = {**entry, "held_reason": reasons, "kinds": also, "priority": priority}
+        await self.backend.hold_put(room, held)
         await self._alert(room, "held", user, reasons, held, priority, kinds=also)
         self._notices(conn, room, outcome)
         return {"ok": True, "held": True, "text": outcome.text}

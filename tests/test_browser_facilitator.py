@@ -161,6 +161,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     )
     _shot(alex.page, "member-muted")
     expect(texts(sam.page, "Can I still say something?")).to_have_count(0)
+    expect(sam.page.locator("#messages .sys[data-kind='muted']")).to_have_count(1)
 
     # Unmuted, Alex can post again; markup from a member shows as text for everyone.
     _member_action(sam.page, "alex", "Unmute").click()
@@ -168,6 +169,11 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     _say(alex, XSS)
     expect(texts(sam.page, "<img")).to_have_text(XSS)
     expect(texts(robin.page, "<img")).to_have_text(XSS)
+    # The mute was between Alex and the facilitators: Robin's log, which has everything
+    # sent after it, never said it.
+    expect(robin.page.locator("#messages .sys[data-kind='muted']")).to_have_count(0)
+    expect(robin.page.locator("#messages .sys[data-kind='unmuted']")).to_have_count(0)
+    expect(sam.page.locator("#messages .sys[data-kind='unmuted']")).to_have_count(1)
 
     # Robin reports that message (reason optional): an alert for Sam.
     reported = _msg(robin.page, "<img")

@@ -346,6 +346,9 @@ async def test_a_held_message_raises_one_alert_naming_its_concerns(room: Room) -
     assert "contact" in held["kinds"]
     await asyncio.sleep(0.3)
     assert [a["kind"] for a in room.sam.got("alert")] == ["held"]
+    # A facilitator joining later sees the same concerns on the held entry.
+    listed = (await room.sam.call("join", {"room": "r1"}))["held"]
+    assert [h["kinds"] for h in listed] == [held["kinds"]]
     # Nothing is left open once the held message is reviewed.
     assert (await control(room.sam, "review", id=held["entry"]["id"], approve=False))["ok"]
     assert (await room.sam.call("join", {"room": "r1"}))["alerts"] == []

@@ -727,6 +727,12 @@ function applyRoomEvent(e, { live }) {
   noteModeration(e);
   renderRoomState();
   clearStaleError();
+  // A mute is between the member and the facilitators: announcing it to the whole group
+  // would feel like being told off in public (the member's own banner says it to them).
+  if ((e.kind === "muted" || e.kind === "unmuted") && !isFacilitator() && target !== me.id) {
+    upsertEntry(e);
+    return;
+  }
   const line = el("div", "sys", describeEvent(e, nameOf));
   line.dataset.kind = String(e.kind);
   if (hasOffset(e)) {
