@@ -17,12 +17,15 @@ from rooms.recovery import Since
 
 MAX_OFFSET = 2**53 - 1  # the largest integer a JavaScript client holds exactly
 MAX_CLIENT_ID_LENGTH = 64
+MAX_HELD_QUERY = 30  # own held messages a join may ask about
 
 
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
     room: str
     since: Since | None
+    held: tuple[tuple[str, str], ...] = ()
+    """Own held messages the client still shows as waiting: (client_id as sent, canonical)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +73,39 @@ def _is_int_in(value: object, lo: int, hi: int) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 
 
+def _client_id(value: object, field: str) -> str:
+    """A client_id in its one canonical spelling (a UUID), as ``message`` stores it."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_ID_LENGTH:
+        raise ServiceError(INVALID_PAYLOAD, f"`{field}` must be a UUID string.")
+    try:
+        # One spelling per UUID, so a retry dedupes however the client formats it.
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ServiceError(INVALID_PAYLOAD, f"`{field}` must be a UUID string.") from None
+
+
+def _held(obj: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    raw = obj.get("held")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_HELD_QUERY:
+        raise ServiceError(
+            INVALID_PAYLOAD, f"`held` must be a list of at most {MAX_HELD_QUERY} client_ids."
+        )
+    held: dict[str, str] = {}
+    for value in raw:
+        canonical = _client_id(value, "held[]")
+        held.setdefault(value, canonical)  # a repeated client_id is asked about once
+    return tuple(held.items())
+
+
 def parse_join(data: Any) -> JoinRequest:
     obj = _object(data)
     room = _room(obj)
+    held = _held(obj)
     raw = obj.get("since")
     if raw is None:
-        return JoinRequest(room, None)
+        return JoinRequest(room, None, held)
     if not isinstance(raw, dict):
         raise ServiceError(INVALID_PAYLOAD, "`since` must be {offset, epoch}.")
     offset, epoch = raw.get("offset"), raw.get("epoch")
@@ -83,7 +113,7 @@ def parse_join(data: Any) -> JoinRequest:
         raise ServiceError(INVALID_PAYLOAD, "`since.offset` must be a non-negative integer.")
     if not isinstance(epoch, str) or not 0 < len(epoch) <= 64:
         raise ServiceError(INVALID_PAYLOAD, "`since.epoch` must be the epoch string from the room.")
-    return JoinRequest(room, Since(offset=offset, epoch=epoch))
+    return JoinRequest(room, Since(offset=offset, epoch=epoch), held)
 
 
 def parse_message(data: Any, max_chars: int) -> MessageRequest:
@@ -96,15 +126,7 @@ def parse_message(data: Any, max_chars: int) -> MessageRequest:
     # string from being normalised at all.
     if len(text) > max_chars * 2:
         raise ServiceError(TOO_LONG, f"Messages can be at most {max_chars} characters.")
-    client_id = obj.get("client_id")
-    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
-        raise ServiceError(INVALID_PAYLOAD, "`client_id` must be a UUID string.")
-    try:
-        # One spelling per UUID, so a retry dedupes however the client formats it.
-        canonical = str(uuid.UUID(client_id))
-    except ValueError:
-        raise ServiceError(INVALID_PAYLOAD, "`client_id` must be a UUID string.") from None
-    return MessageRequest(room, text, canonical)
+    return MessageRequest(room, text, _client_id(obj.get("client_id"), "client_id"))
 
 
 def parse_room(data: Any) -> RoomRequest:

@@ -177,6 +177,31 @@ class ChatService:
         facilitator = is_facilitator(claims.rooms[req.room])
         held = await self.backend.holds_list(req.room) if facilitator else []
         alerts = await self.backend.alerts_list(req.room) if facilitator else []
+        # The joiner's own held messages it still shows as waiting (``held``: client_ids as
+        # sent, and canonical): "shared" (approved: in the log), "waiting" (still held) or
+        # "not_shared" (refused, perhaps while they were away). Other people's messages and
+        # ones not found are left out: a member learns nothing about anyone else's. The
+        # holds are read first: a review takes the hold and then appends, so an entry
+        # found unlogged and already gone from the holds was taken before we looked. (One
+        # being approved at this moment may read "not_shared"; its log copy, in this ack
+        # or live, then takes the placeholder's place by client_id.) All before the read,
+        # so the read stays the last await before live delivery.
+        held_status: dict[str, str] = {}
+        if req.held:
+            still_held = {h["id"] for h in await self.backend.holds_list(req.room)}
+            found = await asyncio.gather(
+                *(self.backend.find_client_id(req.room, canonical) for _, canonical in req.held),
+                return_exceptions=True,
+            )
+            for (asked, _), entry in zip(req.held, found, strict=True):
+                if isinstance(entry, BaseException):
+                    raise entry
+                if entry is None or (entry.get("user") or {}).get("id") != claims.user_id:
+                    continue
+                if entry["offset"]:
+                    held_status[asked] = "shared"
+                else:
+                    held_status[asked] = "waiting" if entry["id"] in still_held else "not_shared"
         read = await self.backend.read(req.room, req.since, self.history_page)
         for _ in range(JOIN_READ_ATTEMPTS):
             if read.offset >= local.delivered_offset:
@@ -219,6 +244,7 @@ class ChatService:
             },
             "recovered": read.recovered,
             "entries": entries,
+            "held_status": held_status,
             **(
                 {
                     "held": held,

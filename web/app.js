@@ -21,6 +21,8 @@ import {
   formatDuration,
   formatTime,
   hasOffset,
+  heldQuery,
+  heldReviews,
   isAutomaticAudit,
   isRoomEvent,
   lengthState,
@@ -1136,13 +1138,26 @@ function onNotice(p) {
   // The review names the message: mark exactly that one.
   let item = p.client_id != null ? ownItems.get(String(p.client_id)) : null;
   if (!item && p.id != null) item = [...ownItems.values()].find((x) => x.id != null && String(x.id) === String(p.id));
+  markReviewed(item, p.approved);
+}
+
+/** A facilitator reviewed our held message (live notice, or `held_status` in a join ack). */
+function markReviewed(item, approved) {
   if (!item || item.state !== "held") return;
-  if (p.approved) {
+  if (approved) {
     // Its entry (same client_id) takes this one's place in the log when it arrives.
     setOwnState(item, "held", "shared with the group");
   } else {
     setOwnState(item, "not-shared");
   }
+}
+
+/**
+ * The join ack's `held_status`: reviews that happened while we were away (no live notice
+ * reached us), marked as the notice would have. "waiting" stays as it is.
+ */
+function applyHeldStatus(status) {
+  for (const [clientId, approved] of heldReviews(status)) markReviewed(ownItems.get(clientId), approved);
 }
 
 const OWN_STATE_TEXT = {
@@ -1627,6 +1642,9 @@ function join() {
   buffered = [];
   setStatus("joining", "joining…");
   const payload = epoch !== null ? { room, since: { offset: lastOffset, epoch } } : { room };
+  // Our messages still shown as waiting for review: the ack says what became of them.
+  const held = heldQuery(ownItems.values());
+  if (held.length > 0) payload.held = held;
   socket.timeout(ACK_TIMEOUT_MS).emit("join", payload, (err, ack) => {
     if (seq !== joinSeq || stopped) return;
     if (err) {
@@ -1715,6 +1733,8 @@ function onJoined(ack) {
   setMembers(r.members);
   setHandQueue(handQueue);
   if (isFacilitator()) setJoinAlerts(ack.held, ack.alerts);
+  // After the entries: an approved message already in them has taken its placeholder's place.
+  applyHeldStatus(ack.held_status);
 
   joined = true;
   serverKicks = 0;

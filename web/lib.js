@@ -7,6 +7,26 @@ export const MAX_TEXT = 2000;
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
 export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
+export const MAX_HELD_QUERY = 30; // own held messages a join asks about (the server's limit)
+
+/** client_ids of own messages shown as held for review, the newest MAX_HELD_QUERY: `join {held}`. */
+export function heldQuery(items) {
+  return [...items]
+    .filter((x) => x && x.state === "held" && typeof x.client_id === "string" && x.client_id !== "")
+    .map((x) => x.client_id)
+    .slice(-MAX_HELD_QUERY);
+}
+
+/**
+ * The reviews in a join ack's `held_status` {client_id: "waiting" | "shared" | "not_shared"}
+ * as [client_id, approved] pairs; "waiting" (and anything unknown) is left out.
+ */
+export function heldReviews(status) {
+  if (!status || typeof status !== "object" || Array.isArray(status)) return [];
+  return Object.entries(status)
+    .filter(([, outcome]) => outcome === "shared" || outcome === "not_shared")
+    .map(([clientId, outcome]) => [clientId, outcome === "shared"]);
+}
 
 /** Length as the server counts it: code points of the trimmed text (an emoji is one). */
 export function textLength(text) {
