@@ -374,3 +374,31 @@ async def test_a_muted_member_is_not_shown_typing(room: Room) -> None:
     assert (await room.bea.call("typing", {"room": "r1", "active": True}))["ok"]
     await room.sam.wait_for("typing", lambda t: t["user"]["id"] == "bea")
     assert not [t for t in room.sam.got("typing") if t["user"]["id"] == "alex"]
+
+
+async def test_an_alert_raised_while_a_facilitator_joins_still_reaches_them(room: Room) -> None:
+    """Between reading the open alerts for the join ack and joining live delivery, an
+    alert can be raised whose live copy the joining socket cannot get: it is sent after."""
+    service = room.apps[1].get(SERVICE_KEY)
+    assert service is not None
+    real_list = service.backend.alerts_list
+    calls = 0
+
+    async def list_then_raise(room_id: str) -> list[dict[str, Any]]:
+        nonlocal calls
+        calls += 1
+        listed = await real_list(room_id)
+        if calls == 1:  # the join ack's read: an alert lands right after it, unseen live
+            late = {"id": "late-1", "ts": 1, "room": room_id, "kind": "crisis", "user": {}}
+            await service.backend.alert_put(room_id, late)
+        return listed
+
+    service.backend.alerts_list = list_then_raise  # type: ignore[method-assign]
+    try:
+        fran = await facilitator(room, "fran", worker=1)
+        joined = await fran.call("join", {"room": "r1"})
+        assert "late-1" not in [a["id"] for a in joined["alerts"]]
+        caught = await fran.wait_for("alert", lambda a: a.get("id") == "late-1")
+        assert caught["kind"] == "crisis"
+    finally:
+        service.backend.alerts_list = real_list  # type: ignore[method-assign]
