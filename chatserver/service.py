@@ -411,7 +411,13 @@ class ChatService:
         # One card for the facilitators: the message's other concerns (crisis language,
         # contact details ...) are named on it rather than raised as alerts of their own,
         # which would outlive the review. Kept on the held entry too, for the join ack.
-        kinds = [v.alert for v in outcome.verdicts if v.alert and v.alert != "held"]
+        # The held reason already says why it was held (a link, a medication offer); a
+        # crisis stays named, since it is what the facilitator must follow up first.
+        kinds = [
+            v.alert
+            for v in outcome.verdicts
+            if v.alert and v.alert != "held" and (v.action is not Action.HOLD or v.priority)
+        ]
         also = list(dict.fromkeys(kinds))
         held = {**entry, "held_reason": reasons, "kinds": also, "priority": priority}
         await self.backend.hold_put(room, held)

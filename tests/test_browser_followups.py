@@ -286,6 +286,29 @@ def test_queued_messages_go_one_at_a_time_without_a_flood_alert(
     _clean(sam, alex)
 
 
+def test_turning_slow_mode_off_sends_a_waiting_message_at_once(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    srv = ready(huddle_process)
+    room = _room()
+    sam, alex = people(), people()
+    _enter(srv, sam, room, "sam", "facilitator")
+    _enter(srv, alex, room, "alex", "member")
+    sam_token = srv.token("sam", "Sam", room, "facilitator")
+    assert _emit_as(sam.page, sam_token, room, "slow_mode", {"seconds": 20})["ok"]
+    expect(alex.page.locator("#roomstate")).to_contain_text("low")
+    _say(alex, "slow one")
+    expect(_msg(sam.page, "slow one")).to_have_count(1)
+    _say(alex, "slow two")
+    waiting = alex.page.locator("#messages .msg.pending", has_text="slow two")
+    expect(waiting.locator(".state")).to_contain_text("waiting")
+    assert _emit_as(sam.page, sam_token, room, "slow_mode", {"seconds": 0})["ok"]
+    # Sent at once, not after the rest of the 20 s.
+    expect(_msg(sam.page, "slow two")).to_have_count(1, timeout=5_000)
+    expect(alex.page.locator("#messages .msg.pending")).to_have_count(0)
+    _clean(sam, alex)
+
+
 def test_phone_layout_deleted_placeholder_and_an_over_long_draft(
     huddle_process: HuddleServer | None,
     people: Callable[[], Person],

@@ -292,7 +292,7 @@ async def test_a_raid_spread_over_workers_is_held(room: Room) -> None:
     assert third["ok"] is True and third["held"] is True
     alert = await room.sam.wait_for("alert", lambda a: a["kind"] == "held")
     assert alert["user"]["id"] == "cam" and "3 members" in alert["reason"]
-    assert alert["kinds"] == ["raid"]  # named on the one held card, not an alert of its own
+    assert alert["kinds"] == []  # the reason says it: no second card, no "Also:"
     notice = await cam.wait_for("notice", lambda n: n["kind"] == "duplicate.raid")
     assert "facilitator" in notice["text"]
     # The room saw the first two copies only, and the facilitator can review the third.
@@ -343,7 +343,8 @@ async def test_a_held_message_raises_one_alert_naming_its_concerns(room: Room) -
     ack = await room.alex.send("r1", "selling my leftover oxycodone, whatsapp me on 07700 900123")
     assert ack["ok"] and ack["held"]
     held = await room.sam.wait_for("alert", lambda a: a["kind"] == "held")
-    assert "contact" in held["kinds"]
+    # Held for the medication offer (its reason says so); the phone number is the other.
+    assert held["kinds"] == ["contact"]
     await asyncio.sleep(0.3)
     assert [a["kind"] for a in room.sam.got("alert")] == ["held"]
     # A facilitator joining later sees the same concerns on the held entry.

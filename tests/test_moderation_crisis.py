@@ -28,6 +28,11 @@ def check(text: str, role: str = "member", policy: ModerationPolicy = POLICY) ->
         ("everyone would be better off without me", "crisis.suicidal"),
         ("my pain makes me want to die", "crisis.suicidal"),
         ("i can't do this anymore", "crisis.hopeless"),
+        # Found by a browser audit: a whole supply, with intent, the medicine named near.
+        (
+            "i have saved up 60 oxycodone tablets and i'm going to take them all tonight",
+            "crisis.overdose",
+        ),
     ],
 )
 def test_first_person_statements_are_flagged_with_support(text: str, rule: str) -> None:
@@ -61,6 +66,8 @@ def test_suicidal_self_harm_and_overdose_alerts_are_priority() -> None:
         "I'd rather die than go back to that physio lol",
         "I nearly died laughing",
         "kill me now, another 3 hour wait",
+        "pharmacy gave me the wrong tablets so im going to take them all back tomorrow",
+        "my gp changed my meds again, i'm going to take them all with food from now on",
     ],
 )
 def test_pain_idioms_negations_and_reports_are_not_crisis(text: str) -> None:

@@ -715,6 +715,15 @@ function applyRoomEvent(e, { live }) {
       break;
     case "slow_mode":
       roomState.slow_mode_s = Number(e.slow_mode_s) || 0;
+      if (live && roomState.slow_mode_s === 0 && (holdUntil > Date.now() || paceMs > 0)) {
+        // Slow mode is off: a message waiting out its slow-mode gap goes now (if the
+        // rate limit was what held it, the server says so and it waits again).
+        holdUntil = 0;
+        paceMs = 0;
+        holdRate = false;
+        clearTimeout(holdTimer);
+        setTimeout(pumpOutbox, 0);
+      }
       break;
     case "floor":
       roomState.floor = target ?? null;
@@ -1944,7 +1953,7 @@ function updateCounter() {
   if (over !== wasTooLong) {
     // Announced once when it starts or stops being too long, not on every key.
     ui.lengthLive.textContent = over
-      ? `Your message is too long by ${state.over} character${state.over === 1 ? "" : "s"}. The longest is ${MAX_TEXT}.`
+      ? `Your message is too long by ${state.over} character${state.over === 1 ? "" : "s"}. The longest is ${MAX_TEXT.toLocaleString("en")}.`
       : "Your message fits now.";
     wasTooLong = over;
   }
