@@ -98,3 +98,46 @@ def test_reviews_made_while_away_show_after_coming_back(
     for person in (sam, alex):
         assert person.dialogs == []
         assert person.errors == [], f"page errors: {person.errors}"
+
+
+def test_a_not_shared_message_keeps_its_place_in_the_conversation(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> None:
+    """Messages written after a member's refused one come after it, live and after a
+    reload (the audit saw it sink below every newer message)."""
+    srv = ready(huddle_process)
+    room = f"circle-{secrets.token_hex(3)}"
+    sam, alex = people(), people()
+    sam.page.goto(srv.link(room, srv.token("sam", "Sam", room, "facilitator")))
+    connected(sam.page)
+    alex.page.goto(srv.link(room, srv.token("alex", "Alex", room, "member")))
+    connected(alex.page)
+
+    def say(person: Person, text: str) -> None:
+        person.page.locator("#composer").fill(text)
+        person.page.locator("#composer").press("Enter")
+
+    say(sam, "before it")
+    expect(texts(alex.page, "before it")).to_have_count(1)
+    say(alex, "Have a look at https://example-three.test/offer")
+    card = sam.page.locator('#alert-list .alert[data-kind="held"]')
+    card.locator('button[data-action="deny"]').click()
+    refused = alex.page.locator("#messages .msg", has_text="example-three")
+    expect(refused.locator(".state")).to_have_text("not shared with the group")
+    for text in ("after one", "after two"):
+        say(sam, text)
+    order = ["before it", "example-three", "after one", "after two"]
+
+    def in_order() -> None:
+        expect(texts(alex.page, "after two")).to_have_count(1)
+        shown = alex.page.locator("#messages .msg .text").all_inner_texts()
+        positions = [next(i for i, t in enumerate(shown) if key in t) for key in order]
+        assert positions == sorted(positions), shown
+
+    in_order()
+    alex.page.reload()
+    connected(alex.page)
+    expect(refused.locator(".state")).to_have_text("not shared with the group")
+    in_order()
+    for person in (sam, alex):
+        assert person.errors == [], f"page errors: {person.errors}"

@@ -300,21 +300,42 @@ function offsetOf(node) {
   return value ? Number(value) : null;
 }
 
+/**
+ * The node a logged entry with `offset` goes after (null: first in the log). Pending
+ * ("sending…") nodes always stay below the log. A member's own settled message without an
+ * offset (held, not shared, not sent) stays where it was written: later entries go after
+ * it, older ones before it.
+ */
+function anchorFor(offset, exclude) {
+  let prev = ui.messages.lastElementChild;
+  while (prev) {
+    if (prev !== exclude) {
+      const at = offsetOf(prev);
+      if (at !== null) {
+        if (at <= offset) return prev;
+      } else if (!prev.classList.contains("pending")) {
+        let before = prev.previousElementSibling;
+        while (before && (before === exclude || offsetOf(before) === null)) {
+          before = before.previousElementSibling;
+        }
+        if (!before || offsetOf(before) <= offset) return prev;
+      }
+    }
+    prev = prev.previousElementSibling;
+  }
+  return null;
+}
+
 /** Is `node` in offset order, before every pending ("sending…") node? */
 function isPlaced(node, offset) {
-  const prev = node.previousElementSibling;
-  if (prev && (offsetOf(prev) === null || offsetOf(prev) > offset)) return false;
-  let next = node.nextElementSibling;
-  while (next && offsetOf(next) === null) next = next.nextElementSibling;
-  return !(next && offsetOf(next) < offset);
+  return node.previousElementSibling === anchorFor(offset, node);
 }
 
 /** Put a node with an offset in order, before any pending ("sending…") messages. */
 function insertByOffset(node, offset) {
   const box = ui.messages;
-  let prev = box.lastElementChild;
-  while (prev && (offsetOf(prev) === null || offsetOf(prev) > offset)) prev = prev.previousElementSibling;
-  box.insertBefore(node, prev ? prev.nextElementSibling : box.firstElementChild);
+  const anchor = anchorFor(offset, node);
+  box.insertBefore(node, anchor ? anchor.nextElementSibling : box.firstElementChild);
 }
 
 function place(node, offset) {
@@ -335,6 +356,7 @@ function fillMessage(node, m, { state = "" } = {}) {
   else delete node.dataset.offset;
   if (m.id != null) node.dataset.id = String(m.id);
   else delete node.dataset.id;
+  if (Number.isFinite(m.ts)) node.dataset.ts = String(m.ts);
   if (m.client_id) node.dataset.clientId = String(m.client_id);
   if (user.id != null) node.dataset.userId = String(user.id);
 
@@ -746,6 +768,7 @@ function applyRoomEvent(e, { live }) {
   }
   const line = el("div", "sys", describeEvent(e, nameOf));
   line.dataset.kind = String(e.kind);
+  if (Number.isFinite(e.ts)) line.dataset.ts = String(e.ts);
   if (hasOffset(e)) {
     line.dataset.offset = String(e.offset);
     const old = ui.messages.querySelector(`.sys[data-offset="${e.offset}"]`);
@@ -1219,7 +1242,13 @@ function restoreOwn(m) {
   if (ownItems.has(m.client_id) || outbox.some((x) => x.client_id === m.client_id)) return;
   const item = { client_id: m.client_id, text: m.text, ts: m.ts, state: m.state, reason: m.reason || "", el: null };
   item.el = pendingNode(item);
-  ui.messages.append(item.el);
+  // Back where it was written: after the last logged line sent before it (pending
+  // messages stay below the log).
+  let prev = ui.messages.lastElementChild;
+  while (prev && (prev.classList.contains("pending") || Number(prev.dataset.ts || 0) > (m.ts || 0))) {
+    prev = prev.previousElementSibling;
+  }
+  ui.messages.insertBefore(item.el, prev ? prev.nextElementSibling : ui.messages.firstElementChild);
   setOwnState(item, m.state);
 }
 
