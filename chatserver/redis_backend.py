@@ -695,15 +695,18 @@ class RedisBackend:
             await self._call(pipe.execute())
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:
-        key = room_keys(room)["held"]
+        entry: Entry | None = await self._take(room_keys(room)["held"], msg_id)
+        return entry
+
+    async def _take(self, key: str, field: str) -> Any:
+        """Atomically read and delete one field of a hash: exactly one caller gets it."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(key, msg_id)
-            pipe.hdel(key, msg_id)
+            pipe.hget(key, field)
+            pipe.hdel(key, field)
             raw, taken = await self._call(pipe.execute())
         if not taken or raw is None:
             return None
-        entry: Entry = _unpack(raw)
-        return entry
+        return _unpack(raw)
 
     async def holds_list(self, room: str) -> list[Entry]:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["held"]))
@@ -726,14 +729,7 @@ class RedisBackend:
                 await self._call(self._redis.hdel(key, *stale))
 
     async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
-        key = room_keys(room)["alerts"]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hget(key, alert_id)
-            pipe.hdel(key, alert_id)
-            raw, taken = await self._call(pipe.execute())
-        if not taken or raw is None:
-            return None
-        alert: dict[str, Any] = _unpack(raw)
+        alert: dict[str, Any] | None = await self._take(room_keys(room)["alerts"], alert_id)
         return alert
 
     async def alerts_list(self, room: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import socketio
@@ -18,6 +18,9 @@ from chatserver.app import create_app
 from chatserver.auth import issue_token
 from chatserver.config import Settings
 from tests.redis_server import RedisServer
+
+if TYPE_CHECKING:
+    from tests.two_workers import Room
 
 SECRET = "test-secret-" + "x" * 40
 
@@ -194,3 +197,13 @@ async def connect(server: Server) -> AsyncIterator[Connect]:
     for client in clients:
         if client.sio.connected:
             await client.sio.disconnect()
+
+
+@pytest.fixture(params=["memory", "redis-two-workers"])
+async def room(request: pytest.FixtureRequest) -> AsyncIterator[Room]:
+    """Facilitator Sam on worker A, members Alex and Bea on worker B (tests/two_workers.py),
+    over the memory backend and over Redis with two workers."""
+    from tests.two_workers import open_room  # it builds on this module's helpers
+
+    async with open_room(request) as r:
+        yield r

@@ -7,67 +7,11 @@ workers (two apps on their own ports sharing a private redis-server), with real 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
-import redis.asyncio as redis
-from aiohttp import web
-
 from chatserver.app import SERVICE_KEY
-from tests.conftest import Client, make_settings, make_token, open_client, start_server
-from tests.redis_server import RedisServer
-
-
-@dataclass
-class Room:
-    """Sam facilitates from worker A; Alex and Bea are members on worker B."""
-
-    sam: Client
-    alex: Client
-    bea: Client
-    urls: tuple[str, str]
-    apps: tuple[web.Application, web.Application]
-
-    async def member(self, user: str, worker: int = 1) -> Client:
-        client = await open_client(self.urls[worker], make_token(user, {"r1": "member"}))
-        self.extra.append(client)
-        return client
-
-    extra: list[Client]
-
-
-@pytest.fixture(params=["memory", "redis-two-workers"])
-async def room(request: pytest.FixtureRequest) -> AsyncIterator[Room]:
-    runners: list[web.AppRunner] = []
-    if request.param == "memory":
-        server, runner = await start_server(make_settings())
-        runners.append(runner)
-        servers = (server, server)
-    else:
-        rs: RedisServer = request.getfixturevalue("redis_server")
-        flush = redis.Redis.from_url(rs.url)
-        await flush.flushdb()
-        await flush.aclose()
-        a, ra = await start_server(make_settings(redis_url=rs.url))
-        b, rb = await start_server(make_settings(redis_url=rs.url))
-        runners += [ra, rb]
-        servers = (a, b)
-    sam = await open_client(servers[0].url, make_token("sam", {"r1": "facilitator"}, name="Sam"))
-    alex = await open_client(servers[1].url, make_token("alex", {"r1": "member"}, name="Alex"))
-    bea = await open_client(servers[1].url, make_token("bea", {"r1": "member"}, name="Bea"))
-    for c in (sam, alex, bea):
-        assert (await c.call("join", {"room": "r1"}))["ok"]
-    r = Room(sam, alex, bea, (servers[0].url, servers[1].url), (servers[0].app, servers[1].app), [])
-    try:
-        yield r
-    finally:
-        for c in (sam, alex, bea, *r.extra):
-            if c.sio.connected:
-                await c.sio.disconnect()
-        for runner in runners:
-            await runner.cleanup()
+from tests.conftest import Client, make_token, open_client
+from tests.two_workers import Room
 
 
 async def control(client: Client, event: str, **payload: Any) -> dict[str, Any]:

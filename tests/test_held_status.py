@@ -8,18 +8,14 @@ backend with two workers (the facilitator on worker A, members on worker B).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as redis
-from aiohttp import web
 
 from chatserver.errors import ServiceError
 from chatserver.schema import MAX_HELD_QUERY, JoinRequest, parse_join
-from tests.conftest import Client, make_settings, make_token, open_client, start_server
-from tests.redis_server import RedisServer
+from tests.conftest import Client
+from tests.two_workers import Room
 
 # Each of these is held for a facilitator (contact details plus selling medication).
 HELD_TEXTS = (
@@ -27,54 +23,6 @@ HELD_TEXTS = (
     "anyone want my spare tramadol? text me on 07700 900456",
     "got extra gabapentin to sell, call 07700 900789",
 )
-
-
-@dataclass
-class Room:
-    """Sam facilitates from worker A; Alex and Bea are members on worker B."""
-
-    sam: Client
-    alex: Client
-    bea: Client
-    urls: tuple[str, str]
-    extra: list[Client] = field(default_factory=list)
-
-    async def member(self, user: str, worker: int = 1) -> Client:
-        client = await open_client(self.urls[worker], make_token(user, {"r1": "member"}))
-        self.extra.append(client)
-        return client
-
-
-@pytest.fixture(params=["memory", "redis-two-workers"])
-async def room(request: pytest.FixtureRequest) -> AsyncIterator[Room]:
-    runners: list[web.AppRunner] = []
-    if request.param == "memory":
-        server, runner = await start_server(make_settings())
-        runners.append(runner)
-        servers = (server, server)
-    else:
-        rs: RedisServer = request.getfixturevalue("redis_server")
-        flush = redis.Redis.from_url(rs.url)
-        await flush.flushdb()
-        await flush.aclose()
-        a, ra = await start_server(make_settings(redis_url=rs.url))
-        b, rb = await start_server(make_settings(redis_url=rs.url))
-        runners += [ra, rb]
-        servers = (a, b)
-    sam = await open_client(servers[0].url, make_token("sam", {"r1": "facilitator"}, name="Sam"))
-    alex = await open_client(servers[1].url, make_token("alex", {"r1": "member"}, name="Alex"))
-    bea = await open_client(servers[1].url, make_token("bea", {"r1": "member"}, name="Bea"))
-    for c in (sam, alex, bea):
-        assert (await c.call("join", {"room": "r1"}))["ok"]
-    r = Room(sam, alex, bea, (servers[0].url, servers[1].url))
-    try:
-        yield r
-    finally:
-        for c in (sam, alex, bea, *r.extra):
-            if c.sio.connected:
-                await c.sio.disconnect()
-        for runner in runners:
-            await runner.cleanup()
 
 
 async def hold(room: Room, client: Client, text: str) -> tuple[str, str]:
