@@ -265,3 +265,34 @@ def connected(page: Page) -> None:
 
 def texts(page: Page, text: str) -> Any:
     return page.locator("#messages .msg .text").filter(has_text=text)
+
+
+# Page helpers shared by the browser test modules.
+
+
+def enter(srv: HuddleServer, person: Person, room: str, user: str, role: str) -> None:
+    """Open `room` as `user` (named after it) through a link, and wait until connected."""
+    person.page.goto(srv.link(room, srv.token(user, user.title(), room, role)))
+    connected(person.page)
+
+
+def say(person: Person, text: str) -> None:
+    person.page.locator("#composer").fill(text)
+    person.page.locator("#composer").press("Enter")
+
+
+def msg(page: Page, text: str) -> Any:
+    return page.locator("#messages .msg", has_text=text)
+
+
+def member(page: Page, user: str) -> Any:
+    return page.locator(f'#members li[data-user-id="{user}"]')
+
+
+def member_action(page: Page, user: str, name: str) -> Any:
+    """Open the member's actions (a disclosure) and return the named button."""
+    person = member(page, user)
+    details = person.locator("details.member-actions")
+    if details.get_attribute("open") is None:
+        person.locator("summary").click()
+    return person.get_by_role("button", name=name, exact=True)

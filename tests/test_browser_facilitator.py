@@ -25,9 +25,14 @@ from tests.browser_support import (
     HuddleServer,
     Person,
     connected,
+    enter,
     launch,
+    member,
+    member_action,
+    msg,
     open_people,
     ready,
+    say,
     serve,
     shot,
     texts,
@@ -59,34 +64,6 @@ def _shot(page: Page, name: str) -> None:
     shot(page, f"facilitator-{name}")
 
 
-def _enter(srv: HuddleServer, person: Person, room: str, user: str, role: str) -> None:
-    name = user.title()
-    person.page.goto(srv.link(room, srv.token(user, name, room, role)))
-    connected(person.page)
-
-
-def _say(person: Person, text: str) -> None:
-    person.page.locator("#composer").fill(text)
-    person.page.locator("#composer").press("Enter")
-
-
-def _msg(page: Page, text: str) -> Locator:
-    return page.locator("#messages .msg", has_text=text)
-
-
-def _member(page: Page, user: str) -> Locator:
-    return page.locator(f'#members li[data-user-id="{user}"]')
-
-
-def _member_action(page: Page, user: str, name: str) -> Locator:
-    """Open the member's actions (a disclosure) and return the named button."""
-    member = _member(page, user)
-    details = member.locator("details.member-actions")
-    if details.get_attribute("open") is None:
-        member.locator("summary").click()
-    return member.get_by_role("button", name=name, exact=True)
-
-
 def _tab_to(page: Page, target: Locator) -> None:
     """Press Tab until `target` has the keyboard focus (bounded)."""
     for _ in range(MAX_TABS):
@@ -101,9 +78,9 @@ def _circle(srv: HuddleServer, people: Callable[[], Person]) -> tuple[Person, Pe
     """A fresh room with Sam facilitating and two members, Alex and Robin, all joined."""
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex, robin = people(), people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
-    _enter(srv, robin, room, "robin", "member")
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    enter(srv, robin, room, "robin", "member")
     return sam, alex, robin
 
 
@@ -121,14 +98,14 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
         expect(log).to_have_attribute("role", "log")
         expect(log).to_have_attribute("aria-live", "polite")
     # Presence: both members are listed for Sam, with actions on them.
-    expect(_member(sam.page, "alex")).to_contain_text("Alex")
-    expect(_member(sam.page, "robin")).to_contain_text("Robin")
-    expect(_member(sam.page, "alex").locator("summary")).to_have_text("Actions for Alex")
-    expect(_member(alex.page, "robin").locator("summary")).to_have_count(0)
+    expect(member(sam.page, "alex")).to_contain_text("Alex")
+    expect(member(sam.page, "robin")).to_contain_text("Robin")
+    expect(member(sam.page, "alex").locator("summary")).to_have_text("Actions for Alex")
+    expect(member(alex.page, "robin").locator("summary")).to_have_count(0)
 
     # The member's message appears for the facilitator.
-    _say(alex, "This week the pain kept me up every night.")
-    message = _msg(sam.page, "kept me up every night")
+    say(alex, "This week the pain kept me up every night.")
+    message = msg(sam.page, "kept me up every night")
     expect(message).to_have_count(1)
     expect(message.locator(".name")).to_have_text("Alex")
 
@@ -143,16 +120,16 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     expect(pin).to_be_focused()  # the keyboard user is still where they were
 
     # And mutes Alex for 15 minutes from the member list.
-    _member_action(sam.page, "alex", "Mute Alex for 15 min").click()
+    member_action(sam.page, "alex", "Mute Alex for 15 min").click()
     expect(sam.page.locator("#action-status")).to_have_text("Alex is muted for 15 min.")
-    expect(_member(sam.page, "alex").locator(".muted-badge")).to_contain_text("muted until")
+    expect(member(sam.page, "alex").locator(".muted-badge")).to_contain_text("muted until")
     _shot(sam.page, "pinned-and-muted")
 
     # Alex sees the pin and their mute, and a message is refused with the time left.
     expect(alex.page.locator("#pinned-list .pin")).to_contain_text("kept me up every night")
     expect(alex.page.locator("#mute-state")).to_contain_text("A facilitator has muted you until")
     expect(alex.page.locator("#mute-state")).to_contain_text("min left")
-    _say(alex, "Can I still say something?")
+    say(alex, "Can I still say something?")
     refused = alex.page.locator("#messages .msg.failed", has_text="Can I still say something?")
     expect(refused).to_have_count(1)
     expect(refused.locator(".state")).to_have_text("not sent")
@@ -164,9 +141,9 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     expect(sam.page.locator("#messages .sys[data-kind='muted']")).to_have_count(1)
 
     # Unmuted, Alex can post again; markup from a member shows as text for everyone.
-    _member_action(sam.page, "alex", "Unmute").click()
+    member_action(sam.page, "alex", "Unmute").click()
     expect(alex.page.locator("#mute-state")).to_be_hidden()
-    _say(alex, XSS)
+    say(alex, XSS)
     expect(texts(sam.page, "<img")).to_have_text(XSS)
     expect(texts(robin.page, "<img")).to_have_text(XSS)
     # The mute was between Alex and the facilitators: Robin's log, which has everything
@@ -176,7 +153,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     expect(sam.page.locator("#messages .sys[data-kind='unmuted']")).to_have_count(1)
 
     # Robin reports that message (reason optional): an alert for Sam.
-    reported = _msg(robin.page, "<img")
+    reported = msg(robin.page, "<img")
     reported.hover()
     reported.get_by_role("button", name="Report…").click()
     robin.page.get_by_label("What worries you about it? (optional)").fill("Looks like code")
@@ -195,7 +172,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
         assert person.dialogs == [], f"a dialog opened: {person.dialogs}"
 
     # A crisis message from the member: delivered, and an alert first in Sam's panel.
-    _say(alex, CRISIS)
+    say(alex, CRISIS)
     expect(texts(sam.page, "ending it")).to_have_count(1)
     try:
         crisis = sam.page.locator('#alert-list .alert[data-kind="crisis"]')
@@ -213,7 +190,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
 
     # "Show message" takes the facilitator to it; "Done" clears the alert.
     crisis.get_by_role("button", name="Show message").click()
-    expect(_msg(sam.page, "ending it")).to_be_focused()
+    expect(msg(sam.page, "ending it")).to_be_focused()
     crisis.get_by_role("button", name=re.compile("^Done")).click()
     expect(crisis).to_have_count(0)
     expect(report).to_have_count(1)
@@ -240,12 +217,12 @@ def test_facilitator_controls_hands_removal_and_the_activity_log(
     sam.page.get_by_role("button", name="Give Alex the floor").click()
     expect(alex.page.locator("#roomstate")).to_contain_text("You have the floor")
     expect(robin.page.locator("#roomstate")).to_contain_text("Alex has the floor")
-    _say(robin, "Can I add something?")
+    say(robin, "Can I add something?")
     expect(robin.page.locator("#error")).to_contain_text("Someone else has the floor")
-    _say(alex, "Thank you for letting me speak.")
+    say(alex, "Thank you for letting me speak.")
     expect(texts(sam.page, "Thank you for letting me speak.")).to_have_count(1)
     expect(sam.page.locator("#floor-state")).to_have_text("Alex has the floor")
-    expect(_member(sam.page, "alex").locator(".floor-badge")).to_have_text("has the floor")
+    expect(member(sam.page, "alex").locator(".floor-badge")).to_have_text("has the floor")
     expect(queue.first.get_by_role("button")).to_have_count(0)  # no "give" to the holder
     _shot(sam.page, "hands-and-floor")
     sam.page.get_by_role("button", name="Take the floor back").first.click()
@@ -274,20 +251,18 @@ def test_facilitator_controls_hands_removal_and_the_activity_log(
     expect(alex.page.locator("#roomstate")).to_be_hidden()
 
     # Members report others' messages, not their own; facilitators don't see Report.
-    unkind = _msg(robin.page, "Thank you for letting me speak.")
+    unkind = msg(robin.page, "Thank you for letting me speak.")
     unkind.hover()
     expect(unkind.get_by_role("button", name="Report…")).to_be_visible()
-    expect(_msg(alex.page, "Thank you for letting me speak.").locator("button")).to_have_count(0)
-    expect(_msg(sam.page, "Thank you for letting me speak.").locator(".act-report")).to_have_count(
-        0
-    )
+    expect(msg(alex.page, "Thank you for letting me speak.").locator("button")).to_have_count(0)
+    expect(msg(sam.page, "Thank you for letting me speak.").locator(".act-report")).to_have_count(0)
     unkind.get_by_role("button", name="Report…").click()
     robin.page.get_by_role("button", name="Send report").click()  # no reason given
     report = sam.page.locator('#alert-list .alert[data-kind="report"]')
     expect(report).to_contain_text("Reported by Robin")
 
     # Deleting the message (after a confirmation) removes it everywhere, and the report.
-    target = _msg(sam.page, "Thank you for letting me speak.")
+    target = msg(sam.page, "Thank you for letting me speak.")
     target.hover()
     target.get_by_role("button", name="Delete…").click()
     expect(target.get_by_role("button", name="Cancel")).to_be_focused()
@@ -297,14 +272,14 @@ def test_facilitator_controls_hands_removal_and_the_activity_log(
     expect(report).to_have_count(0)
 
     # Removing Robin: a kind, clear message, and no retrying.
-    _member_action(sam.page, "robin", "Remove from room…").click()
-    _member(sam.page, "robin").get_by_role("button", name="Remove", exact=True).click()
+    member_action(sam.page, "robin", "Remove from room…").click()
+    member(sam.page, "robin").get_by_role("button", name="Remove", exact=True).click()
     expect(robin.page.locator("#status")).to_have_attribute("data-state", "removed")
     gone = robin.page.locator("#gone")
     expect(gone).to_be_visible()
     expect(gone).to_contain_text("A facilitator has removed you from this room for now.")
     expect(robin.page.locator("#compose")).to_be_hidden()
-    expect(_member(sam.page, "robin")).to_have_count(0)
+    expect(member(sam.page, "robin")).to_have_count(0)
     removed = sam.page.locator('#removed-list li[data-user-id="robin"]')
     expect(removed).to_contain_text("Robin")
     _shot(robin.page, "member-removed")
@@ -329,7 +304,7 @@ def test_facilitator_controls_hands_removal_and_the_activity_log(
     expect(audit).to_contain_text("Sam let Robin back in")
     robin.page.reload()
     connected(robin.page)
-    expect(_member(sam.page, "robin")).to_be_visible()
+    expect(member(sam.page, "robin")).to_be_visible()
     expect(robin.page.locator("#gone")).to_be_hidden()
 
     for person in (sam, alex, robin):

@@ -29,16 +29,21 @@ from tests.browser_support import (
     HuddleServer,
     Person,
     connected,
+    enter,
     launch,
+    member,
+    member_action,
+    msg,
     open_people,
     ready,
+    say,
     serve,
     shot,
     texts,
 )
 
 with contextlib.suppress(ImportError):  # without playwright the tests skip
-    from playwright.sync_api import Browser, Locator, Page, expect
+    from playwright.sync_api import Browser, Page, expect
 
 CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
 REMOVED = "A facilitator removed this message."
@@ -68,29 +73,16 @@ def _room() -> str:
     return f"circle-{secrets.token_hex(3)}"
 
 
-def _enter(srv: HuddleServer, person: Person, room: str, user: str, role: str) -> None:
-    person.page.goto(srv.link(room, srv.token(user, user.title(), room, role)))
-    connected(person.page)
-
-
-def _say(person: Person, text: str) -> None:
-    person.page.locator("#composer").fill(text)
-    person.page.locator("#composer").press("Enter")
-
-
-def _msg(page: Page, text: str) -> Locator:
-    return page.locator("#messages .msg", has_text=text)
-
-
-def _member(page: Page, user: str) -> Locator:
-    return page.locator(f'#members li[data-user-id="{user}"]')
-
-
-def _member_action(page: Page, user: str, name: str) -> Locator:
-    member = _member(page, user)
-    if member.locator("details.member-actions").get_attribute("open") is None:
-        member.locator("summary").click()
-    return member.get_by_role("button", name=name, exact=True)
+def _sam_and_alex(
+    huddle_process: HuddleServer | None, people: Callable[[], Person]
+) -> tuple[HuddleServer, str, Person, Person]:
+    """A new room with facilitator Sam and member Alex in it."""
+    srv = ready(huddle_process)
+    room = _room()
+    sam, alex = people(), people()
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    return srv, room, sam, alex
 
 
 def _emit_as(page: Page, token: str, room: str, event: str, payload: dict[str, Any]) -> Any:
@@ -144,17 +136,13 @@ def _clean(*persons: Person) -> None:
 def test_held_messages_are_reviewed_one_by_one_and_kept_across_a_reload(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = _room()
-    sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
+    _, _, sam, alex = _sam_and_alex(huddle_process, people)
 
     # Two messages with unknown links: both held for review.
-    _say(alex, "Have a look at https://example-one.test/pain-diary")
-    _say(alex, "And this one https://example-two.test/stretches")
-    first = _msg(alex.page, "example-one")
-    second = _msg(alex.page, "example-two")
+    say(alex, "Have a look at https://example-one.test/pain-diary")
+    say(alex, "And this one https://example-two.test/stretches")
+    first = msg(alex.page, "example-one")
+    second = msg(alex.page, "example-two")
     for held in (first, second):
         expect(held).to_have_class(re.compile(r"\bheld\b"))
         expect(held.locator(".state")).to_have_text("waiting for a facilitator to review it")
@@ -178,13 +166,13 @@ def test_held_messages_are_reviewed_one_by_one_and_kept_across_a_reload(
     expect(first).not_to_have_class(re.compile(r"\bheld\b"))
     expect(first).to_have_attribute("data-offset", re.compile(r"^\d+$"))
     expect(texts(sam.page, "example-one")).to_have_count(1)
-    expect(_msg(alex.page, "example-one")).to_have_count(1)
+    expect(msg(alex.page, "example-one")).to_have_count(1)
 
     # The one not shared is still there after another reload.
     alex.page.reload()
     connected(alex.page)
     expect(second.locator(".state")).to_have_text("not shared with the group")
-    expect(_msg(alex.page, "example-one")).to_have_count(1)
+    expect(msg(alex.page, "example-one")).to_have_count(1)
     shot(alex.page, "followups-held")
 
     # K: the activity log names the member and the reason; automatic entries are opt-in.
@@ -203,21 +191,17 @@ def test_held_messages_are_reviewed_one_by_one_and_kept_across_a_reload(
 def test_refusals_are_kept_and_stale_errors_go_when_their_reason_ends(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = _room()
-    sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
+    srv, room, sam, alex = _sam_and_alex(huddle_process, people)
     error = alex.page.locator("#error")
 
     # D: muted, refused; unmuted, the refusal's text goes away by itself.
-    _member_action(sam.page, "alex", "Mute Alex for 5 min").click()
+    member_action(sam.page, "alex", "Mute Alex for 5 min").click()
     expect(alex.page.locator("#mute-state")).to_be_visible()
-    _say(alex, "Is anyone there?")
-    refused = _msg(alex.page, "Is anyone there?")
+    say(alex, "Is anyone there?")
+    refused = msg(alex.page, "Is anyone there?")
     expect(refused.locator(".state")).to_have_text("not sent")
     expect(error).to_contain_text("muted")
-    _member_action(sam.page, "alex", "Unmute").click()
+    member_action(sam.page, "alex", "Unmute").click()
     expect(alex.page.locator("#mute-state")).to_be_hidden()
     expect(error).to_have_text("")
 
@@ -235,8 +219,8 @@ def test_refusals_are_kept_and_stale_errors_go_when_their_reason_ends(
     # D: paused, refused; resumed, the text goes.
     sam.page.get_by_role("button", name="Pause the room").click()
     expect(alex.page.locator("#roomstate")).to_have_text("Paused")
-    _say(alex, "Still paused?")
-    expect(_msg(alex.page, "Still paused?").locator(".state")).to_have_text("not sent")
+    say(alex, "Still paused?")
+    expect(msg(alex.page, "Still paused?").locator(".state")).to_have_text("not sent")
     expect(error).not_to_have_text("")
     sam.page.get_by_role("button", name="Resume the room").click()
     expect(error).to_have_text("")
@@ -251,7 +235,7 @@ def test_refusals_are_kept_and_stale_errors_go_when_their_reason_ends(
     )
     assert ack.get("ok"), ack
     expect(alex.page.locator("#mute-state")).to_be_visible()
-    _say(alex, "Muted for a moment")
+    say(alex, "Muted for a moment")
     expect(error).to_contain_text("muted")
     expect(alex.page.locator("#mute-state")).to_be_hidden(timeout=5_000)
     expect(error).to_have_text("", timeout=1_000)
@@ -261,14 +245,10 @@ def test_refusals_are_kept_and_stale_errors_go_when_their_reason_ends(
 def test_queued_messages_go_one_at_a_time_without_a_flood_alert(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = _room()
-    sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
+    _, _, sam, alex = _sam_and_alex(huddle_process, people)
     sent = [f"in a row {i}" for i in range(8)]
     for text in sent:
-        _say(alex, text)
+        say(alex, text)
     expect(alex.page.locator("#messages .msg.pending .state").first).to_contain_text("waiting")
     # Past the burst each message waits its turn: all arrive, in order, none refused…
     expect(sam.page.locator("#messages .msg .text")).to_have_text(sent, timeout=20_000)
@@ -289,22 +269,18 @@ def test_queued_messages_go_one_at_a_time_without_a_flood_alert(
 def test_turning_slow_mode_off_sends_a_waiting_message_at_once(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = _room()
-    sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
+    srv, room, sam, alex = _sam_and_alex(huddle_process, people)
     sam_token = srv.token("sam", "Sam", room, "facilitator")
     assert _emit_as(sam.page, sam_token, room, "slow_mode", {"seconds": 20})["ok"]
     expect(alex.page.locator("#roomstate")).to_contain_text("low")
-    _say(alex, "slow one")
-    expect(_msg(sam.page, "slow one")).to_have_count(1)
-    _say(alex, "slow two")
+    say(alex, "slow one")
+    expect(msg(sam.page, "slow one")).to_have_count(1)
+    say(alex, "slow two")
     waiting = alex.page.locator("#messages .msg.pending", has_text="slow two")
     expect(waiting.locator(".state")).to_contain_text("waiting")
     assert _emit_as(sam.page, sam_token, room, "slow_mode", {"seconds": 0})["ok"]
     # Sent at once, not after the rest of the 20 s.
-    expect(_msg(sam.page, "slow two")).to_have_count(1, timeout=5_000)
+    expect(msg(sam.page, "slow two")).to_have_count(1, timeout=5_000)
     expect(alex.page.locator("#messages .msg.pending")).to_have_count(0)
     _clean(sam, alex)
 
@@ -317,9 +293,9 @@ def test_phone_layout_deleted_placeholder_and_an_over_long_draft(
     srv = ready(huddle_process)
     room = _room()
     sam, alex = people(), phones()
-    _enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, sam, room, "sam", "facilitator")
     _stay_as(sam.page, [srv.token(f"m{i}", f"Member {i}", room, "member") for i in range(6)], room)
-    _enter(srv, alex, room, "alex", "member")
+    enter(srv, alex, room, "alex", "member")
     expect(alex.page.locator("#members li")).to_have_count(8)
 
     # C: on a phone the member list scrolls inside its panel; "Raise hand" stays in view.
@@ -335,8 +311,8 @@ def test_phone_layout_deleted_placeholder_and_an_over_long_draft(
     shot(alex.page, "followups-phone")
 
     # F: a deleted message leaves a placeholder for everyone, also after a reload.
-    _say(alex, "Something I regret saying")
-    target = _msg(sam.page, "Something I regret saying")
+    say(alex, "Something I regret saying")
+    target = msg(sam.page, "Something I regret saying")
     expect(target).to_have_attribute("data-offset", re.compile(r"^\d+$"))
     target.hover()
     target.get_by_role("button", name="Delete…").click()
@@ -395,10 +371,10 @@ def test_refused_links_and_the_removal_note_in_plain_words(
 
     # H: removed with a note: the note is still there after a reload.
     sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
-    sam_alex = _member(sam.page, "alex")
-    _member_action(sam.page, "alex", "Remove from room…")
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    sam_alex = member(sam.page, "alex")
+    member_action(sam.page, "alex", "Remove from room…")
     sam_alex.get_by_label("Reason (optional)").fill("Let's talk one to one tomorrow.")
     sam_alex.get_by_role("button", name="Remove from room…").click()
     sam_alex.get_by_role("button", name="Remove", exact=True).click()
@@ -420,13 +396,13 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
     srv = ready(huddle_process)
     room = _room()
     sam, alex, robin = people(), people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
-    _enter(srv, robin, room, "robin", "member")
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    enter(srv, robin, room, "robin", "member")
 
-    _say(alex, CRISIS)
-    _say(alex, "Honestly this week was awful")
-    reported = _msg(robin.page, "this week was awful")
+    say(alex, CRISIS)
+    say(alex, "Honestly this week was awful")
+    reported = msg(robin.page, "this week was awful")
     reported.hover()
     reported.get_by_role("button", name="Report…").click()
     robin.page.get_by_role("button", name="Send report").click()
@@ -437,7 +413,7 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
 
     # Kim joins later and still sees both; Sam reconnecting does not duplicate them.
     kim = people()
-    _enter(srv, kim, room, "kim", "facilitator")
+    enter(srv, kim, room, "kim", "facilitator")
     kim_crisis = kim.page.locator('#alert-list .alert[data-kind="crisis"]')
     kim_report = kim.page.locator('#alert-list .alert[data-kind="report"]')
     expect(kim_crisis).to_have_count(1)
@@ -454,7 +430,7 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
     expect(crisis).to_have_count(0)
 
     # Deleting the reported message settles the report everywhere.
-    target = _msg(sam.page, "this week was awful")
+    target = msg(sam.page, "this week was awful")
     target.hover()
     target.get_by_role("button", name="Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
@@ -469,12 +445,8 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
 def test_a_held_message_is_one_card_naming_its_other_concerns(
     huddle_process: HuddleServer | None, people: Callable[[], Person]
 ) -> None:
-    srv = ready(huddle_process)
-    room = _room()
-    sam, alex = people(), people()
-    _enter(srv, sam, room, "sam", "facilitator")
-    _enter(srv, alex, room, "alex", "member")
-    _say(alex, f"I can send you some of my gabapentin until your script comes. {CRISIS}")
+    _, _, sam, alex = _sam_and_alex(huddle_process, people)
+    say(alex, f"I can send you some of my gabapentin until your script comes. {CRISIS}")
     held = sam.page.locator('#alert-list .alert[data-kind="held"]')
     expect(held).to_have_count(1)
     expect(held.locator(".alert-also")).to_contain_text("crisis language")

@@ -19,9 +19,11 @@ from tests.browser_support import (
     HuddleServer,
     Person,
     connected,
+    enter,
     launch,
     open_people,
     ready,
+    say,
     serve,
     shot,
     texts,
@@ -54,17 +56,14 @@ def test_reviews_made_while_away_show_after_coming_back(
     srv = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex = people(), people()
-    sam.page.goto(srv.link(room, srv.token("sam", "Sam", room, "facilitator")))
-    connected(sam.page)
-    alex.page.goto(srv.link(room, srv.token("alex", "Alex", room, "member")))
-    connected(alex.page)
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
 
     for text in (
         "Have a look at https://example-one.test/pain-diary",
         "And this one https://example-two.test/stretches",
     ):
-        alex.page.locator("#composer").fill(text)
-        alex.page.locator("#composer").press("Enter")
+        say(alex, text)
     first = alex.page.locator("#messages .msg", has_text="example-one")
     second = alex.page.locator("#messages .msg", has_text="example-two")
     for held in (first, second):
@@ -108,14 +107,8 @@ def test_a_not_shared_message_keeps_its_place_in_the_conversation(
     srv = ready(huddle_process)
     room = f"circle-{secrets.token_hex(3)}"
     sam, alex = people(), people()
-    sam.page.goto(srv.link(room, srv.token("sam", "Sam", room, "facilitator")))
-    connected(sam.page)
-    alex.page.goto(srv.link(room, srv.token("alex", "Alex", room, "member")))
-    connected(alex.page)
-
-    def say(person: Person, text: str) -> None:
-        person.page.locator("#composer").fill(text)
-        person.page.locator("#composer").press("Enter")
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
 
     say(sam, "before it")
     expect(texts(alex.page, "before it")).to_have_count(1)
