@@ -175,7 +175,8 @@ class ChatService:
             )
         hands = await self.backend.hands_list(req.room)
         facilitator = is_facilitator(claims.rooms[req.room])
-        held = await self.backend.holds_list(req.room) if facilitator else []
+        holds = await self.backend.holds_list(req.room) if facilitator or req.held else []
+        held = holds if facilitator else []
         alerts = await self.backend.alerts_list(req.room) if facilitator else []
         # The joiner's own held messages it still shows as waiting (``held``: client_ids as
         # sent, and canonical): "shared" (approved: in the log), "waiting" (still held) or
@@ -188,14 +189,11 @@ class ChatService:
         # so the read stays the last await before live delivery.
         held_status: dict[str, str] = {}
         if req.held:
-            still_held = {h["id"] for h in await self.backend.holds_list(req.room)}
+            still_held = {h["id"] for h in holds}
             found = await asyncio.gather(
-                *(self.backend.find_client_id(req.room, canonical) for _, canonical in req.held),
-                return_exceptions=True,
+                *(self.backend.find_client_id(req.room, canonical) for _, canonical in req.held)
             )
             for (asked, _), entry in zip(req.held, found, strict=True):
-                if isinstance(entry, BaseException):
-                    raise entry
                 if entry is None or (entry.get("user") or {}).get("id") != claims.user_id:
                     continue
                 if entry["offset"]:

@@ -371,8 +371,8 @@ def default_lexicon() -> "Lexicon":
 # digits at the start of a word; digits inside a word ("n1gg3333r", "k1111") still count.
 _NUMBER_TRIPLE = re.compile(r"(?<!\w)\d*(\d)\1\1")
 _LEADING_NUMBER = re.compile(r"(?<!\w)\d+")
-# The letters a _TRIPLE key is made of (Lexicon.__init__): three in a row, four for "i".
-_VIEW_TRIPLE = re.compile(r"([abcdefghjkmnopqrstuvwxyz268])\1\1|iiii")
+# What a _TRIPLE key is (Lexicon.__init__): a view letter three times, "i" four times.
+_VIEW_TRIPLE = re.compile("([" + _ALPHABET.replace("*", "").replace("i", "") + r"])\1\1|iiii")
 
 
 def _triple_outside_numbers(decomposed: str) -> bool:
