@@ -149,7 +149,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # A young collection every 10,000 net allocations instead of 700: a busy worker's
         # objects mostly die young anyway, and full collections (10-27 ms pauses, twice per
         # 20 s at 40,000 deliveries/s) stop coming within a run; worst latency 64-85 ->
-        # 40-55 ms (docs/benchmarks.md, --gc-log).
+        # 40-64 ms (docs/benchmarks.md, --gc-log).
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
     app.on_startup.append(freeze_startup_objects)
