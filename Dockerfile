@@ -1,17 +1,23 @@
-# One huddle worker. Build: docker build -t huddle .
+# One huddle worker, built from the same lock file as the README's commands and CI:
+# Python packages from uv.lock (uv pinned and hashed in scripts/uv-requirements.txt), the
+# web client's from web/package-lock.json. Build: docker build -t huddle .
 FROM node:20-bookworm-slim AS web
 WORKDIR /app/web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 FROM python:3.11-slim-bookworm
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
+    PATH=/app/.venv/bin:$PATH PYTHONPATH=/app
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY scripts/uv-requirements.txt ./scripts/
+RUN pip install --no-cache-dir --no-deps --require-hashes -r scripts/uv-requirements.txt
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project --no-cache --python /usr/local/bin/python
 COPY chatserver ./chatserver
 COPY rooms ./rooms
 COPY moderation ./moderation
-RUN pip install --no-cache-dir .
 COPY web ./web
 COPY --from=web /app/web/node_modules ./web/node_modules
 RUN useradd --system --uid 10001 huddle

@@ -1,16 +1,25 @@
-"""Command line: ``huddle serve`` runs a worker, ``huddle token`` signs an access token."""
+"""Command line: ``serve`` runs a worker; ``link`` prints a ready link to a room for one
+person; ``token`` prints the bare access token (for another system to wrap).
+
+With no ``HUDDLE_SECRET`` set, all three use a demo secret kept in ``HUDDLE_DATA_DIR``
+(made by the first ``serve``), so links made in another terminal work with a demo run.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import ipaddress
 import logging
+import os
 import secrets
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -21,6 +30,9 @@ from chatserver.config import ConfigError, Settings
 LISTEN_BACKLOG = 2048
 GC_YOUNG_THRESHOLD = 10_000
 DEMO_TTL_S = 12 * 3600
+LINK_TTL_S = 12 * 3600
+DEMO_SECRET_FILE = "demo-secret"
+LINK_HINT = "./scripts/huddle link --name NAME --room ROOM [--role facilitator]"
 
 
 def _role_arg(raw: str) -> tuple[str, str]:
@@ -48,7 +60,25 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run a worker (settings from HUDDLE_* variables)")
     serve.add_argument("--host", help="address to listen on (default HUDDLE_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default HUDDLE_PORT or 8080)")
-    token = sub.add_parser("token", help="print an access token signed with HUDDLE_SECRET")
+    link = sub.add_parser(
+        "link",
+        help="print a ready link to a room for one person",
+        description="Print the link one person opens to join a room: the web client's "
+        "address with a signed access token in its fragment.",
+    )
+    link.add_argument("--name", required=True, type=_name_arg, help="display name (a pseudonym)")
+    link.add_argument("--room", help="room id (default HUDDLE_DEMO_ROOM, demo)")
+    link.add_argument("--role", choices=("member", "facilitator"), default="member")
+    link.add_argument(
+        "--user",
+        help="user id; default: a new one per link (give one person the same id on every link)",
+    )
+    link.add_argument(
+        "--base",
+        help="the server's address as people reach it (default http://HUDDLE_HOST:HUDDLE_PORT)",
+    )
+    link.add_argument("--ttl", type=int, default=LINK_TTL_S, help="seconds the link is valid")
+    token = sub.add_parser("token", help="print an access token (for another system to use)")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
     token.add_argument("--name", required=True, type=_name_arg, help="display name (a pseudonym)")
     token.add_argument(
@@ -72,19 +102,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "token":
         return _token(settings, args)
+    if args.command == "link":
+        return _link(settings, args)
     return _serve(settings, args)
 
 
+def demo_secret_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / DEMO_SECRET_FILE
+
+
+def _signing_secret(settings: Settings) -> str | None:
+    """HUDDLE_SECRET, else the demo secret a ``serve`` run left; None if neither exists."""
+    if settings.secret is not None:
+        return settings.secret
+    try:
+        return demo_secret_path(settings).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _no_secret_message(settings: Settings) -> str:
+    return (
+        "huddle: HUDDLE_SECRET must be set to sign tokens (or start the server once "
+        f"without it, which keeps a demo secret in {demo_secret_path(settings)})"
+    )
+
+
+def _load_or_make_demo_secret(settings: Settings) -> str:
+    existing = _signing_secret(settings)
+    if existing is not None:
+        return existing
+    path = demo_secret_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(made + "\n")
+    return made
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.secret is None:
-        print("huddle: HUDDLE_SECRET must be set to sign tokens", file=sys.stderr)
+    secret = _signing_secret(settings)
+    if secret is None:
+        print(_no_secret_message(settings), file=sys.stderr)
         return 2
     if args.ttl <= 0:
         print("huddle: --ttl must be positive", file=sys.stderr)
         return 2
     print(
         issue_token(
-            settings.secret,
+            secret,
             user_id=args.user,
             name=args.name,
             rooms=dict(args.room),
@@ -93,6 +160,54 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def room_link(base: str, room: str, token: str) -> str:
+    """The address a person opens: the client reads room and token from the fragment,
+    which browsers never send to a server, and then takes them out of the address bar."""
+    return f"{base.rstrip('/')}/#room={quote(room, safe='')}&token={token}"
+
+
+def _link(settings: Settings, args: argparse.Namespace) -> int:
+    secret = _signing_secret(settings)
+    if secret is None:
+        print(_no_secret_message(settings), file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("huddle: --ttl must be positive", file=sys.stderr)
+        return 2
+    room = args.room if args.room is not None else settings.demo_room
+    try:
+        _role_arg(f"{room}={args.role}")
+    except argparse.ArgumentTypeError as exc:
+        print(f"huddle: --room: {exc}", file=sys.stderr)
+        return 2
+    user = args.user or f"{args.role[0]}-{secrets.token_hex(6)}"
+    base = args.base or _base_url(settings.host, settings.port)
+    tok = issue_token(
+        secret,
+        user_id=user,
+        name=args.name,
+        rooms={room: args.role},
+        now=int(time.time()),
+        ttl_s=args.ttl,
+    )
+    print(room_link(base, room, tok))
+    hours = args.ttl / 3600
+    print(
+        f"huddle: {args.name} ({args.role}, user {user}) in room {room}; valid for {hours:g} h",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -111,32 +226,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     demo = settings.secret is None
     if demo:
-        settings = replace(settings, secret=secrets.token_urlsafe(48))
+        try:
+            settings = replace(settings, secret=_load_or_make_demo_secret(settings))
+        except OSError as exc:
+            print(
+                f"huddle: cannot keep a demo secret in {settings.data_dir}: {exc}", file=sys.stderr
+            )
+            return 2
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:
-        base = f"http://{_display_host(settings.host)}:{settings.port}"
+        base = _base_url(settings.host, settings.port)
         backend = "redis" if settings.redis_url else "memory"
         print(f"huddle: serving on {base} with the {backend} backend", flush=True)
-        if demo:
-            assert settings.secret is not None
-            now = int(time.time())
-            room = settings.demo_room
-            links = [
-                ("facilitator", "fac-demo", "Sam (facilitator)"),
-                ("member", "member-demo", "Alex"),
-            ]
-            print("huddle: no HUDDLE_SECRET set, so this run made its own; demo links:", flush=True)
-            for role, user, name in links:
-                tok = issue_token(
-                    settings.secret,
-                    user_id=user,
-                    name=name,
-                    rooms={room: role},
-                    now=now,
-                    ttl_s=DEMO_TTL_S,
-                )
-                print(f"  {role:<12} {base}/#room={room}&token={tok}", flush=True)
+        for line in startup_notes(settings, demo=demo, now=int(time.time())):
+            print(line, flush=True)
 
     app.on_startup.append(announce)
 
@@ -176,8 +280,47 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def _display_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+def _base_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def startup_notes(settings: Settings, *, demo: bool, now: int) -> list[str]:
+    """What a person starting the server needs next: ready links for the demo room when
+    they are safe to print, and how to make more.
+
+    Links carry a credential, so they are printed only for a demo secret or a server on
+    loopback (someone trying huddle on their machine), never into a public server's log."""
+    assert settings.secret is not None
+    notes: list[str] = []
+    base = _base_url(settings.host, settings.port)
+    if demo:
+        notes.append(
+            "huddle: no HUDDLE_SECRET set, so links are signed with a demo secret kept in "
+            f"{demo_secret_path(settings)} (fine on your own machine; set HUDDLE_SECRET "
+            "for a real group)"
+        )
+    if demo or _is_loopback(settings.host):
+        room = settings.demo_room
+        notes.append(f"huddle: ready links for room {room!r} (open each in its own browser tab):")
+        people = [
+            ("facilitator", "fac-demo", "Sam (facilitator)"),
+            ("member", "member-demo", "Alex"),
+        ]
+        for role, user, name in people:
+            tok = issue_token(
+                settings.secret,
+                user_id=user,
+                name=name,
+                rooms={room: role},
+                now=now,
+                ttl_s=DEMO_TTL_S,
+            )
+            notes.append(f"  {role:<12} {room_link(base, room, tok)}")
+    notes.append(f"huddle: more links for people: {LINK_HINT}")
+    return notes
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ class Settings:
         default="info", metadata={"parse": _choice("debug", "info", "warning", "error")}
     )
     demo_room: str = field(default="demo", metadata={"parse": _str})
+    data_dir: str = field(default=".huddle", metadata={"parse": _str})
+    """Where a run keeps files of its own; today the demo secret (used when no secret is set)."""
     moderation_policy: str = field(default="default", metadata={"parse": _policy_kind})
     worker_id: str = field(default="", metadata={"parse": _str})
     event_loop: str = field(default="uvloop", metadata={"parse": _choice("uvloop", "asyncio")})
@@ -144,5 +146,7 @@ _TOOLING_VARIABLES = frozenset(
         "HUDDLE_TEST_OUTPUT",
         "HUDDLE_SKIP_INSTALL",
         "HUDDLE_NO_SKIPS",
+        "HUDDLE_VENV",
+        "HUDDLE_FRESH_VENV",
     }
 )

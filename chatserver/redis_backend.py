@@ -241,7 +241,7 @@ class RedisBackend:
                     await task
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()
         await self._pipe.close()
         await self._redis.aclose()
         # A pool handed to the client is not the client's to close: close it here.
@@ -479,7 +479,7 @@ class RedisBackend:
                     fut.set_exception(BackendUnavailable("Redis connection lost"))
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
-                    await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await self._pubsub.aclose()
                 self._pubsub = None
             await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
             attempt += 1

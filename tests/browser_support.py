@@ -43,7 +43,7 @@ CHROMIUM_ARGS = [
 SOCKET_IO_CLIENT = (
     ROOT / "web" / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 )
-PYTHON = ROOT / ".venv" / "bin" / "python"
+
 SECRET = "browser-test-secret-" + "k" * 32
 WAIT_MS = 10_000  # every browser wait is bounded by this
 START_TIMEOUT_S = 20.0
@@ -78,7 +78,7 @@ def require_browser() -> None:
 
 
 def python() -> str:
-    return str(PYTHON) if PYTHON.exists() else sys.executable
+    return sys.executable
 
 
 def output_dir() -> Path:
