@@ -242,6 +242,7 @@ class ChatService:
             },
             "recovered": read.recovered,
             "entries": entries,
+            "limits": {"max_message_chars": self.max_message_chars},
             "held_status": held_status,
             **(
                 {

@@ -53,6 +53,7 @@ async def test_two_members_chat_live(connect: Connect) -> None:
         "muted": False,
     }
     assert joined_a["recovered"] is False and joined_a["entries"] == []
+    assert joined_a["limits"] == {"max_message_chars": 2000}
     joined_s = await sam.call("join", {"room": "r1"})
     assert [m["id"] for m in joined_s["room"]["members"]] == ["sam", "alex"]  # facilitators first
     presence = await alex.wait_for("presence", lambda p: p.get("joined", {}).get("id") == "sam")
