@@ -20,9 +20,11 @@ from rooms.state import RoomState
 EVERYONE = "all"
 FACILITATORS = "facilitators"
 USER_AUDIENCE = "user:"
-# Open alerts kept per room (a busy session has a handful; this bounds a flood).
-ALERTS_PER_ROOM = 200
 """Prefix of an audience naming one user (on whichever worker they are): ``user:<id>``."""
+# Open alerts and held messages kept per room (a busy session has a handful; this bounds
+# a flood). Past the cap the oldest (by ``ts``, then ``id``) go, in both backends.
+ALERTS_PER_ROOM = 200
+HELD_PER_ROOM = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +154,8 @@ class Backend(Protocol):
     async def hands_list(self, room: str) -> list[dict[str, str]]: ...
 
     async def hold_put(self, room: str, entry: Entry) -> None:
-        """Keep a held message (with its ``held_reason``) until a facilitator reviews it."""
+        """Keep a held message (with its ``held_reason``) until a facilitator reviews it;
+        the oldest go past HELD_PER_ROOM."""
         ...
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:

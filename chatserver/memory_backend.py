@@ -15,6 +15,7 @@ from typing import Any
 
 from chatserver.backend import (
     ALERTS_PER_ROOM,
+    HELD_PER_ROOM,
     AppendRefused,
     AppendResult,
     Delivery,
@@ -34,8 +35,9 @@ from rooms.state import RoomState, apply_event
 log = logging.getLogger(__name__)
 
 
-HELD_PER_ROOM = 200
 AUDIT_PER_ROOM = 1000
+# Client ids of held messages, for a retry's answer (Redis keeps each for a day instead).
+HELD_CLIENT_IDS_PER_ROOM = 1000
 
 
 @dataclass(slots=True)
@@ -163,11 +165,10 @@ class MemoryBackend:
     async def hold_put(self, room: str, entry: Entry) -> None:
         r = self._room(room)
         r.held[entry["id"]] = entry
-        while len(r.held) > HELD_PER_ROOM:
-            del r.held[next(iter(r.held))]
+        _drop_oldest(r.held, HELD_PER_ROOM)
         if entry.get("client_id"):
             r.held_client_ids.setdefault(entry["client_id"], entry)
-            while len(r.held_client_ids) > HELD_PER_ROOM:
+            while len(r.held_client_ids) > HELD_CLIENT_IDS_PER_ROOM:
                 del r.held_client_ids[next(iter(r.held_client_ids))]
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:
@@ -179,8 +180,7 @@ class MemoryBackend:
     async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
         alerts = self._room(room).alerts
         alerts[alert["id"]] = alert
-        while len(alerts) > ALERTS_PER_ROOM:
-            del alerts[min(alerts, key=lambda a: (alerts[a]["ts"], a))]
+        _drop_oldest(alerts, ALERTS_PER_ROOM)
 
     async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
         return self._room(room).alerts.pop(alert_id, None)
@@ -202,6 +202,12 @@ class MemoryBackend:
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+def _drop_oldest(items: dict[str, Any], cap: int) -> None:
+    """Keep the newest ``cap`` items (by ``ts``, then id), as the Redis backend does."""
+    while len(items) > cap:
+        del items[min(items, key=lambda key: (items[key]["ts"], key))]
 
 
 def _count_raid(

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from chatserver.backend import (
     ALERTS_PER_ROOM,
+    HELD_PER_ROOM,
     AppendRefused,
     AppendResult,
     BackendUnavailable,
@@ -692,7 +693,10 @@ class RedisBackend:
                 # and the append script does not treat it as already appended.
                 marker = b"0\n" + _body(entry)
                 pipe.set(cid_key(room, entry["client_id"]), marker, ex=DEDUPE_TTL_S, nx=True)
-            await self._call(pipe.execute())
+            pipe.hlen(key)
+            *_, count = await self._call(pipe.execute())
+        if count > HELD_PER_ROOM:
+            await self._drop_oldest(key, HELD_PER_ROOM)
 
     async def hold_take(self, room: str, msg_id: str) -> Entry | None:
         entry: Entry | None = await self._take(room_keys(room)["held"], msg_id)
@@ -720,13 +724,17 @@ class RedisBackend:
             pipe.hlen(key)
             *_, count = await self._call(pipe.execute())
         if count > ALERTS_PER_ROOM:
-            # Rare (a flood of alerts): drop the oldest. Two workers trimming at once
-            # drop a few more than needed, never an alert newer than the ones kept.
-            values: list[Any] = await self._call(self._redis.hvals(key))
-            alerts = sorted((_unpack(v) for v in values), key=lambda a: (a["ts"], a["id"]))
-            stale = [a["id"] for a in alerts[: len(alerts) - ALERTS_PER_ROOM]]
-            if stale:
-                await self._call(self._redis.hdel(key, *stale))
+            await self._drop_oldest(key, ALERTS_PER_ROOM)
+
+    async def _drop_oldest(self, key: str, cap: int) -> None:
+        """Rare (a flood of alerts or held messages): keep the newest ``cap`` items of a
+        hash (by ``ts``, then id). Two workers trimming at once drop a few more than
+        needed, never an item newer than the ones kept."""
+        values: list[Any] = await self._call(self._redis.hvals(key))
+        items = sorted((_unpack(v) for v in values), key=lambda a: (a["ts"], a["id"]))
+        stale = [a["id"] for a in items[: len(items) - cap]]
+        if stale:
+            await self._call(self._redis.hdel(key, *stale))
 
     async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
         alert: dict[str, Any] | None = await self._take(room_keys(room)["alerts"], alert_id)

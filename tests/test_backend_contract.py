@@ -304,6 +304,17 @@ async def test_a_flood_of_alerts_keeps_the_newest(backend: Backend) -> None:
     assert kept[0] == "x0005" and kept[-1] == f"x{ALERTS_PER_ROOM + 4:04d}"
 
 
+async def test_a_flood_of_held_messages_keeps_the_newest(backend: Backend) -> None:
+    from chatserver.backend import HELD_PER_ROOM
+
+    for i in range(HELD_PER_ROOM + 3):
+        await backend.hold_put("r1", {**msg(f"link {i}", ts=NOW + i), "id": f"h{i:04d}"})
+    kept = [h["id"] for h in await backend.holds_list("r1")]
+    assert len(kept) == HELD_PER_ROOM
+    assert kept[0] == "h0003" and kept[-1] == f"h{HELD_PER_ROOM + 2:04d}"
+    assert await backend.hold_take("r1", "h0000") is None
+
+
 async def test_hands_queue_in_raise_order(backend: Backend) -> None:
     bea = {"id": "bea", "name": "Bea", "role": "member"}
     assert await backend.hands_set("r1", ALEX, True, NOW) == [ALEX]
