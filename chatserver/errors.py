@@ -1,27 +1,39 @@
-"""Error acks: ``{"ok": false, "error": {"code", "message"}}`` with the DESIGN §3 codes."""
+"""Error acks: ``{"ok": false, "error": {"code", "message"}}``.
+
+The codes themselves are registered in rooms/codes.py (the one list, with plain words for
+each); they are re-exported here for the service and the transport.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
-UNAUTHORIZED: Final = "unauthorized"
-FORBIDDEN: Final = "forbidden"
-NOT_IN_ROOM: Final = "not_in_room"
-INVALID_PAYLOAD: Final = "invalid_payload"
-TOO_LONG: Final = "too_long"
-RATE_LIMITED: Final = "rate_limited"
-SLOW_MODE: Final = "slow_mode"
-MUTED: Final = "muted"
-ROOM_LOCKED: Final = "room_locked"
-BLOCKED: Final = "blocked"
-DUPLICATE: Final = "duplicate"
-UNAVAILABLE: Final = "unavailable"
+from rooms.codes import (
+    BLOCKED,
+    CODES,
+    INVALID_PAYLOAD,
+    NOT_IN_ROOM,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+)
+
+__all__ = [
+    "BLOCKED",
+    "INVALID_PAYLOAD",
+    "NOT_IN_ROOM",
+    "UNAUTHORIZED",
+    "UNAVAILABLE",
+    "ServiceError",
+]
 
 
 class ServiceError(Exception):
     """A request that cannot be carried out; becomes an error ack, never a crash."""
 
     def __init__(self, code: str, message: str, *, retry_after_s: float | None = None) -> None:
+        if code not in CODES:
+            # A typo'd code would reach clients as words nobody wrote: fail where it is made.
+            raise ValueError(f"unregistered error code {code!r} (see rooms/codes.py)")
         super().__init__(message)
         self.code = code
         self.message = message

@@ -1,15 +1,19 @@
 """Who may do what in a room: pure functions of the actor and the room state.
 
 Modelled on Synapse's event_auth: each rule takes the actor's role and the current state
-and returns a refusal (with the protocol error code) or None. The backend calls
-``check_post`` inside its atomic append so every worker agrees.
+and returns a refusal (with the protocol error code, rooms/codes.py) or None. The memory
+backend calls ``check_post`` inside its append, the Redis backend's append script mirrors
+``post_rule``, and the moderation gate calls ``post_rule``, so every worker and every
+check agrees (tests/fixtures/post_guard_cases.json).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
+from rooms.codes import FORBIDDEN, MUTED, ROOM_LOCKED, SLOW_MODE
 from rooms.state import RoomState
 
 FACILITATOR = "facilitator"
@@ -30,7 +34,7 @@ def check_invited(token_rooms: Mapping[str, str], room: str) -> Refusal | None:
     """Only the rooms the token names exist for this person (checked before any state is
     read, so an uninvited room id never reaches the backend)."""
     if room not in token_rooms:
-        return Refusal("forbidden", "Your invitation does not include this room.")
+        return Refusal(FORBIDDEN, "Your invitation does not include this room.")
     return None
 
 
@@ -42,36 +46,81 @@ def check_join(
     if refusal is not None:
         return refusal
     if user_id in state.removed and not is_facilitator(token_rooms[room]):
-        return Refusal("forbidden", "A facilitator has removed you from this room.")
+        return Refusal(FORBIDDEN, "A facilitator has removed you from this room.")
+    return None
+
+
+POST_RULES: Final = ("muted", "paused", "locked", "floor", "slow_mode")
+"""The post guard's rules in the order they are checked: the first that applies is the
+one reported. chatserver/lua/append.lua checks the same rules in the same order; the
+moderation gate calls ``post_rule``; tests/fixtures/post_guard_cases.json holds all three
+to the same answers."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostRule:
+    """The rule that refuses a post, and how long until it stops applying (None: until
+    someone acts)."""
+
+    rule: str
+    wait_ms: int | None
+
+
+def post_rule(
+    user_id: str,
+    role: str,
+    now_ms: int,
+    *,
+    muted: bool,
+    muted_until_ms: int | None,
+    paused: bool,
+    locked: bool,
+    floor: str | None,
+    slow_mode_s: int,
+    last_post_ms: int | None,
+) -> PostRule | None:
+    """May this person post now? The one statement of the post guard, on plain values so
+    callers holding the room state in another shape (the moderation gate) use it as is.
+
+    ``muted_until_ms`` is None for a mute until unmuted; a mute that has ended (``until
+    <= now``) no longer applies. Facilitators always may post.
+    """
+    if is_facilitator(role):
+        return None
+    if muted:
+        if muted_until_ms is None:
+            return PostRule("muted", None)
+        if muted_until_ms > now_ms:
+            return PostRule("muted", muted_until_ms - now_ms)
+    if paused:
+        return PostRule("paused", None)
+    if locked:
+        return PostRule("locked", None)
+    if floor is not None and floor != user_id:
+        return PostRule("floor", None)
+    if slow_mode_s and last_post_ms is not None:
+        wait_ms = last_post_ms + slow_mode_s * 1000 - now_ms
+        if wait_ms > 0:
+            return PostRule("slow_mode", wait_ms)
     return None
 
 
 def check_post(state: RoomState, user_id: str, role: str, now_ms: int) -> Refusal | None:
-    """May this person post a message now? Facilitators always may.
-
-    The Redis backend's append script mirrors these rules in the same order and reports
-    the rule that refused with ``refusal_for``, so both backends answer alike.
-    """
-    if is_facilitator(role):
-        return None
-    until = state.muted_until(user_id, now_ms)
-    if until is None:
-        return refusal_for("muted", None)
-    if until:
-        return refusal_for("muted", until - now_ms)
-    if state.paused:
-        return refusal_for("paused", None)
-    if state.locked:
-        return refusal_for("locked", None)
-    if state.floor is not None and state.floor != user_id:
-        return refusal_for("floor", None)
-    if state.slow_mode_s:
-        last = state.last_post_ms.get(user_id)
-        if last is not None:
-            wait_ms = last + state.slow_mode_s * 1000 - now_ms
-            if wait_ms > 0:
-                return refusal_for("slow_mode", wait_ms)
-    return None
+    """May this person post a message now? ``post_rule`` on the room state, as the
+    refusal the sender gets."""
+    found = post_rule(
+        user_id,
+        role,
+        now_ms,
+        muted=user_id in state.mutes,
+        muted_until_ms=state.mutes.get(user_id),
+        paused=state.paused,
+        locked=state.locked,
+        floor=state.floor,
+        slow_mode_s=state.slow_mode_s,
+        last_post_ms=state.last_post_ms.get(user_id),
+    )
+    return None if found is None else refusal_for(found.rule, found.wait_ms)
 
 
 def may_show_typing(state: RoomState, user_id: str, role: str, now_ms: int) -> bool:
@@ -79,29 +128,30 @@ def may_show_typing(state: RoomState, user_id: str, role: str, now_ms: int) -> b
     paused, locked, someone else's floor), which would only tell the room a muted member
     is writing. Slow mode still shows it: the message will come."""
     refusal = check_post(state, user_id, role, now_ms)
-    return refusal is None or refusal.code == "slow_mode"
+    return refusal is None or refusal.code == SLOW_MODE
 
 
-def refusal_for(rule: str, wait_ms: int | None) -> Refusal:
-    """The refusal for a post rule: muted, paused, locked, floor or slow_mode.
+def refusal_for(rule: str, wait_ms: float | None) -> Refusal:
+    """The refusal for a post rule (``POST_RULES``), in the one wording members read
+    whichever check saw it first: the moderation gate, the memory backend or append.lua.
 
     ``wait_ms`` is how long until the rule stops applying (None: until someone acts).
     """
     left = None if wait_ms is None else max(wait_ms, 0) / 1000
     if rule == "muted":
         if left is None:
-            return Refusal("muted", "A facilitator has muted you until they unmute you.")
-        return Refusal("muted", f"You are muted for {_duration(left)} more.", left)
+            return Refusal(MUTED, "A facilitator has muted you until they unmute you.")
+        return Refusal(MUTED, f"You are muted for {_duration(left)} more.", left)
     if rule == "paused":
-        return Refusal("room_locked", "The facilitator has paused the room for a moment.")
+        return Refusal(ROOM_LOCKED, "The facilitator has paused the room for a moment.")
     if rule == "locked":
-        return Refusal("room_locked", "The room is locked: only facilitators can post.")
+        return Refusal(ROOM_LOCKED, "The room is locked: only facilitators can post.")
     if rule == "floor":
-        return Refusal("room_locked", "Someone else has the floor right now.")
+        return Refusal(ROOM_LOCKED, "Someone else has the floor right now.")
     if rule == "slow_mode":
         wait = left or 0.0
         return Refusal(
-            "slow_mode", f"Slow mode is on: you can post again in {_duration(wait)}.", wait
+            SLOW_MODE, f"Slow mode is on: you can post again in {_duration(wait)}.", wait
         )
     raise ValueError(f"unknown post rule {rule!r}")
 
@@ -116,14 +166,14 @@ def _duration(seconds: float) -> str:
 def check_moderate(role: str) -> Refusal | None:
     """Facilitator controls are for facilitators; the role comes from the token only."""
     if not is_facilitator(role):
-        return Refusal("forbidden", "Only facilitators can do that.")
+        return Refusal(FORBIDDEN, "Only facilitators can do that.")
     return None
 
 
 def check_target(actor_id: str, target_id: str, target_role: str | None) -> Refusal | None:
     """A facilitator acts on members: not on themselves, not on another facilitator."""
     if actor_id == target_id:
-        return Refusal("forbidden", "You cannot do that to yourself.")
+        return Refusal(FORBIDDEN, "You cannot do that to yourself.")
     if target_role is not None and is_facilitator(target_role):
-        return Refusal("forbidden", "Facilitators cannot be muted, removed or given the floor.")
+        return Refusal(FORBIDDEN, "Facilitators cannot be muted, removed or given the floor.")
     return None

@@ -2,14 +2,16 @@
 
 Every room change (mute, lock, pin …) is a log entry; the state any worker needs to
 decide whether someone may post is what you get by applying those entries in offset
-order. The memory backend keeps one ``RoomState`` per room; the Redis backend keeps the
-same fields in the room's hashes and mirrors ``apply_event`` in its append script.
+order. ``state_change`` reads what an entry changes (once, for every backend); the memory
+backend applies it to one ``RoomState`` per room with ``apply_event``; the Redis backend
+passes it to its append script, the one mirror, which applies it to the room's hashes.
+tests/fixtures/room_state_cases.json holds both (and the web client) to the same answers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from rooms.entries import Entry
 
@@ -47,33 +49,83 @@ class RoomState:
         }
 
 
-def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
-    """Fold one logged room event into the state (messages only touch last_post_ms)."""
+class StateChange(NamedTuple):
+    """What one log entry changes in the room state, read once from the entry.
+
+    ``op`` names the change (the same names chatserver/lua/append.lua folds by), ``a`` is
+    the key it changes (a user or message id) or its new value, ``b`` the value for a key.
+    """
+
+    op: str
+    a: Any = None
+    b: Any = None
+
+
+NO_CHANGE: Final = StateChange("none")
+
+
+def state_change(entry: Entry) -> StateChange:
+    """How a logged entry changes the room state: the one reading of every event kind.
+
+    ``apply_event`` applies it to a ``RoomState``; the Redis backend hands it to its
+    append script, which applies it to the room's hashes.
+    """
     kind = entry.get("kind")
     if kind is None:
-        state.last_post_ms[entry["user"]["id"]] = entry["ts"]
-        return
+        return StateChange("message", entry["user"]["id"], entry["ts"])
     if kind == "locked":
-        state.locked = bool(entry["locked"])
-    elif kind == "paused":
-        state.paused = bool(entry["paused"])
-    elif kind == "slow_mode":
-        state.slow_mode_s = int(entry["slow_mode_s"])
-    elif kind == "floor":
-        state.floor = entry.get("user_id")
-    elif kind == "muted":
-        state.mutes[entry["user_id"]] = entry.get("until")
-    elif kind == "unmuted":
-        state.mutes.pop(entry["user_id"], None)
-    elif kind == "pinned":
-        state.pins[entry["id"]] = entry["entry"]
-    elif kind == "unpinned" or kind == "deleted":
-        state.pins.pop(entry["id"], None)
-    elif kind == "removed":
-        state.removed.add(entry["user_id"])
-    elif kind == "readmitted":
-        state.removed.discard(entry["user_id"])
+        return StateChange("locked", bool(entry["locked"]))
+    if kind == "paused":
+        return StateChange("paused", bool(entry["paused"]))
+    if kind == "slow_mode":
+        return StateChange("slow_mode_s", int(entry["slow_mode_s"]))
+    if kind == "floor":
+        return StateChange("floor", entry.get("user_id") or None)
+    if kind == "muted":
+        until = entry.get("until")
+        return StateChange("muted", entry["user_id"], None if until is None else int(until))
+    if kind in ("unmuted", "removed", "readmitted"):
+        return StateChange(kind, entry["user_id"])
+    if kind == "pinned":
+        return StateChange("pinned", entry["id"], entry["entry"])
+    if kind in ("unpinned", "deleted"):
+        return StateChange(kind, entry["id"])
+    return NO_CHANGE
+
+
+def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
+    """Fold one logged entry into the state (messages only touch last_post_ms)."""
+    op, a, b = state_change(entry)
+    if op == "message":
+        state.last_post_ms[a] = b
+        return
+    if op == "locked":
+        state.locked = a
+    elif op == "paused":
+        state.paused = a
+    elif op == "slow_mode_s":
+        state.slow_mode_s = a
+    elif op == "floor":
+        state.floor = a
+    elif op == "muted":
+        state.mutes[a] = b
+    elif op == "unmuted":
+        state.mutes.pop(a, None)
+    elif op == "pinned":
+        # Pinning a pinned message again keeps its place (a dict keeps the first position).
+        state.pins[a] = b
+    elif op in ("unpinned", "deleted"):
+        state.pins.pop(a, None)
+    elif op == "removed":
+        state.removed.add(a)
+    elif op == "readmitted":
+        state.removed.discard(a)
     # Expired mutes are dropped lazily so the table does not grow over a long session.
     for user_id, until in list(state.mutes.items()):
         if until is not None and until <= now_ms:
             del state.mutes[user_id]
+
+
+def mutes_in_force(state: RoomState, now_ms: int) -> dict[str, int | None]:
+    """The mutes that still apply at ``now_ms`` (user id -> until, None: until unmuted)."""
+    return {u: t for u, t in state.mutes.items() if state.muted_until(u, now_ms) != 0}

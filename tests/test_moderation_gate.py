@@ -28,7 +28,7 @@ def test_muted_for_a_while_says_how_long() -> None:
     verdict = check(RoomGate(muted=True, muted_until=NOW + 300))
     assert (verdict.rule, verdict.code) == ("gate.muted", "muted")
     assert verdict.retry_after_s == pytest.approx(300)
-    assert "5 minutes" in verdict.reason
+    assert verdict.reason == "You are muted for 5 min more."
 
 
 def test_an_expired_mute_no_longer_applies() -> None:
