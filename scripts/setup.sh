@@ -79,6 +79,8 @@ ensure_python() {
     say "removing $VENV: this run starts from a clean virtualenv"
     rm -rf "$VENV"
   fi
+  # Once per run: the commands the tests start must not remove the virtualenv they run in.
+  unset HUDDLE_FRESH_VENV
   [ -f "$stamp" ] && have="$(cat "$stamp")"
   # A dev install also serves a plain run.
   if [ "$have" = "$want-$1" ] || { [ -z "$1" ] && [ "$have" = "$want-dev" ]; }; then

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -28,6 +29,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_") and k != "REDIS_URL"}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
+    # Each command gets a data directory of its own: no demo secret left by another run.
+    env["HUDDLE_DATA_DIR"] = tempfile.mkdtemp(prefix="huddle-cli-")
     env.update(extra)
     return env
 
@@ -227,3 +230,118 @@ def test_the_event_loop_setting_picks_the_loop() -> None:
             loop.close()
     with pytest.raises(ConfigError, match="HUDDLE_EVENT_LOOP"):
         Settings.from_env({"HUDDLE_EVENT_LOOP": "trio"})
+
+
+def link_claims(url: str, secret: str, port: int = 8080) -> tuple[str, dict[str, object]]:
+    match = re.fullmatch(rf"http://127\.0\.0\.1:{port}/#room=([\w.:-]+)&token=([\w.-]+)", url)
+    assert match, url
+    return match[1], jwt.decode(match[2], secret, algorithms=["HS256"])
+
+
+def test_link_prints_the_address_a_member_opens() -> None:
+    result = huddle(
+        "link", "--name", "Jo", "--room", "pain-tuesday", env=clean_env(HUDDLE_SECRET=SECRET)
+    )
+    assert result.returncode == 0, result.stderr
+    room, claims = link_claims(result.stdout.strip(), SECRET)
+    assert room == "pain-tuesday"
+    assert claims["rooms"] == {"pain-tuesday": "member"} and claims["name"] == "Jo"
+    assert "Jo (member" in result.stderr and "12 h" in result.stderr
+
+
+def test_two_links_for_one_name_are_two_people_unless_the_user_is_given() -> None:
+    env = clean_env(HUDDLE_SECRET=SECRET)
+    first, second = (huddle("link", "--name", "Jo", env=env) for _ in range(2))
+    subs = {link_claims(r.stdout.strip(), SECRET)[1]["sub"] for r in (first, second)}
+    assert len(subs) == 2
+    again = huddle("link", "--name", "Jo", "--user", "jo-1", "--role", "facilitator", env=env)
+    room, claims = link_claims(again.stdout.strip(), SECRET)
+    assert room == "demo" and claims["sub"] == "jo-1"
+    assert claims["rooms"] == {"demo": "facilitator"}
+
+
+def test_link_uses_the_base_address_people_reach() -> None:
+    result = huddle(
+        "link",
+        "--name",
+        "Jo",
+        "--base",
+        "https://chat.example.org/",
+        env=clean_env(HUDDLE_SECRET=SECRET),
+    )
+    assert result.stdout.startswith("https://chat.example.org/#room=demo&token=")
+
+
+def test_link_refuses_a_bad_room_with_a_clear_message() -> None:
+    result = huddle(
+        "link", "--name", "Jo", "--room", "no spaces", env=clean_env(HUDDLE_SECRET=SECRET)
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert "room id 'no spaces'" in result.stderr
+
+
+def test_link_without_any_secret_says_how_to_get_one() -> None:
+    result = huddle("link", "--name", "Jo", env=clean_env())
+    assert result.returncode == 2 and result.stdout == ""
+    assert "HUDDLE_SECRET must be set" in result.stderr and "demo secret" in result.stderr
+
+
+def test_links_made_beside_a_demo_run_work_on_it(demo_server: tuple[int, list[str]]) -> None:
+    port, lines = demo_server
+    assert wait_for_health(port, lines) == 200
+    data_dir = next(line for line in lines if "demo secret kept in" in line)
+    secret_file = Path(data_dir.split("kept in ", 1)[1].split(" ", 1)[0])
+    assert secret_file.stat().st_mode & 0o077 == 0, "the demo secret is readable by others"
+    secret = secret_file.read_text().strip()
+    env = clean_env(HUDDLE_DATA_DIR=str(secret_file.parent), HUDDLE_PORT=str(port))
+    made = huddle("link", "--name", "Jo", env=env)
+    assert made.returncode == 0, made.stderr
+    assert link_claims(made.stdout.strip(), secret, port)[1]["name"] == "Jo"
+
+
+def run_until_links(port: int, **env: str) -> list[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chatserver",
+            "serve",
+            "--port",
+            str(port),
+            *env.pop("ARGS", "").split(),
+        ],
+        env=clean_env(**env),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 20
+        for line in proc.stdout:
+            lines.append(line)
+            if "more links for people" in line or time.monotonic() > deadline:
+                break
+    finally:
+        stop_process(proc, grace_s=15)
+    return lines
+
+
+def test_a_local_run_with_a_secret_prints_links_signed_with_it() -> None:
+    port = free_port()
+    lines = run_until_links(port, HUDDLE_SECRET=SECRET)
+    links = [line.split()[1] for line in lines if "#room=demo&token=" in line]
+    assert len(links) == 2, lines
+    for url in links:
+        link_claims(url, SECRET, port)  # verifies the signature with HUDDLE_SECRET
+    assert not any("demo secret" in line for line in lines)
+    assert any("./scripts/huddle link" in line for line in lines)
+
+
+def test_a_public_run_prints_no_credentials_only_how_to_make_links() -> None:
+    port = free_port()
+    lines = run_until_links(port, HUDDLE_SECRET=SECRET, ARGS="--host 0.0.0.0")
+    assert not any("token=" in line for line in lines), lines
+    assert any("./scripts/huddle link" in line for line in lines)
