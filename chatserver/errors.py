@@ -13,6 +13,7 @@ from rooms.codes import (
     CODES,
     INVALID_PAYLOAD,
     NOT_IN_ROOM,
+    TOO_LONG,
     UNAUTHORIZED,
     UNAVAILABLE,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "BLOCKED",
     "INVALID_PAYLOAD",
     "NOT_IN_ROOM",
+    "TOO_LONG",
     "UNAUTHORIZED",
     "UNAVAILABLE",
     "ServiceError",
