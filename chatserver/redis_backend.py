@@ -51,7 +51,7 @@ from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
 from rooms.presence import in_member_order
 from rooms.recovery import Since
-from rooms.state import RoomState
+from rooms.state import RoomState, state_change
 
 log = logging.getLogger(__name__)
 
@@ -110,30 +110,22 @@ def cid_key(room: str, client_id: str) -> str:
 
 
 def state_op(entry: Entry) -> tuple[str, str, str | bytes]:
-    """How an entry changes the room state, as the append script's (op, a, b)."""
-    kind = entry.get("kind")
-    if kind is None:
-        return "message", entry["user"]["id"], str(entry["ts"])
-    if kind == "locked":
-        return "locked", "1" if entry["locked"] else "0", ""
-    if kind == "paused":
-        return "paused", "1" if entry["paused"] else "0", ""
-    if kind == "slow_mode":
-        return "slow_mode_s", str(int(entry["slow_mode_s"])), ""
-    if kind == "floor":
-        return "floor", entry.get("user_id") or "", ""
-    if kind == "muted":
-        until = entry.get("until")
-        return "muted", entry["user_id"], "-1" if until is None else str(int(until))
-    if kind == "unmuted":
-        return "unmuted", entry["user_id"], ""
-    if kind == "pinned":
-        return "pinned", entry["id"], _pack(entry["entry"])
-    if kind in ("unpinned", "deleted"):
-        return kind, entry["id"], ""
-    if kind in ("removed", "readmitted"):
-        return kind, entry["user_id"], ""
-    raise ValueError(f"no state op for {kind!r}")
+    """How an entry changes the room state (rooms.state.state_change, the fold's one
+    reading of each event kind), in the strings the append script stores."""
+    op, a, b = state_change(entry)
+    if op == "pinned":
+        return op, a, _pack(b)
+    if op == "muted":
+        return op, a, "-1" if b is None else str(b)  # -1: until unmuted
+    return op, _stored(a), _stored(b)
+
+
+def _stored(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def _pack(obj: Any) -> bytes:

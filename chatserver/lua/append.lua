@@ -11,8 +11,9 @@
 -- Returns {'ok', epoch, offset} | {'dup', offset .. '\n' .. body} | {'refused', rule, wait_ms}
 --         | {'raid', senders}
 --
--- The guard mirrors rooms/policy.py check_post rule for rule, in the same order: this is
--- where mute, pause, lock, floor and slow mode are enforced for every worker at once.
+-- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
+-- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
+-- every worker at once. tests/fixtures/post_guard_cases.json holds both to one answer.
 
 local meta, log = KEYS[1], KEYS[2]
 local now = tonumber(ARGV[5])
@@ -73,7 +74,8 @@ local offset = redis.call('HINCRBY', meta, 'offset', 1)
 -- The stream id is the offset itself, so recovery is one XRANGE from an offset.
 redis.call('XADD', log, 'MAXLEN', '=', ARGV[6], offset .. '-1', 'e', ARGV[1])
 
--- Fold the entry into the room state (mirrors rooms/state.py apply_event).
+-- Fold the entry into the room state: (op, a, b) is rooms/state.py state_change, and this
+-- mirrors its apply_event (tests/fixtures/room_state_cases.json holds both to one answer).
 local op, a, b = ARGV[11], ARGV[12], ARGV[13]
 if op == 'message' then
   redis.call('HSET', KEYS[4], a, b)
@@ -86,7 +88,11 @@ elseif op == 'muted' then
 elseif op == 'unmuted' then
   redis.call('HDEL', KEYS[3], a)
 elseif op == 'pinned' then
-  redis.call('HSET', KEYS[7], a, offset .. '\n' .. b)
+  -- Pins show in pin order (the offset kept with each); pinning a pinned message again
+  -- keeps its place, as a RoomState's dict does.
+  local old = redis.call('HGET', KEYS[7], a)
+  local order = old and string.match(old, '^(%d+)\n') or offset
+  redis.call('HSET', KEYS[7], a, order .. '\n' .. b)
 elseif op == 'unpinned' then
   redis.call('HDEL', KEYS[7], a)
 elseif op == 'deleted' then
