@@ -37,11 +37,13 @@ _LABELS = {
 }
 _ORDER = ("phone", "email", "handle", "invite")
 
+# Said whatever else happens to the message (it may also be held for review), so it speaks
+# only of the hidden part, never of whether the rest was delivered.
 NOTICE = (
     "To keep everyone safe, phone numbers, email addresses, social media handles and "
     "invitations to talk somewhere else aren't shared in the group, so we've hidden that "
-    "part of your message. The rest was delivered. If you'd like to stay in touch with "
-    "someone, a facilitator can help."
+    "part of your message. If you'd like to stay in touch with someone, a facilitator can "
+    "help."
 )
 
 # A run that may be a phone number: digits with the separators people use, an optional

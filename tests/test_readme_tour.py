@@ -124,6 +124,10 @@ async def test_the_five_minute_tour(demo: Demo) -> None:
 
         held = await alex.send(room, HELD_TEXT)
         assert held["ok"] and held["held"], held
+        # What Alex is told agrees with what happened: nothing says it was delivered.
+        told = await alex.wait_for("notice", lambda n: n["kind"] == "medication.offer")
+        assert "before the group sees it" in told["text"]
+        assert not any("delivered" in n["text"] for n in alex.got("notice")), alex.got("notice")
         card = await sam.wait_for("alert", lambda a: a["kind"] == "held")
         # The facilitator reads the offer with the phone number hidden, as the README says.
         assert "oxycodone" in card["entry"]["text"] and "07700" not in card["entry"]["text"]
