@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import socket
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatserver import wsconn, wsdirect
 from chatserver.backend import Backend
-from chatserver.config import Settings
+from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
@@ -26,7 +25,6 @@ from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
 from chatserver.transport import register
 from moderation import default_pipeline
-from moderation.policy import load_policy
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +82,15 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         raise ValueError("create_app needs a secret (the CLI makes one for a demo run)")
     backend = backend if backend is not None else make_backend(settings)
     metrics = Metrics()
-    # The room kind's policy file, with the deployment's limits from the environment.
-    policy = replace(
-        load_policy(settings.moderation_policy),
-        max_chars=settings.max_message_chars,
-        rate_burst=settings.rate_burst,
-        rate_refill_per_s=1 / settings.rate_refill_s,
-    )
+    # The deployment's policy file, with the limits the environment sets explicitly.
+    policy = moderation_policy(settings)
     service = ChatService(
         backend,
         pipeline=default_pipeline(),
         policy=policy,
         metrics=metrics,
         history_page=settings.history_page,
-        max_message_chars=settings.max_message_chars,
+        max_message_chars=policy.max_chars,
         leave_grace_s=settings.leave_grace_s,
     )
     sio = socketio.AsyncServer(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moderation.policy import ModerationPolicy
 
 MIN_SECRET_LENGTH = 32
 
@@ -91,9 +94,11 @@ class Settings:
     history_size: int = field(default=1000, metadata={"parse": _int(10, 100_000)})
     history_page: int = field(default=50, metadata={"parse": _int(1, 1000)})
     retention_s: int = field(default=7 * 24 * 3600, metadata={"parse": _int(60, 365 * 24 * 3600)})
-    max_message_chars: int = field(default=2000, metadata={"parse": _int(1, 20_000)})
-    rate_burst: int = field(default=5, metadata={"parse": _int(1, 10_000)})
-    rate_refill_s: float = field(default=3.0, metadata={"parse": _float(0.001, 3600)})
+    # The moderation limits below are the policy file's (HUDDLE_MODERATION_POLICY) unless
+    # set here: None means "not set", and the file's value applies (moderation_policy).
+    max_message_chars: int | None = field(default=None, metadata={"parse": _int(1, 20_000)})
+    rate_burst: int | None = field(default=None, metadata={"parse": _int(1, 10_000)})
+    rate_refill_s: float | None = field(default=None, metadata={"parse": _float(0.001, 3600)})
     max_frame_bytes: int = field(
         default=64 * 1024, metadata={"parse": _int(1024, 16 * 1024 * 1024)}
     )
@@ -136,6 +141,23 @@ class Settings:
             except ConfigError as exc:
                 raise ConfigError(f"{name} {exc}") from None
         return cls(**values)
+
+
+def moderation_policy(settings: Settings) -> ModerationPolicy:
+    """The deployment's moderation policy: the policy file HUDDLE_MODERATION_POLICY names,
+    with each limit whose variable is set put over the file's value. A variable left unset
+    leaves the file's value alone (docs/moderation.md, "One policy per deployment")."""
+    from moderation.policy import load_policy
+
+    policy = load_policy(settings.moderation_policy)
+    overrides: dict[str, Any] = {}
+    if settings.max_message_chars is not None:
+        overrides["max_chars"] = settings.max_message_chars
+    if settings.rate_burst is not None:
+        overrides["rate_burst"] = settings.rate_burst
+    if settings.rate_refill_s is not None:
+        overrides["rate_refill_per_s"] = 1 / settings.rate_refill_s
+    return replace(policy, **overrides) if overrides else policy
 
 
 _TOOLING_VARIABLES = frozenset(

@@ -19,9 +19,10 @@ def test_defaults_with_an_empty_environment() -> None:
     assert settings.history_size == 1000
     assert settings.history_page == 50
     assert settings.retention_s == 7 * 24 * 3600
-    assert settings.max_message_chars == 2000
-    assert settings.rate_burst == 5
-    assert settings.rate_refill_s == 3.0
+    # Unset: the moderation policy file's values apply (tests/test_policy_settings.py).
+    assert settings.max_message_chars is None
+    assert settings.rate_burst is None
+    assert settings.rate_refill_s is None
     assert settings.max_frame_bytes == 64 * 1024
     assert settings.send_queue_limit == 1000
     assert settings.drain_timeout_s == 8.0
