@@ -1,8 +1,9 @@
-"""The moderation settings of a room: limits the stages enforce and the lists they match.
+"""The moderation settings: limits the stages enforce and the lists they match.
 
-A policy is an immutable value so one instance can be shared by every message of a room
-and swapped atomically when a facilitator or a policy file changes it. Policy files live in
-moderation/data/policy-<kind>.json, one per room kind; `load_policy(kind)` reads one.
+A policy is an immutable value so one instance is shared by every message. A deployment
+runs one policy (HUDDLE_MODERATION_POLICY names its file; docs/moderation.md, "One policy
+per deployment"). Policy files live in moderation/data/policy-<kind>.json, one per kind
+of service; `load_policy(kind)` reads one.
 """
 
 import json
