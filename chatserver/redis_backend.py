@@ -195,8 +195,9 @@ class RedisBackend:
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
         )
-        # Appends, the hot path, share one connection with many commands in flight.
-        self._pipe = CommandPipe(pool)
+        # Appends, the hot path, share one connection (huddle's own, not the pool's) with
+        # many commands in flight.
+        self._pipe = CommandPipe(url, connect_timeout_s=CONNECT_TIMEOUT_S)
         lua = resources.files("chatserver") / "lua"
         self._append = self._redis.register_script((lua / "append.lua").read_text())
         self._read = self._redis.register_script((lua / "read.lua").read_text())

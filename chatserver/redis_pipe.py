@@ -1,16 +1,22 @@
 """One Redis connection with many commands in flight, for the append hot path.
 
-Through redis-py, one EVALSHA of the append script cost ~250-300 µs of worker CPU here
-(a pool checkout, argument encoding in Python, a timeout per read, a parse per reply):
-the largest share of a busy worker's time after fan-out. Here a command is packed by
-hiredis (C), the commands of one loop turn leave in one write, and replies — which Redis
-sends in command order — are read in bulk by one reader task and matched to their
-futures first in, first out. Connecting (AUTH, TLS, database selection) is redis-py's.
+Through redis-py, one EVALSHA of the append script cost several times the worker CPU of
+this path (a pool checkout, argument encoding in Python, a timeout per read, a parse per
+reply; figures in docs/design.md): the largest share of a busy worker's time after
+fan-out. Here a command is packed by hiredis (C), the commands of one loop turn leave in
+one write, and replies — which Redis sends in command order — are read in bulk by one
+reader task and matched to their futures first in, first out. The connection is
+huddle's own (`chatserver/resp.py`: streams, TLS, AUTH, SELECT), opened from the same URL
+as the backend's redis-py clients.
 
 A caller that stops waiting (timeout, cancellation) leaves its future in the queue: the
 reply still arrives in order and is dropped, so later replies stay matched. Everything
 in flight belongs to one connection (`_Link`): when it fails, its waiting commands fail
-with it, and the next command opens a new connection with queues of its own.
+with it (`RedisLinkError`, a BackendUnavailable), and the next command opens a new
+connection with queues of its own. A connection whose oldest command has had no reply
+for ``dead_after_s`` is given up the same way — a peer that vanished without closing
+(a network partition, a paused server) would otherwise keep every later command
+waiting on it; so this pipe is not for blocking commands longer than that.
 """
 
 from __future__ import annotations
@@ -21,99 +27,164 @@ import contextlib
 from typing import Any
 
 import hiredis
-from redis.asyncio.connection import AbstractConnection, ConnectionPool
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-READ_BYTES = 1 << 18
+from chatserver.resp import READ_BYTES, Arg, RedisAddress, RedisLinkError, RespConnection, connect
 
 
 class _Link:
     """One open connection and what is in flight on it."""
 
-    def __init__(self, connection: AbstractConnection, writer: asyncio.StreamWriter) -> None:
+    __slots__ = (
+        "connection",
+        "dead_after_s",
+        "error",
+        "loop",
+        "outgoing",
+        "pending",
+        "reader_task",
+        "watch",
+        "watched",
+        "writer",
+    )
+
+    def __init__(self, connection: RespConnection, dead_after_s: float) -> None:
         self.connection = connection
-        self.writer = writer
+        self.writer = connection.writer
+        self.loop = asyncio.get_running_loop()
+        self.dead_after_s = dead_after_s
         self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.outgoing: list[bytes] = []
         self.reader_task: asyncio.Task[None] | None = None
+        self.error: RedisLinkError | None = None
+        self.watch: asyncio.TimerHandle | None = None
+        self.watched: asyncio.Future[Any] | None = None
 
     @property
     def usable(self) -> bool:
-        return not self.writer.is_closing()
+        return self.error is None and not self.writer.is_closing()
 
     def flush(self) -> None:
         outgoing, self.outgoing = self.outgoing, []
-        if self.usable:
-            self.writer.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
-        else:
-            self.fail(RedisConnectionError("Redis connection closed"))
+        if not self.usable:
+            self.give_up(self.error or RedisLinkError("Redis connection closed"))
+            return
+        self.writer.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        if self.watch is None:
+            self._watch()
 
-    def fail(self, error: BaseException) -> None:
+    def _watch(self) -> None:
+        # One timer per dead_after_s while commands are in flight, not one per command:
+        # the link is dead when the same command is still the oldest a whole period later.
+        self.watched = self.pending[0] if self.pending else None
+        self.watch = self.loop.call_later(self.dead_after_s, self._check)
+
+    def _check(self) -> None:
+        self.watch = None
+        if not self.pending:
+            return
+        if self.pending[0] is self.watched:
+            self.give_up(RedisLinkError(f"no reply from Redis in {self.dead_after_s} s"))
+        else:
+            self._watch()
+
+    def give_up(self, error: RedisLinkError) -> None:
+        """Close the connection and fail everything in flight on it (idempotent)."""
+        if self.error is None:
+            self.error = error
+            self.connection.abort()
+            if self.watch is not None:
+                self.watch.cancel()
+                self.watch = None
         while self.pending:
             future = self.pending.popleft()
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(self.error)
 
 
 class CommandPipe:
-    def __init__(self, pool: ConnectionPool) -> None:
-        self._pool = pool
+    def __init__(
+        self,
+        url: str | RedisAddress,
+        *,
+        connect_timeout_s: float = 1.0,
+        dead_after_s: float = 2.0,
+    ) -> None:
+        # Parsed here, so a URL this connection cannot honour fails at start-up.
+        self.address = url if isinstance(url, RedisAddress) else RedisAddress.from_url(url)
+        self._connect_timeout_s = connect_timeout_s
+        self._dead_after_s = dead_after_s
         self._link: _Link | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connecting: asyncio.Task[_Link] | None = None
 
-    async def execute(self, *args: Any) -> Any:
-        """Send one command; its reply (a ResponseError is raised, not returned)."""
+    async def execute(self, *args: Arg) -> Any:
+        """Send one command; its reply (an error reply is raised as redis-py's public
+        ResponseError, which RedisBackend already handles, e.g. NOSCRIPT)."""
+        # Packed before queueing, so a bad argument shifts no reply. (hiredis's stub types
+        # the argument as a 1-tuple; it takes a tuple of any length.)
+        command = hiredis.pack_command(args)  # type: ignore[arg-type]
         link = self._link
         if link is None or not link.usable:
             link = await self._connect()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = link.loop.create_future()
         link.pending.append(future)
         if not link.outgoing:
-            asyncio.get_running_loop().call_soon(link.flush)
-        link.outgoing.append(hiredis.pack_command(args))
+            link.loop.call_soon(link.flush)
+        link.outgoing.append(command)
         reply = await future
-        if isinstance(reply, hiredis.ReplyError):
+        if type(reply) is hiredis.ReplyError:
             raise ResponseError(str(reply))
         return reply
 
     async def _connect(self) -> _Link:
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._link is not None and self._link.usable:
-                return self._link
-            await self.close()
-            connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
-            await connection.connect()
-            reader = getattr(connection, "_reader", None)
-            writer = getattr(connection, "_writer", None)
-            if not isinstance(reader, asyncio.StreamReader) or not isinstance(
-                writer, asyncio.StreamWriter
-            ):
-                raise RedisConnectionError("redis-py connection has no stream")
-            link = _Link(connection, writer)
-            link.reader_task = asyncio.get_running_loop().create_task(_read(link, reader))
-            self._link = link
-            return link
+        # Callers arriving while a connection is being opened share that attempt (and its
+        # failure): a dead server costs one connect timeout, not one per waiting caller.
+        task = self._connecting
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._open())
+            task.add_done_callback(self._opened)
+            self._connecting = task
+        # Shielded: one caller giving up does not cancel the others' connection.
+        return await asyncio.shield(task)
+
+    def _opened(self, task: asyncio.Task[_Link]) -> None:
+        if self._connecting is task:
+            self._connecting = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an attempt nobody awaited logs nothing
+
+    async def _open(self) -> _Link:
+        old, self._link = self._link, None
+        if old is not None:
+            old.give_up(old.error or RedisLinkError("Redis connection closed"))
+        connection = await connect(self.address, timeout_s=self._connect_timeout_s)
+        link = _Link(connection, self._dead_after_s)
+        link.reader_task = link.loop.create_task(_read(link))
+        self._link = link
+        return link
 
     async def close(self) -> None:
+        task, self._connecting = self._connecting, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         link, self._link = self._link, None
         if link is None:
             return
+        link.give_up(RedisLinkError("connection closed"))
         if link.reader_task is not None:
             link.reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await link.reader_task
-        link.fail(RedisConnectionError("connection closed"))
-        with contextlib.suppress(Exception):
-            await link.connection.disconnect()
+        await link.connection.close()
 
 
-async def _read(link: _Link, stream: asyncio.StreamReader) -> None:
-    replies = hiredis.Reader()
+async def _read(link: _Link) -> None:
+    stream = link.connection.reader
+    replies = link.connection.parser
     pending = link.pending
-    error: BaseException = RedisConnectionError("Redis closed the connection")
+    error = RedisLinkError("Redis closed the connection")
     try:
         while True:
             data = await stream.read(READ_BYTES)
@@ -125,7 +196,7 @@ async def _read(link: _Link, stream: asyncio.StreamReader) -> None:
                 if not future.done():
                     future.set_result(reply)
     except (OSError, IndexError, hiredis.ProtocolError) as exc:
-        error = RedisConnectionError(str(exc) or type(exc).__name__)
+        # IndexError: a reply nothing asked for — the stream can no longer be trusted.
+        error = RedisLinkError(str(exc) or type(exc).__name__)
     finally:
-        link.writer.close()
-        link.fail(error)
+        link.give_up(error)
