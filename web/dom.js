@@ -1,0 +1,72 @@
+// Small DOM helpers shared by the views. Every piece of user text goes in with
+// textContent, never as HTML. No state.
+
+export const byId = (id) => document.getElementById(id);
+
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = String(text);
+  return node;
+}
+
+export function button(text, className = "secondary small", label = "") {
+  const node = el("button", className, text);
+  node.type = "button";
+  if (label) node.setAttribute("aria-label", label);
+  return node;
+}
+
+/** Put `nodes` into `box` in this order, moving as little as possible (keeps focus). */
+export function reconcile(box, nodes) {
+  const keep = new Set(nodes);
+  for (const child of [...box.children]) if (!keep.has(child)) child.remove();
+  nodes.forEach((node, i) => {
+    if (box.children[i] !== node) box.insertBefore(node, box.children[i] || null);
+  });
+}
+
+/**
+ * Ask before a step that cannot be undone: `panel` shows the question with confirm and
+ * cancel; either way it empties again and focus goes back to `origin`.
+ */
+export function confirmInline(panel, origin, question, confirmLabel, onConfirm) {
+  const ask = el("span", "confirm-question", question);
+  const yes = button(confirmLabel, "small danger");
+  const no = button("Cancel", "secondary small");
+  const close = () => {
+    panel.replaceChildren();
+    if (origin.isConnected) origin.focus();
+  };
+  yes.addEventListener("click", async () => {
+    const ack = await onConfirm(yes);
+    if (ack && ack.ok) panel.replaceChildren();
+    else close();
+  });
+  no.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+  panel.replaceChildren(ask, yes, no);
+  (panel.closest(".msg") || panel).scrollIntoView({ block: "nearest" });
+  no.focus();
+}
+
+/** A labelled one-line field for an optional reason (the server takes up to 300 characters). */
+export function reasonField(idPrefix, labelClass, inputClass, labelText) {
+  const id = `${idPrefix}-${Math.random().toString(36).slice(2, 8)}`;
+  const label = el("label", labelClass, labelText);
+  label.htmlFor = id;
+  const input = el("input", inputClass);
+  input.id = id;
+  input.maxLength = 300;
+  input.autocomplete = "off";
+  return { label, input };
+}
+
+/** A time element for a timestamp (ms), shown as HH:MM. */
+export function timeNode(ms, format) {
+  const time = el("time", "time", format(ms));
+  if (Number.isFinite(ms)) time.dateTime = new Date(ms).toISOString();
+  return time;
+}
