@@ -64,6 +64,26 @@ export function refusalText(message) {
   return text || "The server refused the connection.";
 }
 
+/**
+ * Plain words for each error code the server sends (the list is rooms/codes.py;
+ * tests/test_error_codes.py checks this copy covers it), for an error ack that comes
+ * without a message of its own: a member never reads a bare code.
+ */
+export const ERROR_TEXT = Object.freeze({
+  unauthorized: "Your link has expired or is not valid. Ask your facilitator for a new one.",
+  forbidden: "You can't do that in this room.",
+  not_in_room: "You're not in this room right now. Rejoin it and try again.",
+  invalid_payload: "Something went wrong sending that. Please try again.",
+  too_long: "That message is too long. Please shorten it or split it in two.",
+  rate_limited: "You're sending messages quickly. Please wait a moment, then send again.",
+  slow_mode: "Slow mode is on. Please wait a little before your next message.",
+  muted: "A facilitator has muted you. You can still read along.",
+  room_locked: "Only facilitators can post right now.",
+  blocked: "That message can't be posted here.",
+  duplicate: "You've just sent that message.",
+  unavailable: "The chat is briefly unavailable. Please try again in a moment.",
+});
+
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */
 export function parseFragment(hash) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
