@@ -134,7 +134,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
     if isinstance(backend, RedisBackend):
-        backend.on_presence_gone = service.presence_gone
+        backend.on_presence_gone(service.presence_gone)
         redis_backend = backend
         metrics.gap_repairs.set_function(lambda: redis_backend.gap_repairs)
     register(sio, service, settings.secret)

@@ -1,21 +1,70 @@
-"""The storage and fan-out contract every backend implements.
+"""The storage and fan-out contract every backend implements, as a few narrow interfaces.
+
+Each piece of the service (chatserver/service/) asks only for what it uses:
+
+- ``RoomLog``: append (atomic guard, offset, fold, publish), read, recover, snapshot;
+- ``RoomBus``: publish ephemeral events, subscribe and unsubscribe a room's listener;
+- ``Presence``: who is in a room across workers, and who vanished with a dead worker;
+- ``Hands``: the raised-hands queue;
+- ``ReviewStore``: held messages, open alerts and the audit trail;
+- ``Entrance``: a join's reads and presence in one atomic step (one round trip).
 
 Two implementations: ``memory`` (the embedded default: one process, no Redis) and
-``redis`` (many workers). One contract test suite runs against both
-(tests/test_backend_contract.py), so the service never knows which one it has.
+``redis`` (many workers); each implements them all (``Backend``). One contract test
+suite runs against both (tests/test_backend_contract.py), so the service never knows
+which one it has. This module may import rooms/ only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, Protocol, TypeAlias, TypedDict
 
 from rooms.entries import Entry
 from rooms.log import ReadResult
 from rooms.policy import Refusal
 from rooms.recovery import Since
 from rooms.state import RoomState
+
+User: TypeAlias = dict[str, str]
+"""A person as others see them in a room: ``{id, name, role}`` (rooms.entries.user_info)."""
+
+
+class Alert(TypedDict):
+    """An alert for a room's facilitators, as stored and as sent (``alert`` event)."""
+
+    room: str
+    kind: str
+    user: NotRequired[User]
+    entry: NotRequired[Entry | None]
+    reason: NotRequired[str]
+    priority: NotRequired[bool]
+    kinds: NotRequired[list[str]]
+    id: NotRequired[str]
+    ts: NotRequired[int]
+    """``id`` and ``ts`` are given when an alert is kept open (every kind but ``held``)."""
+    by: NotRequired[User]
+    approved: NotRequired[bool]
+
+
+class AuditRecord(TypedDict):
+    """One line of a room's audit trail: who did what, when; never message text."""
+
+    ts: int
+    by: User
+    action: str
+    rule: NotRequired[str]
+    stage: NotRequired[str]
+    user_id: NotRequired[str | None]
+    offset: NotRequired[int]
+    id: NotRequired[str]
+    reason: NotRequired[str]
+    duration_s: NotRequired[int | None]
+    locked: NotRequired[bool]
+    paused: NotRequired[bool]
+    slow_mode_s: NotRequired[int]
+
 
 EVERYONE = "all"
 FACILITATORS = "facilitators"
@@ -76,6 +125,45 @@ class RoomSnapshot:
     state: RoomState
 
 
+@dataclass(frozen=True, slots=True)
+class JoinQuery:
+    """What one join reads and changes, all at once (``Entrance.enter``)."""
+
+    user: User
+    conn_id: str
+    since: Since | None
+    page: int
+    """Entries in a fresh page (when ``since`` cannot be recovered)."""
+    now_ms: int
+    keep_out_removed: bool = True
+    """Add no presence when the user was removed from the room (check_join refuses them);
+    False for facilitators, whom removal does not keep out."""
+    holds: bool = False
+    """List the held messages (for a facilitator, or a member asking about their own)."""
+    alerts: bool = False
+    """List the open alerts (for a facilitator)."""
+    client_ids: tuple[str, ...] = ()
+    """Canonical client_ids to look up, logged (offset > 0) or held (offset 0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinView:
+    """Everything a join ack needs, read in one atomic step after presence was added."""
+
+    state: RoomState
+    read: ReadResult
+    admitted: bool
+    """False when the user is removed and ``keep_out_removed``: nothing was changed."""
+    first: bool
+    """This was the user's first connection in the room: the room was told they joined."""
+    members: list[User] = field(default_factory=list)
+    hands: list[User] = field(default_factory=list)
+    holds: list[Entry] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    found: dict[str, Entry] = field(default_factory=dict)
+    """client_id -> its entry, for the looked-up client_ids that were found."""
+
+
 class AppendRefused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
@@ -95,16 +183,8 @@ class BackendUnavailable(Exception):
     """The backend cannot be reached now; the request gets an `unavailable` ack."""
 
 
-class Backend(Protocol):
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def ready(self) -> bool:
-        """True when appends and subscriptions work right now."""
-        ...
+class RoomLog(Protocol):
+    """A room's ordered log and the state folded from it."""
 
     async def append(
         self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
@@ -121,6 +201,10 @@ class Backend(Protocol):
 
     async def get_message(self, room: str, msg_id: str) -> Entry | None: ...
 
+
+class RoomBus(Protocol):
+    """Live delivery of a room to this worker's listeners, from every worker."""
+
     async def publish(self, room: str, delivery: Delivery) -> None:
         """Fan out an ephemeral event (typing, hand, presence, alert): not logged."""
         ...
@@ -131,7 +215,15 @@ class Backend(Protocol):
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None: ...
 
-    async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
+
+PresenceGone = Callable[[str, list[User]], Awaitable[None]]
+"""Called with a room and the users whose presence expired there (their worker died)."""
+
+
+class Presence(Protocol):
+    """Who is in a room: a person counts once however many connections they have."""
+
+    async def presence_add(self, room: str, user: User, conn_id: str) -> bool:
         """True when this is the user's first connection in the room."""
         ...
 
@@ -139,19 +231,31 @@ class Backend(Protocol):
         """True when this was the user's last connection in the room."""
         ...
 
-    async def presence_members(self, room: str) -> list[dict[str, str]]: ...
+    async def presence_members(self, room: str) -> list[User]: ...
 
-    # Ephemeral room state every worker sees: raised hands and held messages.
+    def on_presence_gone(self, handler: PresenceGone) -> None:
+        """Register who hears of members whose worker died (never called in one process)."""
+        ...
 
-    async def hands_set(
-        self, room: str, user: dict[str, str], raised: bool, now_ms: int
-    ) -> list[dict[str, str]]:
+
+class Hands(Protocol):
+    """The raised-hands queue every worker sees."""
+
+    async def hands_set(self, room: str, user: User, raised: bool, now_ms: int) -> list[User]:
         """Raise or lower a hand; returns the queue, in the order hands went up."""
         ...
 
     async def hands_clear(self, room: str) -> None: ...
 
-    async def hands_list(self, room: str) -> list[dict[str, str]]: ...
+    async def hands_list(self, room: str) -> list[User]: ...
+
+
+class ReviewStore(Protocol):
+    """What facilitators review: held messages, open alerts, and the audit trail.
+
+    Alerts stay open until a facilitator dismisses one, so a facilitator who joins or
+    reconnects later still sees a crisis flagged while they were away.
+    """
 
     async def hold_put(self, room: str, entry: Entry) -> None:
         """Keep a held message (with its ``held_reason``) until a facilitator reviews it;
@@ -164,26 +268,45 @@ class Backend(Protocol):
 
     async def holds_list(self, room: str) -> list[Entry]: ...
 
-    # Alerts for facilitators stay open until one of them dismisses it, so a facilitator
-    # who joins or reconnects later still sees a crisis flagged while they were away.
-
-    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+    async def alert_put(self, room: str, alert: Alert) -> None:
         """Keep an open alert (it has an ``id`` and ``ts``); the oldest go past
         ALERTS_PER_ROOM."""
         ...
 
-    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
+    async def alert_take(self, room: str, alert_id: str) -> Alert | None:
         """Atomically take an open alert: exactly one facilitator dismisses it."""
         ...
 
-    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
+    async def alerts_list(self, room: str) -> list[Alert]:
         """The open alerts, oldest first."""
         ...
 
-    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+    async def audit_add(self, room: str, record: AuditRecord) -> None:
         """Record a moderation action or verdict (rule ids and who, never message text)."""
         ...
 
-    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+    async def audit_list(self, room: str, limit: int) -> list[AuditRecord]:
         """The newest audit records first."""
+        ...
+
+
+class Entrance(Protocol):
+    async def enter(self, room: str, query: JoinQuery) -> JoinView:
+        """Atomically, in one round trip: add the joiner's presence (unless kept out),
+        tell the room when it is their first connection, and read the room's state, log,
+        members, hands and what ``query`` asks for."""
+        ...
+
+
+class Backend(RoomLog, RoomBus, Presence, Hands, ReviewStore, Entrance, Protocol):
+    """One backend implements every interface; app.py hands each piece what it needs."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ready(self) -> bool:
+        """True when appends and subscriptions work right now."""
         ...

@@ -9,10 +9,10 @@ audit trail: who did what, when — never message text.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from chatserver import errors
-from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery
+from chatserver.backend import FACILITATORS, USER_AUDIENCE, AuditRecord, Delivery
 from chatserver.errors import ServiceError
 from chatserver.schema import (
     parse_flag,
@@ -58,9 +58,8 @@ async def _log(
     now = service.clock()
     entry = room_event(room=room, kind=kind, by=actor, ts=now, **fields)
     result = await service.backend.append(room, entry, guard=None, now_ms=now)
-    await service.backend.audit_add(
-        room, {"ts": now, "by": actor, "action": kind, "offset": result.entry["offset"], **audit}
-    )
+    record = {"ts": now, "by": actor, "action": kind, "offset": result.entry["offset"], **audit}
+    await service.backend.audit_add(room, cast(AuditRecord, record))
     return {"ok": True, "offset": result.entry["offset"]}
 
 

@@ -16,14 +16,20 @@ from typing import Any
 from chatserver.backend import (
     ALERTS_PER_ROOM,
     HELD_PER_ROOM,
+    Alert,
     AppendRefused,
     AppendResult,
+    AuditRecord,
     Delivery,
+    JoinQuery,
+    JoinView,
     PostGuard,
+    PresenceGone,
     RaidSuspected,
     RoomListener,
     RoomSnapshot,
     SharedRaid,
+    User,
 )
 from rooms.entries import Entry, event_name
 from rooms.log import ReadResult, RoomLog
@@ -46,11 +52,11 @@ class _Room:
     state: RoomState = field(default_factory=RoomState)
     presence: RoomPresence = field(default_factory=RoomPresence)
     listeners: list[RoomListener] = field(default_factory=list)
-    hands: dict[str, dict[str, str]] = field(default_factory=dict)
+    hands: dict[str, User] = field(default_factory=dict)
     held: dict[str, Entry] = field(default_factory=dict)
     held_client_ids: dict[str, Entry] = field(default_factory=dict)
-    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    audit: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    audit: deque[AuditRecord] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
     raids: dict[str, dict[str, int]] = field(default_factory=dict)
     """Raid key -> sender -> when they last sent it (ms)."""
 
@@ -109,15 +115,36 @@ class MemoryBackend:
 
     async def snapshot(self, room: str, now_ms: int) -> RoomSnapshot:
         r = self._room(room)
-        # A copy, so a caller holding the snapshot never sees later changes half-applied.
-        state = replace(
-            r.state,
-            mutes=dict(r.state.mutes),
-            pins=dict(r.state.pins),
-            removed=set(r.state.removed),
-            last_post_ms=dict(r.state.last_post_ms),
+        return RoomSnapshot(r.log.epoch, r.log.offset, _copy(r.state))
+
+    async def enter(self, room: str, query: JoinQuery) -> JoinView:
+        r = self._room(room)
+        state = _copy(r.state)
+        user = query.user
+        if query.keep_out_removed and user["id"] in state.removed:
+            empty = ReadResult(r.log.epoch, r.log.offset, False, [])
+            return JoinView(state, empty, admitted=False, first=False)
+        first = r.presence.add(user, query.conn_id)
+        members = r.presence.members()
+        if first:
+            joined = {"room": room, "joined": user, "members": members}
+            self._deliver(r, Delivery("presence", joined))
+        found = {}
+        for client_id in query.client_ids:
+            entry = r.log.find_client_id(client_id) or r.held_client_ids.get(client_id)
+            if entry is not None:
+                found[client_id] = entry
+        return JoinView(
+            state,
+            r.log.read(query.since, query.page),
+            admitted=True,
+            first=first,
+            members=members,
+            hands=list(r.hands.values()),
+            holds=list(r.held.values()) if query.holds else [],
+            alerts=_oldest_first(r.alerts) if query.alerts else [],
+            found=found,
         )
-        return RoomSnapshot(r.log.epoch, r.log.offset, state)
 
     async def get_message(self, room: str, msg_id: str) -> Entry | None:
         return self._room(room).log.get_message(msg_id)
@@ -137,18 +164,19 @@ class MemoryBackend:
         if r is not None and listener in r.listeners:
             r.listeners.remove(listener)
 
-    async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
+    async def presence_add(self, room: str, user: User, conn_id: str) -> bool:
         return self._room(room).presence.add(user, conn_id)
 
     async def presence_remove(self, room: str, user_id: str, conn_id: str) -> bool:
         return self._room(room).presence.remove(user_id, conn_id)
 
-    async def presence_members(self, room: str) -> list[dict[str, str]]:
+    async def presence_members(self, room: str) -> list[User]:
         return self._room(room).presence.members()
 
-    async def hands_set(
-        self, room: str, user: dict[str, str], raised: bool, now_ms: int
-    ) -> list[dict[str, str]]:
+    def on_presence_gone(self, handler: PresenceGone) -> None:
+        """Presence here ends with its connection, never by expiry: nothing to report."""
+
+    async def hands_set(self, room: str, user: User, raised: bool, now_ms: int) -> list[User]:
         hands = self._room(room).hands
         if raised:
             hands.setdefault(user["id"], user)  # dicts keep insertion order: the queue
@@ -159,7 +187,7 @@ class MemoryBackend:
     async def hands_clear(self, room: str) -> None:
         self._room(room).hands.clear()
 
-    async def hands_list(self, room: str) -> list[dict[str, str]]:
+    async def hands_list(self, room: str) -> list[User]:
         return list(self._room(room).hands.values())
 
     async def hold_put(self, room: str, entry: Entry) -> None:
@@ -177,21 +205,21 @@ class MemoryBackend:
     async def holds_list(self, room: str) -> list[Entry]:
         return list(self._room(room).held.values())
 
-    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+    async def alert_put(self, room: str, alert: Alert) -> None:
         alerts = self._room(room).alerts
         alerts[alert["id"]] = alert
         _drop_oldest(alerts, ALERTS_PER_ROOM)
 
-    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
+    async def alert_take(self, room: str, alert_id: str) -> Alert | None:
         return self._room(room).alerts.pop(alert_id, None)
 
-    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
-        return sorted(self._room(room).alerts.values(), key=lambda a: (a["ts"], a["id"]))
+    async def alerts_list(self, room: str) -> list[Alert]:
+        return _oldest_first(self._room(room).alerts)
 
-    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+    async def audit_add(self, room: str, record: AuditRecord) -> None:
         self._room(room).audit.appendleft(record)
 
-    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+    async def audit_list(self, room: str, limit: int) -> list[AuditRecord]:
         return list(self._room(room).audit)[:limit]
 
     def _deliver(self, r: _Room, delivery: Delivery) -> None:
@@ -202,6 +230,21 @@ class MemoryBackend:
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+def _copy(state: RoomState) -> RoomState:
+    """A copy, so a caller holding it never sees later changes half-applied."""
+    return replace(
+        state,
+        mutes=dict(state.mutes),
+        pins=dict(state.pins),
+        removed=set(state.removed),
+        last_post_ms=dict(state.last_post_ms),
+    )
+
+
+def _oldest_first(alerts: dict[str, Alert]) -> list[Alert]:
+    return sorted(alerts.values(), key=lambda a: (a.get("ts", 0), a.get("id", "")))
 
 
 def _drop_oldest(items: dict[str, Any], cap: int) -> None:

@@ -17,7 +17,7 @@ import contextlib
 import inspect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -29,19 +29,27 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from chatserver.backend import (
     ALERTS_PER_ROOM,
+    EVERYONE,
     HELD_PER_ROOM,
+    Alert,
     AppendRefused,
     AppendResult,
+    AuditRecord,
     BackendUnavailable,
     Delivery,
+    JoinQuery,
+    JoinView,
     PostGuard,
+    PresenceGone,
     RaidSuspected,
     RoomListener,
     RoomSnapshot,
+    User,
 )
 from chatserver.clock import now_ms
 from chatserver.ids import ids
@@ -146,6 +154,12 @@ def _entry(offset: int, body: bytes) -> Entry:
     return entry
 
 
+def _cid_entry(raw: bytes) -> Entry:
+    """The entry a client_id key keeps: ``offset \\n body`` (offset 0: held)."""
+    offset, _, body = raw.partition(b"\n")
+    return _entry(int(offset), body)
+
+
 def _stream_entry(item: list[Any]) -> Entry:
     # Script replies are raw [id, [field, value]]; redis-py parses XRANGE into (id, dict).
     stream_id, fields = item
@@ -200,9 +214,12 @@ class RedisBackend:
         self._pipe = CommandPipe(url, connect_timeout_s=CONNECT_TIMEOUT_S)
         lua = resources.files("chatserver") / "lua"
         self._append = self._redis.register_script((lua / "append.lua").read_text())
-        self._read = self._redis.register_script((lua / "read.lua").read_text())
-        self._snapshot = self._redis.register_script((lua / "snapshot.lua").read_text())
-        self._presence = self._redis.register_script((lua / "presence.lua").read_text())
+        # These share room.lua's functions: the epoch, the log read, presence.
+        shared = (lua / "room.lua").read_text()
+        self._read = self._redis.register_script(shared + (lua / "read.lua").read_text())
+        self._snapshot = self._redis.register_script(shared + (lua / "snapshot.lua").read_text())
+        self._presence = self._redis.register_script(shared + (lua / "presence.lua").read_text())
+        self._join = self._redis.register_script(shared + (lua / "join.lua").read_text())
         self._feeds: dict[bytes, _Feed] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._pubsub: PubSub | None = None
@@ -213,7 +230,7 @@ class RedisBackend:
         self._local_presence: dict[str, dict[str, dict[str, str]]] = {}
         self.gap_repairs = 0
         self._failing_until = 0.0
-        self.on_presence_gone: Callable[[str, list[dict[str, str]]], Awaitable[None]] | None = None
+        self._presence_gone: list[PresenceGone] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -305,20 +322,23 @@ class RedisBackend:
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
 
     async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
+        return await self._run(self._append, keys, args)
+
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """A script on the hot-path connection (the join and the append)."""
         try:
-            return await self._pipe.execute("EVALSHA", self._append.sha, len(keys), *keys, *args)
+            return await self._pipe.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
             # Redis lost its scripts (a restart): redis-py loads it and runs it.
-            return await self._append(keys=keys, args=args)
+            return await script(keys=keys, args=args)
 
     async def find_client_id(self, room: str, client_id: str) -> Entry | None:
         raw = await self._call(self._redis.get(cid_key(room, client_id)))
         if not isinstance(raw, bytes):
             return None
-        offset, _, body = raw.partition(b"\n")
-        return _entry(int(offset), body)
+        return _cid_entry(raw)
 
     async def read(self, room: str, since: Since | None, page: int) -> ReadResult:
         k = room_keys(room)
@@ -340,35 +360,65 @@ class RedisBackend:
 
     async def snapshot(self, room: str, now_ms: int) -> RoomSnapshot:
         k = room_keys(room)
-        meta_l, mutes_l, pins_l, removed = await self._call(
-            self._snapshot(
-                keys=_state_keys(k),
-                args=[secrets.token_hex(8)],
-            )
+        reply = await self._call(self._snapshot(keys=_state_keys(k), args=[secrets.token_hex(8)]))
+        return _snapshot(reply, now_ms)
+
+    async def enter(self, room: str, query: JoinQuery) -> JoinView:
+        k = room_keys(room)
+        user, since = query.user, query.since
+        now = now_ms()
+        keys = [
+            *_state_keys(k),
+            k["presence"],
+            k["hands"],
+            k["held"],
+            k["alerts"],
+            *(cid_key(room, client_id) for client_id in query.client_ids),
+        ]
+        args = [
+            secrets.token_hex(8),
+            since.epoch if since else "",
+            since.offset if since else 0,
+            query.page,
+            self._history_size,
+            now,
+            now + PRESENCE_TTL_MS,
+            query.conn_id,
+            user["id"],
+            user["name"],
+            user["role"],
+            "1" if query.keep_out_removed else "",
+            "1" if query.holds else "",
+            "1" if query.alerts else "",
+            k["channel"],
+            room,
+            f"E{EVERYONE}\npresence\n",
+        ]
+        reply = await self._call(self._run(self._join, keys, args))
+        snapshot = _snapshot(reply[2], query.now_ms)
+        if not reply[0]:
+            empty = ReadResult(snapshot.epoch, snapshot.offset, False, [])
+            return JoinView(snapshot.state, empty, admitted=False, first=False)
+        self._local_presence.setdefault(room, {})[query.conn_id] = user
+        held, alerts, found_raw = reply[5], reply[6], reply[7]
+        epoch_b, offset, recovered, items, deleted = reply[8:13]
+        gone = {d.decode() for d in deleted}
+        entries = visible_entries((_stream_entry(item) for item in items), gone)
+        found = {}
+        for client_id, raw in zip(query.client_ids, found_raw, strict=True):
+            if isinstance(raw, bytes):
+                found[client_id] = _cid_entry(raw)
+        return JoinView(
+            snapshot.state,
+            ReadResult(epoch_b.decode(), int(offset), bool(recovered), entries),
+            admitted=True,
+            first=bool(reply[1]),
+            members=in_member_order(_users(reply[3])),
+            hands=_hand_queue(reply[4]),
+            holds=sorted((_unpack(v) for v in held), key=lambda e: e["ts"]),
+            alerts=_oldest_first(alerts),
+            found=found,
         )
-        meta = _pairs(meta_l)
-        mutes: dict[str, int | None] = {}
-        for user, until in _pairs(mutes_l).items():
-            value = int(until)
-            if value < 0:
-                mutes[user] = None
-            elif value > now_ms:
-                mutes[user] = value
-        pinned = []
-        for msg_id, raw in _pairs(pins_l, decode_values=False).items():
-            order, _, body = raw.partition(b"\n")
-            pinned.append((int(order), msg_id, _unpack(body)))
-        pinned.sort(key=lambda p: p[0])
-        state = RoomState(
-            locked=meta.get("locked") == "1",
-            paused=meta.get("paused") == "1",
-            slow_mode_s=int(meta.get("slow_mode_s") or 0),
-            floor=meta.get("floor") or None,
-            mutes=mutes,
-            pins={msg_id: e for _, msg_id, e in pinned},
-            removed={r.decode() for r in removed},
-        )
-        return RoomSnapshot(meta["epoch"], int(meta.get("offset") or 0), state)
 
     async def get_message(self, room: str, msg_id: str) -> Entry | None:
         # Messages are found by id rarely (pin, delete, review): scan the retained log.
@@ -650,8 +700,11 @@ class RedisBackend:
                 except BackendUnavailable:
                     break
                 gone = _users(flat)
-                if gone and self.on_presence_gone is not None:
-                    await self.on_presence_gone(room, gone)
+                for handler in self._presence_gone if gone else ():
+                    await handler(room, gone)
+
+    def on_presence_gone(self, handler: PresenceGone) -> None:
+        self._presence_gone.append(handler)
 
     # -- hands, held messages, audit ----------------------------------------------------
 
@@ -709,7 +762,7 @@ class RedisBackend:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["held"]))
         return sorted((_unpack(v) for v in values), key=lambda e: e["ts"])
 
-    async def alert_put(self, room: str, alert: dict[str, Any]) -> None:
+    async def alert_put(self, room: str, alert: Alert) -> None:
         key = room_keys(room)["alerts"]
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, alert["id"], _pack(alert))
@@ -729,15 +782,15 @@ class RedisBackend:
         if stale:
             await self._call(self._redis.hdel(key, *stale))
 
-    async def alert_take(self, room: str, alert_id: str) -> dict[str, Any] | None:
-        alert: dict[str, Any] | None = await self._take(room_keys(room)["alerts"], alert_id)
+    async def alert_take(self, room: str, alert_id: str) -> Alert | None:
+        alert: Alert | None = await self._take(room_keys(room)["alerts"], alert_id)
         return alert
 
-    async def alerts_list(self, room: str) -> list[dict[str, Any]]:
+    async def alerts_list(self, room: str) -> list[Alert]:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["alerts"]))
-        return sorted((_unpack(v) for v in values), key=lambda a: (a["ts"], a["id"]))
+        return _oldest_first(values)
 
-    async def audit_add(self, room: str, record: dict[str, Any]) -> None:
+    async def audit_add(self, room: str, record: AuditRecord) -> None:
         key = room_keys(room)["audit"]
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.lpush(key, _pack(record))
@@ -745,7 +798,7 @@ class RedisBackend:
             pipe.expire(key, self._retention_s)
             await self._call(pipe.execute())
 
-    async def audit_list(self, room: str, limit: int) -> list[dict[str, Any]]:
+    async def audit_list(self, room: str, limit: int) -> list[AuditRecord]:
         raw: list[Any] = await self._call(
             self._redis.lrange(room_keys(room)["audit"], 0, limit - 1)
         )
@@ -779,6 +832,34 @@ async def _log_and_deleted(r: aioredis.Redis, k: Mapping[str, str], msg_id: str)
         return result
 
 
+def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
+    """A room's state from room.lua's room_state reply."""
+    meta_l, mutes_l, pins_l, removed = reply
+    meta = _pairs(meta_l)
+    mutes: dict[str, int | None] = {}
+    for user, until in _pairs(mutes_l).items():
+        value = int(until)
+        if value < 0:
+            mutes[user] = None
+        elif value > now_ms:
+            mutes[user] = value
+    pinned = []
+    for msg_id, raw in _pairs(pins_l, decode_values=False).items():
+        order, _, body = raw.partition(b"\n")
+        pinned.append((int(order), msg_id, _unpack(body)))
+    pinned.sort(key=lambda p: p[0])
+    state = RoomState(
+        locked=meta.get("locked") == "1",
+        paused=meta.get("paused") == "1",
+        slow_mode_s=int(meta.get("slow_mode_s") or 0),
+        floor=meta.get("floor") or None,
+        mutes=mutes,
+        pins={msg_id: e for _, msg_id, e in pinned},
+        removed={r.decode() for r in removed},
+    )
+    return RoomSnapshot(meta["epoch"], int(meta.get("offset") or 0), state)
+
+
 def _pairs(flat: list[bytes], *, decode_values: bool = True) -> dict[str, Any]:
     it = iter(flat)
     return {
@@ -795,6 +876,11 @@ def _users(flat: list[bytes]) -> list[dict[str, str]]:
     ]
 
 
-def _hand_queue(values: list[bytes]) -> list[dict[str, str]]:
+def _oldest_first(values: list[bytes]) -> list[Alert]:
+    alerts: list[Alert] = [_unpack(v) for v in values]
+    return sorted(alerts, key=lambda a: (a.get("ts", 0), a.get("id", "")))
+
+
+def _hand_queue(values: list[bytes]) -> list[User]:
     hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
     return [h["user"] for h in hands]

@@ -21,10 +21,12 @@ from chatserver.auth import Claims
 from chatserver.backend import (
     FACILITATORS,
     USER_AUDIENCE,
+    Alert,
     AppendRefused,
     Backend,
     BackendUnavailable,
     Delivery,
+    JoinQuery,
     PostGuard,
     RaidSuspected,
     SharedRaid,
@@ -162,45 +164,50 @@ class ChatService:
         claims = conn.claims
         refuse(check_invited(claims.rooms, req.room))
         now = self.clock()
-        snapshot = await self.backend.snapshot(req.room, now)
-        refuse(check_join(claims.rooms, req.room, claims.user_id, snapshot.state))
         local = await self._local_room(req.room)
         user = claims.user(req.room)
-        first = await self.backend.presence_add(req.room, user, sid)
-        members = await self.backend.presence_members(req.room)
-        if first:
-            await self.backend.publish(
-                req.room,
-                Delivery("presence", {"room": req.room, "joined": user, "members": members}),
-            )
-        hands = await self.backend.hands_list(req.room)
         facilitator = is_facilitator(claims.rooms[req.room])
-        holds = await self.backend.holds_list(req.room) if facilitator or req.held else []
-        held = holds if facilitator else []
-        alerts = await self.backend.alerts_list(req.room) if facilitator else []
+        view = await self.backend.enter(
+            req.room,
+            JoinQuery(
+                user,
+                sid,
+                req.since,
+                self.history_page,
+                now,
+                keep_out_removed=not facilitator,
+                holds=facilitator or bool(req.held),
+                alerts=facilitator,
+                client_ids=tuple(canonical for _, canonical in req.held),
+            ),
+        )
+        refusal = check_join(claims.rooms, req.room, claims.user_id, view.state)
+        if refusal is not None or not view.admitted:
+            if not local.members:
+                self._schedule_unsubscribe(local)
+            refuse(refusal)
+        members, hands = view.members, view.hands
+        held = view.holds if facilitator else []
+        alerts = view.alerts
         # The joiner's own held messages it still shows as waiting (``held``: client_ids as
         # sent, and canonical): "shared" (approved: in the log), "waiting" (still held) or
         # "not_shared" (refused, perhaps while they were away). Other people's messages and
         # ones not found are left out: a member learns nothing about anyone else's. The
-        # holds are read first: a review takes the hold and then appends, so an entry
-        # found unlogged and already gone from the holds was taken before we looked. (One
-        # being approved at this moment may read "not_shared"; its log copy, in this ack
-        # or live, then takes the placeholder's place by client_id.) All before the read,
-        # so the read stays the last await before live delivery.
+        # backend reads the holds before the client_ids: a review takes the hold and then
+        # appends, so an entry found unlogged and already gone from the holds was taken
+        # before we looked. (One being approved at this moment may read "not_shared"; its
+        # log copy, in this ack or live, then takes the placeholder's place by client_id.)
         held_status: dict[str, str] = {}
-        if req.held:
-            still_held = {h["id"] for h in holds}
-            found = await asyncio.gather(
-                *(self.backend.find_client_id(req.room, canonical) for _, canonical in req.held)
-            )
-            for (asked, _), entry in zip(req.held, found, strict=True):
-                if entry is None or (entry.get("user") or {}).get("id") != claims.user_id:
-                    continue
-                if entry["offset"]:
-                    held_status[asked] = "shared"
-                else:
-                    held_status[asked] = "waiting" if entry["id"] in still_held else "not_shared"
-        read = await self.backend.read(req.room, req.since, self.history_page)
+        still_held = {h["id"] for h in view.holds}
+        for asked, canonical in req.held:
+            entry = view.found.get(canonical)
+            if entry is None or (entry.get("user") or {}).get("id") != claims.user_id:
+                continue
+            if entry["offset"]:
+                held_status[asked] = "shared"
+            else:
+                held_status[asked] = "waiting" if entry["id"] in still_held else "not_shared"
+        read = view.read
         for _ in range(JOIN_READ_ATTEMPTS):
             if read.offset >= local.delivered_offset:
                 break
@@ -219,9 +226,9 @@ class ChatService:
         if req.since is not None:
             self.metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
         if facilitator:
-            sent = {alert["id"] for alert in alerts}
+            sent = {alert.get("id", "") for alert in alerts}
             self._spawn(self._catch_up_alerts(conn, req.room, sent))
-        state = snapshot.state
+        state = view.state
         muted_until = state.muted_until(claims.user_id, now)
         return {
             "ok": True,
@@ -526,7 +533,7 @@ class ChatService:
         priority: bool = False,
         kinds: list[str] | None = None,
     ) -> None:
-        payload: dict[str, Any] = {
+        payload: Alert = {
             "room": room,
             "kind": kind,
             "user": user,
@@ -538,14 +545,14 @@ class ChatService:
             payload["kinds"] = kinds
         await self.raise_alert(room, payload)
 
-    async def raise_alert(self, room: str, payload: dict[str, Any]) -> None:
+    async def raise_alert(self, room: str, payload: Alert) -> None:
         """Tell the room's facilitators. Every alert but a held message's (the held list
         is its record) stays open until a facilitator dismisses it: one who joins or
         reconnects later still sees a crisis flagged while they were away."""
         if payload["kind"] != "held":
             payload = {**payload, "id": ids.next(), "ts": self.clock()}
             await self.backend.alert_put(room, payload)
-        await self.backend.publish(room, Delivery("alert", payload, audience=FACILITATORS))
+        await self.backend.publish(room, Delivery("alert", dict(payload), audience=FACILITATORS))
 
     async def dismiss_alerts(self, room: str, alert_ids: list[str], by: dict[str, str]) -> int:
         """Close open alerts for every facilitator; returns how many were still open."""
@@ -562,12 +569,12 @@ class ChatService:
         """An alert raised while a facilitator was joining reached neither the join ack
         nor (not yet a member) the live stream: send it now. The client dedupes by id."""
         try:
-            missed = [a for a in await self.backend.alerts_list(room) if a["id"] not in sent]
+            missed = [a for a in await self.backend.alerts_list(room) if a.get("id") not in sent]
         except BackendUnavailable:
             return  # the next join (reconnect) lists them
         if missed and self.fanout is not None and room in conn.rooms:
             for alert in missed:
-                self.fanout.send([conn.eio_sid], Fanout.encode("alert", alert))
+                self.fanout.send([conn.eio_sid], Fanout.encode("alert", dict(alert)))
 
     def _notice(self, conn: Connection, room: str, kind: str, text: str) -> None:
         if self.fanout is not None:

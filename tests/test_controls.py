@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from chatserver.app import SERVICE_KEY
+from chatserver.backend import Alert, JoinQuery, JoinView
 from tests.conftest import Client, make_token, open_client
 from tests.two_workers import Room
 
@@ -326,19 +327,17 @@ async def test_an_alert_raised_while_a_facilitator_joins_still_reaches_them(room
     alert can be raised whose live copy the joining socket cannot get: it is sent after."""
     service = room.apps[1].get(SERVICE_KEY)
     assert service is not None
-    real_list = service.backend.alerts_list
-    calls = 0
+    backend = service.backend
+    real_enter = backend.enter
 
-    async def list_then_raise(room_id: str) -> list[dict[str, Any]]:
-        nonlocal calls
-        calls += 1
-        listed = await real_list(room_id)
-        if calls == 1:  # the join ack's read: an alert lands right after it, unseen live
-            late = {"id": "late-1", "ts": 1, "room": room_id, "kind": "crisis", "user": {}}
-            await service.backend.alert_put(room_id, late)
-        return listed
+    async def enter_then_raise(room_id: str, query: JoinQuery) -> JoinView:
+        view = await real_enter(room_id, query)
+        # The join's read is done: an alert lands right after it, its live copy unseen.
+        late: Alert = {"id": "late-1", "ts": 1, "room": room_id, "kind": "crisis", "user": {}}
+        await backend.alert_put(room_id, late)
+        return view
 
-    service.backend.alerts_list = list_then_raise  # type: ignore[method-assign]
+    backend.enter = enter_then_raise  # type: ignore[method-assign]
     try:
         fran = await facilitator(room, "fran", worker=1)
         joined = await fran.call("join", {"room": "r1"})
@@ -346,4 +345,4 @@ async def test_an_alert_raised_while_a_facilitator_joins_still_reaches_them(room
         caught = await fran.wait_for("alert", lambda a: a.get("id") == "late-1")
         assert caught["kind"] == "crisis"
     finally:
-        service.backend.alerts_list = real_list  # type: ignore[method-assign]
+        backend.enter = real_enter  # type: ignore[method-assign]

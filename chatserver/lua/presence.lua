@@ -8,59 +8,18 @@
 --   refresh: 4.. conn, user id, name, role (repeated) -> users who vanished (expired), flat
 local key, op, now, expires = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
-local function parse(v)
-  local uid, exp, name, role = string.match(v, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
-  return uid, tonumber(exp), name, role
-end
-
--- Drop expired connections; report users left with none.
-local function purge()
-  local all = redis.call('HGETALL', key)
-  local alive, expired = {}, {}
-  for i = 1, #all, 2 do
-    local uid, exp, name, role = parse(all[i + 1])
-    if exp <= now then
-      redis.call('HDEL', key, all[i])
-      expired[uid] = {name, role}
-    else
-      alive[uid] = {name, role}
-    end
-  end
-  local gone = {}
-  for uid, info in pairs(expired) do
-    if not alive[uid] then
-      gone[#gone + 1] = uid
-      gone[#gone + 1] = info[1]
-      gone[#gone + 1] = info[2]
-    end
-  end
-  return alive, gone
-end
-
-local function touch()
-  redis.call('PEXPIRE', key, tonumber(expires) - now + 60000)
-end
-
 if op == 'add' then
-  local alive = purge()
-  redis.call('HSET', key, ARGV[4], ARGV[5] .. '\t' .. expires .. '\t' .. ARGV[6] .. '\t' .. ARGV[7])
-  touch()
-  if alive[ARGV[5]] then return 0 end
-  return 1
+  local alive = presence_purge(key, now)
+  local first = presence_add(key, alive, expires, ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+  presence_touch(key, now, expires)
+  return first
 elseif op == 'remove' then
   local existed = redis.call('HDEL', key, ARGV[4])
-  local alive = purge()
+  local alive = presence_purge(key, now)
   if existed == 0 or alive[ARGV[5]] then return 0 end
   return 1
 elseif op == 'list' then
-  local alive = purge()
-  local out = {}
-  for uid, info in pairs(alive) do
-    out[#out + 1] = uid
-    out[#out + 1] = info[1]
-    out[#out + 1] = info[2]
-  end
-  return out
+  return presence_flat(presence_purge(key, now))
 elseif op == 'refresh' then
   for i = 4, #ARGV, 4 do
     if redis.call('HEXISTS', key, ARGV[i]) == 1 then
@@ -68,8 +27,8 @@ elseif op == 'refresh' then
         ARGV[i + 1] .. '\t' .. expires .. '\t' .. ARGV[i + 2] .. '\t' .. ARGV[i + 3])
     end
   end
-  local _, gone = purge()
-  touch()
+  local _, gone = presence_purge(key, now)
+  presence_touch(key, now, expires)
   return gone
 end
 return redis.error_reply('unknown presence op ' .. tostring(op))

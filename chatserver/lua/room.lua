@@ -1,0 +1,102 @@
+-- Shared by read.lua, snapshot.lua, presence.lua and join.lua: prepended to each when the
+-- Redis backend loads it, so every script decides these the same way.
+--
+-- A room's state keys, in this order everywhere:
+--   1 meta, 2 log, 3 deleted ids, 4 mutes, 5 last post, 6 pins, 7 removed
+
+-- The room's epoch. No meta: a new room, or its log was lost or expired. Start a new
+-- epoch and reset the log with it, so no client can mistake new offsets for old ones.
+local function room_epoch(state, new_epoch)
+  local epoch = redis.call('HGET', state[1], 'epoch')
+  if not epoch then
+    epoch = new_epoch
+    redis.call('DEL', state[2], state[3], state[4], state[5], state[6], state[7])
+    redis.call('HSET', state[1], 'epoch', epoch, 'offset', 0)
+  end
+  return epoch
+end
+
+-- Every entry after `since` (same epoch, still retained), or the latest page.
+-- Mirrors rooms/recovery.py plan_read: never a partial recovery.
+-- Returns offset, recovered (0/1), entries (XRANGE form).
+local function read_log(state, epoch, since_epoch, since, page, history)
+  local offset = tonumber(redis.call('HGET', state[1], 'offset'))
+  local first = offset + 1
+  local head = redis.call('XRANGE', state[2], '-', '+', 'COUNT', 1)
+  if #head > 0 then
+    first = tonumber(string.match(head[1][1], '^(%d+)'))
+  end
+  if since_epoch == epoch and since <= offset and since >= first - 1 then
+    return offset, 1, redis.call('XRANGE', state[2], '(' .. since .. '-1', '+', 'COUNT', history)
+  end
+  local entries = {}
+  if page > 0 then
+    local rev = redis.call('XREVRANGE', state[2], '+', '-', 'COUNT', page)
+    for i = #rev, 1, -1 do entries[#entries + 1] = rev[i] end
+  end
+  return offset, 0, entries
+end
+
+-- The state a join or a new subscriber needs: meta, mutes, pins, removed members.
+local function room_state(state)
+  return {
+    redis.call('HGETALL', state[1]),
+    redis.call('HGETALL', state[4]),
+    redis.call('HGETALL', state[6]),
+    redis.call('SMEMBERS', state[7]),
+  }
+end
+
+-- Presence hash: connection id -> user id \t expires ms \t name \t role.
+local function parse_presence(v)
+  local uid, exp, name, role = string.match(v, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+  return uid, tonumber(exp), name, role
+end
+
+-- Drop expired connections. Returns the users still present (id -> {name, role}) and
+-- the users left with no connection, flat (id, name, role, ...).
+local function presence_purge(key, now)
+  local all = redis.call('HGETALL', key)
+  local alive, expired = {}, {}
+  for i = 1, #all, 2 do
+    local uid, exp, name, role = parse_presence(all[i + 1])
+    if exp <= now then
+      redis.call('HDEL', key, all[i])
+      expired[uid] = {name, role}
+    else
+      alive[uid] = {name, role}
+    end
+  end
+  local gone = {}
+  for uid, info in pairs(expired) do
+    if not alive[uid] then
+      gone[#gone + 1] = uid
+      gone[#gone + 1] = info[1]
+      gone[#gone + 1] = info[2]
+    end
+  end
+  return alive, gone
+end
+
+local function presence_touch(key, now, expires)
+  redis.call('PEXPIRE', key, tonumber(expires) - now + 60000)
+end
+
+-- Add a connection; 1 when it is the user's first in the room. `alive` is updated.
+local function presence_add(key, alive, expires, conn, uid, name, role)
+  redis.call('HSET', key, conn, uid .. '\t' .. expires .. '\t' .. name .. '\t' .. role)
+  local first = 1
+  if alive[uid] then first = 0 end
+  alive[uid] = {name, role}
+  return first
+end
+
+local function presence_flat(alive)
+  local out = {}
+  for uid, info in pairs(alive) do
+    out[#out + 1] = uid
+    out[#out + 1] = info[1]
+    out[#out + 1] = info[2]
+  end
+  return out
+end

@@ -1,0 +1,111 @@
+"""A join costs the Redis backend one round trip: one script, whatever the joiner asks.
+
+Counted, not timed: MONITOR on the test's own redis-server lists every command a client
+sent (commands a script runs are tagged ``lua`` and are not round trips), between two
+ECHO markers sent after the previous ack and after the join's ack.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from redis.asyncio.client import Monitor
+
+from tests.conftest import Client, Server, make_settings, make_token, open_client, start_server
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture
+async def redis_worker(redis_server: RedisServer) -> AsyncIterator[Server]:
+    flush = redis.Redis.from_url(redis_server.url)
+    await flush.flushdb()
+    await flush.aclose()
+    server, runner = await start_server(make_settings(redis_url=redis_server.url))
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def commands(redis_server: RedisServer) -> AsyncIterator[Commands]:
+    client = redis.Redis.from_url(redis_server.url)
+    async with client.monitor() as monitor:
+        yield Commands(client, monitor)
+    await client.aclose()
+
+
+class Commands:
+    """The commands clients send to Redis between two marks."""
+
+    def __init__(self, client: redis.Redis, monitor: Monitor) -> None:
+        self._client = client
+        self._monitor = monitor
+
+    async def mark(self) -> str:
+        marker = f"mark-{uuid.uuid4().hex}"
+        await self._client.echo(marker)
+        return marker
+
+    async def between(self, start: str, end: str) -> list[list[str]]:
+        """The commands (as argument lists) sent after ``start`` and before ``end``."""
+        seen: list[list[str]] = []
+        started = False
+        while True:
+            command: dict[str, Any] = await self._monitor.next_command()
+            args = command["command"].split()
+            if args[:2] == ["ECHO", start]:
+                started = True
+            elif args[:2] == ["ECHO", end]:
+                return seen
+            elif started and command["client_type"] != "lua" and not _presence_refresh(args):
+                seen.append(args)
+
+
+def _presence_refresh(args: list[str]) -> bool:
+    # Each worker refreshes its members' presence every few seconds, whatever happens.
+    return args[0] == "EVALSHA" and "refresh" in args
+
+
+async def member(server: Server, user: str, role: str = "member") -> Client:
+    return await open_client(server.url, make_token(user, {"r1": role}))
+
+
+async def test_a_join_is_one_script(redis_worker: Server, commands: Commands) -> None:
+    alex = await member(redis_worker, "alex")
+    # The room's first join on this worker also subscribes it (SUBSCRIBE and a read of
+    # where live delivery starts); later joins find it subscribed.
+    assert (await alex.call("join", {"room": "r1"}))["ok"]
+    assert (await alex.send("r1", "morning all"))["ok"]
+
+    bea = await member(redis_worker, "bea")
+    start = await commands.mark()
+    held = [str(uuid.uuid4()), str(uuid.uuid4())]  # asks about own held messages too
+    joined = await bea.call("join", {"room": "r1", "held": held})
+    end = await commands.mark()
+    assert joined["ok"] and [e["text"] for e in joined["entries"]] == ["morning all"]
+    sent = await commands.between(start, end)
+    assert [args[0] for args in sent] == ["EVALSHA"], sent
+
+    # A reconnect recovering from an offset, and a second tab: one script each.
+    start = await commands.mark()
+    since = {"offset": 0, "epoch": joined["room"]["epoch"]}
+    again = await alex.call("join", {"room": "r1", "since": since})
+    end = await commands.mark()
+    assert again["recovered"] is True
+    assert [args[0] for args in await commands.between(start, end)] == ["EVALSHA"]
+
+    # A facilitator's join reads the held messages and open alerts in the same script;
+    # after its ack, one more read catches alerts raised while it joined.
+    sam = await member(redis_worker, "sam", "facilitator")
+    start = await commands.mark()
+    joined = await sam.call("join", {"room": "r1"})
+    assert joined["ok"] and joined["held"] == [] and joined["alerts"] == []
+    await sam.call("typing", {"room": "r1", "active": False})  # after the catch-up's read
+    end = await commands.mark()
+    sent = await commands.between(start, end)
+    assert sorted(args[0] for args in sent) == ["EVALSHA", "HVALS", "PUBLISH"], sent
