@@ -1,9 +1,6 @@
-// Pure helpers for the huddle browser client: no DOM, no socket. Kept apart from app.js
-// so they can be read (and tested with `node --test web/test/`) on their own.
+// Pure helpers for the huddle browser client: no DOM, no socket, no state. Used by the
+// store's slice owners and the views; tested with `npm test` in web/.
 
-// The longest message the server takes, in Unicode code points (moderation policy
-// `max_chars`, see docs/moderation.md). The only place the client spells this number.
-export const MAX_TEXT = 2000;
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
 export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
@@ -36,10 +33,11 @@ export function textLength(text) {
 }
 
 /**
- * Where a draft stands against the limit: {length, over (characters too many, 0 when it
- * fits), left, message} where `message` is "" while far from the limit.
+ * Where a draft stands against the limit `max` (the server's, from the join ack):
+ * {length, over (characters too many, 0 when it fits), left, message} where `message` is
+ * "" while far from the limit.
  */
-export function lengthState(text, max = MAX_TEXT) {
+export function lengthState(text, max) {
   const length = textLength(text);
   const over = Math.max(0, length - max);
   const left = Math.max(0, max - length);

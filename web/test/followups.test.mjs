@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  MAX_TEXT,
   OWN_CACHE_LIMIT,
   RoomCache,
   alertKey,
@@ -34,16 +33,16 @@ class MemoryStorage {
 }
 
 test("lengthState counts code points and says by how much a draft is too long", () => {
-  assert.equal(MAX_TEXT, 2000);
+  const MAX_TEXT = 2000; // what the server's join ack says by default (limits.max_message_chars)
   assert.equal(textLength("  héllo 👋  "), 7); // trimmed; the emoji is one character
-  assert.deepEqual(lengthState("hi"), { length: 2, over: 0, left: MAX_TEXT - 2, message: "" });
-  assert.equal(lengthState("a".repeat(1900)).message, "100 characters left");
-  const over = lengthState("a".repeat(2100));
+  assert.deepEqual(lengthState("hi", MAX_TEXT), { length: 2, over: 0, left: MAX_TEXT - 2, message: "" });
+  assert.equal(lengthState("a".repeat(1900), MAX_TEXT).message, "100 characters left");
+  const over = lengthState("a".repeat(2100), MAX_TEXT);
   assert.equal(over.over, 100);
   assert.match(over.message, /^Too long by 100 characters/);
-  assert.equal(lengthState("a".repeat(2001)).over, 1);
-  assert.match(lengthState("a".repeat(2001)).message, /^Too long by 1 character:/);
-  assert.equal(lengthState("👋".repeat(2000)).over, 0); // 4000 UTF-16 units, 2000 characters
+  assert.equal(lengthState("a".repeat(2001), MAX_TEXT).over, 1);
+  assert.match(lengthState("a".repeat(2001), MAX_TEXT).message, /^Too long by 1 character:/);
+  assert.equal(lengthState("👋".repeat(2000), MAX_TEXT).over, 0); // 4000 UTF-16 units, 2000 characters
   assert.equal(lengthState("x".repeat(12), 10).over, 2);
 });
 
