@@ -5,7 +5,7 @@
 import { byId, reconcile } from "./dom.js";
 import { alertTitle } from "./lib.js";
 import { nameOf } from "./people.js";
-import { alertCard, alertWho } from "./held-cards.js";
+import { alertCard, alertWho } from "./alert-cards.js";
 
 export function createAlertsPanel({ store, feedback, showMessage, room, refreshAudit }) {
   const panel = byId("alerts");

@@ -7,11 +7,11 @@ import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { describeAudit, formatTime, isAutomaticAudit } from "./lib.js";
 import { nameOf } from "./people.js";
+import { MODERATION_KINDS } from "./room.js";
 
 const AUDIT_FETCH = 500; // entries read to know who is muted or removed
 const AUDIT_SHOWN = 100; // of which the log shows this many
 const REFRESH_DELAY_MS = 400;
-const MODERATION_KINDS = new Set(["muted", "unmuted", "removed", "readmitted"]);
 
 export function createAuditPanel({ store, request, readmit }) {
   const details = byId("audit");

@@ -63,10 +63,3 @@ export function reasonField(idPrefix, labelClass, inputClass, labelText) {
   input.autocomplete = "off";
   return { label, input };
 }
-
-/** A time element for a timestamp (ms), shown as HH:MM. */
-export function timeNode(ms, format) {
-  const time = el("time", "time", format(ms));
-  if (Number.isFinite(ms)) time.dateTime = new Date(ms).toISOString();
-  return time;
-}

@@ -18,7 +18,8 @@ export function initialRoom() {
   };
 }
 
-const MODERATION_KINDS = new Set(["muted", "unmuted", "removed", "readmitted"]);
+/** The room events that change who is muted or removed. */
+export const MODERATION_KINDS = new Set(["muted", "unmuted", "removed", "readmitted"]);
 
 /** The moderation view with `e` folded in (lib.js's fold, on copies: the old view stays). */
 export function foldModeration(moderation, e) {

@@ -1,7 +1,7 @@
-// Facilitators: one alert card (loaded with the facilitator tools). A held message is one
-// card, "Waiting for your review", naming its other concerns, with "Share with the group"
-// and "Don't share"; every other alert has "Show message" (when it is in the log) and
-// "Done". All text goes in with textContent.
+// Facilitators: one card of "Needs attention" (loaded with the facilitator tools). A held
+// message is one card, "Waiting for your review", naming its other concerns, with "Share
+// with the group" and "Don't share"; every other alert has "Show message" (when it is in
+// the log) and "Done". All text goes in with textContent.
 
 import { button, el } from "./dom.js";
 import { alertTitle, alsoLine, formatTime } from "./lib.js";
