@@ -94,13 +94,14 @@ export function createSending({ store, conn, conversation, feedback, persist, re
   }
 
   store.subscribe((state, event) => {
-    if (event.type === "entry" && event.live) {
+    if (event.type === "entry") {
       const e = event.entry;
-      // My own live echo settles the message as an ack would.
+      // My own message in the log (live echo, or a join ack's entries after a lost ack)
+      // settles it as an ack would.
       if (!("kind" in e) && e.client_id && e.user && e.user.id === state.self.id && outbox.settle(e.client_id)) {
         queueMicrotask(pump);
       }
-      if (e.kind === "slow_mode" && !(Number(e.slow_mode_s) > 0) && outbox.slowModeOff()) {
+      if (event.live && e.kind === "slow_mode" && !(Number(e.slow_mode_s) > 0) && outbox.slowModeOff()) {
         clearTimeout(holdTimer);
         setTimeout(pump, 0);
       }
