@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -124,9 +125,14 @@ def main() -> None:
                 run_on(args.loop, lambda n=n: measure(url, args.appends, n))
                 for _ in range(args.rounds)
             ]
-            rates = ", ".join(f"{rate:,.0f}" for rate, _ in figures)
-            cpus = ", ".join(f"{cpu:.1f}" for _, cpu in figures)
-            print(f"{n:>4} in flight: appends/s {rates}; CPU µs per append {cpus}")
+            rates = sorted(rate for rate, _ in figures)
+            cpus = sorted(cpu for _, cpu in figures)
+            print(
+                f"{n:>4} in flight: appends/s median {statistics.median(rates):,.0f}"
+                f" best {rates[-1]:,.0f}; CPU µs per append median"
+                f" {statistics.median(cpus):.1f} best {cpus[0]:.1f}"
+                f" ({', '.join(f'{c:.1f}' for c in cpus)})"
+            )
     finally:
         proc.terminate()
         proc.wait(10)

@@ -145,7 +145,14 @@ class CommandPipe:
             task.add_done_callback(self._opened)
             self._connecting = task
         # Shielded: one caller giving up does not cancel the others' connection.
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                # close() stopped the attempt, not this caller's own cancellation.
+                raise RedisLinkError("connection closed") from None
+            raise
 
     def _opened(self, task: asyncio.Task[_Link]) -> None:
         if self._connecting is task:

@@ -482,3 +482,45 @@ async def test_the_backend_answers_unavailable_while_redis_is_down_and_recovers(
         assert (first.entry["offset"], after.entry["offset"]) == (1, 1)
     finally:
         await backend.close()
+
+
+async def test_close_during_a_connect_fails_its_waiters_as_unavailable(plain: Server) -> None:
+    pipe = CommandPipe(f"redis://:pw@127.0.0.1:{plain.port}/0", connect_timeout_s=5)
+    plain.pause()  # the connect waits for AUTH's reply
+    try:
+        waiting = asyncio.ensure_future(pipe.execute("PING"))
+        await asyncio.sleep(0.1)
+        await pipe.close()
+        with pytest.raises(BackendUnavailable):
+            await asyncio.wait_for(waiting, 2)
+    finally:
+        plain.resume()
+
+
+async def test_a_subscription_reads_over_the_same_connection(plain: Server) -> None:
+    """What RedisBackend's listener needs to leave redis-py's private ``_reader``: send
+    SUBSCRIBE and PING without waiting, read every reply of one read together."""
+    url = f"redis://127.0.0.1:{plain.port}/0"
+    connection = await connect(RedisAddress.from_url(url), timeout_s=2)
+    admin = redis.Redis.from_url(url)
+    try:
+        connection.send([("SUBSCRIBE", "ch1", "ch2")])
+        replies: list[object] = []
+        for _ in range(10):
+            if len(replies) >= 2:
+                break
+            replies += await asyncio.wait_for(connection.read_replies(), 2)
+        assert replies == [[b"subscribe", b"ch1", 1], [b"subscribe", b"ch2", 2]]
+        for i in range(3):
+            await admin.publish("ch2", f"m{i}")
+        replies = []
+        for _ in range(10):
+            if len(replies) >= 3:
+                break
+            replies += await asyncio.wait_for(connection.read_replies(), 2)
+        assert replies == [[b"message", b"ch2", f"m{i}".encode()] for i in range(3)]
+        connection.send([("PING",)])
+        assert await asyncio.wait_for(connection.read_replies(), 2) == [[b"pong", b""]]
+    finally:
+        await connection.close()
+        await admin.aclose()
