@@ -8,14 +8,11 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Any
 
 import socketio
 from aiohttp import web
-from engineio.async_drivers import aiohttp as eio_aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chatserver import wsconn, wsdirect
 from chatserver.backend import Backend
 from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
@@ -23,7 +20,8 @@ from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
 from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
-from chatserver.transport import register
+from chatserver.transport.fast_path import FastPath
+from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
 
 log = logging.getLogger(__name__)
@@ -34,37 +32,7 @@ SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "soc
 SERVICE_KEY = web.AppKey("service", ChatService)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
-
-
-class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
-    """Engine.IO's aiohttp websocket without permessage-deflate.
-
-    aiohttp accepts deflate by default and engineio exposes no option. Measured with
-    python-socketio here, deflate costs ~4x memory per idle connection (126 vs 31 KB)
-    and most of the CPU under load, for chat frames of a few hundred bytes.
-    """
-
-    async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
-        request = environ["aiohttp.request"]
-        eio_socket = getattr(self.handler, "__self__", None)
-        if eio_socket is not None and not eio_socket.connected and wsconn.can_detach(request):
-            # A websocket opened directly: answered and served without aiohttp's
-            # per-request structures (chatserver/wsconn.py).
-            error = wsconn.handshake_error(request)
-            if error is not None:
-                return web.Response(status=400, text=error)
-            wsconn.detach(request, eio_socket, environ)
-            return web.Response()  # never written: aiohttp no longer has the transport
-        self._sock = web.WebSocketResponse(
-            max_msg_size=self.server.max_http_buffer_size, compress=False
-        )
-        await self._sock.prepare(request)
-        self.environ = environ
-        if wsdirect.ENABLED and eio_socket is not None:
-            await wsdirect.serve(eio_socket, self._sock)
-        else:
-            await self.handler(self)
-        return self._sock
+FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -101,11 +69,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         logger=False,
         engineio_logger=False,
     )
-    sio.eio._async = {**sio.eio._async, "websocket": _PlainWebSocket}
-    # python-socketio already runs each event in a task of its own; engineio's extra task
-    # per inbound message only costs time.
-    sio.eio.async_handlers = False
-    wsdirect.install()
+    fast_path = FastPath(settings, sio, metrics)
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.
@@ -117,7 +81,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         sock = sio.eio.sockets.get(eio_sid)
         if sock is None or sock.closed:
             return
-        if wsdirect.close(sock, discard_pending=discard_queued):
+        if fast_path.close(sock, discard_pending=discard_queued):
             return
         queue = sock.queue
         if discard_queued:
@@ -125,6 +89,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             while not queue.empty():
                 queue.get_nowait()
                 queue.task_done()
+            fast_path.abort_engineio_websocket(eio_sid)
         queue.put_nowait(None)  # wakes Engine.IO's writer, which closes the transport
 
     service.fanout = Fanout(
@@ -142,6 +107,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     app = web.Application()
     app[SERVICE_KEY] = service
     app[SIO_KEY] = sio
+    app[FAST_PATH_KEY] = fast_path
     sio.attach(app)
 
     async def index(request: web.Request) -> web.StreamResponse:
@@ -168,7 +134,8 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     async def readyz(request: web.Request) -> web.Response:
         ready = await backend.ready()
         return web.json_response(
-            {"ok": ready, "backend": backend.name}, status=200 if ready else 503
+            {"ok": ready, "backend": backend.name, "ws_path": fast_path.path},
+            status=200 if ready else 503,
         )
 
     async def metrics_view(request: web.Request) -> web.Response:
@@ -198,7 +165,10 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             drop(conn.eio_sid, discard_queued=False)
         await service.wait_all_disconnected(settings.drain_timeout_s / 2)
         log.info("drained %d connections", len(conns))
-        wsconn.close_all()  # connections that never signed in, too
+        # Connections that never signed in, too (aiohttp would wait for their handlers).
+        for eio_sid in list(sio.eio.sockets):
+            drop(eio_sid, discard_queued=False)
+        fast_path.close_all()
 
     async def on_cleanup(app: web.Application) -> None:
         app[EXPIRY_TASK_KEY].cancel()

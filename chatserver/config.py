@@ -117,6 +117,17 @@ class Settings:
     worker_id: str = field(default="", metadata={"parse": _str})
     event_loop: str = field(default="uvloop", metadata={"parse": _choice("uvloop", "asyncio")})
     """uvloop (libuv) runs the same asyncio code with a faster loop and transports."""
+    ws_fast_path: str = field(default="on", metadata={"parse": _choice("on", "off")})
+    """Websockets served by huddle's own connection objects (chatserver/transport/); off, or
+    when its start-up probe fails, by engineio's and aiohttp's own code."""
+    ws_send_buffer_bytes: int = field(
+        default=1 << 20, metadata={"parse": _int(16 * 1024, 256 * 1024 * 1024)}
+    )
+    """A fast-path websocket reader with this many bytes not yet taken by its kernel is
+    dropped (it reconnects and recovers); ``send_queue_limit`` bounds the other paths."""
+    ws_read_timeout_s: float = field(default=40.0, metadata={"parse": _float(25, 3600)})
+    """A fast-path websocket with nothing read for this long is a dead peer. Clients answer
+    the server's ping every 20 s, so anything much below 25 s would cut live ones."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

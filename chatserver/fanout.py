@@ -20,12 +20,10 @@ from typing import Any
 import engineio.packet
 import socketio.packet
 
-from chatserver import wsdirect
+from chatserver.transport.connection import connection_of
+from chatserver.transport.frames import message_frame
 
 _dumps = functools.partial(json.dumps, separators=(",", ":"))
-
-# A websocket reader this far behind (bytes the kernel would not take yet) is dropped.
-SLOW_READER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +60,7 @@ class Fanout:
         # (entries and events built by the service; msgpack decodes to str, not bytes).
         text = f"{socketio.packet.EVENT}{_dumps([event, payload])}"
         eio_pkt = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
-        return Frame(eio_pkt, wsdirect.frame(eio_pkt.encode()))
+        return Frame(eio_pkt, message_frame(eio_pkt.encode()))
 
     def send(self, eio_sids: Iterable[str], frame: Frame) -> int:
         """Send ``frame`` to each connection; returns how many it went to."""
@@ -72,17 +70,17 @@ class Fanout:
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
                 continue
-            transport = wsdirect.direct_transport(sock)
-            if transport is not None:
-                if transport.get_write_buffer_size() > SLOW_READER_BYTES:
+            conn = connection_of(sock)
+            if conn is not None:  # on the websocket fast path (chatserver/transport/)
+                if not conn.writable:
+                    continue  # its transport is closing: the client recovers on reconnect
+                if conn.backlog() > conn.send_buffer_limit:
                     self._on_overflow()
                     self.drop(eio_sid, True)
                     continue
-                wsdirect.write(transport, frame.ws)
+                conn.write(frame.ws)
                 sent += 1
                 continue
-            if wsdirect.is_direct(sock):
-                continue  # its transport is closing: the client recovers on reconnect
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
                 self._on_overflow()

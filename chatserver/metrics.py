@@ -43,6 +43,12 @@ class Metrics:
         self.shed = Counter(
             "huddle_shed_total", "Messages refused because the worker was overloaded", registry=r
         )
+        self.ws_fast_path = Gauge(
+            "huddle_ws_fast_path",
+            "1 when websockets take huddle's fast path, 0 on engineio's own (with versions)",
+            ["aiohttp", "engineio", "socketio"],
+            registry=r,
+        )
         self.backend_errors = Counter(
             "huddle_backend_errors_total", "Requests that failed on the backend", registry=r
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.conftest import Connect, Server
+from tests.conftest import Connect, Server, make_settings
 
 
 async def get(url: str) -> tuple[int, str, str]:
@@ -29,6 +29,8 @@ async def test_health_and_readiness(server: Server) -> None:
     assert status == 200 and '"ok": true' in body
     status, _, body = await get(server.url + "/readyz")
     assert status == 200 and '"backend": "memory"' in body
+    wanted = "fast" if make_settings().ws_fast_path == "on" else "fallback"
+    assert f'"ws_path": "{wanted}"' in body
 
 
 async def test_metrics_count_what_happens(server: Server, connect: Connect) -> None:

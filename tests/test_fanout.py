@@ -8,8 +8,8 @@ import engineio.packet
 import pytest
 import socketio.packet
 
-from chatserver import wsdirect
 from chatserver.fanout import Fanout
+from chatserver.transport.frames import message_frame
 
 PAYLOADS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -35,4 +35,4 @@ def test_frames_match_python_socketio_encoding(event: str, payload: dict[str, An
     expected = engineio.packet.Packet(engineio.packet.MESSAGE, data=reference.encode()).encode()
     frame = Fanout.encode(event, payload)
     assert frame.packet.encode() == expected
-    assert frame.ws == wsdirect.frame(expected)
+    assert frame.ws == message_frame(expected)

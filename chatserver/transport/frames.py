@@ -1,10 +1,12 @@
-"""Websocket frames from a client (RFC 6455 §5), parsed without I/O.
+"""Websocket frames (RFC 6455 §5): client frames parsed without I/O, server frames built.
 
-Fed the bytes as they arrive, returns whole messages and control frames; says what is
-wrong (with the close code to send) when the client breaks the protocol. Only what a
-chat client sends is accepted: masked frames, no extensions (permessage-deflate is not
-offered in the handshake), messages up to a size limit. Unmasking uses aiohttp's
-C-accelerated helper.
+Fed the bytes as they arrive, the parser returns whole messages and control frames, and
+says what is wrong (with the close code to send, §7.4.1) when the client breaks the
+protocol. Only what a chat client sends is accepted: masked frames, no extensions
+(permessage-deflate is not offered in the handshake), messages up to a size limit. Text
+messages come out as str, checked as UTF-8 (§8.1); a close frame's code and reason are
+checked too (§5.5.1, §7.4). Unmasking is plain Python on big integers: no third-party
+private helper (docs/benchmarks.md has what it costs next to aiohttp's C one).
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from aiohttp._websocket.helpers import websocket_mask
-
 CONTINUATION: Final = 0x0
 TEXT: Final = 0x1
 BINARY: Final = 0x2
@@ -24,10 +24,16 @@ CLOSE: Final = 0x8
 PING: Final = 0x9
 PONG: Final = 0xA
 
+NORMAL: Final = 1000
+GOING_AWAY: Final = 1001
 PROTOCOL_ERROR: Final = 1002
 INVALID_DATA: Final = 1007
 TOO_BIG: Final = 1009
-NORMAL: Final = 1000
+
+# The codes a peer may send (RFC 6455 §7.4.1 and the IANA registry): 1005, 1006 and 1015
+# are for reporting only, 1004 and 1016-2999 are reserved, 3000-4999 belong to apps.
+_SENDABLE_CODES: Final = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011})
+_SENDABLE_CODES_LATER: Final = frozenset({1012, 1013, 1014})
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _U16 = struct.Struct("!H")
@@ -44,8 +50,10 @@ class FrameError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
+    """A whole message or a control frame: ``data`` is str for TEXT, bytes otherwise."""
+
     opcode: int
-    payload: bytes
+    data: str | bytes
 
 
 def accept_key(client_key: str) -> str:
@@ -72,13 +80,61 @@ def encode(opcode: int, payload: bytes) -> bytes:
     return bytes((first, 127)) + _U64.pack(length) + payload
 
 
+def message_frame(payload: str | bytes) -> bytes:
+    """An unmasked, final message frame from the server: text for str, else binary."""
+    if isinstance(payload, str):
+        return encode(TEXT, payload.encode())
+    return encode(BINARY, bytes(payload))
+
+
 def close_frame(code: int) -> bytes:
     return encode(CLOSE, _U16.pack(code))
 
 
+def unmask(mask: bytes, data: bytes | bytearray) -> bytes:
+    """XOR ``data`` with the repeated 4-byte ``mask`` (RFC 6455 §5.3)."""
+    length = len(data)
+    if length == 0:
+        return b""
+    key = (mask * ((length + 3) >> 2))[:length]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
+
+
+def close_code(payload: bytes) -> int:
+    """The code to answer a client's (already validated) close frame with: its own."""
+    return _U16.unpack_from(payload)[0] if payload else NORMAL
+
+
+def _check_close(payload: bytes) -> None:
+    if not payload:
+        return
+    if len(payload) == 1:
+        raise FrameError(PROTOCOL_ERROR, "a close frame's code is two bytes")
+    code = _U16.unpack_from(payload)[0]
+    if (
+        code not in _SENDABLE_CODES
+        and code not in _SENDABLE_CODES_LATER
+        and not (3000 <= code <= 4999)
+    ):
+        raise FrameError(PROTOCOL_ERROR, f"close code {code} may not be sent")
+    try:
+        payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameError(INVALID_DATA, "a close reason must be UTF-8") from None
+
+
+def _message(opcode: int, payload: bytes) -> Frame:
+    if opcode == TEXT:
+        try:
+            return Frame(TEXT, payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise FrameError(INVALID_DATA, "text that is not UTF-8") from None
+    return Frame(opcode, payload)
+
+
 class FrameParser:
     """Client frames in, whole messages (TEXT/BINARY, fragments joined) and control frames
-    (PING, PONG, CLOSE) out, in order."""
+    (PING, PONG, CLOSE) out, in order. After a FrameError the parser is spent."""
 
     __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_fragments_size", "max_size")
 
@@ -112,6 +168,8 @@ class FrameParser:
                 if end - pos < 10:
                     break
                 length = _U64.unpack_from(buffer, pos + 2)[0]
+                if length >> 63:
+                    raise FrameError(PROTOCOL_ERROR, "a 64-bit length has its top bit clear")
                 header = 10
             if opcode >= CLOSE:
                 if not fin or length > 125:
@@ -121,18 +179,19 @@ class FrameParser:
             start = pos + header + 4
             if end - start < length:
                 break
-            payload = bytearray(buffer[start : start + length])
-            websocket_mask(bytes(buffer[pos + header : start]), payload)
+            payload = unmask(bytes(buffer[start - 4 : start]), buffer[start : start + length])
             pos = start + length
-            frame = self._message(fin, opcode, bytes(payload))
+            frame = self._frame(fin, opcode, payload)
             if frame is not None:
                 frames.append(frame)
         del buffer[:pos]
         return frames
 
-    def _message(self, fin: int, opcode: int, payload: bytes) -> Frame | None:
+    def _frame(self, fin: int, opcode: int, payload: bytes) -> Frame | None:
         if opcode >= CLOSE:
-            if opcode not in (CLOSE, PING, PONG):
+            if opcode == CLOSE:
+                _check_close(payload)
+            elif opcode not in (PING, PONG):
                 raise FrameError(PROTOCOL_ERROR, f"unknown control opcode {opcode}")
             return Frame(opcode, payload)
         if opcode == CONTINUATION:
@@ -142,7 +201,7 @@ class FrameParser:
             if self._fragments_opcode:
                 raise FrameError(PROTOCOL_ERROR, "new message inside a fragmented one")
             if fin:
-                return Frame(opcode, payload)  # the usual case: one frame, one message
+                return _message(opcode, payload)  # the usual case: one frame, one message
             self._fragments_opcode = opcode
         else:
             raise FrameError(PROTOCOL_ERROR, f"unknown opcode {opcode}")
@@ -150,6 +209,6 @@ class FrameParser:
         self._fragments_size += len(payload)
         if not fin:
             return None
-        message = Frame(self._fragments_opcode, b"".join(self._fragments))
+        message = _message(self._fragments_opcode, b"".join(self._fragments))
         self._fragments, self._fragments_opcode, self._fragments_size = [], 0, 0
         return message

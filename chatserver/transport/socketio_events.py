@@ -22,6 +22,7 @@ from chatserver.backend import BackendUnavailable
 from chatserver.controls import CONTROLS
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
+from chatserver.transport import internals
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,7 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> No
             claims = decode_token(token, secret, int(time.time()))
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {exc}") from None
-        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
-        service.connect(sid, eio_sid, claims)
+        service.connect(sid, internals.eio_sid(sio, sid), claims)
 
     @sio.event  # type: ignore[untyped-decorator]
     async def disconnect(sid: str, reason: Any = None) -> None:

@@ -1,0 +1,211 @@
+"""A websocket Engine.IO session that huddle writes to itself: the fast path's one
+connection object.
+
+engineio serves a websocket connection with a writer task parked on a per-connection
+asyncio.Queue, a fresh task (plus ``wait_for``) for every frame it reads, a task per
+inbound message, and a sleeping task per connection for the next ping. Under load that is
+most of a worker's CPU; idle, it is most of a connection's memory. Once a connection is on
+a websocket, ``hand_over`` gives its engineio socket a ``DirectConnection``:
+
+- the socket's ``send`` and ``schedule_ping`` are bound to the connection's, on that
+  socket only (engineio's class is left as it is, for every other socket and library);
+- every packet for it (fan-out, acks, pings, close) is framed and written to the transport
+  synchronously, coalesced per loop turn: same bytes, same order, no task;
+- its ping is a timer handle, not a task;
+- its send queue is swapped for a shared inert one (nothing is ever queued again).
+
+The session's reading side is either a detached protocol (chatserver/transport/
+detached.py, subclassing this) or aiohttp's websocket for an upgraded polling connection
+(chatserver/transport/endpoint.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+
+from chatserver.transport import frames
+
+log = logging.getLogger(__name__)
+
+ATTR = "huddle_connection"
+"""Attribute on an engineio socket served by huddle: its DirectConnection."""
+
+
+class Coalescer:
+    """Frames written during one turn of the event loop leave in one write per connection.
+
+    A busy room queues several frames for the same member within a turn; one system call
+    for all of them instead of one each is most of the saving under load. Frames are
+    flushed at the end of the turn (call_soon), in the order they were written.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: dict[asyncio.Transport, list[bytes]] = {}
+
+    def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        chunks = self._pending.get(transport)
+        if chunks is not None:
+            chunks.append(data)
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending[transport] = [data]
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for transport, chunks in pending.items():
+            if not transport.is_closing():
+                transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+
+class DirectConnection:
+    """One Engine.IO session on a websocket whose frames huddle writes."""
+
+    __slots__ = ("_coalescer", "send_buffer_limit", "sock", "transport")
+
+    def __init__(
+        self,
+        sock: AsyncSocket,
+        transport: asyncio.Transport,
+        coalescer: Coalescer,
+        send_buffer_limit: int,
+    ) -> None:
+        self.sock = sock
+        self.transport = transport
+        self._coalescer = coalescer
+        self.send_buffer_limit = send_buffer_limit
+        """Bytes the kernel has not taken yet past which fan-out drops this reader."""
+
+    @property
+    def writable(self) -> bool:
+        """False once the session or its transport is ending (then there is nowhere to
+        write: its client reconnects and recovers)."""
+        return not self.sock.closed and not self.transport.is_closing()
+
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the kernel (a reader falling behind)."""
+        return self.transport.get_write_buffer_size()
+
+    def write(self, data: bytes) -> None:
+        """Write a finished frame (coalesced within the loop turn)."""
+        self._coalescer.write(self.transport, data)
+
+    async def send(self, pkt: Any) -> None:
+        """engineio's ``AsyncSocket.send``, for this socket."""
+        if self.sock.closed:
+            raise eio_exceptions.SocketIsClosedError()
+        if self.transport.is_closing():
+            return
+        self.write(frames.message_frame(pkt.encode()))
+        if pkt.packet_type == eio_packet.CLOSE:
+            # engineio ends the session (ping timeout, server disconnect): the transport
+            # closes once the CLOSE packet is out, instead of waiting on the client.
+            asyncio.get_running_loop().call_soon(self.transport.close)
+
+    def schedule_ping(self) -> None:
+        """engineio's ``AsyncSocket.schedule_ping``, for this socket: as engineio, but a
+        timer handle instead of a task sleeping for the ping interval."""
+        sock = self.sock
+        if sock.last_ping:
+            sock.last_ping = None
+            asyncio.get_running_loop().call_later(sock.server.ping_interval, self.ping)
+
+    def ping(self) -> None:
+        sock = self.sock
+        if sock.closing or sock.closed:
+            return
+        sock.last_ping = time.time()
+        if self.writable:
+            self.write(frames.message_frame(eio_packet.Packet(eio_packet.PING).encode()))
+
+    def close(self, *, discard_pending: bool) -> None:
+        """End the transport: the client sees a network drop and reconnects."""
+        if discard_pending:
+            self.transport.abort()
+        else:
+            # Frames of this loop turn first, then whatever the kernel has not taken yet.
+            asyncio.get_running_loop().call_soon(self.transport.close)
+
+    async def receive(self, data: str | bytes) -> bool:
+        """Hand one Engine.IO packet from the client to engineio; False once the session
+        is closed. A malformed packet ends nothing (engineio's own loop does the same);
+        Socket.IO answers malformed events with an error ack itself."""
+        sock = self.sock
+        try:
+            await sock.receive(eio_packet.Packet(encoded_packet=data))
+        except eio_exceptions.SocketIsClosedError:
+            return False
+        except Exception:
+            log.debug("ignored a malformed packet from %s", sock.sid, exc_info=True)
+        return True
+
+    async def end_session(self) -> None:
+        """The transport is gone: end the engineio session as a transport close."""
+        sock = self.sock
+        await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+
+
+def connection_of(sock: Any) -> DirectConnection | None:
+    """The connection serving an engineio socket, or None on engineio's own path."""
+    conn: DirectConnection | None = getattr(sock, ATTR, None)
+    return conn
+
+
+def hand_over(sock: AsyncSocket, conn: DirectConnection) -> None:
+    """From here on ``conn`` serves ``sock``. What was queued so far (the OPEN packet, or
+    what arrived during an upgrade) goes first and in order; then every send is a direct
+    write. (A function of its own so that nothing keeps the old queue alive.)"""
+    queue = sock.queue
+    while not queue.empty():
+        pkt = queue.get_nowait()
+        queue.task_done()
+        if pkt is not None:
+            conn.write(frames.message_frame(pkt.encode()))
+    setattr(sock, ATTR, conn)
+    # Per socket, not per class: engineio's own calls (receive() on a PONG, close() on a
+    # ping timeout) reach the connection through these instance attributes.
+    sock.send = conn.send
+    sock.schedule_ping = conn.schedule_ping
+    sock.queue = INERT_QUEUE
+
+
+class _InertQueue:
+    """Stands in for the send queue of a directly served connection: nothing is queued
+    any more, so one shared, empty instance replaces ~3 KB of deques per connection."""
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    def put_nowait(self, item: Any) -> None:
+        """A packet for a connection that is ending: nowhere to send it."""
+
+    async def put(self, item: Any) -> None:
+        """As put_nowait."""
+
+    def task_done(self) -> None:
+        """Nothing was taken."""
+
+    async def join(self) -> None:
+        """Nothing is pending."""
+
+    def get_nowait(self) -> Any:
+        raise asyncio.QueueEmpty
+
+    async def get(self) -> Any:
+        # Only polling reads its queue, and an upgraded socket answers polls with NOOP.
+        raise asyncio.QueueEmpty
+
+
+INERT_QUEUE = _InertQueue()
