@@ -95,15 +95,29 @@ function start() {
         sending.pump();
         if (!isFacilitator(state)) return;
         if (!facilitator) {
-          const { mountFacilitator } = await import("./facilitator.js");
-          facilitator = facilitator || mountFacilitator({ store, feedback, request, conversation, peoplePanel, room });
+          let tools;
+          try {
+            tools = await import("./facilitator.js");
+          } catch {
+            feedback.say("The facilitator tools could not be loaded. Please reload the page.", { error: true });
+            return;
+          }
+          // Two joins in quick succession both wait for the import: mount once.
+          facilitator = facilitator || tools.mountFacilitator({ store, feedback, request, conversation, peoplePanel, room });
         }
         facilitator.joined();
       },
       disconnected: () => sending.disconnected(),
     },
   });
-  sending = createSending({ store, conn: { request, get joined() { return Boolean(conn) && conn.joined; } }, conversation, feedback, persist, rejoin: () => session.join() });
+  // Sending sees the connection only through request and whether we are joined now.
+  const link = {
+    request,
+    get joined() {
+      return Boolean(conn) && conn.joined;
+    },
+  };
+  sending = createSending({ store, conn: link, conversation, feedback, persist, rejoin: () => session.join() });
   composer = createComposer({ store, notify, submit: (text) => sending.submit(text) });
 
   window.addEventListener("hashchange", () => location.reload());

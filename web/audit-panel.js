@@ -5,7 +5,7 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { describeAudit, formatTime, isAutomaticAudit } from "./lib.js";
+import { describeAudit, formatTime, isAutomaticAudit, isRoomEvent } from "./lib.js";
 import { nameOf } from "./people.js";
 import { MODERATION_KINDS } from "./room.js";
 
@@ -86,7 +86,7 @@ export function createAuditPanel({ store, request, readmit }) {
   auto.addEventListener("change", () => render(store.getState()));
 
   store.subscribe((state, event, previous) => {
-    if (event.type === "entry" && "kind" in event.entry) {
+    if (event.type === "entry" && isRoomEvent(event.entry)) {
       if (liveSince && MODERATION_KINDS.has(event.entry.kind)) liveSince.push(event.entry);
       if (event.live) refreshSoon();
     }

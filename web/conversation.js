@@ -6,7 +6,7 @@
 // which DOM node shows which of my own messages.
 
 import { button, byId, el, reasonField } from "./dom.js";
-import { describeEvent, formatTime, hasOffset } from "./lib.js";
+import { describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -215,7 +215,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
   function refreshAllMessageActions() {
     const entries = store.getState().timeline.entries;
     for (const node of box.querySelectorAll(".msg[data-offset]")) {
-      const entry = entries.find((e) => !("kind" in e) && String(e.offset) === node.dataset.offset);
+      const entry = entries.find((e) => !isRoomEvent(e) && String(e.offset) === node.dataset.offset);
       if (!entry) continue;
       const old = node.querySelector(".msg-actions");
       if (old) old.remove();
@@ -393,7 +393,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
         break;
       }
       case "entry":
-        if ("kind" in event.entry) drawRoomEvent(event.entry, state);
+        if (isRoomEvent(event.entry)) drawRoomEvent(event.entry, state);
         else drawMessage(event.entry, state);
         break;
       case "own_forgotten": {

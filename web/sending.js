@@ -5,7 +5,7 @@
 // it", a refused one "not sent" with the server's words in #error.
 
 import { errorText } from "./feedback.js";
-import { newClientId } from "./lib.js";
+import { isRoomEvent, newClientId } from "./lib.js";
 import { Outbox } from "./outbox.js";
 
 export function createSending({ store, conn, conversation, feedback, persist, rejoin }) {
@@ -98,7 +98,7 @@ export function createSending({ store, conn, conversation, feedback, persist, re
       const e = event.entry;
       // My own message in the log (live echo, or a join ack's entries after a lost ack)
       // settles it as an ack would.
-      if (!("kind" in e) && e.client_id && e.user && e.user.id === state.self.id && outbox.settle(e.client_id)) {
+      if (!isRoomEvent(e) && e.client_id && e.user && e.user.id === state.self.id && outbox.settle(e.client_id)) {
         queueMicrotask(pump);
       }
       if (event.live && e.kind === "slow_mode" && !(Number(e.slow_mode_s) > 0) && outbox.slowModeOff()) {
