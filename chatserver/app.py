@@ -30,6 +30,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 
 SERVICE_KEY = web.AppKey("service", ChatService)
+BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
@@ -52,15 +53,6 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     metrics = Metrics()
     # The deployment's policy file, with the limits the environment sets explicitly.
     policy = moderation_policy(settings)
-    service = ChatService(
-        backend,
-        pipeline=default_pipeline(),
-        policy=policy,
-        metrics=metrics,
-        history_page=settings.history_page,
-        max_message_chars=policy.max_chars,
-        leave_grace_s=settings.leave_grace_s,
-    )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=settings.max_frame_bytes,
@@ -92,20 +84,30 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             fast_path.abort_engineio_websocket(eio_sid)
         queue.put_nowait(None)  # wakes Engine.IO's writer, which closes the transport
 
-    service.fanout = Fanout(
+    fanout = Fanout(
         sio.eio,
         queue_limit=settings.send_queue_limit,
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
+    service = ChatService(
+        backend,
+        fanout,
+        pipeline=default_pipeline(),
+        policy=policy,
+        metrics=metrics,
+        history_page=settings.history_page,
+        max_message_chars=policy.max_chars,
+        leave_grace_s=settings.leave_grace_s,
+    )
     if isinstance(backend, RedisBackend):
-        backend.on_presence_gone(service.presence_gone)
         redis_backend = backend
         metrics.gap_repairs.set_function(lambda: redis_backend.gap_repairs)
     register(sio, service, settings.secret)
 
     app = web.Application()
     app[SERVICE_KEY] = service
+    app[BACKEND_KEY] = backend
     app[SIO_KEY] = sio
     app[FAST_PATH_KEY] = fast_path
     sio.attach(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chatserver.app import SERVICE_KEY
+from chatserver.app import BACKEND_KEY
 from chatserver.backend import Alert, JoinQuery, JoinView
 from tests.conftest import Client, make_token, open_client
 from tests.two_workers import Room
@@ -127,7 +127,7 @@ async def test_floor_and_raised_hands(room: Room) -> None:
 
 
 async def test_review_a_held_message(room: Room) -> None:
-    service = room.apps[1][SERVICE_KEY]
+    backend = room.apps[1][BACKEND_KEY]
     held = {
         "room": "r1",
         "id": "held0001",
@@ -138,7 +138,7 @@ async def test_review_a_held_message(room: Room) -> None:
         "client_id": "3b8f0a9e-2f7c-4e0e-9a43-6a1b2b0c4d5e",
         "held_reason": "unknown link",
     }
-    await service.backend.hold_put("r1", dict(held))
+    await backend.hold_put("r1", dict(held))
     rejoined = await room.sam.call("join", {"room": "r1"})
     assert [h["id"] for h in rejoined["held"]] == ["held0001"]
     assert "held" not in await room.alex.call("join", {"room": "r1"})
@@ -325,9 +325,7 @@ async def test_a_muted_member_is_not_shown_typing(room: Room) -> None:
 async def test_an_alert_raised_while_a_facilitator_joins_still_reaches_them(room: Room) -> None:
     """Between reading the open alerts for the join ack and joining live delivery, an
     alert can be raised whose live copy the joining socket cannot get: it is sent after."""
-    service = room.apps[1].get(SERVICE_KEY)
-    assert service is not None
-    backend = service.backend
+    backend = room.apps[1][BACKEND_KEY]
     real_enter = backend.enter
 
     async def enter_then_raise(room_id: str, query: JoinQuery) -> JoinView:

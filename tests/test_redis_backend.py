@@ -87,9 +87,9 @@ async def test_presence_of_a_dead_worker_expires(
     workers: tuple[RedisBackend, RedisBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = workers
-    import chatserver.redis_backend as rb
+    from chatserver.redis_backend import presence
 
-    monkeypatch.setattr(rb, "PRESENCE_TTL_MS", 300)
+    monkeypatch.setattr(presence, "PRESENCE_TTL_MS", 300)
     assert await a.presence_add("r1", ALEX, "conn-on-a")
     assert [m["id"] for m in await b.presence_members("r1")] == ["alex"]
     await asyncio.sleep(0.5)  # worker a "died": it never refreshed

@@ -1,0 +1,270 @@
+"""Live delivery from Redis pub/sub: one channel per room (``huddle:{room}``).
+
+This worker subscribes only to rooms it has members in, decodes each published entry
+once and hands it to the room's listeners in offset order. A gap (pub/sub is
+at-most-once) is repaired from the log before delivery; after a reconnect every channel
+is resubscribed and repaired."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import hiredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from chatserver.backend import (
+    BackendUnavailable,
+    Delivery,
+    RoomListener,
+)
+from chatserver.redis_backend.codec import (
+    _entry,
+    _pack,
+    _stream_entry,
+    _unpack,
+)
+from chatserver.redis_backend.connection import COMMAND_TIMEOUT_S
+from chatserver.redis_backend.keys import (
+    room_keys,
+)
+from chatserver.redis_backend.log import RedisLog
+from rooms.entries import event_name
+
+log = logging.getLogger(__name__)
+
+
+RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+PUBSUB_READ_BYTES = 1 << 18
+
+
+@dataclass(slots=True, eq=False)
+class _Feed:
+    """Live delivery of one room on this worker."""
+
+    room: str
+    channel: bytes
+    listeners: list[RoomListener] = field(default_factory=list)
+    epoch: str = ""
+    last: int | None = None
+    """Last offset delivered; None while the subscription is being set up."""
+    pending: list[bytes] = field(default_factory=list)
+
+
+class RedisBus(RedisLog):
+    def __init__(
+        self, url: str, *, history_size: int = 1000, retention_s: int = 7 * 24 * 3600
+    ) -> None:
+        super().__init__(url, history_size=history_size, retention_s=retention_s)
+        self._feeds: dict[bytes, _Feed] = {}
+        self._confirmations: dict[bytes, asyncio.Future[None]] = {}
+        self._pubsub: PubSub | None = None
+        self._listen_task: asyncio.Task[None] | None = None
+        self.gap_repairs = 0
+
+    async def publish(self, room: str, delivery: Delivery) -> None:
+        head = f"E{delivery.audience}\n{delivery.event}\n".encode()
+        await self._call(
+            self._redis.publish(room_keys(room)["channel"], head + _pack(delivery.payload))
+        )
+
+    async def subscribe(self, room: str, listener: RoomListener) -> int:
+        channel = room_keys(room)["channel"].encode()
+        feed = self._feeds.get(channel)
+        if feed is not None and feed.last is not None:
+            feed.listeners.append(listener)
+            return feed.last
+        if feed is None:
+            feed = _Feed(room, channel)
+            self._feeds[channel] = feed
+        feed.listeners.append(listener)
+        try:
+            await self._subscribe_channel(feed)
+            return feed.last if feed.last is not None else 0
+        except BaseException:
+            feed.listeners.remove(listener)
+            if not feed.listeners:
+                self._feeds.pop(channel, None)
+            raise
+
+    async def unsubscribe(self, room: str, listener: RoomListener) -> None:
+        channel = room_keys(room)["channel"].encode()
+        feed = self._feeds.get(channel)
+        if feed is None:
+            return
+        if listener in feed.listeners:
+            feed.listeners.remove(listener)
+        if feed.listeners:
+            return
+        del self._feeds[channel]
+        if self._pubsub is not None and self._connected.is_set():
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._pubsub.unsubscribe(channel), COMMAND_TIMEOUT_S)
+
+    async def _subscribe_channel(self, feed: _Feed) -> None:
+        if self._pubsub is None or not self._connected.is_set():
+            raise BackendUnavailable("not connected to Redis")
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[feed.channel] = confirmed
+        try:
+            await asyncio.wait_for(self._pubsub.subscribe(feed.channel), COMMAND_TIMEOUT_S)
+            await asyncio.wait_for(confirmed, COMMAND_TIMEOUT_S)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        finally:
+            self._confirmations.pop(feed.channel, None)
+        # Subscribed: everything published from now on reaches us. Where the log stands
+        # now is where live delivery continues; anything buffered meanwhile is replayed.
+        read = await self.read(feed.room, None, 0)
+        feed.epoch = read.epoch
+        feed.last = read.offset
+        pending, feed.pending = feed.pending, []
+        for data in pending:
+            if not self._deliver_in_order(feed, data):
+                await self._deliver_late(feed, data)
+
+    async def _listen_forever(self) -> None:
+        attempt = 0
+        while not self._closed:
+            try:
+                self._pubsub = self._sub_redis.pubsub()
+                await asyncio.wait_for(self._pubsub.ping(), COMMAND_TIMEOUT_S * 2)
+                channels = list(self._feeds)
+                if channels:
+                    await asyncio.wait_for(self._pubsub.subscribe(*channels), COMMAND_TIMEOUT_S)
+                self._connected.set()
+                self._failing_until = 0.0  # Redis answered: stop failing fast
+                attempt = 0
+                resync = asyncio.get_running_loop().create_task(self._resync_all(channels))
+                try:
+                    await self._pump()
+                finally:
+                    resync.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._closed:
+                    log.warning("Redis subscription lost (%s); reconnecting", exc)
+            self._connected.clear()
+            for fut in self._confirmations.values():
+                if not fut.done():
+                    fut.set_exception(BackendUnavailable("Redis connection lost"))
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                self._pubsub = None
+            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
+            attempt += 1
+
+    async def _pump(self) -> None:
+        """Read the subscription in bulk: every reply that arrived in one read is handled
+        in one go (redis-py's get_message costs a coroutine, a timeout and a dict per
+        message: most of the listener's time under load). Commands still go out through
+        redis-py's PubSub, which only writes; replies are parsed here with hiredis."""
+        assert self._pubsub is not None
+        connection = self._pubsub.connection
+        stream = getattr(connection, "_reader", None)
+        if not isinstance(stream, asyncio.StreamReader):
+            raise ConnectionError("the subscription connection is not open")
+        replies = hiredis.Reader()
+        while True:
+            data = await stream.read(PUBSUB_READ_BYTES)
+            if not data:
+                raise ConnectionError("Redis closed the subscription connection")
+            replies.feed(data)
+            while (reply := replies.gets()) is not False:
+                if not isinstance(reply, list) or len(reply) < 3:
+                    continue  # PONG and the like
+                kind, channel, body = reply[0], reply[1], reply[2]
+                if kind == b"message":
+                    feed = self._feeds.get(channel)
+                    if feed is None:
+                        continue
+                    if feed.last is None:
+                        feed.pending.append(body)
+                    elif not self._deliver_in_order(feed, body):
+                        await self._deliver_late(feed, body)
+                elif kind == b"subscribe":
+                    fut = self._confirmations.get(channel)
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+
+    def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
+        """The common case, synchronously: an ephemeral event, or the next offset of the
+        same epoch. False when `_deliver_late` must look at it."""
+        if data[:1] == b"E":
+            audience, event, body = data[1:].split(b"\n", 2)
+            self._emit(feed, Delivery(event.decode(), _unpack(body), audience=audience.decode()))
+            return True
+        epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
+        offset = int(offset_b)
+        if offset != (feed.last or 0) + 1 or epoch_b.decode() != feed.epoch:
+            return False
+        feed.last = offset
+        self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
+        return True
+
+    async def _deliver_late(self, feed: _Feed, data: bytes) -> None:
+        """A logged entry that is not simply the next one: a new epoch, a stale copy, or
+        one after a gap (repaired from the log first)."""
+        epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
+        epoch, offset = epoch_b.decode(), int(offset_b)
+        assert feed.last is not None
+        if epoch != feed.epoch:
+            # The room's log was reset (Redis lost it): local clients must start over.
+            log.warning("room %s: epoch changed; asking its clients to rejoin", feed.room)
+            feed.epoch, feed.last = epoch, 0
+            self._emit(feed, Delivery("reset", {"room": feed.room}))
+        if offset <= feed.last:
+            return
+        if offset > feed.last + 1:
+            await self._repair(feed, offset - 1)
+            if offset <= feed.last:
+                return
+        feed.last = offset
+        self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
+
+    async def _repair(self, feed: _Feed, upto: int) -> None:
+        """Deliver the entries after feed.last up to ``upto`` from the log."""
+        assert feed.last is not None
+        self.gap_repairs += 1
+        start = feed.last + 1
+        items = await self._call(
+            self._redis.xrange(room_keys(feed.room)["log"], f"{start}-1", f"{upto}-1")
+        )
+        entries = [_stream_entry(list(item)) for item in items or []]
+        if not entries or entries[0]["offset"] != start:
+            # Trimmed past what we missed: a partial repair would hide the gap.
+            log.warning("room %s: gap %s..%s no longer in the log", feed.room, start, upto)
+            self._emit(feed, Delivery("reset", {"room": feed.room}))
+        for entry in entries:
+            if entry["offset"] > feed.last:
+                feed.last = entry["offset"]
+                self._emit(feed, Delivery(event_name(entry), entry, offset=entry["offset"]))
+        feed.last = max(feed.last, upto)
+
+    async def _resync_all(self, channels: list[bytes]) -> None:
+        """After a (re)connect, catch every subscribed room up from the log."""
+        for channel in channels:
+            feed = self._feeds.get(channel)
+            if feed is None or feed.last is None:
+                continue
+            try:
+                read = await self.read(feed.room, None, 0)
+            except BackendUnavailable:
+                return
+            if read.epoch != feed.epoch:
+                feed.epoch, feed.last = read.epoch, read.offset
+                self._emit(feed, Delivery("reset", {"room": feed.room}))
+            elif read.offset > feed.last:
+                await self._repair(feed, read.offset)
+
+    def _emit(self, feed: _Feed, delivery: Delivery) -> None:
+        for listener in list(feed.listeners):
+            try:
+                listener(delivery)
+            except Exception:
+                log.exception("room listener failed")

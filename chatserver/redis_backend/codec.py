@@ -1,0 +1,120 @@
+"""Entries, state and records as Redis stores them (msgpack bodies, flat replies) and
+back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from chatserver.backend import (
+    Alert,
+    RoomSnapshot,
+    User,
+)
+from rooms.entries import Entry
+from rooms.state import RoomState, state_change
+
+
+def state_op(entry: Entry) -> tuple[str, str, str | bytes]:
+    """How an entry changes the room state (rooms.state.state_change, the fold's one
+    reading of each event kind), in the strings the append script stores."""
+    op, a, b = state_change(entry)
+    if op == "pinned":
+        return op, a, _pack(b)
+    if op == "muted":
+        return op, a, "-1" if b is None else str(b)  # -1: until unmuted
+    return op, _stored(a), _stored(b)
+
+
+def _stored(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False)
+
+
+def _body(entry: Entry) -> bytes:
+    return _pack({k: v for k, v in entry.items() if k != "offset"})
+
+
+def _entry(offset: int, body: bytes) -> Entry:
+    entry: Entry = _unpack(body)
+    entry["offset"] = offset
+    return entry
+
+
+def _cid_entry(raw: bytes) -> Entry:
+    """The entry a client_id key keeps: ``offset \\n body`` (offset 0: held)."""
+    offset, _, body = raw.partition(b"\n")
+    return _entry(int(offset), body)
+
+
+def _stream_entry(item: list[Any]) -> Entry:
+    # Script replies are raw [id, [field, value]]; redis-py parses XRANGE into (id, dict).
+    stream_id, fields = item
+    body = fields[b"e"] if isinstance(fields, dict) else fields[1]
+    return _entry(int(stream_id.split(b"-", 1)[0]), body)
+
+
+def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
+    """A room's state from room.lua's room_state reply."""
+    meta_l, mutes_l, pins_l, removed = reply
+    meta = _pairs(meta_l)
+    mutes: dict[str, int | None] = {}
+    for user, until in _pairs(mutes_l).items():
+        value = int(until)
+        if value < 0:
+            mutes[user] = None
+        elif value > now_ms:
+            mutes[user] = value
+    pinned = []
+    for msg_id, raw in _pairs(pins_l, decode_values=False).items():
+        order, _, body = raw.partition(b"\n")
+        pinned.append((int(order), msg_id, _unpack(body)))
+    pinned.sort(key=lambda p: p[0])
+    state = RoomState(
+        locked=meta.get("locked") == "1",
+        paused=meta.get("paused") == "1",
+        slow_mode_s=int(meta.get("slow_mode_s") or 0),
+        floor=meta.get("floor") or None,
+        mutes=mutes,
+        pins={msg_id: e for _, msg_id, e in pinned},
+        removed={r.decode() for r in removed},
+    )
+    return RoomSnapshot(meta["epoch"], int(meta.get("offset") or 0), state)
+
+
+def _pairs(flat: list[bytes], *, decode_values: bool = True) -> dict[str, Any]:
+    it = iter(flat)
+    return {
+        key.decode(): (val.decode() if decode_values else val)
+        for key, val in zip(it, it, strict=True)
+    }
+
+
+def _users(flat: list[bytes]) -> list[dict[str, str]]:
+    it = iter(flat)
+    return [
+        {"id": uid.decode(), "name": name.decode(), "role": role.decode()}
+        for uid, name, role in zip(it, it, it, strict=True)
+    ]
+
+
+def _oldest_first(values: list[bytes]) -> list[Alert]:
+    alerts: list[Alert] = [_unpack(v) for v in values]
+    return sorted(alerts, key=lambda a: (a.get("ts", 0), a.get("id", "")))
+
+
+def _hand_queue(values: list[bytes]) -> list[User]:
+    hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
+    return [h["user"] for h in hands]

@@ -1,0 +1,98 @@
+"""Presence in Redis: who is in a room across workers, refreshed by each worker for its
+own connections, so a dead worker's members expire and are reported gone."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chatserver.backend import (
+    BackendUnavailable,
+    PresenceGone,
+)
+from chatserver.clock import now_ms
+from chatserver.redis_backend.codec import (
+    _users,
+)
+from chatserver.redis_backend.connection import RedisConnection
+from chatserver.redis_backend.keys import (
+    PRESENCE_REFRESH_S,
+    PRESENCE_TTL_MS,
+    room_keys,
+)
+from rooms.presence import in_member_order
+
+
+class RedisPresence(RedisConnection):
+    def __init__(
+        self, url: str, *, history_size: int = 1000, retention_s: int = 7 * 24 * 3600
+    ) -> None:
+        super().__init__(url, history_size=history_size, retention_s=retention_s)
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._presence_gone: list[PresenceGone] = []
+
+    async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
+        now = now_ms()
+        first = await self._call(
+            self._presence(
+                keys=[room_keys(room)["presence"]],
+                args=[
+                    "add",
+                    now,
+                    now + PRESENCE_TTL_MS,
+                    conn_id,
+                    user["id"],
+                    user["name"],
+                    user["role"],
+                ],
+            )
+        )
+        self._local_presence.setdefault(room, {})[conn_id] = user
+        return bool(first)
+
+    async def presence_remove(self, room: str, user_id: str, conn_id: str) -> bool:
+        local = self._local_presence.get(room)
+        if local is not None:
+            local.pop(conn_id, None)
+            if not local:
+                del self._local_presence[room]
+        now = now_ms()
+        last = await self._call(
+            self._presence(
+                keys=[room_keys(room)["presence"]],
+                args=["remove", now, now + PRESENCE_TTL_MS, conn_id, user_id],
+            )
+        )
+        return bool(last)
+
+    async def presence_members(self, room: str) -> list[dict[str, str]]:
+        now = now_ms()
+        flat = await self._call(
+            self._presence(
+                keys=[room_keys(room)["presence"]], args=["list", now, now + PRESENCE_TTL_MS]
+            )
+        )
+        users = _users(flat)
+        return in_member_order(users)
+
+    async def _refresh_presence_forever(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(PRESENCE_REFRESH_S)
+            for room, conns in list(self._local_presence.items()):
+                args: list[Any] = ["refresh", 0, 0]
+                for conn_id, user in conns.items():
+                    args += [conn_id, user["id"], user["name"], user["role"]]
+                now = now_ms()
+                args[1], args[2] = now, now + PRESENCE_TTL_MS
+                try:
+                    flat = await self._call(
+                        self._presence(keys=[room_keys(room)["presence"]], args=args)
+                    )
+                except BackendUnavailable:
+                    break
+                gone = _users(flat)
+                for handler in self._presence_gone if gone else ():
+                    await handler(room, gone)
+
+    def on_presence_gone(self, handler: PresenceGone) -> None:
+        self._presence_gone.append(handler)

@@ -1,0 +1,340 @@
+"""Facilitator controls and member reports.
+
+Every control is checked by the pure rules in rooms/policy.py (the role comes from the
+token only), logged as a room event with an offset through the room log's atomic append
+(so every worker applies it at once and recovery replays it), and written to the room's
+audit trail: who did what, when — never message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chatserver import errors
+from chatserver.backend import (
+    FACILITATORS,
+    USER_AUDIENCE,
+    AuditRecord,
+    Delivery,
+    Hands,
+    Presence,
+    ReviewStore,
+    RoomBus,
+    RoomLog,
+    User,
+)
+from chatserver.errors import ServiceError
+from chatserver.schema import (
+    parse_flag,
+    parse_limit,
+    parse_message_ref,
+    parse_room,
+    parse_seconds,
+    parse_target,
+)
+from chatserver.service.alerts import Alerts
+from chatserver.service.clock import ServiceClock
+from chatserver.service.connections import Connections
+from chatserver.service.refusals import refuse
+from rooms.entries import Entry, message_entry, room_event
+from rooms.policy import check_moderate, check_target
+
+Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+
+APPROVED_NOTICE = "A facilitator approved your message and it has been shared with the group."
+DENIED_NOTICE = "A facilitator reviewed your message and did not share it with the group."
+
+
+class Controls:
+    def __init__(
+        self,
+        connections: Connections,
+        log: RoomLog,
+        review: ReviewStore,
+        hands: Hands,
+        presence: Presence,
+        bus: RoomBus,
+        alerts: Alerts,
+        *,
+        clock: ServiceClock,
+    ) -> None:
+        self._connections = connections
+        self._log = log
+        self._review = review
+        self._hands = hands
+        self._presence = presence
+        self._bus = bus
+        self._alerts = alerts
+        self._clock = clock
+
+    def handlers(self) -> dict[str, Handler]:
+        """The control events by name."""
+        return {
+            "mute": self.mute,
+            "unmute": self.unmute,
+            "remove": self.remove,
+            "readmit": self.readmit,
+            "floor": self.floor,
+            "lock": self.lock,
+            "pause": self.pause,
+            "slow_mode": self.slow_mode,
+            "pin": self.pin,
+            "unpin": self.unpin,
+            "delete": self.delete,
+            "lower_hands": self.lower_hands,
+            "review": self.review,
+            "report": self.report,
+            "audit": self.audit,
+            "dismiss_alert": self.dismiss_alert,
+        }
+
+    # -- who may -----------------------------------------------------------------------
+
+    def _facilitator(self, sid: str, room: str) -> User:
+        # In the room is checked before the role so a member learns nothing about others.
+        conn = self._connections.in_room(sid, room, "Join the room first.")
+        user = conn.claims.user(room)
+        refuse(check_moderate(user["role"]))
+        return user
+
+    async def _target(self, room: str, user_id: str) -> User | None:
+        """The member as others see them, when present (so events can name them)."""
+        for member in await self._presence.presence_members(room):
+            if member["id"] == user_id:
+                return member
+        return None
+
+    async def _acting_on_member(
+        self, sid: str, data: Any, *, optional_user: bool = False
+    ) -> tuple[str, User, str | None, int | None, str, dict[str, Any]]:
+        """Parse and authorise a control aimed at a member; the last item names the member
+        for the event (``{"user": {id, name, role}}`` when they are present)."""
+        req = parse_target(data, optional_user=optional_user)
+        actor = self._facilitator(sid, req.room)
+        named: dict[str, Any] = {}
+        if req.user_id is not None:
+            target = await self._target(req.room, req.user_id)
+            refuse(check_target(actor["id"], req.user_id, target["role"] if target else None))
+            if target is not None:
+                named["user"] = target
+        return req.room, actor, req.user_id, req.duration_s, req.reason, named
+
+    async def _logged(
+        self, room: str, actor: User, kind: str, audit: AuditRecord, **fields: Any
+    ) -> dict[str, Any]:
+        """Append the room event, then audit it (``audit`` gets its offset)."""
+        now = self._clock()
+        entry = room_event(room=room, kind=kind, by=actor, ts=now, **fields)
+        result = await self._log.append(room, entry, guard=None, now_ms=now)
+        offset = result.entry["offset"]
+        record: AuditRecord = {**audit, "ts": now, "offset": offset}
+        await self._review.audit_add(room, record)
+        return {"ok": True, "offset": offset}
+
+    def _audit(self, actor: User, action: str) -> AuditRecord:
+        return {"ts": self._clock(), "by": actor, "action": action}
+
+    # -- acting on a member ------------------------------------------------------------
+
+    async def mute(self, sid: str, data: Any) -> dict[str, Any]:
+        room, actor, user_id, duration_s, reason, named = await self._acting_on_member(sid, data)
+        until = None if duration_s is None else self._clock() + duration_s * 1000
+        audit = self._audit(actor, "muted")
+        audit.update({"user_id": user_id, "duration_s": duration_s, "reason": reason})
+        return await self._logged(
+            room, actor, "muted", audit, user_id=user_id, until=until, reason=reason, **named
+        )
+
+    async def unmute(self, sid: str, data: Any) -> dict[str, Any]:
+        room, actor, user_id, _, _, named = await self._acting_on_member(sid, data)
+        audit = self._audit(actor, "unmuted")
+        audit["user_id"] = user_id
+        return await self._logged(room, actor, "unmuted", audit, user_id=user_id, **named)
+
+    async def remove(self, sid: str, data: Any) -> dict[str, Any]:
+        room, actor, user_id, _, reason, named = await self._acting_on_member(sid, data)
+        audit = self._audit(actor, "removed")
+        audit.update({"user_id": user_id, "reason": reason})
+        return await self._logged(
+            room, actor, "removed", audit, user_id=user_id, reason=reason, **named
+        )
+
+    async def readmit(self, sid: str, data: Any) -> dict[str, Any]:
+        room, actor, user_id, _, _, named = await self._acting_on_member(sid, data)
+        audit = self._audit(actor, "readmitted")
+        audit["user_id"] = user_id
+        return await self._logged(room, actor, "readmitted", audit, user_id=user_id, **named)
+
+    async def floor(self, sid: str, data: Any) -> dict[str, Any]:
+        """Give the floor to one member (``user_id``), or take it back (``user_id: null``)."""
+        room, actor, user_id, _, _, named = await self._acting_on_member(
+            sid, data, optional_user=True
+        )
+        audit = self._audit(actor, "floor")
+        audit["user_id"] = user_id
+        return await self._logged(room, actor, "floor", audit, user_id=user_id, **named)
+
+    # -- the room ----------------------------------------------------------------------
+
+    async def lock(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_flag(data, "locked")
+        actor = self._facilitator(sid, req.room)
+        audit = self._audit(actor, "locked")
+        audit["locked"] = req.value
+        return await self._logged(req.room, actor, "locked", audit, locked=req.value)
+
+    async def pause(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_flag(data, "paused")
+        actor = self._facilitator(sid, req.room)
+        audit = self._audit(actor, "paused")
+        audit["paused"] = req.value
+        return await self._logged(req.room, actor, "paused", audit, paused=req.value)
+
+    async def slow_mode(self, sid: str, data: Any) -> dict[str, Any]:
+        room, seconds = parse_seconds(data)
+        actor = self._facilitator(sid, room)
+        audit = self._audit(actor, "slow_mode")
+        audit["slow_mode_s"] = seconds
+        return await self._logged(room, actor, "slow_mode", audit, slow_mode_s=seconds)
+
+    async def lower_hands(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_room(data)
+        actor = self._facilitator(sid, req.room)
+        await self._hands.hands_clear(req.room)
+        cleared = {"room": req.room, "cleared": True, "by": actor, "hands": []}
+        await self._bus.publish(req.room, Delivery("hand", cleared))
+        await self._review.audit_add(req.room, self._audit(actor, "hands_lowered"))
+        return {"ok": True}
+
+    # -- messages ----------------------------------------------------------------------
+
+    async def _existing_message(self, room: str, msg_id: str) -> Entry:
+        entry = await self._log.get_message(room, msg_id)
+        if entry is None:
+            raise ServiceError(errors.INVALID_PAYLOAD, "That message is not in the room's history.")
+        return entry
+
+    async def pin(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_message_ref(data)
+        actor = self._facilitator(sid, req.room)
+        entry = await self._existing_message(req.room, req.msg_id)
+        audit = self._audit(actor, "pinned")
+        audit["id"] = req.msg_id
+        return await self._logged(req.room, actor, "pinned", audit, id=req.msg_id, entry=entry)
+
+    async def unpin(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_message_ref(data)
+        actor = self._facilitator(sid, req.room)
+        audit = self._audit(actor, "unpinned")
+        audit["id"] = req.msg_id
+        return await self._logged(req.room, actor, "unpinned", audit, id=req.msg_id)
+
+    async def delete(self, sid: str, data: Any) -> dict[str, Any]:
+        req = parse_message_ref(data)
+        actor = self._facilitator(sid, req.room)
+        entry = await self._existing_message(req.room, req.msg_id)
+        audit = self._audit(actor, "deleted")
+        audit.update({"id": req.msg_id, "user_id": entry["user"]["id"], "reason": req.reason})
+        result = await self._logged(
+            req.room, actor, "deleted", audit, id=req.msg_id, reason=req.reason
+        )
+        # Reports about it are dealt with. (A crisis alert is not: its author may still
+        # need someone to check in with them.)
+        reports = [
+            alert.get("id", "")
+            for alert in await self._alerts.open_alerts(req.room)
+            if alert["kind"] == "report" and (alert.get("entry") or {}).get("id") == req.msg_id
+        ]
+        await self._alerts.dismiss(req.room, reports, actor)
+        return result
+
+    async def review(self, sid: str, data: Any) -> dict[str, Any]:
+        """Approve (deliver to all, logged) or deny (the sender is told privately) a held
+        message."""
+        req = parse_message_ref(data, approve=True)
+        actor = self._facilitator(sid, req.room)
+        held = await self._review.hold_take(req.room, req.msg_id)
+        if held is None:
+            raise ServiceError(errors.INVALID_PAYLOAD, "That message was already reviewed.")
+        now = self._clock()
+        sender = held["user"]
+        result: dict[str, Any] = {"ok": True}
+        if req.approve:
+            entry = message_entry(
+                room=req.room,
+                msg_id=held["id"],
+                user=sender,
+                text=held["text"],
+                ts=now,
+                client_id=held["client_id"],
+            )
+            appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
+            result["offset"] = appended.entry["offset"]
+        reviewed = {
+            "room": req.room,
+            "kind": "reviewed",
+            "text": APPROVED_NOTICE if req.approve else DENIED_NOTICE,
+            "id": req.msg_id,
+            "client_id": held["client_id"],
+            "approved": req.approve,
+        }
+        to_sender = USER_AUDIENCE + sender["id"]
+        await self._bus.publish(req.room, Delivery("notice", reviewed, audience=to_sender))
+        # Other facilitators' panels drop the item.
+        closed = {
+            "room": req.room,
+            "kind": "reviewed",
+            "id": req.msg_id,
+            "approved": req.approve,
+            "by": actor,
+        }
+        await self._bus.publish(req.room, Delivery("alert", closed, audience=FACILITATORS))
+        audit: AuditRecord = {
+            "ts": now,
+            "by": actor,
+            "action": "approved" if req.approve else "denied",
+            "id": req.msg_id,
+            "user_id": sender["id"],
+        }
+        await self._review.audit_add(req.room, audit)
+        return result
+
+    # -- reports and alerts ------------------------------------------------------------
+
+    async def report(self, sid: str, data: Any) -> dict[str, Any]:
+        """Any member may report a message; facilitators get an alert."""
+        req = parse_message_ref(data)
+        conn = self._connections.in_room(sid, req.room, "Join the room first.")
+        reporter = conn.claims.user(req.room)
+        entry = await self._existing_message(req.room, req.msg_id)
+        await self._alerts.raise_alert(
+            req.room,
+            {
+                "room": req.room,
+                "kind": "report",
+                "user": reporter,
+                "entry": entry,
+                "reason": req.reason or "Reported by a member.",
+            },
+        )
+        audit = self._audit(reporter, "reported")
+        audit.update({"id": req.msg_id, "user_id": entry["user"]["id"]})
+        await self._review.audit_add(req.room, audit)
+        return {"ok": True}
+
+    async def dismiss_alert(self, sid: str, data: Any) -> dict[str, Any]:
+        """A facilitator has dealt with an alert: it closes for every facilitator."""
+        req = parse_message_ref(data)
+        actor = self._facilitator(sid, req.room)
+        if not await self._alerts.dismiss(req.room, [req.msg_id], actor):
+            raise ServiceError(errors.INVALID_PAYLOAD, "That alert was already dealt with.")
+        audit = self._audit(actor, "alert_dismissed")
+        audit["id"] = req.msg_id
+        await self._review.audit_add(req.room, audit)
+        return {"ok": True}
+
+    async def audit(self, sid: str, data: Any) -> dict[str, Any]:
+        room, limit = parse_limit(data)
+        self._facilitator(sid, room)
+        return {"ok": True, "entries": await self._review.audit_list(room, limit)}

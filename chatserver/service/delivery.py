@@ -1,0 +1,220 @@
+"""Delivery routing: this worker's rooms, their live listeners, and fan-out to sockets.
+
+A room is local while this worker has members in it: subscribed on the room bus, with a
+listener that folds logged entries into the cached room state (what moderation's gate
+reads) and hands every delivery to the fan-out, addressed to everyone, the room's
+facilitators, or one user. Nothing here decides anything about a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatserver.auth import Claims
+from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, RoomBus
+from chatserver.fanout import Fanout
+from chatserver.metrics import Metrics
+from chatserver.service.clock import ServiceClock
+from chatserver.service.tasks import TaskSet
+from rooms.policy import is_facilitator
+from rooms.state import RoomState, apply_event
+
+log = logging.getLogger(__name__)
+
+# How long a worker stays subscribed to a room after its last local member left: a
+# member reloading the page should not cost an unsubscribe and resubscribe.
+UNSUBSCRIBE_DELAY_S = 5.0
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    """One signed-in socket on this worker."""
+
+    sid: str
+    eio_sid: str
+    claims: Claims
+    rooms: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serialises this connection's requests so offsets follow the member's sending order."""
+    last_typing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class LocalRoom:
+    """The sockets of one room on this worker and how far live delivery has got."""
+
+    room: str
+    members: dict[str, Connection] = field(default_factory=dict)
+    delivered_offset: int = 0
+    state: RoomState = field(default_factory=RoomState)
+    """Room state folded from the entries this worker delivered: the cached view the
+    pipeline's gate reads. The backend re-checks it atomically on append."""
+    seeded: bool = False
+    """Whether ``state`` was set from the backend (by the room's first join here)."""
+    listener: Callable[[Delivery], None] | None = None
+    unsubscribe_handle: asyncio.TimerHandle | None = None
+
+
+Evicted = Callable[[Connection, str], None]
+"""Told of a connection a facilitator removed from a room (already out of delivery)."""
+
+
+class LocalRooms:
+    def __init__(
+        self,
+        bus: RoomBus,
+        fanout: Fanout,
+        *,
+        metrics: Metrics,
+        clock: ServiceClock,
+        tasks: TaskSet,
+    ) -> None:
+        self._bus = bus
+        self._fanout = fanout
+        self._metrics = metrics
+        self._clock = clock
+        self._tasks = tasks
+        self.rooms: dict[str, LocalRoom] = {}
+        self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
+        self._evicted: list[Evicted] = []
+
+    def on_evicted(self, handler: Evicted) -> None:
+        self._evicted.append(handler)
+
+    # -- membership --------------------------------------------------------------------
+
+    async def open(self, room: str) -> LocalRoom:
+        """The room's local state, subscribing to it first if this worker is not yet."""
+        local = self.rooms.get(room)
+        if local is not None:
+            return local
+        pending = self._subscribing.get(room)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[LocalRoom] = asyncio.get_running_loop().create_future()
+        self._subscribing[room] = future
+        try:
+            local = LocalRoom(room)
+            local.listener = self._listener(local)
+            local.delivered_offset = await self._bus.subscribe(room, local.listener)
+            self.rooms[room] = local
+            self._metrics.rooms.set(len(self.rooms))
+            future.set_result(local)
+            return local
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Nobody else may be waiting; don't let the loop warn about it.
+            future.exception()
+            raise
+        finally:
+            del self._subscribing[room]
+
+    def enter(self, local: LocalRoom, conn: Connection) -> None:
+        """The socket joins live delivery (no await between its ack and this)."""
+        local.members[conn.sid] = conn
+        conn.rooms.add(local.room)
+        self._cancel_unsubscribe(local)
+
+    def leave(self, conn: Connection, room: str) -> None:
+        conn.rooms.discard(room)
+        local = self.rooms.get(room)
+        if local is not None:
+            local.members.pop(conn.sid, None)
+            self.release(local)
+
+    def release(self, local: LocalRoom) -> None:
+        """Unsubscribe a while after the last local member left (unless one comes back)."""
+        if local.members:
+            return
+        self._cancel_unsubscribe(local)
+        loop = asyncio.get_running_loop()
+        local.unsubscribe_handle = loop.call_later(
+            UNSUBSCRIBE_DELAY_S, lambda: self._tasks.spawn(self._unsubscribe_if_empty(local))
+        )
+
+    def _cancel_unsubscribe(self, local: LocalRoom) -> None:
+        if local.unsubscribe_handle is not None:
+            local.unsubscribe_handle.cancel()
+            local.unsubscribe_handle = None
+
+    async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
+        local.unsubscribe_handle = None
+        if local.members or self.rooms.get(local.room) is not local:
+            return
+        del self.rooms[local.room]
+        self._metrics.rooms.set(len(self.rooms))
+        if local.listener is not None:
+            await self._bus.unsubscribe(local.room, local.listener)
+
+    async def close(self) -> None:
+        for local in list(self.rooms.values()):
+            self._cancel_unsubscribe(local)
+            if local.listener is not None:
+                await self._bus.unsubscribe(local.room, local.listener)
+        self.rooms.clear()
+
+    # -- to sockets --------------------------------------------------------------------
+
+    def send(self, conn: Connection, event: str, payload: dict[str, Any]) -> None:
+        """One event to one socket of this worker (a notice, a caught-up alert)."""
+        self._fanout.send([conn.eio_sid], Fanout.encode(event, payload))
+
+    def drop(self, conns: Iterable[Connection], *, discard_queued: bool) -> None:
+        """End these sockets' transports: their clients reconnect and recover."""
+        for conn in conns:
+            self._fanout.drop(conn.eio_sid, discard_queued)
+
+    def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
+        def deliver(delivery: Delivery) -> None:
+            if delivery.event == "reset":
+                # The room's log was lost and restarted: its clients rejoin and start over.
+                local.delivered_offset = 0
+                self.drop(local.members.values(), discard_queued=True)
+                return
+            payload = delivery.payload
+            if delivery.offset is not None:
+                if delivery.offset <= local.delivered_offset:
+                    return
+                local.delivered_offset = delivery.offset
+                now = self._clock()
+                apply_event(local.state, payload, now)
+                self._metrics.fanout_seconds.observe(max(0, now - payload["ts"]) / 1000)
+            if not local.members:
+                return
+            targets = [c.eio_sid for c in self._audience(local, delivery)]
+            if targets:
+                frame = Fanout.encode(delivery.event, payload)
+                self._metrics.deliveries.inc(self._fanout.send(targets, frame))
+            if payload.get("kind") == "removed" and delivery.offset is not None:
+                self._evict(local, payload["user_id"])
+
+        return deliver
+
+    def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection]:
+        audience = delivery.audience
+        members = local.members.values()
+        if audience == FACILITATORS:
+            return [c for c in members if is_facilitator(c.claims.rooms.get(local.room, ""))]
+        if audience.startswith(USER_AUDIENCE):
+            user_id = audience[len(USER_AUDIENCE) :]
+            return [c for c in members if c.claims.user_id == user_id]
+        if delivery.event == "presence" and "joined" in delivery.payload:
+            # The joiner learns who is here from its join ack, not from its own "joined"
+            # (which may reach this worker after the socket entered delivery).
+            joined = delivery.payload["joined"]["id"]
+            return [c for c in members if c.claims.user_id != joined]
+        return list(members)
+
+    def _evict(self, local: LocalRoom, user_id: str) -> None:
+        """A member removed by a facilitator leaves the room on this worker at once."""
+        for conn in [c for c in local.members.values() if c.claims.user_id == user_id]:
+            # Out of the delivery set now, before any later entry is fanned out.
+            local.members.pop(conn.sid, None)
+            conn.rooms.discard(local.room)
+            for handler in self._evicted:
+                handler(conn, local.room)
+        self.release(local)

@@ -1,0 +1,191 @@
+"""Joining a room: who may, what the joiner is told (the join ack), and entering live
+delivery with nothing seen twice or missed.
+
+The backend answers a join in one atomic step (``Entrance.enter``: presence, state, log,
+members, hands and, for a facilitator, held messages and open alerts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatserver import errors
+from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog
+from chatserver.errors import ServiceError
+from chatserver.metrics import Metrics
+from chatserver.schema import JoinRequest, parse_join
+from chatserver.service.alerts import Alerts
+from chatserver.service.clock import ServiceClock
+from chatserver.service.connections import Connections
+from chatserver.service.delivery import LocalRooms
+from chatserver.service.refusals import refuse
+from chatserver.service.tasks import TaskSet
+from rooms.entries import Entry
+from rooms.log import ReadResult
+from rooms.policy import check_invited, check_join, is_facilitator
+
+# Joins read again when live delivery moved on while the history was read.
+JOIN_READ_ATTEMPTS = 5
+
+
+class Joining:
+    def __init__(
+        self,
+        connections: Connections,
+        rooms: LocalRooms,
+        entrance: Entrance,
+        log: RoomLog,
+        alerts: Alerts,
+        *,
+        metrics: Metrics,
+        clock: ServiceClock,
+        tasks: TaskSet,
+        history_page: int,
+        max_message_chars: int,
+    ) -> None:
+        self._connections = connections
+        self._rooms = rooms
+        self._entrance = entrance
+        self._log = log
+        self._alerts = alerts
+        self._metrics = metrics
+        self._clock = clock
+        self._tasks = tasks
+        self._history_page = history_page
+        self._max_message_chars = max_message_chars
+
+    async def join(self, sid: str, data: Any) -> dict[str, Any]:
+        conn = self._connections.get(sid)
+        req = parse_join(data)
+        claims = conn.claims
+        refuse(check_invited(claims.rooms, req.room))
+        now = self._clock()
+        local = await self._rooms.open(req.room)
+        facilitator = is_facilitator(claims.rooms[req.room])
+        query = JoinQuery(
+            claims.user(req.room),
+            sid,
+            req.since,
+            self._history_page,
+            now,
+            keep_out_removed=not facilitator,
+            holds=facilitator or bool(req.held),
+            alerts=facilitator,
+            client_ids=tuple(canonical for _, canonical in req.held),
+        )
+        try:
+            view = await self._entrance.enter(req.room, query)
+        except BaseException:
+            self._rooms.release(local)
+            raise
+        refusal = check_join(claims.rooms, req.room, claims.user_id, view.state)
+        if refusal is not None or not view.admitted:
+            self._rooms.release(local)
+            refuse(refusal)
+        if not local.seeded:
+            # Read after subscribing: entries delivered meanwhile are folded in twice,
+            # which apply_event tolerates, and none is missed.
+            local.state, local.seeded = view.state, True
+        read = view.read
+        for _ in range(JOIN_READ_ATTEMPTS):
+            if read.offset >= local.delivered_offset:
+                break
+            # Live delivery passed what we read: entries in between would reach this
+            # socket neither in the ack nor live. Read again (rare: only under load).
+            read = await self._log.read(req.room, req.since, self._history_page)
+        # From here to the return there is no await: the socket enters live delivery and
+        # the ack is queued before any later live entry, so nothing is seen twice or missed.
+        upto = local.delivered_offset
+        if read.offset < upto:
+            raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
+        self._rooms.enter(local, conn)
+        if req.since is not None:
+            self._metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
+        if facilitator:
+            sent = {alert.get("id", "") for alert in view.alerts}
+            self._tasks.spawn(self._alerts.catch_up(conn, req.room, sent))
+        return join_ack(
+            req,
+            view,
+            read,
+            upto,
+            user_id=claims.user_id,
+            name=claims.name,
+            role=claims.rooms[req.room],
+            now=now,
+            max_message_chars=self._max_message_chars,
+        )
+
+
+def held_status(req: JoinRequest, view: JoinView, user_id: str) -> dict[str, str]:
+    """The joiner's own held messages it still shows as waiting (``held``: client_ids as
+    sent, and canonical): "shared" (approved: in the log), "waiting" (still held) or
+    "not_shared" (refused, perhaps while they were away). Other people's messages and
+    ones not found are left out: a member learns nothing about anyone else's.
+
+    The backend reads the holds before the client_ids: a review takes the hold and then
+    appends, so an entry found unlogged and already gone from the holds was taken before
+    we looked. (One being approved at this moment may read "not_shared"; its log copy, in
+    this ack or live, then takes the placeholder's place by client_id.)"""
+    status: dict[str, str] = {}
+    still_held = {h["id"] for h in view.holds}
+    for asked, canonical in req.held:
+        entry = view.found.get(canonical)
+        if entry is None or (entry.get("user") or {}).get("id") != user_id:
+            continue
+        if entry["offset"]:
+            status[asked] = "shared"
+        else:
+            status[asked] = "waiting" if entry["id"] in still_held else "not_shared"
+    return status
+
+
+def join_ack(
+    req: JoinRequest,
+    view: JoinView,
+    read: ReadResult,
+    upto: int,
+    *,
+    user_id: str,
+    name: str,
+    role: str,
+    now: int,
+    max_message_chars: int,
+) -> dict[str, Any]:
+    """The join ack as the protocol has it (docs/protocol.md)."""
+    state = view.state
+    entries: list[Entry] = [e for e in read.entries if e["offset"] <= upto]
+    muted_until = state.muted_until(user_id, now)
+    ack: dict[str, Any] = {
+        "ok": True,
+        "room": {
+            "id": req.room,
+            "epoch": read.epoch,
+            "offset": upto,
+            **state.summary(),  # locked, paused, slow_mode_s, floor, pinned
+            "members": view.members,
+            "hands": view.hands,
+            "you": {
+                "id": user_id,
+                "name": name,
+                "role": role,
+                "muted_until": muted_until if muted_until != 0 else None,
+                "muted": muted_until != 0,
+            },
+        },
+        "recovered": read.recovered,
+        "entries": entries,
+        "held_status": held_status(req, view, user_id),
+        "limits": {"max_message_chars": max_message_chars},
+    }
+    if is_facilitator(role):
+        ack["held"] = view.holds
+        ack["alerts"] = view.alerts
+        # Who is muted or removed now, so the facilitator view needs no history.
+        ack["mutes"] = [
+            {"user_id": uid, "until": until}
+            for uid, until in state.mutes.items()
+            if state.muted_until(uid, now) != 0
+        ]
+        ack["removed"] = sorted(state.removed)
+    return ack
