@@ -3,13 +3,15 @@
 // (#action-status, which clears itself). `act` runs a request from a button.
 
 import { byId } from "./dom.js";
+import { ERROR_TEXT } from "./lib.js";
 import { isMuted } from "./room.js";
 
 const STATUS_MS = 7_000; // how long an action's confirmation stays
 
+/** A refusal in words: the server's own message, else the plain words for its code (never a bare code). */
 export function errorText(error, fallback) {
   if (!error) return fallback;
-  let text = error.message || error.code || fallback;
+  let text = error.message || ERROR_TEXT[error.code] || fallback;
   if (Number.isFinite(error.retry_after_s) && error.retry_after_s > 0 && !/\d/.test(text)) {
     text += ` (try again in ${Math.ceil(error.retry_after_s)} s)`;
   }

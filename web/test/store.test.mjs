@@ -203,3 +203,10 @@ test("once stopped (refused or removed), the status line says so and later statu
   assert.equal(s.self.status, "removed");
   assert.equal(s.self.stopped, true);
 });
+
+test("a refusal reads as words: the server's message, else the words for its code, never a bare code", async () => {
+  const { errorText } = await import("../feedback.js");
+  assert.equal(errorText({ code: "muted", message: "You are muted for 15 min more." }, "x"), "You are muted for 15 min more.");
+  assert.equal(errorText({ code: "room_locked" }, "x"), "Only facilitators can post right now.");
+  assert.equal(errorText({ code: "something_new" }, "The message was not sent."), "The message was not sent.");
+});
