@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import socket
 import struct
@@ -20,11 +21,16 @@ from typing import Any
 
 import aiohttp
 import engineio.packet
+import pytest
+import socketio
 import websockets
+from engineio.async_socket import AsyncSocket
 from websockets.asyncio.client import connect as ws_connect
 
 from chatserver.app import FAST_PATH_KEY, SERVICE_KEY, SIO_KEY
-from chatserver.config import Settings
+from chatserver.config import ConfigError, Settings
+from chatserver.metrics import Metrics
+from chatserver.transport import internals
 from chatserver.transport.connection import DirectConnection, connection_of
 from chatserver.transport.fast_path import FastPath
 from tests.conftest import (
@@ -503,3 +509,46 @@ def test_the_send_buffer_and_read_timeout_are_settings() -> None:
     settings = Settings.from_env(env)
     assert (settings.ws_send_buffer_bytes, settings.ws_read_timeout_s) == (65536, 90.0)
     assert replace(settings, ws_fast_path="off").ws_fast_path == "off"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("HUDDLE_WS_FAST_PATH", "maybe"),
+        ("HUDDLE_WS_SEND_BUFFER_BYTES", "1000"),
+        ("HUDDLE_WS_SEND_BUFFER_BYTES", "lots"),
+        ("HUDDLE_WS_READ_TIMEOUT_S", "10"),  # below the ping interval: live clients cut
+    ],
+)
+def test_bad_websocket_settings_stop_the_server(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: raw})
+
+
+def test_the_probe_passes_on_the_locked_versions() -> None:
+    result = internals.probe(socketio.AsyncServer(async_mode="aiohttp"))
+    assert result.fast_path_ok, result.fast_path_failures
+    assert set(result.versions) == {"aiohttp", "python-engineio", "python-socketio"}
+    assert all(v != "unknown" for v in result.versions.values())
+
+
+def test_a_failing_probe_means_the_fallback_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server whose engineio is not in aiohttp mode has no websocket class to replace:
+    the probe fails, and the server says so instead of patching anything."""
+    metrics = Metrics()
+    with caplog.at_level(logging.WARNING, logger="chatserver.transport.fast_path"):
+        fast = FastPath(
+            make_settings(ws_fast_path="on"), socketio.AsyncServer(async_mode="asgi"), metrics
+        )
+    assert (fast.active, fast.path) == (False, "fallback")
+    assert "probe failed" in fast.reason and "websocket" in fast.reason
+    assert any("websocket path: fallback (probe failed" in r.message for r in caplog.records)
+    samples = [s for m in metrics.registry.collect() for s in m.samples]
+    assert [s.value for s in samples if s.name == "huddle_ws_fast_path"] == [0.0]
+
+
+def test_engineio_s_class_is_never_patched(server: Server) -> None:
+    for name in ("send", "schedule_ping", "receive", "close"):
+        assert getattr(AsyncSocket, name).__module__ == "engineio.async_socket", name
