@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
+import socketio
+from redis.asyncio.connection import Connection as RedisConnection
 from redis.exceptions import ResponseError
 
 from chatserver.backend import BackendUnavailable
 from chatserver.redis_backend import RedisBackend
 from chatserver.redis_pipe import CommandPipe
 from chatserver.resp import RedisAddress, RedisLinkError, connect
+from chatserver.transport import internals
 from tests.processes import require_program, stop_process
 from tests.test_backend_contract import ALEX, msg
 
@@ -524,3 +527,20 @@ async def test_a_subscription_reads_over_the_same_connection(plain: Server) -> N
     finally:
         await connection.close()
         await admin.aclose()
+
+
+def test_the_one_redis_py_private_name_left_is_registered_and_probed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path uses none; the bus's subscription stream is listed and probed."""
+    names = [n.name for n in internals.NAMES if n.owner == "redis-py"]
+    assert names == ["asyncio.Connection._reader (of PubSub.connection)"]
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    assert internals.probe(sio).fatal_failures == []
+
+    # A redis-py that keeps its stream under another name: the server would not start.
+    async def connect_elsewhere(self: RedisConnection) -> None:
+        """Stands in for a future redis-py's _connect."""
+
+    monkeypatch.setattr(RedisConnection, "_connect", connect_elsewhere)
+    assert any("_reader" in failure for failure in internals.probe(sio).fatal_failures)
