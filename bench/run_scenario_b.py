@@ -49,6 +49,8 @@ OUT = BENCH / "out"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# "baseline" is huddle from another checkout (--baseline), run the same way.
+HUDDLE_KINDS = ("huddle", "baseline")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 HOST = "127.0.0.1"  # the only address any load goes to
 
@@ -78,12 +80,18 @@ class Procs:
     items: list[Proc] = field(default_factory=list)
 
     def start(
-        self, name: str, argv: list[str], *, env: dict[str, str] | None = None, log: Path
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: Path,
+        cwd: Path = ROOT,
     ) -> Proc:
         fh = log.open("wb")
         popen = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=fh,
@@ -250,6 +258,7 @@ def start_cluster(
     *,
     traced: bool = False,
     gc_log: bool = False,
+    huddle_root: Path = ROOT,
 ) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
@@ -296,9 +305,14 @@ def start_cluster(
     ports: list[int] = []
     for i in range(n_workers):
         port = free_port()
-        if kind == "huddle":
-            w_env = {**env, **extra_env}
-            argv = [str(PYTHON), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
+        cwd = ROOT
+        if kind in HUDDLE_KINDS:
+            # Another checkout's workers (--huddle-root) run its own code with its own venv.
+            w_env = {**env, **extra_env, "PYTHONPATH": str(huddle_root)}
+            root_python = huddle_root / ".venv" / "bin" / "python"
+            python = root_python if root_python.exists() else PYTHON
+            argv = [str(python), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
+            cwd = huddle_root
             if traced:
                 argv[1:3] = [str(BENCH / "traced_worker.py")]
                 w_env["BENCH_TRACE_OUT"] = str(TRACE_OUT)
@@ -311,7 +325,7 @@ def start_cluster(
             argv = ["node", str(BENCH / "node-server.js"), "--host", HOST, "--port", str(port)]
             ready = f"http://{HOST}:{port}/healthz"
         name = f"{kind}-{phase}-w{i + 1}"
-        proc = PROCS.start(name, argv, env=w_env, log=OUT / f"{name}.log")
+        proc = PROCS.start(name, argv, env=w_env, log=OUT / f"{name}.log", cwd=cwd)
         workers.append(proc)
         ports.append(port)
         wait_http(ready, proc)
@@ -485,7 +499,7 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         "rss_kb_end": samples["rss_kb"],
         "rss_kb_peak": samples["hwm_kb"],
     }
-    if cluster.kind == "huddle":
+    if cluster.kind in HUDDLE_KINDS:
         result["server"]["metrics"] = {
             w.name: fetch_metrics(port)
             for w, port in zip(cluster.workers, cluster.ports, strict=True)
@@ -514,9 +528,12 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         os.kill(worker.pid, signal.SIGUSR1)
         time.sleep(2.0)
     before = rss_kb(worker.pid)
+    ticks_before = cpu_ticks(worker.pid)
     measured: dict[str, Any] = {}
 
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
+        # The worker's CPU for every connect and join of the ramp, before it settles.
+        measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
         # Let the worker settle (a ping round, buffers) before reading RSS.
         time.sleep(args.idle_settle)
         measured["rss_after_kb"] = rss_kb(worker.pid)
@@ -579,6 +596,9 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         "rss_after_kb": after,
         "rss_peak_kb": measured.get("hwm_kb"),
         "kb_per_connection": round((after - before) / n, 1) if n else None,
+        "cpu_ms_per_join": round(measured["ramp_cpu_ms"] / n, 3)
+        if n and "ramp_cpu_ms" in measured
+        else None,
     }
 
 
@@ -648,7 +668,7 @@ def repeat_summary(results: dict[str, dict[str, Any]]) -> str:
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
-    kinds = [k for k in ("huddle", "node") if k in results]
+    kinds = [k for k in ("huddle", "baseline", "node") if k in results]
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, getter: Callable[[dict[str, Any]], Any], suffix: str = "") -> None:
@@ -707,6 +727,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             ),
         )
         path("idle: RSS per connection", "idle.kb_per_connection", " KB")
+        path("idle: worker CPU per connect + join", "idle.cpu_ms_per_join", " ms")
     width = max(len(label) for label, _ in rows) + 2
     colw = [max(len(k), *(len(v[i]) for _, v in rows)) + 2 for i, k in enumerate(kinds)]
     head = "".ljust(width) + "".join(k.rjust(colw[i]) for i, k in enumerate(kinds))
@@ -784,6 +805,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=5.0, help="max wait for late deliveries")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", choices=("huddle", "node"))
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run huddle from another checkout (e.g. a git worktree of an older commit,\n"
+        "with its own .venv), interleaved with this one: a before/after in one run",
+    )
     p.add_argument("--idle", type=int, default=5000, help="idle clients on one worker; 0: skip")
     p.add_argument("--idle-members", type=int, default=20, help="room size in the idle test")
     p.add_argument("--idle-settle", type=float, default=3.0)
@@ -859,6 +887,12 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = dict(kv.split("=", 1) for kv in args.huddle_env)
     secret = secrets.token_urlsafe(48)
     kinds = [args.only] if args.only else ["huddle", "node"]
+    if args.baseline is not None:
+        kinds.insert(1, "baseline")
+
+    def root_of(kind: str) -> Path:
+        return args.baseline if kind == "baseline" else ROOT
+
     results: dict[str, dict[str, Any]] = {}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -877,7 +911,13 @@ def main(argv: list[str] | None = None) -> int:
                 speed = calibration_loop_ms()
                 gc_log = args.gc_log and kind == "huddle"
                 cluster = start_cluster(
-                    kind, "load", args.workers, secret, extra_env, gc_log=gc_log
+                    kind,
+                    "load",
+                    args.workers,
+                    secret,
+                    extra_env,
+                    gc_log=gc_log,
+                    huddle_root=root_of(kind),
                 )
                 try:
                     load = measure_load(cluster, secret, args)
@@ -909,7 +949,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {kind}: idle, {args.idle} clients on 1 worker", flush=True)
                 wait_quiet(args.quiet_pct, args.quiet_wait)
                 traced = args.trace_memory and kind == "huddle"
-                cluster = start_cluster(kind, "idle", 1, secret, extra_env, traced=traced)
+                cluster = start_cluster(
+                    kind, "idle", 1, secret, extra_env, traced=traced, huddle_root=root_of(kind)
+                )
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)
                 finally:

@@ -1,6 +1,10 @@
 """Message moderation for huddle: pure decisions, no I/O, time passed in as `now`.
 
 See docs/moderation.md for the verdict model, the stage order and how to add a stage.
+
+May import: rooms/ (the room rules are the layer below), the standard library, and the
+matching libraries pyahocorasick and phonenumbers; nothing of chatserver/
+(tests/test_layering.py checks it).
 """
 
 from moderation.abuse import AbuseStage
