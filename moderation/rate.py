@@ -1,11 +1,10 @@
 """Rate: a token bucket per member per room, so no one can drown out a group.
 
 Each member may send `rate_burst` messages back to back, then one more every
-1 / `rate_refill_per_s` seconds. Slow mode, a room setting a facilitator turns on
-(`ctx.gate.slow_mode_s`), also allows at most one message per that many seconds, counted
-from `ctx.gate.last_post_at`. Facilitators are exempt from both: they may need to post
-several messages quickly to steady a room. rooms/ and the backend's append enforce slow
-mode again atomically; this check answers first with the same code and a kind reason.
+1 / `rate_refill_per_s` seconds. Facilitators are exempt: they may need to post several
+messages quickly to steady a room. Slow mode (a room setting) is not this stage's: it is
+a room rule, refused by the gate stage before this one runs (moderation/gate.py), so a
+slow-mode refusal spends no token.
 
 The stage keeps state (the buckets) but never reads the clock: time is `ctx.now`.
 """
@@ -58,18 +57,6 @@ class RateStage:
         if ctx.is_facilitator:
             return ALLOW
         now, policy = ctx.now, ctx.policy
-        gate = ctx.gate
-        if gate.slow_mode_s > 0 and gate.last_post_at is not None:
-            wait = gate.last_post_at + gate.slow_mode_s - now
-            if wait > _EPSILON:
-                # Checked before the bucket, so a slow-mode refusal spends no token.
-                return block(
-                    "rate.slow_mode",
-                    "slow_mode",
-                    f"Slow mode is on, so everyone gets a turn: please wait {_wait(wait)}, "
-                    "then send again.",
-                    retry_after_s=wait,
-                )
         self._checks_until_prune -= 1
         if self._checks_until_prune <= 0:
             self.prune(now)

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from moderation.context import MessageContext, RoomGate
+from moderation.pipeline import Outcome, Pipeline, default_pipeline
 from moderation.policy import ModerationPolicy
 from moderation.rate import RateStage
 from moderation.verdict import ALLOW, Action, Verdict
@@ -200,38 +201,52 @@ def test_prune_every_must_be_positive() -> None:
         RateStage(prune_every=0)
 
 
-# -- slow mode (a room setting, from ctx.gate) --------------------------------------------
+# -- slow mode: a room rule the gate refuses before the rate stage runs -------------------
 
 SLOW = RoomGate(slow_mode_s=30, last_post_at=100.0)
 
 
-def send_gated(stage: RateStage, now: float, gate: RoomGate, role: str = "member") -> Verdict:
-    return stage.check(MessageContext("mornings", "ana", role, "hi", now, DEFAULT, gate))
+def through_pipeline(
+    pipeline: Pipeline, now: float, gate: RoomGate, role: str = "member"
+) -> Outcome:
+    return pipeline.run(MessageContext("mornings", "ana", role, "hi", now, DEFAULT, gate))
 
 
 def test_slow_mode_refuses_until_the_interval_has_passed() -> None:
-    stage = RateStage()
-    verdict = send_gated(stage, 110.0, SLOW)
-    assert verdict.action is Action.BLOCK
-    assert (verdict.rule, verdict.code) == ("rate.slow_mode", "slow_mode")
-    assert verdict.retry_after_s == pytest.approx(20.0)
-    assert "Slow mode" in verdict.reason
-    assert send_gated(stage, 130.0, SLOW) is ALLOW
+    pipeline = default_pipeline()
+    refused = through_pipeline(pipeline, 110.0, SLOW).blocked_by
+    assert refused is not None
+    assert (refused.rule, refused.code) == ("gate.slow_mode", "slow_mode")
+    assert refused.retry_after_s == pytest.approx(20.0)
+    assert through_pipeline(pipeline, 130.0, SLOW).action is Action.ALLOW
 
 
-def test_slow_mode_refusals_spend_no_tokens() -> None:
-    stage = RateStage()
+def test_slow_mode_refusals_spend_no_rate_tokens() -> None:
+    pipeline = default_pipeline()
     for _ in range(10):
-        assert send_gated(stage, 110.0, SLOW).code == "slow_mode"
-    spend_burst(stage, 130.0)
+        assert through_pipeline(pipeline, 110.0, SLOW).blocked_by is not None
+    # The whole burst is still there once the interval has passed (no slow mode now).
+    for i in range(DEFAULT.rate_burst):
+        outcome = through_pipeline(pipeline, 130.0 + i * 0.01, RoomGate())
+        assert outcome.action is Action.ALLOW, outcome
 
 
 def test_slow_mode_without_a_previous_post_lets_the_first_one_through() -> None:
-    assert send_gated(RateStage(), 0.0, RoomGate(slow_mode_s=30)) is ALLOW
+    assert (
+        through_pipeline(default_pipeline(), 0.0, RoomGate(slow_mode_s=30)).action is Action.ALLOW
+    )
 
 
 def test_facilitators_are_exempt_from_slow_mode() -> None:
-    assert send_gated(RateStage(), 110.0, SLOW, role="facilitator") is ALLOW
+    outcome = through_pipeline(default_pipeline(), 110.0, SLOW, role="facilitator")
+    assert outcome.action is Action.ALLOW
+
+
+def test_the_rate_stage_leaves_slow_mode_to_the_gate() -> None:
+    assert (
+        RateStage().check(MessageContext("mornings", "ana", "member", "hi", 110.0, DEFAULT, SLOW))
+        is ALLOW
+    )
 
 
 def test_the_flood_alert_is_marked_for_facilitators() -> None:

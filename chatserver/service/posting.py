@@ -34,12 +34,12 @@ from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.refusals import refusal_error
-from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline, RoomGate
+from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline
 from moderation.duplicate import DuplicateStage, raid_verdict
+from moderation.gate import room_gate
 from moderation.verdict import Verdict
 from rooms.entries import Entry, message_entry
 from rooms.policy import may_show_typing
-from rooms.state import RoomState
 
 # Typing indicators are cosmetic; one per second per member is plenty.
 TYPING_MIN_INTERVAL_S = 1.0
@@ -106,7 +106,7 @@ class Posting:
             text=req.text,
             now=now / 1000,
             policy=self._policy,
-            gate=_gate(local.state, user["id"], now),
+            gate=room_gate(local.state, user["id"], now),
         )
         outcome = self._pipeline.run(ctx)
         entry = message_entry(
@@ -284,21 +284,6 @@ class Posting:
         payload = {"room": req.room, "user": user, "raised": req.value, "hands": hands}
         await self._bus.publish(req.room, Delivery("hand", payload))
         return {"ok": True, "hands": hands}
-
-
-def _gate(state: RoomState, user_id: str, now_ms: int) -> RoomGate:
-    """The pipeline's view of the room for this sender, from this worker's cached state."""
-    until = state.muted_until(user_id, now_ms)
-    last = state.last_post_ms.get(user_id)
-    return RoomGate(
-        muted=until != 0,
-        muted_until=None if not until else until / 1000,
-        locked=state.locked,
-        paused=state.paused,
-        floor_user_id=state.floor,
-        slow_mode_s=state.slow_mode_s,
-        last_post_at=None if last is None else last / 1000,
-    )
 
 
 def _message_ack(entry: Entry) -> dict[str, Any]:

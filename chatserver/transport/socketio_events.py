@@ -8,7 +8,6 @@ at a time, so offsets follow the order the member sent them in.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,6 @@ import socketio
 from chatserver import errors
 from chatserver.auth import AuthError, decode_token
 from chatserver.backend import BackendUnavailable
-from chatserver.controls import CONTROLS
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
 from chatserver.transport import internals
@@ -59,8 +57,7 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> No
         "message": service.message,
     }
     concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
-    for name, control in CONTROLS.items():
-        serialised[name] = functools.partial(control, service)
+    serialised.update(service.controls.handlers())
     for name, method in serialised.items():
         sio.on(name, _handler(service, method, serialise=True))
     for name, method in concurrent.items():
