@@ -150,3 +150,89 @@ async def test_every_room_key_expires_and_activity_keeps_it(redis_server: RedisS
     finally:
         await raw.aclose()
         await backend.close()
+
+
+async def wait_for_count(got: list[Delivery], count: int) -> None:
+    for _ in range(300):
+        if len(got) >= count:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_lost_subscription_reconnects_resubscribes_and_catches_up(
+    workers: tuple[RedisBackend, RedisBackend],
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis drops the subscriber's connection (as on a failover or a network blip): the
+    worker is not ready meanwhile, then reconnects by itself, resubscribes, and delivers
+    what was posted while it was away (from the log) and what comes after (live),
+    each once and in order."""
+    from chatserver.redis_backend import bus
+
+    monkeypatch.setattr(bus, "RECONNECT_BACKOFF_S", (0.5,))  # time to post while away
+    a, b = workers
+    got: list[Delivery] = []
+    await b.subscribe("r1", got.append)
+    await a.append("r1", msg("one"), guard=None, now_ms=NOW)
+    await wait_for_count(got, 1)
+    admin = redis.Redis.from_url(redis_server.url)
+    try:
+        assert await admin.client_kill_filter(_type="pubsub") == 1  # b's (a has no room)
+        for _ in range(100):
+            if not await b.ready():
+                break
+            await asyncio.sleep(0.005)
+        assert not await b.ready()
+        await a.append("r1", msg("two (while b was away)"), guard=None, now_ms=NOW)
+        for _ in range(300):
+            if await b.ready():
+                break
+            await asyncio.sleep(0.01)
+        assert await b.ready()
+        await a.append("r1", msg("three"), guard=None, now_ms=NOW)
+        await wait_for_count(got, 3)
+        assert [d.offset for d in got] == [1, 2, 3]
+        assert [d.payload["text"] for d in got] == ["one", "two (while b was away)", "three"]
+        assert b.gap_repairs >= 1  # "two" came from the log
+        assert (await admin.pubsub_numsub(room_keys("r1")["channel"]))[0][1] == 1
+    finally:
+        await admin.aclose()
+
+
+async def test_the_last_listener_leaving_unsubscribes_and_a_new_one_resubscribes(
+    workers: tuple[RedisBackend, RedisBackend], redis_server: RedisServer
+) -> None:
+    a, b = workers
+    channel = room_keys("r1")["channel"]
+    admin = redis.Redis.from_url(redis_server.url)
+
+    async def subscribers() -> int:
+        count: int = (await admin.pubsub_numsub(channel))[0][1]
+        return count
+
+    try:
+        first: list[Delivery] = []
+        second: list[Delivery] = []
+        await b.subscribe("r1", first.append)
+        await b.subscribe("r1", second.append)  # the same subscription, two listeners
+        assert await subscribers() == 1
+        await a.append("r1", msg("to both"), guard=None, now_ms=NOW)
+        await wait_for_count(second, 1)
+        assert [d.offset for d in first] == [d.offset for d in second] == [1]
+        await b.unsubscribe("r1", first.append)
+        assert await subscribers() == 1
+        await b.unsubscribe("r1", second.append)
+        for _ in range(100):
+            if await subscribers() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await subscribers() == 0
+        again: list[Delivery] = []
+        assert await b.subscribe("r1", again.append) == 1  # delivery continues after 1
+        await a.append("r1", msg("after"), guard=None, now_ms=NOW)
+        await wait_for_count(again, 1)
+        assert [(d.offset, d.payload["text"]) for d in again] == [(2, "after")]
+        assert len(first) == len(second) == 1
+    finally:
+        await admin.aclose()

@@ -1,11 +1,13 @@
 """huddle's own Redis connection (chatserver/resp.py) and the hot-path pipe over it,
 against real redis-server processes this module starts on free ports: a password and an
 ACL user, a non-zero database, TLS with a certificate made here by openssl, a unix
-socket, a server killed with commands in flight, paused, and restarted."""
+socket, a server killed with commands in flight, paused, and restarted; the room bus's
+subscription over the same kind of connection."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import signal
 import socket
 import ssl
@@ -17,11 +19,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 import socketio
-from redis.asyncio.connection import Connection as RedisConnection
 from redis.exceptions import ResponseError
 
-from chatserver.backend import BackendUnavailable
-from chatserver.redis_backend import RedisBackend
+from chatserver import redis_pipe, resp
+from chatserver.backend import BackendUnavailable, Delivery
+from chatserver.redis_backend import RedisBackend, bus, connection
 from chatserver.redis_pipe import CommandPipe
 from chatserver.resp import RedisAddress, RedisLinkError, connect
 from chatserver.transport import internals
@@ -529,18 +531,99 @@ async def test_a_subscription_reads_over_the_same_connection(plain: Server) -> N
         await admin.aclose()
 
 
-def test_the_one_redis_py_private_name_left_is_registered_and_probed(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_the_bus_subscribes_with_a_password_an_acl_user_and_tls(
+    secured: Server, tls_server: Server, certificate: Path
 ) -> None:
-    """The hot path uses none; the bus's subscription stream is listed and probed."""
-    names = [n.name for n in internals.NAMES if n.owner == "redis-py"]
-    assert names == ["asyncio.Connection._reader (of PubSub.connection)"]
-    sio = socketio.AsyncServer(async_mode="aiohttp")
-    assert internals.probe(sio).fatal_failures == []
+    """The room bus's subscription is huddle's own connection too, from the same URL:
+    AUTH (ACL user too), SELECT and TLS as the hot path's."""
+    urls = [
+        f"redis://:default-secret@127.0.0.1:{secured.port}/3",
+        f"redis://alice:alice-secret@127.0.0.1:{secured.port}/4",
+        f"rediss://:tls-secret@127.0.0.1:{tls_server.port}/2"
+        f"?ssl_ca_certs={certificate / 'cert.pem'}",
+    ]
+    for url in urls:
+        listening, posting = RedisBackend(url), RedisBackend(url)
+        await listening.start()
+        await posting.start()
+        try:
+            assert await listening.ready()
+            got: list[Delivery] = []
+            await listening.subscribe("bus-room", got.append)
+            sent = await posting.append(
+                "bus-room", msg("through the bus", room="bus-room"), guard=None, now_ms=1
+            )
+            for _ in range(200):
+                if got:
+                    break
+                await asyncio.sleep(0.01)
+            assert [d.offset for d in got] == [sent.entry["offset"]], url
+            assert got[0].payload["text"] == "through the bus"
+        finally:
+            await listening.close()
+            await posting.close()
 
-    # A redis-py that keeps its stream under another name: the server would not start.
-    async def connect_elsewhere(self: RedisConnection) -> None:
-        """Stands in for a future redis-py's _connect."""
 
-    monkeypatch.setattr(RedisConnection, "_connect", connect_elsewhere)
-    assert any("_reader" in failure for failure in internals.probe(sio).fatal_failures)
+async def test_a_bus_whose_credentials_are_refused_is_not_ready(secured: Server) -> None:
+    # The subscription's PING is answered before the bus counts as connected: with the
+    # wrong password it never is, and subscribing answers unavailable.
+    backend = RedisBackend(f"redis://:wrong@127.0.0.1:{secured.port}/0")
+    await backend.start()
+    try:
+        assert not await backend.ready()
+        with pytest.raises(BackendUnavailable):
+            await asyncio.wait_for(backend.subscribe("r", lambda d: None), 3)
+    finally:
+        await backend.close()
+
+
+async def test_the_bus_survives_a_redis_restart(plain: Server) -> None:
+    """Killed and restarted empty (no persistence): the subscription reconnects and
+    resubscribes by itself, the room's clients are told to start over (a new epoch), and
+    what is posted afterwards is delivered."""
+    url = f"redis://127.0.0.1:{plain.port}/0"
+    listening, posting = RedisBackend(url), RedisBackend(url)
+    await listening.start()
+    await posting.start()
+    try:
+        got: list[Delivery] = []
+        await listening.subscribe("r", got.append)
+        await posting.append("r", msg("before", room="r"), guard=None, now_ms=1)
+        plain.kill()
+        plain.start()
+        after = None
+        deadline = time.monotonic() + 10
+        while after is None:
+            try:
+                after = await posting.append(
+                    "r", msg("after", ALEX, room="r"), guard=None, now_ms=2
+                )
+            except BackendUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        for _ in range(500):
+            if got and got[-1].payload.get("text") == "after":
+                break
+            await asyncio.sleep(0.01)
+        assert got[0].payload["text"] == "before"
+        assert "reset" in [d.event for d in got[1:]]
+        assert got[-1].payload["text"] == "after" and got[-1].offset == after.entry["offset"]
+        assert await listening.ready()
+    finally:
+        await listening.close()
+        await posting.close()
+
+
+def test_no_redis_py_private_name_is_left() -> None:
+    """The hot path and the bus's subscription use huddle's own connection: the registry
+    lists no redis-py name, and the probe checks none (a Redis-less deployment does not
+    depend on redis-py's internals to start)."""
+    assert [n.name for n in internals.NAMES if n.owner == "redis-py"] == []
+    result = internals.probe(socketio.AsyncServer(async_mode="aiohttp"))
+    assert result.fatal_failures == []
+    assert not any("redis" in failure for failure in result.fast_path_failures)
+    for module in (bus, resp, redis_pipe, connection):
+        source = inspect.getsource(module)
+        for private in ("._reader", "._writer", "PubSub", ".pubsub(", ".get_message("):
+            assert private not in source, (module.__name__, private)

@@ -8,7 +8,7 @@
     presence    Presence: across workers, with expiry for a dead worker's members
     review      Hands and ReviewStore: raised hands, held messages, alerts, audit
 
-May import chatserver.backend, clock, ids, redis_pipe and rooms/; nothing of the
+May import chatserver.backend, clock, ids, redis_pipe, resp and rooms/; nothing of the
 service or the transport."""
 
 from __future__ import annotations
@@ -46,11 +46,7 @@ class RedisBackend(RedisBus, RedisPresence, RedisReview):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
         await self._pipe.close()
         await self._redis.aclose()
         # A pool handed to the client is not the client's to close: close it here.
         await self._redis.connection_pool.disconnect()
-        await self._sub_redis.aclose()

@@ -3,7 +3,12 @@
 This worker subscribes only to rooms it has members in, decodes each published entry
 once and hands it to the room's listeners in offset order. A gap (pub/sub is
 at-most-once) is repaired from the log before delivery; after a reconnect every channel
-is resubscribed and repaired."""
+is resubscribed and repaired.
+
+The subscription is huddle's own connection (`chatserver/resp.py`: asyncio streams,
+AUTH, SELECT, TLS, replies parsed by hiredis), opened from the backend's URL: SUBSCRIBE
+and UNSUBSCRIBE are written on it, and every reply of one socket read is handled in one
+go. No redis-py internals."""
 
 from __future__ import annotations
 
@@ -11,10 +16,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-
-import hiredis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 
 from chatserver.backend import (
     BackendUnavailable,
@@ -32,6 +33,7 @@ from chatserver.redis_backend.keys import (
     room_keys,
 )
 from chatserver.redis_backend.log import RedisLog
+from chatserver.resp import RedisLinkError, RespConnection, connect
 from rooms.entries import event_name
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 PUBSUB_READ_BYTES = 1 << 18
+# Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
+SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
 
 
 @dataclass(slots=True, eq=False)
@@ -61,7 +65,8 @@ class RedisBus(RedisLog):
         super().__init__(url, history_size=history_size, retention_s=retention_s)
         self._feeds: dict[bytes, _Feed] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
-        self._pubsub: PubSub | None = None
+        self._subscriber: RespConnection | None = None
+        """The subscription's connection while it is open (huddle's own, not redis-py's)."""
         self._listen_task: asyncio.Task[None] | None = None
         self.gap_repairs = 0
 
@@ -100,19 +105,25 @@ class RedisBus(RedisLog):
         if feed.listeners:
             return
         del self._feeds[channel]
-        if self._pubsub is not None and self._connected.is_set():
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(self._pubsub.unsubscribe(channel), COMMAND_TIMEOUT_S)
+        connection = self._subscriber
+        if connection is not None and self._connected.is_set():
+            # Its reply is not waited for: messages still on their way are dropped (no
+            # feed), and a later subscribe to the room waits for its own confirmation.
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(
+                    _write(connection, "UNSUBSCRIBE", channel), COMMAND_TIMEOUT_S
+                )
 
     async def _subscribe_channel(self, feed: _Feed) -> None:
-        if self._pubsub is None or not self._connected.is_set():
+        connection = self._subscriber
+        if connection is None or not self._connected.is_set():
             raise BackendUnavailable("not connected to Redis")
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations[feed.channel] = confirmed
         try:
-            await asyncio.wait_for(self._pubsub.subscribe(feed.channel), COMMAND_TIMEOUT_S)
+            await asyncio.wait_for(_write(connection, "SUBSCRIBE", feed.channel), COMMAND_TIMEOUT_S)
             await asyncio.wait_for(confirmed, COMMAND_TIMEOUT_S)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise BackendUnavailable(str(exc)) from exc
         finally:
             self._confirmations.pop(feed.channel, None)
@@ -128,52 +139,67 @@ class RedisBus(RedisLog):
 
     async def _listen_forever(self) -> None:
         attempt = 0
-        while not self._closed:
-            try:
-                self._pubsub = self._sub_redis.pubsub()
-                await asyncio.wait_for(self._pubsub.ping(), COMMAND_TIMEOUT_S * 2)
-                channels = list(self._feeds)
-                if channels:
-                    await asyncio.wait_for(self._pubsub.subscribe(*channels), COMMAND_TIMEOUT_S)
-                self._connected.set()
-                self._failing_until = 0.0  # Redis answered: stop failing fast
-                attempt = 0
-                resync = asyncio.get_running_loop().create_task(self._resync_all(channels))
+        try:
+            while not self._closed:
                 try:
-                    await self._pump()
-                finally:
-                    resync.cancel()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not self._closed:
-                    log.warning("Redis subscription lost (%s); reconnecting", exc)
-            self._connected.clear()
-            for fut in self._confirmations.values():
-                if not fut.done():
-                    fut.set_exception(BackendUnavailable("Redis connection lost"))
-            if self._pubsub is not None:
-                with contextlib.suppress(Exception):
-                    await self._pubsub.aclose()
-                self._pubsub = None
-            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
-            attempt += 1
+                    connection = await self._open_subscriber()
+                    channels = list(self._feeds)
+                    if channels:
+                        await asyncio.wait_for(
+                            _write(connection, "SUBSCRIBE", *channels), COMMAND_TIMEOUT_S
+                        )
+                    self._connected.set()
+                    self._failing_until = 0.0  # Redis answered: stop failing fast
+                    attempt = 0
+                    loop = asyncio.get_running_loop()
+                    resync = loop.create_task(self._resync_all(channels))
+                    try:
+                        await self._pump(connection)
+                    finally:
+                        resync.cancel()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not self._closed:
+                        log.warning("Redis subscription lost (%s); reconnecting", exc)
+                self._connected.clear()
+                for fut in self._confirmations.values():
+                    if not fut.done():
+                        fut.set_exception(BackendUnavailable("Redis connection lost"))
+                self._drop_subscriber()
+                backoff = RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
+                await asyncio.sleep(backoff)
+                attempt += 1
+        finally:
+            self._drop_subscriber()  # closed (the task cancelled) while open
 
-    async def _pump(self) -> None:
+    async def _open_subscriber(self) -> RespConnection:
+        """A new subscription connection that Redis has answered (a PING's PONG)."""
+        async with asyncio.timeout(SUBSCRIBER_CONNECT_S):
+            connection = await connect(self._address, timeout_s=SUBSCRIBER_CONNECT_S)
+            self._subscriber = connection  # from here on, a failure drops it
+            await _write(connection, "PING")
+            replies = await connection.read_replies()
+        if replies[0] != b"PONG":
+            raise RedisLinkError(f"Redis answered PING with {replies[0]!r}")
+        return connection
+
+    def _drop_subscriber(self) -> None:
+        connection, self._subscriber = self._subscriber, None
+        if connection is not None:
+            connection.abort()
+
+    async def _pump(self, connection: RespConnection) -> None:
         """Read the subscription in bulk: every reply that arrived in one read is handled
-        in one go (redis-py's get_message costs a coroutine, a timeout and a dict per
-        message: most of the listener's time under load). Commands still go out through
-        redis-py's PubSub, which only writes; replies are parsed here with hiredis."""
-        assert self._pubsub is not None
-        connection = self._pubsub.connection
-        stream = getattr(connection, "_reader", None)
-        if not isinstance(stream, asyncio.StreamReader):
-            raise ConnectionError("the subscription connection is not open")
-        replies = hiredis.Reader()
+        in one go, parsed by hiredis, in-order entries delivered synchronously (redis-py's
+        get_message cost a coroutine, a timeout and a dict per message: most of the
+        listener's time under load)."""
+        stream = connection.reader
+        replies = connection.parser
         while True:
             data = await stream.read(PUBSUB_READ_BYTES)
             if not data:
-                raise ConnectionError("Redis closed the subscription connection")
+                raise RedisLinkError("Redis closed the subscription connection")
             replies.feed(data)
             while (reply := replies.gets()) is not False:
                 if not isinstance(reply, list) or len(reply) < 3:
@@ -268,3 +294,9 @@ class RedisBus(RedisLog):
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+async def _write(connection: RespConnection, *command: str | bytes) -> None:
+    """One command on the subscription (its reply, if any, is read by the pump)."""
+    connection.send([command])
+    await connection.writer.drain()

@@ -1,7 +1,8 @@
 """The backend's connections to Redis and how every command is bounded.
 
-A pool for ordinary commands, one subscription connection that waits indefinitely, and
-huddle's own pipelined connection for the hot path (the join and the append scripts).
+A pool for ordinary commands, and two connections of huddle's own (`chatserver/resp.py`):
+the pipelined one for the hot path (the join and the append scripts), and the
+subscription (opened by the bus, `bus.py`), which waits indefinitely for messages.
 Every command answers within COMMAND_TIMEOUT_S or fails as BackendUnavailable, and
 after a failure further commands fail at once for FAIL_FAST_S."""
 
@@ -23,6 +24,7 @@ from chatserver.backend import (
     BackendUnavailable,
 )
 from chatserver.redis_pipe import CommandPipe
+from chatserver.resp import RedisAddress
 
 T = TypeVar("T")
 
@@ -55,17 +57,12 @@ class RedisConnection:
         self._redis = aioredis.Redis(
             connection_pool=pool, retry=Retry(NoBackoff(), 0), health_check_interval=0
         )
-        # The listener connection waits indefinitely for messages (no socket timeout:
-        # redis-py's default timeout would break an idle subscription).
-        self._sub_redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=None,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        # Read once (a URL huddle's own connections cannot honour fails here, at
+        # start-up) for the hot path's pipe and the bus's subscription.
+        self._address = RedisAddress.from_url(url)
         # Appends, the hot path, share one connection (huddle's own, not the pool's) with
         # many commands in flight.
-        self._pipe = CommandPipe(url, connect_timeout_s=CONNECT_TIMEOUT_S)
+        self._pipe = CommandPipe(self._address, connect_timeout_s=CONNECT_TIMEOUT_S)
         lua = resources.files("chatserver") / "lua"
         self._append = self._redis.register_script((lua / "append.lua").read_text())
         # These share room.lua's functions: the epoch, the log read, presence.

@@ -1,5 +1,7 @@
-"""Every name of engineio, python-socketio, aiohttp and redis-py that huddle uses beyond
-their documented API, in one place, and the start-up probe that checks each one.
+"""Every name of engineio, python-socketio and aiohttp that huddle uses beyond their
+documented API, in one place, and the start-up probe that checks each one. (None of
+redis-py: the Redis hot path and the bus's subscription use huddle's own connection,
+chatserver/resp.py; the pool's commands use redis-py's public API.)
 
 ``NAMES`` is the list: underscored names, and undocumented attributes of engineio's socket
 object that have no public equivalent. The functions below are the only code that touches
@@ -28,9 +30,6 @@ from aiohttp import web, web_protocol, web_server
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
-from redis.asyncio.client import PubSub
-from redis.asyncio.connection import Connection as RedisConnection
-from redis.asyncio.connection import ConnectionPool as RedisConnectionPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +122,6 @@ NAMES: Final = (
         "fast",
         "aiohttp stops counting a detached connection as one of its own",
     ),
-    Internal(
-        "redis-py",
-        "asyncio.Connection._reader (of PubSub.connection)",
-        "both",
-        "the Redis bus reads its subscription in bulk with hiredis from the stream redis-py "
-        "opened (chatserver/redis_backend/bus.py); with no fallback, a missing one would "
-        "stop all delivery between workers. The append hot path uses no redis-py "
-        "internals: its connection is huddle's own (chatserver/resp.py)",
-    ),
 )
 
 TESTED: Final = {"aiohttp": ("3.14",), "python-engineio": ("4.15",)}
@@ -164,7 +154,6 @@ def probe(sio: Any) -> ProbeResult:
     _check(fatal, "engineio AsyncServer.sockets", _check_server, sio)
     _check(fatal, "socketio AsyncServer.environ", _check_environ, sio)
     _check(fatal, "engineio AsyncSocket queue/closed/sid/server", _check_socket_both, sio)
-    _check(fatal, "redis-py asyncio Connection._reader", _check_redis_stream, sio)
     _check(fast, "engineio AsyncServer._async['websocket']", _check_async_table, sio)
     _check(fast, "engineio AsyncSocket methods", _check_socket_methods, sio)
     _check(fast, "engineio AsyncSocket state and per-socket binding", _check_socket_fast, sio)
@@ -221,17 +210,6 @@ def _check_socket_both(sio: Any) -> None:
         _require(callable(getattr(sock.queue, name, None)), f"queue has no {name}()")
     _require(sock.closed is False, "closed is not False on a new socket")
     _require(sock.sid == "huddle-probe" and sock.server is sio.eio, "sid/server not kept")
-
-
-def _check_redis_stream(sio: Any) -> None:
-    # Constructing a pool, a connection and a PubSub does no I/O; the stream itself only
-    # exists once connected, so the probe checks that _connect keeps it under that name.
-    connection = RedisConnection()
-    _require(getattr(connection, "_reader", False) is None, "no _reader on a new connection")
-    source = inspect.getsource(RedisConnection._connect)
-    _require("self._reader = reader" in source, "_connect does not keep its stream as _reader")
-    pubsub = PubSub(RedisConnectionPool())
-    _require(getattr(pubsub, "connection", False) is None, "no connection on a new PubSub")
 
 
 def _check_async_table(sio: Any) -> None:
