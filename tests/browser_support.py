@@ -49,6 +49,25 @@ WAIT_MS = 10_000  # every browser wait is bounded by this
 START_TIMEOUT_S = 20.0
 XSS = "<img src=x onerror=alert(1)>"
 
+# Installed in every page before its own scripts run: records each element added to the
+# document that could run markup from a message (an <img>, or an on* handler attribute).
+# huddle's client adds neither, so the list stays empty unless text became markup.
+MARKUP_WATCH = """
+window.__huddleMarkup = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType !== Node.ELEMENT_NODE) continue;
+      for (const el of [node, ...node.querySelectorAll("*")]) {
+        if (el.tagName === "IMG" || [...el.attributes].some((a) => a.name.startsWith("on"))) {
+          window.__huddleMarkup.push(el.outerHTML);
+        }
+      }
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
 try:
     from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
@@ -223,6 +242,7 @@ def open_people(
             viewport={"width": viewport[0], "height": viewport[1]}, locale="en-GB"
         )
         contexts.append(ctx)
+        ctx.add_init_script(MARKUP_WATCH)
         page = ctx.new_page()
         page.set_default_timeout(WAIT_MS)
         person = Person(page)
@@ -256,6 +276,18 @@ def ready(srv: HuddleServer | None) -> HuddleServer:
 
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(output_dir() / f"browser-{name}.png"), full_page=False)
+
+
+def assert_no_markup_ran(person: Person) -> None:
+    """Text with markup in it (XSS) never became elements on this page, and no dialog
+    opened. Call it once the page has rendered the text for the last time (for its
+    sender: acked). No waiting for a handler to fire: an injected onerror needs an element
+    to hang on, and the page's watch (MARKUP_WATCH) records every element as it is added,
+    even one removed again, before any later event is handled."""
+    added = person.page.evaluate("() => window.__huddleMarkup")
+    assert added == [], f"markup from a message became elements: {added}"
+    assert person.page.locator("img, [onerror]").count() == 0
+    assert person.dialogs == [], f"a dialog opened: {person.dialogs}"
 
 
 def connected(page: Page) -> None:

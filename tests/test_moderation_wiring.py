@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.conftest import Client, Connect
 
 
@@ -26,18 +24,26 @@ async def test_crisis_is_delivered_supported_and_alerted_never_silenced(connect:
     assert "988" in notice["text"] and "116 123" in notice["text"]
     alert = await sam.wait_for("alert", lambda a: a["kind"] == "crisis")
     assert alert["priority"] is True and alert["entry"]["id"] == ack["id"]
-    await asyncio.sleep(0.1)
-    assert not bea.got("alert") and not bea.got("notice")
     # And they can keep talking: a crisis flag is never a mute.
-    assert (await alex.send("r1", "sorry, rough night"))["ok"]
+    again = await alex.send("r1", "sorry, rough night")
+    assert again["ok"]
+    # Barrier: whatever the crisis message raised went out before its ack (alerts on the
+    # room bus, the notice straight to a socket); Alex's next message reaches Bea after it.
+    await bea.wait_for("message", lambda m: m["id"] == again["id"])
+    assert not bea.got("alert") and not bea.got("notice")
 
 
 async def test_pain_idioms_are_ordinary_talk(connect: Connect) -> None:
     sam, alex, _ = await group(connect)
     ack = await alex.send("r1", "this flare is killing me today lol, my back is murdering me")
     assert ack["ok"] and "offset" in ack
-    await asyncio.sleep(0.2)
-    assert not sam.got("alert") and not alex.got("notice")
+    # Barrier: contact details in Alex's next message raise a known alert for Sam and a
+    # notice for Alex, by the routes a flagged idiom would have taken, after it.
+    assert (await alex.send("r1", "text me on 07700 900123 if you want to talk"))["ok"]
+    await sam.wait_for("alert", lambda a: a["kind"] == "contact")
+    await alex.wait_for("notice", lambda n: n["kind"].startswith("contact."))
+    assert [a["kind"] for a in sam.got("alert")] == ["contact"]
+    assert [n["kind"] for n in alex.got("notice")] == ["contact.phone"]
 
 
 async def test_contact_details_are_masked_with_a_private_reason(connect: Connect) -> None:
@@ -55,11 +61,15 @@ async def test_unknown_links_are_held_until_a_facilitator_approves(connect: Conn
     assert ack == {"ok": True, "held": True, "text": ack["text"]}
     alert = await sam.wait_for("alert", lambda a: a["kind"] == "held")
     held_id = alert["entry"]["id"]
-    await asyncio.sleep(0.2)
-    assert not bea.got("message")
+    # Barrier: entries reach Bea in offset order; a held message delivered would have come
+    # before Alex's next one.
+    after = await alex.send("r1", "anyway, how was everyone's week?")
+    await bea.wait_for("message", lambda m: m["id"] == after["id"])
+    assert [m["id"] for m in bea.got("message")] == [after["id"]]
     approved = await sam.call("review", {"room": "r1", "id": held_id, "approve": True})
     assert approved["ok"]
-    assert (await bea.wait_for("message"))["id"] == held_id
+    got = await bea.wait_for("message", lambda m: m["id"] == held_id)
+    assert got["text"] == ack["text"]
 
 
 async def test_telling_someone_to_harm_themselves_is_blocked_and_alerted(connect: Connect) -> None:
@@ -68,8 +78,11 @@ async def test_telling_someone_to_harm_themselves_is_blocked_and_alerted(connect
     assert refused["ok"] is False and refused["error"]["code"] == "blocked"
     alert = await sam.wait_for("alert", lambda a: a["kind"] == "abuse")
     assert alert["user"]["id"] == "alex"
-    await asyncio.sleep(0.2)
-    assert not bea.got("message")
+    # Barrier: entries reach Bea in offset order; the blocked message, had it been logged,
+    # would have come before one Sam posts after its refusal.
+    after = await sam.send("r1", "let's all take a breath")
+    await bea.wait_for("message", lambda m: m["id"] == after["id"])
+    assert [m["id"] for m in bea.got("message")] == [after["id"]]
     trail = await sam.call("audit", {"room": "r1"})
     rules = [r.get("rule") for r in trail["entries"]]
     assert any(rule and rule.startswith("abuse.") for rule in rules)

@@ -142,6 +142,10 @@ async def test_the_five_minute_tour(demo: Demo) -> None:
         # Jo's view holds the first and third message and nothing between.
         await jo.wait_for("message", lambda m: m["id"] == crisis["id"])
         assert [m["text"] for m in jo.got("message")] == [ORDINARY_TEXT, CRISIS_TEXT]
+        # Barrier: the crisis alert goes on the room bus after the message and before the
+        # ack; Sam's typing goes out on the same bus after it, to everyone, Jo included.
+        assert (await sam.call("typing", {"room": room, "active": True}))["ok"]
+        await jo.wait_for("typing", lambda t: t["user"]["role"] == "facilitator")
         assert not jo.got("alert")
     finally:
         for client in people.values():

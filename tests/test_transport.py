@@ -110,13 +110,15 @@ async def test_retry_with_same_client_id_is_idempotent(connect: Connect) -> None
     first = await alex.send("r1", "did anyone try the pacing app?", cid)
     again = await alex.send("r1", "did anyone try the pacing app?", cid)
     assert again == first
-    await sam.wait_for("message")
-    await asyncio.sleep(0.2)
-    assert len(sam.got("message")) == 1
     # A retry arriving on a new connection (the ack was lost with the old one) too.
     alex2 = await connect("alex")
     await alex2.call("join", {"room": "r1"})
     assert await alex2.send("r1", "did anyone try the pacing app?", cid) == first
+    # Barrier: entries reach Sam in offset order, so a second copy logged by either retry
+    # would have come before the next message.
+    after = await alex2.send("r1", "it helped me a bit")
+    await sam.wait_for("message", lambda m: m["id"] == after["id"])
+    assert [m["id"] for m in sam.got("message")] == [first["id"], after["id"]]
 
 
 async def test_reconnect_recovers_every_missed_entry(server: Server, connect: Connect) -> None:
@@ -358,14 +360,21 @@ async def test_a_dropped_connection_back_within_the_grace_keeps_presence_and_han
     keeps its place; someone who does not come back has left once the grace is over."""
     sam = await connect("sam", {"r1": "facilitator"})
     alex = await connect("alex")
-    await sam.call("join", {"room": "r1"})
-    await alex.call("join", {"room": "r1"})
+    cara = await connect("cara")
+    for client in (sam, alex, cara):
+        assert (await client.call("join", {"room": "r1"}))["ok"]
     assert (await alex.call("hand", {"room": "r1", "raised": True}))["hands"][0]["id"] == "alex"
     await alex.sio.disconnect()  # dropped, not a "leave"
     again = await connect("alex")
     joined = await again.call("join", {"room": "r1"})
     assert [h["id"] for h in joined["room"]["hands"]] == ["alex"]
-    await asyncio.sleep(1.0)  # past the grace of the first connection
+    # Barrier: Cara drops after Alex's first connection did (its close went out before
+    # Alex's new connection and join, several round trips) and does not come back. Her
+    # grace timer started later and runs as long, and her "left" takes the route (the
+    # room bus) that a wrong "left" for Alex would have taken before it.
+    await cara.sio.disconnect()
+    gone = await sam.wait_for("presence", lambda p: p.get("left", {}).get("id") == "cara")
+    assert sorted(m["id"] for m in gone["members"]) == ["alex", "sam"]
     assert not [p for p in sam.got("presence") if p.get("left", {}).get("id") == "alex"]
     assert [h["id"] for h in (await sam.call("join", {"room": "r1"}))["room"]["hands"]] == ["alex"]
     await again.sio.disconnect()
