@@ -236,3 +236,90 @@ async def test_the_last_listener_leaving_unsubscribes_and_a_new_one_resubscribes
         assert len(first) == len(second) == 1
     finally:
         await admin.aclose()
+
+
+class SilencingProxy:
+    """A loopback TCP proxy to Redis that can go silent on the connections it carries,
+    without closing them (what a dropped NAT entry or a partition looks like to a
+    client), while new connections pass as usual."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._silenced: list[asyncio.Event] = []
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def silence_existing(self) -> None:
+        for flag in self._silenced:
+            flag.set()
+        self._silenced = []
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for pipe in list(self._pipes):
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        silent = asyncio.Event()
+        self._silenced.append(silent)
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            pipe = asyncio.get_running_loop().create_task(self._pipe(src, dst, silent))
+            self._pipes.add(pipe)
+            pipe.add_done_callback(self._pipes.discard)
+
+    @staticmethod
+    async def _pipe(
+        src: asyncio.StreamReader, dst: asyncio.StreamWriter, silent: asyncio.Event
+    ) -> None:
+        while data := await src.read(65536):
+            if silent.is_set():
+                continue  # swallowed: the peer sees an open, silent connection
+            dst.write(data)
+            await dst.drain()
+
+
+async def test_a_subscription_gone_silent_is_reopened_and_catches_up(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection carrying a worker's subscription stops delivering without closing:
+    the worker notices within a few keepalive periods, reopens the subscription and
+    delivers what was posted meanwhile, once each and in order. Without the keepalive
+    nothing posted after the silence would ever reach this worker's members."""
+    from chatserver.redis_backend import bus
+
+    monkeypatch.setattr(bus, "SUBSCRIBER_KEEPALIVE_S", 0.2)
+    flush = redis.Redis.from_url(redis_server.url)
+    await flush.flushdb()
+    await flush.aclose()
+    proxy = SilencingProxy(redis_server.port)
+    await proxy.start()
+    writer = RedisBackend(redis_server.url)
+    reader = RedisBackend(f"redis://127.0.0.1:{proxy.port}/0")
+    await writer.start()
+    await reader.start()
+    try:
+        got: list[Delivery] = []
+        await reader.subscribe("r1", got.append)
+        await writer.append("r1", msg("one"), guard=None, now_ms=NOW)
+        await wait_for_count(got, 1)
+        proxy.silence_existing()
+        await writer.append("r1", msg("two (into the silence)"), guard=None, now_ms=NOW)
+        await writer.append("r1", msg("three"), guard=None, now_ms=NOW)
+        for _ in range(500):  # bounded: 5 s, against a 0.6 s give-up
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert [d.offset for d in got] == [1, 2, 3]
+        assert [d.payload["text"] for d in got] == ["one", "two (into the silence)", "three"]
+    finally:
+        await reader.close()
+        await writer.close()
+        await proxy.close()

@@ -43,6 +43,19 @@ RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 PUBSUB_READ_BYTES = 1 << 18
 # Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
 SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
+# A subscription that has heard nothing for this long is sent a PING; one that has heard
+# nothing for SUBSCRIBER_DEAD_AFTER of these periods is given up and reopened. A quiet room
+# sends nothing, and a peer that vanished without closing the connection (a dropped NAT
+# entry, a partition) sends nothing either: only an unanswered PING tells them apart.
+SUBSCRIBER_KEEPALIVE_S = 5.0
+SUBSCRIBER_DEAD_AFTER = 3
+
+
+@dataclass(slots=True)
+class _Heard:
+    """When the subscription last received anything (loop time)."""
+
+    at: float
 
 
 @dataclass(slots=True, eq=False)
@@ -153,10 +166,13 @@ class RedisBus(RedisLog):
                     attempt = 0
                     loop = asyncio.get_running_loop()
                     resync = loop.create_task(self._resync_all(channels))
+                    heard = _Heard(loop.time())
+                    keepalive = loop.create_task(self._keep_alive(connection, heard))
                     try:
-                        await self._pump(connection)
+                        await self._pump(connection, heard)
                     finally:
                         resync.cancel()
+                        keepalive.cancel()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -189,17 +205,33 @@ class RedisBus(RedisLog):
         if connection is not None:
             connection.abort()
 
-    async def _pump(self, connection: RespConnection) -> None:
+    async def _keep_alive(self, connection: RespConnection, heard: _Heard) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SUBSCRIBER_KEEPALIVE_S)
+            silent_s = loop.time() - heard.at
+            if silent_s >= SUBSCRIBER_KEEPALIVE_S * SUBSCRIBER_DEAD_AFTER:
+                log.warning("Redis subscription silent for %.0f s; reopening it", silent_s)
+                connection.abort()  # the pump's read ends, and the listener reconnects
+                return
+            if silent_s >= SUBSCRIBER_KEEPALIVE_S:
+                # A write that cannot finish is what the next check gives up on.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
+
+    async def _pump(self, connection: RespConnection, heard: _Heard) -> None:
         """Read the subscription in bulk: every reply that arrived in one read is handled
         in one go, parsed by hiredis, in-order entries delivered synchronously (redis-py's
         get_message cost a coroutine, a timeout and a dict per message: most of the
         listener's time under load)."""
         stream = connection.reader
         replies = connection.parser
+        clock = asyncio.get_running_loop().time
         while True:
             data = await stream.read(PUBSUB_READ_BYTES)
             if not data:
                 raise RedisLinkError("Redis closed the subscription connection")
+            heard.at = clock()
             replies.feed(data)
             while (reply := replies.gets()) is not False:
                 if not isinstance(reply, list) or len(reply) < 3:
@@ -273,20 +305,32 @@ class RedisBus(RedisLog):
         feed.last = max(feed.last, upto)
 
     async def _resync_all(self, channels: list[bytes]) -> None:
-        """After a (re)connect, catch every subscribed room up from the log."""
+        """After a (re)connect, catch every subscribed room up from the log. Redis may not
+        answer at once (the commands' connection can be failing over too): each room is
+        retried until it is caught up or the subscription is lost again (this task is
+        cancelled then), because a quiet room sends nothing that would repair it later."""
+        attempt = 0
         for channel in channels:
-            feed = self._feeds.get(channel)
-            if feed is None or feed.last is None:
-                continue
-            try:
-                read = await self.read(feed.room, None, 0)
-            except BackendUnavailable:
-                return
-            if read.epoch != feed.epoch:
-                feed.epoch, feed.last = read.epoch, read.offset
-                self._emit(feed, Delivery("reset", {"room": feed.room}))
-            elif read.offset > feed.last:
-                await self._repair(feed, read.offset)
+            while True:
+                try:
+                    await self._resync(channel)
+                    break
+                except BackendUnavailable:
+                    await asyncio.sleep(
+                        RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
+                    )
+                    attempt += 1
+
+    async def _resync(self, channel: bytes) -> None:
+        feed = self._feeds.get(channel)
+        if feed is None or feed.last is None:
+            return
+        read = await self.read(feed.room, None, 0)
+        if read.epoch != feed.epoch:
+            feed.epoch, feed.last = read.epoch, read.offset
+            self._emit(feed, Delivery("reset", {"room": feed.room}))
+        elif read.offset > feed.last:
+            await self._repair(feed, read.offset)
 
     def _emit(self, feed: _Feed, delivery: Delivery) -> None:
         for listener in list(feed.listeners):

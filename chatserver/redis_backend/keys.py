@@ -10,8 +10,6 @@ from functools import lru_cache
 PRESENCE_TTL_MS = 30_000
 PRESENCE_REFRESH_S = 10.0
 DEDUPE_TTL_S = 24 * 3600
-RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
-PUBSUB_READ_BYTES = 1 << 18
 # Raised hands and held messages belong to a live session; a day is plenty.
 EPHEMERAL_TTL_S = 24 * 3600
 AUDIT_PER_ROOM = 1000
