@@ -25,7 +25,7 @@ from moderation.context import MessageContext
 from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
 
-SETS = Path(__file__).parent / "moderation_corpus"
+SETS = Path(__file__).parent.parent / "moderation_corpus"
 HELDOUT = SETS / "crisis_heldout.tsv"
 LABELS = (
     "crisis.method",
@@ -170,7 +170,7 @@ def test_priority_statements_keep_priority(spec: SetSpec) -> None:
 
 
 def test_the_sets_share_no_message_with_the_corpus_or_each_other() -> None:
-    from tests.test_moderation_corpus import load_corpus
+    from tests.unit.test_moderation_corpus import load_corpus
 
     def norm(text: str) -> str:
         return " ".join(text.lower().split())
@@ -183,7 +183,7 @@ def test_the_sets_share_no_message_with_the_corpus_or_each_other() -> None:
 
 
 def main() -> None:
-    """Print the tables: .venv/bin/python -m tests.test_moderation_crisis_heldout"""
+    """Print the tables: .venv/bin/python -m tests.unit.test_moderation_crisis_heldout"""
     for spec in SPECS:
         result = scores_of(spec)
         print(f"== {spec.name}")

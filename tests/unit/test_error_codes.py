@@ -15,7 +15,7 @@ from rooms.codes import CODES, TEXT
 from rooms.policy import POST_RULES, check_moderate, check_target, refusal_for
 from tests.processes import require_program
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER_SOURCES = [
     p
     for package in ("chatserver", "rooms", "moderation")

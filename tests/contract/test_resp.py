@@ -27,8 +27,8 @@ from chatserver.redis_backend import RedisBackend, bus, connection
 from chatserver.redis_pipe import CommandPipe
 from chatserver.resp import RedisAddress, RedisLinkError, connect
 from chatserver.transport import internals
+from tests.contract.test_backend_contract import ALEX, msg
 from tests.processes import require_program, stop_process
-from tests.test_backend_contract import ALEX, msg
 
 STARTUP_S = 10.0
 

@@ -13,9 +13,9 @@ from chatserver.backend import AppendRefused, Backend, PostGuard
 from chatserver.redis_backend import room_keys
 from rooms.entries import message_entry
 from rooms.state import mutes_in_force
+from tests.contract.test_backend_contract import backend  # noqa: F401  (the parametrized fixture)
 from tests.redis_server import RedisServer
-from tests.test_backend_contract import backend  # noqa: F401  (the parametrized fixture)
-from tests.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name
+from tests.unit.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name
 
 
 async def replay(impl: Backend, events: list[dict[str, Any]]) -> None:

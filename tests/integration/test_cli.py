@@ -20,7 +20,7 @@ import pytest
 from chatserver.auth import decode_token
 from tests.processes import stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-test-secret-" + "z" * 24  # 40 characters
 ALEX_TOKEN = ("token", "--user", "u1", "--name", "Alex", "--room", "r1=member")
 

@@ -13,8 +13,8 @@ import redis.asyncio as redis
 from chatserver.backend import AppendRefused, Delivery, PostGuard
 from chatserver.redis_backend import RedisBackend, _body, room_keys, state_op
 from rooms.entries import event_name
+from tests.contract.test_backend_contract import ALEX, NOW, event, msg
 from tests.redis_server import RedisServer
-from tests.test_backend_contract import ALEX, NOW, event, msg
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
 
 POLICY = ModerationPolicy()
-CORPUS = Path(__file__).parent / "moderation_corpus" / "corpus.tsv"
+CORPUS = Path(__file__).parent.parent / "moderation_corpus" / "corpus.tsv"
 
 
 def corpus_words() -> list[str]:

@@ -1,10 +1,11 @@
-"""What the embedded backend keeps beyond the shared contract (tests/test_backend_contract.py)."""
+"""What the embedded backend keeps beyond the shared contract
+(tests/contract/test_backend_contract.py)."""
 
 from __future__ import annotations
 
 from chatserver.backend import PostGuard, SharedRaid
 from chatserver.memory_backend import MemoryBackend
-from tests.test_backend_contract import NOW, msg
+from tests.contract.test_backend_contract import NOW, msg
 
 
 async def test_raid_memory_forgets_texts_whose_window_has_passed() -> None:

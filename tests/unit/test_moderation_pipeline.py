@@ -220,7 +220,7 @@ def test_a_held_message_reports_why() -> None:
 
 
 def test_every_verdict_names_its_stage_for_the_audit() -> None:
-    from tests.test_moderation_corpus import load_corpus
+    from tests.unit.test_moderation_corpus import load_corpus
 
     pipeline = default_pipeline()
     names = {stage.name for stage in pipeline.stages}

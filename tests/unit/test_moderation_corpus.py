@@ -14,7 +14,7 @@ from moderation.context import MessageContext
 from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
 
-CORPUS = Path(__file__).parent / "moderation_corpus" / "corpus.tsv"
+CORPUS = Path(__file__).parent.parent / "moderation_corpus" / "corpus.tsv"
 THRESHOLD = 0.95
 STAGES = ("crisis", "contact", "link", "abuse", "medication")
 
@@ -85,7 +85,7 @@ def test_stage_precision_and_recall(
 
 
 def main() -> None:
-    """Print the table: .venv/bin/python -m tests.test_moderation_corpus"""
+    """Print the table: .venv/bin/python -m tests.unit.test_moderation_corpus"""
     counts, misses, exact = score()
     rows = load_corpus()
     print(f"{len(rows)} messages; exact rule match {exact}/{len(rows)}")

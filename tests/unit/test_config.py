@@ -19,7 +19,7 @@ def test_defaults_with_an_empty_environment() -> None:
     assert settings.history_size == 1000
     assert settings.history_page == 50
     assert settings.retention_s == 7 * 24 * 3600
-    # Unset: the moderation policy file's values apply (tests/test_policy_settings.py).
+    # Unset: the moderation policy file's values apply (tests/integration/test_policy_settings.py).
     assert settings.max_message_chars is None
     assert settings.rate_burst is None
     assert settings.rate_refill_s is None

@@ -1,6 +1,6 @@
 """The shared rule fixtures (tests/fixtures/, format in its README) against the pure rules
 in rooms/ and the moderation gate. The backends are held to the same files in
-tests/test_backend_rule_fixtures.py, the web client in its node tests."""
+tests/contract/test_backend_rule_fixtures.py, the web client in its node tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rooms.entries import EVENT_KINDS
 from rooms.policy import POST_RULES, check_post
 from rooms.state import RoomState, apply_event, mutes_in_force
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 STATE_CASES: list[dict[str, Any]] = json.loads((FIXTURES / "room_state_cases.json").read_text())
 GUARD_CASES: list[dict[str, Any]] = json.loads((FIXTURES / "post_guard_cases.json").read_text())
 

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Client, open_client
+from tests.integration.test_cli import clean_env, free_port, wait_for_health, wait_for_lines
 from tests.processes import stop_process
-from tests.test_cli import clean_env, free_port, wait_for_health, wait_for_lines
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 HELD_TEXT = "selling my leftover oxycodone, whatsapp me on 07700 900123"
 CRISIS_TEXT = "honestly i want to die, i cant do this anymore"

@@ -138,7 +138,7 @@ def test_masking_covers_the_evasion_in_the_delivered_text(text: str, masked: str
 
 
 def _corpus_texts() -> list[str]:
-    from tests.test_moderation_corpus import load_corpus
+    from tests.unit.test_moderation_corpus import load_corpus
 
     return [text for _, text in load_corpus()]
 

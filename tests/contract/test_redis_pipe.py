@@ -14,8 +14,8 @@ from redis.exceptions import ResponseError
 from chatserver.backend import BackendUnavailable
 from chatserver.redis_backend import RedisBackend
 from chatserver.redis_pipe import CommandPipe
+from tests.contract.test_backend_contract import ALEX, msg
 from tests.redis_server import RedisServer
-from tests.test_backend_contract import ALEX, msg
 
 
 @pytest.fixture

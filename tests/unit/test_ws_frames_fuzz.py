@@ -118,7 +118,7 @@ def test_a_websockets_close_comes_out_with_its_code_and_reason() -> None:
     ],
 )
 # (Its serializer refuses long or fragmented control frames and reserved bits itself: those
-# are in tests/test_ws_frames.py, built by hand.)
+# are in tests/unit/test_ws_frames.py, built by hand.)
 def test_what_websockets_can_be_made_to_send_wrongly_is_refused(
     sent: list[WsFrame], code: int
 ) -> None:

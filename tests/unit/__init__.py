@@ -1,0 +1,3 @@
+"""Pure code: rooms/, moderation/, codecs, settings, parsers.
+
+No sockets, no processes."""
