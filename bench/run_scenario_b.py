@@ -213,10 +213,15 @@ def wait_http(url: str, proc: Proc) -> None:
     raise RuntimeError(f"{proc.name} not ready at {url}")
 
 
+# A worker's metrics listener by the worker's port (checkouts from before it: none).
+METRICS_PORTS: dict[int, int] = {}
+
+
 def fetch_metrics(port: int) -> dict[str, float]:
     """huddle_* counters of a worker, summed over labels."""
+    url = f"http://{HOST}:{METRICS_PORTS.get(port, port)}/metrics"
     try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=3) as resp:
+        with urllib.request.urlopen(url, timeout=3) as resp:
             text = resp.read().decode()
     except (OSError, urllib.error.URLError):
         return {}
@@ -313,6 +318,10 @@ def start_cluster(
             python = root_python if root_python.exists() else PYTHON
             argv = [str(python), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
             cwd = huddle_root
+            if "metrics_port" in (huddle_root / "chatserver" / "config.py").read_text():
+                # Metrics are served on a listener of their own (not the clients' port).
+                METRICS_PORTS[port] = free_port()
+                w_env["HUDDLE_METRICS_PORT"] = str(METRICS_PORTS[port])
             if traced:
                 argv[1:3] = [str(BENCH / "traced_worker.py")]
                 w_env["BENCH_TRACE_OUT"] = str(TRACE_OUT)

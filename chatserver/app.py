@@ -1,4 +1,6 @@
-"""The aiohttp application: Socket.IO endpoint, web client, health and metrics."""
+"""The aiohttp application: Socket.IO endpoint, web client and health; metrics on a
+listener of their own (HUDDLE_METRICS_HOST / HUDDLE_METRICS_PORT), never on the port the
+clients reach (docs/security.md, "Operations")."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from chatserver.service import ChatService
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
+from rooms.signals import default_limits
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
+METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -99,6 +103,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         history_page=settings.history_page,
         max_message_chars=policy.max_chars,
         leave_grace_s=settings.leave_grace_s,
+        signal_limits=default_limits(
+            burst=settings.signal_burst,
+            refill_s=settings.signal_refill_s,
+            report_burst=settings.report_burst,
+            report_refill_s=settings.report_refill_s,
+        ),
     )
     if isinstance(backend, RedisBackend):
         redis_backend = backend
@@ -140,19 +150,17 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
             status=200 if ready else 503,
         )
 
-    async def metrics_view(request: web.Request) -> web.Response:
-        resp = web.Response(body=generate_latest(metrics.registry))
-        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return resp
-
     app.router.add_get("/", index)
     app.router.add_get("/vendor/socket.io.esm.min.js", socket_io_client)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/web/{name}", web_file)
 
     async def on_startup(app: web.Application) -> None:
+        if settings.metrics_port is not None:
+            app[METRICS_RUNNER_KEY] = await start_metrics_listener(
+                metrics, settings.metrics_host, settings.metrics_port
+            )
         await backend.start()
         service.loop_lag.start()
         app[EXPIRY_TASK_KEY] = asyncio.get_running_loop().create_task(service.end_expired_forever())
@@ -177,11 +185,56 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         await service.loop_lag.stop()
         await service.close()
         await backend.close()
+        runner = app.get(METRICS_RUNNER_KEY)
+        if runner is not None:
+            await runner.cleanup()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def metrics_app(metrics: Metrics) -> web.Application:
+    """GET /metrics (Prometheus) and nothing else: what the metrics listener serves."""
+
+    async def metrics_view(request: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(metrics.registry))
+        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_view)
+    return app
+
+
+async def start_metrics_listener(metrics: Metrics, host: str, port: int) -> web.AppRunner:
+    """The metrics listener: its own socket, so the port clients (and nginx) reach never
+    serves /metrics. Port 0 takes a free port; the log names it."""
+    runner = web.AppRunner(metrics_app(metrics), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("metrics on %s", metrics_url(runner))
+    return runner
+
+
+def metrics_url(app_or_runner: web.Application | web.AppRunner) -> str | None:
+    """Where this worker's metrics are served (``http://host:port/metrics``), if anywhere."""
+    runner = (
+        app_or_runner.get(METRICS_RUNNER_KEY)
+        if isinstance(app_or_runner, web.Application)
+        else app_or_runner
+    )
+    if runner is None or not runner.addresses:
+        return None
+    host, port = runner.addresses[0][:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/metrics"
 
 
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -7,6 +7,7 @@ variable, rather than running with a default nobody meant.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -56,9 +57,34 @@ def _secret(raw: str) -> str:
     return raw
 
 
+def mask_url(url: str) -> str:
+    """The URL with its credentials replaced by ``***``, for messages and logs:
+    ``redis://user:hunter2@host:6379/0`` -> ``redis://***@host:6379/0``. Everything before
+    the last ``@`` is masked (a password may itself hold ``/``, ``:`` or ``@``), and so is
+    the value of any ``password=`` or ``pass=`` in the query. Over-masking is harmless."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at >= 0:
+        rest = "***" + rest[at:]
+    return scheme + sep + _PASSWORD_OPTION.sub(r"\1***", rest)
+
+
+_PASSWORD_OPTION = re.compile(r"((?:^|[?&;])(?:pass|password)=)[^&;#]*", re.IGNORECASE)
+
+
 def _redis_url(raw: str) -> str:
+    from chatserver.resp import RedisAddress
+
     if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"must start with redis://, rediss:// or unix://, got {raw!r}")
+        raise ConfigError(f"must start with redis://, rediss:// or unix://, got {mask_url(raw)!r}")
+    try:
+        # Read it whole now: a malformed URL stops the server here, with the password
+        # masked, rather than in a traceback when the backend opens it.
+        RedisAddress.from_url(raw)
+    except ValueError as exc:
+        raise ConfigError(f"is not a valid Redis URL ({exc}): {mask_url(raw)!r}") from None
     return raw
 
 
@@ -89,8 +115,9 @@ def _policy_kind(raw: str) -> str:
 class Settings:
     host: str = field(default="127.0.0.1", metadata={"parse": _str})
     port: int = field(default=8080, metadata={"parse": _int(0, 65535)})
-    secret: str | None = field(default=None, metadata={"parse": _secret})
-    redis_url: str | None = field(default=None, metadata={"parse": _redis_url})
+    # Never in a repr (a settings object logged or in a traceback prints no secret).
+    secret: str | None = field(default=None, repr=False, metadata={"parse": _secret})
+    redis_url: str | None = field(default=None, repr=False, metadata={"parse": _redis_url})
     history_size: int = field(default=1000, metadata={"parse": _int(10, 100_000)})
     history_page: int = field(default=50, metadata={"parse": _int(1, 1000)})
     retention_s: int = field(default=7 * 24 * 3600, metadata={"parse": _int(60, 365 * 24 * 3600)})
@@ -128,6 +155,21 @@ class Settings:
     ws_read_timeout_s: float = field(default=40.0, metadata={"parse": _float(25, 3600)})
     """A fast-path websocket with nothing read for this long is a dead peer. Clients answer
     the server's ping every 20 s, so anything much below 25 s would cut live ones."""
+
+    signal_burst: int = field(default=10, metadata={"parse": _int(1, 10_000)})
+    """Typing and hand signals a member may send back to back (each kind its own bucket,
+    per member per room; turning one off again is always free: rooms/signals.py)."""
+    signal_refill_s: float = field(default=1.0, metadata={"parse": _float(0.001, 3600)})
+    """Seconds until a member may send one more typing or hand signal."""
+    report_burst: int = field(default=5, metadata={"parse": _int(1, 10_000)})
+    """Reports a member may send back to back (each one alerts every facilitator)."""
+    report_refill_s: float = field(default=30.0, metadata={"parse": _float(0.001, 86_400)})
+    """Seconds until a member may send one more report."""
+    metrics_host: str = field(default="127.0.0.1", metadata={"parse": _str})
+    """Where the metrics listener listens: never the client-facing port (docs/security.md)."""
+    metrics_port: int | None = field(default=None, metadata={"parse": _int(0, 65535)})
+    """The metrics listener's port (GET /metrics, Prometheus); unset: no metrics listener,
+    0: a free port the log names."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -28,11 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Worker:
-    def __init__(self, name: str, redis_url: str, logdir: Path) -> None:
+    def __init__(
+        self, name: str, redis_url: str, logdir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.port = free_port()
-        self.redis_url = redis_url
+        self.redis_url = redis_url  # "" for the memory backend
         self.log = logdir / f"{name}.log"
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +54,7 @@ class Worker:
             HUDDLE_RATE_REFILL_S="0.02",
             HUDDLE_LOG_LEVEL="info",
         )
+        env.update(self.env)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "chatserver", "serve", "--port", str(self.port)],

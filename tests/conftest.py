@@ -148,7 +148,8 @@ def make_settings(**overrides: Any) -> Settings:
     # CI runs the suite a second time with HUDDLE_WS_FAST_PATH=off (the fallback proven).
     fast_path = os.environ.get("HUDDLE_WS_FAST_PATH", "")
     base = Settings.from_env({"HUDDLE_WS_FAST_PATH": fast_path} if fast_path else {})
-    return replace(base, **{"secret": SECRET, "port": 0, **overrides})
+    # Metrics on a listener of their own, on a free port (chatserver.app.metrics_url).
+    return replace(base, **{"secret": SECRET, "port": 0, "metrics_port": 0, **overrides})
 
 
 async def start_server(settings: Settings) -> tuple[Server, web.AppRunner]:

@@ -17,7 +17,7 @@ rooms/ and moderation/; never the transport or a backend implementation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from chatserver.auth import Claims
@@ -34,6 +34,7 @@ from chatserver.service.joining import Joining
 from chatserver.service.posting import Posting
 from chatserver.service.tasks import TaskSet
 from moderation import ModerationPolicy, Pipeline
+from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
 __all__ = ["ChatService", "Connection"]
 
@@ -54,12 +55,15 @@ class ChatService:
         history_page: int,
         max_message_chars: int,
         leave_grace_s: float = 10.0,
+        signal_limits: Mapping[str, SignalLimit] | None = None,
     ) -> None:
         self.metrics = metrics
         self.loop_lag = LoopLag()
         self._clock = ServiceClock()
         self._tasks = TaskSet()
         clock, tasks = self._clock, self._tasks
+        # Typing, hands and reports: fanned out with no log entry, limited per member.
+        self.signals = SignalLimiter(signal_limits or default_limits())
         self.rooms = LocalRooms(backend, fanout, metrics=metrics, clock=clock, tasks=tasks)
         self.alerts = Alerts(backend, backend, self.rooms, clock=clock)
         self.conns = Connections(
@@ -98,9 +102,18 @@ class ChatService:
             loop_lag=self.loop_lag,
             clock=clock,
             max_message_chars=max_message_chars,
+            signals=self.signals,
         )
         self.controls = Controls(
-            self.conns, backend, backend, backend, backend, backend, self.alerts, clock=clock
+            self.conns,
+            backend,
+            backend,
+            backend,
+            backend,
+            backend,
+            self.alerts,
+            clock=clock,
+            signals=self.signals,
         )
         self.connections = self.conns.by_sid
         """Signed-in connections by Socket.IO sid."""

@@ -36,9 +36,10 @@ from chatserver.schema import (
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
-from chatserver.service.refusals import refuse
+from chatserver.service.refusals import refuse, signal_allowed
 from rooms.entries import Entry, message_entry, room_event
 from rooms.policy import check_moderate, check_target
+from rooms.signals import HAND, REPORT, SignalLimiter
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
@@ -58,6 +59,7 @@ class Controls:
         alerts: Alerts,
         *,
         clock: ServiceClock,
+        signals: SignalLimiter,
     ) -> None:
         self._connections = connections
         self._log = log
@@ -67,6 +69,9 @@ class Controls:
         self._bus = bus
         self._alerts = alerts
         self._clock = clock
+        # Reports and lowering every hand reach others with no log entry: limited per
+        # member like typing and hands (rooms/signals.py).
+        self._signals = signals
 
     def handlers(self) -> dict[str, Handler]:
         """The control events by name."""
@@ -201,6 +206,7 @@ class Controls:
     async def lower_hands(self, sid: str, data: Any) -> dict[str, Any]:
         req = parse_room(data)
         actor = self._facilitator(sid, req.room)
+        signal_allowed(self._signals, HAND, req.room, actor["id"])
         await self._hands.hands_clear(req.room)
         cleared = {"room": req.room, "cleared": True, "by": actor, "hands": []}
         await self._bus.publish(req.room, Delivery("hand", cleared))
@@ -307,6 +313,7 @@ class Controls:
         req = parse_message_ref(data)
         conn = self._connections.in_room(sid, req.room, "Join the room first.")
         reporter = conn.claims.user(req.room)
+        signal_allowed(self._signals, REPORT, req.room, reporter["id"])
         entry = await self._existing_message(req.room, req.msg_id)
         await self._alerts.raise_alert(
             req.room,

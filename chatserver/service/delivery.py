@@ -40,7 +40,6 @@ class Connection:
     rooms: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serialises this connection's requests so offsets follow the member's sending order."""
-    last_typing: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)

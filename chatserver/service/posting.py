@@ -1,5 +1,6 @@
 """Posting: a member's message through moderation to the log (or to review), and the
-lighter signals a member sends: typing and a raised hand.
+lighter signals a member sends: typing and a raised hand (limited per member:
+rooms/signals.py).
 
 The pipeline decides on this worker's cached room state (delivery.LocalRoom.state); the
 backend's append re-checks the post rules atomically, so every worker agrees.
@@ -33,16 +34,14 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.delivery import Connection, LocalRooms
-from chatserver.service.refusals import refusal_error
+from chatserver.service.refusals import refusal_error, signal_allowed
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.gate import room_gate
 from moderation.verdict import Verdict
 from rooms.entries import Entry, message_entry
 from rooms.policy import may_show_typing
-
-# Typing indicators are cosmetic; one per second per member is plenty.
-TYPING_MIN_INTERVAL_S = 1.0
+from rooms.signals import HAND, TYPING, SignalLimiter
 
 
 class Posting:
@@ -62,6 +61,7 @@ class Posting:
         loop_lag: LoopLag,
         clock: ServiceClock,
         max_message_chars: int,
+        signals: SignalLimiter,
     ) -> None:
         self._connections = connections
         self._rooms = rooms
@@ -76,6 +76,7 @@ class Posting:
         self._loop_lag = loop_lag
         self._clock = clock
         self._max_message_chars = max_message_chars
+        self._signals = signals
         # Its raid memory is this worker's; the backend counts copies across workers.
         self._duplicates = next(
             (stage for stage in pipeline.stages if isinstance(stage, DuplicateStage)), None
@@ -259,11 +260,6 @@ class Posting:
     async def typing(self, sid: str, data: Any) -> dict[str, Any]:
         req = parse_flag(data, "active")
         conn = self._connections.in_room(sid, req.room, "You are not in this room.")
-        mono = time.monotonic()
-        last = conn.last_typing.get(req.room, 0.0)
-        if req.value and mono - last < TYPING_MIN_INTERVAL_S:
-            return {"ok": True}
-        conn.last_typing[req.room] = mono if req.value else 0.0
         user = conn.claims.user(req.room)
         local = self._rooms.rooms.get(req.room)
         if (
@@ -272,6 +268,9 @@ class Posting:
             and not may_show_typing(local.state, user["id"], user["role"], self._clock())
         ):
             return {"ok": True}
+        # Each change reaches every member: limited per member (rooms/signals.py).
+        if not signal_allowed(self._signals, TYPING, req.room, user["id"], req.value):
+            return {"ok": True}  # nothing the room does not already see
         payload = {"room": req.room, "user": user, "active": req.value}
         await self._bus.publish(req.room, Delivery("typing", payload))
         return {"ok": True}
@@ -280,6 +279,9 @@ class Posting:
         req = parse_flag(data, "raised")
         conn = self._connections.in_room(sid, req.room, "You are not in this room.")
         user = conn.claims.user(req.room)
+        # Refused over the limit before anything is stored or sent (lowering a hand the
+        # room saw raised always passes).
+        signal_allowed(self._signals, HAND, req.room, user["id"], req.value)
         hands = await self._hands.hands_set(req.room, user, req.value, self._clock())
         payload = {"room": req.room, "user": user, "raised": req.value, "hands": hands}
         await self._bus.publish(req.room, Delivery("hand", payload))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from chatserver.app import metrics_url
 from tests.conftest import Connect, Server, make_settings
 
 
@@ -38,7 +39,8 @@ async def test_metrics_count_what_happens(server: Server, connect: Connect) -> N
     await alex.call("join", {"room": "r1"})
     await alex.send("r1", "hello")
     await alex.send("r1", "x" * 3000)
-    status, ctype, body = await get(server.url + "/metrics")
+    # On the metrics listener (tests/integration/test_metrics_listener.py).
+    status, ctype, body = await get(metrics_url(server.app) or "")
     assert status == 200 and ctype.startswith("text/plain")
     lines = dict(
         line.rsplit(" ", 1) for line in body.splitlines() if line and not line.startswith("#")

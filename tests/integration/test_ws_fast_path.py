@@ -27,7 +27,7 @@ import websockets
 from engineio.async_socket import AsyncSocket
 from websockets.asyncio.client import connect as ws_connect
 
-from chatserver.app import FAST_PATH_KEY, SERVICE_KEY, SIO_KEY
+from chatserver.app import FAST_PATH_KEY, SERVICE_KEY, SIO_KEY, metrics_url
 from chatserver.config import ConfigError, Settings
 from chatserver.metrics import Metrics
 from chatserver.transport import internals
@@ -68,7 +68,7 @@ async def test_the_path_follows_the_setting_and_is_reported(server: Server) -> N
     async with aiohttp.ClientSession() as session:
         async with session.get(server.url + "/readyz") as resp:
             assert (await resp.json())["ws_path"] == ("fast" if wanted else "fallback")
-        async with session.get(server.url + "/metrics") as resp:
+        async with session.get(metrics_url(server.app) or "") as resp:
             lines = [
                 line for line in (await resp.text()).splitlines() if line.startswith("huddle_ws")
             ]
