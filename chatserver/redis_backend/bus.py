@@ -43,8 +43,8 @@ RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 PUBSUB_READ_BYTES = 1 << 18
 # Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
 SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
-# A subscription that has heard nothing for this long is sent a PING; one that has heard
-# nothing for SUBSCRIBER_DEAD_AFTER of these periods is given up and reopened. A quiet room
+# A subscription that has heard nothing for this long is sent a PING; one whose PING is
+# still unanswered SUBSCRIBER_DEAD_AFTER - 1 periods later is given up and reopened. A quiet room
 # sends nothing, and a peer that vanished without closing the connection (a dropped NAT
 # entry, a partition) sends nothing either: only an unanswered PING tells them apart.
 SUBSCRIBER_KEEPALIVE_S = 5.0
@@ -206,16 +206,28 @@ class RedisBus(RedisLog):
             connection.abort()
 
     async def _keep_alive(self, connection: RespConnection, heard: _Heard) -> None:
+        """PING a subscription that has gone quiet; give it up only when a PING has gone
+        unanswered, so a worker whose own loop stalled (nothing was read because nothing
+        ran) is not mistaken for a dead connection."""
         loop = asyncio.get_running_loop()
+        pinged_at: float | None = None
         while True:
             await asyncio.sleep(SUBSCRIBER_KEEPALIVE_S)
-            silent_s = loop.time() - heard.at
-            if silent_s >= SUBSCRIBER_KEEPALIVE_S * SUBSCRIBER_DEAD_AFTER:
-                log.warning("Redis subscription silent for %.0f s; reopening it", silent_s)
-                connection.abort()  # the pump's read ends, and the listener reconnects
-                return
-            if silent_s >= SUBSCRIBER_KEEPALIVE_S:
-                # A write that cannot finish is what the next check gives up on.
+            now = loop.time()
+            if pinged_at is not None and heard.at >= pinged_at:
+                pinged_at = None  # answered (or anything else arrived since)
+            if pinged_at is not None:
+                unanswered_s = now - pinged_at
+                if unanswered_s >= SUBSCRIBER_KEEPALIVE_S * (SUBSCRIBER_DEAD_AFTER - 1):
+                    log.warning(
+                        "Redis subscription did not answer a PING in %.0f s; reopening it",
+                        unanswered_s,
+                    )
+                    connection.abort()  # the pump's read ends, and the listener reconnects
+                    return
+            elif now - heard.at >= SUBSCRIBER_KEEPALIVE_S:
+                pinged_at = now
+                # A write that cannot finish is what a later check gives up on.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
 
