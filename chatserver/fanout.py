@@ -72,9 +72,12 @@ class Fanout:
                 continue
             conn = connection_of(sock)
             if conn is not None:  # on the websocket fast path (chatserver/transport/)
-                if not conn.writable:
+                # DirectConnection.writable and .backlog(), inlined: this loop runs once
+                # per recipient of every delivery.
+                transport = conn.transport
+                if transport.is_closing():
                     continue  # its transport is closing: the client recovers on reconnect
-                if conn.backlog() > conn.send_buffer_limit:
+                if transport.get_write_buffer_size() > conn.send_buffer_limit:
                     self._on_overflow()
                     self.drop(eio_sid, True)
                     continue
