@@ -157,10 +157,10 @@ class Settings:
     the server's ping every 20 s, so anything much below 25 s would cut live ones."""
 
     signal_burst: int = field(default=10, metadata={"parse": _int(1, 10_000)})
-    """Typing and hand signals a member may send back to back (each kind its own bucket,
-    per member per room; turning one off again is always free: rooms/signals.py)."""
+    """Typing, hand and leave signals a member may send back to back (each kind its own
+    bucket, per member per room; turning one off again is always free: rooms/signals.py)."""
     signal_refill_s: float = field(default=1.0, metadata={"parse": _float(0.001, 3600)})
-    """Seconds until a member may send one more typing or hand signal."""
+    """Seconds until a member may send one more typing, hand or leave signal."""
     report_burst: int = field(default=5, metadata={"parse": _int(1, 10_000)})
     """Reports a member may send back to back (each one alerts every facilitator)."""
     report_refill_s: float = field(default=30.0, metadata={"parse": _float(0.001, 86_400)})

@@ -1,5 +1,6 @@
 """Signals: what a member sends that reaches others but leaves no log entry — typing, a
-raised hand, a report — limited per member per room, so that no one can flood the room.
+raised hand, a report, leaving (and so rejoining) a room — limited per member per room, so
+that no one can flood the room.
 
 A message is bounded by moderation's rate stage; these are not, and each one is fanned
 out to every member (a report to every facilitator). Without a limit, one member sending
@@ -10,7 +11,8 @@ The rule, per kind of signal, per member, per room: a token bucket (``burst`` ba
 back, then one more every ``refill_s``).
 
 - Turning a signal on (typing, raising a hand) or a one-off signal (a report, a
-  facilitator lowering every hand) spends a token.
+  facilitator lowering every hand, an explicit ``leave``, whose rejoin announces
+  "joined" again) spends a token.
 - Turning it off after the room saw it on is always free and always sent, so what a
   member shows never sticks (stop typing, lower your hand) and legitimate use is never
   refused: a flood alternating on and off reaches the room as at most twice the
@@ -37,6 +39,7 @@ from rooms.policy import Refusal
 TYPING = "typing"
 HAND = "hand"
 REPORT = "report"
+LEAVE = "leave"
 
 # Float slack so a client that waits exactly `retry_after_s` is let through.
 _EPSILON = 1e-9
@@ -88,6 +91,11 @@ def default_limits(
             burst,
             refill_s,
             "You're raising and lowering your hand very quickly. Please wait a moment.",
+        ),
+        LEAVE: SignalLimit(
+            burst,
+            refill_s,
+            "You're leaving and rejoining very quickly. Please wait a moment.",
         ),
         REPORT: SignalLimit(
             report_burst,

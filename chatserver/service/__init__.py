@@ -62,7 +62,7 @@ class ChatService:
         self._clock = ServiceClock()
         self._tasks = TaskSet()
         clock, tasks = self._clock, self._tasks
-        # Typing, hands and reports: fanned out with no log entry, limited per member.
+        # Typing, hands, reports, leaves: fanned out with no log entry, limited per member.
         self.signals = SignalLimiter(signal_limits or default_limits())
         self.rooms = LocalRooms(backend, fanout, metrics=metrics, clock=clock, tasks=tasks)
         self.alerts = Alerts(backend, backend, self.rooms, clock=clock)
@@ -75,6 +75,7 @@ class ChatService:
             clock=clock,
             tasks=tasks,
             leave_grace_s=leave_grace_s,
+            signals=self.signals,
         )
         self.joining = Joining(
             self.conns,

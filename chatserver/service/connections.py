@@ -16,7 +16,9 @@ from chatserver.metrics import Metrics
 from chatserver.schema import parse_room
 from chatserver.service.clock import ServiceClock
 from chatserver.service.delivery import Connection, LocalRooms
+from chatserver.service.refusals import signal_allowed
 from chatserver.service.tasks import TaskSet
+from rooms.signals import LEAVE, SignalLimiter
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class Connections:
         clock: ServiceClock,
         tasks: TaskSet,
         leave_grace_s: float,
+        signals: SignalLimiter,
     ) -> None:
         self._rooms = rooms
         self._presence = presence
@@ -45,6 +48,7 @@ class Connections:
         self._clock = clock
         self._tasks = tasks
         self._leave_grace_s = leave_grace_s
+        self._signals = signals
         self.by_sid: dict[str, Connection] = {}
         # Presence of dropped connections, removed when their grace period ends.
         self._pending_leaves: set[asyncio.TimerHandle] = set()
@@ -93,6 +97,10 @@ class Connections:
     async def leave(self, sid: str, data: Any) -> dict[str, Any]:
         req = parse_room(data)
         conn = self.in_room(sid, req.room, "You are not in this room.")
+        # Each leave and the join after it announce "left" and "joined" to everyone:
+        # limited per member like typing and hands (rooms/signals.py). A dropped
+        # connection is not a leave: its grace period keeps a reconnect quiet.
+        signal_allowed(self._signals, LEAVE, req.room, conn.claims.user_id)
         await self._leave_room(conn, req.room)
         return {"ok": True}
 

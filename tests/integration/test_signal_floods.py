@@ -103,3 +103,28 @@ async def test_a_flood_of_reports_reaches_facilitators_bounded(room: Room) -> No
     assert refused and all(a["error"]["code"] == "rate_limited" for a in refused)
     # Bea's own report is hers to send.
     assert (await room.bea.call("report", {"room": "r1", "id": msg["id"]}))["ok"]
+
+
+async def test_leaving_and_rejoining_in_a_loop_reaches_the_others_bounded(room: Room) -> None:
+    """Each explicit leave and the join after it announce "left" and "joined" to everyone;
+    before the limit 200 cycles reached every member as 400 presence events."""
+    started = time.monotonic()
+    refused = []
+    for _ in range(200):
+        left = await room.alex.call("leave", {"room": "r1"})
+        if not left["ok"]:
+            refused.append(left)
+        assert (await room.alex.call("join", {"room": "r1"}))["ok"]
+    elapsed = time.monotonic() - started
+    await barrier(room, room.sam, room.bea)
+    allowance = 2 * (DEFAULTS.signal_burst + elapsed / DEFAULTS.signal_refill_s + 1)
+    for member in (room.sam, room.bea):
+        churn = [
+            p
+            for p in member.got("presence")
+            if (p.get("joined") or p.get("left") or {}).get("id") == "alex"
+        ]
+        assert 1 <= len(churn) <= allowance, (len(churn), allowance)
+    assert refused and all(r["error"]["code"] == "rate_limited" for r in refused)
+    # Refused leaves kept Alex in the room: the barrier reached them too.
+    assert room.alex.got("message")
