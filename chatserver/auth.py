@@ -77,14 +77,16 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
     sub, name, rooms = payload.get("sub"), payload.get("name"), payload.get("rooms")
     if not isinstance(sub, str) or not sub or len(sub) > 128:
         raise AuthError("token has an invalid sub")
-    # Names travel in presence records and are shown to everyone: printable text only.
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > MAX_NAME_LENGTH
-        or not name.isprintable()
-    ):
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise AuthError("token has an invalid name")
+    # The user id and the name travel everywhere: in Redis keys, presence records, audience
+    # names on the room channel, events to every member. Printable text only: no newline,
+    # tab or other control character, no invisible format character, no lone surrogate
+    # (str.isprintable() refuses each), so no framing can be broken by a token's claims.
+    if not sub.isprintable():
+        raise AuthError("token has an invalid sub (control or invisible characters)")
+    if not name.isprintable():
+        raise AuthError("token has an invalid name (control or invisible characters)")
     if not isinstance(rooms, dict) or not rooms:
         raise AuthError("token names no rooms")
     for room, role in rooms.items():

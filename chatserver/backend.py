@@ -143,7 +143,8 @@ class JoinQuery:
     alerts: bool = False
     """List the open alerts (for a facilitator)."""
     client_ids: tuple[str, ...] = ()
-    """Canonical client_ids to look up, logged (offset > 0) or held (offset 0)."""
+    """The joiner's own canonical client_ids to look up, logged (offset > 0) or held
+    (offset 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,10 @@ class RoomLog(Protocol):
         fold room events into the state, and publish to the room's subscribers."""
         ...
 
-    async def find_client_id(self, room: str, client_id: str) -> Entry | None: ...
+    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
+        """What this sender's client_id became: logged (offset > 0) or held (offset 0).
+        Per sender, as the append dedupes: another member's client_id finds nothing."""
+        ...
 
     async def read(self, room: str, since: Since | None, page: int) -> ReadResult: ...
 
@@ -235,6 +239,12 @@ class Presence(Protocol):
 
     def on_presence_gone(self, handler: PresenceGone) -> None:
         """Register who hears of members whose worker died (never called in one process)."""
+        ...
+
+    async def facilitators(self, room: str) -> frozenset[str]:
+        """The room's facilitator roster: everyone who has joined it as a facilitator,
+        present or not (recorded by ``Entrance.enter``), so rules about a co-facilitator
+        hold while they are away."""
         ...
 
 

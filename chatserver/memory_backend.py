@@ -32,8 +32,8 @@ from chatserver.backend import (
     User,
 )
 from rooms.entries import Entry, event_name
-from rooms.log import ReadResult, RoomLog
-from rooms.policy import check_post
+from rooms.log import ReadResult, RoomLog, sender_of
+from rooms.policy import FACILITATOR, check_post
 from rooms.presence import RoomPresence
 from rooms.recovery import Since
 from rooms.state import RoomState, apply_event
@@ -54,7 +54,10 @@ class _Room:
     listeners: list[RoomListener] = field(default_factory=list)
     hands: dict[str, User] = field(default_factory=dict)
     held: dict[str, Entry] = field(default_factory=dict)
-    held_client_ids: dict[str, Entry] = field(default_factory=dict)
+    held_client_ids: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    """(sender, client_id) -> the held entry, as the log dedupes: per sender."""
+    facilitators: set[str] = field(default_factory=set)
+    """Everyone who has joined as a facilitator (the roster: ``facilitators``)."""
     alerts: dict[str, Alert] = field(default_factory=dict)
     audit: deque[AuditRecord] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
     raids: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -90,7 +93,7 @@ class MemoryBackend:
         r = self._room(room)
         client_id = entry.get("client_id")
         if client_id:
-            first = r.log.find_client_id(client_id)
+            first = r.log.find_client_id(sender_of(entry), client_id)
             if first is not None:
                 return AppendResult(first, duplicate=True)
         if guard is not None:
@@ -106,9 +109,10 @@ class MemoryBackend:
         self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
         return AppendResult(stored, duplicate=False)
 
-    async def find_client_id(self, room: str, client_id: str) -> Entry | None:
+    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
         r = self._room(room)
-        return r.log.find_client_id(client_id) or r.held_client_ids.get(client_id)
+        key = (user_id, client_id)
+        return r.log.find_client_id(*key) or r.held_client_ids.get(key)
 
     async def read(self, room: str, since: Since | None, page: int) -> ReadResult:
         return self._room(room).log.read(since, page)
@@ -124,6 +128,8 @@ class MemoryBackend:
         if query.keep_out_removed and user["id"] in state.removed:
             empty = ReadResult(r.log.epoch, r.log.offset, False, [])
             return JoinView(state, empty, admitted=False, first=False)
+        if user["role"] == FACILITATOR:
+            r.facilitators.add(user["id"])
         first = r.presence.add(user, query.conn_id)
         members = r.presence.members()
         if first:
@@ -131,7 +137,8 @@ class MemoryBackend:
             self._deliver(r, Delivery("presence", joined))
         found = {}
         for client_id in query.client_ids:
-            entry = r.log.find_client_id(client_id) or r.held_client_ids.get(client_id)
+            key = (user["id"], client_id)
+            entry = r.log.find_client_id(*key) or r.held_client_ids.get(key)
             if entry is not None:
                 found[client_id] = entry
         return JoinView(
@@ -176,6 +183,9 @@ class MemoryBackend:
     def on_presence_gone(self, handler: PresenceGone) -> None:
         """Presence here ends with its connection, never by expiry: nothing to report."""
 
+    async def facilitators(self, room: str) -> frozenset[str]:
+        return frozenset(self._room(room).facilitators)
+
     async def hands_set(self, room: str, user: User, raised: bool, now_ms: int) -> list[User]:
         hands = self._room(room).hands
         if raised:
@@ -195,7 +205,7 @@ class MemoryBackend:
         r.held[entry["id"]] = entry
         _drop_oldest(r.held, HELD_PER_ROOM)
         if entry.get("client_id"):
-            r.held_client_ids.setdefault(entry["client_id"], entry)
+            r.held_client_ids.setdefault((sender_of(entry), entry["client_id"]), entry)
             while len(r.held_client_ids) > HELD_CLIENT_IDS_PER_ROOM:
                 del r.held_client_ids[next(iter(r.held_client_ids))]
 

@@ -48,10 +48,62 @@ class FlagRequest:
     value: bool
 
 
-def _object(data: Any) -> dict[str, Any]:
+# A payload's strings and containers walked for valid text, at most: far more than any
+# request has (a join with 30 held ids is ~35), so the walk is bounded whatever is sent.
+MAX_PAYLOAD_ITEMS = 1000
+
+
+def _object(data: Any, *, repaired: str | None = None) -> dict[str, Any]:
+    """The payload as an object whose every string (keys and values, at any depth) is
+    valid Unicode text. JSON can carry a lone surrogate (``"\\ud800"``), which no UTF-8
+    encoder takes: refused here, naming the field, before it could reach Redis, msgpack
+    or another member. ``repaired`` names the one top-level field left to the moderation
+    pipeline instead (a message's ``text``: its shape stage removes lone surrogates, so a
+    member's words still go through)."""
     if not isinstance(data, dict):
         raise ServiceError(INVALID_PAYLOAD, "The payload must be an object.")
+    stack: list[tuple[str, Any]] = [("", data)]
+    seen = 0
+    while stack:
+        path, value = stack.pop()
+        seen += 1
+        if seen > MAX_PAYLOAD_ITEMS:
+            raise ServiceError(INVALID_PAYLOAD, "The payload has too many parts.")
+        if isinstance(value, str):
+            if not _is_text(value):
+                raise ServiceError(
+                    INVALID_PAYLOAD,
+                    f"`{_shown(path)}` must be valid text (it has a broken character).",
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and not _is_text(key):
+                    where = f"`{_shown(path)}`" if path else "the payload"
+                    raise ServiceError(
+                        INVALID_PAYLOAD, f"A field name in {where} is not valid text."
+                    )
+                if not (path == "" and key == repaired):
+                    stack.append((name, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return data
+
+
+def _shown(path: str) -> str:
+    """A field's path as an error names it (a client chooses the names: kept short)."""
+    return path if len(path) <= 60 else path[:57] + "..."
+
+
+def _is_text(value: str) -> bool:
+    """No lone surrogates: the string can be encoded as UTF-8."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _room(data: dict[str, Any]) -> str:
@@ -117,7 +169,7 @@ def parse_join(data: Any) -> JoinRequest:
 
 
 def parse_message(data: Any, max_chars: int) -> MessageRequest:
-    obj = _object(data)
+    obj = _object(data, repaired="text")
     room = _room(obj)
     text = obj.get("text")
     if not isinstance(text, str):

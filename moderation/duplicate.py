@@ -8,6 +8,13 @@ look-alike letters and invisible characters do not make a message new).
   (30 s) → HOLD, rule duplicate.raid, alert "raid": a coordinated flood. Every copy from
   the third member on is held.
 
+A message counts only once it is accepted (appended to the log or held for review):
+``judge`` decides without remembering anything and returns what to remember, and the
+service hands it to ``remember`` after the append or the hold succeeded (the pipeline
+collects these in ``Outcome.memos``; ``Pipeline.accept``). A copy refused later, by a
+later stage, the room's rules or an unavailable backend, is not a repeat when it is sent
+again.
+
 Short messages are exempt ("same", "thank you", "❤️", "welcome!"): people say them to
 several people in a row, and several people say them at once when someone shares news.
 Facilitators are exempt (they repeat room guidance) and are not counted.
@@ -19,6 +26,7 @@ never the text.
 """
 
 import hashlib
+from dataclasses import dataclass
 
 from moderation.context import MessageContext
 from moderation.lexicon import Scanner
@@ -28,6 +36,20 @@ PRUNE_EVERY = 1024
 # A member sends at most a few dozen messages a minute (the rate stage), so this bounds
 # one member's memory even with an unusually long window in a room policy.
 MAX_PER_MEMBER = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the stage remembers of one accepted message (``DuplicateStage.remember``)."""
+
+    room: str
+    sender_id: str
+    digest: int
+    repeat: bool  # long enough to be a repeat
+    raid: bool  # long enough to count towards a raid
+    at: float
+    dup_window_s: float
+    raid_window_s: float
 
 
 class DuplicateStage:
@@ -52,50 +74,87 @@ class DuplicateStage:
         return sum(len(v) for v in self._sent.values()) + sum(len(v) for v in self._raids.values())
 
     def check(self, ctx: MessageContext) -> Verdict:
+        """Judge one message; remembers nothing (``judge`` says what to remember)."""
+        return self.judge(ctx)[0]
+
+    def judge(self, ctx: MessageContext) -> tuple[Verdict, Sent | None]:
+        """The verdict, and what to remember of the message once it is accepted (None:
+        nothing). Judging changes no memory: a message counts only when ``remember`` is
+        given its ``Sent``, after it was appended or held, so a copy that never reached
+        the log (Redis unavailable) is no repeat when the member retries it."""
         if ctx.is_facilitator:
-            return ALLOW
+            return ALLOW, None
         policy, now = ctx.policy, ctx.now
         key = self._scanner.scan(ctx.text).key
         size = len(key)
-        if size < policy.dup_min_chars and size < policy.raid_min_chars:
-            return ALLOW
+        repeat, raid = size >= policy.dup_min_chars, size >= policy.raid_min_chars
+        if not (repeat or raid):
+            return ALLOW, None
         self._checks_until_prune -= 1
         if self._checks_until_prune <= 0:
             self.prune(now)
         digest = hash(key)
 
-        if size >= policy.dup_min_chars:
-            member = (ctx.room, ctx.sender_id)
-            sent = self._sent.get(member)
-            if sent is None:
-                sent = self._sent[member] = {}
-            previous = sent.get(digest)
+        if repeat:
+            sent = self._sent.get((ctx.room, ctx.sender_id))
+            previous = sent.get(digest) if sent is not None else None
             if previous is not None and 0 <= now - previous[0] < policy.dup_window_s:
                 # The window runs from the copy that went through, so retrying does not
                 # push it back.
-                return block(
+                refused = block(
                     "duplicate.repeat",
                     "duplicate",
                     "You sent this same message a moment ago, so this copy wasn't sent again.",
                 )
-            if previous is not None:
-                del sent[digest]  # re-inserted below, as the newest
-            sent[digest] = (now, now + policy.dup_window_s)
+                return refused, None
+        memo = Sent(
+            room=ctx.room,
+            sender_id=ctx.sender_id,
+            digest=digest,
+            repeat=repeat,
+            raid=raid,
+            at=now,
+            dup_window_s=policy.dup_window_s,
+            raid_window_s=policy.raid_window_s,
+        )
+        if raid:
+            window = policy.raid_window_s
+            senders = self._raids.get((ctx.room, digest))
+            others = 0
+            if senders is not None:
+                others = sum(
+                    1
+                    for member, (at, _) in senders.items()
+                    if member != ctx.sender_id and 0 <= now - at < window
+                )
+            if others + 1 >= policy.raid_members:
+                return raid_verdict(others + 1, window), memo
+        return ALLOW, memo
+
+    def remember(self, memo: object) -> None:
+        """The message ``judge`` saw was accepted (appended or held): from now on a copy
+        from the same member is a repeat, and it counts towards a raid."""
+        if not isinstance(memo, Sent):
+            raise TypeError(f"not a duplicate-stage memo: {memo!r}")
+        now, digest = memo.at, memo.digest
+        if memo.repeat:
+            member = (memo.room, memo.sender_id)
+            sent = self._sent.get(member)
+            if sent is None:
+                sent = self._sent[member] = {}
+            sent.pop(digest, None)  # re-inserted below, as the newest
+            sent[digest] = (now, now + memo.dup_window_s)
             while len(sent) > MAX_PER_MEMBER:
                 del sent[next(iter(sent))]  # the oldest
-
-        if size >= policy.raid_min_chars:
-            raid = (ctx.room, digest)
+        if memo.raid:
+            raid = (memo.room, digest)
             senders = self._raids.get(raid)
             if senders is None:
                 senders = self._raids[raid] = {}
-            window = policy.raid_window_s
+            window = memo.raid_window_s
             for sender in [m for m, (at, _) in senders.items() if not 0 <= now - at < window]:
                 del senders[sender]
-            senders[ctx.sender_id] = (now, now + window)
-            if len(senders) >= policy.raid_members:
-                return raid_verdict(len(senders), window)
-        return ALLOW
+            senders[memo.sender_id] = (now, now + window)
 
     def shared_raid_key(self, ctx: MessageContext) -> str | None:
         """The message's raid key for counting senders across processes (a worker sees

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from moderation.abuse import AbuseStage
 from moderation.contact import ContactStage
@@ -14,7 +15,7 @@ from moderation.links import LinkStage
 from moderation.medication import MedicationStage
 from moderation.rate import RateStage
 from moderation.shape import ShapeStage, tidy
-from moderation.stage import Stage
+from moderation.stage import Remembering, Stage
 from moderation.verdict import Action, Verdict
 
 
@@ -23,6 +24,8 @@ class Outcome:
     action: Action  # overall: BLOCK > HOLD > FLAG > MODIFY > ALLOW
     text: str  # the text to deliver, after every MODIFY (when blocked: the text at that point)
     verdicts: tuple[Verdict, ...]  # every non-allow verdict, in stage order
+    # What stages with memory remember once the message is accepted (Pipeline.accept).
+    memos: tuple[tuple[Remembering, object], ...] = ()
 
     @property
     def blocked_by(self) -> Verdict | None:
@@ -40,6 +43,14 @@ class Pipeline:
             # Stage names prefix rule ids; two stages with one name would mix their metrics.
             raise ValueError(f"duplicate stage name(s): {', '.join(duplicates)}")
         self._stages = tuple(stages)
+        # Each stage, and itself again when it remembers accepted messages (duplicates).
+        steps: list[tuple[Stage, Remembering | None]] = []
+        for stage in self._stages:
+            remembering: Remembering | None = None
+            if _remembers(stage):
+                remembering = stage
+            steps.append((stage, remembering))
+        self._steps = tuple(steps)
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -50,8 +61,14 @@ class Pipeline:
         tidied = tidy(ctx.text)
         current = ctx if tidied == ctx.text else ctx.with_text(tidied)
         verdicts: list[Verdict] = []
-        for stage in self._stages:
-            verdict = stage.check(current)
+        memos: list[tuple[Remembering, object]] = []
+        for stage, remembering in self._steps:
+            if remembering is None:
+                verdict = stage.check(current)
+            else:
+                verdict, memo = remembering.judge(current)
+                if memo is not None:
+                    memos.append((remembering, memo))
             if verdict.action is Action.ALLOW:
                 continue
             verdicts.append(verdict)
@@ -62,11 +79,27 @@ class Pipeline:
             if verdict.action is Action.MODIFY and verdict.text is not None:
                 # Later stages judge the text that will actually be delivered.
                 current = current.with_text(verdict.text)
+        action = _overall_action(verdicts, text_changed=current.text != ctx.text)
         return Outcome(
-            action=_overall_action(verdicts, text_changed=current.text != ctx.text),
+            action=action,
             text=current.text,
             verdicts=tuple(verdicts),
+            memos=() if action is Action.BLOCK else tuple(memos),
         )
+
+    def accept(self, outcome: Outcome) -> None:
+        """The message was accepted (appended to the log, or held for review): only now
+        do stages with memory count it (a repeat, a raid copy). Not for a refused message,
+        whoever refused it: a later stage, the room's rules in the backend, or a backend
+        that could not be reached (the member's retry is then no repeat)."""
+        if outcome.action is Action.BLOCK:
+            return
+        for stage, memo in outcome.memos:
+            stage.remember(memo)
+
+
+def _remembers(stage: Stage) -> TypeGuard[Remembering]:
+    return callable(getattr(stage, "judge", None)) and callable(getattr(stage, "remember", None))
 
 
 def _overall_action(verdicts: Sequence[Verdict], *, text_changed: bool) -> Action:

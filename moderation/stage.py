@@ -17,3 +17,15 @@ class Stage(Protocol):
     def check(self, ctx: MessageContext) -> Verdict:
         """Judge one message. Must not read the clock or do I/O: use ctx.now."""
         ...
+
+
+class Remembering(Stage, Protocol):
+    """A stage with memory of accepted messages (duplicates): ``judge`` decides without
+    changing anything and returns what to remember (None: nothing), and ``remember`` is
+    given it only once the message was accepted (appended or held), through
+    ``Pipeline.accept``. So a message refused after this stage, or lost on its way to
+    the log, leaves nothing behind."""
+
+    def judge(self, ctx: MessageContext) -> tuple[Verdict, object | None]: ...
+
+    def remember(self, memo: object) -> None: ...

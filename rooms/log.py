@@ -1,5 +1,9 @@
 """A room's log in memory: offsets, epoch, bounded history and client_id dedupe.
 
+A client_id is deduplicated per sender: client_ids are visible in every message event,
+so another member sending one again must neither get that message's ack nor lose their
+own message.
+
 The embedded backend keeps one of these per room. Offsets start at 1 and never repeat
 within an epoch; the oldest entries are trimmed beyond ``max_entries`` exactly like the
 Redis stream's MAXLEN, so both backends answer recovery the same way.
@@ -32,7 +36,8 @@ class RoomLog:
         self.max_entries = max_entries
         self._entries: deque[Entry] = deque()
         self._deleted: set[str] = set()
-        self._by_client_id: OrderedDict[str, Entry] = OrderedDict()
+        self._by_client_id: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+        """(sender's user id, client_id) -> the stored entry."""
         self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
 
     @property
@@ -40,8 +45,9 @@ class RoomLog:
         """The oldest retained offset (offset + 1 when nothing is retained)."""
         return self._entries[0]["offset"] if self._entries else self.offset + 1
 
-    def find_client_id(self, client_id: str) -> Entry | None:
-        return self._by_client_id.get(client_id)
+    def find_client_id(self, user_id: str, client_id: str) -> Entry | None:
+        """The entry this sender appended with this client_id, if still remembered."""
+        return self._by_client_id.get((user_id, client_id))
 
     def append(self, entry: Entry) -> Entry:
         """Give the entry the next offset and keep it; returns the stored entry."""
@@ -53,7 +59,7 @@ class RoomLog:
             self._deleted.discard(dropped.get("id", ""))
         client_id = stored.get("client_id")
         if client_id:
-            self._by_client_id[client_id] = stored
+            self._by_client_id[(sender_of(stored), client_id)] = stored
             while len(self._by_client_id) > self._dedupe_size:
                 self._by_client_id.popitem(last=False)
         if stored.get("kind") == "deleted":
@@ -79,6 +85,12 @@ class RoomLog:
 
     def _visible(self, entries: deque[Entry] | list[Entry]) -> list[Entry]:
         return visible_entries(entries, self._deleted)
+
+
+def sender_of(entry: Entry) -> str:
+    """Who sent a message entry (its client_id is theirs); "" for a room event."""
+    user = entry.get("user")
+    return str(user.get("id", "")) if isinstance(user, dict) else ""
 
 
 def visible_entries(entries: Iterable[Entry], deleted: Set[str]) -> list[Entry]:

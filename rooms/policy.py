@@ -9,7 +9,7 @@ check agrees (tests/fixtures/post_guard_cases.json).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Final
 
@@ -170,10 +170,28 @@ def check_moderate(role: str) -> Refusal | None:
     return None
 
 
-def check_target(actor_id: str, target_id: str, target_role: str | None) -> Refusal | None:
-    """A facilitator acts on members: not on themselves, not on another facilitator."""
+RESTRICTING: Final = frozenset({"mute", "remove", "floor"})
+"""Controls that restrict or single out the person they name. ``unmute`` and ``readmit``
+only lift a restriction, so they may name anyone (a co-facilitator muted by mistake
+included)."""
+
+
+def check_target(
+    action: str, actor_id: str, target_id: str, facilitators: Set[str]
+) -> Refusal | None:
+    """May a facilitator aim ``action`` (mute, unmute, remove, readmit, floor) at
+    ``target_id``? Never at themselves; and a restricting one never at a co-facilitator,
+    whether they are in the room now or away.
+
+    A role is known from a token only, so ``facilitators`` is the room's facilitator
+    roster: everyone who has joined the room as a facilitator, present or not (each
+    backend keeps it at the join: ``Presence.facilitators``). Someone whose facilitator
+    link was never used in the room is not on it; a control on them changes nothing they
+    need (facilitators post whatever the room's state, and removal does not keep them
+    out), and they are protected from their first join on.
+    """
     if actor_id == target_id:
         return Refusal(FORBIDDEN, "You cannot do that to yourself.")
-    if target_role is not None and is_facilitator(target_role):
+    if action in RESTRICTING and target_id in facilitators:
         return Refusal(FORBIDDEN, "Facilitators cannot be muted, removed or given the floor.")
     return None

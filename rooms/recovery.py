@@ -8,6 +8,7 @@ and gets the latest page to start over from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +41,23 @@ def plan_read(since: Since | None, *, epoch: str, offset: int, first_offset: int
         # Entries the client missed were trimmed away: a partial recovery would hide a gap.
         return ReadPlan(recovered=False, after=None)
     return ReadPlan(recovered=True, after=since.offset)
+
+
+LOST: Final = "lost"
+"""The room's log is not the one the client was reading: Redis restarted empty, the room
+expired, the process holding it restarted. Nothing before the new log can be read again."""
+TRIMMED: Final = "trimmed"
+"""The client was away longer than the history kept: what it missed was trimmed."""
+
+
+def history_gap(since: Since | None, *, epoch: str, offset: int, recovered: bool) -> str | None:
+    """Why a rejoining client got a fresh page rather than what it missed, in the words
+    the join ack uses (``history``): ``LOST`` or ``TRIMMED``; None when nothing was missed
+    (recovered) or the client had no position (a first join)."""
+    if since is None or recovered:
+        return None
+    if since.epoch != epoch or since.offset > offset:
+        # Another log, or this one without entries the client saw (a restart that lost
+        # the newest writes): the words before are gone, not merely out of reach.
+        return LOST
+    return TRIMMED

@@ -6,7 +6,7 @@
 // which DOM node shows which of my own messages.
 
 import { button, byId, el, reasonField } from "./dom.js";
-import { describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
+import { HISTORY_GAP_TEXT, describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -34,6 +34,19 @@ function removedLine(offset, id) {
   line.dataset.kind = "message_removed";
   line.dataset.offset = String(offset);
   if (id != null) line.dataset.removedId = String(id);
+  return line;
+}
+
+/**
+ * Where a fresh history page starts after the earlier one was lost or trimmed: one calm
+ * line, at offset 0 so every entry of the new page goes after it.
+ */
+function gapLine(gap) {
+  const line = el("div", "sys history-gap", HISTORY_GAP_TEXT[gap]);
+  line.dataset.kind = "history_gap";
+  line.dataset.gap = gap;
+  line.dataset.offset = "0";
+  line.setAttribute("role", "note");
   return line;
 }
 
@@ -387,9 +400,11 @@ export function createConversation({ store, feedback, onEditFailed }) {
   store.subscribe((state, event, previous) => {
     switch (event.type) {
       case "timeline_reset": {
-        // A fresh history page follows: keep only my own messages.
+        // A fresh history page follows: keep only my own messages. When the earlier
+        // history is gone (the ack's `history`), say so where the new page starts.
         const keep = new Set(ownNodes.values());
         for (const node of [...box.children]) if (!keep.has(node)) node.remove();
+        if (state.timeline.gap) box.prepend(gapLine(state.timeline.gap));
         break;
       }
       case "entry":

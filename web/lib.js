@@ -128,6 +128,12 @@ export function isRoomEvent(entry) {
   return entry != null && typeof entry === "object" && "kind" in entry;
 }
 
+/** The one-line note where a fresh history page starts, by the join ack's `history`. */
+export const HISTORY_GAP_TEXT = Object.freeze({
+  lost: "Earlier messages from this session are no longer available.",
+  trimmed: "Some messages from while you were away are no longer available.",
+});
+
 export function hasOffset(entry) {
   return entry != null && Number.isInteger(entry.offset) && entry.offset > 0;
 }

@@ -123,7 +123,8 @@ export function createSession({ store, conversation, feedback, cache, hooks }) {
     const continues = Boolean(ack.recovered) && before.epoch !== null && r.epoch === before.epoch;
     conversation.withScroll(
       () => {
-        if (!continues) dispatch({ type: "timeline_reset" });
+        // A fresh page: the ack's `history` says when what came before is gone for good.
+        if (!continues) dispatch({ type: "timeline_reset", history: ack.history });
         for (const e of list) {
           if (!e || typeof e !== "object") continue;
           if (!hasOffset(e) || e.offset > before.lastOffset || !continues) dispatch({ type: "entry", entry: e, live: false });

@@ -18,7 +18,15 @@ export function initialTimeline() {
     entries: [],
     // client_id -> {client_id, text, ts, state: "held" | "not-shared" | "failed", reason, label}
     own: new Map(),
+    // Why the shown history starts afresh: "lost" (the room's earlier history is gone, e.g.
+    // the server lost its store) or "trimmed" (away longer than the history kept); null.
+    gap: null,
   };
+}
+
+/** The join ack's `history`, as the timeline keeps it: "lost", "trimmed" or null. */
+export function historyGap(history) {
+  return history === "lost" || history === "trimmed" ? history : null;
 }
 
 /** Is a live entry news to us? An entry at or below the last offset was shown already. */
@@ -84,7 +92,7 @@ export function reduceTimeline(timeline, event, state) {
       return { ...timeline, epoch: event.epoch, lastOffset: event.epoch ? event.offset : 0 };
     case "timeline_reset":
       // A fresh history page follows; my own unlogged messages stay.
-      return { ...timeline, entries: [], lastOffset: 0 };
+      return { ...timeline, entries: [], lastOffset: 0, gap: historyGap(event.history) };
     case "entry": {
       const e = event.entry;
       let next = timeline;

@@ -1,7 +1,8 @@
 -- Append one entry to a room's log, atomically, in one round trip.
 --
 -- KEYS: 1 meta (hash), 2 log (stream), 3 mutes (hash), 4 last post (hash),
---       5 client_id dedupe key, 6 deleted ids (set), 7 pins (hash), 8 removed (set),
+--       5 the sender's client_id dedupe key (keys.cid_key: per sender, never shared),
+--       6 deleted ids (set), 7 pins (hash), 8 removed (set),
 --       9 raid senders of this text (sorted set: member -> ms), or an unused key
 -- ARGV: 1 entry body (msgpack, without offset), 2 client_id or '', 3 guard user or '',
 --       4 guard role, 5 now (ms), 6 history size (MAXLEN), 7 retention (s),

@@ -2,12 +2,12 @@
 -- on their first connection), then everything the join ack needs.
 --
 -- KEYS: 1-7 the room's state keys (room.lua), 8 presence, 9 hands, 10 held, 11 alerts,
---       12.. client_id keys to look up
+--       12 facilitator roster (set), 13.. the joiner's client_id keys to look up
 -- ARGV: 1 epoch to use if the room has none, 2 since epoch or '', 3 since offset,
 --       4 page size, 5 history size, 6 now ms, 7 presence expires ms, 8 connection id,
 --       9 user id, 10 name, 11 role, 12 '1': a removed user stays out (no presence),
 --       13 '1': list held messages, 14 '1': list open alerts, 15 channel, 16 room id,
---       17 head of the presence event as published (audience and event name)
+--       17 audience of the presence event, 18 retention (s) of the roster
 -- Returns {admitted, first, state (room_state), members (flat), hands, held, alerts,
 --          client_id values (or false), epoch, offset, recovered, entries, deleted ids}
 
@@ -18,6 +18,13 @@ if ARGV[12] == '1' and redis.call('SISMEMBER', KEYS[7], uid) == 1 then
   -- check_join refuses them (rooms/policy.py): change nothing, read only the state.
   return {0, 0, room_state(state)}
 end
+
+if ARGV[11] == 'facilitator' then
+  -- Who has joined as a facilitator, kept after they leave: the rule that a facilitator
+  -- cannot be muted, removed or given the floor needs their role when they are away too.
+  redis.call('SADD', KEYS[12], uid)
+end
+redis.call('EXPIRE', KEYS[12], ARGV[18])  -- kept while the room is in use (no-op if none)
 
 local presence, now, expires = KEYS[8], tonumber(ARGV[6]), ARGV[7]
 local alive = presence_purge(presence, now)
@@ -36,8 +43,9 @@ if first == 1 then
     return a.name < b.name
   end)
   local joined = {id = uid, name = ARGV[10], role = ARGV[11]}
-  local payload = cmsgpack.pack({room = ARGV[16], joined = joined, members = members})
-  redis.call('PUBLISH', ARGV[15], ARGV[17] .. payload)
+  -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
+  local payload = {room = ARGV[16], joined = joined, members = members}
+  redis.call('PUBLISH', ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
 end
 
 local held, alerts = {}, {}
@@ -46,7 +54,7 @@ local held, alerts = {}, {}
 if ARGV[13] == '1' then held = redis.call('HVALS', KEYS[10]) end
 if ARGV[14] == '1' then alerts = redis.call('HVALS', KEYS[11]) end
 local found = {}
-for i = 12, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i]) end
+for i = 13, #KEYS do found[#found + 1] = redis.call('GET', KEYS[i]) end
 local offset, recovered, entries = read_log(
   state, epoch, ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 return {

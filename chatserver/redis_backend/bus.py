@@ -84,10 +84,7 @@ class RedisBus(RedisLog):
         self.gap_repairs = 0
 
     async def publish(self, room: str, delivery: Delivery) -> None:
-        head = f"E{delivery.audience}\n{delivery.event}\n".encode()
-        await self._call(
-            self._redis.publish(room_keys(room)["channel"], head + _pack(delivery.payload))
-        )
+        await self._call(self._redis.publish(room_keys(room)["channel"], ephemeral_frame(delivery)))
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         channel = room_keys(room)["channel"].encode()
@@ -266,8 +263,7 @@ class RedisBus(RedisLog):
         """The common case, synchronously: an ephemeral event, or the next offset of the
         same epoch. False when `_deliver_late` must look at it."""
         if data[:1] == b"E":
-            audience, event, body = data[1:].split(b"\n", 2)
-            self._emit(feed, Delivery(event.decode(), _unpack(body), audience=audience.decode()))
+            self._emit(feed, _ephemeral(data))
             return True
         epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
         offset = int(offset_b)
@@ -350,6 +346,18 @@ class RedisBus(RedisLog):
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+def ephemeral_frame(delivery: Delivery) -> bytes:
+    """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
+    payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
+    their id holds) can be mistaken for the next field; join.lua publishes the same."""
+    return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
+
+
+def _ephemeral(data: bytes) -> Delivery:
+    audience, event, payload = _unpack(data[1:])
+    return Delivery(event, payload, audience=audience)
 
 
 async def _write(connection: RespConnection, *command: str | bytes) -> None:

@@ -32,6 +32,7 @@ def room_keys(room: str) -> Mapping[str, str]:
         "held": f"{base}:held",
         "alerts": f"{base}:alerts",
         "audit": f"{base}:audit",
+        "facilitators": f"{base}:facilitators",
         "channel": base,
     }
 
@@ -45,5 +46,8 @@ def raid_key(room: str, key: str) -> str:
     return f"huddle:{{{room}}}:raid:{key}"
 
 
-def cid_key(room: str, client_id: str) -> str:
-    return f"huddle:{{{room}}}:cid:{client_id}"
+def cid_key(room: str, user_id: str, client_id: str) -> str:
+    """One sender's client_id (a canonical UUID: fixed length, so the user id after it
+    cannot run into it). Per sender: client_ids are visible in every message event, and
+    another member reusing one must get neither that message's ack nor its text."""
+    return f"huddle:{{{room}}}:cid:{client_id}:{user_id}"

@@ -59,6 +59,7 @@ class RedisLog(RedisConnection):
     ) -> AppendResult:
         k = room_keys(room)
         client_id = entry.get("client_id") or ""
+        sender = (entry.get("user") or {}).get("id", "")
         op, a, b = state_op(entry)
         body = _body(entry)
         result = await self._call(
@@ -68,7 +69,7 @@ class RedisLog(RedisConnection):
                     k["log"],
                     k["mutes"],
                     k["last"],
-                    cid_key(room, client_id) if client_id else f"huddle:{{{room}}}:cid:",
+                    cid_key(room, sender, client_id) if client_id else f"huddle:{{{room}}}:cid:",
                     k["deleted"],
                     k["pins"],
                     k["removed"],
@@ -108,8 +109,8 @@ class RedisLog(RedisConnection):
     async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
         return await self._run(self._append, keys, args)
 
-    async def find_client_id(self, room: str, client_id: str) -> Entry | None:
-        raw = await self._call(self._redis.get(cid_key(room, client_id)))
+    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
+        raw = await self._call(self._redis.get(cid_key(room, user_id, client_id)))
         if not isinstance(raw, bytes):
             return None
         return _cid_entry(raw)
@@ -147,7 +148,8 @@ class RedisLog(RedisConnection):
             k["hands"],
             k["held"],
             k["alerts"],
-            *(cid_key(room, client_id) for client_id in query.client_ids),
+            k["facilitators"],
+            *(cid_key(room, user["id"], client_id) for client_id in query.client_ids),
         ]
         args = [
             secrets.token_hex(8),
@@ -166,7 +168,8 @@ class RedisLog(RedisConnection):
             "1" if query.alerts else "",
             k["channel"],
             room,
-            f"E{EVERYONE}\npresence\n",
+            EVERYONE,
+            self._retention_s,
         ]
         reply = await self._call(self._run(self._join, keys, args))
         snapshot = _snapshot(reply[2], query.now_ms)

@@ -96,3 +96,8 @@ class RedisPresence(RedisConnection):
 
     def on_presence_gone(self, handler: PresenceGone) -> None:
         self._presence_gone.append(handler)
+
+    async def facilitators(self, room: str) -> frozenset[str]:
+        """The roster join.lua keeps (``:facilitators``, expiring with the room)."""
+        ids: Any = await self._call(self._redis.smembers(room_keys(room)["facilitators"]))
+        return frozenset(i.decode() for i in ids)

@@ -60,7 +60,8 @@ class RedisReview(RedisConnection):
                 # Offset 0 marks "held, not logged": a retry answers like the first attempt,
                 # and the append script does not treat it as already appended.
                 marker = b"0\n" + _body(entry)
-                pipe.set(cid_key(room, entry["client_id"]), marker, ex=DEDUPE_TTL_S, nx=True)
+                cid = cid_key(room, entry["user"]["id"], entry["client_id"])
+                pipe.set(cid, marker, ex=DEDUPE_TTL_S, nx=True)
             pipe.hlen(key)
             *_, count = await self._call(pipe.execute())
         if count > HELD_PER_ROOM:

@@ -38,7 +38,7 @@ from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.refusals import refuse, signal_allowed
 from rooms.entries import Entry, message_entry, room_event
-from rooms.policy import check_moderate, check_target
+from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
 
 Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
@@ -103,15 +103,8 @@ class Controls:
         refuse(check_moderate(user["role"]))
         return user
 
-    async def _target(self, room: str, user_id: str) -> User | None:
-        """The member as others see them, when present (so events can name them)."""
-        for member in await self._presence.presence_members(room):
-            if member["id"] == user_id:
-                return member
-        return None
-
     async def _acting_on_member(
-        self, sid: str, data: Any, *, optional_user: bool = False
+        self, sid: str, action: str, data: Any, *, optional_user: bool = False
     ) -> tuple[str, User, str | None, int | None, str, dict[str, Any]]:
         """Parse and authorise a control aimed at a member; the last item names the member
         for the event (``{"user": {id, name, role}}`` when they are present)."""
@@ -119,8 +112,13 @@ class Controls:
         actor = self._facilitator(sid, req.room)
         named: dict[str, Any] = {}
         if req.user_id is not None:
-            target = await self._target(req.room, req.user_id)
-            refuse(check_target(actor["id"], req.user_id, target["role"] if target else None))
+            present = await self._presence.presence_members(req.room)
+            # Their role when they are away too: the room's facilitator roster (present
+            # facilitators are on it; those here are added in case it was lost).
+            roster = await self._presence.facilitators(req.room)
+            roster |= {m["id"] for m in present if is_facilitator(m["role"])}
+            refuse(check_target(action, actor["id"], req.user_id, roster))
+            target = next((m for m in present if m["id"] == req.user_id), None)
             if target is not None:
                 named["user"] = target
         return req.room, actor, req.user_id, req.duration_s, req.reason, named
@@ -143,7 +141,9 @@ class Controls:
     # -- acting on a member ------------------------------------------------------------
 
     async def mute(self, sid: str, data: Any) -> dict[str, Any]:
-        room, actor, user_id, duration_s, reason, named = await self._acting_on_member(sid, data)
+        room, actor, user_id, duration_s, reason, named = await self._acting_on_member(
+            sid, "mute", data
+        )
         until = None if duration_s is None else self._clock() + duration_s * 1000
         audit = self._audit(actor, "muted")
         audit.update({"user_id": user_id, "duration_s": duration_s, "reason": reason})
@@ -152,13 +152,13 @@ class Controls:
         )
 
     async def unmute(self, sid: str, data: Any) -> dict[str, Any]:
-        room, actor, user_id, _, _, named = await self._acting_on_member(sid, data)
+        room, actor, user_id, _, _, named = await self._acting_on_member(sid, "unmute", data)
         audit = self._audit(actor, "unmuted")
         audit["user_id"] = user_id
         return await self._logged(room, actor, "unmuted", audit, user_id=user_id, **named)
 
     async def remove(self, sid: str, data: Any) -> dict[str, Any]:
-        room, actor, user_id, _, reason, named = await self._acting_on_member(sid, data)
+        room, actor, user_id, _, reason, named = await self._acting_on_member(sid, "remove", data)
         audit = self._audit(actor, "removed")
         audit.update({"user_id": user_id, "reason": reason})
         return await self._logged(
@@ -166,7 +166,7 @@ class Controls:
         )
 
     async def readmit(self, sid: str, data: Any) -> dict[str, Any]:
-        room, actor, user_id, _, _, named = await self._acting_on_member(sid, data)
+        room, actor, user_id, _, _, named = await self._acting_on_member(sid, "readmit", data)
         audit = self._audit(actor, "readmitted")
         audit["user_id"] = user_id
         return await self._logged(room, actor, "readmitted", audit, user_id=user_id, **named)
@@ -174,7 +174,7 @@ class Controls:
     async def floor(self, sid: str, data: Any) -> dict[str, Any]:
         """Give the floor to one member (``user_id``), or take it back (``user_id: null``)."""
         room, actor, user_id, _, _, named = await self._acting_on_member(
-            sid, data, optional_user=True
+            sid, "floor", data, optional_user=True
         )
         audit = self._audit(actor, "floor")
         audit["user_id"] = user_id

@@ -170,8 +170,12 @@ class LocalRooms:
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
             if delivery.event == "reset":
-                # The room's log was lost and restarted: its clients rejoin and start over.
+                # The room's log was lost and restarted: its clients rejoin and start over,
+                # and so does the cached state the gate reads (a lock, slow mode or mute
+                # of the lost log would refuse posts the new log allows): the next join
+                # seeds it from the backend again.
                 local.delivered_offset = 0
+                local.state, local.seeded = RoomState(), False
                 self.drop(local.members.values(), discard_queued=True)
                 return
             payload = delivery.payload

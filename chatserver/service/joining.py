@@ -23,6 +23,7 @@ from chatserver.service.tasks import TaskSet
 from rooms.entries import Entry
 from rooms.log import ReadResult
 from rooms.policy import check_invited, check_join, is_facilitator
+from rooms.recovery import history_gap
 
 # Joins read again when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
@@ -178,6 +179,10 @@ def join_ack(
         "held_status": held_status(req, view, user_id),
         "limits": {"max_message_chars": max_message_chars},
     }
+    gap = history_gap(req.since, epoch=read.epoch, offset=read.offset, recovered=read.recovered)
+    if gap is not None:
+        # Said plainly, so the client can tell the member why the page starts afresh.
+        ack["history"] = gap
     if is_facilitator(role):
         ack["held"] = view.holds
         ack["alerts"] = view.alerts

@@ -122,7 +122,7 @@ class Posting:
             # A retry after a lost ack must answer exactly like the first attempt, even
             # though the duplicate or rate rule would refuse it now. (An allowed message
             # needs no look-up: the append itself dedupes client_id atomically.)
-            first = await self._log.find_client_id(req.room, req.client_id)
+            first = await self._log.find_client_id(req.room, user["id"], req.client_id)
             if first is not None:
                 if not first["offset"]:
                     return _held_ack(first["text"])
@@ -155,10 +155,13 @@ class Posting:
             # worker's moderation alone could not see. Held, as a local raid would be.
             raid = raid_verdict(exc.members, self._policy.raid_window_s)
             await self._record_verdict(req.room, raid, user, now)
-            held = Outcome(Action.HOLD, outcome.text, (*outcome.verdicts, raid))
+            held = Outcome(Action.HOLD, outcome.text, (*outcome.verdicts, raid), outcome.memos)
             return await self._hold(conn, req.room, user, entry, held)
         finally:
             self._metrics.append_seconds.observe(time.perf_counter() - started)
+        # In the log (now, or by an earlier attempt whose ack was lost): only now does it
+        # count as sent, so a retry after `unavailable` is not refused as a repeat.
+        self._pipeline.accept(outcome)
         if not result.duplicate:
             self._metrics.messages_in.inc()
             await self._alerts_and_notices(conn, req.room, user, outcome, result.entry)
@@ -184,6 +187,7 @@ class Posting:
         also = list(dict.fromkeys(kinds))
         held = {**entry, "held_reason": reasons, "kinds": also, "priority": priority}
         await self._review.hold_put(room, held)
+        self._pipeline.accept(outcome)  # held counts as sent (see message)
         await self._alert(room, "held", user, reasons, held, priority, kinds=also)
         self._notices(conn, room, outcome)
         return _held_ack(outcome.text)

@@ -18,6 +18,7 @@ from chatserver.backend import (
     AppendRefused,
     Backend,
     Delivery,
+    JoinQuery,
     PostGuard,
     RaidSuspected,
     SharedRaid,
@@ -93,8 +94,8 @@ async def test_client_id_dedupes(backend: Backend) -> None:
     again = await backend.append("r1", {**entry, "id": "different"}, guard=GUARD, now_ms=NOW)
     assert not first.duplicate and again.duplicate
     assert again.entry == first.entry
-    assert await backend.find_client_id("r1", entry["client_id"]) == first.entry
-    assert await backend.find_client_id("r1", str(uuid.uuid4())) is None
+    assert await backend.find_client_id("r1", "alex", entry["client_id"]) == first.entry
+    assert await backend.find_client_id("r1", "alex", str(uuid.uuid4())) is None
     read = await backend.read("r1", None, 10)
     assert [e["text"] for e in read.entries] == ["only once"]
 
@@ -267,7 +268,7 @@ async def test_held_messages_are_taken_once_and_remember_their_client_id(backend
     held = {**msg("see my site"), "held_reason": "unknown link"}
     await backend.hold_put("r1", held)
     assert [h["id"] for h in await backend.holds_list("r1")] == [held["id"]]
-    marker = await backend.find_client_id("r1", held["client_id"])
+    marker = await backend.find_client_id("r1", "alex", held["client_id"])
     assert marker is not None and marker["offset"] == 0 and marker["text"] == "see my site"
     taken = await backend.hold_take("r1", held["id"])
     assert taken is not None and taken["text"] == "see my site"
@@ -276,7 +277,7 @@ async def test_held_messages_are_taken_once_and_remember_their_client_id(backend
     approved = {k: v for k, v in held.items() if k != "held_reason"}
     result = await backend.append("r1", approved, guard=None, now_ms=NOW)
     assert not result.duplicate and result.entry["offset"] == 1
-    assert (await backend.find_client_id("r1", held["client_id"])) == result.entry
+    assert (await backend.find_client_id("r1", "alex", held["client_id"])) == result.entry
 
 
 async def test_open_alerts_stay_until_one_facilitator_dismisses_them(backend: Backend) -> None:
@@ -357,3 +358,55 @@ async def test_raid_copies_are_counted_across_senders_within_the_window(backend:
     await append(backend, copy("dee"), guard("dee"), now=NOW + 40_000)
     other = PostGuard("eve", "member", raid=SharedRaid("o" * 24, 30_000, 3))
     await append(backend, copy("eve"), other, now=NOW + 40_000)
+
+
+# -- issue 12: client_ids are per sender (item 10), the facilitator roster (item 7) -------
+
+BEA = {"id": "bea", "name": "Bea", "role": "member"}
+KIM = {"id": "kim", "name": "Kim", "role": "facilitator"}
+
+
+async def test_client_id_dedupe_is_per_sender(backend: Backend) -> None:
+    """A client_id is visible in every message event: Bea reusing Alex's must get her own
+    message appended (and her own entry back), never Alex's."""
+    alex = msg("alex's words")
+    bea = {**msg("bea's words", user=BEA), "client_id": alex["client_id"]}
+    first = await backend.append("r1", alex, guard=GUARD, now_ms=NOW)
+    second = await backend.append("r1", bea, guard=PostGuard("bea", "member"), now_ms=NOW)
+    assert not first.duplicate and not second.duplicate
+    assert second.entry["text"] == "bea's words" and second.entry["offset"] == 2
+    again = await backend.append("r1", {**bea, "id": "retry"}, guard=None, now_ms=NOW)
+    assert again.duplicate and again.entry == second.entry  # her own retry still dedupes
+    cid = alex["client_id"]
+    assert (await backend.find_client_id("r1", "alex", cid)) == first.entry
+    assert (await backend.find_client_id("r1", "bea", cid)) == second.entry
+    assert await backend.find_client_id("r1", "cara", cid) is None
+    read = await backend.read("r1", None, 10)
+    assert [e["text"] for e in read.entries] == ["alex's words", "bea's words"]
+
+
+async def test_a_held_client_id_is_per_sender_too(backend: Backend) -> None:
+    held = {**msg("see my site"), "held_reason": "unknown link"}
+    await backend.hold_put("r1", held)
+    assert await backend.find_client_id("r1", "bea", held["client_id"]) is None
+    view = await backend.enter(
+        "r1", JoinQuery(BEA, "b1", None, 10, NOW, client_ids=(held["client_id"],))
+    )
+    assert view.found == {}
+    view = await backend.enter(
+        "r1", JoinQuery(ALEX, "a1", None, 10, NOW, client_ids=(held["client_id"],))
+    )
+    assert view.found[held["client_id"]]["offset"] == 0
+
+
+async def test_the_facilitator_roster_outlives_presence(backend: Backend) -> None:
+    """Everyone who has joined as a facilitator stays on the room's roster when they leave,
+    so the rule protecting co-facilitators knows them while they are away."""
+    assert await backend.facilitators("r1") == frozenset()
+    await backend.enter("r1", JoinQuery(KIM, "k1", None, 10, NOW, keep_out_removed=False))
+    await backend.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+    assert await backend.facilitators("r1") == {"kim"}
+    assert await backend.presence_remove("r1", "kim", "k1")
+    assert [m["id"] for m in await backend.presence_members("r1")] == ["alex"]
+    assert await backend.facilitators("r1") == {"kim"}
+    assert await backend.facilitators("r2") == frozenset()

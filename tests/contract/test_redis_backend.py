@@ -323,3 +323,27 @@ async def test_a_subscription_gone_silent_is_reopened_and_catches_up(
         await reader.close()
         await writer.close()
         await proxy.close()
+
+
+async def test_no_audience_or_event_name_can_break_the_frame(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """Issue 12, item 9: ephemeral frames were ``E<audience>\\n<event>\\n<body>``, and a
+    user id with a newline in it (an audience ``user:<id>``) broke the subscription on
+    every worker. Whatever the strings hold, every worker reads them back exactly."""
+    a, b = workers
+    got: list[Delivery] = []
+    await b.subscribe("r1", got.append)
+    tricky = "user:eve\nall\nmessage\n\x00E\r\n"
+    await a.publish("r1", Delivery("notice", {"room": "r1", "text": "for eve"}, audience=tricky))
+    await a.publish("r1", Delivery("odd\nevent", {"room": "r1"}, audience="all"))
+    barrier = (await a.append("r1", msg("barrier"), guard=None, now_ms=NOW)).entry
+    for _ in range(300):
+        if any(d.offset == barrier["offset"] for d in got):
+            break
+        await asyncio.sleep(0.01)
+    assert [(d.event, d.audience, d.payload.get("text")) for d in got] == [
+        ("notice", tricky, "for eve"),
+        ("odd\nevent", "all", None),
+        ("message", "all", "barrier"),
+    ]

@@ -159,3 +159,28 @@ def test_non_string_sub_is_refused() -> None:
 def test_issue_token_refuses_a_bad_role(role: str) -> None:
     with pytest.raises(ValueError, match="must be member or facilitator"):
         token(rooms={"r1": "member", "r2": role})
+
+
+# --- claims that could break a frame or a record (issue 12, item 9) ----------------------
+
+
+@pytest.mark.parametrize(
+    "sub",
+    ["eve\nall", "eve\r", "eve\tx", "eve\x00", "eve\x1b[31m", "eve\u2028", "eve\u200b", "\ud800"],
+)
+def test_a_sub_with_control_or_invisible_characters_is_refused(sub: str) -> None:
+    assert reason(raw_token(base(sub=sub))) == (
+        "token has an invalid sub (control or invisible characters)"
+    )
+
+
+@pytest.mark.parametrize("name", ["Eve\nSam", "Eve\t", "Eve\u200b", "Eve\ud800"])
+def test_a_name_with_control_or_invisible_characters_is_refused(name: str) -> None:
+    assert reason(raw_token(base(name=name))) == (
+        "token has an invalid name (control or invisible characters)"
+    )
+
+
+@pytest.mark.parametrize("sub", ["u1", "alex@example.org", "Zoë Smith", "org:42/user-7", "名前"])
+def test_ordinary_ids_are_accepted(sub: str) -> None:
+    assert decode_token(raw_token(base(sub=sub)), SECRET, now()).user_id == sub

@@ -27,7 +27,7 @@ SERVER_SOURCES = [
 def test_every_code_a_rule_or_stage_refuses_with_is_registered() -> None:
     assert BLOCK_CODES <= CODES
     refusals = [refusal_for(rule, 1000) for rule in POST_RULES]
-    refusals += [check_moderate("member"), check_target("a", "a", None)]
+    refusals += [check_moderate("member"), check_target("mute", "a", "a", frozenset())]
     assert {r.code for r in refusals if r is not None} <= CODES
     assert {getattr(errors, name) for name in errors.__all__ if name.isupper()} <= CODES
 

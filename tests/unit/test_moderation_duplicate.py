@@ -2,6 +2,7 @@ import pytest
 
 from moderation.context import MessageContext
 from moderation.duplicate import DuplicateStage
+from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Action, Verdict
 
@@ -17,8 +18,14 @@ def send(
     room: str = "mornings",
     role: str = "member",
     policy: ModerationPolicy = DEFAULT,
+    accepted: bool = True,
 ) -> Verdict:
-    return stage.check(MessageContext(room, sender, role, text, now, policy))
+    """Judge a message; unless refused (or ``accepted`` is False: it never reached the
+    log), remember it, as the service does once the append or the hold succeeded."""
+    verdict, memo = stage.judge(MessageContext(room, sender, role, text, now, policy))
+    if accepted and verdict.action is not Action.BLOCK and memo is not None:
+        stage.remember(memo)
+    return verdict
 
 
 def test_the_same_member_repeating_within_a_minute_is_refused() -> None:
@@ -121,3 +128,49 @@ def test_facilitators_and_short_messages_have_no_shared_raid_key() -> None:
     assert (
         stage.shared_raid_key(MessageContext("r", "a", "member", "thank you!", 0, DEFAULT)) is None
     )
+
+
+# -- only accepted messages count (issue 12, item 1) --------------------------------------
+
+
+def test_a_copy_that_never_reached_the_log_is_no_repeat() -> None:
+    """Redis was unavailable: the message was refused after the pipeline judged it. The
+    member's retry (the same words) must go through, not be refused as a repeat."""
+    stage = DuplicateStage()
+    assert send(stage, LONG, 0.0, accepted=False) is ALLOW
+    assert send(stage, LONG, 2.0, accepted=False) is ALLOW
+    assert send(stage, LONG, 4.0) is ALLOW  # this one reached the log
+    assert send(stage, LONG, 5.0).code == "duplicate"
+    assert stage.tracked_count == 2  # one repeat entry and one raid entry, for the one
+
+
+def test_judging_remembers_nothing() -> None:
+    stage = DuplicateStage()
+    for i in range(5):
+        stage.check(MessageContext("mornings", "ana", "member", LONG, float(i), DEFAULT))
+    assert stage.tracked_count == 0
+
+
+def test_only_accepted_copies_count_towards_a_raid() -> None:
+    stage = DuplicateStage()
+    raid = "join the real pain support group at painfreenow, they have the answers"
+    assert send(stage, raid, 0.0, sender="a") is ALLOW
+    assert send(stage, raid, 1.0, sender="b", accepted=False) is ALLOW  # refused later
+    assert send(stage, raid, 2.0, sender="c") is ALLOW  # two accepted senders so far
+    assert send(stage, raid, 3.0, sender="d").rule == "duplicate.raid"
+
+
+def test_the_pipeline_remembers_only_what_the_service_accepts() -> None:
+    pipeline = default_pipeline()
+    ctx = MessageContext("mornings", "ana", "member", LONG, 0.0, DEFAULT)
+    first = pipeline.run(ctx)
+    assert first.action is Action.ALLOW and first.memos
+    # Not accepted (the append failed): the same words again are judged afresh.
+    again = pipeline.run(ctx)
+    assert again.action is Action.ALLOW
+    pipeline.accept(again)
+    repeat = pipeline.run(ctx)
+    assert repeat.blocked_by is not None and repeat.blocked_by.code == "duplicate"
+    assert repeat.memos == ()
+    pipeline.accept(repeat)  # a refused outcome changes nothing
+    assert pipeline.run(ctx).blocked_by is not None

@@ -187,30 +187,41 @@ def test_client_id_dedupe_finds_the_first_stored_entry() -> None:
     first = log.append(msg(1, client_id="abc"))
     log.append(msg(2))
     log.append(msg(3))
-    found = log.find_client_id("abc")
+    found = log.find_client_id("u1", "abc")
     assert found == first
     assert found is not None and found["offset"] == 1 and found["id"] == "m1"
-    assert log.find_client_id("never-sent") is None
+    assert log.find_client_id("u1", "never-sent") is None
+
+
+def test_client_id_dedupe_is_per_sender() -> None:
+    """client_ids are visible in every message event: another member sending one again
+    must not find (or be answered with) the first sender's message."""
+    log = RoomLog("e1", max_entries=100)
+    first = log.append(msg(1, client_id="abc"))
+    bea = log.append({**msg(2, client_id="abc"), "user": user_info("u2", "Bea", "member")})
+    assert log.find_client_id("u1", "abc") == first
+    assert log.find_client_id("u2", "abc") == bea
+    assert log.find_client_id("u3", "abc") is None
 
 
 def test_room_events_without_client_id_are_not_indexed() -> None:
     log = RoomLog("e1", max_entries=100)
     log.append(event("locked", locked=True))
-    assert log.find_client_id("") is None
+    assert log.find_client_id("", "") is None
 
 
 def test_dedupe_index_is_bounded_and_forgets_the_oldest() -> None:
     log = filled(5, max_entries=100, dedupe_size=3)
-    assert log.find_client_id("c1") is None
-    assert log.find_client_id("c2") is None
-    assert [log.find_client_id(f"c{n}")["offset"] for n in (3, 4, 5)] == [3, 4, 5]  # type: ignore[index]
+    assert log.find_client_id("u1", "c1") is None
+    assert log.find_client_id("u1", "c2") is None
+    assert [log.find_client_id("u1", f"c{n}")["offset"] for n in (3, 4, 5)] == [3, 4, 5]  # type: ignore[index]
     assert len(log._by_client_id) == 3
 
 
 def test_dedupe_index_defaults_to_the_history_size() -> None:
     log = filled(7, max_entries=4)
-    assert log.find_client_id("c3") is None
-    assert log.find_client_id("c4") is not None
+    assert log.find_client_id("u1", "c3") is None
+    assert log.find_client_id("u1", "c4") is not None
     assert len(log._by_client_id) == 4
 
 

@@ -2,7 +2,15 @@
 
 import pytest
 
-from rooms.policy import Refusal, check_join, check_post, is_facilitator, may_show_typing
+from rooms.policy import (
+    RESTRICTING,
+    Refusal,
+    check_join,
+    check_post,
+    check_target,
+    is_facilitator,
+    may_show_typing,
+)
 from rooms.state import RoomState
 
 NOW = 10_000_000
@@ -162,3 +170,31 @@ def test_typing_shows_only_for_people_who_may_post() -> None:
     slow = RoomState(slow_mode_s=60, last_post_ms={"u1": NOW})
     assert may_show_typing(slow, "u1", "member", NOW)
     assert may_show_typing(RoomState(locked=True), "f1", "facilitator", NOW)
+
+
+# -- a facilitator acting on someone (issue 12, item 7) -----------------------------------
+
+
+@pytest.mark.parametrize("action", ["mute", "remove", "floor"])
+def test_a_co_facilitator_cannot_be_restricted_present_or_away(action: str) -> None:
+    """The roster names everyone who has joined as a facilitator, so a co-facilitator who
+    is away now (and so absent from presence) is still protected."""
+    refusal = check_target(action, "sam", "kim", frozenset({"sam", "kim"}))
+    assert refusal is not None and refusal.code == "forbidden"
+    assert refusal.message == "Facilitators cannot be muted, removed or given the floor."
+
+
+@pytest.mark.parametrize("action", ["mute", "unmute", "remove", "readmit", "floor"])
+def test_members_may_be_acted_on_and_nobody_acts_on_themselves(action: str) -> None:
+    assert check_target(action, "sam", "alex", frozenset({"sam"})) is None
+    refusal = check_target(action, "sam", "sam", frozenset({"sam"}))
+    assert refusal is not None and refusal.message == "You cannot do that to yourself."
+
+
+@pytest.mark.parametrize("action", ["unmute", "readmit"])
+def test_lifting_a_restriction_may_name_a_facilitator(action: str) -> None:
+    assert check_target(action, "sam", "kim", frozenset({"sam", "kim"})) is None
+
+
+def test_every_restricting_control_is_named() -> None:
+    assert {"mute", "remove", "floor"} == RESTRICTING

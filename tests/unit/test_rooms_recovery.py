@@ -2,7 +2,7 @@
 
 import pytest
 
-from rooms.recovery import ReadPlan, Since, plan_read
+from rooms.recovery import LOST, TRIMMED, ReadPlan, Since, history_gap, plan_read
 
 LATEST = ReadPlan(recovered=False, after=None)
 
@@ -47,3 +47,29 @@ def test_empty_but_trimmed_log() -> None:
     # Everything up to 10 was written and trimmed away; a client at 10 missed nothing.
     assert plan(Since(10, "e1"), offset=10, first=11) == ReadPlan(recovered=True, after=10)
     assert plan(Since(9, "e1"), offset=10, first=11) == LATEST
+
+
+# -- why a rejoin starts afresh (issue 12, item 13) ---------------------------------------
+
+
+def gap(since: Since | None, *, recovered: bool, epoch: str = "e2", offset: int = 10) -> str | None:
+    return history_gap(since, epoch=epoch, offset=offset, recovered=recovered)
+
+
+def test_a_first_join_or_a_recovery_has_no_gap() -> None:
+    assert gap(None, recovered=False) is None
+    assert gap(Since(4, "e2"), recovered=True) is None
+
+
+def test_another_epoch_means_the_earlier_history_is_lost() -> None:
+    """Redis restarted empty, the room expired, the embedded backend's process restarted:
+    the room's log is a new one and what came before is gone."""
+    assert gap(Since(4, "e1"), recovered=False) == LOST == "lost"
+
+
+def test_a_log_that_ends_before_what_the_client_saw_lost_entries() -> None:
+    assert gap(Since(11, "e2"), recovered=False) == LOST
+
+
+def test_same_log_but_away_too_long_is_trimmed() -> None:
+    assert gap(Since(1, "e2"), recovered=False) == TRIMMED == "trimmed"

@@ -15,7 +15,9 @@ from chatserver.schema import (
     parse_flag,
     parse_join,
     parse_message,
+    parse_message_ref,
     parse_room,
+    parse_target,
 )
 from rooms.recovery import Since
 
@@ -239,3 +241,58 @@ def test_flag_must_be_a_real_boolean(value: Any) -> None:
 def test_flag_missing() -> None:
     assert code(parse_flag, {"room": "r1"}, "active") == "invalid_payload"
     assert code(parse_flag, {"room": "r 1", "active": True}, "active") == "invalid_payload"
+
+
+# --- every string is valid text (issue 12, item 8) ---------------------------------------
+
+LONE = "\ud800"  # a lone surrogate: JSON may carry it ("\ud800"), no UTF-8 encoder takes it
+
+
+def refusal(fn: Any, *args: Any, **kw: Any) -> str:
+    with pytest.raises(ServiceError) as info:
+        fn(*args, **kw)
+    assert info.value.code == "invalid_payload"
+    return info.value.message
+
+
+@pytest.mark.parametrize(
+    ("fn", "payload", "field"),
+    [
+        (parse_message_ref, {"room": "r1", "id": "m1", "reason": f"spam{LONE}"}, "reason"),
+        (parse_message_ref, {"room": "r1", "id": f"m{LONE}"}, "id"),
+        (parse_target, {"room": "r1", "user_id": "alex", "reason": LONE}, "reason"),
+        (parse_target, {"room": "r1", "user_id": f"al{LONE}ex"}, "user_id"),
+        (parse_join, {"room": "r1", "since": {"offset": 1, "epoch": f"e{LONE}"}}, "since.epoch"),
+        (parse_join, {"room": "r1", "held": [CID, LONE]}, "held[1]"),
+        (parse_room, {"room": LONE}, "room"),
+        (parse_flag, {"room": "r1", "active": True, "extra": [LONE]}, "extra[0]"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused_naming_the_field(
+    fn: Any, payload: dict[str, Any], field: str
+) -> None:
+    kw = {"key": "active"} if fn is parse_flag else {}
+    assert refusal(fn, payload, **kw).startswith(f"`{field}` must be valid text")
+
+
+def test_a_lone_surrogate_in_a_field_name_is_refused() -> None:
+    assert "field name" in refusal(parse_room, {"room": "r1", LONE: 1})
+
+
+def test_a_message_text_keeps_its_words_for_the_shape_stage_to_repair() -> None:
+    """A client that cut an emoji in half still gets its words through: the shape stage
+    removes the lone surrogate (docs/moderation.md) instead of the message being refused."""
+    req = parse_message(message(text=f"it hurts today {LONE}"), 2000)
+    assert req.text == f"it hurts today {LONE}"
+    assert refusal(parse_message, message(client_id=CID, extra=LONE), 2000).startswith("`extra`")
+
+
+def test_valid_text_in_any_script_passes() -> None:
+    text = "今日は 👋🏽 café, ça va"
+    assert (
+        parse_message_ref({"room": "r1", "id": "m1", "reason": text}, approve=False).reason == text
+    )
+
+
+def test_the_walk_is_bounded_whatever_is_sent() -> None:
+    assert "too many parts" in refusal(parse_room, {"room": "r1", "x": [[0]] * 5000})
