@@ -141,13 +141,22 @@ def _load_or_make_demo_secret(settings: Settings) -> str:
     return made
 
 
-def _token(settings: Settings, args: argparse.Namespace) -> int:
+def _secret_for_signing(settings: Settings, args: argparse.Namespace) -> str | None:
+    """The secret ``token`` and ``link`` sign with; None (with the reason printed) when
+    there is none or the request cannot be signed."""
     secret = _signing_secret(settings)
     if secret is None:
         print(_no_secret_message(settings), file=sys.stderr)
-        return 2
+        return None
     if args.ttl <= 0:
         print("huddle: --ttl must be positive", file=sys.stderr)
+        return None
+    return secret
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    secret = _secret_for_signing(settings, args)
+    if secret is None:
         return 2
     print(
         issue_token(
@@ -169,12 +178,8 @@ def room_link(base: str, room: str, token: str) -> str:
 
 
 def _link(settings: Settings, args: argparse.Namespace) -> int:
-    secret = _signing_secret(settings)
+    secret = _secret_for_signing(settings, args)
     if secret is None:
-        print(_no_secret_message(settings), file=sys.stderr)
-        return 2
-    if args.ttl <= 0:
-        print("huddle: --ttl must be positive", file=sys.stderr)
         return 2
     room = args.room if args.room is not None else settings.demo_room
     try:

@@ -7,6 +7,9 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,10 @@ def require_program(name: str, require_env: str, *also: str) -> str:
 
 
 def stop_process(
-    proc: subprocess.Popen[bytes], *, grace_s: float, sig: int = signal.SIGTERM
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str],
+    *,
+    grace_s: float,
+    sig: int = signal.SIGTERM,
 ) -> None:
     """Ask a process to stop; kill it if it has not within ``grace_s``."""
     if proc.poll() is not None:
@@ -35,3 +41,26 @@ def stop_process(
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+@contextmanager
+def output_of(argv: list[str], *, env: dict[str, str], cwd: Path) -> Iterator[list[str]]:
+    """Run a program for the length of the block; the list fills with its output lines
+    (stdout and stderr) as they come. Stopped (SIGTERM, then kill) when the block ends."""
+    proc = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        yield lines
+    finally:
+        stop_process(proc, grace_s=15)
+        reader.join(timeout=5)

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import jwt
 import pytest
 
 from chatserver.auth import decode_token
-from tests.processes import stop_process
+from tests.processes import output_of, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-test-secret-" + "z" * 24  # 40 characters
@@ -147,28 +146,9 @@ def free_port() -> int:
 @pytest.fixture
 def demo_server() -> Iterator[tuple[int, list[str]]]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chatserver", "serve", "--port", str(port)],
-        env=clean_env(),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
+    argv = [sys.executable, "-m", "chatserver", "serve", "--port", str(port)]
+    with output_of(argv, env=clean_env(), cwd=ROOT) as lines:
         yield port, lines
-    finally:
-        stop_process(proc, grace_s=15)
-        reader.join(timeout=5)
 
 
 def wait_for_health(port: int, lines: list[str], timeout: float = 15) -> int:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 from tests.conftest import Client, open_client
 from tests.integration.test_cli import clean_env, free_port, wait_for_health, wait_for_lines
-from tests.processes import stop_process
+from tests.processes import output_of
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -48,28 +46,9 @@ class Demo:
 def demo(tmp_path: Path) -> Iterator[Demo]:
     port = free_port()
     env = script_env(tmp_path / "data")
-    proc = subprocess.Popen(
-        [str(ROOT / "scripts" / "run"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
+    argv = [str(ROOT / "scripts" / "run"), "--port", str(port)]
+    with output_of(argv, env=env, cwd=ROOT) as lines:
         yield Demo(port, lines, env)
-    finally:
-        stop_process(proc, grace_s=15)
-        reader.join(timeout=5)
 
 
 def link_token(url: str, port: int) -> tuple[str, str]:

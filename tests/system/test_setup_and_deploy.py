@@ -77,29 +77,24 @@ def test_docker_compose_config_is_valid() -> None:
     command = compose_command()
     if command is None:
         pytest.skip("neither `docker compose` nor docker-compose is installed")
-    env = {**os.environ, "HUDDLE_SECRET": "s" * 48}
-    result = subprocess.run(
-        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+
+    def config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    result = config({**os.environ, "HUDDLE_SECRET": "s" * 48})
     assert result.returncode == 0, result.stderr
     for service in ("redis:", "worker1:", "worker2:", "worker3:", "nginx:"):
         assert f"  {service}" in result.stdout
     assert "--appendonly" in result.stdout
     # Without a secret the file refuses to start rather than run workers that disagree.
-    env.pop("HUDDLE_SECRET")
-    refused = subprocess.run(
-        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    refused = config({k: v for k, v in os.environ.items() if k != "HUDDLE_SECRET"})
     assert refused.returncode != 0 and "HUDDLE_SECRET" in refused.stderr
 
 
