@@ -318,6 +318,9 @@ def start_cluster(
             python = root_python if root_python.exists() else PYTHON
             argv = [str(python), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
             cwd = huddle_root
+            if "max_connections_per_address" in (huddle_root / "chatserver/config.py").read_text():
+                # Thousands of clients from this one address.
+                w_env["HUDDLE_MAX_CONNECTIONS_PER_ADDRESS"] = "1000000"
             if "metrics_port" in (huddle_root / "chatserver" / "config.py").read_text():
                 # Metrics are served on a listener of their own (not the clients' port).
                 METRICS_PORTS[port] = free_port()

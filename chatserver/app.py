@@ -20,9 +20,11 @@ from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
+from chatserver.ratelog import library_logger
 from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
 from chatserver.transport.fast_path import FastPath
+from chatserver.transport.gate import CheckedPacket, Gate
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
 from rooms.signals import default_limits
@@ -37,6 +39,7 @@ BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
+GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
 
 
@@ -62,10 +65,13 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         max_http_buffer_size=settings.max_frame_bytes,
         ping_interval=20,
         ping_timeout=20,
-        logger=False,
-        engineio_logger=False,
+        # Errors only, one rate-limited line each: what they log is about client input.
+        logger=library_logger("chatserver.socketio"),
+        engineio_logger=library_logger("chatserver.engineio"),
+        serializer=CheckedPacket,  # events a handler can be called with, or bad input
     )
     fast_path = FastPath(settings, sio, metrics)
+    gate = Gate(settings, sio)  # after the probe: it wraps python-socketio's handlers
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.
@@ -113,13 +119,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
     if isinstance(backend, RedisBackend):
         redis_backend = backend
         metrics.gap_repairs.set_function(lambda: redis_backend.gap_repairs)
-    register(sio, service, settings.secret)
+    register(sio, service, settings.secret, gate)
 
-    app = web.Application()
+    app = web.Application(middlewares=[gate.middleware()], handler_args=gate.handler_args())
     app[SERVICE_KEY] = service
     app[BACKEND_KEY] = backend
     app[SIO_KEY] = sio
     app[FAST_PATH_KEY] = fast_path
+    app[GATE_KEY] = gate
     sio.attach(app)
 
     async def index(request: web.Request) -> web.StreamResponse:

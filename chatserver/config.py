@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -102,6 +103,20 @@ def _str(raw: str) -> str:
     return raw
 
 
+IPNetwork = IPv4Network | IPv6Network
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8``); ``none`` for none."""
+    if raw.strip().lower() == "none":
+        return ()
+    try:
+        parts = [part.strip() for part in raw.split(",")]
+        return tuple(ip_network(part, strict=False) for part in parts if part)
+    except ValueError as exc:
+        raise ConfigError(f"expected addresses or networks separated by commas ({exc})") from None
+
+
 def _policy_kind(raw: str) -> str:
     from moderation.policy import available_policies
 
@@ -155,6 +170,26 @@ class Settings:
     ws_read_timeout_s: float = field(default=40.0, metadata={"parse": _float(25, 3600)})
     """A fast-path websocket with nothing read for this long is a dead peer. Clients answer
     the server's ping every 20 s, so anything much below 25 s would cut live ones."""
+    # The connection before and after signing in (docs/security.md).
+    connect_timeout_s: float = field(default=20.0, metadata={"parse": _float(1, 120)})
+    """An Engine.IO session that has not signed in (Socket.IO connect) this long after it
+    opened is closed. Clients send the connect packet as soon as the session is open; the
+    slack is for a worker busy with a reconnect storm (closing them would feed it)."""
+    max_connections_per_address: int = field(default=100, metadata={"parse": _int(1, 1_000_000)})
+    """Engine.IO sessions open at once from one client address (signed in or not), per
+    worker; one more is refused (HTTP 401 with the reason)."""
+    max_connections_per_user: int = field(default=10, metadata={"parse": _int(1, 1_000_000)})
+    """Signed-in connections at once for one user (a token's ``sub``), per worker; one more
+    is refused at connect (``connect_error``)."""
+    http_request_timeout_s: float = field(default=10.0, metadata={"parse": _float(1, 75)})
+    """A client has this long to send a whole request's headers (after connecting, or after
+    its previous response) and a polling POST its body (slow-HTTP clients)."""
+    trusted_proxies: tuple[IPNetwork, ...] = field(
+        default=(ip_network("127.0.0.1/32"), ip_network("::1/128")),
+        metadata={"parse": _networks},
+    )
+    """Peers whose X-Forwarded-For is believed (nginx on the same host by default); from
+    any other peer the TCP peer's address is the client's."""
 
     signal_burst: int = field(default=10, metadata={"parse": _int(1, 10_000)})
     """Typing, hand and leave signals a member may send back to back (each kind its own

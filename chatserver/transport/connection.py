@@ -22,7 +22,6 @@ detached.py, subclassing this) or aiohttp's websocket for an upgraded polling co
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any
 
@@ -30,9 +29,8 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 
+from chatserver.ratelog import CLIENTS, describe
 from chatserver.transport import frames
-
-log = logging.getLogger(__name__)
 
 ATTR = "huddle_connection"
 """Attribute on an engineio socket served by huddle: its DirectConnection."""
@@ -70,7 +68,7 @@ class Coalescer:
 class DirectConnection:
     """One Engine.IO session on a websocket whose frames huddle writes."""
 
-    __slots__ = ("_coalescer", "send_buffer_limit", "sock", "transport")
+    __slots__ = ("_coalescer", "_ping_timer", "send_buffer_limit", "sock", "transport")
 
     def __init__(
         self,
@@ -82,6 +80,7 @@ class DirectConnection:
         self.sock = sock
         self.transport = transport
         self._coalescer = coalescer
+        self._ping_timer: asyncio.TimerHandle | None = None
         self.send_buffer_limit = send_buffer_limit
         """Bytes the kernel has not taken yet past which fan-out drops this reader."""
 
@@ -117,7 +116,9 @@ class DirectConnection:
         sock = self.sock
         if sock.last_ping:
             sock.last_ping = None
-            asyncio.get_running_loop().call_later(sock.server.ping_interval, self.ping)
+            self._ping_timer = asyncio.get_running_loop().call_later(
+                sock.server.ping_interval, self.ping
+            )
 
     def ping(self) -> None:
         sock = self.sock
@@ -135,23 +136,53 @@ class DirectConnection:
             # Frames of this loop turn first, then whatever the kernel has not taken yet.
             asyncio.get_running_loop().call_soon(self.transport.close)
 
+    def refuse(self, code: int, reason: str) -> None:
+        """End the connection over something the client sent (aiohttp's websocket of an
+        upgraded session: no close frame of ours, its reader sees the transport end)."""
+        self.close(discard_pending=False)
+
     async def receive(self, data: str | bytes) -> bool:
         """Hand one Engine.IO packet from the client to engineio; False once the session
-        is closed. A malformed packet ends nothing (engineio's own loop does the same);
-        Socket.IO answers malformed events with an error ack itself."""
+        is closed. A packet engineio cannot read ends the connection, as engineio's own
+        reader does (one rate-limited log line, no traceback: chatserver/ratelog.py); one
+        of a type a client has no reason to send is ignored, as engineio ignores it.
+        Socket.IO packets are looked at by the gate (chatserver/transport/gate.py)."""
         sock = self.sock
         try:
-            await sock.receive(eio_packet.Packet(encoded_packet=data))
+            pkt = eio_packet.Packet(encoded_packet=data)
+            await sock.receive(pkt)
         except eio_exceptions.SocketIsClosedError:
             return False
-        except Exception:
-            log.debug("ignored a malformed packet from %s", sock.sid, exc_info=True)
+        except eio_exceptions.UnknownPacketError:
+            return True
+        except Exception as exc:
+            CLIENTS.warning(
+                "engineio_packet",
+                "closed connection %s: unreadable packet (%s)",
+                sock.sid,
+                describe(exc),
+            )
+            self.refuse(frames.INVALID_DATA, "unreadable packet")
+            return False
         return True
 
     async def end_session(self) -> None:
         """The transport is gone: end the engineio session as a transport close."""
         sock = self.sock
-        await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+        try:
+            await sock.close(wait=False, abort=True, reason=sock.server.reason.TRANSPORT_CLOSE)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """The session is over: its ping timer goes, and the engineio socket no longer
+        reaches this connection (nor its transport, parser and buffers). engineio's first
+        ping task, started before the hand-over, keeps the socket for up to the ping
+        interval; in a reconnect storm that was every closed connection's memory, whole."""
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+        unbind(self.sock, self)
 
 
 def connection_of(sock: Any) -> DirectConnection | None:
@@ -176,6 +207,14 @@ def hand_over(sock: AsyncSocket, conn: DirectConnection) -> None:
     sock.send = conn.send
     sock.schedule_ping = conn.schedule_ping
     sock.queue = INERT_QUEUE
+
+
+def unbind(sock: AsyncSocket, conn: DirectConnection) -> None:
+    """Undo ``hand_over``'s bindings on a closed socket (its class's own methods again)."""
+    bound = vars(sock)
+    if bound.get(ATTR) is conn:
+        for name in (ATTR, "send", "schedule_ping"):
+            bound.pop(name, None)
 
 
 class _InertQueue:

@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from engineio.async_socket import AsyncSocket
 
+from chatserver.ratelog import CLIENTS
 from chatserver.transport import frames, internals
 from chatserver.transport.connection import Coalescer, DirectConnection, hand_over
 
@@ -74,7 +75,8 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         open_connections: set[DetachedConnection],
     ) -> None:
         super().__init__(sock, transport, coalescer, send_buffer_limit)
-        self._parser = frames.FrameParser(sock.server.max_http_buffer_size)
+        # No binary messages: the protocol has no use for them (chatserver/transport/gate.py).
+        self._parser = frames.FrameParser(sock.server.max_http_buffer_size, accept_binary=False)
         self._inbox: collections.deque[str | bytes] = collections.deque()
         self._pump: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[None] | None = None
@@ -131,7 +133,10 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         try:
             received = self._parser.feed(data)
         except frames.FrameError as exc:
-            self.close_with(exc.code)
+            CLIENTS.warning(
+                "frame", "closed connection %s: %s (close code %d)", self.sock.sid, exc, exc.code
+            )
+            self.close_with(exc.code, str(exc))
             return
         for frame in received:
             opcode, payload = frame.opcode, frame.data
@@ -168,11 +173,18 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         self._idle_timer = None
         self.transport.abort()
 
-    def close_with(self, code: int = frames.NORMAL) -> None:
+    def close_with(self, code: int = frames.NORMAL, reason: str = "") -> None:
         """Close the connection with a close frame (after anything already written)."""
         self._inbox.clear()
-        self.write(frames.close_frame(code))
+        if self.transport.is_closing():
+            return
+        self.write(frames.close_frame(code, reason))
         asyncio.get_running_loop().call_soon(self.transport.close)
+
+    def refuse(self, code: int, reason: str) -> None:
+        """End the connection over something the client sent: a close frame that says
+        what was wrong."""
+        self.close_with(code, reason)
 
     def pause_writing(self) -> None:
         """Fan-out watches the write buffer itself and drops readers that fall behind."""

@@ -16,12 +16,14 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 
-from chatserver.transport import internals
+from chatserver.transport import frames, internals
 from chatserver.transport.connection import DirectConnection, hand_over
 from chatserver.transport.detached import DetachedConnection, handshake_error
 
 if TYPE_CHECKING:
     from chatserver.transport.fast_path import FastPath
+
+BINARY_REFUSED = b"binary messages are not accepted"
 
 
 class WebSocketEndpoint(eio_aiohttp.WebSocket):  # type: ignore[misc]
@@ -100,7 +102,11 @@ class WebSocketEndpoint(eio_aiohttp.WebSocket):  # type: ignore[misc]
         try:
             while not sock.closed:
                 msg = await ws.receive(timeout=idle_s)
-                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if msg.type is WSMsgType.BINARY:
+                    # The protocol has no use for binary messages (chatserver/transport/gate.py).
+                    await ws.close(code=frames.UNSUPPORTED_DATA, message=BINARY_REFUSED)
+                    break
+                if msg.type is not WSMsgType.TEXT:
                     break  # closed by the client, by us, or an error
                 if len(msg.data) > max_bytes:
                     break  # engineio ends the connection on an oversized packet too

@@ -3,7 +3,9 @@
 Fed the bytes as they arrive, the parser returns whole messages and control frames, and
 says what is wrong (with the close code to send, §7.4.1) when the client breaks the
 protocol. Only what a chat client sends is accepted: masked frames, no extensions
-(permessage-deflate is not offered in the handshake), messages up to a size limit. Text
+(permessage-deflate is not offered in the handshake), messages up to a size limit, and
+(``accept_binary=False``) no binary messages: refused on the first frame's header, before
+its payload is waited for. Text
 messages come out as str, checked as UTF-8 (§8.1); a close frame's code and reason are
 checked too (§5.5.1, §7.4). Unmasking is plain Python on big integers: no third-party
 private helper (docs/benchmarks.md has what it costs next to aiohttp's C one).
@@ -27,7 +29,9 @@ PONG: Final = 0xA
 NORMAL: Final = 1000
 GOING_AWAY: Final = 1001
 PROTOCOL_ERROR: Final = 1002
+UNSUPPORTED_DATA: Final = 1003
 INVALID_DATA: Final = 1007
+POLICY_VIOLATION: Final = 1008
 TOO_BIG: Final = 1009
 
 # The codes a peer may send (RFC 6455 §7.4.1 and the IANA registry): 1005, 1006 and 1015
@@ -87,8 +91,9 @@ def message_frame(payload: str | bytes) -> bytes:
     return encode(BINARY, bytes(payload))
 
 
-def close_frame(code: int) -> bytes:
-    return encode(CLOSE, _U16.pack(code))
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A close frame; the reason is cut to fit a control frame (125 bytes in all)."""
+    return encode(CLOSE, _U16.pack(code) + reason.encode()[:123])
 
 
 def unmask(mask: bytes, data: bytes | bytearray) -> bytes:
@@ -136,10 +141,18 @@ class FrameParser:
     """Client frames in, whole messages (TEXT/BINARY, fragments joined) and control frames
     (PING, PONG, CLOSE) out, in order. After a FrameError the parser is spent."""
 
-    __slots__ = ("_buffer", "_fragments", "_fragments_opcode", "_fragments_size", "max_size")
+    __slots__ = (
+        "_buffer",
+        "_fragments",
+        "_fragments_opcode",
+        "_fragments_size",
+        "accept_binary",
+        "max_size",
+    )
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, *, accept_binary: bool = True) -> None:
         self.max_size = max_size
+        self.accept_binary = accept_binary
         self._buffer = bytearray()
         self._fragments: list[bytes] = []
         self._fragments_opcode = 0
@@ -176,6 +189,8 @@ class FrameParser:
                     raise FrameError(PROTOCOL_ERROR, "control frames are short and whole")
             elif length > self.max_size or self._fragments_size + length > self.max_size:
                 raise FrameError(TOO_BIG, "message too big")
+            elif opcode == BINARY and not self.accept_binary:
+                raise FrameError(UNSUPPORTED_DATA, "binary messages are not accepted")
             start = pos + header + 4
             if end - start < length:
                 break

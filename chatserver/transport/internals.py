@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -92,6 +92,20 @@ NAMES: Final = (
         "fan-out finds sockets by Engine.IO sid; a detached session is closed as a drop",
     ),
     Internal(
+        "engineio",
+        "AsyncServer.handlers['connect' / 'message' / 'disconnect'], async_handlers",
+        "both",
+        "python-socketio's handlers of engineio's events, each wrapped by the gate (limits, "
+        "binary refused, unreadable packets closed) and called from it, awaited in order",
+    ),
+    Internal(
+        "engineio",
+        "AsyncSocket.close(wait, abort, reason) / upgraded",
+        "both",
+        "the gate ends a session engineio serves: polling with a CLOSE packet, a websocket "
+        "opened directly by aborting its transport",
+    ),
+    Internal(
         "socketio",
         "AsyncServer.manager.eio_sid_from_sid",
         "both",
@@ -115,6 +129,13 @@ NAMES: Final = (
         "web_protocol.RequestHandler._message_tail / _manager / transport",
         "fast",
         "bytes after the handshake; untracking the handler; taking its transport",
+    ),
+    Internal(
+        "aiohttp",
+        "web_protocol.RequestHandler._keepalive_handle",
+        "fast",
+        "cancelled at detach: the keep-alive timer would keep the request handler, its "
+        "parser and the request alive for the keep-alive timeout (75 s) after the handshake",
     ),
     Internal(
         "aiohttp",
@@ -154,6 +175,7 @@ def probe(sio: Any) -> ProbeResult:
     _check(fatal, "engineio AsyncServer.sockets", _check_server, sio)
     _check(fatal, "socketio AsyncServer.environ", _check_environ, sio)
     _check(fatal, "engineio AsyncSocket queue/closed/sid/server", _check_socket_both, sio)
+    _check(fatal, "engineio AsyncServer.handlers", _check_handlers, sio)
     _check(fast, "engineio AsyncServer._async['websocket']", _check_async_table, sio)
     _check(fast, "engineio AsyncSocket methods", _check_socket_methods, sio)
     _check(fast, "engineio AsyncSocket state and per-socket binding", _check_socket_fast, sio)
@@ -209,7 +231,26 @@ def _check_socket_both(sio: Any) -> None:
     for name in ("qsize", "empty", "put_nowait", "get_nowait", "task_done"):
         _require(callable(getattr(sock.queue, name, None)), f"queue has no {name}()")
     _require(sock.closed is False, "closed is not False on a new socket")
+    _require(sock.upgraded is False, "upgraded is not False on a new socket")
     _require(sock.sid == "huddle-probe" and sock.server is sio.eio, "sid/server not kept")
+    _require(inspect.iscoroutinefunction(AsyncSocket.close), "close is not a coroutine function")
+    close = inspect.signature(AsyncSocket.close).parameters
+    _require({"wait", "abort", "reason"} <= set(close), f"close parameters {list(close)}")
+
+
+GATED_EVENTS: Final = ("connect", "message", "disconnect")
+
+
+def _check_handlers(sio: Any) -> None:
+    handlers = sio.eio.handlers
+    _require(isinstance(handlers, dict), "handlers is not a dict")
+    for event in GATED_EVENTS:
+        handler = handlers.get(event)
+        _require(inspect.iscoroutinefunction(handler), f"no coroutine handler for {event!r}")
+        _require(getattr(handler, "__self__", None) is sio, f"{event!r} is not python-socketio's")
+    # Awaited where the packet is read, so one connection's packets are handled in order
+    # and the gate's refusal comes before anything after it is looked at.
+    _require(sio.eio.async_handlers is False, "engineio runs its handlers as tasks")
 
 
 def _check_async_table(sio: Any) -> None:
@@ -266,7 +307,7 @@ def _run_without_suspending(coro: Coroutine[Any, Any, Any]) -> None:
 
 def _check_aiohttp(sio: Any) -> None:
     handler_cls = web_protocol.RequestHandler
-    for name in ("_message_tail", "_manager", "transport"):
+    for name in ("_message_tail", "_manager", "_keepalive_handle", "transport"):
         _require(hasattr(handler_cls, name), f"RequestHandler has no {name}")
     _require(isinstance(web.BaseRequest.protocol, property), "BaseRequest.protocol")
     params = list(inspect.signature(web_server.Server.connection_lost).parameters)
@@ -316,5 +357,78 @@ def take_transport(request: web.BaseRequest) -> tuple[asyncio.Transport, bytes]:
     handler._message_tail = b""
     if handler._manager is not None:
         handler._manager.connection_lost(handler, None)
+    # Armed when the connection was made: left, it would keep the handler (its parser,
+    # buffers, the request) alive for the keep-alive timeout after the request ends.
+    keepalive = handler._keepalive_handle
+    if keepalive is not None:
+        keepalive.cancel()
+        handler._keepalive_handle = None
     handler.transport = None
     return transport, tail
+
+
+def engineio_handlers(sio: Any) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """python-socketio's handlers of engineio's connect, message and disconnect events."""
+    handlers = sio.eio.handlers
+    return {event: handlers[event] for event in GATED_EVENTS}
+
+
+def set_engineio_handler(sio: Any, event: str, handler: Callable[..., Awaitable[Any]]) -> None:
+    """Handle one of engineio's events on this server (engineio's public ``on``)."""
+    sio.eio.on(event, handler)
+
+
+def engineio_socket(sio: Any, eio_sid: str) -> AsyncSocket | None:
+    sock: AsyncSocket | None = sio.eio.sockets.get(eio_sid)
+    return sock
+
+
+def connect_request(environ: dict[str, Any]) -> web.BaseRequest | None:
+    """The aiohttp request an Engine.IO session was opened with (its peer's address)."""
+    request = environ.get("aiohttp.request")
+    return request if isinstance(request, web.BaseRequest) else None
+
+
+async def close_socket(sio: Any, sock: AsyncSocket, *, abort: bool) -> None:
+    """End a session engineio serves, as ``AsyncServer.disconnect`` does but without
+    waiting for a poll that may never come: its disconnect event now; unless ``abort``, a
+    CLOSE packet for a pending or next poll, else a wake-up for its writer; out of the
+    server's table."""
+    await sock.close(wait=False, abort=abort)
+    if abort:
+        sock.queue.put_nowait(None)
+    if sio.eio.sockets.get(sock.sid) is sock:
+        del sio.eio.sockets[sock.sid]
+
+
+def release_close_wait(sock: AsyncSocket) -> None:
+    """engineio's ``close(wait=True)`` (its ``disconnect``, and its answer to a polling body
+    that breaks the protocol) waits until a poll has taken everything queued for the
+    client; a client that only posts never polls, and the request never ends. Once the
+    session is closed and a pending poll has had its moment, what is left goes."""
+    if not sock.closed:
+        return
+    queue = sock.queue
+    while not queue.empty():
+        queue.get_nowait()
+        queue.task_done()
+
+
+def drop_closed_socket(sio: Any, eio_sid: str) -> bool:
+    """Whether a session is over; if engineio has closed it but keeps it in its table (its
+    own ``disconnect`` removes it only once a poll has taken the CLOSE packet), out."""
+    sock = sio.eio.sockets.get(eio_sid)
+    if sock is None:
+        return True
+    if not sock.closed:
+        return False
+    del sio.eio.sockets[eio_sid]
+    return True
+
+
+def session_of_request(sio: Any, request: web.BaseRequest) -> str | None:
+    """The Engine.IO session a request opened (a scan: for the rare error path only)."""
+    for eio_sid, environ in list(sio.environ.items()):
+        if environ.get("aiohttp.request") is request:
+            return str(eio_sid)
+    return None

@@ -21,6 +21,7 @@ from chatserver.backend import BackendUnavailable
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
 from chatserver.transport import internals
+from chatserver.transport.gate import Gate
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ _last_backend_log = [0.0]
 EXPIRED_CLOSE_DELAY_S = 0.2
 
 
-def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> None:
+def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate: Gate) -> None:
     @sio.event  # type: ignore[untyped-decorator]
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -42,10 +43,23 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str) -> No
             claims = decode_token(token, secret, int(time.time()))
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {exc}") from None
-        service.connect(sid, internals.eio_sid(sio, sid), claims)
+        try:
+            eio_sid = internals.eio_sid(sio, sid)
+            refusal = gate.sign_in(eio_sid, claims.user_id)
+            if refusal is None:
+                service.connect(sid, eio_sid, claims)
+        except Exception:
+            # Ours, not the client's: the gate takes whatever escapes here for bad input.
+            log.exception("unexpected error signing in %s", sid)
+            refusal = "unavailable: something went wrong; please try again"
+        if refusal is not None:
+            raise socketio.exceptions.ConnectionRefusedError(refusal)
 
     @sio.event  # type: ignore[untyped-decorator]
     async def disconnect(sid: str, reason: Any = None) -> None:
+        conn = service.connections.get(sid)
+        if conn is not None:
+            gate.sign_out(conn.eio_sid)  # a ``41`` on a session that goes on
         try:
             await asyncio.wait_for(service.disconnect(sid), REQUEST_TIMEOUT_S)
         except Exception:

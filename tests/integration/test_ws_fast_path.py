@@ -181,24 +181,19 @@ async def test_a_server_ping_is_answered_and_schedules_the_next(server: Server) 
 async def test_junk_frames_end_at_most_their_own_connection(
     server: Server, connect: Connect
 ) -> None:
-    """The fast path ignores a malformed Engine.IO packet (as Socket.IO answers a malformed
-    event with an error ack); engineio's own loop ends that connection. Either way the
-    rest of the room carries on."""
+    """A packet engineio or python-socketio cannot read ends that connection, on either
+    path, with one rate-limited log line (chatserver/transport/gate.py); the rest of the
+    room carries on."""
     sam = await connect("sam", name="Sam")
     await sam.call("join", {"room": "r1"})
-    session, ws = await _raw_engineio(server)
-    try:
-        for junk in ("", "9", "4", "42[", "42[1,2]", "\u0000"):
+    for junk in ("", "4", "42[", "\u0000", "4x", "42{}"):
+        session, ws = await _raw_engineio(server)
+        try:
             await ws.send_str(junk)
-        await ws.send_str('421["join",{"room":"r1"}]')
-        answer = await ws.receive(timeout=5)
-        if fast_path(server).active:
-            assert answer.type is aiohttp.WSMsgType.TEXT
-            assert answer.data.startswith('431[{"ok":true')
-        else:
-            assert answer.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    finally:
-        await session.close()
+            answer = await ws.receive(timeout=5)
+            assert answer.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), junk
+        finally:
+            await session.close()
     assert (await sam.send("r1", "still here"))["ok"] is True
 
 
