@@ -425,7 +425,7 @@ async def test_slow_headers_and_sessions_that_never_sign_in_are_closed(
 ) -> None:
     """500 slowloris sockets and 500 websockets that answered pings but never signed in
     were all still open after 60 s. Here 60 of each (on the worker's limits of 2 s for
-    both) must be gone within those limits plus a second; a signed-in probe stays."""
+    both) must be gone within those limits plus 3 s; a signed-in probe stays."""
     probe = await Probe.open(worker.url)
     slow: list[socket.socket] = []
     silent: list[ClientConnection] = []
@@ -437,7 +437,7 @@ async def test_slow_headers_and_sessions_that_never_sign_in_are_closed(
             silent.append(await ws_connect(url, compression=None))
         for ws in silent:
             assert str(await asyncio.wait_for(ws.recv(), 5)).startswith("0{")
-        deadline = started + max(CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S) + 1.5
+        deadline = started + max(CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S) + 3  # a busy CI
         while time.monotonic() < deadline:
             for sock in slow:
                 with contextlib.suppress(OSError):  # once closed by the server
