@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.processes import stop_process
+from tests.processes import required, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,8 +91,8 @@ def require_browser() -> None:
     reason = missing()
     if reason is None:
         return
-    if os.environ.get("HUDDLE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser test required (HUDDLE_REQUIRE_BROWSER=1) but {reason}", pytrace=False)
+    if required("HUDDLE_REQUIRE_BROWSER"):
+        pytest.fail(f"browser test required (CI) but {reason}", pytrace=False)
     pytest.skip(reason)
 
 

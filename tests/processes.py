@@ -15,13 +15,19 @@ from pathlib import Path
 import pytest
 
 
+def required(require_env: str) -> bool:
+    """Whether a missing real part fails the test instead of skipping it: when its own
+    variable is "1", and always in CI (HUDDLE_NO_SKIPS=1), whatever the part."""
+    return "1" in (os.environ.get(require_env), os.environ.get("HUDDLE_NO_SKIPS"))
+
+
 def require_program(name: str, require_env: str, *also: str) -> str:
     """The path of ``name`` (on PATH, or one of ``also``). Missing: the test skips, or fails
-    when ``require_env`` is "1" (CI sets it, so a missing program can never pass quietly)."""
+    when required (CI), so a missing program can never pass quietly."""
     path = shutil.which(name) or next((p for p in also if Path(p).exists()), None)
     if path is None:
-        if os.environ.get(require_env) == "1":
-            pytest.fail(f"{name} is required ({require_env}=1) but is not installed")
+        if required(require_env):
+            pytest.fail(f"{name} is required ({require_env} or HUDDLE_NO_SKIPS) but missing")
         pytest.skip(f"{name} not installed")
     return path
 

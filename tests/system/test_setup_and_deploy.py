@@ -12,7 +12,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-import pytest
+from tests.processes import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -42,6 +42,8 @@ def test_ci_runs_exactly_the_readme_test_command_in_a_clean_virtualenv() -> None
     ci = (ROOT / ".ci" / "run").read_text()
     assert "exec ./scripts/test" in ci
     assert "HUDDLE_FRESH_VENV=1" in ci
+    # Every real part the tests use fails, not skips, when missing (tests/processes.required).
+    assert "HUDDLE_NO_SKIPS=1" in ci
 
 
 def test_uv_is_pinned_with_hashes_and_the_lock_covers_runtime_and_dev() -> None:
@@ -63,20 +65,18 @@ def test_the_dockerfile_installs_from_the_same_lock() -> None:
     assert "pip install ." not in dockerfile
 
 
-def compose_command() -> list[str] | None:
+def compose_command() -> list[str]:
+    """`docker compose` where the plugin is installed, else docker-compose (which the test
+    command installs from Debian); missing in CI, the test fails."""
     if shutil.which("docker"):
         probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
         if probe.returncode == 0:
             return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return None
+    return [require_program("docker-compose", "HUDDLE_NO_SKIPS")]
 
 
 def test_docker_compose_config_is_valid() -> None:
     command = compose_command()
-    if command is None:
-        pytest.skip("neither `docker compose` nor docker-compose is installed")
 
     def config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
