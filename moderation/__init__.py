@@ -13,12 +13,13 @@ from moderation.context import ROLES, MessageContext, RoomGate
 from moderation.crisis import CrisisStage
 from moderation.duplicate import DuplicateStage
 from moderation.gate import GateStage
-from moderation.lexicon import CanonicalStage, Lexicon, Scanner, default_lexicon
+from moderation.lexicon import Lexicon, default_lexicon
 from moderation.links import LinkStage
 from moderation.medication import MedicationStage
 from moderation.pipeline import Outcome, Pipeline, default_pipeline
 from moderation.policy import ModerationPolicy, available_policies, load_policy
 from moderation.rate import RateStage
+from moderation.scanning import CanonicalStage, Scanner
 from moderation.shape import ShapeStage
 from moderation.stage import Stage
 from moderation.verdict import (

@@ -11,7 +11,8 @@ Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIF
 
 from moderation.context import MessageContext
 from moderation.crisis import crisis_hits, sections_of
-from moderation.lexicon import Hit, Scanner, effective
+from moderation.lexicon import Hit
+from moderation.scanning import Scanner, effective
 from moderation.verdict import ALLOW, Verdict, block, modify
 
 _BLOCK_ORDER = ("threat", "slur", "harassment")

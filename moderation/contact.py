@@ -23,9 +23,9 @@ from phonenumbers import NumberParseException, is_possible_number, parse
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.policy import ModerationPolicy
+from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, modify
 
 _LISTS = ("contact",)

@@ -29,8 +29,9 @@ from typing import NamedTuple
 
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
-from moderation.lexicon import Hit, Scan, Scanner, effective
+from moderation.lexicon import Hit
 from moderation.policy import ModerationPolicy
+from moderation.scanning import Scan, Scanner, effective
 from moderation.verdict import ALLOW, Verdict, flag, hold
 
 # Severity order of the sender's own statements; the first found decides the rule.

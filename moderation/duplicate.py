@@ -29,7 +29,7 @@ import hashlib
 from dataclasses import dataclass
 
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner
+from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, block, hold
 
 PRUNE_EVERY = 1024

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner
+from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
 # Top-level domains recognised in bare domains ("example.com/page") and spelled ones

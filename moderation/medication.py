@@ -10,7 +10,7 @@ Rules: medication.offer, medication.share, medication.request.
 """
 
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner
+from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
 _ORDER = ("offer", "share", "request")

@@ -10,10 +10,11 @@ from moderation.context import MessageContext
 from moderation.crisis import CrisisStage
 from moderation.duplicate import DuplicateStage
 from moderation.gate import GateStage
-from moderation.lexicon import CanonicalStage, Lexicon, Scanner
+from moderation.lexicon import Lexicon
 from moderation.links import LinkStage
 from moderation.medication import MedicationStage
 from moderation.rate import RateStage
+from moderation.scanning import CanonicalStage, Scanner
 from moderation.shape import ShapeStage, tidy
 from moderation.stage import Remembering, Stage
 from moderation.verdict import Action, Verdict

@@ -16,10 +16,10 @@ from moderation.canonical import (
     words_view,
 )
 from moderation.context import MessageContext
-from moderation.lexicon import Scanner
 from moderation.links import FORMAT_CHARACTERS
 from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy, load_policy
+from moderation.scanning import Scanner
 from moderation.verdict import Action
 
 SCANNER = Scanner()

@@ -9,11 +9,12 @@ import random
 import re
 from pathlib import Path
 
-from moderation import canonical, contact, crisis, lexicon, links
+from moderation import canonical, contact, crisis, lexicon, links, scanning
 from moderation.context import MessageContext
-from moderation.lexicon import Hit, Scan, default_lexicon
+from moderation.lexicon import Hit, default_lexicon
 from moderation.pipeline import default_pipeline
 from moderation.policy import ModerationPolicy
+from moderation.scanning import Scan
 
 POLICY = ModerationPolicy()
 CORPUS = Path(__file__).parent.parent / "moderation_corpus" / "corpus.tsv"
@@ -113,8 +114,8 @@ def reference_resolve_list(
     return [
         hit
         for hit in phrases
-        if not lexicon._contained(hit, phrases)
-        and not lexicon._suppressed(hit, suppressors)
+        if not scanning._contained(hit, phrases)
+        and not scanning._suppressed(hit, suppressors)
         and not (before and reference_after_any(views[hit.view], hit, before, lex.before_words))
     ]
 
@@ -124,8 +125,8 @@ def test_resolving_once_per_span_keeps_the_same_hits() -> None:
     compared = 0
     for text in texts(seed=4, count=3000):
         scan = Scan(lex, text)
-        for name, found in lexicon._group_by_list(scan._matches).items():
-            fast = lexicon._resolve_list(lex, name, found, scan.views)
+        for name, found in scanning._group_by_list(scan._matches).items():
+            fast = scanning._resolve_list(lex, name, found, scan.views)
             assert fast == reference_resolve_list(lex, name, found, scan.views), (name, text)
             compared += len(found)
     assert compared > 5_000  # the generator really does make crowded hits
@@ -141,7 +142,7 @@ def test_before_phrases_are_found_through_their_last_word() -> None:
         lead = " ".join(rng.choice(forms + WORDS[:200]) for _ in range(rng.randint(0, 4)))
         text = f"{lead} {rng.choice(('want to die', 'kill yourself', 'kys', 'go die'))}"
         scan = Scan(lex, text)
-        for name, found in lexicon._group_by_list(scan._matches).items():
+        for name, found in scanning._group_by_list(scan._matches).items():
             before = lex.before.get(name)
             if not before:
                 continue
@@ -149,7 +150,7 @@ def test_before_phrases_are_found_through_their_last_word() -> None:
                 view = scan.views[hit.view]
                 expected = reference_after_any(view, hit, before, lex.before_words)
                 assert (
-                    lexicon._after_any(view, hit, before, lex.before_words, lex.before_ends[name])
+                    scanning._after_any(view, hit, before, lex.before_words, lex.before_ends[name])
                     == expected
                 ), text
 
@@ -338,13 +339,13 @@ def test_numbers_with_repeated_digits_build_no_run_views_and_judge_the_same() ->
         mixed = " ".join(words)
         fast_views = len(Scan(lex, mixed).views)
         fast = verdicts(mixed)
-        real = lexicon._NUMBER_TRIPLE
+        real = scanning._NUMBER_TRIPLE
         try:
-            lexicon._NUMBER_TRIPLE = re.compile(r"(?!)")  # the plain version: every triple
+            scanning._NUMBER_TRIPLE = re.compile(r"(?!)")  # the plain version: every triple
             plain_views = len(Scan(lex, mixed).views)
             plain = verdicts(mixed)
         finally:
-            lexicon._NUMBER_TRIPLE = real
+            scanning._NUMBER_TRIPLE = real
         assert fast == plain, mixed
         fewer_views += plain_views > fast_views
     assert fewer_views > 300  # the numbers really did build run views before

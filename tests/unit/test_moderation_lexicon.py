@@ -1,6 +1,8 @@
 import pytest
 
-from moderation.lexicon import Lexicon, effective, expand, parse_list
+from moderation.lexicon import Lexicon
+from moderation.scanning import effective
+from moderation.wordlists import expand, parse_list
 
 
 def lexicon(source: str, name: str = "test") -> Lexicon:
@@ -8,7 +10,7 @@ def lexicon(source: str, name: str = "test") -> Lexicon:
 
 
 def sections(lex: Lexicon, text: str, name: str = "test") -> list[str]:
-    from moderation.lexicon import Scanner
+    from moderation.scanning import Scanner
 
     return sorted({hit.entry.section for hit in effective(Scanner(lex).scan(text), (name,))})
 
