@@ -184,8 +184,11 @@ def _wait_healthy(srv: HuddleServer) -> None:
     )
 
 
-def serve(log_name: str = "browser-server.log") -> Iterator[HuddleServer | None]:
-    """``python -m chatserver serve`` on a free port; yields None when browsers are missing."""
+def serve(
+    log_name: str = "browser-server.log", env: dict[str, str] | None = None
+) -> Iterator[HuddleServer | None]:
+    """``python -m chatserver serve`` on a free port (``env``: its environment, by default
+    ``server_env()``); yields None when browsers are missing."""
     if missing() is not None:
         yield None  # each test then skips, or fails under HUDDLE_REQUIRE_BROWSER=1
         return
@@ -195,7 +198,7 @@ def serve(log_name: str = "browser-server.log") -> Iterator[HuddleServer | None]
         proc = subprocess.Popen(
             [python(), "-m", "chatserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
-            env=server_env(),
+            env=env if env is not None else server_env(),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

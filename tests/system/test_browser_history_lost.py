@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,26 +21,21 @@ from typing import Any
 import pytest
 
 from tests.browser_support import (
-    ROOT,
     WAIT_MS,
     HuddleServer,
     Person,
-    _wait_healthy,
     enter,
-    free_port,
     launch,
     missing,
     msg,
     open_people,
-    output_dir,
-    python,
     ready,
     say,
+    serve,
     server_env,
     shot,
     texts,
 )
-from tests.processes import stop_process
 from tests.redis_server import RedisServer
 
 with contextlib.suppress(ImportError):  # without playwright the tests skip
@@ -72,24 +66,8 @@ def huddle_process(redis_store: RedisServer | None) -> Iterator[HuddleServer | N
     if redis_store is None:
         yield None
         return
-    port = free_port()
-    log = output_dir() / "browser-history-lost-server.log"
     env = {**server_env(), "REDIS_URL": redis_store.url}
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [python(), "-m", "chatserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    srv = HuddleServer(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        _wait_healthy(srv)
-        yield srv
-    finally:
-        stop_process(proc, grace_s=15)
+    yield from serve("browser-history-lost-server.log", env)
 
 
 @pytest.fixture(scope="module")
