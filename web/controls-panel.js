@@ -33,7 +33,7 @@ export function createControlsPanel({ store, feedback }) {
     return feedback.act(btn, "readmit", { user_id: userId }, `${name} may rejoin the room with their link.`);
   }
 
-  function renderControls(state) {
+  function renderControls(state, previous) {
     const f = state.room.flags;
     ui.lockState.textContent = f.locked ? "Locked: only facilitators can post" : "Open to everyone";
     ui.lockButton.textContent = f.locked ? "Unlock" : "Lock";
@@ -45,7 +45,10 @@ export function createControlsPanel({ store, feedback }) {
     if (![...ui.slowSelect.options].some((o) => o.value === slow)) {
       ui.slowSelect.append(new Option(formatDuration(Number(slow)), slow));
     }
-    if (document.activeElement !== ui.slowSelect) ui.slowSelect.value = slow;
+    // Follow the room's slow mode only when it changes: another room event arriving
+    // between the facilitator's choice and "Set" must not put the old value back.
+    const changed = !previous || String(previous.room.flags.slow_mode_s || 0) !== slow;
+    if (changed && document.activeElement !== ui.slowSelect) ui.slowSelect.value = slow;
     ui.floorRow.hidden = !f.floor;
     ui.floorState.textContent = f.floor ? `${nameOf(state, f.floor) || "Someone"} has the floor` : "";
   }
@@ -91,8 +94,8 @@ export function createControlsPanel({ store, feedback }) {
     ui.removedBox.hidden = items.length === 0;
   }
 
-  function renderAll(state) {
-    renderControls(state);
+  function renderAll(state, previous) {
+    renderControls(state, previous);
     renderHands(state);
     renderRemoved(state);
   }
@@ -116,7 +119,7 @@ export function createControlsPanel({ store, feedback }) {
   ui.floorBack.addEventListener("click", () => feedback.act(ui.floorBack, "floor", { user_id: null }, "Everyone may speak again."));
 
   store.subscribe((state, event, previous) => {
-    if (state.room !== previous.room || state.people !== previous.people || state.self !== previous.self) renderAll(state);
+    if (state.room !== previous.room || state.people !== previous.people || state.self !== previous.self) renderAll(state, previous);
   });
   renderAll(store.getState());
   return { readmit };
