@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 
-from rooms.entries import ROLES, user_info
+from rooms.entries import ROLES, UserInfo, user_info
 
 ROOM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 """Room ids: safe in Redis keys and URLs."""
@@ -34,7 +34,7 @@ class Claims:
     def expired(self, now_ms: int) -> bool:
         return self.expires_at * 1000 <= now_ms
 
-    def user(self, room: str) -> dict[str, str]:
+    def user(self, room: str) -> UserInfo:
         return user_info(self.user_id, self.name, self.rooms[room])
 
 

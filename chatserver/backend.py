@@ -17,18 +17,23 @@ which one it has. This module may import rooms/ only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, Protocol, TypeAlias, TypedDict
+from typing import NotRequired, Protocol, TypeAlias, TypedDict, cast
 
-from rooms.entries import Entry
+from rooms.entries import Entry, HeldEntry, MessageEntry, UserInfo
 from rooms.log import ReadResult
 from rooms.policy import Refusal
 from rooms.recovery import Since
 from rooms.state import RoomState
 
-User: TypeAlias = dict[str, str]
+User: TypeAlias = UserInfo
 """A person as others see them in a room: ``{id, name, role}`` (rooms.entries.user_info)."""
+
+
+Payload: TypeAlias = Mapping[str, object]
+"""What an event carries to clients: a log entry, an alert, a typing or hand change ...
+(each a TypedDict of its own; docs/protocol.md lists them). Encoded as JSON or msgpack."""
 
 
 class Alert(TypedDict):
@@ -37,7 +42,7 @@ class Alert(TypedDict):
     room: str
     kind: str
     user: NotRequired[User]
-    entry: NotRequired[Entry | None]
+    entry: NotRequired[MessageEntry | HeldEntry | None]
     reason: NotRequired[str]
     priority: NotRequired[bool]
     kinds: NotRequired[list[str]]
@@ -81,10 +86,15 @@ class Delivery:
     """Something to emit to a room's sockets on every worker that has some."""
 
     event: str
-    payload: dict[str, Any]
+    payload: Payload
     offset: int | None = None
     """Set for logged entries (message, room_event); None for ephemeral events."""
     audience: str = EVERYONE
+
+    @property
+    def entry(self) -> Entry | None:
+        """The log entry a logged delivery carries (its payload); None when ephemeral."""
+        return cast(Entry, self.payload) if self.offset is not None else None
 
 
 RoomListener = Callable[[Delivery], None]
@@ -159,9 +169,9 @@ class JoinView:
     """This was the user's first connection in the room: the room was told they joined."""
     members: list[User] = field(default_factory=list)
     hands: list[User] = field(default_factory=list)
-    holds: list[Entry] = field(default_factory=list)
+    holds: list[HeldEntry] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    found: dict[str, Entry] = field(default_factory=dict)
+    found: dict[str, MessageEntry] = field(default_factory=dict)
     """client_id -> its entry, for the looked-up client_ids that were found."""
 
 
@@ -194,7 +204,9 @@ class RoomLog(Protocol):
         fold room events into the state, and publish to the room's subscribers."""
         ...
 
-    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
+    async def find_client_id(
+        self, room: str, user_id: str, client_id: str
+    ) -> MessageEntry | HeldEntry | None:
         """What this sender's client_id became: logged (offset > 0) or held (offset 0).
         Per sender, as the append dedupes: another member's client_id finds nothing."""
         ...
@@ -203,7 +215,7 @@ class RoomLog(Protocol):
 
     async def snapshot(self, room: str, now_ms: int) -> RoomSnapshot: ...
 
-    async def get_message(self, room: str, msg_id: str) -> Entry | None: ...
+    async def get_message(self, room: str, msg_id: str) -> MessageEntry | None: ...
 
 
 class RoomBus(Protocol):
@@ -267,16 +279,16 @@ class ReviewStore(Protocol):
     reconnects later still sees a crisis flagged while they were away.
     """
 
-    async def hold_put(self, room: str, entry: Entry) -> None:
+    async def hold_put(self, room: str, entry: HeldEntry) -> None:
         """Keep a held message (with its ``held_reason``) until a facilitator reviews it;
         the oldest go past HELD_PER_ROOM."""
         ...
 
-    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
+    async def hold_take(self, room: str, msg_id: str) -> HeldEntry | None:
         """Atomically take a held message: exactly one reviewer gets it."""
         ...
 
-    async def holds_list(self, room: str) -> list[Entry]: ...
+    async def holds_list(self, room: str) -> list[HeldEntry]: ...
 
     async def alert_put(self, room: str, alert: Alert) -> None:
         """Keep an open alert (it has an ``id`` and ``ts``); the oldest go past

@@ -6,7 +6,7 @@ each); they are re-exported here for the service and the transport.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from rooms.codes import (
     BLOCKED,
@@ -29,6 +29,19 @@ __all__ = [
 ]
 
 
+class ErrorBody(TypedDict):
+    code: str
+    """One of rooms/codes.py."""
+    message: str
+    """For people: what happened and what to do."""
+    retry_after_s: NotRequired[float]
+
+
+class ErrorAck(TypedDict):
+    ok: Literal[False]
+    error: ErrorBody
+
+
 class ServiceError(Exception):
     """A request that cannot be carried out; becomes an error ack, never a crash."""
 
@@ -41,8 +54,8 @@ class ServiceError(Exception):
         self.message = message
         self.retry_after_s = retry_after_s
 
-    def ack(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+    def ack(self) -> ErrorAck:
+        error: ErrorBody = {"code": self.code, "message": self.message}
         if self.retry_after_s is not None:
             error["retry_after_s"] = round(self.retry_after_s, 3)
         return {"ok": False, "error": error}

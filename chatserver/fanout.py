@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ class Fanout:
         self._on_overflow = on_overflow
 
     @staticmethod
-    def encode(event: str, payload: dict[str, Any]) -> Frame:
+    def encode(event: str, payload: Mapping[str, object]) -> Frame:
         # A Socket.IO EVENT on the default namespace is "2" + the JSON array (what
         # socketio.packet.Packet.encode produces), written here directly: the Packet
         # class first walks the whole payload looking for bytes (binary events), which

@@ -31,8 +31,8 @@ from chatserver.backend import (
     SharedRaid,
     User,
 )
-from rooms.entries import Entry, event_name
-from rooms.log import ReadResult, RoomLog, sender_of
+from rooms.entries import Entry, HeldEntry, MessageEntry, event_name
+from rooms.log import ReadResult, RoomLog
 from rooms.policy import FACILITATOR, check_post
 from rooms.presence import RoomPresence
 from rooms.recovery import Since
@@ -53,8 +53,8 @@ class _Room:
     presence: RoomPresence = field(default_factory=RoomPresence)
     listeners: list[RoomListener] = field(default_factory=list)
     hands: dict[str, User] = field(default_factory=dict)
-    held: dict[str, Entry] = field(default_factory=dict)
-    held_client_ids: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    held: dict[str, HeldEntry] = field(default_factory=dict)
+    held_client_ids: dict[tuple[str, str], HeldEntry] = field(default_factory=dict)
     """(sender, client_id) -> the held entry, as the log dedupes: per sender."""
     facilitators: set[str] = field(default_factory=set)
     """Everyone who has joined as a facilitator (the roster: ``facilitators``)."""
@@ -91,9 +91,8 @@ class MemoryBackend:
         self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
     ) -> AppendResult:
         r = self._room(room)
-        client_id = entry.get("client_id")
-        if client_id:
-            first = r.log.find_client_id(sender_of(entry), client_id)
+        if "kind" not in entry and entry["client_id"]:
+            first = r.log.find_client_id(entry["user"]["id"], entry["client_id"])
             if first is not None:
                 return AppendResult(first, duplicate=True)
         if guard is not None:
@@ -109,7 +108,9 @@ class MemoryBackend:
         self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
         return AppendResult(stored, duplicate=False)
 
-    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
+    async def find_client_id(
+        self, room: str, user_id: str, client_id: str
+    ) -> MessageEntry | HeldEntry | None:
         r = self._room(room)
         key = (user_id, client_id)
         return r.log.find_client_id(*key) or r.held_client_ids.get(key)
@@ -135,7 +136,7 @@ class MemoryBackend:
         if first:
             joined = {"room": room, "joined": user, "members": members}
             self._deliver(r, Delivery("presence", joined))
-        found = {}
+        found: dict[str, MessageEntry | HeldEntry] = {}
         for client_id in query.client_ids:
             key = (user["id"], client_id)
             entry = r.log.find_client_id(*key) or r.held_client_ids.get(key)
@@ -153,7 +154,7 @@ class MemoryBackend:
             found=found,
         )
 
-    async def get_message(self, room: str, msg_id: str) -> Entry | None:
+    async def get_message(self, room: str, msg_id: str) -> MessageEntry | None:
         return self._room(room).log.get_message(msg_id)
 
     async def publish(self, room: str, delivery: Delivery) -> None:
@@ -200,19 +201,19 @@ class MemoryBackend:
     async def hands_list(self, room: str) -> list[User]:
         return list(self._room(room).hands.values())
 
-    async def hold_put(self, room: str, entry: Entry) -> None:
+    async def hold_put(self, room: str, entry: HeldEntry) -> None:
         r = self._room(room)
         r.held[entry["id"]] = entry
         _drop_oldest(r.held, HELD_PER_ROOM)
-        if entry.get("client_id"):
-            r.held_client_ids.setdefault((sender_of(entry), entry["client_id"]), entry)
+        if entry["client_id"]:
+            r.held_client_ids.setdefault((entry["user"]["id"], entry["client_id"]), entry)
             while len(r.held_client_ids) > HELD_CLIENT_IDS_PER_ROOM:
                 del r.held_client_ids[next(iter(r.held_client_ids))]
 
-    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
+    async def hold_take(self, room: str, msg_id: str) -> HeldEntry | None:
         return self._room(room).held.pop(msg_id, None)
 
-    async def holds_list(self, room: str) -> list[Entry]:
+    async def holds_list(self, room: str) -> list[HeldEntry]:
         return list(self._room(room).held.values())
 
     async def alert_put(self, room: str, alert: Alert) -> None:

@@ -7,13 +7,84 @@ code path, and the log can be stored and published without translation.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, TypeAlias
-
-Entry: TypeAlias = dict[str, Any]
-"""A JSON- and msgpack-ready entry: see ``message_entry`` and ``room_event``."""
+from typing import Final, Literal, TypeAlias, TypedDict, TypeGuard, Unpack, final
 
 Role: TypeAlias = Literal["member", "facilitator"]
 ROLES: Final = ("member", "facilitator")
+
+
+class UserInfo(TypedDict):
+    """A person as others see them in a room (``role`` is ``system`` for moderation)."""
+
+    id: str
+    name: str
+    role: str
+
+
+@final
+class MessageEntry(TypedDict):
+    """A chat message; ``offset`` is 0 until the backend appends it (and stays 0 when
+    it is held for review)."""
+
+    room: str
+    id: str
+    offset: int
+    user: UserInfo
+    text: str
+    ts: int
+    client_id: str
+
+
+@final
+class HeldEntry(TypedDict):
+    """A message held for a facilitator's review (never in the log: offset 0): the
+    message's fields, why it was held, and what else it raised."""
+
+    room: str
+    id: str
+    offset: int
+    user: UserInfo
+    text: str
+    ts: int
+    client_id: str
+    held_reason: str
+    kinds: list[str]
+    priority: bool
+
+
+class EventFields(TypedDict, total=False):
+    """What a room event carries beyond who and when; which fields depends on the kind
+    (docs/protocol.md)."""
+
+    user_id: str | None
+    """muted, unmuted, removed, readmitted: who; floor: who has it (None: everyone)."""
+    until: int | None
+    reason: str
+    name: str
+    locked: bool
+    paused: bool
+    slow_mode_s: int
+    id: str
+    """pinned, unpinned, deleted: the message id."""
+    entry: MessageEntry
+    """pinned: the message as it was pinned."""
+    user: UserInfo
+    """A control aimed at a member who is present: who they are, for clients to name."""
+
+
+@final
+class RoomEvent(EventFields):
+    """A logged room change (``kind`` in ``EVENT_KINDS``)."""
+
+    room: str
+    offset: int
+    kind: str
+    by: UserInfo
+    ts: int
+
+
+Entry: TypeAlias = MessageEntry | RoomEvent
+"""A JSON- and msgpack-ready log entry: see ``message_entry`` and ``room_event``."""
 
 MESSAGE: Final = "message"
 ROOM_EVENT: Final = "room_event"
@@ -36,13 +107,13 @@ EVENT_KINDS: Final = frozenset(
 )
 
 
-def user_info(user_id: str, name: str, role: str) -> dict[str, str]:
+def user_info(user_id: str, name: str, role: str) -> UserInfo:
     return {"id": user_id, "name": name, "role": role}
 
 
 def message_entry(
-    *, room: str, msg_id: str, user: dict[str, str], text: str, ts: int, client_id: str
-) -> Entry:
+    *, room: str, msg_id: str, user: UserInfo, text: str, ts: int, client_id: str
+) -> MessageEntry:
     """A chat message before the backend gives it an offset."""
     return {
         "room": room,
@@ -55,13 +126,13 @@ def message_entry(
     }
 
 
-def room_event(*, room: str, kind: str, by: dict[str, str], ts: int, **fields: Any) -> Entry:
+def room_event(
+    *, room: str, kind: str, by: UserInfo, ts: int, **fields: Unpack[EventFields]
+) -> RoomEvent:
     """A logged room change before the backend gives it an offset."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown room event kind {kind!r}")
-    entry: Entry = {"room": room, "offset": 0, "kind": kind, "by": by, "ts": ts}
-    entry.update(fields)
-    return entry
+    return {"room": room, "offset": 0, "kind": kind, "by": by, "ts": ts, **fields}
 
 
 def event_name(entry: Entry) -> str:
@@ -69,5 +140,12 @@ def event_name(entry: Entry) -> str:
     return ROOM_EVENT if "kind" in entry else MESSAGE
 
 
-def is_message(entry: Entry) -> bool:
+def is_message(entry: Entry) -> TypeGuard[MessageEntry]:
     return "kind" not in entry
+
+
+def as_message(entry: Entry) -> MessageEntry:
+    """The entry, known to be a message (appending a message gives back a message)."""
+    if "kind" in entry:
+        raise TypeError(f"expected a message, got a {entry['kind']!r} room event")
+    return entry

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from rooms.entries import Entry, is_message
+from rooms.entries import Entry, MessageEntry
 from rooms.recovery import Since, plan_read
 
 
@@ -36,7 +36,7 @@ class RoomLog:
         self.max_entries = max_entries
         self._entries: deque[Entry] = deque()
         self._deleted: set[str] = set()
-        self._by_client_id: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+        self._by_client_id: OrderedDict[tuple[str, str], MessageEntry] = OrderedDict()
         """(sender's user id, client_id) -> the stored entry."""
         self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
 
@@ -45,30 +45,31 @@ class RoomLog:
         """The oldest retained offset (offset + 1 when nothing is retained)."""
         return self._entries[0]["offset"] if self._entries else self.offset + 1
 
-    def find_client_id(self, user_id: str, client_id: str) -> Entry | None:
+    def find_client_id(self, user_id: str, client_id: str) -> MessageEntry | None:
         """The entry this sender appended with this client_id, if still remembered."""
         return self._by_client_id.get((user_id, client_id))
 
     def append(self, entry: Entry) -> Entry:
         """Give the entry the next offset and keep it; returns the stored entry."""
         self.offset += 1
-        stored = {**entry, "offset": self.offset}
+        stored = entry.copy()
+        stored["offset"] = self.offset
         self._entries.append(stored)
         if len(self._entries) > self.max_entries:
             dropped = self._entries.popleft()
             self._deleted.discard(dropped.get("id", ""))
-        client_id = stored.get("client_id")
-        if client_id:
-            self._by_client_id[(sender_of(stored), client_id)] = stored
-            while len(self._by_client_id) > self._dedupe_size:
-                self._by_client_id.popitem(last=False)
-        if stored.get("kind") == "deleted":
-            self._deleted.add(stored["id"])
+        if "kind" not in stored:
+            if stored["client_id"]:
+                self._by_client_id[(stored["user"]["id"], stored["client_id"])] = stored
+                while len(self._by_client_id) > self._dedupe_size:
+                    self._by_client_id.popitem(last=False)
+        elif stored["kind"] == "deleted":
+            self._deleted.add(stored.get("id", ""))
         return stored
 
-    def get_message(self, msg_id: str) -> Entry | None:
+    def get_message(self, msg_id: str) -> MessageEntry | None:
         for entry in reversed(self._entries):
-            if is_message(entry) and entry["id"] == msg_id:
+            if "kind" not in entry and entry["id"] == msg_id:
                 return None if msg_id in self._deleted else entry
         return None
 
@@ -89,8 +90,7 @@ class RoomLog:
 
 def sender_of(entry: Entry) -> str:
     """Who sent a message entry (its client_id is theirs); "" for a room event."""
-    user = entry.get("user")
-    return str(user.get("id", "")) if isinstance(user, dict) else ""
+    return "" if "kind" in entry else entry["user"]["id"]
 
 
 def visible_entries(entries: Iterable[Entry], deleted: Set[str]) -> list[Entry]:
@@ -99,8 +99,11 @@ def visible_entries(entries: Iterable[Entry], deleted: Set[str]) -> list[Entry]:
     showed the message removes it."""
     if not deleted:
         return list(entries)
-    return [
-        e
-        for e in entries
-        if not ((is_message(e) or e.get("kind") == "pinned") and e["id"] in deleted)
-    ]
+    return [e for e in entries if _message_id(e) not in deleted]
+
+
+def _message_id(entry: Entry) -> str | None:
+    """The message an entry shows: a message's own id, a `pinned` event's copy."""
+    if "kind" not in entry:
+        return entry["id"]
+    return entry.get("id") if entry["kind"] == "pinned" else None

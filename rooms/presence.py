@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rooms.entries import UserInfo
+
 
 @dataclass(slots=True)
 class RoomPresence:
     _connections: dict[str, set[str]] = field(default_factory=dict)
-    _users: dict[str, dict[str, str]] = field(default_factory=dict)
+    _users: dict[str, UserInfo] = field(default_factory=dict)
 
-    def add(self, user: dict[str, str], conn_id: str) -> bool:
+    def add(self, user: UserInfo, conn_id: str) -> bool:
         """Record a connection; True when this user was not present before."""
         conns = self._connections.setdefault(user["id"], set())
         first = not conns
@@ -35,13 +37,13 @@ class RoomPresence:
         del self._users[user_id]
         return True
 
-    def members(self) -> list[dict[str, str]]:
+    def members(self) -> list[UserInfo]:
         return in_member_order(self._users.values())
 
     def __len__(self) -> int:
         return len(self._users)
 
 
-def in_member_order(users: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+def in_member_order(users: Iterable[UserInfo]) -> list[UserInfo]:
     """How member lists are shown everywhere: facilitators first, then by name."""
     return sorted(users, key=lambda u: (u["role"] != "facilitator", u["name"]))

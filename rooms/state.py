@@ -11,9 +11,19 @@ tests/fixtures/room_state_cases.json holds both (and the web client) to the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypedDict
 
-from rooms.entries import Entry
+from rooms.entries import Entry, MessageEntry
+
+
+class RoomSummary(TypedDict):
+    """What everyone in the room may see of its state (the join ack's room fields)."""
+
+    locked: bool
+    paused: bool
+    slow_mode_s: int
+    floor: str | None
+    pinned: list[MessageEntry]
 
 
 @dataclass(slots=True)
@@ -25,7 +35,7 @@ class RoomState:
     """User id holding the floor, or None when everyone may speak."""
     mutes: dict[str, int | None] = field(default_factory=dict)
     """user id -> muted until (ms since the epoch), None meaning until unmuted."""
-    pins: dict[str, Entry] = field(default_factory=dict)
+    pins: dict[str, MessageEntry] = field(default_factory=dict)
     """message id -> the pinned message entry, in pin order."""
     removed: set[str] = field(default_factory=set)
     last_post_ms: dict[str, int] = field(default_factory=dict)
@@ -39,7 +49,7 @@ class RoomState:
             return 0
         return until
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RoomSummary:
         return {
             "locked": self.locked,
             "paused": self.paused,
@@ -70,26 +80,26 @@ def state_change(entry: Entry) -> StateChange:
     ``apply_event`` applies it to a ``RoomState``; the Redis backend hands it to its
     append script, which applies it to the room's hashes.
     """
-    kind = entry.get("kind")
-    if kind is None:
+    if "kind" not in entry:
         return StateChange("message", entry["user"]["id"], entry["ts"])
+    kind = entry["kind"]
     if kind == "locked":
-        return StateChange("locked", bool(entry["locked"]))
+        return StateChange("locked", bool(entry.get("locked")))
     if kind == "paused":
-        return StateChange("paused", bool(entry["paused"]))
+        return StateChange("paused", bool(entry.get("paused")))
     if kind == "slow_mode":
-        return StateChange("slow_mode_s", int(entry["slow_mode_s"]))
+        return StateChange("slow_mode_s", int(entry.get("slow_mode_s", 0)))
     if kind == "floor":
         return StateChange("floor", entry.get("user_id") or None)
     if kind == "muted":
         until = entry.get("until")
-        return StateChange("muted", entry["user_id"], None if until is None else int(until))
+        return StateChange("muted", entry.get("user_id"), None if until is None else int(until))
     if kind in ("unmuted", "removed", "readmitted"):
-        return StateChange(kind, entry["user_id"])
+        return StateChange(kind, entry.get("user_id"))
     if kind == "pinned":
-        return StateChange("pinned", entry["id"], entry["entry"])
+        return StateChange("pinned", entry.get("id"), entry.get("entry"))
     if kind in ("unpinned", "deleted"):
-        return StateChange(kind, entry["id"])
+        return StateChange(kind, entry.get("id"))
     return NO_CHANGE
 
 

@@ -12,7 +12,7 @@ from chatserver.backend import (
     RoomSnapshot,
     User,
 )
-from rooms.entries import Entry
+from rooms.entries import Entry, HeldEntry, MessageEntry
 from rooms.state import RoomState, state_change
 
 
@@ -47,23 +47,26 @@ def _body(entry: Entry) -> bytes:
     return _pack({k: v for k, v in entry.items() if k != "offset"})
 
 
-def _entry(offset: int, body: bytes) -> Entry:
-    entry: Entry = _unpack(body)
+def _entry(offset: int, body: bytes) -> Any:
+    """A stored entry (a log entry, or a held one) with its offset put back."""
+    entry = _unpack(body)
     entry["offset"] = offset
     return entry
 
 
-def _cid_entry(raw: bytes) -> Entry:
+def _cid_entry(raw: bytes) -> MessageEntry | HeldEntry:
     """The entry a client_id key keeps: ``offset \\n body`` (offset 0: held)."""
     offset, _, body = raw.partition(b"\n")
-    return _entry(int(offset), body)
+    entry: MessageEntry | HeldEntry = _entry(int(offset), body)
+    return entry
 
 
 def _stream_entry(item: list[Any]) -> Entry:
     # Script replies are raw [id, [field, value]]; redis-py parses XRANGE into (id, dict).
     stream_id, fields = item
     body = fields[b"e"] if isinstance(fields, dict) else fields[1]
-    return _entry(int(stream_id.split(b"-", 1)[0]), body)
+    entry: Entry = _entry(int(stream_id.split(b"-", 1)[0]), body)
+    return entry
 
 
 def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
@@ -102,7 +105,7 @@ def _pairs(flat: list[bytes], *, decode_values: bool = True) -> dict[str, Any]:
     }
 
 
-def _users(flat: list[bytes]) -> list[dict[str, str]]:
+def _users(flat: list[bytes]) -> list[User]:
     it = iter(flat)
     return [
         {"id": uid.decode(), "name": name.decode(), "role": role.decode()}

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from chatserver.backend import (
     BackendUnavailable,
+    User,
 )
 from chatserver.redis_pipe import CommandPipe
 from chatserver.resp import RedisAddress
@@ -73,7 +74,7 @@ class RedisConnection:
         self._join = self._redis.register_script(shared + (lua / "join.lua").read_text())
         self._connected = asyncio.Event()
         self._closed = False
-        self._local_presence: dict[str, dict[str, dict[str, str]]] = {}
+        self._local_presence: dict[str, dict[str, User]] = {}
         self._failing_until = 0.0
 
     async def ready(self) -> bool:

@@ -46,7 +46,7 @@ from chatserver.redis_backend.keys import (
     raid_key,
     room_keys,
 )
-from rooms.entries import Entry, event_name, is_message
+from rooms.entries import Entry, HeldEntry, MessageEntry, event_name
 from rooms.log import ReadResult, visible_entries
 from rooms.policy import refusal_for
 from rooms.presence import in_member_order
@@ -58,8 +58,9 @@ class RedisLog(RedisConnection):
         self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
     ) -> AppendResult:
         k = room_keys(room)
-        client_id = entry.get("client_id") or ""
-        sender = (entry.get("user") or {}).get("id", "")
+        client_id, sender = "", ""
+        if "kind" not in entry:
+            client_id, sender = entry["client_id"], entry["user"]["id"]
         op, a, b = state_op(entry)
         body = _body(entry)
         result = await self._call(
@@ -97,10 +98,13 @@ class RedisLog(RedisConnection):
         )
         status = result[0]
         if status == b"ok":
-            return AppendResult({**entry, "offset": int(result[2])}, duplicate=False)
+            stored = entry.copy()
+            stored["offset"] = int(result[2])
+            return AppendResult(stored, duplicate=False)
         if status == b"dup":
             offset, _, first_body = result[1].partition(b"\n")
-            return AppendResult(_entry(int(offset), first_body), duplicate=True)
+            first: Entry = _entry(int(offset), first_body)
+            return AppendResult(first, duplicate=True)
         if status == b"raid":
             raise RaidSuspected(int(result[1]))
         rule, wait = result[1].decode(), int(result[2])
@@ -109,7 +113,9 @@ class RedisLog(RedisConnection):
     async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
         return await self._run(self._append, keys, args)
 
-    async def find_client_id(self, room: str, user_id: str, client_id: str) -> Entry | None:
+    async def find_client_id(
+        self, room: str, user_id: str, client_id: str
+    ) -> MessageEntry | HeldEntry | None:
         raw = await self._call(self._redis.get(cid_key(room, user_id, client_id)))
         if not isinstance(raw, bytes):
             return None
@@ -181,7 +187,7 @@ class RedisLog(RedisConnection):
         epoch_b, offset, recovered, items, deleted = reply[8:13]
         gone = {d.decode() for d in deleted}
         entries = visible_entries((_stream_entry(item) for item in items), gone)
-        found = {}
+        found: dict[str, MessageEntry | HeldEntry] = {}
         for client_id, raw in zip(query.client_ids, found_raw, strict=True):
             if isinstance(raw, bytes):
                 found[client_id] = _cid_entry(raw)
@@ -197,7 +203,7 @@ class RedisLog(RedisConnection):
             found=found,
         )
 
-    async def get_message(self, room: str, msg_id: str) -> Entry | None:
+    async def get_message(self, room: str, msg_id: str) -> MessageEntry | None:
         # Messages are found by id rarely (pin, delete, review): scan the retained log.
         k = room_keys(room)
         items, deleted = await self._call(_log_and_deleted(self._redis, k, msg_id))
@@ -205,7 +211,7 @@ class RedisLog(RedisConnection):
             return None
         for item in reversed(items):
             entry = _stream_entry(item)
-            if is_message(entry) and entry["id"] == msg_id:
+            if "kind" not in entry and entry["id"] == msg_id:
                 return entry
         return None
 

@@ -9,6 +9,7 @@ from typing import Any
 from chatserver.backend import (
     BackendUnavailable,
     PresenceGone,
+    User,
 )
 from chatserver.clock import now_ms
 from chatserver.redis_backend.codec import (
@@ -31,7 +32,7 @@ class RedisPresence(RedisConnection):
         self._refresh_task: asyncio.Task[None] | None = None
         self._presence_gone: list[PresenceGone] = []
 
-    async def presence_add(self, room: str, user: dict[str, str], conn_id: str) -> bool:
+    async def presence_add(self, room: str, user: User, conn_id: str) -> bool:
         now = now_ms()
         first = await self._call(
             self._presence(
@@ -65,7 +66,7 @@ class RedisPresence(RedisConnection):
         )
         return bool(last)
 
-    async def presence_members(self, room: str) -> list[dict[str, str]]:
+    async def presence_members(self, room: str) -> list[User]:
         now = now_ms()
         flat = await self._call(
             self._presence(

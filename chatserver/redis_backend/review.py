@@ -10,6 +10,7 @@ from chatserver.backend import (
     HELD_PER_ROOM,
     Alert,
     AuditRecord,
+    User,
 )
 from chatserver.redis_backend.codec import (
     _body,
@@ -26,13 +27,11 @@ from chatserver.redis_backend.keys import (
     cid_key,
     room_keys,
 )
-from rooms.entries import Entry
+from rooms.entries import HeldEntry
 
 
 class RedisReview(RedisConnection):
-    async def hands_set(
-        self, room: str, user: dict[str, str], raised: bool, now_ms: int
-    ) -> list[dict[str, str]]:
+    async def hands_set(self, room: str, user: User, raised: bool, now_ms: int) -> list[User]:
         key = room_keys(room)["hands"]
         async with self._redis.pipeline(transaction=True) as pipe:
             if raised:
@@ -47,16 +46,16 @@ class RedisReview(RedisConnection):
     async def hands_clear(self, room: str) -> None:
         await self._call(self._redis.delete(room_keys(room)["hands"]))
 
-    async def hands_list(self, room: str) -> list[dict[str, str]]:
+    async def hands_list(self, room: str) -> list[User]:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["hands"]))
         return _hand_queue(values)
 
-    async def hold_put(self, room: str, entry: Entry) -> None:
+    async def hold_put(self, room: str, entry: HeldEntry) -> None:
         key = room_keys(room)["held"]
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, entry["id"], _pack(entry))
             pipe.expire(key, EPHEMERAL_TTL_S)
-            if entry.get("client_id"):
+            if entry["client_id"]:
                 # Offset 0 marks "held, not logged": a retry answers like the first attempt,
                 # and the append script does not treat it as already appended.
                 marker = b"0\n" + _body(entry)
@@ -67,8 +66,8 @@ class RedisReview(RedisConnection):
         if count > HELD_PER_ROOM:
             await self._drop_oldest(key, HELD_PER_ROOM)
 
-    async def hold_take(self, room: str, msg_id: str) -> Entry | None:
-        entry: Entry | None = await self._take(room_keys(room)["held"], msg_id)
+    async def hold_take(self, room: str, msg_id: str) -> HeldEntry | None:
+        entry: HeldEntry | None = await self._take(room_keys(room)["held"], msg_id)
         return entry
 
     async def _take(self, key: str, field: str) -> Any:
@@ -81,7 +80,7 @@ class RedisReview(RedisConnection):
             return None
         return _unpack(raw)
 
-    async def holds_list(self, room: str) -> list[Entry]:
+    async def holds_list(self, room: str) -> list[HeldEntry]:
         values: list[Any] = await self._call(self._redis.hvals(room_keys(room)["held"]))
         return sorted((_unpack(v) for v in values), key=lambda e: e["ts"])
 

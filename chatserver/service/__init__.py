@@ -17,14 +17,14 @@ rooms/ and moderation/; never the transport or a backend implementation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from chatserver.auth import Claims
 from chatserver.backend import Backend
 from chatserver.fanout import Fanout
 from chatserver.looplag import LoopLag
 from chatserver.metrics import Metrics
+from chatserver.service.acks import Handler
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
@@ -37,8 +37,6 @@ from moderation import ModerationPolicy, Pipeline
 from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
 __all__ = ["ChatService", "Connection"]
-
-Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
 
 class ChatService:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from chatserver import errors
 from chatserver.auth import Claims
@@ -14,6 +13,7 @@ from chatserver.backend import BackendUnavailable, Delivery, Hands, Presence, Ro
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_room
+from chatserver.service.acks import OkAck
 from chatserver.service.clock import ServiceClock
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.refusals import signal_allowed
@@ -94,7 +94,7 @@ class Connections:
 
     # -- leaving -----------------------------------------------------------------------
 
-    async def leave(self, sid: str, data: Any) -> dict[str, Any]:
+    async def leave(self, sid: str, data: object) -> OkAck:
         req = parse_room(data)
         conn = self.in_room(sid, req.room, "You are not in this room.")
         # Each leave and the join after it announce "left" and "joined" to everyone:

@@ -8,13 +8,13 @@ audit trail: who did what, when — never message text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Unpack
 
 from chatserver import errors
 from chatserver.backend import (
     FACILITATORS,
     USER_AUDIENCE,
+    Alert,
     AuditRecord,
     Delivery,
     Hands,
@@ -33,15 +33,14 @@ from chatserver.schema import (
     parse_seconds,
     parse_target,
 )
+from chatserver.service.acks import AuditAck, Handler, LoggedAck, OkAck, ReviewAck
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.refusals import refuse, signal_allowed
-from rooms.entries import Entry, message_entry, room_event
+from rooms.entries import EventFields, MessageEntry, message_entry, room_event
 from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
-
-Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
 APPROVED_NOTICE = "A facilitator approved your message and it has been shared with the group."
 DENIED_NOTICE = "A facilitator reviewed your message and did not share it with the group."
@@ -104,13 +103,13 @@ class Controls:
         return user
 
     async def _acting_on_member(
-        self, sid: str, action: str, data: Any, *, optional_user: bool = False
-    ) -> tuple[str, User, str | None, int | None, str, dict[str, Any]]:
-        """Parse and authorise a control aimed at a member; the last item names the member
-        for the event (``{"user": {id, name, role}}`` when they are present)."""
+        self, sid: str, action: str, data: object, *, optional_user: bool = False
+    ) -> tuple[str, User, str | None, int | None, str, EventFields]:
+        """Parse and authorise a control aimed at a member; the last item is the event's
+        fields: ``user_id``, and ``user`` ({id, name, role}) when they are present."""
         req = parse_target(data, optional_user=optional_user)
         actor = self._facilitator(sid, req.room)
-        named: dict[str, Any] = {}
+        named: EventFields = {"user_id": req.user_id}
         if req.user_id is not None:
             present = await self._presence.presence_members(req.room)
             # Their role when they are away too: the room's facilitator roster (present
@@ -124,8 +123,8 @@ class Controls:
         return req.room, actor, req.user_id, req.duration_s, req.reason, named
 
     async def _logged(
-        self, room: str, actor: User, kind: str, audit: AuditRecord, **fields: Any
-    ) -> dict[str, Any]:
+        self, room: str, actor: User, kind: str, audit: AuditRecord, **fields: Unpack[EventFields]
+    ) -> LoggedAck:
         """Append the room event, then audit it (``audit`` gets its offset)."""
         now = self._clock()
         entry = room_event(room=room, kind=kind, by=actor, ts=now, **fields)
@@ -140,70 +139,68 @@ class Controls:
 
     # -- acting on a member ------------------------------------------------------------
 
-    async def mute(self, sid: str, data: Any) -> dict[str, Any]:
+    async def mute(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, duration_s, reason, named = await self._acting_on_member(
             sid, "mute", data
         )
         until = None if duration_s is None else self._clock() + duration_s * 1000
         audit = self._audit(actor, "muted")
         audit.update({"user_id": user_id, "duration_s": duration_s, "reason": reason})
-        return await self._logged(
-            room, actor, "muted", audit, user_id=user_id, until=until, reason=reason, **named
-        )
+        named["until"], named["reason"] = until, reason
+        return await self._logged(room, actor, "muted", audit, **named)
 
-    async def unmute(self, sid: str, data: Any) -> dict[str, Any]:
+    async def unmute(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, _, _, named = await self._acting_on_member(sid, "unmute", data)
         audit = self._audit(actor, "unmuted")
         audit["user_id"] = user_id
-        return await self._logged(room, actor, "unmuted", audit, user_id=user_id, **named)
+        return await self._logged(room, actor, "unmuted", audit, **named)
 
-    async def remove(self, sid: str, data: Any) -> dict[str, Any]:
+    async def remove(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, _, reason, named = await self._acting_on_member(sid, "remove", data)
         audit = self._audit(actor, "removed")
         audit.update({"user_id": user_id, "reason": reason})
-        return await self._logged(
-            room, actor, "removed", audit, user_id=user_id, reason=reason, **named
-        )
+        named["reason"] = reason
+        return await self._logged(room, actor, "removed", audit, **named)
 
-    async def readmit(self, sid: str, data: Any) -> dict[str, Any]:
+    async def readmit(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, _, _, named = await self._acting_on_member(sid, "readmit", data)
         audit = self._audit(actor, "readmitted")
         audit["user_id"] = user_id
-        return await self._logged(room, actor, "readmitted", audit, user_id=user_id, **named)
+        return await self._logged(room, actor, "readmitted", audit, **named)
 
-    async def floor(self, sid: str, data: Any) -> dict[str, Any]:
+    async def floor(self, sid: str, data: object) -> LoggedAck:
         """Give the floor to one member (``user_id``), or take it back (``user_id: null``)."""
         room, actor, user_id, _, _, named = await self._acting_on_member(
             sid, "floor", data, optional_user=True
         )
         audit = self._audit(actor, "floor")
         audit["user_id"] = user_id
-        return await self._logged(room, actor, "floor", audit, user_id=user_id, **named)
+        return await self._logged(room, actor, "floor", audit, **named)
 
     # -- the room ----------------------------------------------------------------------
 
-    async def lock(self, sid: str, data: Any) -> dict[str, Any]:
+    async def lock(self, sid: str, data: object) -> LoggedAck:
         req = parse_flag(data, "locked")
         actor = self._facilitator(sid, req.room)
         audit = self._audit(actor, "locked")
         audit["locked"] = req.value
         return await self._logged(req.room, actor, "locked", audit, locked=req.value)
 
-    async def pause(self, sid: str, data: Any) -> dict[str, Any]:
+    async def pause(self, sid: str, data: object) -> LoggedAck:
         req = parse_flag(data, "paused")
         actor = self._facilitator(sid, req.room)
         audit = self._audit(actor, "paused")
         audit["paused"] = req.value
         return await self._logged(req.room, actor, "paused", audit, paused=req.value)
 
-    async def slow_mode(self, sid: str, data: Any) -> dict[str, Any]:
+    async def slow_mode(self, sid: str, data: object) -> LoggedAck:
         room, seconds = parse_seconds(data)
         actor = self._facilitator(sid, room)
         audit = self._audit(actor, "slow_mode")
         audit["slow_mode_s"] = seconds
         return await self._logged(room, actor, "slow_mode", audit, slow_mode_s=seconds)
 
-    async def lower_hands(self, sid: str, data: Any) -> dict[str, Any]:
+    async def lower_hands(self, sid: str, data: object) -> OkAck:
         req = parse_room(data)
         actor = self._facilitator(sid, req.room)
         signal_allowed(self._signals, HAND, req.room, actor["id"])
@@ -215,13 +212,13 @@ class Controls:
 
     # -- messages ----------------------------------------------------------------------
 
-    async def _existing_message(self, room: str, msg_id: str) -> Entry:
+    async def _existing_message(self, room: str, msg_id: str) -> MessageEntry:
         entry = await self._log.get_message(room, msg_id)
         if entry is None:
             raise ServiceError(errors.INVALID_PAYLOAD, "That message is not in the room's history.")
         return entry
 
-    async def pin(self, sid: str, data: Any) -> dict[str, Any]:
+    async def pin(self, sid: str, data: object) -> LoggedAck:
         req = parse_message_ref(data)
         actor = self._facilitator(sid, req.room)
         entry = await self._existing_message(req.room, req.msg_id)
@@ -229,14 +226,14 @@ class Controls:
         audit["id"] = req.msg_id
         return await self._logged(req.room, actor, "pinned", audit, id=req.msg_id, entry=entry)
 
-    async def unpin(self, sid: str, data: Any) -> dict[str, Any]:
+    async def unpin(self, sid: str, data: object) -> LoggedAck:
         req = parse_message_ref(data)
         actor = self._facilitator(sid, req.room)
         audit = self._audit(actor, "unpinned")
         audit["id"] = req.msg_id
         return await self._logged(req.room, actor, "unpinned", audit, id=req.msg_id)
 
-    async def delete(self, sid: str, data: Any) -> dict[str, Any]:
+    async def delete(self, sid: str, data: object) -> LoggedAck:
         req = parse_message_ref(data)
         actor = self._facilitator(sid, req.room)
         entry = await self._existing_message(req.room, req.msg_id)
@@ -250,12 +247,12 @@ class Controls:
         reports = [
             alert.get("id", "")
             for alert in await self._alerts.open_alerts(req.room)
-            if alert["kind"] == "report" and (alert.get("entry") or {}).get("id") == req.msg_id
+            if alert["kind"] == "report" and _entry_id(alert) == req.msg_id
         ]
         await self._alerts.dismiss(req.room, reports, actor)
         return result
 
-    async def review(self, sid: str, data: Any) -> dict[str, Any]:
+    async def review(self, sid: str, data: object) -> ReviewAck:
         """Approve (deliver to all, logged) or deny (the sender is told privately) a held
         message."""
         req = parse_message_ref(data, approve=True)
@@ -265,7 +262,7 @@ class Controls:
             raise ServiceError(errors.INVALID_PAYLOAD, "That message was already reviewed.")
         now = self._clock()
         sender = held["user"]
-        result: dict[str, Any] = {"ok": True}
+        result: ReviewAck = {"ok": True}
         if req.approve:
             entry = message_entry(
                 room=req.room,
@@ -308,7 +305,7 @@ class Controls:
 
     # -- reports and alerts ------------------------------------------------------------
 
-    async def report(self, sid: str, data: Any) -> dict[str, Any]:
+    async def report(self, sid: str, data: object) -> OkAck:
         """Any member may report a message; facilitators get an alert."""
         req = parse_message_ref(data)
         conn = self._connections.in_room(sid, req.room, "Join the room first.")
@@ -330,7 +327,7 @@ class Controls:
         await self._review.audit_add(req.room, audit)
         return {"ok": True}
 
-    async def dismiss_alert(self, sid: str, data: Any) -> dict[str, Any]:
+    async def dismiss_alert(self, sid: str, data: object) -> OkAck:
         """A facilitator has dealt with an alert: it closes for every facilitator."""
         req = parse_message_ref(data)
         actor = self._facilitator(sid, req.room)
@@ -341,7 +338,13 @@ class Controls:
         await self._review.audit_add(req.room, audit)
         return {"ok": True}
 
-    async def audit(self, sid: str, data: Any) -> dict[str, Any]:
+    async def audit(self, sid: str, data: object) -> AuditAck:
         room, limit = parse_limit(data)
         self._facilitator(sid, room)
         return {"ok": True, "entries": await self._review.audit_list(room, limit)}
+
+
+def _entry_id(alert: Alert) -> str | None:
+    """The message an alert is about, if any."""
+    entry = alert.get("entry")
+    return entry["id"] if entry is not None else None

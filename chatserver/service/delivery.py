@@ -12,10 +12,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from chatserver.auth import Claims
-from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, RoomBus
+from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
 from chatserver.fanout import Fanout
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
@@ -158,7 +157,7 @@ class LocalRooms:
 
     # -- to sockets --------------------------------------------------------------------
 
-    def send(self, conn: Connection, event: str, payload: dict[str, Any]) -> None:
+    def send(self, conn: Connection, event: str, payload: Payload) -> None:
         """One event to one socket of this worker (a notice, a caught-up alert)."""
         self._fanout.send([conn.eio_sid], Fanout.encode(event, payload))
 
@@ -178,22 +177,22 @@ class LocalRooms:
                 local.state, local.seeded = RoomState(), False
                 self.drop(local.members.values(), discard_queued=True)
                 return
-            payload = delivery.payload
-            if delivery.offset is not None:
-                if delivery.offset <= local.delivered_offset:
+            entry = delivery.entry
+            if entry is not None:
+                if entry["offset"] <= local.delivered_offset:
                     return
-                local.delivered_offset = delivery.offset
+                local.delivered_offset = entry["offset"]
                 now = self._clock()
-                apply_event(local.state, payload, now)
-                self._metrics.fanout_seconds.observe(max(0, now - payload["ts"]) / 1000)
+                apply_event(local.state, entry, now)
+                self._metrics.fanout_seconds.observe(max(0, now - entry["ts"]) / 1000)
             if not local.members:
                 return
             targets = [c.eio_sid for c in self._audience(local, delivery)]
             if targets:
-                frame = Fanout.encode(delivery.event, payload)
+                frame = Fanout.encode(delivery.event, delivery.payload)
                 self._metrics.deliveries.inc(self._fanout.send(targets, frame))
-            if payload.get("kind") == "removed" and delivery.offset is not None:
-                self._evict(local, payload["user_id"])
+            if entry is not None and "kind" in entry and entry["kind"] == "removed":
+                self._evict(local, entry.get("user_id") or "")
 
         return deliver
 
@@ -205,11 +204,11 @@ class LocalRooms:
         if audience.startswith(USER_AUDIENCE):
             user_id = audience[len(USER_AUDIENCE) :]
             return [c for c in members if c.claims.user_id == user_id]
-        if delivery.event == "presence" and "joined" in delivery.payload:
+        joined = delivery.payload.get("joined") if delivery.event == "presence" else None
+        if isinstance(joined, dict):
             # The joiner learns who is here from its join ack, not from its own "joined"
             # (which may reach this worker after the socket entered delivery).
-            joined = delivery.payload["joined"]["id"]
-            return [c for c in members if c.claims.user_id != joined]
+            return [c for c in members if c.claims.user_id != joined["id"]]
         return list(members)
 
     def _evict(self, local: LocalRoom, user_id: str) -> None:

@@ -7,13 +7,12 @@ members, hands and, for a facilitator, held messages and open alerts).
 
 from __future__ import annotations
 
-from typing import Any
-
 from chatserver import errors
 from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
 from chatserver.schema import JoinRequest, parse_join
+from chatserver.service.acks import JoinAck
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
@@ -55,7 +54,7 @@ class Joining:
         self._history_page = history_page
         self._max_message_chars = max_message_chars
 
-    async def join(self, sid: str, data: Any) -> dict[str, Any]:
+    async def join(self, sid: str, data: object) -> JoinAck:
         conn = self._connections.get(sid)
         req = parse_join(data)
         claims = conn.claims
@@ -132,7 +131,7 @@ def held_status(req: JoinRequest, view: JoinView, user_id: str) -> dict[str, str
     still_held = {h["id"] for h in view.holds}
     for asked, canonical in req.held:
         entry = view.found.get(canonical)
-        if entry is None or (entry.get("user") or {}).get("id") != user_id:
+        if entry is None or entry["user"]["id"] != user_id:
             continue
         if entry["offset"]:
             status[asked] = "shared"
@@ -152,12 +151,12 @@ def join_ack(
     role: str,
     now: int,
     max_message_chars: int,
-) -> dict[str, Any]:
+) -> JoinAck:
     """The join ack as the protocol has it (docs/protocol.md)."""
     state = view.state
     entries: list[Entry] = [e for e in read.entries if e["offset"] <= upto]
     muted_until = state.muted_until(user_id, now)
-    ack: dict[str, Any] = {
+    ack: JoinAck = {
         "ok": True,
         "room": {
             "id": req.room,

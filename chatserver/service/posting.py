@@ -9,7 +9,6 @@ backend's append re-checks the post rules atomically, so every worker agrees.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from chatserver import errors
 from chatserver.backend import (
@@ -30,6 +29,7 @@ from chatserver.ids import ids
 from chatserver.looplag import LoopLag
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_flag, parse_message
+from chatserver.service.acks import HandsAck, HeldAck, MessageAck, OkAck, held_ack, message_ack
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
@@ -39,7 +39,7 @@ from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeli
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.gate import room_gate
 from moderation.verdict import Verdict
-from rooms.entries import Entry, message_entry
+from rooms.entries import HeldEntry, MessageEntry, as_message, message_entry
 from rooms.policy import may_show_typing
 from rooms.signals import HAND, TYPING, SignalLimiter
 
@@ -84,7 +84,7 @@ class Posting:
 
     # -- messages ----------------------------------------------------------------------
 
-    async def message(self, sid: str, data: Any) -> dict[str, Any]:
+    async def message(self, sid: str, data: object) -> MessageAck | HeldAck:
         req = parse_message(data, self._max_message_chars)
         conn = self._connections.in_room(sid, req.room, "Join the room before sending to it.")
         if self._loop_lag.overloaded:
@@ -125,8 +125,8 @@ class Posting:
             first = await self._log.find_client_id(req.room, user["id"], req.client_id)
             if first is not None:
                 if not first["offset"]:
-                    return _held_ack(first["text"])
-                return _message_ack(first)
+                    return held_ack(first["text"])
+                return message_ack(first)
         for verdict in outcome.verdicts:
             await self._record_verdict(req.room, verdict, user, now)
         blocked = outcome.blocked_by
@@ -162,14 +162,15 @@ class Posting:
         # In the log (now, or by an earlier attempt whose ack was lost): only now does it
         # count as sent, so a retry after `unavailable` is not refused as a repeat.
         self._pipeline.accept(outcome)
+        stored = as_message(result.entry)
         if not result.duplicate:
             self._metrics.messages_in.inc()
-            await self._alerts_and_notices(conn, req.room, user, outcome, result.entry)
-        return _message_ack(result.entry)
+            await self._alerts_and_notices(conn, req.room, user, outcome, stored)
+        return message_ack(stored)
 
     async def _hold(
-        self, conn: Connection, room: str, user: User, entry: Entry, outcome: Outcome
-    ) -> dict[str, Any]:
+        self, conn: Connection, room: str, user: User, entry: MessageEntry, outcome: Outcome
+    ) -> HeldAck:
         """Held messages reach facilitators only, until one of them reviews it."""
         holds = [v for v in outcome.verdicts if v.action is Action.HOLD]
         reasons = "; ".join(v.reason for v in holds if v.reason)
@@ -185,12 +186,12 @@ class Posting:
             if v.alert and v.alert != "held" and (v.action is not Action.HOLD or v.priority)
         ]
         also = list(dict.fromkeys(kinds))
-        held = {**entry, "held_reason": reasons, "kinds": also, "priority": priority}
+        held: HeldEntry = {**entry, "held_reason": reasons, "kinds": also, "priority": priority}
         await self._review.hold_put(room, held)
         self._pipeline.accept(outcome)  # held counts as sent (see message)
         await self._alert(room, "held", user, reasons, held, priority, kinds=also)
         self._notices(conn, room, outcome)
-        return _held_ack(outcome.text)
+        return held_ack(outcome.text)
 
     async def _record_verdict(self, room: str, verdict: Verdict, user: User, now: int) -> None:
         self._metrics.verdicts.labels(rule=verdict.rule).inc()
@@ -218,7 +219,7 @@ class Posting:
         return SharedRaid(key, int(policy.raid_window_s * 1000), policy.raid_members)
 
     async def _alerts_and_notices(
-        self, conn: Connection, room: str, user: User, outcome: Outcome, entry: Entry
+        self, conn: Connection, room: str, user: User, outcome: Outcome, entry: MessageEntry
     ) -> None:
         """Facilitators hear about flagged messages (crisis first); the sender is told
         privately why a message was changed, held or flagged (with support lines)."""
@@ -235,7 +236,7 @@ class Posting:
         kind: str,
         user: User,
         reason: str,
-        entry: Entry | None = None,
+        entry: MessageEntry | HeldEntry | None = None,
         priority: bool = False,
         kinds: list[str] | None = None,
     ) -> None:
@@ -261,7 +262,7 @@ class Posting:
 
     # -- typing and hands --------------------------------------------------------------
 
-    async def typing(self, sid: str, data: Any) -> dict[str, Any]:
+    async def typing(self, sid: str, data: object) -> OkAck:
         req = parse_flag(data, "active")
         conn = self._connections.in_room(sid, req.room, "You are not in this room.")
         user = conn.claims.user(req.room)
@@ -279,7 +280,7 @@ class Posting:
         await self._bus.publish(req.room, Delivery("typing", payload))
         return {"ok": True}
 
-    async def hand(self, sid: str, data: Any) -> dict[str, Any]:
+    async def hand(self, sid: str, data: object) -> HandsAck:
         req = parse_flag(data, "raised")
         conn = self._connections.in_room(sid, req.room, "You are not in this room.")
         user = conn.claims.user(req.room)
@@ -290,11 +291,3 @@ class Posting:
         payload = {"room": req.room, "user": user, "raised": req.value, "hands": hands}
         await self._bus.publish(req.room, Delivery("hand", payload))
         return {"ok": True, "hands": hands}
-
-
-def _message_ack(entry: Entry) -> dict[str, Any]:
-    return {"ok": True, "id": entry["id"], "offset": entry["offset"], "text": entry["text"]}
-
-
-def _held_ack(text: str) -> dict[str, Any]:
-    return {"ok": True, "held": True, "text": text}

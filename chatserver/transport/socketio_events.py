@@ -20,12 +20,11 @@ from chatserver.auth import AuthError, decode_token
 from chatserver.backend import BackendUnavailable
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
+from chatserver.service.acks import Ack, ErrorAck, Handler
 from chatserver.transport import internals
 from chatserver.transport.gate import Gate
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
 # Each backend call has its own bound; this is the last resort for a request as a whole,
 # so a client never waits on an ack forever.
@@ -77,7 +76,7 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
     for name, method in concurrent.items():
         sio.on(name, _handler(service, method, serialise=False))
 
-    async def unknown_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
+    async def unknown_event(event: str, sid: str, *args: Any) -> ErrorAck:
         return ServiceError(errors.INVALID_PAYLOAD, f"Unknown event {str(event)[:40]!r}.").ack()
 
     sio.on("*", unknown_event)
@@ -85,8 +84,8 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
 
 def _handler(
     service: ChatService, method: Handler, *, serialise: bool
-) -> Callable[..., Awaitable[dict[str, Any]]]:
-    async def handle(sid: str, *args: Any) -> dict[str, Any]:
+) -> Callable[..., Awaitable[Ack]]:
+    async def handle(sid: str, *args: Any) -> Ack:
         if len(args) != 1:
             return ServiceError(errors.INVALID_PAYLOAD, "Send exactly one payload object.").ack()
         conn = service.connections.get(sid)
