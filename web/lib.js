@@ -530,3 +530,13 @@ export class RoomCache {
     }
   }
 }
+
+// How long to wait before asking again after the server said "busy" (`unavailable`,
+// `rate_limited`): what it asked for (`retry_after_s`, at least `floorMs`), spread by up
+// to half again at random, so that members a dying worker sent back all at once do not
+// all come back at the same moment.
+export function retryDelay(error, floorMs, random = Math.random) {
+  const asked = Number(error && error.retry_after_s) * 1000;
+  const base = Number.isFinite(asked) && asked > floorMs ? asked : floorMs;
+  return Math.round(base * (1 + 0.5 * random()));
+}

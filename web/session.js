@@ -5,7 +5,7 @@
 // replayed after it, and the join ack is unfolded into the events each owner handles.
 
 import { errorText } from "./feedback.js";
-import { hasOffset, heldQuery, refusalText } from "./lib.js";
+import { hasOffset, heldQuery, refusalText, retryDelay } from "./lib.js";
 import { isNewEntry } from "./timeline.js";
 
 const RETRY_MS = 3_000; // a join that got no answer is tried again after this
@@ -99,8 +99,7 @@ export function createSession({ store, conversation, feedback, cache, hooks }) {
       }
       if (error.code === "unavailable" || error.code === "rate_limited") {
         dispatch({ type: "status", state: "joining", text: "joining… (the server is busy)" });
-        const wait = Number.isFinite(error.retry_after_s) ? error.retry_after_s * 1000 : RETRY_MS;
-        setTimeout(() => seq === joinSeq && join(), Math.max(RETRY_MS, wait));
+        setTimeout(() => seq === joinSeq && join(), retryDelay(error, RETRY_MS));
         return;
       }
       if (error.code === "forbidden" && /removed/i.test(String(error.message || ""))) {
