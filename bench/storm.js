@@ -232,6 +232,7 @@ async function main() {
     await sleep(Math.max(0, opts["talk-interval"] * 1000 - (Date.now() - t0)));
   }
   const waitedMs = Date.now() - killedAt;
+  say("PHASE", { name: "recovered", recovered: stats.recovered, of: expected });
   // The barrier: one last message per room; everyone must end with every offset once.
   const finals = new Map();
   await inBatches([...Array(opts.rooms).keys()], 50, async (r) => finals.set(r, await talk(r, "barrier")));
