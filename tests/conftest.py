@@ -145,7 +145,8 @@ def _recorder(client: Client, event: str) -> Callable[[dict[str, Any]], None]:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    # CI runs the suite a second time with HUDDLE_WS_FAST_PATH=off (the fallback proven).
+    # CI runs tests/integration and tests/system a second time with HUDDLE_WS_FAST_PATH=off
+    # (the fallback proven).
     fast_path = os.environ.get("HUDDLE_WS_FAST_PATH", "")
     base = Settings.from_env({"HUDDLE_WS_FAST_PATH": fast_path} if fast_path else {})
     # Metrics on a listener of their own, on a free port (chatserver.app.metrics_url).
