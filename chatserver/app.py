@@ -11,6 +11,7 @@ import re
 import socket
 from pathlib import Path
 
+import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,6 +24,9 @@ from chatserver.metrics import Metrics
 from chatserver.ratelog import library_logger
 from chatserver.redis_backend import RedisBackend
 from chatserver.service import ChatService
+from chatserver.space.redis_space import RedisSpace
+from chatserver.space.sqlite_space import SqliteSpace
+from chatserver.space.store import GroupSpace
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate
 from chatserver.transport.socketio_events import register
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 
+SPACE_FILE = "space.sqlite3"
 SERVICE_KEY = web.AppKey("service", ChatService)
 BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
@@ -53,10 +58,21 @@ def make_backend(settings: Settings) -> Backend:
     return MemoryBackend(history_size=settings.history_size)
 
 
-def create_app(settings: Settings, *, backend: Backend | None = None) -> web.Application:
+def make_space(settings: Settings) -> GroupSpace:
+    """Where the group space is kept: Redis keys without a TTL beside the rooms, or a
+    SQLite file in HUDDLE_DATA_DIR for the embedded default."""
+    if settings.redis_url:
+        return RedisSpace(aioredis.Redis.from_url(settings.redis_url))
+    return SqliteSpace(Path(settings.data_dir) / SPACE_FILE)
+
+
+def create_app(
+    settings: Settings, *, backend: Backend | None = None, space: GroupSpace | None = None
+) -> web.Application:
     if settings.secret is None:
         raise ValueError("create_app needs a secret (the CLI makes one for a demo run)")
     backend = backend if backend is not None else make_backend(settings)
+    space = space if space is not None else make_space(settings)
     metrics = Metrics()
     # The deployment's policy file, with the limits the environment sets explicitly.
     policy = moderation_policy(settings)
@@ -108,6 +124,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         metrics=metrics,
         history_page=settings.history_page,
         max_message_chars=policy.max_chars,
+        space=space,
         leave_grace_s=settings.leave_grace_s,
         signal_limits=default_limits(
             burst=settings.signal_burst,
@@ -192,6 +209,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> web.App
         await service.loop_lag.stop()
         await service.close()
         await backend.close()
+        await space.close()
         runner = app.get(METRICS_RUNNER_KEY)
         if runner is not None:
             await runner.cleanup()

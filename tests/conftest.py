@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -125,6 +126,7 @@ async def open_client(
         "hand",
         "notice",
         "alert",
+        "space",
         "connect_error",
     ):
         sio.on(event, _recorder(client, event))
@@ -150,7 +152,10 @@ def make_settings(**overrides: Any) -> Settings:
     fast_path = os.environ.get("HUDDLE_WS_FAST_PATH", "")
     base = Settings.from_env({"HUDDLE_WS_FAST_PATH": fast_path} if fast_path else {})
     # Metrics on a listener of their own, on a free port (chatserver.app.metrics_url).
-    return replace(base, **{"secret": SECRET, "port": 0, "metrics_port": 0, **overrides})
+    # Each app keeps its group space in a directory of its own (HUDDLE_DATA_DIR).
+    data_dir = tempfile.mkdtemp(prefix="huddle-test-")
+    defaults = {"secret": SECRET, "port": 0, "metrics_port": 0, "data_dir": data_dir}
+    return replace(base, **{**defaults, **overrides})
 
 
 async def start_server(settings: Settings) -> tuple[Server, web.AppRunner]:

@@ -32,7 +32,9 @@ from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
 from chatserver.service.posting import Posting
+from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
+from chatserver.space.store import GroupSpace
 from moderation import ModerationPolicy, Pipeline
 from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
@@ -52,6 +54,7 @@ class ChatService:
         metrics: Metrics,
         history_page: int,
         max_message_chars: int,
+        space: GroupSpace,
         leave_grace_s: float = 10.0,
         signal_limits: Mapping[str, SignalLimit] | None = None,
     ) -> None:
@@ -113,6 +116,17 @@ class ChatService:
             self.alerts,
             clock=clock,
             signals=self.signals,
+        )
+        self.space = SpaceFlow(
+            self.conns,
+            space,
+            backend,
+            backend,
+            backend,
+            self.alerts,
+            pipeline=pipeline,
+            policy=policy,
+            clock=clock,
         )
         self.connections = self.conns.by_sid
         """Signed-in connections by Socket.IO sid."""
