@@ -15,6 +15,7 @@ import { createPersistence } from "./persist.js";
 import { createPins } from "./pins.js";
 import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
+import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
 
 /**
@@ -80,6 +81,7 @@ function start() {
   const peoplePanel = createPeoplePanel({ store, request, feedback });
   createPins({ store, feedback, showMessage: conversation.showMessage });
   createNotices({ store, feedback });
+  createSpacePanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded

@@ -6,7 +6,7 @@
 import { io } from "/vendor/socket.io.esm.min.js";
 
 export const ACK_TIMEOUT_MS = 10_000; // no ack by then: the request settles as "timeout"
-export const LIVE_EVENTS = ["message", "room_event", "presence", "typing", "hand", "notice", "alert"];
+export const LIVE_EVENTS = ["message", "room_event", "presence", "typing", "hand", "notice", "alert", "space"];
 
 const LOCAL_ERRORS = {
   offline: "You are not connected right now. Please try again in a moment.",

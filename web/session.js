@@ -62,6 +62,7 @@ export function createSession({ store, conversation, feedback, cache, hooks }) {
       case "hand":
       case "notice":
       case "alert":
+      case "space":
         dispatch({ type: name, payload: p });
         break;
       default:

@@ -1,0 +1,176 @@
+"""The group space in a real Chromium, across a restart of the embedded server (issue 15).
+
+A member sets a goal for the week in one session; the server process is killed (-9) and
+started again on the same data directory; the member's page reconnects by itself and the
+goal is still there, waiting for an answer, which they give. The facilitator shelves a
+resource and sets the next session; the member sees both.
+
+Needs Debian's Chromium, the `playwright` package and web/node_modules; without them the
+test skips (or fails under HUDDLE_REQUIRE_BROWSER=1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import (
+    WAIT_MS,
+    HuddleServer,
+    Person,
+    connected,
+    enter,
+    free_port,
+    launch,
+    missing,
+    open_people,
+    output_dir,
+    python,
+    ready,
+    server_env,
+    shot,
+)
+from tests.processes import stop_process
+
+with contextlib.suppress(ImportError):  # without playwright the tests skip
+    from playwright.sync_api import Browser, Page, expect
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+# The page reconnects with a backoff (1-5 s with jitter) after its server vanished.
+COMING_BACK_MS = 3 * WAIT_MS
+
+
+class Restartable:
+    """``python -m chatserver serve`` on one port and one data directory, restartable."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.data_dir = tempfile.mkdtemp(prefix="huddle-space-")
+        self.env = {**server_env(), "HUDDLE_DATA_DIR": self.data_dir}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = output_dir() / "browser-space-server.log"
+        self.srv: HuddleServer | None = None
+
+    def start(self) -> HuddleServer:
+        with self.log.open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                [
+                    python(),
+                    "-m",
+                    "chatserver",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        self.srv = HuddleServer(f"http://127.0.0.1:{self.port}", self.proc, self.log)
+        from tests.browser_support import _wait_healthy
+
+        _wait_healthy(self.srv)
+        return self.srv
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, grace_s=15)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Restartable | None]:
+    if missing() is not None:
+        yield None
+        return
+    process = Restartable()
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server: Restartable | None) -> Iterator[Browser | None]:
+    yield from launch(server.srv if server else None)
+
+
+@pytest.fixture
+def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
+    yield from open_people(browser, viewport=(390, 844))
+
+
+def open_space(page: Page) -> None:
+    details = page.locator("#space")
+    if details.get_attribute("open") is None:
+        page.locator("#space summary").click()
+    expect(page.locator("#space-body h3").first).to_be_visible()
+
+
+def test_a_goal_set_before_a_restart_is_answered_after_it(
+    server: Restartable | None, people: Callable[[], Person]
+) -> None:
+    srv = ready(server.srv if server else None)
+    assert server is not None
+    sam, alex = people(), people()
+    enter(srv, sam, "circle", "sam", "facilitator")
+    enter(srv, alex, "circle", "alex", "member")
+
+    open_space(sam.page)
+    sam.page.locator("#space-res-title").fill("Pacing, explained")
+    sam.page.locator("#space-res-url").fill("https://www.nhs.uk/conditions/chronic-pain/")
+    sam.page.get_by_role("button", name="Add to the shelf", exact=True).click()
+    expect(
+        sam.page.locator("#space-body").get_by_role("link", name="Pacing, explained")
+    ).to_be_visible()
+    day = datetime.date.today() + datetime.timedelta(days=10)
+    shown = f"Next session: {day:%A} {day.day} {day:%B}"
+    sam.page.locator("#space-next-when").fill(f"{day.isoformat()}T19:00")
+    sam.page.locator("#space-next-zone").fill("UTC")
+    sam.page.get_by_role("button", name="Set the next session").click()
+    expect(sam.page.locator("#space-body")).to_contain_text(shown)
+
+    open_space(alex.page)
+    body = alex.page.locator("#space-body")
+    expect(body.get_by_role("link", name="Pacing, explained")).to_be_visible()
+    expect(body).to_contain_text(shown)
+    alex.page.locator("#space-goal").fill("Walk to the post box and back, three times")
+    alex.page.get_by_role("button", name="Save goal").click()
+    expect(body.locator(".goal-text")).to_have_text("Walk to the post box and back, three times")
+    expect(body).to_contain_text("Private: only you see it.")
+
+    server.kill()
+    server.start()
+
+    connected(alex.page)  # the page came back by itself
+    expect(body.locator(".goal-text")).to_have_text(
+        "Walk to the post box and back, three times", timeout=COMING_BACK_MS
+    )
+    expect(body.get_by_role("link", name="Pacing, explained")).to_be_visible()
+    alex.page.get_by_role("group", name="How did it go?").get_by_role(
+        "button", name="Partly"
+    ).click()
+    expect(body.locator(".goal-answer")).to_have_text("You said: Partly")
+    shot(alex.page, "space-phone-member")
+    # The browser logs each refused reconnect while the server was down; nothing else.
+    for person in (alex, sam):
+        unexpected = [e for e in person.errors if "ERR_CONNECTION_REFUSED" not in e]
+        assert unexpected == []
+    assert os.path.exists(os.path.join(server.data_dir, "space.sqlite3"))
