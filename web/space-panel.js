@@ -305,8 +305,15 @@ export function createSpacePanel({ store, request, feedback }) {
     return section("Your data", download, erase, ask);
   }
 
+  let opened = false;
   store.subscribe((state, event) => {
     if (event.type === "joined" || (event.type === "space" && last !== null)) soon();
+    // Between sessions the room is quiet: the group space is what there is to see, so it
+    // opens by itself on the first join of a page that has no conversation to show.
+    if (event.type === "joined" && !opened) {
+      opened = true;
+      if (!state.timeline.entries.some((e) => !e.kind)) byId("space").open = true;
+    }
   });
 
   return { refresh };
