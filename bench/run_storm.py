@@ -23,6 +23,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -38,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rooms", type=int, default=250)
     p.add_argument("--members", type=int, default=20)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument(
+        "--clients",
+        type=int,
+        default=2,
+        help="storm.js processes sharing the rooms (one core each)",
+    )
     p.add_argument("--recover-timeout", type=float, default=60.0)
     p.add_argument(
         "--huddle-env", action="append", default=[], metavar="KEY=VALUE", help="worker setting"
@@ -51,60 +58,161 @@ def storm_once(args: argparse.Namespace, run: int) -> dict[str, Any]:
     extra = dict(kv.split("=", 1) for kv in args.huddle_env)
     cluster = scenario.start_cluster("huddle", f"storm{run}", 2, secret, extra)
     worker_a, worker_b = cluster.workers
-    ticks: dict[str, int] = {}
+    share = [
+        args.rooms // args.clients + (i < args.rooms % args.clients) for i in range(args.clients)
+    ]
+    clients = [
+        StormClient(i, run, share[i], args, cluster.urls, secret) for i in range(args.clients)
+    ]
     try:
-        argv = [
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.wait_for("ready", 300)
+        b_before = scenario.cpu_ticks(worker_b.pid)
+        clients_before = sum(scenario.cpu_ticks(c.proc.pid) for c in clients)
+        wall_before = time.monotonic_ns()
+        os.kill(worker_a.pid, signal.SIGKILL)
+        killed_ms = int(time.time() * 1000)
+        for client in clients:
+            client.tell(f"{killed_ms}")
+        for client in clients:
+            client.wait_for("recovered", args.recover_timeout + 30)
+        b_after = scenario.cpu_ticks(worker_b.pid)
+        clients_after = sum(scenario.cpu_ticks(c.proc.pid) for c in clients)
+        wall_s = (time.monotonic_ns() - wall_before) / 1e9
+        results = [c.result(120) for c in clients]
+    finally:
+        for client in clients:
+            client.stop()
+        scenario.stop_cluster(cluster)
+    merged = merge(results)
+    cpu_ms = (b_after - b_before) * 1000 / scenario.CLK_TCK
+    client_ms = (clients_after - clients_before) * 1000 / scenario.CLK_TCK
+    merged["worker_b_cpu_ms"] = round(cpu_ms)
+    merged["worker_b_busy_pct"] = round(cpu_ms / 10 / wall_s) if wall_s else None
+    merged["client_cpu_ms"] = round(client_ms)
+    merged["client_busy_pct"] = round(client_ms / 10 / wall_s) if wall_s else None
+    return merged
+
+
+class StormClient:
+    """One bench/storm.js process with its share of the rooms, followed on a thread."""
+
+    def __init__(
+        self,
+        index: int,
+        run: int,
+        rooms: int,
+        args: argparse.Namespace,
+        urls: list[str],
+        secret: str,
+    ) -> None:
+        self.argv = [
             "node",
             str(scenario.BENCH / "storm.js"),
             "--a",
-            cluster.urls[0],
+            urls[0],
             "--b",
-            cluster.urls[1],
+            urls[1],
             "--secret",
             secret,
             "--rooms",
-            str(args.rooms),
+            str(rooms),
             "--members",
             str(args.members),
             "--recover-timeout",
             str(args.recover_timeout),
+            "--room-prefix",
+            f"storm{index}",
         ]
+        self.name = f"storm{run}-client{index}"
+        self.phases: dict[str, threading.Event] = {
+            "ready": threading.Event(),
+            "recovered": threading.Event(),
+            "result": threading.Event(),
+        }
+        self.outcome: dict[str, Any] = {}
+        self.proc: subprocess.Popen[bytes]
 
-        def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
-            ticks["b_before"] = scenario.cpu_ticks(worker_b.pid)
-            ticks["client_pid"] = proc.pid
-            ticks["client_before"] = scenario.cpu_ticks(proc.pid)
-            ticks["wall_before"] = time.monotonic_ns()
-            os.kill(worker_a.pid, signal.SIGKILL)
-            killed_ms = int(time.time() * 1000)
-            assert proc.stdin is not None
-            proc.stdin.write(f"{killed_ms}\n".encode())
-            proc.stdin.flush()
-
-        def on_recovered(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
-            ticks["b_after"] = scenario.cpu_ticks(worker_b.pid)
-            ticks["client_after"] = scenario.cpu_ticks(proc.pid)
-            ticks["wall_after"] = time.monotonic_ns()
-
-        result = scenario.run_loadgen(
-            argv,
-            cap_s=600,
-            on_phase={"ready": on_ready, "recovered": on_recovered},
-            log_name=f"storm{run}-storm",
-            stdin=True,
+    def start(self) -> None:
+        self.errlog = (OUT / f"{self.name}.stderr.log").open("wb")
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=scenario.BENCH,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errlog,
+            start_new_session=True,
         )
-        # Over the storm itself: from the kill until every member was back (or gave up).
-        wall_s = (ticks["wall_after"] - ticks["wall_before"]) / 1e9
-        cpu_ms = (ticks["b_after"] - ticks["b_before"]) * 1000 / scenario.CLK_TCK
-        result["worker_b_cpu_ms"] = round(cpu_ms)
-        result["worker_b_busy_pct"] = round(cpu_ms / 10 / wall_s) if wall_s else None
-        result["client_cpu_ms"] = round(
-            (ticks["client_after"] - ticks["client_before"]) * 1000 / scenario.CLK_TCK
-        )
-        result["client_busy_pct"] = round(result["client_cpu_ms"] / 10 / wall_s) if wall_s else None
-        return result
-    finally:
-        scenario.stop_cluster(cluster)
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            kind, _, body = raw.decode(errors="replace").strip().partition(" ")
+            if kind == "PHASE":
+                name = json.loads(body).get("name", "")
+                print(f"    {self.name}: {name}", flush=True)
+                if name in self.phases:
+                    self.phases[name].set()
+            elif kind == "RESULT":
+                self.outcome = json.loads(body)
+                self.phases["result"].set()
+
+    def wait_for(self, phase: str, timeout_s: float) -> None:
+        if not self.phases[phase].wait(timeout_s):
+            raise RuntimeError(f"{self.name}: no {phase!r} within {timeout_s:g} s")
+
+    def tell(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{line}\n".encode())
+        self.proc.stdin.flush()
+
+    def result(self, timeout_s: float) -> dict[str, Any]:
+        self.wait_for("result", timeout_s)
+        return self.outcome
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.errlog.close()
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One storm from its clients' shares: counts add up; the slowest share's times."""
+    merged: dict[str, Any] = {}
+    for key in (
+        "members",
+        "reconnecting",
+        "recovered",
+        "not_recovered_flag",
+        "members_refused",
+        "connect_errors",
+        "behind_at_barrier",
+        "lost",
+        "duplicated",
+        "out_of_order",
+    ):
+        merged[key] = sum(r[key] for r in results)
+    for key in ("recovery_ms_p50", "recovery_ms_p99", "recovery_ms_last", "waited_ms"):
+        values = [r[key] for r in results if r[key] is not None]
+        merged[key] = max(values) if values else None
+    refusals: dict[str, int] = {}
+    for r in results:
+        for code, count in r["refusals"].items():
+            refusals[code] = refusals.get(code, 0) + count
+    merged["refusals"] = refusals
+    stages: dict[str, list[int]] = {}
+    for r in results:
+        for stage, (p50, p99) in r["stages_ms_p50_p99"].items():
+            if p50 is None:
+                continue
+            low, high = stages.get(stage, [0, 0])
+            stages[stage] = [max(low, p50), max(high, p99)]
+    merged["stages_ms_p50_p99"] = stages
+    return merged
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -142,8 +250,8 @@ def _integrity(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not (1 <= args.repeat <= 5):
-        raise SystemExit("--repeat is between 1 and 5")
+    if not (1 <= args.repeat <= 5) or not (1 <= args.clients <= 8):
+        raise SystemExit("--repeat is between 1 and 5, --clients between 1 and 8")
     OUT.mkdir(exist_ok=True)
     scenario.raise_nofile(4 * args.rooms * args.members + 1024)
     results = []

@@ -94,7 +94,7 @@ function newMember(index) {
   const roomIndex = Math.floor(index / opts.members);
   const room = `${opts["room-prefix"]}-${roomIndex}`;
   const onA = index % 2 === 0;
-  return { index, room, roomIndex, onA, userId: `s${index}`, epoch: null, last: 0, seen: new Set(), socket: null, refusedOnce: false };
+  return { index, room, roomIndex, onA, userId: `${opts["room-prefix"]}-u${index}`, epoch: null, last: 0, seen: new Set(), socket: null, refusedOnce: false };
 }
 
 function observe(member, entry) {
@@ -155,7 +155,8 @@ async function join(member, since) {
       return true;
     }
     const code = (ack && ack.error && ack.error.code) || "bad_ack";
-    stats.refused[code] = (stats.refused[code] || 0) + 1;
+    const why = `${code}: ${String((ack && ack.error && ack.error.message) || "").slice(0, 60)}`;
+    stats.refused[why] = (stats.refused[why] || 0) + 1;
     if (!member.refusedOnce) {
       member.refusedOnce = true;
       stats.members_refused++;
