@@ -43,6 +43,9 @@ from tests.processes import stop_process
 with contextlib.suppress(ImportError):  # without playwright the tests skip
     from playwright.sync_api import Browser, Page, expect
 
+# What it proves is the store and the page, not how frames reach the server: CI runs it once.
+pytestmark = pytest.mark.transport_independent
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The page reconnects with a backoff (1-5 s with jitter) after its server vanished.
 COMING_BACK_MS = 3 * WAIT_MS
