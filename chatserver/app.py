@@ -31,6 +31,7 @@ from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
+from moderation.learned import default_model
 from rooms.signals import default_limits
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,13 @@ def create_app(
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
+    pipeline = default_pipeline()
+    # Which learned moderation model this worker judges with, and what it was trained on.
+    log.info("%s", default_model().describe())
     service = ChatService(
         backend,
         fanout,
-        pipeline=default_pipeline(),
+        pipeline=pipeline,
         policy=policy,
         metrics=metrics,
         history_page=settings.history_page,
