@@ -176,6 +176,9 @@ class ChatService:
     def end_expired(self) -> int:
         return self.conns.end_expired()
 
+    def end_membership(self, membership: str) -> int:
+        return self.conns.end_membership(membership)
+
     async def end_expired_forever(self) -> None:
         await self.conns.end_expired_forever()
 
