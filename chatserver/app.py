@@ -23,6 +23,8 @@ from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
 from chatserver.ratelog import library_logger
 from chatserver.redis_backend import RedisBackend
+from chatserver.redis_backend.connection import RedisTarget, cluster_client
+from chatserver.redis_cluster import ClusterSeeds
 from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
@@ -48,21 +50,35 @@ GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
 
 
+def redis_target(settings: Settings) -> RedisTarget | None:
+    """The one Redis (a URL) or the Redis Cluster (its seeds) the settings name, if any."""
+    if settings.redis_cluster:
+        return ClusterSeeds.parse(settings.redis_cluster)
+    return settings.redis_url or None
+
+
 def make_backend(settings: Settings) -> Backend:
-    if settings.redis_url:
+    target = redis_target(settings)
+    if target is not None:
         return RedisBackend(
-            settings.redis_url,
+            target,
             history_size=settings.history_size,
             retention_s=settings.retention_s,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
     return MemoryBackend(history_size=settings.history_size)
 
 
 def make_space(settings: Settings) -> GroupSpace:
-    """Where the group space is kept: Redis keys without a TTL beside the rooms, or a
-    SQLite file in HUDDLE_DATA_DIR for the embedded default."""
-    if settings.redis_url:
-        return RedisSpace(aioredis.Redis.from_url(settings.redis_url))
+    """Where the group space is kept: Redis keys without a TTL beside the rooms (on a
+    cluster, on the shard of the room's slot), or a SQLite file in HUDDLE_DATA_DIR for
+    the embedded default."""
+    target = redis_target(settings)
+    if isinstance(target, ClusterSeeds):
+        return RedisSpace(cluster_client(target))
+    if target is not None:
+        return RedisSpace(aioredis.Redis.from_url(target))
     return SqliteSpace(Path(settings.data_dir) / SPACE_FILE)
 
 

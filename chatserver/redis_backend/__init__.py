@@ -8,8 +8,8 @@
     presence    Presence: across workers, with expiry for a dead worker's members
     review      Hands and ReviewStore: raised hands, held messages, alerts, audit
 
-May import chatserver.backend, clock, ids, redis_pipe, resp and rooms/; nothing of the
-service or the transport."""
+May import chatserver.backend, clock, ids, redis_pipe, redis_cluster, resp and rooms/;
+nothing of the service or the transport."""
 
 from __future__ import annotations
 
@@ -46,7 +46,4 @@ class RedisBackend(RedisBus, RedisPresence, RedisReview):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self._pipe.close()
-        await self._redis.aclose()
-        # A pool handed to the client is not the client's to close: close it here.
-        await self._redis.connection_pool.disconnect()
+        await self._close_connections()
