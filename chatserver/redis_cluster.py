@@ -93,6 +93,7 @@ class SlotMap:
         self.seeds = seeds
         self._timeout_s = timeout_s
         self._masters: list[RedisAddress | None] = [None] * SLOTS
+        self._replicas: list[int] = [0] * SLOTS
         self._known: dict[tuple[str, int], RedisAddress] = {
             (n.host, n.port): n for n in seeds.nodes
         }
@@ -102,6 +103,10 @@ class SlotMap:
 
     def master(self, slot: int) -> RedisAddress | None:
         return self._masters[slot]
+
+    def replicas(self, slot: int) -> int:
+        """How many live replicas the slot's master has (failed ones are not listed)."""
+        return self._replicas[slot]
 
     def masters(self) -> list[RedisAddress]:
         """Every master serving at least one slot."""
@@ -161,16 +166,28 @@ class SlotMap:
 
     def _apply(self, asked: RedisAddress, reply: list[Any]) -> None:
         masters: list[RedisAddress | None] = [None] * SLOTS
+        replicas = [0] * SLOTS
         for start, end, master, *_replicas in reply:
             host = master[0].decode() if master[0] else asked.host  # '' means "this node"
             port = int(master[1])
             address = self._known.setdefault((host, port), self.seeds.node(host, port))
             for slot in range(int(start), int(end) + 1):
                 masters[slot] = address
+                replicas[slot] = len(_replicas)
             for replica in _replicas:
                 r_host, r_port = replica[0].decode() or asked.host, int(replica[1])
                 self._known.setdefault((r_host, r_port), self.seeds.node(r_host, r_port))
         self._masters = masters
+        self._replicas = replicas
+
+
+async def keep_refreshing(slots: SlotMap, every_s: float = 5.0) -> None:
+    """Re-read the map now and then even when nothing failed: a replica that joined (a
+    restarted master) is counted again for WAIT."""
+    while True:
+        await asyncio.sleep(every_s)
+        with contextlib.suppress(BackendUnavailable):
+            await slots.refresh()
 
 
 class ClusterPipe:
@@ -204,9 +221,12 @@ class ClusterPipe:
 
     async def execute(self, slot: int, *args: Arg, wait_replicas: int = 0, wait_ms: int = 0) -> Any:
         """One command on ``slot``'s master, following MOVED and ASK. With
-        ``wait_replicas``, its reply only once that many replicas have it (else
-        BackendUnavailable: the command ran, but may not survive its master)."""
+        ``wait_replicas``, its reply only once that many replicas have it — or as many as
+        the master has now: a shard whose replica took over has none until another joins,
+        and stays writable meanwhile (else `ReplicationShort`, a BackendUnavailable: the
+        command ran, but may not survive its master)."""
         address = await self.master_for(slot)
+        wait_replicas = min(wait_replicas, self.slots.replicas(slot))
         asking = False
         for _ in range(MAX_REDIRECTS + 1):
             pipe = self._pipe(address)

@@ -186,6 +186,20 @@ class RedisClusterProcesses:
                         return next(n for n in self.nodes if n.port == port)
         raise RuntimeError(f"no live master serves {key!r}")
 
+    def restore(self) -> None:
+        """Start every killed node again (it rejoins as a replica) and wait until the
+        cluster is whole: every slot served, every replica in sync."""
+        for node in self.nodes:
+            if not node.alive:
+                node.start()
+        self.wait_ok()
+        self.wait_replicas_in_sync()
+
+    def channels_of(self, node: ClusterNode) -> list[str]:
+        """The sharded channels someone is subscribed to on ``node``."""
+        reply = node.command("PUBSUB", "SHARDCHANNELS")
+        return [line for line in reply.splitlines() if line and line[0] not in "*$"]
+
     def flush(self) -> None:
         for node in self.nodes:
             if node.alive and node.info("replication").get("role") == "master":
