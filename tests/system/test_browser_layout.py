@@ -199,4 +199,3 @@ def delete_message(page: Page, text: str) -> None:
     target.get_by_role("button", name="Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
     expect(target).to_have_count(0)
-
