@@ -103,7 +103,8 @@ def create_app(
         serializer=CheckedPacket,  # events a handler can be called with, or bad input
     )
     fast_path = FastPath(settings, sio, metrics)
-    gate = Gate(settings, sio)  # after the probe: it wraps python-socketio's handlers
+    # After the probe: the gate wraps python-socketio's handlers.
+    gate = Gate(settings, sio, on_open=fast_path.on_open)
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.
