@@ -32,6 +32,8 @@ from chatserver.organise.sqlite_store import SqliteOrganiserStore
 from chatserver.organise.store import OrganiserStore
 from chatserver.ratelog import library_logger
 from chatserver.redis_backend import RedisBackend
+from chatserver.redis_backend.connection import RedisTarget, cluster_client
+from chatserver.redis_cluster import ClusterSeeds
 from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
@@ -64,21 +66,35 @@ to print; absent when an organiser key or passphrase is set already."""
 ORGANISER_KEY = web.AppKey("organiser", Organiser)
 
 
+def redis_target(settings: Settings) -> RedisTarget | None:
+    """The one Redis (a URL) or the Redis Cluster (its seeds) the settings name, if any."""
+    if settings.redis_cluster:
+        return ClusterSeeds.parse(settings.redis_cluster)
+    return settings.redis_url or None
+
+
 def make_backend(settings: Settings) -> Backend:
-    if settings.redis_url:
+    target = redis_target(settings)
+    if target is not None:
         return RedisBackend(
-            settings.redis_url,
+            target,
             history_size=settings.history_size,
             retention_s=settings.retention_s,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
     return MemoryBackend(history_size=settings.history_size)
 
 
 def make_space(settings: Settings) -> GroupSpace:
-    """Where the group space is kept: Redis keys without a TTL beside the rooms, or a
-    SQLite file in HUDDLE_DATA_DIR for the embedded default."""
-    if settings.redis_url:
-        return RedisSpace(aioredis.Redis.from_url(settings.redis_url))
+    """Where the group space is kept: Redis keys without a TTL beside the rooms (on a
+    cluster, on the shard of the room's slot), or a SQLite file in HUDDLE_DATA_DIR for
+    the embedded default."""
+    target = redis_target(settings)
+    if isinstance(target, ClusterSeeds):
+        return RedisSpace(cluster_client(target))
+    if target is not None:
+        return RedisSpace(aioredis.Redis.from_url(target))
     return SqliteSpace(Path(settings.data_dir) / SPACE_FILE)
 
 
@@ -118,7 +134,8 @@ def create_app(
         serializer=CheckedPacket,  # events a handler can be called with, or bad input
     )
     fast_path = FastPath(settings, sio, metrics)
-    gate = Gate(settings, sio)  # after the probe: it wraps python-socketio's handlers
+    # After the probe: the gate wraps python-socketio's handlers.
+    gate = Gate(settings, sio, on_open=fast_path.on_open)
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.

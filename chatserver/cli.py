@@ -242,7 +242,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     async def announce(app: web.Application) -> None:
         base = _base_url(settings.host, settings.port)
-        backend = "redis" if settings.redis_url else "memory"
+        backend = (
+            "Redis Cluster"
+            if settings.redis_cluster
+            else "redis"
+            if settings.redis_url
+            else "memory"
+        )
         print(f"huddle: serving on {base} with the {backend} backend", flush=True)
         print(f"huddle: the organiser console is at {base}/organise", flush=True)
         setup_path = app.get(SETUP_LINK_KEY)

@@ -64,6 +64,23 @@ async function resolveCredential() {
 const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
 const PLACE_ENDED = /place in this group has ended/;
 
+/**
+ * The skip links move focus without touching the address bar: the fragment is the room's
+ * link, and changing it would otherwise reload the page without its token.
+ */
+function mountSkipLinks() {
+  for (const link of document.querySelectorAll("a.skip")) {
+    link.addEventListener("click", (event) => {
+      const target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: target.id } }));
+      if (!target.matches("textarea, input, button, select, a[href], [tabindex]")) target.tabIndex = -1;
+      target.focus();
+    });
+  }
+}
+
 /** Draw what this tab had before a reload (entries, own messages, outbox, alerts). */
 function restore({ saved, store, sending, conversation }) {
   store.dispatch({ type: "position_restored", epoch: saved.epoch, offset: saved.offset });
@@ -144,7 +161,13 @@ function start({ room, token, kept }) {
   sending = createSending({ store, conn: link, conversation, feedback, persist, rejoin: () => session.join() });
   composer = createComposer({ store, notify, submit: (text) => sending.submit(text) });
 
-  window.addEventListener("hashchange", () => location.reload());
+  // A new link (another room, or a token) pasted into this tab reloads the page; a
+  // fragment that names neither (an in-page link) does not end the session.
+  window.addEventListener("hashchange", () => {
+    const next = parseFragment(location.hash);
+    if ((next.room && next.room !== room) || next.token) location.reload();
+  });
+  mountSkipLinks();
   document.getElementById("room-name").textContent = room;
   document.title = room ? `huddle · ${room}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
