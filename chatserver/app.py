@@ -100,9 +100,13 @@ def make_space(settings: Settings) -> GroupSpace:
 
 def make_organiser_store(settings: Settings) -> OrganiserStore:
     """Where groups, invitations and members are kept: beside the group space, on the same
-    Redis (keys of their own hash tag) or in a SQLite file of their own in HUDDLE_DATA_DIR."""
-    if settings.redis_url:
-        return RedisOrganiserStore(aioredis.Redis.from_url(settings.redis_url))
+    Redis (keys of one hash tag of their own: on a cluster, one shard) or in a SQLite
+    file of their own in HUDDLE_DATA_DIR."""
+    target = redis_target(settings)
+    if isinstance(target, ClusterSeeds):
+        return RedisOrganiserStore(cluster_client(target))
+    if target is not None:
+        return RedisOrganiserStore(aioredis.Redis.from_url(target))
     return SqliteOrganiserStore(Path(settings.data_dir) / ORGANISE_FILE)
 
 
@@ -273,7 +277,7 @@ def create_app(
         service.loop_lag.start()
         loop = asyncio.get_running_loop()
         app[EXPIRY_TASK_KEY] = loop.create_task(service.end_expired_forever())
-        if settings.redis_url:
+        if redis_target(settings) is not None:
             # Other workers end places too: read the shared revocation list.
             app[REVOCATIONS_TASK_KEY] = loop.create_task(access.watch_forever())
         if settings.organiser_key is None:
