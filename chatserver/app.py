@@ -43,6 +43,7 @@ from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
 from moderation.policy import available_policies
+from rooms.entries import user_info
 from rooms.signals import default_limits
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,9 @@ def create_app(
     access = Access(
         organiser_store,
         service.end_membership,
+        lambda member, reason: service.removed_by_organiser(
+            member["room"], user_info(member["user_id"], member["name"], member["role"]), reason
+        ),
         lambda: service.clock(),
         poll_s=settings.revocation_poll_s,
     )
@@ -302,6 +306,7 @@ def create_app(
 
     async def on_cleanup(app: web.Application) -> None:
         app[EXPIRY_TASK_KEY].cancel()
+        access.close()
         revocations = app.get(REVOCATIONS_TASK_KEY)
         if revocations is not None:
             revocations.cancel()
