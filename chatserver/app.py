@@ -27,6 +27,7 @@ from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate
 from chatserver.transport.socketio_events import register
@@ -55,7 +56,13 @@ def make_backend(settings: Settings) -> Backend:
             history_size=settings.history_size,
             retention_s=settings.retention_s,
         )
-    return MemoryBackend(history_size=settings.history_size)
+    if settings.embedded_store == "memory":
+        return MemoryBackend(history_size=settings.history_size)
+    return SqliteBackend(
+        Path(settings.data_dir) / ROOMS_FILE,
+        history_size=settings.history_size,
+        synchronous=settings.sqlite_synchronous.upper(),
+    )
 
 
 def make_space(settings: Settings) -> GroupSpace:
