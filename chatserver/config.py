@@ -221,6 +221,16 @@ class Settings:
     """Reports a member may send back to back (each one alerts every facilitator)."""
     report_refill_s: float = field(default=30.0, metadata={"parse": _float(0.001, 86_400)})
     """Seconds until a member may send one more report."""
+    organiser_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
+    """The organiser's key for the /organise console, set at deployment; unset: the first
+    run prints a one-time setup link where the organiser chooses a passphrase."""
+    api_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
+    """The key for the organiser's JSON API (/api/v1, Authorization: Bearer); unset: no API."""
+    session_ttl_s: int = field(default=14 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
+    """How long a member's server-issued session credential lasts; renewed on every visit."""
+    revocation_poll_s: float = field(default=0.5, metadata={"parse": _float(0.05, 60)})
+    """How often each worker reads the shared revocation list (Redis): a removed member's
+    connections on other workers end within this."""
     metrics_host: str = field(default="127.0.0.1", metadata={"parse": _str})
     """Where the metrics listener listens: never the client-facing port (docs/security.md)."""
     metrics_port: int | None = field(default=None, metadata={"parse": _int(0, 65535)})
