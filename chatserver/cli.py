@@ -250,7 +250,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from chatserver.app import create_app
+    from chatserver.app import SETUP_LINK_KEY, create_app
 
     if args.host is not None:
         settings = replace(settings, host=args.host)
@@ -277,6 +277,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     async def announce(app: web.Application) -> None:
         base = _base_url(settings.host, settings.port)
         print(f"huddle: serving on {base} with {_backend_words(settings)}", flush=True)
+        print(f"huddle: the organiser console is at {base}/organise", flush=True)
+        setup_path = app.get(SETUP_LINK_KEY)
+        if setup_path is not None:
+            print(
+                f"huddle: first run: choose the organiser passphrase at {base}{setup_path} "
+                "(a one-time link; or set HUDDLE_ORGANISER_KEY)",
+                flush=True,
+            )
         for line in startup_notes(settings, demo=demo, now=int(time.time())):
             print(line, flush=True)
 
@@ -367,6 +375,8 @@ if __name__ == "__main__":
 
 def _backend_words(settings: Settings) -> str:
     """Which backend serves, and where the embedded one keeps the rooms."""
+    if settings.redis_cluster:
+        return "the Redis Cluster backend"
     if settings.redis_url:
         return "the redis backend"
     if settings.embedded_store == "memory":

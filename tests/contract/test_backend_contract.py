@@ -26,9 +26,11 @@ from chatserver.backend import (
 )
 from chatserver.memory_backend import MemoryBackend
 from chatserver.redis_backend import RedisBackend
+from chatserver.redis_cluster import ClusterSeeds
 from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from rooms.entries import Entry, message_entry, room_event
 from rooms.recovery import Since
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
 
 NOW = 1_800_000_000_000
@@ -36,13 +38,17 @@ ALEX = {"id": "alex", "name": "Alex", "role": "member"}
 SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
 async def backend(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[Backend]:
     impl: Backend
     if request.param == "memory":
         impl = MemoryBackend(history_size=20)
     elif request.param == "sqlite":
         impl = SqliteBackend(tmp_path / ROOMS_FILE, history_size=20, synchronous="NORMAL")
+    elif request.param == "redis-cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        impl = RedisBackend(ClusterSeeds.parse(cluster.seeds), history_size=20)
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         flush = redis.Redis.from_url(server.url)
