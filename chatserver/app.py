@@ -43,6 +43,7 @@ SERVICE_KEY = web.AppKey("service", ChatService)
 BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
+MEETING_TIMERS_KEY = web.AppKey("meeting_timers", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
 GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
@@ -188,6 +189,9 @@ def create_app(
         await backend.start()
         service.loop_lag.start()
         app[EXPIRY_TASK_KEY] = asyncio.get_running_loop().create_task(service.end_expired_forever())
+        app[MEETING_TIMERS_KEY] = asyncio.get_running_loop().create_task(
+            service.run_meeting_timers_forever()
+        )
 
     async def on_shutdown(app: web.Application) -> None:
         # SIGTERM: the listener is already closed. Finish in-flight appends, then tell
@@ -206,6 +210,7 @@ def create_app(
 
     async def on_cleanup(app: web.Application) -> None:
         app[EXPIRY_TASK_KEY].cancel()
+        app[MEETING_TIMERS_KEY].cancel()
         await service.loop_lag.stop()
         await service.close()
         await backend.close()

@@ -80,6 +80,11 @@ export const ERROR_TEXT = Object.freeze({
   blocked: "That message can't be posted here.",
   duplicate: "You've just sent that message.",
   unavailable: "The chat is briefly unavailable. Please try again in a moment.",
+  session_ended: "This session has ended. The room opens again at the next session.",
+  agreement_required: "Please read and accept the group agreement before you post.",
+  not_your_turn: "It's someone else's turn in the round. You can still react.",
+  no_session: "That needs a session to be running.",
+  not_reactable: "Reactions are off for that message.",
 });
 
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */

@@ -72,6 +72,7 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
     concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
+    serialised.update(service.meeting.handlers())
     for name, method in serialised.items():
         sio.on(name, _handler(service, method, serialise=True))
     for name, method in concurrent.items():
