@@ -1,6 +1,8 @@
 // Pure helpers for the huddle browser client: no DOM, no socket, no state. Used by the
 // store's slice owners and the views; tested with `npm test` in web/.
 
+import { describeMeetingEvent } from "./meeting.js";
+
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
 export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
@@ -177,7 +179,7 @@ export function describeEvent(e, nameOf) {
     case "floor":
       return targetId ? `${target} has the floor.` : "Everyone may speak again.";
     default:
-      return `Room update: ${String(e.kind)}.`;
+      return describeMeetingEvent(e) ?? `Room update: ${String(e.kind)}.`;
   }
 }
 
