@@ -7,6 +7,7 @@
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
 import { createConversation } from "./conversation.js";
+import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
 import { createNotices } from "./notices.js";
@@ -41,6 +42,45 @@ function resolveLink() {
   return { room, token };
 }
 
+/**
+ * The link's token, else a session credential kept in this browser when the person opened
+ * an invitation (credential.js), renewed now: coming back keeps it alive. A place that has
+ * ended goes to the page that says so (what happened, who to contact, crisis lines).
+ */
+async function resolveCredential() {
+  const link = resolveLink();
+  if (!link.room || link.token) return { ...link, kept: false };
+  const storage = globalThis.localStorage;
+  const kept = storedCredential(storage, link.room);
+  if (!kept) return { ...link, kept: false };
+  const renewed = await renewCredential({ storage, room: link.room, token: kept });
+  if (renewed.ended) {
+    location.replace(endedPage(link.room));
+    return null;
+  }
+  return { room: link.room, token: renewed.token, kept: true };
+}
+
+const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const PLACE_ENDED = /place in this group has ended/;
+
+/**
+ * The skip links move focus without touching the address bar: the fragment is the room's
+ * link, and changing it would otherwise reload the page without its token.
+ */
+function mountSkipLinks() {
+  for (const link of document.querySelectorAll("a.skip")) {
+    link.addEventListener("click", (event) => {
+      const target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: target.id } }));
+      if (!target.matches("textarea, input, button, select, a[href], [tabindex]")) target.tabIndex = -1;
+      target.focus();
+    });
+  }
+}
+
 /** Draw what this tab had before a reload (entries, own messages, outbox, alerts). */
 function restore({ saved, store, sending, conversation }) {
   store.dispatch({ type: "position_restored", epoch: saved.epoch, offset: saved.offset });
@@ -59,8 +99,7 @@ function restore({ saved, store, sending, conversation }) {
   conversation.scrollToBottom();
 }
 
-function start() {
-  const { room, token } = resolveLink();
+function start({ room, token, kept }) {
   const claims = readClaims(token);
   // The claims are read unverified, only to label my own messages before the first join.
   const store = createStore(
@@ -122,7 +161,13 @@ function start() {
   sending = createSending({ store, conn: link, conversation, feedback, persist, rejoin: () => session.join() });
   composer = createComposer({ store, notify, submit: (text) => sending.submit(text) });
 
-  window.addEventListener("hashchange", () => location.reload());
+  // A new link (another room, or a token) pasted into this tab reloads the page; a
+  // fragment that names neither (an in-page link) does not end the session.
+  window.addEventListener("hashchange", () => {
+    const next = parseFragment(location.hash);
+    if ((next.room && next.room !== room) || next.token) location.reload();
+  });
+  mountSkipLinks();
   document.getElementById("room-name").textContent = room;
   document.title = room ? `huddle · ${room}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
@@ -141,8 +186,22 @@ function start() {
   const saved = cache.load();
   if (saved) restore({ saved, store, sending, conversation });
 
-  conn = createConnection({ room, token, handlers: session.handlers });
+  const handlers = !kept
+    ? session.handlers
+    : {
+        ...session.handlers,
+        refused(message) {
+          // An organiser ended this person's place: forget the credential, say what happened.
+          if (PLACE_ENDED.test(message || "")) {
+            forgetCredential(globalThis.localStorage, room);
+            location.replace(endedPage(room));
+            return;
+          }
+          session.handlers.refused(message);
+        },
+      };
+  conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }
 
-start();
+resolveCredential().then((link) => link && start(link));

@@ -183,6 +183,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
     if (isFacilitator(s)) return facilitatorActions ? facilitatorActions(node, m) : null;
     const user = m.user || {};
     if (Boolean(s.self.id) && user.id === s.self.id) return null;
+    if (user.role === "facilitator") return null; // the facilitators' own words (ground rules) are not reported to them
     const group = el("div", "msg-actions");
     group.setAttribute("role", "group");
     group.setAttribute("aria-label", `Message from ${user.name || "someone"}`);

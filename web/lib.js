@@ -240,10 +240,14 @@ export const ALERT_KINDS = {
   report: { title: "A member reported a message", rank: 2 },
   flood: { title: "Many messages at once", rank: 3 },
   abuse: { title: "Possibly hurtful message", rank: 3 },
+  contact: { title: "Contact details were hidden", rank: 3 },
+  medication: { title: "Medication offer", rank: 3 },
+  link: { title: "A link was shared", rank: 3 },
+  raid: { title: "The same message from several people", rank: 3 },
 };
 
 export function alertTitle(kind) {
-  return (ALERT_KINDS[kind] && ALERT_KINDS[kind].title) || "Something to look at";
+  return (ALERT_KINDS[kind] && ALERT_KINDS[kind].title) || `Moderation alert: ${String(kind || "other").replace(/[_.]/g, " ")}`;
 }
 
 /** Crisis first, then held messages, then reports, then the rest; newest first within each. */

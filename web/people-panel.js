@@ -91,7 +91,8 @@ export function createPeoplePanel({ store, request, feedback }) {
     hand.setAttribute("aria-pressed", String(raised));
     hand.textContent = raised ? "Lower hand" : "Raise hand";
     hand.disabled = state.self.stopped || !joinedOnce;
-    hand.hidden = state.self.status === "removed";
+    // Facilitators run the queue; they have no hand of their own to raise.
+    hand.hidden = state.self.status === "removed" || isFacilitator(state);
   }
 
   function renderTyping(state) {

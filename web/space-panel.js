@@ -186,7 +186,7 @@ export function createSpacePanel({ store, request, feedback }) {
       const li = el("li", "win");
       li.append(el("span", "win-name", `${w.name}: `), el("span", "win-text", w.text));
       if (w.user_id === state.self.id) {
-        const off = button("Take it off the wall", "secondary small", `Take your win off the wall: ${w.text}`);
+        const off = button("Take it off the wall", "secondary small", `Take it off the wall: your win ${w.text}`);
         off.addEventListener("click", () => act("win_withdraw", { id: w.id }, "Taken off the wall."));
         li.append(off);
       } else if (facilitator) {
@@ -240,7 +240,7 @@ export function createSpacePanel({ store, request, feedback }) {
       if (r.note) li.append(el("span", "help", ` — ${r.note}`));
       if (r.status === "suggested") {
         li.append(el("span", "help", ` (suggested by ${r.by_name})`));
-        const yes = button("Add to the shelf", "secondary small", `Add ${r.title} to the shelf`);
+        const yes = button("Add to the shelf", "secondary small", `Add to the shelf: ${r.title}`);
         yes.addEventListener("click", () => act("resource_review", { id: r.id, approve: true }, "Added to the shelf."));
         const no = button("Decline", "secondary small", `Decline ${r.title}`);
         no.addEventListener("click", () => act("resource_review", { id: r.id, approve: false }, "Declined."));

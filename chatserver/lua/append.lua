@@ -152,5 +152,6 @@ if op ~= 'message' or now - refreshed >= refresh_ms or now < refreshed then
     if i ~= 5 then redis.call('EXPIRE', KEYS[i], ttl) end
   end
 end
-redis.call('PUBLISH', ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
+-- PUBLISH is 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (connection.py prepends it).
+redis.call(PUBLISH, ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
 return {'ok', epoch, offset}

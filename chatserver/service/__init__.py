@@ -38,6 +38,7 @@ from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
 from chatserver.space.store import GroupSpace
 from moderation import ModerationPolicy, Pipeline
+from rooms.entries import UserInfo
 from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
 __all__ = ["ChatService", "Connection"]
@@ -189,6 +190,12 @@ class ChatService:
 
     def end_expired(self) -> int:
         return self.conns.end_expired()
+
+    def end_membership(self, membership: str) -> int:
+        return self.conns.end_membership(membership)
+
+    async def removed_by_organiser(self, room: str, user: UserInfo, reason: str) -> None:
+        await self.controls.removed_by_organiser(room, user, reason)
 
     async def end_expired_forever(self) -> None:
         await self.conns.end_expired_forever()

@@ -174,6 +174,19 @@ class Connections:
         self._rooms.drop(expired, discard_queued=False)
         return len(expired)
 
+    def end_membership(self, membership: str) -> int:
+        """Close every connection signed in with this membership's credential: an
+        organiser ended the place (chatserver/organise/access.py). The person leaves
+        their rooms at once (no grace: they are not coming back) and their client's
+        reconnect is refused at connect. Returns how many were closed."""
+        ended = [c for c in self.by_sid.values() if c.claims.membership == membership]
+        for conn in ended:
+            for room in list(conn.rooms):
+                self._rooms.leave(conn, room)  # out of delivery now, before any more entries
+                self._tasks.spawn(self._presence_leave(conn, room))
+        self._rooms.drop(ended, discard_queued=False)
+        return len(ended)
+
     async def end_expired_forever(self, interval_s: float = EXPIRY_SWEEP_S) -> None:
         while True:
             await asyncio.sleep(interval_s)

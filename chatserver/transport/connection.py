@@ -11,7 +11,8 @@ a websocket, ``hand_over`` gives its engineio socket a ``DirectConnection``:
   socket only (engineio's class is left as it is, for every other socket and library);
 - every packet for it (fan-out, acks, pings, close) is framed and written to the transport
   synchronously, coalesced per loop turn: same bytes, same order, no task;
-- its ping is a timer handle, not a task;
+- its ping is a timer handle, not a task; the first one too (``bind_first_ping``, at
+  connect: engineio schedules it during the handshake, before the hand-over);
 - its send queue is swapped for a shared inert one (nothing is ever queued again).
 
 The session's reading side is either a detached protocol (chatserver/transport/
@@ -175,10 +176,9 @@ class DirectConnection:
             self.release()
 
     def release(self) -> None:
-        """The session is over: its ping timer goes, and the engineio socket no longer
-        reaches this connection (nor its transport, parser and buffers). engineio's first
-        ping task, started before the hand-over, keeps the socket for up to the ping
-        interval; in a reconnect storm that was every closed connection's memory, whole."""
+        """The session is over: its ping timer goes (the first one too, taken over from
+        ``FirstPing``), and the engineio socket no longer reaches this connection (nor its
+        transport, parser and buffers)."""
         if self._ping_timer is not None:
             self._ping_timer.cancel()
             self._ping_timer = None
@@ -201,6 +201,9 @@ def hand_over(sock: AsyncSocket, conn: DirectConnection) -> None:
         queue.task_done()
         if pkt is not None:
             conn.write(frames.message_frame(pkt.encode()))
+    first = vars(sock).get("schedule_ping")
+    if isinstance(first, FirstPingSchedule):
+        conn._ping_timer = first.owner.take_timer()
     setattr(sock, ATTR, conn)
     # Per socket, not per class: engineio's own calls (receive() on a PONG, close() on a
     # ping timeout) reach the connection through these instance attributes.
@@ -215,6 +218,69 @@ def unbind(sock: AsyncSocket, conn: DirectConnection) -> None:
     if bound.get(ATTR) is conn:
         for name in (ATTR, "send", "schedule_ping"):
             bound.pop(name, None)
+
+
+class FirstPing:
+    """A session's first ping as a timer handle instead of engineio's task.
+
+    engineio schedules the first ping during its handshake, before huddle takes the socket
+    over: a task sleeping for the whole ping interval, which kept the socket (and ~800 B of
+    coroutine frame) alive that long even when the session ended at once, as thousands do
+    in a reconnect storm. Bound on the socket at connect (``bind_first_ping``), it is a
+    timer; a ``DirectConnection`` takes the timer over at hand-over and cancels it when the
+    session ends. A session engineio keeps serving (polling) gets each ping sent through
+    engineio's ``send`` when its timer fires.
+    """
+
+    __slots__ = ("_sending", "_timer", "sock")
+
+    def __init__(self, sock: AsyncSocket) -> None:
+        self.sock = sock
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: asyncio.Task[None] | None = None
+
+    def schedule(self) -> None:
+        """engineio's ``schedule_ping``, for this socket's first ping."""
+        sock = self.sock
+        if sock.last_ping:
+            sock.last_ping = None
+            self._timer = asyncio.get_running_loop().call_later(
+                sock.server.ping_interval, self._fire
+            )
+
+    def take_timer(self) -> asyncio.TimerHandle | None:
+        timer, self._timer = self._timer, None
+        return timer
+
+    def _fire(self) -> None:
+        self._timer = None
+        sock = self.sock
+        conn = connection_of(sock)
+        if conn is not None:
+            conn.ping()
+            return
+        if sock.closing or sock.closed:
+            return
+        sock.last_ping = time.time()
+        self._sending = asyncio.ensure_future(sock.send(eio_packet.Packet(eio_packet.PING)))
+
+
+class FirstPingSchedule:
+    """``FirstPing.schedule`` as a callable that says whose it is (a bound method's
+    ``__self__`` would do, but this keeps the check explicit for mypy and readers)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: FirstPing) -> None:
+        self.owner = owner
+
+    def __call__(self) -> None:
+        self.owner.schedule()
+
+
+def bind_first_ping(sock: AsyncSocket) -> None:
+    """At connect, before engineio schedules the first ping: make it a timer."""
+    sock.schedule_ping = FirstPingSchedule(FirstPing(sock))
 
 
 class _InertQueue:

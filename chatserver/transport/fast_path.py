@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
+
+from engineio.async_socket import AsyncSocket
 
 from chatserver.config import Settings
 from chatserver.metrics import Metrics
 from chatserver.transport import frames, internals
-from chatserver.transport.connection import Coalescer, connection_of
+from chatserver.transport.connection import Coalescer, bind_first_ping, connection_of
 from chatserver.transport.detached import DetachedConnection
 from chatserver.transport.endpoint import WebSocketEndpoint
 
@@ -69,6 +72,11 @@ class FastPath:
     @property
     def path(self) -> str:
         return "fast" if self.active else "fallback"
+
+    @property
+    def on_open(self) -> Callable[[AsyncSocket], None] | None:
+        """What a new session's socket needs before engineio schedules its first ping."""
+        return bind_first_ping if self.active else None
 
     def close(self, sock: Any, *, discard_pending: bool) -> bool:
         """End a connection served on the fast path (its client sees a network drop and

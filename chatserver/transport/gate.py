@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from engineio.async_socket import AsyncSocket
 from socketio import packet as socketio_packet
 
 from chatserver.config import IPNetwork, Settings
@@ -126,8 +127,14 @@ def client_address(
 class Gate:
     """One per app: the limits above, kept per Engine.IO session."""
 
-    def __init__(self, settings: Settings, sio: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sio: Any,
+        on_open: Callable[[AsyncSocket], None] | None = None,
+    ) -> None:
         self._sio = sio
+        self._on_open_socket = on_open
         self.connect_timeout_s = settings.connect_timeout_s
         self.per_address = settings.max_connections_per_address
         self.per_user = settings.max_connections_per_user
@@ -185,6 +192,10 @@ class Gate:
         self._by_address[address] = count + 1
         timer = loop.call_later(self.connect_timeout_s, self._connect_timed_out, eio_sid)
         self._sessions[eio_sid] = _Session(address, timer)
+        if self._on_open_socket is not None:
+            sock = internals.engineio_socket(self._sio, eio_sid)
+            if sock is not None:
+                self._on_open_socket(sock)
         await self._open_next(eio_sid, environ)
         return None
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import logging
 import os
 import socket
 import struct
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -33,6 +35,7 @@ from chatserver.metrics import Metrics
 from chatserver.transport import internals
 from chatserver.transport.connection import DirectConnection, connection_of
 from chatserver.transport.fast_path import FastPath
+from chatserver.transport.gate import POLL_GRACE_S
 from tests.conftest import (
     Connect,
     Server,
@@ -174,6 +177,46 @@ async def test_a_server_ping_is_answered_and_schedules_the_next(server: Server) 
         await ws.send_str('421["join",{"room":"r1"}]')
         ack = await ws.receive_str(timeout=5)
         assert ack.startswith('431[{"ok":true')
+    finally:
+        await session.close()
+
+
+async def test_a_closed_session_leaves_no_ping_waiting_behind(server: Server) -> None:
+    """engineio schedules a session's first ping during the handshake, as a task that
+    sleeps the whole ping interval (20 s) holding the socket. On the fast path that first
+    ping is a timer the connection owns: a reconnect storm's closed sessions are gone at
+    once, not 20 s later. (engineio's own path keeps its task: asserted as it is.)"""
+    eio = server.app[SIO_KEY].eio
+    refs = []
+    for _ in range(5):
+        session, _ws = await _raw_engineio(server)
+        (sid,) = [sid for sid in eio.sockets if all(ref().sid != sid for ref in refs)]
+        refs.append(weakref.ref(eio.sockets[sid]))
+        await session.close()
+        await wait_until(lambda sid=sid: sid not in eio.sockets)
+    ping_tasks = [t for t in asyncio.all_tasks() if "_send_ping" in repr(t.get_coro())]
+    if fast_path(server).active:
+        assert ping_tasks == []
+
+        def released() -> bool:
+            gc.collect()
+            # engineio's sweep of its sessions may hold one for a moment.
+            return sum(ref() is not None for ref in refs) <= 1
+
+        # The gate lets a closed session's last poll have its moment (POLL_GRACE_S).
+        await wait_until(released, timeout=POLL_GRACE_S + 5)
+    else:
+        assert len(ping_tasks) == 5
+
+
+async def test_the_first_ping_reaches_a_direct_websocket(server: Server) -> None:
+    """The first ping, now a timer taken over at hand-over, still goes out on time."""
+    server.app[SIO_KEY].eio.ping_interval = 0.2
+    session, ws = await _raw_engineio(server)
+    try:
+        assert await ws.receive_str(timeout=5) == "2"
+        await ws.send_str("3")
+        assert await ws.receive_str(timeout=5) == "2"  # and the next one after the pong
     finally:
         await session.close()
 

@@ -163,7 +163,9 @@ test("alerts: crisis first, then held, then reports, then the rest; newest first
     ["abuse2", "crisis1", "held4", "held3", "report5", "flood9"],
   );
   assert.equal(alertTitle("crisis"), "Someone may need support");
-  assert.equal(alertTitle("something-new"), "Something to look at");
+  assert.equal(alertTitle("contact"), "Contact details were hidden");
+  assert.equal(alertTitle("medication"), "Medication offer");
+  assert.equal(alertTitle("something-new"), "Moderation alert: something-new");
 });
 
 test("alertKey lists the same thing once", () => {
