@@ -216,7 +216,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from chatserver.app import create_app
+    from chatserver.app import SETUP_LINK_KEY, create_app
 
     if args.host is not None:
         settings = replace(settings, host=args.host)
@@ -242,8 +242,22 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     async def announce(app: web.Application) -> None:
         base = _base_url(settings.host, settings.port)
-        backend = "redis" if settings.redis_url else "memory"
+        backend = (
+            "Redis Cluster"
+            if settings.redis_cluster
+            else "redis"
+            if settings.redis_url
+            else "memory"
+        )
         print(f"huddle: serving on {base} with the {backend} backend", flush=True)
+        print(f"huddle: the organiser console is at {base}/organise", flush=True)
+        setup_path = app.get(SETUP_LINK_KEY)
+        if setup_path is not None:
+            print(
+                f"huddle: first run: choose the organiser passphrase at {base}{setup_path} "
+                "(a one-time link; or set HUDDLE_ORGANISER_KEY)",
+                flush=True,
+            )
         for line in startup_notes(settings, demo=demo, now=int(time.time())):
             print(line, flush=True)
 

@@ -7,6 +7,7 @@
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
 import { createConversation } from "./conversation.js";
+import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
 import { createNotices } from "./notices.js";
@@ -43,6 +44,28 @@ function resolveLink() {
 }
 
 /**
+ * The link's token, else a session credential kept in this browser when the person opened
+ * an invitation (credential.js), renewed now: coming back keeps it alive. A place that has
+ * ended goes to the page that says so (what happened, who to contact, crisis lines).
+ */
+async function resolveCredential() {
+  const link = resolveLink();
+  if (!link.room || link.token) return { ...link, kept: false };
+  const storage = globalThis.localStorage;
+  const kept = storedCredential(storage, link.room);
+  if (!kept) return { ...link, kept: false };
+  const renewed = await renewCredential({ storage, room: link.room, token: kept });
+  if (renewed.ended) {
+    location.replace(endedPage(link.room));
+    return null;
+  }
+  return { room: link.room, token: renewed.token, kept: true };
+}
+
+const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const PLACE_ENDED = /place in this group has ended/;
+
+/**
  * The skip links move focus without touching the address bar: the fragment is the room's
  * link, and changing it would otherwise reload the page without its token.
  */
@@ -77,8 +100,7 @@ function restore({ saved, store, sending, conversation }) {
   conversation.scrollToBottom();
 }
 
-function start() {
-  const { room, token } = resolveLink();
+function start({ room, token, kept }) {
   const claims = readClaims(token);
   // The claims are read unverified, only to label my own messages before the first join.
   const store = createStore(
@@ -166,8 +188,22 @@ function start() {
   const saved = cache.load();
   if (saved) restore({ saved, store, sending, conversation });
 
-  conn = createConnection({ room, token, handlers: session.handlers });
+  const handlers = !kept
+    ? session.handlers
+    : {
+        ...session.handlers,
+        refused(message) {
+          // An organiser ended this person's place: forget the credential, say what happened.
+          if (PLACE_ENDED.test(message || "")) {
+            forgetCredential(globalThis.localStorage, room);
+            location.replace(endedPage(room));
+            return;
+          }
+          session.handlers.refused(message);
+        },
+      };
+  conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }
 
-start();
+resolveCredential().then((link) => link && start(link));

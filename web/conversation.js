@@ -7,6 +7,7 @@
 
 import { button, byId, el, reasonField } from "./dom.js";
 import { HISTORY_GAP_TEXT, describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
+import { QUIET_KINDS } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -317,6 +318,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
   }
 
   function drawRoomEvent(e, state) {
+    if (QUIET_KINDS.has(e.kind)) return; // shown by the meeting panel, not as a line
     if (e.kind === "deleted") {
       removeMessage(e.id); // its placeholder line says what happened
       return;

@@ -1,6 +1,8 @@
 // Pure helpers for the huddle browser client: no DOM, no socket, no state. Used by the
 // store's slice owners and the views; tested with `npm test` in web/.
 
+import { describeMeetingEvent } from "./meeting.js";
+
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
 export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
@@ -80,6 +82,11 @@ export const ERROR_TEXT = Object.freeze({
   blocked: "That message can't be posted here.",
   duplicate: "You've just sent that message.",
   unavailable: "The chat is briefly unavailable. Please try again in a moment.",
+  session_ended: "This session has ended. The room opens again at the next session.",
+  agreement_required: "Please read and accept the group agreement before you post.",
+  not_your_turn: "It's someone else's turn in the round. You can still react.",
+  no_session: "That needs a session to be running.",
+  not_reactable: "Reactions are off for that message.",
 });
 
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */
@@ -172,7 +179,7 @@ export function describeEvent(e, nameOf) {
     case "floor":
       return targetId ? `${target} has the floor.` : "Everyone may speak again.";
     default:
-      return `Room update: ${String(e.kind)}.`;
+      return describeMeetingEvent(e) ?? `Room update: ${String(e.kind)}.`;
   }
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from chatserver.backend import (
     EVERYONE,
@@ -19,6 +20,7 @@ from chatserver.backend import (
     AppendResult,
     JoinQuery,
     JoinView,
+    MeetingMoved,
     PostGuard,
     RaidSuspected,
     RoomSnapshot,
@@ -107,11 +109,13 @@ class RedisLog(RedisConnection):
             return AppendResult(first, duplicate=True)
         if status == b"raid":
             raise RaidSuspected(int(result[1]))
+        if status == b"moved":
+            raise MeetingMoved()
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
 
     async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
-        return await self._run(self._append, keys, args)
+        return await self._run(self._append, keys, args, replicated=True)
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str
@@ -216,7 +220,9 @@ class RedisLog(RedisConnection):
         return None
 
 
-async def _log_and_deleted(r: aioredis.Redis, k: Mapping[str, str], msg_id: str) -> list[Any]:
+async def _log_and_deleted(
+    r: aioredis.Redis | RedisCluster, k: Mapping[str, str], msg_id: str
+) -> list[Any]:
     """The retained log and whether ``msg_id`` was deleted, in one round trip."""
     async with r.pipeline(transaction=False) as pipe:
         pipe.xrange(k["log"])

@@ -6,6 +6,7 @@
     joining      who may join, the join ack, entering live delivery
     posting      a message through moderation to the log or review; typing; hands
     controls     facilitator controls, reviews and member reports
+    meeting      sessions, the agreement, rounds, reactions, wins, statuses, timers
 
 Each flow is handed the narrow backend interfaces it uses (chatserver/backend.py) and
 the flows below it; none reaches for the backend as a whole. Requests arrive decoded
@@ -31,11 +32,13 @@ from chatserver.service.connections import Connections
 from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
+from chatserver.service.meeting import MeetingFlow
 from chatserver.service.posting import Posting
 from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
 from chatserver.space.store import GroupSpace
 from moderation import ModerationPolicy, Pipeline
+from rooms.entries import UserInfo
 from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
 __all__ = ["ChatService", "Connection"]
@@ -117,6 +120,18 @@ class ChatService:
             clock=clock,
             signals=self.signals,
         )
+        self.meeting = MeetingFlow(
+            self.conns,
+            self.rooms,
+            backend,
+            backend,
+            backend,
+            self.alerts,
+            clock=clock,
+            signals=self.signals,
+            tasks=tasks,
+        )
+        self.joining.on_joined(self.meeting.joined)
         self.space = SpaceFlow(
             self.conns,
             space,
@@ -176,8 +191,17 @@ class ChatService:
     def end_expired(self) -> int:
         return self.conns.end_expired()
 
+    def end_membership(self, membership: str) -> int:
+        return self.conns.end_membership(membership)
+
+    async def removed_by_organiser(self, room: str, user: UserInfo, reason: str) -> None:
+        await self.controls.removed_by_organiser(room, user, reason)
+
     async def end_expired_forever(self) -> None:
         await self.conns.end_expired_forever()
+
+    async def run_meeting_timers_forever(self) -> None:
+        await self.meeting.run_timers_forever()
 
     async def close(self) -> None:
         self.conns.close()

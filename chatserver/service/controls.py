@@ -42,6 +42,8 @@ from rooms.entries import EventFields, MessageEntry, message_entry, room_event
 from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
 
+ORGANISER: User = {"id": "organiser", "name": "The group's organiser", "role": "facilitator"}
+"""Who an organiser's removal is by, in the room's log and audit (chatserver/organise/)."""
 APPROVED_NOTICE = "A facilitator approved your message and it has been shared with the group."
 DENIED_NOTICE = "A facilitator reviewed your message and did not share it with the group."
 
@@ -161,6 +163,16 @@ class Controls:
         audit.update({"user_id": user_id, "reason": reason})
         named["reason"] = reason
         return await self._logged(room, actor, "removed", audit, **named)
+
+    async def removed_by_organiser(self, room: str, user: User, reason: str) -> None:
+        """An organiser ended this person's place (chatserver/organise/): logged like a
+        facilitator's removal, so every worker takes them out of the room at once, their
+        client says so, and the room's facilitators see it."""
+        audit = self._audit(ORGANISER, "removed")
+        audit.update({"user_id": user["id"], "reason": reason})
+        await self._logged(
+            room, ORGANISER, "removed", audit, user_id=user["id"], user=user, reason=reason
+        )
 
     async def readmit(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, _, _, named = await self._acting_on_member(sid, "readmit", data)

@@ -16,7 +16,7 @@ from typing import Any
 import socketio
 
 from chatserver import errors
-from chatserver.auth import AuthError, decode_token
+from chatserver.auth import AuthError, Claims, decode_token
 from chatserver.backend import BackendUnavailable
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
@@ -34,7 +34,17 @@ _last_backend_log = [0.0]
 EXPIRED_CLOSE_DELAY_S = 0.2
 
 
-def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate: Gate) -> None:
+def register(
+    sio: socketio.AsyncServer,
+    service: ChatService,
+    secret: str,
+    gate: Gate,
+    admit: Callable[[Claims], Awaitable[str | None]] | None = None,
+) -> None:
+    """``admit`` is asked about each signed-in connection (a server-issued credential whose
+    place has ended is refused: chatserver/organise/access.py); None admits every valid
+    token."""
+
     @sio.event  # type: ignore[untyped-decorator]
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -42,6 +52,10 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
             claims = decode_token(token, secret, int(time.time()))
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {exc}") from None
+        if admit is not None:
+            ended = await admit(claims)
+            if ended is not None:
+                raise socketio.exceptions.ConnectionRefusedError(ended)
         try:
             eio_sid = internals.eio_sid(sio, sid)
             refusal = gate.sign_in(eio_sid, claims.user_id)
@@ -72,6 +86,7 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
     concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
+    serialised.update(service.meeting.handlers())
     for name, method in serialised.items():
         sio.on(name, _handler(service, method, serialise=True))
     for name, method in concurrent.items():

@@ -25,8 +25,10 @@ from chatserver.backend import (
 )
 from chatserver.memory_backend import MemoryBackend
 from chatserver.redis_backend import RedisBackend
+from chatserver.redis_cluster import ClusterSeeds
 from rooms.entries import Entry, message_entry, room_event
 from rooms.recovery import Since
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
 
 NOW = 1_800_000_000_000
@@ -34,11 +36,15 @@ ALEX = {"id": "alex", "name": "Alex", "role": "member"}
 SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     impl: Backend
     if request.param == "memory":
         impl = MemoryBackend(history_size=20)
+    elif request.param == "redis-cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        impl = RedisBackend(ClusterSeeds.parse(cluster.seeds), history_size=20)
     else:
         server: RedisServer = request.getfixturevalue("redis_server")
         flush = redis.Redis.from_url(server.url)
