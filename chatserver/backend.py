@@ -182,6 +182,12 @@ class AppendRefused(Exception):
         self.refusal = refusal
 
 
+class MeetingMoved(Exception):
+    """Not appended: a meeting event worked out from a meeting that has changed since
+    (its ``after`` is not the room's last meeting event). Work it out again from the
+    room's state now (rooms/meeting.py)."""
+
+
 class RaidSuspected(Exception):
     """Not appended: the same text came from ``members`` members (on any worker) within
     the raid window. The message is held for a facilitator instead."""

@@ -23,6 +23,7 @@ from chatserver.backend import (
     Delivery,
     JoinQuery,
     JoinView,
+    MeetingMoved,
     PostGuard,
     PresenceGone,
     RaidSuspected,
@@ -31,7 +32,7 @@ from chatserver.backend import (
     SharedRaid,
     User,
 )
-from rooms.entries import Entry, HeldEntry, MessageEntry, event_name
+from rooms.entries import MEETING_KINDS, Entry, HeldEntry, MessageEntry, event_name
 from rooms.log import ReadResult, RoomLog
 from rooms.policy import FACILITATOR, check_post
 from rooms.presence import RoomPresence
@@ -116,6 +117,9 @@ class MemoryBackend:
                 senders = _count_raid(r.raids, guard.raid, guard.user_id, now_ms)
                 if senders >= guard.raid.members:
                     raise RaidSuspected(senders)
+        moved = "kind" in entry and entry.get("after", 0) != r.state.meeting_at
+        if moved and entry.get("kind") in MEETING_KINDS:
+            raise MeetingMoved()
         stored = r.log.append(entry)
         apply_event(r.state, stored, now_ms)
         return AppendResult(stored, duplicate=False)
@@ -269,6 +273,8 @@ def _copy(state: RoomState) -> RoomState:
         pins=dict(state.pins),
         removed=set(state.removed),
         last_post_ms=dict(state.last_post_ms),
+        agreed=dict(state.agreed),
+        reactions={m: {k: list(v) for k, v in r.items()} for m, r in state.reactions.items()},
     )
 
 
