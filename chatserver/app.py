@@ -38,6 +38,7 @@ from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
@@ -57,6 +58,7 @@ SERVICE_KEY = web.AppKey("service", ChatService)
 BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
+MEETING_TIMERS_KEY = web.AppKey("meeting_timers", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
 GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
@@ -84,7 +86,13 @@ def make_backend(settings: Settings) -> Backend:
             wait_replicas=settings.redis_wait_replicas,
             wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
-    return MemoryBackend(history_size=settings.history_size)
+    if settings.embedded_store == "memory":
+        return MemoryBackend(history_size=settings.history_size)
+    return SqliteBackend(
+        Path(settings.data_dir) / ROOMS_FILE,
+        history_size=settings.history_size,
+        synchronous=settings.sqlite_synchronous.upper(),
+    )
 
 
 def make_space(settings: Settings) -> GroupSpace:
@@ -281,6 +289,7 @@ def create_app(
         service.loop_lag.start()
         loop = asyncio.get_running_loop()
         app[EXPIRY_TASK_KEY] = loop.create_task(service.end_expired_forever())
+        app[MEETING_TIMERS_KEY] = loop.create_task(service.run_meeting_timers_forever())
         if redis_target(settings) is not None:
             # Other workers end places too: read the shared revocation list.
             app[REVOCATIONS_TASK_KEY] = loop.create_task(access.watch_forever())
@@ -306,6 +315,7 @@ def create_app(
 
     async def on_cleanup(app: web.Application) -> None:
         app[EXPIRY_TASK_KEY].cancel()
+        app[MEETING_TIMERS_KEY].cancel()
         access.close()
         revocations = app.get(REVOCATIONS_TASK_KEY)
         if revocations is not None:

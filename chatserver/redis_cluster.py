@@ -24,14 +24,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from redis.crc import key_slot as _key_slot
 from redis.exceptions import ResponseError
 
 from chatserver.backend import BackendUnavailable
-from chatserver.redis_pipe import CommandPipe
+from chatserver.redis_pipe import CommandPipe, ReplicationShort
 from chatserver.resp import Arg, RedisAddress, RedisLinkError, connect
 
 log = logging.getLogger(__name__)
@@ -194,12 +193,22 @@ class ClusterPipe:
     """`CommandPipe`s to each master, a command sent to its slot's master."""
 
     def __init__(
-        self, seeds: ClusterSeeds, *, connect_timeout_s: float, dead_after_s: float = 2.0
+        self,
+        seeds: ClusterSeeds,
+        *,
+        connect_timeout_s: float,
+        dead_after_s: float = 2.0,
+        fail_fast_s: float = 0.5,
     ) -> None:
         self.slots = SlotMap(seeds, timeout_s=connect_timeout_s)
         self._connect_timeout_s = connect_timeout_s
         self._dead_after_s = dead_after_s
+        self._fail_fast_s = fail_fast_s
         self._pipes: dict[RedisAddress, CommandPipe] = {}
+        # Per master, as RedisConnection does for one Redis: after its connection failed,
+        # its slots' commands fail at once for a while — and only its slots', so a dead
+        # master's rooms answer `unavailable` at once while every other room carries on.
+        self._down_until: dict[RedisAddress, float] = {}
 
     def _pipe(self, address: RedisAddress) -> CommandPipe:
         pipe = self._pipes.get(address)
@@ -228,13 +237,21 @@ class ClusterPipe:
         address = await self.master_for(slot)
         wait_replicas = min(wait_replicas, self.slots.replicas(slot))
         asking = False
+        loop = asyncio.get_running_loop()
         for _ in range(MAX_REDIRECTS + 1):
+            if loop.time() < self._down_until.get(address, 0.0):
+                self.slots.refresh_soon()
+                raise BackendUnavailable(
+                    f"Redis Cluster node {address.host}:{address.port} is down"
+                )
             pipe = self._pipe(address)
             try:
                 if wait_replicas:
                     return await pipe.execute_replicated(wait_replicas, wait_ms, *args)
                 return await pipe.execute(*args, asking=asking)
-            except RedisLinkError:
+            except RedisLinkError as exc:
+                if not isinstance(exc, ReplicationShort):
+                    self._down_until[address] = loop.time() + self._fail_fast_s
                 # A master gone, perhaps for good: read the map again (its replica may
                 # be serving the slot already, or soon).
                 self.slots.refresh_soon()
@@ -261,14 +278,3 @@ class ClusterPipe:
         pipes, self._pipes = list(self._pipes.values()), {}
         for pipe in pipes:
             await pipe.close()
-
-
-def group_by_master(slots: SlotMap, channels: Sequence[bytes]) -> dict[RedisAddress, list[bytes]]:
-    """Channels grouped by the master serving their slot (None: no master known)."""
-    groups: dict[RedisAddress, list[bytes]] = {}
-    for channel in channels:
-        master = slots.master(key_slot(channel))
-        if master is None:
-            raise BackendUnavailable("no Redis Cluster master serves a subscribed room")
-        groups.setdefault(master, []).append(channel)
-    return groups

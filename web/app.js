@@ -18,6 +18,7 @@ import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
+import { createViews } from "./views.js";
 
 /**
  * Room and token from the link. The token is moved from the address bar into this tab's
@@ -122,6 +123,7 @@ function start({ room, token, kept }) {
   createPins({ store, feedback, showMessage: conversation.showMessage });
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
+  createViews({ store });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded

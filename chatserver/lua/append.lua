@@ -10,7 +10,12 @@
 --       11 state op, 12 op arg a, 13 op arg b, 14 dedupe ttl (s),
 --       15 raid window (ms; 0: not raid-tracked), 16 raid members
 -- Returns {'ok', epoch, offset} | {'dup', offset .. '\n' .. body} | {'refused', rule, wait_ms}
---         | {'raid', senders}
+--         | {'raid', senders} | {'moved'} (a meeting event whose `after` is out of date)
+--
+-- The meeting (rooms/meeting.py) lives in meta: `meeting` (its JSON, as the last meeting
+-- event carried it), `meeting_at` (that event's offset), and what the guard reads of it:
+-- `m_status`, `m_session`, `m_turn`; `ag\t<user>` is the session whose agreement the
+-- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction.
 --
 -- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
 -- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
@@ -44,9 +49,15 @@ if ARGV[3] ~= '' and ARGV[4] ~= 'facilitator' then
     if muted < 0 then return {'refused', 'muted', -1} end
     if muted > now then return {'refused', 'muted', muted - now} end
   end
-  local st = redis.call('HMGET', meta, 'paused', 'locked', 'floor', 'slow_mode_s')
+  local st = redis.call('HMGET', meta, 'paused', 'locked', 'floor', 'slow_mode_s',
+                        'm_status', 'm_session', 'm_turn', 'ag\t' .. user)
   if st[1] == '1' then return {'refused', 'paused', -1} end
   if st[2] == '1' then return {'refused', 'locked', -1} end
+  if st[5] == 'ended' then return {'refused', 'ended', -1} end
+  if st[5] == 'live' and (st[8] == false or st[8] ~= st[6]) then
+    return {'refused', 'agreement', -1}
+  end
+  if st[7] and st[7] ~= '' and st[7] ~= user then return {'refused', 'turn', -1} end
   if st[3] and st[3] ~= '' and st[3] ~= user then return {'refused', 'floor', -1} end
   local slow = tonumber(st[4] or '0') or 0
   if slow > 0 then
@@ -69,6 +80,12 @@ if raid_window > 0 then
   redis.call('PEXPIRE', raid, raid_window)
   local senders = redis.call('ZCARD', raid)
   if senders >= tonumber(ARGV[16]) then return {'raid', senders} end
+end
+
+-- A meeting event is appended only onto the meeting it was worked out from (compare and
+-- set): of two workers moving the same turn on, one wins and the other works it out again.
+if ARGV[11] == 'meeting' and (redis.call('HGET', meta, 'meeting_at') or '0') ~= ARGV[12] then
+  return {'moved'}
 end
 
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
@@ -103,6 +120,18 @@ elseif op == 'removed' then
   redis.call('SADD', KEYS[8], a)
 elseif op == 'readmitted' then
   redis.call('SREM', KEYS[8], a)
+elseif op == 'meeting' then
+  local m = cjson.decode(b)
+  redis.call('HSET', meta, 'meeting', b, 'meeting_at', offset, 'm_status', m.status,
+             'm_session', m.session_id, 'm_turn', m.turn)
+elseif op == 'agreed' then
+  redis.call('HSET', meta, 'ag\t' .. a, b)
+elseif op == 'reaction' then
+  if b == '1' then
+    redis.call('HSET', meta, 'rx\t' .. a, '1')
+  else
+    redis.call('HDEL', meta, 'rx\t' .. a)
+  end
 end
 
 if ARGV[2] ~= '' then

@@ -11,10 +11,11 @@ and UNSUBSCRIBE are written on it, and every reply of one socket read is handled
 go. No redis-py internals.
 
 On a Redis Cluster a room's channel is a sharded channel (SSUBSCRIBE), served by the
-master of the room's slot: one subscription connection per master, together one
-subscription — if any of them is lost (a master died, a slot moved: Redis sends
-``sunsubscribe``), the slot map is read again, every connection reopened to the masters
-serving now, and every room caught up from the log.
+master of the room's slot: one subscription connection per master (a `_Shard`), each
+reconnected on its own. When one is lost (a master died; a slot moved away, which Redis
+says with ``sunsubscribe``), only its rooms wait: the slot map is read again until their
+slots have a master, and each room is subscribed where it is served now and caught up
+from the log. Rooms on the other masters are not touched.
 
 After every reconnect a room's live delivery is held until it is caught up: the entry
 this worker delivered last is looked up in the log, and if it is gone or different — a
@@ -50,7 +51,7 @@ from chatserver.redis_backend.keys import (
     room_keys,
 )
 from chatserver.redis_backend.log import RedisLog
-from chatserver.redis_cluster import group_by_master, key_slot
+from chatserver.redis_cluster import key_slot
 from chatserver.resp import RedisAddress, RedisLinkError, RespConnection, connect
 from rooms.entries import event_name
 
@@ -95,14 +96,29 @@ class _Feed:
     """Epochs this room was rolled back from: their late frames are stale, not news."""
 
 
+@dataclass(slots=True, eq=False)
+class _Shard:
+    """The subscription's connection to one master (the one Redis, or a cluster master)."""
+
+    address: RedisAddress
+    connection: RespConnection | None = None
+    """Open and subscribed to `channels`; None while (re)connecting."""
+    channels: set[bytes] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    catching_up: set[asyncio.Task[None]] = field(default_factory=set)
+    """Rooms being caught up on this connection (cancelled if it is lost)."""
+
+
 class RedisBus(RedisLog):
     def __init__(self, target: RedisTarget, **options: Any) -> None:
         super().__init__(target, **options)
         self._feeds: dict[bytes, _Feed] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
-        self._subscribers: dict[RedisAddress, RespConnection] = {}
-        """The subscription's connections while open (huddle's own, not redis-py's): the
-        one Redis, or each cluster master."""
+        self._shards: dict[RedisAddress, _Shard] = {}
+        """The subscription's connections (huddle's own, not redis-py's): to the one
+        Redis, or to each cluster master."""
+        self._topology_changed = asyncio.Event()
+        """Set when a shard connected or was lost: the listener looks at the map again."""
         sharded = self._cluster is not None
         self._subscribe_cmd = "SSUBSCRIBE" if sharded else "SUBSCRIBE"
         self._unsubscribe_cmd = "SUNSUBSCRIBE" if sharded else "UNSUBSCRIBE"
@@ -143,8 +159,10 @@ class RedisBus(RedisLog):
         if feed.listeners:
             return
         del self._feeds[channel]
-        connection = self._subscriber_for(channel)
-        if connection is not None and self._connected.is_set():
+        shard = self._shard_of(channel)
+        connection = shard.connection if shard is not None else None
+        if shard is not None and connection is not None:
+            shard.channels.discard(channel)
             # Its reply is not waited for: messages still on their way are dropped (no
             # feed), and a later subscribe to the room waits for its own confirmation.
             with contextlib.suppress(OSError, TimeoutError):
@@ -152,22 +170,24 @@ class RedisBus(RedisLog):
                     _write(connection, self._unsubscribe_cmd, channel), COMMAND_TIMEOUT_S
                 )
 
-    def _subscriber_for(self, channel: bytes) -> RespConnection | None:
-        """The open subscription connection serving ``channel`` (None: none is)."""
+    def _master_of(self, channel: bytes) -> RedisAddress | None:
         if self._cluster is None:
-            return self._subscribers.get(self._address) if self._address else None
-        master = self._cluster.slots.master(key_slot(channel))
-        return None if master is None else self._subscribers.get(master)
+            return self._address
+        return self._cluster.slots.master(key_slot(channel))
+
+    def _shard_of(self, channel: bytes) -> _Shard | None:
+        """The shard serving ``channel`` now, as far as this worker knows."""
+        master = self._master_of(channel)
+        return None if master is None else self._shards.get(master)
 
     async def _subscribe_channel(self, feed: _Feed) -> None:
-        if not self._connected.is_set():
-            raise BackendUnavailable("not connected to Redis")
-        connection = self._subscriber_for(feed.channel)
-        if connection is None:
-            # A master this subscription has no connection to (the cluster changed):
-            # open the subscription again, to the masters serving now.
-            self._reopen_subscription()
-            raise BackendUnavailable("the Redis Cluster's masters changed; subscribing again")
+        shard = self._shard_of(feed.channel)
+        connection = shard.connection if shard is not None else None
+        if shard is None or connection is None:
+            # Its master is away, or new to this worker: the listener looks again.
+            self._topology_changed.set()
+            raise BackendUnavailable("not connected to the Redis serving this room")
+        shard.channels.add(feed.channel)
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations[feed.channel] = confirmed
         try:
@@ -196,107 +216,158 @@ class RedisBus(RedisLog):
                     await self._deliver_late(feed, data)
 
     async def _listen_forever(self) -> None:
+        """Keep one subscription connection to every master serving now (each `_Shard`
+        reconnects on its own), and put rooms whose slot moved to another master on
+        that master's connection."""
         attempt = 0
         try:
             while not self._closed:
+                self._topology_changed.clear()
                 try:
-                    connections = await self._open_subscribers()
-                    channels = list(self._feeds)
-                    for feed in self._feeds.values():
-                        if feed.last is not None:
-                            feed.held = True  # until caught up (_resync)
-                    await self._subscribe_all(connections, channels)
-                    self._connected.set()
-                    self._failing_until = 0.0  # Redis answered: stop failing fast
-                    attempt = 0
-                    loop = asyncio.get_running_loop()
-                    resync = loop.create_task(self._resync_all(channels))
-                    watchers: list[asyncio.Task[None]] = [resync]
-                    pumps: list[asyncio.Task[None]] = []
-                    for connection in connections.values():
-                        heard = _Heard(loop.time())
-                        watchers.append(loop.create_task(self._keep_alive(connection, heard)))
-                        pumps.append(loop.create_task(self._pump(connection, heard)))
+                    masters = await self._current_masters()
+                except BackendUnavailable as exc:
+                    log.warning("Redis Cluster map unreadable (%s); trying again", exc)
+                    masters = None
+                healthy = False
+                if masters is not None:
                     try:
-                        # Pumps end only by failing: one lost connection, all reopened.
-                        done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-                        for task in done:
-                            task.result()
-                    finally:
-                        for task in (*watchers, *pumps):
-                            task.cancel()
-                        for task in pumps:
-                            with contextlib.suppress(asyncio.CancelledError, Exception):
-                                await task
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not self._closed:
-                        log.warning("Redis subscription lost (%s); reconnecting", exc)
-                self._connected.clear()
-                for fut in self._confirmations.values():
-                    if not fut.done():
-                        fut.set_exception(BackendUnavailable("Redis connection lost"))
-                self._drop_subscribers()
+                        self._follow_masters(masters)
+                        healthy = all(self._shards[m].connection is not None for m in masters)
+                    except Exception:
+                        log.exception("following the Redis masters failed; trying again")
+                if healthy:
+                    self._connected.set()
+                    attempt = 0
+                else:
+                    self._connected.clear()
+                # Something changed, or (while a shard is down) a while passed: look again.
                 backoff = RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
-                await asyncio.sleep(backoff)
-                attempt += 1
+                timeout = None if healthy else backoff
+                attempt += 0 if healthy else 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._topology_changed.wait(), timeout)
         finally:
-            self._drop_subscribers()  # closed (the task cancelled) while open
+            shards, self._shards = list(self._shards.values()), {}
+            for shard in shards:
+                if shard.task is not None:
+                    shard.task.cancel()
+                if shard.connection is not None:
+                    shard.connection.abort()
 
-    async def _open_subscribers(self) -> dict[RedisAddress, RespConnection]:
-        """New subscription connections that Redis has answered (a PING's PONG): to the
-        one Redis, or to every master the cluster names now."""
+    async def _current_masters(self) -> list[RedisAddress]:
         if self._cluster is None:
             assert self._address is not None
-            addresses = [self._address]
-        else:
+            return [self._address]
+        if any(s.connection is None for s in self._shards.values()) or not self._shards:
             await self._cluster.slots.refresh()
-            addresses = self._cluster.slots.masters()
-        async with asyncio.timeout(SUBSCRIBER_CONNECT_S):
-            opened = await asyncio.gather(
-                *(self._open_subscriber(address) for address in addresses)
-            )
-        return dict(zip(addresses, opened, strict=True))
+        return self._cluster.slots.masters()
+
+    def _follow_masters(self, masters: list[RedisAddress]) -> None:
+        loop = asyncio.get_running_loop()
+        for address in [a for a in self._shards if a not in masters]:
+            # No longer a master (it died and its replica took over, or it lost its
+            # slots): its rooms are subscribed where they are served now.
+            shard = self._shards.pop(address)
+            if shard.task is not None:
+                shard.task.cancel()
+        for address in masters:
+            if address not in self._shards:
+                shard = _Shard(address)
+                self._shards[address] = shard
+                shard.task = loop.create_task(self._run_shard(shard))
+        # Rooms whose master's connection is up but that it does not carry yet (their slot
+        # moved there, or their old master died): subscribe and catch them up.
+        for channel, feed in self._feeds.items():
+            serving = self._shard_of(channel)
+            if (
+                serving is not None
+                and serving.connection is not None
+                and channel not in serving.channels
+                and feed.last is not None
+            ):
+                feed.held = True
+                serving.channels.add(channel)
+                serving.connection.send([(self._subscribe_cmd, channel)])
+                self._catch_up(serving, [channel])
+
+    async def _run_shard(self, shard: _Shard) -> None:
+        """One master's subscription connection, reopened whenever it is lost; after
+        every (re)connect each of its rooms is caught up from the log."""
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            connection: RespConnection | None = None
+            try:
+                connection = await self._open_subscriber(shard.address)
+                channels = [c for c in self._feeds if self._master_of(c) == shard.address]
+                for channel in channels:
+                    if self._feeds[channel].last is not None:
+                        self._feeds[channel].held = True  # until caught up (_resync)
+                if channels:
+                    if self._cluster is None:
+                        connection.send([(self._subscribe_cmd, *channels)])
+                    else:
+                        # SSUBSCRIBE takes channels of one slot only: one command each.
+                        connection.send([(self._subscribe_cmd, c) for c in channels])
+                    await asyncio.wait_for(connection.writer.drain(), COMMAND_TIMEOUT_S)
+                shard.connection, shard.channels = connection, set(channels)
+                if self._cluster is None:
+                    self._failing_until = 0.0  # Redis answered: stop failing fast
+                attempt = 0
+                self._topology_changed.set()
+                self._catch_up(shard, channels)
+                heard = _Heard(loop.time())
+                keepalive = loop.create_task(self._keep_alive(connection, heard))
+                try:
+                    await self._pump(connection, heard)
+                finally:
+                    keepalive.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._closed:
+                    log.warning(
+                        "Redis subscription to %s lost (%s); reconnecting",
+                        shard.address.describe(),
+                        exc,
+                    )
+            finally:
+                lost = shard.channels
+                shard.connection, shard.channels = None, set()
+                for task in shard.catching_up:
+                    task.cancel()
+                if connection is not None:
+                    connection.abort()
+                for channel in lost:
+                    fut = self._confirmations.get(channel)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(BackendUnavailable("Redis connection lost"))
+                if not self._closed:
+                    self._topology_changed.set()
+            if self._cluster is not None:
+                self._cluster.slots.refresh_soon()
+            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
+            attempt += 1
+
+    def _catch_up(self, shard: _Shard, channels: list[bytes]) -> None:
+        task = asyncio.get_running_loop().create_task(self._resync_all(channels))
+        shard.catching_up.add(task)
+        task.add_done_callback(shard.catching_up.discard)
 
     async def _open_subscriber(self, address: RedisAddress) -> RespConnection:
-        connection = await connect(address, timeout_s=SUBSCRIBER_CONNECT_S)
-        self._subscribers[address] = connection  # from here on, a failure drops it
-        await _write(connection, "PING")
-        replies = await connection.read_replies()
+        """A new subscription connection that Redis has answered (a PING's PONG)."""
+        async with asyncio.timeout(SUBSCRIBER_CONNECT_S):
+            connection = await connect(address, timeout_s=SUBSCRIBER_CONNECT_S)
+            try:
+                await _write(connection, "PING")
+                replies = await connection.read_replies()
+            except BaseException:
+                connection.abort()
+                raise
         if replies[0] != b"PONG":
+            connection.abort()
             raise RedisLinkError(f"Redis answered PING with {replies[0]!r}")
         return connection
-
-    async def _subscribe_all(
-        self, connections: dict[RedisAddress, RespConnection], channels: list[bytes]
-    ) -> None:
-        """Every room's channel on the connection serving it (one command per channel on
-        a cluster: SSUBSCRIBE takes channels of one slot only)."""
-        if not channels:
-            return
-        if self._cluster is None:
-            (connection,) = connections.values()
-            await asyncio.wait_for(
-                _write(connection, self._subscribe_cmd, *channels), COMMAND_TIMEOUT_S
-            )
-            return
-        for master, group in group_by_master(self._cluster.slots, channels).items():
-            shard = connections.get(master)
-            if shard is None:
-                raise RedisLinkError("the Redis Cluster's masters changed while subscribing")
-            shard.send([(self._subscribe_cmd, channel) for channel in group])
-            await asyncio.wait_for(shard.writer.drain(), COMMAND_TIMEOUT_S)
-
-    def _reopen_subscription(self) -> None:
-        """Make the listener open the whole subscription again (it reads the slot map)."""
-        for connection in self._subscribers.values():
-            connection.abort()
-
-    def _drop_subscribers(self) -> None:
-        connections, self._subscribers = list(self._subscribers.values()), {}
-        for connection in connections:
-            connection.abort()
 
     async def _keep_alive(self, connection: RespConnection, heard: _Heard) -> None:
         """PING a subscription that has gone quiet; give it up only when a PING has gone

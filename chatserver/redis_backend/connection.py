@@ -92,7 +92,9 @@ class RedisConnection:
         self._address: RedisAddress | None = None
         if isinstance(target, ClusterSeeds):
             self._redis = cluster_client(target)
-            self._cluster = ClusterPipe(target, connect_timeout_s=CONNECT_TIMEOUT_S)
+            self._cluster = ClusterPipe(
+                target, connect_timeout_s=CONNECT_TIMEOUT_S, fail_fast_s=FAIL_FAST_S
+            )
         else:
             # A bounded pool that waits for a free connection (up to the command timeout)
             # instead of refusing: under load, requests queue briefly rather than fail, and
@@ -144,6 +146,8 @@ class RedisConnection:
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
+        # One Redis: after a failure every command fails fast. A cluster's masters fail
+        # one by one (ClusterPipe does it per master), and one failing is not all.
         if loop.time() < self._failing_until:
             # Redis just failed: answer at once rather than let every queued request wait
             # out its own timeout (a member's second send would take twice as long).
@@ -155,7 +159,8 @@ class RedisConnection:
             async with asyncio.timeout(COMMAND_TIMEOUT_S):
                 return await awaitable
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
-            self._failing_until = loop.time() + FAIL_FAST_S
+            if self._cluster is None:
+                self._failing_until = loop.time() + FAIL_FAST_S
             raise BackendUnavailable(str(exc) or type(exc).__name__) from exc
 
     async def _run(

@@ -20,6 +20,7 @@ from chatserver.backend import (
     AppendResult,
     JoinQuery,
     JoinView,
+    MeetingMoved,
     PostGuard,
     RaidSuspected,
     RoomSnapshot,
@@ -108,6 +109,8 @@ class RedisLog(RedisConnection):
             return AppendResult(first, duplicate=True)
         if status == b"raid":
             raise RaidSuspected(int(result[1]))
+        if status == b"moved":
+            raise MeetingMoved()
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
 

@@ -6,6 +6,7 @@
     joining      who may join, the join ack, entering live delivery
     posting      a message through moderation to the log or review; typing; hands
     controls     facilitator controls, reviews and member reports
+    meeting      sessions, the agreement, rounds, reactions, wins, statuses, timers
 
 Each flow is handed the narrow backend interfaces it uses (chatserver/backend.py) and
 the flows below it; none reaches for the backend as a whole. Requests arrive decoded
@@ -31,6 +32,7 @@ from chatserver.service.connections import Connections
 from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
+from chatserver.service.meeting import MeetingFlow
 from chatserver.service.posting import Posting
 from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
@@ -118,6 +120,18 @@ class ChatService:
             clock=clock,
             signals=self.signals,
         )
+        self.meeting = MeetingFlow(
+            self.conns,
+            self.rooms,
+            backend,
+            backend,
+            backend,
+            self.alerts,
+            clock=clock,
+            signals=self.signals,
+            tasks=tasks,
+        )
+        self.joining.on_joined(self.meeting.joined)
         self.space = SpaceFlow(
             self.conns,
             space,
@@ -185,6 +199,9 @@ class ChatService:
 
     async def end_expired_forever(self) -> None:
         await self.conns.end_expired_forever()
+
+    async def run_meeting_timers_forever(self) -> None:
+        await self.meeting.run_timers_forever()
 
     async def close(self) -> None:
         self.conns.close()

@@ -12,6 +12,7 @@ from typing import Literal, NotRequired, TypeAlias, TypedDict
 from chatserver.backend import Alert, AuditRecord, User
 from chatserver.errors import ErrorAck
 from rooms.entries import Entry, HeldEntry, MessageEntry
+from rooms.meeting import Meeting
 
 __all__ = ["Ack", "ErrorAck", "Handler"]
 
@@ -26,6 +27,13 @@ class OkAck(TypedDict):
 
 
 OK: OkAck = {"ok": True}
+
+
+class SupportAck(TypedDict):
+    """need_support: what the member is told (a facilitator will check in privately)."""
+
+    ok: Literal[True]
+    message: str
 
 
 class LoggedAck(TypedDict):
@@ -74,6 +82,8 @@ class You(TypedDict):
     role: str
     muted_until: int | None
     muted: bool
+    agreed: bool
+    """Accepted the group agreement of the session now live (rooms/meeting.py)."""
 
 
 class RoomView(TypedDict):
@@ -87,6 +97,10 @@ class RoomView(TypedDict):
     slow_mode_s: int
     floor: str | None
     pinned: list[MessageEntry]
+    meeting: Meeting
+    """The session, its phase, the round, statuses and wins (rooms/meeting.py)."""
+    reactions: dict[str, dict[str, list[str]]]
+    """message id -> reaction -> who reacted."""
     members: list[User]
     hands: list[User]
     you: You

@@ -7,8 +7,11 @@ members, hands and, for a facilitator, held messages and open alerts).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from chatserver import errors
-from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog
+from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog, User
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
 from chatserver.schema import JoinRequest, parse_join
@@ -23,6 +26,9 @@ from rooms.entries import Entry
 from rooms.log import ReadResult
 from rooms.policy import check_invited, check_join, is_facilitator
 from rooms.recovery import history_gap
+
+Arrived = Callable[[str, User], Coroutine[Any, Any, None]]
+"""Told of a room and the person who has just arrived in it."""
 
 # Joins read again when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
@@ -53,6 +59,11 @@ class Joining:
         self._tasks = tasks
         self._history_page = history_page
         self._max_message_chars = max_message_chars
+        self._joined: list[Arrived] = []
+
+    def on_joined(self, handler: Arrived) -> None:
+        """Tell ``handler`` of each person's first connection in a room (after the ack)."""
+        self._joined.append(handler)
 
     async def join(self, sid: str, data: object) -> JoinAck:
         conn = self._connections.get(sid)
@@ -99,6 +110,9 @@ class Joining:
         if read.offset < upto:
             raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
         self._rooms.enter(local, conn)
+        if view.first:
+            for handler in self._joined:
+                self._tasks.spawn(handler(req.room, claims.user(req.room)))
         if req.since is not None:
             self._metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
         if facilitator:
@@ -171,6 +185,7 @@ def join_ack(
                 "role": role,
                 "muted_until": muted_until if muted_until != 0 else None,
                 "muted": muted_until != 0,
+                "agreed": state.has_agreed(user_id),
             },
         },
         "recovered": read.recovered,

@@ -86,6 +86,7 @@ def register(
     concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
+    serialised.update(service.meeting.handlers())
     for name, method in serialised.items():
         sio.on(name, _handler(service, method, serialise=True))
     for name, method in concurrent.items():

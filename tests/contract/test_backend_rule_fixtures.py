@@ -19,7 +19,7 @@ from rooms.state import mutes_in_force
 from tests.contract.test_backend_contract import backend  # noqa: F401  (the parametrized fixture)
 from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
-from tests.unit.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name
+from tests.unit.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name, meeting_fields
 
 
 async def replay(impl: Backend, events: list[dict[str, Any]]) -> None:
@@ -72,6 +72,7 @@ async def test_room_state_fold(
         "pinned_ids": list(state.pins),
         "removed": sorted(state.removed),
         "last_post_ms": await last_posts(backend, request, state.last_post_ms),
+        **meeting_fields(state),
     }
     assert got == case["expected"]
     pinned = {e["id"]: e["entry"] for e in case["events"] if e.get("kind") == "pinned"}

@@ -54,6 +54,8 @@ async def members_in(workers: list[Worker], room: str, per_worker: int) -> list[
     return members
 
 
+# What these prove is about the store (the cluster), not the websocket path: run once.
+@pytest.mark.transport_independent
 async def test_rooms_on_every_shard_reach_members_on_both_workers(
     redis_cluster: RedisClusterProcesses, workers: list[Worker]
 ) -> None:
@@ -80,12 +82,18 @@ async def test_rooms_on_every_shard_reach_members_on_both_workers(
         await asyncio.gather(*(m.close() for m in everyone))
 
 
+@pytest.mark.transport_independent
 async def test_a_master_killed_mid_stream_loses_no_acked_message(
     redis_cluster: RedisClusterProcesses, workers: list[Worker]
 ) -> None:
     room = "circle-failover"
     members = await members_in(workers, room, 2)
     victim = redis_cluster.master_of(room_keys(room)["meta"])
+    # A room on another master: its members must not notice the failover at all.
+    elsewhere = next(
+        r for r in ROOMS if redis_cluster.master_of(room_keys(r)["meta"]) is not victim
+    )
+    bystanders = await members_in(workers, elsewhere, 1)
     acked: dict[str, Any] = {}
     acked_at: list[float] = []
     stop = asyncio.Event()
@@ -100,8 +108,21 @@ async def test_a_master_killed_mid_stream_loses_no_acked_message(
             i += 1
             await asyncio.sleep(0.05)
 
+    calm: dict[str, Any] = {}
+
+    async def chat_elsewhere(m: Member) -> None:
+        i = 0
+        while not stop.is_set():
+            ack = await m.send(f"{m.name} #{i}", deadline_s=15)
+            if ack:
+                calm[ack["id"]] = ack
+            i += 1
+            await asyncio.sleep(0.1)
+
     try:
-        senders = asyncio.gather(*(send_steadily(m) for m in members))
+        senders = asyncio.gather(
+            *(send_steadily(m) for m in members), *(chat_elsewhere(m) for m in bystanders)
+        )
         await asyncio.sleep(1.5)
         before = len(acked)
         killed_at = time.monotonic()
@@ -121,8 +142,11 @@ async def test_a_master_killed_mid_stream_loses_no_acked_message(
         last = max(a["offset"] for a in acked.values())
         await settle(members, last, timeout_s=20)
         assert_exactly_once_in_order(members, acked)
+        assert sum(m.unavailable for m in bystanders) == 0, "another shard's room was refused"
+        await settle(bystanders, max(a["offset"] for a in calm.values()))
+        assert_exactly_once_in_order(bystanders, calm)
         print(f"failover: resumed {resumed[0]:.2f} s after the kill, {refused} refused")
     finally:
         stop.set()
-        await asyncio.gather(*(m.close() for m in members))
+        await asyncio.gather(*(m.close() for m in members + bystanders))
         await asyncio.to_thread(redis_cluster.restore)
