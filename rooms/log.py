@@ -42,6 +42,19 @@ class RoomLog:
         """(sender's user id, client_id) -> the stored entry."""
         self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
 
+    @classmethod
+    def restored(
+        cls, epoch: str, offset: int, entries: Iterable[Entry], *, max_entries: int
+    ) -> RoomLog:
+        """A log as it was kept (a store reopened after a restart): the same epoch, its
+        last offset, and its retained entries in offset order, each keeping its offset."""
+        log = cls(epoch, max_entries=max_entries)
+        for entry in entries:
+            log.offset = entry["offset"] - 1
+            log.append(entry)
+        log.offset = max(log.offset, offset)
+        return log
+
     @property
     def first_offset(self) -> int:
         """The oldest retained offset (offset + 1 when nothing is retained)."""
