@@ -83,7 +83,7 @@ class Console:
         self._address = address
         self._sign_ins = Limiter(burst=5, refill_s=12.0)
         self._actions = Limiter(burst=60, refill_s=1.0)
-        self._openings = Limiter(burst=20, refill_s=3.0)
+        self._openings = Limiter(burst=60, refill_s=1.0)
 
     def routes(self, app: web.Application) -> None:
         add = app.router.add_route

@@ -198,7 +198,7 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             expired = _api_invitation(d.other(), hours=0.0003)
             deadline = time.monotonic() + 10
             while _status(through_nginx(d, expired)) != 410 and time.monotonic() < deadline:
-                time.sleep(0.1)
+                time.sleep(0.25)
             visitor = open_person()
             visitor.page.goto(through_nginx(d, expired))
             heading = visitor.page.get_by_role("heading", level=1)
