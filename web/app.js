@@ -19,6 +19,7 @@ import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
+import { createViews } from "./views.js";
 
 /**
  * Room and token from the link. The token is moved from the address bar into this tab's
@@ -64,6 +65,7 @@ async function resolveCredential() {
 
 const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
 const PLACE_ENDED = /place in this group has ended/;
+const ORGANISER_ENDED = /organiser has ended your place/;
 
 /**
  * The skip links move focus without touching the address bar: the fragment is the room's
@@ -122,6 +124,7 @@ function start({ room, token, kept }) {
   createPins({ store, feedback, showMessage: conversation.showMessage });
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
+  createViews({ store });
   createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
@@ -202,6 +205,16 @@ function start({ room, token, kept }) {
           session.handlers.refused(message);
         },
       };
+  if (kept) {
+    // Removed by the organiser (not by a facilitator, which is for now): the place is over,
+    // so the credential goes and the page that says what happened and who to contact opens.
+    store.subscribe((state, event) => {
+      if (event && event.type === "removed_from_room" && ORGANISER_ENDED.test(String(event.reason || ""))) {
+        forgetCredential(globalThis.localStorage, room);
+        location.replace(endedPage(room));
+      }
+    });
+  }
   conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }

@@ -63,6 +63,12 @@ export function createConversation({ store, feedback, onEditFailed }) {
 
   // -------------------------------------------------------------------------------------
   // Scrolling: new messages scroll into view only when you are already at the bottom.
+  // Whether you are is remembered from your own scrolling (`stuck`), not measured after
+  // the fact: a note or a pin appearing above the log makes it shorter without anyone
+  // scrolling, and the newest message must stay in view then too.
+
+  let stuck = true;
+  let lastTop = 0;
 
   function isNearBottom() {
     return box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;
@@ -70,12 +76,13 @@ export function createConversation({ store, feedback, onEditFailed }) {
 
   function scrollToBottom() {
     box.scrollTop = box.scrollHeight;
+    stuck = true;
     jump.hidden = true;
   }
 
   /** Run a change to the message list, keeping the view at the bottom if it was there. */
   function withScroll(change, { force = false } = {}) {
-    const stick = force || isNearBottom();
+    const stick = force || stuck || isNearBottom();
     change();
     if (stick) scrollToBottom();
     else jump.hidden = false;
@@ -86,8 +93,21 @@ export function createConversation({ store, feedback, onEditFailed }) {
     box.focus();
   });
   box.addEventListener("scroll", () => {
-    if (isNearBottom()) jump.hidden = true;
+    // Only scrolling up leaves the bottom: content added below (which fires no scroll)
+    // or a scroll event arriving after it must not count as the person leaving.
+    if (isNearBottom()) stuck = true;
+    else if (box.scrollTop < lastTop) stuck = false;
+    lastTop = box.scrollTop;
+    if (stuck) jump.hidden = true;
   });
+  if (typeof ResizeObserver === "function") {
+    // The log got shorter or taller (a note, a pin, the keyboard on a phone): keep the
+    // newest message in view if it was; otherwise say there is more below.
+    new ResizeObserver(() => {
+      if (stuck) scrollToBottom();
+      else if (!isNearBottom()) jump.hidden = false;
+    }).observe(box);
+  }
 
   // -------------------------------------------------------------------------------------
   // Placement
@@ -266,6 +286,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
       feedback.say("That message is no longer in the conversation.", { error: true });
       return;
     }
+    document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: "messages" } }));
     for (const old of box.querySelectorAll(".msg.spotlight")) old.classList.remove("spotlight");
     node.classList.add("spotlight");
     node.tabIndex = -1;
@@ -345,7 +366,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
     const node = ownNode(item, "sending…");
     node.classList.add("pending");
     ownNodes.set(item.client_id, node);
-    box.append(node);
+    withScroll(() => box.append(node), { force: true }); // what you just wrote is in view
   }
 
   function setPendingLabel(clientId, label) {

@@ -139,6 +139,8 @@ export function isRoomEvent(entry) {
 export const HISTORY_GAP_TEXT = Object.freeze({
   lost: "Earlier messages from this session are no longer available.",
   trimmed: "Some messages from while you were away are no longer available.",
+  rolled_back:
+    "The server recovered from a fault and lost the last few messages. If you sent something just now, check it is here.",
 });
 
 export function hasOffset(entry) {
@@ -194,6 +196,36 @@ export function describeRoomState(state, now = Date.now()) {
   if (state.mutedUntil === null) parts.push("You are muted");
   else if (state.mutedUntil > now) parts.push(`You are muted until ${formatTime(state.mutedUntil)}`);
   return parts.join(" · ");
+}
+
+/**
+ * Why this person cannot post now, in the server's order (rooms/policy.py's post guard:
+ * muted, paused, locked, someone else's floor), and what happens to a message typed
+ * meanwhile; slow mode does not stop a post, it paces it. Facilitators may always post.
+ * Returns {rule, blocks, text} with rule "" and text "" when nothing stands in the way.
+ */
+export function postingState({ role, muteUntil, paused, locked, floor, floorName, selfId, slowModeS }, now = Date.now()) {
+  const none = { rule: "", blocks: false, text: "" };
+  if (role === "facilitator") return none;
+  const keep = "You can keep writing: your message stays here";
+  if (muteUntil === null || muteUntil > now) {
+    // The mute itself (until when, their note) is said just above, in #mute-state.
+    return { rule: "muted", blocks: true, text: "Your draft stays here until then." };
+  }
+  if (paused) return { rule: "paused", blocks: true, text: `The room is paused for a moment. ${keep} until it resumes.` };
+  if (locked) return { rule: "locked", blocks: true, text: `The room is locked: only facilitators can post. ${keep} until it opens again.` };
+  if (floor != null && floor !== selfId) {
+    const who = floorName || "Someone else";
+    return { rule: "floor", blocks: true, text: `${who} has the floor. ${keep} until everyone may speak again.` };
+  }
+  if (slowModeS > 0) {
+    return {
+      rule: "slow_mode",
+      blocks: false,
+      text: `Slow mode: one message every ${formatDuration(slowModeS)}. A message you send sooner waits its turn and goes out by itself.`,
+    };
+  }
+  return none;
 }
 
 /** A span of seconds for people: "45 s", "15 min", "2 h", "1 h 30 min". */

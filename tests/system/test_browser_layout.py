@@ -17,6 +17,7 @@ import contextlib
 import json
 import re
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from tests.browser_support import (
     ready,
     say,
     serve,
+    server_env,
     shot,
 )
 
@@ -44,13 +46,22 @@ pytestmark = pytest.mark.transport_independent
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
+DAY = (
+    "woke at four with the burning in my hips, paced the kitchen, tried the breathing, "
+    "made it to the afternoon, and slept a little after lunch."
+)
+SHARE = "How the last month went for me, in full because the group asked. " + " ".join(
+    f"Day {i}: {DAY}" for i in range(1, 9)
+)
 CONTACT = "text me on 07700 900123 if you want to talk"
 MEDICATION = "selling my leftover oxycodone, whatsapp me on 07700 900123"
 
 
 @pytest.fixture(scope="module")
 def huddle_process() -> Iterator[HuddleServer | None]:
-    yield from serve("browser-layout-server.log")
+    # A full history is posted quickly from one helper connection: a big burst lets it.
+    yield from serve("browser-layout-server.log", env={**server_env(), "HUDDLE_RATE_BURST": "500"})
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +106,60 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 def assert_axe_clean(page: Page, where: str) -> None:
     found = axe_violations(page)
     assert found == [], f"axe-core ({where}): {json.dumps(found, indent=1)}"
+
+
+def emit_as(page: Page, token: str, room: str, calls: list[tuple[str, dict[str, Any]]]) -> Any:
+    """Send events on a second, short-lived connection from `page`; the acks, in order."""
+    return page.evaluate(
+        """async ({token, room, calls}) => {
+            const { io } = await import("/vendor/socket.io.esm.min.js");
+            const s = io({ auth: { token }, transports: ["websocket"], forceNew: true });
+            try {
+                await new Promise((ok, fail) => {
+                    s.once("connect", ok);
+                    s.once("connect_error", fail);
+                });
+                const joined = await s.timeout(5000).emitWithAck("join", { room });
+                if (!joined.ok) return [joined];
+                const acks = [];
+                for (const [event, payload] of calls) {
+                    acks.push(await s.timeout(5000).emitWithAck(event, { room, ...payload }));
+                }
+                return acks;
+            } finally {
+                s.disconnect();
+            }
+        }""",
+        {"token": token, "room": room, "calls": calls},
+    )
+
+
+def post(text: str) -> tuple[str, dict[str, Any]]:
+    return ("message", {"text": text, "client_id": str(uuid.uuid4())})
+
+
+def on_screen(page: Page, selector: str) -> dict[str, Any]:
+    """Is the element inside the viewport (and inside the log, when it is in the log), and
+    is it what a tap at its centre would reach (nothing drawn over it)?"""
+    found: dict[str, Any] = page.locator(selector).last.evaluate(
+        """(el) => {
+            const r = el.getBoundingClientRect();
+            const log = el.closest(".messages");
+            const c = log ? log.getBoundingClientRect() : { top: 0, bottom: innerHeight };
+            const top = Math.max(0, c.top), bottom = Math.min(innerHeight, c.bottom);
+            const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            return { inside: r.height > 0 && r.top >= top - 1 && r.bottom <= bottom + 1,
+                     reached: Boolean(hit) && el.contains(hit),
+                     box: [Math.round(r.top), Math.round(r.bottom)],
+                     area: [Math.round(top), Math.round(bottom)] };
+        }"""
+    )
+    return found
+
+
+def assert_on_screen(page: Page, selector: str, where: str) -> None:
+    found = on_screen(page, selector)
+    assert found["inside"] and found["reached"], f"{selector} not on screen ({where}): {found}"
 
 
 def focused(page: Page) -> str:
@@ -199,3 +264,101 @@ def delete_message(page: Page, text: str) -> None:
     target.get_by_role("button", name="Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
     expect(target).to_have_count(0)
+
+
+# ---------------------------------------------------------------------------------------
+# The worst case on screen at once: a long pin, a crisis note, a mute, a full history
+
+
+def worst_case(srv: HuddleServer, sam: Person, alex: Person) -> str:
+    """A room with a full history, a ~1,200-character pin, Alex's crisis note and contact
+    note and a 15 min mute; returns the newest message's text."""
+    room = room_id()
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    bea = srv.token("bea", "Bea", room, "member")
+    texts = [f"History {i}: " + "a flare day, " * (i % 7 + 1) for i in range(60)] + [SHARE]
+    acks = emit_as(alex.page, bea, room, [post(text) for text in texts])
+    assert all(a.get("ok") for a in acks), acks[-3:]
+    sam_token = srv.token("sam", "Sam", room, "facilitator")
+    assert emit_as(sam.page, sam_token, room, [("pin", {"id": acks[-1]["id"]})])[0]["ok"]
+    expect(alex.page.locator("#pinned-list .pin")).to_have_count(1)
+
+    say(alex, CRISIS)
+    expect(alex.page.locator("#notices .notice")).to_have_count(1)
+    say(alex, CONTACT)
+    expect(alex.page.locator("#notices .notice")).to_have_count(2)
+    # The member's own message stays in view after the notes above the log appear.
+    own = msg(alex.page, "if you want to talk")
+    expect(own).to_have_attribute("data-offset", re.compile(r"\d"))
+    assert_on_screen(alex.page, "#messages .msg.own", "own message after a note")
+
+    muted = emit_as(sam.page, sam_token, room, [("mute", {"user_id": "alex", "duration_s": 900})])
+    assert muted[0]["ok"]
+    expect(alex.page.locator("#mute-state")).to_be_visible()
+    newest = "Newest: thank you all for tonight."
+    assert emit_as(sam.page, bea, room, [post(newest)])[0]["ok"]
+    for page in (sam.page, alex.page):
+        expect(msg(page, newest)).to_have_count(1)
+    expect(sam.page.locator('#alert-list .alert[data-kind="crisis"]')).to_have_count(1)
+    return newest
+
+
+def check_worst_case(person: Person, newest: str, where: str) -> None:
+    page = person.page
+    assert_on_screen(page, "#composer", where)
+    assert_on_screen(page, "#messages .msg", where)
+    expect(page.locator("#messages .msg").last).to_contain_text(newest)
+    log_px = page.locator("#messages").evaluate("n => n.clientHeight")
+    assert log_px >= 150, f"only {log_px} px of conversation ({where})"
+    assert person.errors == [], person.errors
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
+    huddle_process: HuddleServer | None, browser: Browser | None, size: tuple[int, int]
+) -> None:
+    srv = ready(huddle_process)
+    people = open_people(browser, viewport=size)
+    new_person = next(people)
+    try:
+        sam, alex = new_person(), new_person()
+        newest = worst_case(srv, sam, alex)
+        name = "phone" if size == PHONE else "desktop"
+        for role, person in (("facilitator", sam), ("member", alex)):
+            shot(person.page, f"layout-{role}-{name}")
+            check_worst_case(person, newest, f"{role}, {name}")
+            assert_axe_clean(person.page, f"{role}, {name}, light")
+            person.page.emulate_media(color_scheme="dark")
+            shot(person.page, f"layout-{role}-{name}-dark")
+            assert_axe_clean(person.page, f"{role}, {name}, dark")
+            person.page.emulate_media(color_scheme="light")
+
+        # The member is told why Send does nothing now, and the draft stays.
+        alex.page.locator("#composer").fill("I'd like to add something")
+        expect(alex.page.locator("#send")).to_be_disabled()
+        alex.page.locator("#composer").press("Enter")
+        expect(alex.page.locator("#composer")).to_have_value("I'd like to add something")
+        expect(alex.page.locator("#posting-state")).to_contain_text("Your draft stays here")
+
+        # The pin shows a few lines, with "Show more", and the pinned bar folds away.
+        pin_text = alex.page.locator("#pinned-list .pin .text")
+        assert pin_text.evaluate("n => n.getBoundingClientRect().height") < 100
+        more = alex.page.locator("#pinned-list .fold-toggle")
+        more.click()
+        expect(more).to_have_attribute("aria-expanded", "true")
+        assert_on_screen(alex.page, "#composer", f"member, {name}, pin opened")
+        alex.page.get_by_role("button", name="Hide the pinned messages").click()
+        expect(pin_text).to_be_hidden()
+        expect(alex.page.locator("#pinned")).to_contain_text("Pinned (1)")
+
+        # The notes fold into one "For you" item: the newest shows, the earlier one waits.
+        notes = alex.page.locator("#notices .notice")
+        expect(notes.first).to_be_visible()
+        expect(notes.nth(1)).to_be_hidden()
+        alex.page.get_by_role("button", name="1 earlier note").click()
+        expect(notes.nth(1)).to_be_visible()
+        assert_on_screen(alex.page, "#composer", f"member, {name}, notes opened")
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(people)
