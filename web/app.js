@@ -10,6 +10,7 @@ import { createConversation } from "./conversation.js";
 import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
@@ -124,6 +125,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded
