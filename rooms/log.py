@@ -25,6 +25,8 @@ class ReadResult:
     offset: int
     recovered: bool
     entries: list[Entry]
+    rolled_back_from: str = ""
+    """The epoch this log was rolled back from by a failover (Redis Cluster), if it was."""
 
 
 class RoomLog:

@@ -10,6 +10,7 @@ import { createConversation } from "./conversation.js";
 import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
@@ -64,6 +65,7 @@ async function resolveCredential() {
 
 const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
 const PLACE_ENDED = /place in this group has ended/;
+const ORGANISER_ENDED = /organiser has ended your place/;
 
 /**
  * The skip links move focus without touching the address bar: the fragment is the room's
@@ -123,6 +125,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded
@@ -202,6 +205,16 @@ function start({ room, token, kept }) {
           session.handlers.refused(message);
         },
       };
+  if (kept) {
+    // Removed by the organiser (not by a facilitator, which is for now): the place is over,
+    // so the credential goes and the page that says what happened and who to contact opens.
+    store.subscribe((state, event) => {
+      if (event && event.type === "removed_from_room" && ORGANISER_ENDED.test(String(event.reason || ""))) {
+        forgetCredential(globalThis.localStorage, room);
+        location.replace(endedPage(room));
+      }
+    });
+  }
   conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }
