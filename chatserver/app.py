@@ -94,6 +94,7 @@ def make_backend(settings: Settings) -> Backend:
     return SqliteBackend(
         Path(settings.data_dir) / ROOMS_FILE,
         history_size=settings.history_size,
+        retention_s=settings.retention_s,
         synchronous=settings.sqlite_synchronous.upper(),
     )
 
