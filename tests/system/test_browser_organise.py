@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -85,7 +86,9 @@ def deployment() -> Iterator[Deployment | None]:
         redis.start()
         for worker in workers:
             worker.redis_url = redis.url
-            worker.start()
+        # Both at once: a worker's start-up is mostly waiting for its imports.
+        with ThreadPoolExecutor(len(workers)) as starting:
+            list(starting.map(Worker.start, workers))
         nginx.start()
         with urllib.request.urlopen(f"{nginx.url}/healthz", timeout=5) as resp:
             behind = json.loads(resp.read())["worker"]
