@@ -38,6 +38,7 @@ from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
@@ -85,7 +86,13 @@ def make_backend(settings: Settings) -> Backend:
             wait_replicas=settings.redis_wait_replicas,
             wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
-    return MemoryBackend(history_size=settings.history_size)
+    if settings.embedded_store == "memory":
+        return MemoryBackend(history_size=settings.history_size)
+    return SqliteBackend(
+        Path(settings.data_dir) / ROOMS_FILE,
+        history_size=settings.history_size,
+        synchronous=settings.sqlite_synchronous.upper(),
+    )
 
 
 def make_space(settings: Settings) -> GroupSpace:

@@ -64,6 +64,7 @@ async function resolveCredential() {
 
 const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
 const PLACE_ENDED = /place in this group has ended/;
+const ORGANISER_ENDED = /organiser has ended your place/;
 
 /**
  * The skip links move focus without touching the address bar: the fragment is the room's
@@ -202,6 +203,16 @@ function start({ room, token, kept }) {
           session.handlers.refused(message);
         },
       };
+  if (kept) {
+    // Removed by the organiser (not by a facilitator, which is for now): the place is over,
+    // so the credential goes and the page that says what happened and who to contact opens.
+    store.subscribe((state, event) => {
+      if (event && event.type === "removed_from_room" && ORGANISER_ENDED.test(String(event.reason || ""))) {
+        forgetCredential(globalThis.localStorage, room);
+        location.replace(endedPage(room));
+      }
+    });
+  }
   conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }

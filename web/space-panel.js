@@ -368,7 +368,11 @@ export function createSpacePanel({ store, request, feedback }) {
     // opens by itself on the first join of a page that has no conversation to show.
     if (event.type === "joined" && !opened) {
       opened = true;
-      if (!state.timeline.entries.some((e) => !e.kind)) reveal();
+      // (A facilitator's phone keeps the view they chose: web/views.js.)
+      if (!state.timeline.entries.some((e) => !e.kind)) {
+        if (isFacilitator(state)) byId("space").open = true;
+        else reveal();
+      }
     }
   });
 

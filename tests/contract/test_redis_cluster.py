@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from chatserver.backend import BackendUnavailable, Delivery
+from chatserver.backend import BackendUnavailable, Delivery, JoinQuery
 from chatserver.redis_backend import RedisBackend, room_keys
 from chatserver.redis_cluster import ClusterPipe, ClusterSeeds, key_slot
-from tests.contract.test_backend_contract import NOW, msg
+from rooms.recovery import Since
+from tests.contract.test_backend_contract import ALEX, NOW, msg
 from tests.redis_cluster import RedisClusterProcesses
 
 
@@ -159,6 +160,12 @@ async def test_a_failover_that_lost_delivered_entries_starts_a_new_epoch(
         assert read.epoch != epoch and read.offset == 2
         page = await a.read(room, None, 10)
         assert [e["text"] for e in page.entries if "text" in e] == ["one", "four"]
+        # A member rejoining with the old epoch is told why the page starts afresh.
+        view = await b.enter(
+            room,
+            JoinQuery(user=ALEX, conn_id="c-rejoin", since=Since(3, epoch), page=10, now_ms=NOW),
+        )
+        assert view.read.rolled_back_from == epoch and not view.read.recovered
         # From here on the room carries on in its new epoch, live.
         assert await append_until_accepted(a, room, "five") == 3
         await until(lambda: "five" in texts(got))
