@@ -10,6 +10,7 @@ import { createConversation } from "./conversation.js";
 import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
@@ -56,13 +57,13 @@ async function resolveCredential() {
   if (!kept) return { ...link, kept: false };
   const renewed = await renewCredential({ storage, room: link.room, token: kept });
   if (renewed.ended) {
-    location.replace(endedPage(link.room));
+    location.replace(endedPage(link.room, renewed.why));
     return null;
   }
   return { room: link.room, token: renewed.token, kept: true };
 }
 
-const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
 const PLACE_ENDED = /place in this group has ended/;
 const ORGANISER_ENDED = /organiser has ended your place/;
 
@@ -124,6 +125,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded

@@ -11,6 +11,7 @@ The audit records that something happened, never its text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NotRequired, TypedDict
 
 from chatserver import errors
@@ -145,7 +146,7 @@ class SpaceFlow:
         alerts: Alerts,
         *,
         pipeline: Pipeline,
-        policy: ModerationPolicy,
+        policy_for: Callable[[str], ModerationPolicy],
         clock: ServiceClock,
     ) -> None:
         self._connections = connections
@@ -155,7 +156,8 @@ class SpaceFlow:
         self._bus = bus
         self._alerts = alerts
         self._pipeline = pipeline
-        self._policy = policy
+        self._policy_for = policy_for
+        """Each room's moderation policy (its group's, chatserver/organise/policies.py)."""
         self._clock = clock
 
     def handlers(self) -> dict[str, Handler]:
@@ -196,7 +198,9 @@ class SpaceFlow:
         ack: SpaceAck = {
             "ok": True,
             "next_session": await self._space.next_session(room),
-            "crisis_lines": [{"label": k, "text": v} for k, v in self._policy.crisis_lines],
+            "crisis_lines": [
+                {"label": k, "text": v} for k, v in self._policy_for(room).crisis_lines
+            ],
             "resources": shelf,
             "wins": await self._space.wins(room),
             "goals": (await self._space.goals_of(room, user["id"]))[:GOALS_IN_SPACE],
@@ -308,7 +312,7 @@ class SpaceFlow:
         req = parse_resource(data)
         user = self._person(sid, req.room)
         facilitator = is_facilitator(user["role"])
-        off_list = self._check_link(req.url)
+        off_list = self._check_link(req.url, req.room)
         note = await self._moderated(req.room, user, req.note, "resource") if req.note else ""
         title = await self._moderated(req.room, user, req.title, "resource")
         resource: Resource = {
@@ -372,7 +376,7 @@ class SpaceFlow:
         await self._audit(req.room, user, "resource_removed")
         return {"ok": True}
 
-    def _check_link(self, url: str) -> bool:
+    def _check_link(self, url: str, room: str) -> bool:
         """The link rules, applied to a shelf entry: one web link, not a person's profile or
         a chat invitation. Returns whether its site is off the room's trusted list."""
         text, _ = normalise(url)
@@ -386,7 +390,7 @@ class SpaceFlow:
                 errors.INVALID_PAYLOAD,
                 "A link to a person's profile or a chat cannot go on the shelf.",
             )
-        return not host_in(links[0].host, self._policy.link_allowlist)
+        return not host_in(links[0].host, self._policy_for(room).link_allowlist)
 
     # -- the next session --------------------------------------------------------------
 
@@ -493,7 +497,7 @@ class SpaceFlow:
             role=user["role"],
             text=text,
             now=self._clock() / 1000,
-            policy=self._policy,
+            policy=self._policy_for(room),
             gate=conn_gate,
         )
         outcome = self._pipeline.run(ctx)

@@ -69,6 +69,20 @@ HANDS_CLEAR = "DELETE FROM hands WHERE room = ?"
 HAND_PUT = "INSERT INTO hands (room, position, body) VALUES (?, ?, ?)"
 
 
+ROOM_TABLES = (
+    "rooms",
+    "entries",
+    "held",
+    "held_client_ids",
+    "alerts",
+    "audit",
+    "facilitators",
+    "hands",
+)
+"""Every table with a room's rows: forgetting a room deletes from each."""
+FORGET = tuple(f"DELETE FROM {table} WHERE room = ?" for table in ROOM_TABLES)
+
+
 def encode(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -135,6 +149,13 @@ class KeptRoom:
     """Oldest first."""
     facilitators: set[str] = field(default_factory=set)
     hands: list[User] = field(default_factory=list)
+
+    @property
+    def last_active_ms(self) -> int:
+        """When something was last written, held or raised in the room (0: never)."""
+        times = [e["ts"] for e in self.entries[-1:]]
+        times += [h["ts"] for h in self.held] + [a.get("ts", 0) for a in self.alerts]
+        return max(times, default=0)
 
 
 def trim(db: sqlite3.Connection, *, history_size: int, audit: int, held_client_ids: int) -> None:
