@@ -45,8 +45,8 @@ from chatserver.space.requests import (
 from chatserver.space.store import GroupSpace
 from moderation import Action, MessageContext, ModerationPolicy, Pipeline, RoomGate
 from moderation.links import find_links, host_in, normalise
-from rooms.entries import MessageEntry, room_event
 from rooms.codes import NO_SESSION
+from rooms.entries import MessageEntry, room_event
 from rooms.policy import check_moderate, is_facilitator
 
 ERASED_REASON = "removed by its author"
