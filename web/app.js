@@ -57,13 +57,13 @@ async function resolveCredential() {
   if (!kept) return { ...link, kept: false };
   const renewed = await renewCredential({ storage, room: link.room, token: kept });
   if (renewed.ended) {
-    location.replace(endedPage(link.room));
+    location.replace(endedPage(link.room, renewed.why));
     return null;
   }
   return { room: link.room, token: renewed.token, kept: true };
 }
 
-const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
 const PLACE_ENDED = /place in this group has ended/;
 const ORGANISER_ENDED = /organiser has ended your place/;
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -214,3 +215,32 @@ async def test_a_backup_taken_while_serving_restores_the_rooms(
         assert [a["id"] for a in await restored.alerts_list("r1")] == ["a1"]
     finally:
         await restored.close()
+
+
+async def test_a_room_nobody_wrote_in_for_the_retention_is_forgotten(path: Path) -> None:
+    """As Redis lets an idle room expire (HUDDLE_RETENTION_S), the file does not keep a
+    room's words, alerts and audit for ever."""
+    store = SqliteBackend(path, history_size=20, retention_s=60)
+    await store.start()
+    long_ago = int(time.time() * 1000) - 120_000
+    quiet = msg("said long ago", room="quiet", ts=long_ago)
+    await store.append("quiet", quiet, guard=None, now_ms=long_ago)
+    await store.alert_put("quiet", {"room": "quiet", "kind": "report", "id": "a1", "ts": long_ago})
+    await store.audit_add("quiet", {"ts": long_ago, "by": SAM, "action": "mute"})  # type: ignore[typeddict-item]
+    kept = await append(store, msg("said now"))
+    await store.close()
+
+    again = SqliteBackend(path, history_size=20, retention_s=60)
+    await again.start()
+    try:
+        assert [e["offset"] for e in (await again.read("r1", None, 50)).entries] == [kept["offset"]]
+        await again.journal.durable()
+        with sqlite3.connect(path) as db:
+            for table in ("entries", "alerts", "audit"):
+                rows = db.execute(f"SELECT COUNT(*) FROM {table} WHERE room = 'quiet'")
+                assert rows.fetchone()[0] == 0, table
+        fresh = await again.read("quiet", None, 50)
+        assert fresh.entries == [] and fresh.offset == 0
+        assert await again.alerts_list("quiet") == []
+    finally:
+        await again.close()
