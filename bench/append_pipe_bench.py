@@ -1,7 +1,7 @@
 """Microbenchmark: the Redis hot path, appends per second and worker CPU per append.
 
     .venv/bin/python bench/append_pipe_bench.py [--appends 20000] [--rounds 3]
-        [--in-flight 1,8,64] [--loop uvloop|asyncio] [--root /tmp/before]
+        [--in-flight 1,8,64] [--loop uvloop|asyncio] [--root /tmp/before] [--guard]
 
 Starts a private redis-server on a free 127.0.0.1 port (no persistence), then for each
 number of appends in flight runs ``RedisBackend.append`` (the append script through
@@ -55,8 +55,10 @@ def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
     raise SystemExit("redis-server did not start")
 
 
-async def measure(url: str, appends: int, in_flight: int) -> tuple[float, float]:
-    """(appends per second, worker CPU µs per append) for one run."""
+async def measure(url: str, appends: int, in_flight: int, guarded: bool) -> tuple[float, float]:
+    """(appends per second, worker CPU µs per append) for one run. ``guarded``: each
+    append is a member's post, checked by the script's post guard as live messages are."""
+    from chatserver.backend import PostGuard
     from chatserver.redis_backend import RedisBackend
     from rooms.entries import message_entry
 
@@ -78,7 +80,8 @@ async def measure(url: str, appends: int, in_flight: int) -> tuple[float, float]
                 ts=counter,
                 client_id=f"c{counter}",
             )
-            await backend.append(entry["room"], entry, guard=None, now_ms=counter)
+            guard = PostGuard("u", "member") if guarded else None
+            await backend.append(entry["room"], entry, guard=guard, now_ms=counter)
 
     try:
         await one_after_another(200)  # warm: connections open, script loaded
@@ -107,6 +110,9 @@ def main() -> None:
     parser.add_argument("--in-flight", default="1,8,64")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument(
+        "--guard", action="store_true", help="append as a member's post (the post guard runs)"
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.in_flight.split(",")]
     if not 1 <= args.appends <= 1_000_000 or not 1 <= args.rounds <= 20:
@@ -122,7 +128,7 @@ def main() -> None:
         print(f"chatserver from {args.root.resolve()}, loop {args.loop}")
         for n in levels:
             figures = [
-                run_on(args.loop, lambda n=n: measure(url, args.appends, n))
+                run_on(args.loop, lambda n=n: measure(url, args.appends, n, args.guard))
                 for _ in range(args.rounds)
             ]
             rates = sorted(rate for rate, _ in figures)

@@ -179,6 +179,18 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         alex.locator("#need-support").click()
         expect(alex.locator("#action-status")).to_contain_text("check in with you privately")
         expect(sam.locator("#alert-list")).to_contain_text("Alex")
+        # Sam checks in with Alex privately: only the two of them (and co-facilitators) see it.
+        sam.locator("#checkin-member").select_option("alex")
+        sam.locator("#checkin-open").click()
+        thread = alex.locator('.thread[data-user-id="alex"]')
+        expect(thread).to_be_visible()
+        thread.locator("input").fill("Thanks for reaching out. It's been a hard week.")
+        thread.locator("input").press("Enter")
+        expect(sam.locator('.thread[data-user-id="alex"] .thread-list')).to_contain_text(
+            "hard week"
+        )
+        expect(cara.locator(".thread")).to_have_count(0)
+        expect(cara.locator("#messages")).not_to_contain_text("hard week")
         shot(sam, "meeting-open-sharing-desktop")
         shot(bea, "meeting-open-sharing-phone")
 
