@@ -170,6 +170,7 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             assert sam.page.evaluate("() => document.body.dataset.role") == "facilitator"
             join_with(kit, through_nginx(d, member_link), "Kit (she/her)")
             join_with(lee, through_nginx(d, member_link), "Lee")
+            assert lee.page.locator("#room-name").inner_text() == "Thursday circle"
 
             say(kit, "Evening all, hard week with the flare")
             for other in (sam, lee):
