@@ -55,9 +55,14 @@ def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
     raise SystemExit("redis-server did not start")
 
 
-async def measure(url: str, appends: int, in_flight: int, guarded: bool) -> tuple[float, float]:
-    """(appends per second, worker CPU µs per append) for one run. ``guarded``: each
-    append is a member's post, checked by the script's post guard as live messages are."""
+async def measure(
+    url: str, appends: int, in_flight: int, guarded: bool
+) -> tuple[float, float, float]:
+    """(appends per second, worker CPU µs per append, redis-server µs per append script
+    as its INFO commandstats counts them) for one run. ``guarded``: each append is a
+    member's post, checked by the script's post guard as live messages are."""
+    import redis.asyncio as aioredis
+
     from chatserver.backend import PostGuard
     from chatserver.redis_backend import RedisBackend
     from rooms.entries import message_entry
@@ -86,11 +91,16 @@ async def measure(url: str, appends: int, in_flight: int, guarded: bool) -> tupl
     try:
         await one_after_another(200)  # warm: connections open, script loaded
         each = appends // in_flight
+        stats = aioredis.Redis.from_url(url)
+        await stats.config_resetstat()
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one_after_another(each) for _ in range(in_flight)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         done = each * in_flight
-        return done / wall, cpu / done * 1e6
+        info = await stats.info("commandstats")
+        await stats.aclose()
+        script = info.get("cmdstat_evalsha", {}).get("usec_per_call", 0.0)
+        return done / wall, cpu / done * 1e6, float(script)
     finally:
         await backend.close()
 
@@ -131,13 +141,16 @@ def main() -> None:
                 run_on(args.loop, lambda n=n: measure(url, args.appends, n, args.guard))
                 for _ in range(args.rounds)
             ]
-            rates = sorted(rate for rate, _ in figures)
-            cpus = sorted(cpu for _, cpu in figures)
+            rates = sorted(rate for rate, _, _ in figures)
+            cpus = sorted(cpu for _, cpu, _ in figures)
+            scripts = sorted(script for _, _, script in figures)
             print(
                 f"{n:>4} in flight: appends/s median {statistics.median(rates):,.0f}"
                 f" best {rates[-1]:,.0f}; CPU µs per append median"
                 f" {statistics.median(cpus):.1f} best {cpus[0]:.1f}"
-                f" ({', '.join(f'{c:.1f}' for c in cpus)})"
+                f" ({', '.join(f'{c:.1f}' for c in cpus)}); redis µs per append script"
+                f" median {statistics.median(scripts):.2f}"
+                f" ({', '.join(f'{s:.2f}' for s in scripts)})"
             )
     finally:
         proc.terminate()
