@@ -10,6 +10,7 @@ import { createConversation } from "./conversation.js";
 import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
@@ -56,13 +57,13 @@ async function resolveCredential() {
   if (!kept) return { ...link, kept: false };
   const renewed = await renewCredential({ storage, room: link.room, token: kept });
   if (renewed.ended) {
-    location.replace(endedPage(link.room));
+    location.replace(endedPage(link.room, renewed.why));
     return null;
   }
   return { room: link.room, token: renewed.token, kept: true };
 }
 
-const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
 const PLACE_ENDED = /place in this group has ended/;
 const ORGANISER_ENDED = /organiser has ended your place/;
 
@@ -124,6 +125,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded
@@ -171,8 +173,11 @@ function start({ room, token, kept }) {
     if ((next.room && next.room !== room) || next.token) location.reload();
   });
   mountSkipLinks();
-  document.getElementById("room-name").textContent = room;
-  document.title = room ? `huddle · ${room}` : "huddle";
+  // A credential from an invitation names the group (its display name); a link's token
+  // does not, and the room id is shown.
+  const heading = typeof claims.group === "string" && claims.group ? claims.group : room;
+  document.getElementById("room-name").textContent = heading;
+  document.title = heading ? `huddle · ${heading}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
   store.subscribe((state, event, previous) => {
     if (state.self.role !== previous.self.role) document.body.dataset.role = state.self.role;

@@ -83,7 +83,7 @@ class Console:
         self._address = address
         self._sign_ins = Limiter(burst=5, refill_s=12.0)
         self._actions = Limiter(burst=60, refill_s=1.0)
-        self._openings = Limiter(burst=20, refill_s=3.0)
+        self._openings = Limiter(burst=60, refill_s=1.0)
 
     def routes(self, app: web.Application) -> None:
         add = app.router.add_route
@@ -372,8 +372,11 @@ class Console:
         return page(html)
 
     async def ended(self, request: web.Request) -> web.StreamResponse:
+        """Where a member's browser goes when their place has ended, or (``?why=expired``)
+        when its sign-in ran out before they came back."""
         group = await self._store.group_get(request.match_info["room"])
-        return await self._problem("ended", group, 200)
+        kind = "signin_expired" if request.query.get("why") == "expired" else "ended"
+        return await self._problem(kind, group, 200)
 
 
 def _whole(raw: object, what: str) -> int:

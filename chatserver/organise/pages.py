@@ -393,6 +393,11 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {
         "We could not find this invitation",
         "The link may have been copied only in part, or it may be from a different server.",
     ),
+    "signin_expired": (
+        "Your sign-in has expired",
+        "It has been a while since this browser last came to the group, so its sign-in has "
+        "run out. Your place may still be there: nothing is wrong with you or what you did.",
+    ),
     "ended": (
         "Your place in this group has ended",
         "The group's organiser has removed your place, or taken back the invitation you joined "

@@ -25,6 +25,7 @@ from chatserver.service.refusals import refuse
 from chatserver.service.tasks import TaskSet
 from rooms.entries import Entry
 from rooms.log import ReadResult
+from rooms.meeting_rules import may_see
 from rooms.policy import check_invited, check_join, is_facilitator
 from rooms.recovery import history_gap
 
@@ -173,7 +174,9 @@ def join_ack(
 ) -> JoinAck:
     """The join ack as the protocol has it (docs/protocol.md)."""
     state = view.state
-    entries: list[Entry] = [e for e in read.entries if e["offset"] <= upto]
+    entries: list[Entry] = [
+        e for e in read.entries if e["offset"] <= upto and may_see(e, user_id, role)
+    ]
     muted_until = state.muted_until(user_id, now)
     ack: JoinAck = {
         "ok": True,
@@ -191,6 +194,7 @@ def join_ack(
                 "muted_until": muted_until if muted_until != 0 else None,
                 "muted": muted_until != 0,
                 "agreed": state.has_agreed(user_id),
+                "checkin": user_id in state.checkins,
             },
         },
         "recovered": read.recovered,
@@ -218,4 +222,5 @@ def join_ack(
             if state.muted_until(uid, now) != 0
         ]
         ack["removed"] = sorted(state.removed)
+        ack["checkins"] = sorted(state.checkins)
     return ack

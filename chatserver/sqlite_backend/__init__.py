@@ -18,7 +18,10 @@ batch without anyone waiting for it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,7 +41,12 @@ from rooms.entries import Entry, HeldEntry
 from rooms.log import RoomLog
 from rooms.policy import FACILITATOR
 
+log = logging.getLogger(__name__)
+
 ROOMS_FILE = "rooms.sqlite3"
+# How often idle rooms are looked for (they are forgotten HUDDLE_RETENTION_S after their
+# last activity, give or take this).
+FORGET_EVERY_S = 600.0
 # Trims (old log entries, audit lines, held client_ids) ride every this many writes of a
 # room rather than every one; the load trims exactly.
 TRIM_EVERY = 64
@@ -48,12 +56,21 @@ class SqliteBackend(MemoryBackend):
     name = "sqlite"
 
     def __init__(
-        self, path: str | Path, *, history_size: int = 1000, synchronous: str = "FULL"
+        self,
+        path: str | Path,
+        *,
+        history_size: int = 1000,
+        retention_s: int = 7 * 24 * 3600,
+        synchronous: str = "FULL",
     ) -> None:
         super().__init__(history_size=history_size)
         self._path = Path(path)
         self._synchronous = synchronous
+        self._retention_ms = retention_s * 1000
         self._journal: Journal | None = None
+        self._last_active: dict[str, int] = {}
+        """Room -> when something was last appended, held or raised there (ms)."""
+        self._forget_timer: asyncio.TimerHandle | None = None
         self._audit_writes: dict[str, int] = {}
 
     @property
@@ -76,14 +93,18 @@ class SqliteBackend(MemoryBackend):
             db.close()
             raise
         self._rooms = {room: self._restore(k) for room, k in kept.items()}
+        self._last_active = {room: k.last_active_ms for room, k in kept.items()}
         self._journal = Journal(db)
         self._journal.start()
+        self._forget_idle()
 
     def _restore(self, kept: tables.KeptRoom) -> _Room:
-        log = RoomLog.restored(
+        room_log = RoomLog.restored(
             kept.epoch, kept.last_offset, kept.entries, max_entries=self._history_size
         )
-        r = _Room(log, state=kept.state, facilitators=kept.facilitators, delivered=log.offset)
+        r = _Room(
+            room_log, state=kept.state, facilitators=kept.facilitators, delivered=room_log.offset
+        )
         r.held = {entry["id"]: entry for entry in kept.held}
         for entry in kept.held_client_ids[-HELD_CLIENT_IDS_PER_ROOM:]:
             r.held_client_ids[(entry["user"]["id"], entry["client_id"])] = entry
@@ -92,7 +113,27 @@ class SqliteBackend(MemoryBackend):
         r.hands = {user["id"]: user for user in kept.hands}
         return r
 
+    def _forget_idle(self) -> None:
+        """Forget the rooms nobody has written in for HUDDLE_RETENTION_S (as Redis lets
+        them expire): their history, state, held messages, alerts and audit leave memory
+        and the file. A room with anyone in it, or a live listener, is kept."""
+        cutoff = int(time.time() * 1000) - self._retention_ms
+        for room, r in list(self._rooms.items()):
+            if self._last_active.get(room, 0) > cutoff or r.listeners or r.presence.members():
+                continue
+            del self._rooms[room]
+            self._last_active.pop(room, None)
+            self._audit_writes.pop(room, None)
+            for statement in tables.FORGET:
+                self.journal.write(statement, (room,))
+            log.info("forgot room %s: nothing written in it for HUDDLE_RETENTION_S", room)
+        loop = asyncio.get_running_loop()
+        self._forget_timer = loop.call_later(FORGET_EVERY_S, self._forget_idle)
+
     async def close(self) -> None:
+        if self._forget_timer is not None:
+            self._forget_timer.cancel()
+            self._forget_timer = None
         if self._journal is not None:
             await self._journal.close()
             self._journal = None
@@ -106,6 +147,7 @@ class SqliteBackend(MemoryBackend):
         if r is None:
             r = super()._room(room)
             self.journal.write(tables.ROOM_NEW, (room, r.log.epoch))
+            self._last_active[room] = int(time.time() * 1000)
         return r
 
     # -- the log -----------------------------------------------------------------------
@@ -117,6 +159,7 @@ class SqliteBackend(MemoryBackend):
         journal.check()
         r = self._room(room)
         result = self._apply_append(r, entry, guard, now_ms)
+        self._last_active[room] = now_ms
         if result.duplicate:
             # The first copy may still be on its way to the file: answer once it is there.
             await journal.durable()
@@ -167,6 +210,7 @@ class SqliteBackend(MemoryBackend):
         r = self._room(room)
         before = set(r.held)
         await super().hold_put(room, entry)
+        self._last_active[room] = max(self._last_active.get(room, 0), entry["ts"])
         journal.write(tables.HELD_PUT, (room, entry["id"], tables.encode(entry)))
         for dropped in before - set(r.held):
             journal.write(tables.HELD_DELETE, (room, dropped))
@@ -190,6 +234,7 @@ class SqliteBackend(MemoryBackend):
         r = self._room(room)
         before = set(r.alerts)
         await super().alert_put(room, alert)
+        self._last_active[room] = max(self._last_active.get(room, 0), alert.get("ts", 0))
         alert_id = alert.get("id", "")
         journal.write(tables.ALERT_PUT, (room, alert_id, tables.encode(alert)))
         for dropped in before - set(r.alerts):

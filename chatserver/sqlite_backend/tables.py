@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from chatserver.backend import Alert, AuditRecord, User
 from rooms.entries import Entry, HeldEntry, MessageEntry
+from rooms.meeting import new_meeting
 from rooms.state import RoomState
 
 SCHEMA_VERSION = 1
@@ -69,6 +70,20 @@ HANDS_CLEAR = "DELETE FROM hands WHERE room = ?"
 HAND_PUT = "INSERT INTO hands (room, position, body) VALUES (?, ?, ?)"
 
 
+ROOM_TABLES = (
+    "rooms",
+    "entries",
+    "held",
+    "held_client_ids",
+    "alerts",
+    "audit",
+    "facilitators",
+    "hands",
+)
+"""Every table with a room's rows: forgetting a room deletes from each."""
+FORGET = tuple(f"DELETE FROM {table} WHERE room = ?" for table in ROOM_TABLES)
+
+
 def encode(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -85,6 +100,13 @@ def encode_state(state: RoomState) -> str:
             "mutes": state.mutes,
             "pins": state.pins,
             "removed": sorted(state.removed),
+            # The meeting (rooms/meeting.py): a session, its round and timers go on
+            # after a restart, and so do this session's agreements and reactions.
+            "meeting": state.meeting,
+            "meeting_at": state.meeting_at,
+            "agreed": state.agreed,
+            "reactions": state.reactions,
+            "checkins": sorted(state.checkins),
         }
     )
 
@@ -99,6 +121,11 @@ def decode_state(text: str) -> RoomState:
         mutes=dict(raw.get("mutes", {})),
         pins=cast(dict[str, MessageEntry], dict(raw.get("pins", {}))),
         removed=set(raw.get("removed", [])),
+        meeting=raw["meeting"] if "meeting" in raw else new_meeting(),
+        meeting_at=int(raw.get("meeting_at", 0)),
+        agreed=dict(raw.get("agreed", {})),
+        reactions=dict(raw.get("reactions", {})),
+        checkins=set(raw.get("checkins", [])),
     )
 
 
@@ -135,6 +162,13 @@ class KeptRoom:
     """Oldest first."""
     facilitators: set[str] = field(default_factory=set)
     hands: list[User] = field(default_factory=list)
+
+    @property
+    def last_active_ms(self) -> int:
+        """When something was last written, held or raised in the room (0: never)."""
+        times = [e["ts"] for e in self.entries[-1:]]
+        times += [h["ts"] for h in self.held] + [a.get("ts", 0) for a in self.alerts]
+        return max(times, default=0)
 
 
 def trim(db: sqlite3.Connection, *, history_size: int, audit: int, held_client_ids: int) -> None:

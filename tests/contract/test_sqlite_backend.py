@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -214,3 +215,63 @@ async def test_a_backup_taken_while_serving_restores_the_rooms(
         assert [a["id"] for a in await restored.alerts_list("r1")] == ["a1"]
     finally:
         await restored.close()
+
+
+async def test_a_room_nobody_wrote_in_for_the_retention_is_forgotten(path: Path) -> None:
+    """As Redis lets an idle room expire (HUDDLE_RETENTION_S), the file does not keep a
+    room's words, alerts and audit for ever."""
+    store = SqliteBackend(path, history_size=20, retention_s=60)
+    await store.start()
+    long_ago = int(time.time() * 1000) - 120_000
+    quiet = msg("said long ago", room="quiet", ts=long_ago)
+    await store.append("quiet", quiet, guard=None, now_ms=long_ago)
+    await store.alert_put("quiet", {"room": "quiet", "kind": "report", "id": "a1", "ts": long_ago})
+    await store.audit_add("quiet", {"ts": long_ago, "by": SAM, "action": "mute"})  # type: ignore[typeddict-item]
+    kept = await append(store, msg("said now"))
+    await store.close()
+
+    again = SqliteBackend(path, history_size=20, retention_s=60)
+    await again.start()
+    try:
+        assert [e["offset"] for e in (await again.read("r1", None, 50)).entries] == [kept["offset"]]
+        await again.journal.durable()
+        with sqlite3.connect(path) as db:
+            for table in ("entries", "alerts", "audit"):
+                rows = db.execute(f"SELECT COUNT(*) FROM {table} WHERE room = 'quiet'")
+                assert rows.fetchone()[0] == 0, table
+        fresh = await again.read("quiet", None, 50)
+        assert fresh.entries == [] and fresh.offset == 0
+        assert await again.alerts_list("quiet") == []
+    finally:
+        await again.close()
+
+
+async def test_a_session_in_progress_is_there_after_a_reopen(
+    store: SqliteBackend, path: Path
+) -> None:
+    """The meeting (rooms/meeting.py): a restart mid-round keeps the session, the round
+    and its deadline, who accepted the agreement, reactions and open check-ins."""
+    from rooms import meeting as m
+
+    started = m.start_session(m.new_meeting(), "s1", NOW, None)
+    await append(store, event("session_started", after=0, meeting=started, session_id="s1"))
+    order: list[m.Speaker] = [{"id": "alex", "name": "Alex"}, {"id": "bea", "name": "Bea"}]
+    in_round = m.start_round(started, "Check-in", order, 60, False, NOW)
+    await append(store, event("round_started", after=1, meeting=in_round))
+    await append(store, event("agreed", user_id="alex", session_id="s1"))
+    shared = await append(store, msg("A good day today."))
+    await append(store, event("reaction", id=shared["id"], reaction="hug", user_id="bea", on=True))
+    await append(store, event("checkin", user_id="bea", on=True, thread="bea"))
+    await store.close()
+
+    again = await reopened(path)
+    try:
+        state = (await again.snapshot("r1", NOW)).state
+        assert state.meeting == in_round and state.meeting_at == 2
+        assert state.meeting["turn"] == "alex" and state.has_agreed("alex")
+        assert state.reactions == {shared["id"]: {"hug": ["bea"]}}
+        assert state.checkins == {"bea"}
+        # The turn's timer is still due at its deadline: any worker that sees it fires it.
+        assert m.due(state.meeting, NOW + 60_000) == m.TURN_TIMEOUT
+    finally:
+        await again.close()
