@@ -11,7 +11,7 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { REACTIONS, STATUSES, clock, currentPhase, needsAgreement, upNext } from "./meeting.js";
+import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -118,7 +118,26 @@ export function createMeetingPanel({ store, request, feedback }) {
   guidelinesBox.setAttribute("aria-label", "The group agreement");
   const guidelinesSave = button("Save agreement", "small");
   guidelines.append(guidelinesSummary, guidelinesBox, guidelinesSave);
-  controls.append(sessionRow, roundRow, guidelines);
+  const agendaEdit = el("details", "agenda-edit");
+  const agendaSummary = el("summary", "", "Edit the agenda");
+  const agendaHelp = el("p", "help", "One phase a line: name | minutes (0: until you move on) | prompt for members.");
+  agendaHelp.id = "agenda-help";
+  const agendaBox = el("textarea");
+  agendaBox.id = "agenda-text";
+  agendaBox.rows = 6;
+  agendaBox.setAttribute("aria-label", "The agenda");
+  agendaBox.setAttribute("aria-describedby", "agenda-help");
+  const agendaSave = button("Save agenda", "small");
+  agendaEdit.append(agendaSummary, agendaHelp, agendaBox, agendaSave);
+  controls.append(sessionRow, roundRow, guidelines, agendaEdit);
+  agendaSave.addEventListener("click", () => {
+    const agenda = parseAgenda(agendaBox.value);
+    if (!agenda.length) {
+      feedback.say("Write at least one phase, one a line.", { error: true });
+      return;
+    }
+    send(agendaSave, "agenda", { agenda }, "The agenda is saved.");
+  });
 
   // Private check-ins: a facilitator opens one with one member; only those two (and
   // co-facilitators) see it. One box per open check-in, each with its own small form.
@@ -267,6 +286,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     agreement.hidden = !needsAgreement(slice, state.self.role);
     agreementText.textContent = m.guidelines || "";
     if (document.activeElement !== guidelinesBox) guidelinesBox.value = m.guidelines || "";
+    if (document.activeElement !== agendaBox) agendaBox.value = formatAgenda(m.agenda);
 
     const r = m.round;
     round.hidden = !r || (!liveSession && !r);
