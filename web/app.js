@@ -16,6 +16,7 @@ import { createPersistence } from "./persist.js";
 import { createPins } from "./pins.js";
 import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
+import { createShortcuts } from "./shortcuts.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
 import { createViews } from "./views.js";
@@ -123,6 +124,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createShortcuts({ store, conversation });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded

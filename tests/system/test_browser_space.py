@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -121,6 +122,10 @@ def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
 
 
 def open_space(page: Page) -> None:
+    # A facilitator's phone shows one panel at a time: the group space is under "People".
+    views = page.locator("#views")
+    if views.is_visible():
+        views.get_by_role("button", name=re.compile("^People")).click()
     details = page.locator("#space")
     if details.get_attribute("open") is None:
         page.locator("#space summary").click()
