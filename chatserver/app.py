@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -25,6 +26,7 @@ from chatserver.organise.access import Access
 from chatserver.organise.api import Api
 from chatserver.organise.console import Console
 from chatserver.organise.organiser import Organiser
+from chatserver.organise.policies import RoomPolicies
 from chatserver.organise.ratelimit import Limiter
 from chatserver.organise.redis_store import RedisOrganiserStore
 from chatserver.organise.setup import first_run_setup
@@ -38,6 +40,7 @@ from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
@@ -62,6 +65,7 @@ FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
 GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
 REVOCATIONS_TASK_KEY = web.AppKey("revocations_task", asyncio.Task[None])
+POLICIES_TASK_KEY = web.AppKey("policies_task", asyncio.Task[None])
 SETUP_LINK_KEY = web.AppKey("setup_link", str)
 """The first-run setup path (/organise/setup/<code>) this run made, for the run command
 to print; absent when an organiser key or passphrase is set already."""
@@ -85,7 +89,14 @@ def make_backend(settings: Settings) -> Backend:
             wait_replicas=settings.redis_wait_replicas,
             wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
-    return MemoryBackend(history_size=settings.history_size)
+    if settings.embedded_store == "memory":
+        return MemoryBackend(history_size=settings.history_size)
+    return SqliteBackend(
+        Path(settings.data_dir) / ROOMS_FILE,
+        history_size=settings.history_size,
+        retention_s=settings.retention_s,
+        synchronous=settings.sqlite_synchronous.upper(),
+    )
 
 
 def make_space(settings: Settings) -> GroupSpace:
@@ -170,11 +181,17 @@ def create_app(
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
+    # Each group's policy and crisis lines, as its organiser chose them (the deployment's
+    # limits over each policy file, as over the deployment's own).
+    room_policies = RoomPolicies(
+        lambda name: moderation_policy(replace(settings, moderation_policy=name)), policy
+    )
     service = ChatService(
         backend,
         fanout,
         pipeline=default_pipeline(),
         policy=policy,
+        room_policy=room_policies,
         metrics=metrics,
         history_page=settings.history_page,
         max_message_chars=policy.max_chars,
@@ -206,6 +223,7 @@ def create_app(
         policies=available_policies(),
         end_access=access.ended,
         clock=lambda: service.clock(),
+        group_changed=room_policies.group_changed,
     )
     access.organiser = organiser
     register(sio, service, settings.secret, gate, admit=access.admit)
@@ -283,9 +301,16 @@ def create_app(
         loop = asyncio.get_running_loop()
         app[EXPIRY_TASK_KEY] = loop.create_task(service.end_expired_forever())
         app[MEETING_TIMERS_KEY] = loop.create_task(service.run_meeting_timers_forever())
+        try:
+            await room_policies.refresh(organiser_store)
+        except Exception:
+            log.warning("groups' policies not loaded: organiser store unavailable", exc_info=True)
         if redis_target(settings) is not None:
-            # Other workers end places too: read the shared revocation list.
+            # Other workers end places and change groups too: read what they wrote.
             app[REVOCATIONS_TASK_KEY] = loop.create_task(access.watch_forever())
+            app[POLICIES_TASK_KEY] = loop.create_task(
+                room_policies.refresh_forever(organiser_store)
+            )
         if settings.organiser_key is None:
             setup_path = await first_run_setup(organiser_store)
             if setup_path is not None:
@@ -310,9 +335,10 @@ def create_app(
         app[EXPIRY_TASK_KEY].cancel()
         app[MEETING_TIMERS_KEY].cancel()
         access.close()
-        revocations = app.get(REVOCATIONS_TASK_KEY)
-        if revocations is not None:
-            revocations.cancel()
+        for key in (REVOCATIONS_TASK_KEY, POLICIES_TASK_KEY):
+            task = app.get(key)
+            if task is not None:
+                task.cancel()
         await service.loop_lag.stop()
         await service.close()
         await backend.close()

@@ -9,10 +9,11 @@ Each piece of the service (chatserver/service/) asks only for what it uses:
 - ``ReviewStore``: held messages, open alerts and the audit trail;
 - ``Entrance``: a join's reads and presence in one atomic step (one round trip).
 
-Two implementations: ``memory`` (the embedded default: one process, no Redis) and
+Three implementations: ``sqlite`` (the embedded default: one process, no Redis, rooms
+kept in a file), ``memory`` (the same in memory only; ``sqlite`` builds on it) and
 ``redis`` (many workers); each implements them all (``Backend``). One contract test
-suite runs against both (tests/test_backend_contract.py), so the service never knows
-which one it has. This module may import rooms/ only.
+suite runs against all three (tests/contract/test_backend_contract.py), so the service
+never knows which one it has. This module may import rooms/ only.
 """
 
 from __future__ import annotations

@@ -175,7 +175,14 @@ class Settings:
     )
     demo_room: str = field(default="demo", metadata={"parse": _str})
     data_dir: str = field(default=".huddle", metadata={"parse": _str})
-    """Where a run keeps files of its own; today the demo secret (used when no secret is set)."""
+    """Where a run keeps files of its own: the embedded default's rooms and group space
+    (SQLite files) and the demo secret (used when no secret is set)."""
+    embedded_store: str = field(default="sqlite", metadata={"parse": _choice("sqlite", "memory")})
+    """Without Redis: sqlite keeps rooms, alerts, held messages and the audit in
+    ``data_dir``/rooms.sqlite3 across restarts; memory keeps them in the process only."""
+    sqlite_synchronous: str = field(default="full", metadata={"parse": _choice("full", "normal")})
+    """full: each group commit is fsynced (an acknowledged message survives a power cut);
+    normal: written but not fsynced (it survives the process being killed, not the host)."""
     moderation_policy: str = field(default="default", metadata={"parse": _policy_kind})
     worker_id: str = field(default="", metadata={"parse": _str})
     event_loop: str = field(default="uvloop", metadata={"parse": _choice("uvloop", "asyncio")})
@@ -226,8 +233,9 @@ class Settings:
     run prints a one-time setup link where the organiser chooses a passphrase."""
     api_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
     """The key for the organiser's JSON API (/api/v1, Authorization: Bearer); unset: no API."""
-    session_ttl_s: int = field(default=14 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
-    """How long a member's server-issued session credential lasts; renewed on every visit."""
+    session_ttl_s: int = field(default=60 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
+    """How long a member's server-issued session credential lasts; renewed on every visit.
+    Long on purpose: someone who misses a few weekly sessions in a flare keeps their place."""
     revocation_poll_s: float = field(default=0.5, metadata={"parse": _float(0.05, 60)})
     """How often each worker reads the shared revocation list (Redis): a removed member's
     connections on other workers end within this."""

@@ -63,6 +63,9 @@ class _Room:
     audit: deque[AuditRecord] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
     raids: dict[str, dict[str, int]] = field(default_factory=dict)
     """Raid key -> sender -> when they last sent it (ms)."""
+    delivered: int = 0
+    """The last offset handed to the listeners (a durable store delivers an entry only
+    once it is written, so this may trail ``log.offset`` for a few milliseconds)."""
 
 
 class MemoryBackend:
@@ -92,6 +95,16 @@ class MemoryBackend:
         self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
     ) -> AppendResult:
         r = self._room(room)
+        result = self._apply_append(r, entry, guard, now_ms)
+        if not result.duplicate:
+            self._deliver_logged(r, result.entry)
+        return result
+
+    def _apply_append(
+        self, r: _Room, entry: Entry, guard: PostGuard | None, now_ms: int
+    ) -> AppendResult:
+        """Dedupe, check the guard, give the offset, keep the entry and fold it into the
+        state, with no await: atomic on the event loop. Delivery is the caller's."""
         if "kind" not in entry and entry["client_id"]:
             first = r.log.find_client_id(entry["user"]["id"], entry["client_id"])
             if first is not None:
@@ -109,8 +122,13 @@ class MemoryBackend:
             raise MeetingMoved()
         stored = r.log.append(entry)
         apply_event(r.state, stored, now_ms)
-        self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
         return AppendResult(stored, duplicate=False)
+
+    def _deliver_logged(self, r: _Room, stored: Entry) -> None:
+        """Hand a logged entry to the room's listeners (in offset order, called once per
+        entry)."""
+        r.delivered = stored["offset"]
+        self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str
@@ -169,7 +187,7 @@ class MemoryBackend:
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         r = self._room(room)
         r.listeners.append(listener)
-        return r.log.offset
+        return r.delivered
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         r = self._rooms.get(room)

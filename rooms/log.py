@@ -25,6 +25,8 @@ class ReadResult:
     offset: int
     recovered: bool
     entries: list[Entry]
+    rolled_back_from: str = ""
+    """The epoch this log was rolled back from by a failover (Redis Cluster), if it was."""
 
 
 class RoomLog:
@@ -39,6 +41,19 @@ class RoomLog:
         self._by_client_id: OrderedDict[tuple[str, str], MessageEntry] = OrderedDict()
         """(sender's user id, client_id) -> the stored entry."""
         self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
+
+    @classmethod
+    def restored(
+        cls, epoch: str, offset: int, entries: Iterable[Entry], *, max_entries: int
+    ) -> RoomLog:
+        """A log as it was kept (a store reopened after a restart): the same epoch, its
+        last offset, and its retained entries in offset order, each keeping its offset."""
+        log = cls(epoch, max_entries=max_entries)
+        for entry in entries:
+            log.offset = entry["offset"] - 1
+            log.append(entry)
+        log.offset = max(log.offset, offset)
+        return log
 
     @property
     def first_offset(self) -> int:

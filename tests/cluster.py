@@ -42,7 +42,7 @@ class Worker:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, ready_timeout_s: float = 20) -> None:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_") and k != "REDIS_URL"
         }
@@ -63,7 +63,7 @@ class Worker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_http(f"http://{self.address}/readyz", 20)
+        wait_http(f"http://{self.address}/readyz", ready_timeout_s)
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -89,9 +89,23 @@ class ClusterNode:
                 fields[name.strip()] = value.strip()
         return fields
 
+    def node_id(self) -> str:
+        return self.command("CLUSTER", "MYID").split("\r\n")[1]
+
+    def keys_in_slot(self, slot: int) -> list[str]:
+        return _strings(self.command("CLUSTER", "GETKEYSINSLOT", str(slot), "1000"))
+
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -105,14 +119,38 @@ class ClusterNode:
 
 
 def _complete(data: bytes) -> bool:
-    """Whether one whole RESP reply of the kinds these admin commands return arrived."""
-    if data[:1] in (b"+", b"-", b":"):
-        return data.endswith(b"\r\n")
-    if data[:1] == b"$":
-        header, _, rest = data.partition(b"\r\n")
-        size = int(header[1:])
-        return size < 0 or len(rest) >= size + 2
-    return data.endswith(b"\r\n")
+    """Whether one whole RESP2 reply arrived."""
+    return _parse(data, 0) is not None
+
+
+def _parse(data: bytes, at: int) -> int | None:
+    """Where the reply starting at ``at`` ends, or None if it has not all arrived."""
+    end = data.find(b"\r\n", at)
+    if end < 0:
+        return None
+    kind, header = data[at : at + 1], data[at + 1 : end]
+    if kind in (b"+", b"-", b":"):
+        return end + 2
+    size = int(header)
+    if kind == b"$":
+        if size < 0:
+            return end + 2
+        return end + 2 + size + 2 if len(data) >= end + 2 + size + 2 else None
+    position: int | None = end + 2
+    for _ in range(max(size, 0)):
+        assert position is not None
+        position = _parse(data, position)
+        if position is None:
+            return None
+    return position
+
+
+def _strings(reply: str) -> list[str]:
+    """The bulk strings of a flat array reply."""
+    lines = reply.split("\r\n")
+    return [
+        lines[i + 1] for i, line in enumerate(lines[:-1]) if line.startswith("$") and line != "$-1"
+    ]
 
 
 class RedisClusterProcesses:
@@ -197,8 +235,16 @@ class RedisClusterProcesses:
 
     def channels_of(self, node: ClusterNode) -> list[str]:
         """The sharded channels someone is subscribed to on ``node``."""
-        reply = node.command("PUBSUB", "SHARDCHANNELS")
-        return [line for line in reply.splitlines() if line and line[0] not in "*$"]
+        return _strings(node.command("PUBSUB", "SHARDCHANNELS"))
+
+    def replica_of(self, master: ClusterNode) -> ClusterNode:
+        fields = master.info("replication")
+        port = int(dict(p.split("=") for p in fields["slave0"].split(","))["port"])
+        return next(n for n in self.nodes if n.port == port)
+
+    def masters(self) -> list[ClusterNode]:
+        """The live masters."""
+        return [n for n in self.nodes if n.alive and n.info("replication").get("role") == "master"]
 
     def flush(self) -> None:
         for node in self.nodes:

@@ -10,6 +10,7 @@ import { createConversation } from "./conversation.js";
 import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
@@ -57,14 +58,15 @@ async function resolveCredential() {
   if (!kept) return { ...link, kept: false };
   const renewed = await renewCredential({ storage, room: link.room, token: kept });
   if (renewed.ended) {
-    location.replace(endedPage(link.room));
+    location.replace(endedPage(link.room, renewed.why));
     return null;
   }
   return { room: link.room, token: renewed.token, kept: true };
 }
 
-const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
 const PLACE_ENDED = /place in this group has ended/;
+const ORGANISER_ENDED = /organiser has ended your place/;
 
 /**
  * The skip links move focus without touching the address bar: the fragment is the room's
@@ -125,6 +127,7 @@ function start({ room, token, kept }) {
   createSpacePanel({ store, request, feedback });
   createViews({ store });
   createShortcuts({ store, conversation });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded
@@ -204,6 +207,16 @@ function start({ room, token, kept }) {
           session.handlers.refused(message);
         },
       };
+  if (kept) {
+    // Removed by the organiser (not by a facilitator, which is for now): the place is over,
+    // so the credential goes and the page that says what happened and who to contact opens.
+    store.subscribe((state, event) => {
+      if (event && event.type === "removed_from_room" && ORGANISER_ENDED.test(String(event.reason || ""))) {
+        forgetCredential(globalThis.localStorage, room);
+        location.replace(endedPage(room));
+      }
+    });
+  }
   conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }

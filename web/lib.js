@@ -139,6 +139,8 @@ export function isRoomEvent(entry) {
 export const HISTORY_GAP_TEXT = Object.freeze({
   lost: "Earlier messages from this session are no longer available.",
   trimmed: "Some messages from while you were away are no longer available.",
+  rolled_back:
+    "The server recovered from a fault and lost the last few messages. If you sent something just now, check it is here.",
 });
 
 export function hasOffset(entry) {

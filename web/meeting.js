@@ -25,10 +25,12 @@ export const MEETING_KINDS = new Set([
 export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win"]);
 
 export const REACTIONS = Object.freeze([
-  { id: "heart", emoji: "❤️", label: "Sending love" },
-  { id: "me_too", emoji: "🙋", label: "Me too" },
-  { id: "celebrate", emoji: "🎉", label: "Celebrate" },
-  { id: "hug", emoji: "🤗", label: "Hug" },
+  // Short words (and a heart every font has) rather than emoji, which some systems draw
+  // as empty boxes and screen readers read out at length.
+  { id: "heart", emoji: "♥", label: "Sending love" },
+  { id: "me_too", emoji: "Me too", label: "Me too" },
+  { id: "celebrate", emoji: "Yay!", label: "Celebrate" },
+  { id: "hug", emoji: "Hug", label: "Hug" },
 ]);
 
 export const STATUSES = Object.freeze({

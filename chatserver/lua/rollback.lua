@@ -9,6 +9,7 @@
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if epoch == ARGV[1] then
   epoch = ARGV[2]
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
+  -- rolled_from: a client rejoining with the old epoch is told why (history: rolled_back).
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'rolled_from', ARGV[1])
 end
 return {epoch or '', tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')}

@@ -44,11 +44,12 @@ ACTOR: Final = "organiser"
 PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin: a form's POST names its origin (the CSRF check); nothing leaves the site.
+    "Referrer-Policy": "same-origin",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SignedIn = Callable[[web.Request, ConsoleSession], Awaitable[web.StreamResponse]]
@@ -82,7 +83,7 @@ class Console:
         self._address = address
         self._sign_ins = Limiter(burst=5, refill_s=12.0)
         self._actions = Limiter(burst=60, refill_s=1.0)
-        self._openings = Limiter(burst=20, refill_s=3.0)
+        self._openings = Limiter(burst=60, refill_s=1.0)
 
     def routes(self, app: web.Application) -> None:
         add = app.router.add_route
@@ -107,7 +108,12 @@ class Console:
         return read_console_cookie(self._secret, request.cookies.get(COOKIE), now=int(time.time()))
 
     def _same_origin(self, request: web.Request) -> bool:
+        """A form POST from a page of this server. Browsers name the page's origin (with
+        the pages' same-origin referrer policy), or say ``null`` with Sec-Fetch-Site;
+        a client that sends neither is not a browser another site could drive."""
         origin = request.headers.get("Origin")
+        if origin == "null":
+            return request.headers.get("Sec-Fetch-Site") == "same-origin"
         return origin is None or origin == base_url(request)
 
     def _limited(self, limiter: Limiter, request: web.Request) -> web.Response | None:
@@ -366,8 +372,11 @@ class Console:
         return page(html)
 
     async def ended(self, request: web.Request) -> web.StreamResponse:
+        """Where a member's browser goes when their place has ended, or (``?why=expired``)
+        when its sign-in ran out before they came back."""
         group = await self._store.group_get(request.match_info["room"])
-        return await self._problem("ended", group, 200)
+        kind = "signin_expired" if request.query.get("why") == "expired" else "ended"
+        return await self._problem(kind, group, 200)
 
 
 def _whole(raw: object, what: str) -> int:

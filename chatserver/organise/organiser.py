@@ -79,12 +79,14 @@ class Organiser:
         policies: frozenset[str],
         end_access: Callable[[Member], None],
         clock: Callable[[], int],
+        group_changed: Callable[[Group], None] = lambda group: None,
     ) -> None:
         self.store = store
         self._secret = secret
         self.session_ttl_s = session_ttl_s
         self._policies = policies
         self._end_access = end_access
+        self._group_changed = group_changed
         self._clock = clock
 
     def now_ms(self) -> int:
@@ -127,6 +129,7 @@ class Organiser:
         }
         self._apply(group, fields, require_name=True)
         await self.store.group_put(group)
+        self._group_changed(group)
         await self.audit(actor, "group_created", room, group["name"])
         return group
 
@@ -137,6 +140,7 @@ class Organiser:
         self._apply(group, fields, require_name=False)
         group["updated_ms"] = self._clock()
         await self.store.group_put(group)
+        self._group_changed(group)
         await self.audit(actor, "group_updated", room, group["name"])
         return group
 

@@ -39,7 +39,7 @@ def layout(title: str, body: str, *, script: str = "") -> str:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)}</title>"
-        '<link rel="stylesheet" href="/web/organise.css">'
+        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/web/organise.css">'
         f"{scripts}</head><body><main>{body}</main></body></html>"
     )
 
@@ -216,7 +216,7 @@ def groups_page(
             "Room id (letters, digits, - or _; it cannot change later)",
             "room",
             required="",
-            pattern="[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}",
+            pattern="[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,63}",
         )
         + group_fields(None, policies)
         + '<button type="submit">Create group</button></form></section>',
@@ -392,6 +392,11 @@ PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     "unknown": (
         "We could not find this invitation",
         "The link may have been copied only in part, or it may be from a different server.",
+    ),
+    "signin_expired": (
+        "Your sign-in has expired",
+        "It has been a while since this browser last came to the group, so its sign-in has "
+        "run out. Your place may still be there: nothing is wrong with you or what you did.",
     ),
     "ended": (
         "Your place in this group has ended",

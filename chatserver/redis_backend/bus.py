@@ -327,9 +327,9 @@ class RedisBus(RedisLog):
             except Exception as exc:
                 if not self._closed:
                     log.warning(
-                        "Redis subscription to %s lost (%s); reconnecting",
-                        shard.address.describe(),
+                        "Redis subscription lost (%s; %s); reconnecting",
                         exc,
+                        shard.address.describe(),
                     )
             finally:
                 lost = shard.channels

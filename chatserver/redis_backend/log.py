@@ -33,6 +33,7 @@ from chatserver.redis_backend.codec import (
     _entry,
     _hand_queue,
     _oldest_first,
+    _pairs,
     _snapshot,
     _stream_entry,
     _unpack,
@@ -197,7 +198,13 @@ class RedisLog(RedisConnection):
                 found[client_id] = _cid_entry(raw)
         return JoinView(
             snapshot.state,
-            ReadResult(epoch_b.decode(), int(offset), bool(recovered), entries),
+            ReadResult(
+                epoch_b.decode(),
+                int(offset),
+                bool(recovered),
+                entries,
+                rolled_back_from=_pairs(reply[2][0]).get("rolled_from", ""),
+            ),
             admitted=True,
             first=bool(reply[1]),
             members=in_member_order(_users(reply[3])),

@@ -60,8 +60,12 @@ class ChatService:
         space: GroupSpace,
         leave_grace_s: float = 10.0,
         signal_limits: Mapping[str, SignalLimit] | None = None,
+        room_policy: Callable[[str], ModerationPolicy] | None = None,
     ) -> None:
+        """``room_policy`` names each room's moderation policy (its group's: the organiser
+        chooses it); without it every room has ``policy``, the deployment's."""
         self.metrics = metrics
+        policy_for = room_policy if room_policy is not None else (lambda room: policy)
         self.loop_lag = LoopLag()
         self._clock = ServiceClock()
         self._tasks = TaskSet()
@@ -102,7 +106,7 @@ class ChatService:
             backend,
             self.alerts,
             pipeline=pipeline,
-            policy=policy,
+            policy_for=policy_for,
             metrics=metrics,
             loop_lag=self.loop_lag,
             clock=clock,
@@ -140,7 +144,7 @@ class ChatService:
             backend,
             self.alerts,
             pipeline=pipeline,
-            policy=policy,
+            policy_for=policy_for,
             clock=clock,
         )
         self.connections = self.conns.by_sid

@@ -119,7 +119,8 @@ class JoinAck(TypedDict):
     held_status: dict[str, str]
     limits: dict[str, int]
     history: NotRequired[str]
-    """Why a rejoin got a fresh page: rooms.recovery.history_gap."""
+    """Why a rejoin got a fresh page: rooms.recovery.history_gap (lost, trimmed,
+    rolled_back)."""
     held: NotRequired[list[HeldEntry]]
     alerts: NotRequired[list[Alert]]
     mutes: NotRequired[list[MuteInForce]]

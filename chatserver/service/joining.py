@@ -193,7 +193,13 @@ def join_ack(
         "held_status": held_status(req, view, user_id),
         "limits": {"max_message_chars": max_message_chars},
     }
-    gap = history_gap(req.since, epoch=read.epoch, offset=read.offset, recovered=read.recovered)
+    gap = history_gap(
+        req.since,
+        epoch=read.epoch,
+        offset=read.offset,
+        recovered=read.recovered,
+        rolled_back_from=read.rolled_back_from,
+    )
     if gap is not None:
         # Said plainly, so the client can tell the member why the page starts afresh.
         ack["history"] = gap

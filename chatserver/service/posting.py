@@ -9,6 +9,7 @@ backend's append re-checks the post rules atomically, so every worker agrees.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from chatserver import errors
 from chatserver.backend import (
@@ -56,7 +57,7 @@ class Posting:
         alerts: Alerts,
         *,
         pipeline: Pipeline,
-        policy: ModerationPolicy,
+        policy_for: Callable[[str], ModerationPolicy],
         metrics: Metrics,
         loop_lag: LoopLag,
         clock: ServiceClock,
@@ -71,7 +72,8 @@ class Posting:
         self._bus = bus
         self._alerts = alerts
         self._pipeline = pipeline
-        self._policy = policy
+        self._policy_for = policy_for
+        """Each room's moderation policy (its group's, chatserver/organise/policies.py)."""
         self._metrics = metrics
         self._loop_lag = loop_lag
         self._clock = clock
@@ -106,7 +108,7 @@ class Posting:
             role=user["role"],
             text=req.text,
             now=now / 1000,
-            policy=self._policy,
+            policy=self._policy_for(req.room),
             gate=room_gate(local.state, user["id"], now),
         )
         outcome = self._pipeline.run(ctx)
@@ -153,7 +155,7 @@ class Posting:
         except RaidSuspected as exc:
             # Copies of this text came from members on other workers too: a raid this
             # worker's moderation alone could not see. Held, as a local raid would be.
-            raid = raid_verdict(exc.members, self._policy.raid_window_s)
+            raid = raid_verdict(exc.members, self._policy_for(req.room).raid_window_s)
             await self._record_verdict(req.room, raid, user, now)
             held = Outcome(Action.HOLD, outcome.text, (*outcome.verdicts, raid), outcome.memos)
             return await self._hold(conn, req.room, user, entry, held)

@@ -1,12 +1,13 @@
 """One contract, every backend: what the service relies on, run against each implementation.
 
 The ``backend`` fixture is parametrized over the implementations (uvicorn's conftest does
-the same for its interchangeable servers), so the embedded memory backend and the Redis
-backend are held to exactly the same behaviour.
+the same for its interchangeable servers), so the embedded backends (in memory, and on
+a SQLite file: the default) and the Redis backend are held to exactly the same behaviour.
 """
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +27,7 @@ from chatserver.backend import (
 from chatserver.memory_backend import MemoryBackend
 from chatserver.redis_backend import RedisBackend
 from chatserver.redis_cluster import ClusterSeeds
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from rooms.entries import Entry, message_entry, room_event
 from rooms.recovery import Since
 from tests.redis_cluster import RedisClusterProcesses
@@ -36,11 +38,13 @@ ALEX = {"id": "alex", "name": "Alex", "role": "member"}
 SAM = {"id": "sam", "name": "Sam", "role": "facilitator"}
 
 
-@pytest.fixture(params=["memory", "redis", "redis-cluster"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+async def backend(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[Backend]:
     impl: Backend
     if request.param == "memory":
         impl = MemoryBackend(history_size=20)
+    elif request.param == "sqlite":
+        impl = SqliteBackend(tmp_path / ROOMS_FILE, history_size=20, synchronous="NORMAL")
     elif request.param == "redis-cluster":
         cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
         cluster.flush()

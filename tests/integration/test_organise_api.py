@@ -389,3 +389,54 @@ async def test_the_api_wants_its_key_and_limits_a_flood(deployment: Deployment) 
                 assert int(resp.headers["Retry-After"]) >= 1
                 break
     assert statuses[0] == 401 and statuses[-1] == 429
+
+
+async def test_a_groups_policy_and_crisis_lines_are_what_its_members_get(
+    deployment: Deployment,
+) -> None:
+    """The organiser's choices reach the chat: the youth policy masks swearing in its
+    group only, and a member in crisis is given the crisis lines of the group's country —
+    on the other worker too, once it has read the change."""
+    d = deployment
+    youth = {**GROUP, "room": "youth-au", "policy": "youth", "crisis_locale": "en-AU"}
+    status, _ = await d.api("POST", "/api/v1/groups", youth)
+    assert status == 201
+    status, _ = await d.api("POST", "/api/v1/groups", GROUP)  # default policy, en-GB
+    assert status == 201
+    clients: list[Client] = []
+    try:
+        for room, name in (("youth-au", "Ari"), ("tuesday", "Bo")):
+            status, placed = await d.api(
+                "POST", f"/api/v1/groups/{room}/members", {"name": name}, worker=0
+            )
+            assert status == 201
+            client = await open_client(d.urls[1], placed["token"])
+            clients.append(client)
+        ari, bo = clients
+        # Worker 1 learns of groups made on worker 0 from the store (at most REFRESH_S).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            assert (await ari.call("join", {"room": "youth-au"}))["ok"]
+            view = await ari.call("space", {"room": "youth-au"})
+            if any("13 11 14" in line["text"] for line in view.get("crisis_lines", [])):
+                break
+            await ari.call("leave", {"room": "youth-au"})
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("the group's crisis lines never reached the other worker")
+        assert (await bo.call("join", {"room": "tuesday"}))["ok"]
+
+        masked = await ari.send("youth-au", "this fucking flare again")
+        assert masked["ok"] and "fucking" not in (await ari.wait_for("message"))["text"]
+        kept = await bo.send("tuesday", "this fucking flare again")
+        assert kept["ok"]
+        assert "fucking" in (await bo.wait_for("message"))["text"]
+
+        crisis = await ari.send("youth-au", "honestly i want to die, i cant do this anymore")
+        assert crisis["ok"]
+        note = await ari.wait_for("notice", lambda n: n["kind"].startswith("crisis"))
+        assert "13 11 14" in note["text"], note["text"]
+    finally:
+        for client in clients:
+            if client.sio.connected:
+                await client.sio.disconnect()

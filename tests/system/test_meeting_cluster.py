@@ -26,7 +26,7 @@ def workers() -> Iterator[list[Worker]]:
     try:
         # Started side by side: each waits for its own /readyz.
         with ThreadPoolExecutor(len(started)) as pool:
-            list(pool.map(Worker.start, started))
+            list(pool.map(lambda w: w.start(ready_timeout_s=60), started))
         yield started
     finally:
         for worker in started:
