@@ -1,21 +1,30 @@
 // Each message's actions (report; pin and delete for facilitators) behind one menu button,
-// and one Tab stop for all of them: the buttons use a roving tabindex, so the whole
-// conversation costs a keyboard user the log itself and one button, however long it is.
-// On a message's button: ↑/↓ the previous/next message, Home/End the first/newest,
-// Enter or Space opens its menu (role="menu"; ↑/↓/Home/End move in it, Escape or Tab
-// closes it and focus goes back to the button). The button that holds the Tab stop
-// follows the newest message until the person moves to another one.
+// and one Tab stop for every control on every message (that menu button, and the support
+// reactions the meeting panel adds under a message): a roving tabindex, so the whole
+// conversation costs a keyboard user the log itself and one control, however long it is.
+// On a message's control: ↑/↓ the previous/next message, ←/→ the message's other
+// controls, Home/End the first/newest message; Enter or Space on the "⋯" opens its menu
+// (role="menu"; ↑/↓/Home/End move in it, Escape or Tab closes it and focus goes back to
+// the button). The control that holds the Tab stop follows the newest message until the
+// person moves to another one. Controls added later by other modules join in by
+// themselves (a MutationObserver keeps the Tab stop single).
 
 import { button, el } from "./dom.js";
 
 const MENU_BUTTON = ".msg-menu-button";
+/** A message's own controls (not a menu's items, nor a confirmation or the report form). */
+const CONTROL = ".msg-menu-button, .msg .reactions button";
 
 export function createMessageMenus(box) {
   let current = null; // the menu button that holds the Tab stop
   let followNewest = true;
   let open = null; // {trigger, menu} of the open menu
 
-  const buttons = () => [...box.querySelectorAll(MENU_BUTTON)];
+  /** Messages with controls, each as its list of controls, oldest first. */
+  const rows = () =>
+    [...box.querySelectorAll(".msg")].map((m) => [...m.querySelectorAll(CONTROL)]).filter((r) => r.length > 0);
+  const firstOfRows = () => rows().map((r) => r[0]);
+  const rowOf = (control) => rows().findIndex((r) => r.includes(control));
 
   function setCurrent(next) {
     if (current === next) return;
@@ -24,13 +33,25 @@ export function createMessageMenus(box) {
     if (current) current.tabIndex = 0;
   }
 
-  /** After the log changed: keep exactly one button tabbable (the newest, unless moved). */
+  /** After the log changed: keep exactly one control tabbable (the newest, unless moved). */
   function sync() {
-    const all = buttons();
-    const newest = all[all.length - 1] || null;
-    if (followNewest || !current || !current.isConnected) setCurrent(newest);
+    const all = [...box.querySelectorAll(CONTROL)];
+    const firsts = firstOfRows();
+    const newest = firsts[firsts.length - 1] || null;
+    if (followNewest || !current || !current.isConnected || !current.matches(CONTROL)) setCurrent(newest);
     for (const b of all) if (b !== current && b.tabIndex !== -1) b.tabIndex = -1;
+    if (current && current.tabIndex !== 0) current.tabIndex = 0;
   }
+
+  let syncQueued = false;
+  new MutationObserver(() => {
+    if (syncQueued) return;
+    syncQueued = true;
+    queueMicrotask(() => {
+      syncQueued = false;
+      sync();
+    });
+  }).observe(box, { childList: true, subtree: true });
 
   function close({ focus = true } = {}) {
     if (!open) return;
@@ -57,18 +78,29 @@ export function createMessageMenus(box) {
 
   function moveTo(target) {
     if (!target) return;
-    followNewest = target === buttons().at(-1);
+    const all = rows();
+    followNewest = all.length > 0 && all[all.length - 1].includes(target);
     setCurrent(target);
     target.scrollIntoView({ block: "nearest" });
     target.focus();
   }
 
   box.addEventListener("keydown", (event) => {
-    const trigger = event.target.closest(MENU_BUTTON);
-    if (trigger) {
-      const all = buttons();
-      const i = all.indexOf(trigger);
-      const to = { ArrowUp: all[i - 1], ArrowDown: all[i + 1], Home: all[0], End: all[all.length - 1] };
+    const control = event.target.closest(CONTROL);
+    if (control) {
+      const all = rows();
+      const r = rowOf(control);
+      const row = all[r] || [];
+      const c = row.indexOf(control);
+      const first = (x) => x && x[0];
+      const to = {
+        ArrowUp: first(all[r - 1]),
+        ArrowDown: first(all[r + 1]),
+        ArrowLeft: row[c - 1],
+        ArrowRight: row[c + 1],
+        Home: first(all[0]),
+        End: first(all[all.length - 1]),
+      };
       if (event.key in to) {
         event.preventDefault();
         moveTo(to[event.key]);
@@ -96,10 +128,11 @@ export function createMessageMenus(box) {
     }
   });
   box.addEventListener("focusin", (event) => {
-    const trigger = event.target.closest(MENU_BUTTON);
-    if (trigger && trigger !== current) {
-      followNewest = trigger === buttons().at(-1);
-      setCurrent(trigger);
+    const control = event.target.closest(CONTROL);
+    if (control && control !== current) {
+      const all = rows();
+      followNewest = all.length > 0 && all[all.length - 1].includes(control);
+      setCurrent(control);
     }
   });
   document.addEventListener("click", (event) => {
@@ -134,7 +167,7 @@ export function createMessageMenus(box) {
     sync,
     /** Focus the newest message's actions (a shortcut); false when there is none. */
     focusNewest() {
-      const newest = buttons().at(-1);
+      const newest = firstOfRows().at(-1);
       if (!newest) return false;
       moveTo(newest);
       return true;
