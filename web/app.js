@@ -175,8 +175,11 @@ function start({ room, token, kept }) {
     if ((next.room && next.room !== room) || next.token) location.reload();
   });
   mountSkipLinks();
-  document.getElementById("room-name").textContent = room;
-  document.title = room ? `huddle · ${room}` : "huddle";
+  // A credential from an invitation names the group (its display name); a link's token
+  // does not, and the room id is shown.
+  const heading = typeof claims.group === "string" && claims.group ? claims.group : room;
+  document.getElementById("room-name").textContent = heading;
+  document.title = heading ? `huddle · ${heading}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
   store.subscribe((state, event, previous) => {
     if (state.self.role !== previous.self.role) document.body.dataset.role = state.self.role;

@@ -440,6 +440,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
         break;
       }
       case "entry":
+        if (event.entry.thread) break; // a private check-in: the meeting panel shows it
         if (isRoomEvent(event.entry)) drawRoomEvent(event.entry, state);
         else drawMessage(event.entry, state);
         break;
