@@ -50,6 +50,7 @@ def issue_token(
     now: int,
     ttl_s: int,
     membership: str | None = None,
+    group: str | None = None,
 ) -> str:
     for room, role in rooms.items():
         if role not in ROLES:
@@ -63,6 +64,8 @@ def issue_token(
     }
     if membership is not None:
         payload["mid"] = membership
+    if group is not None:
+        payload["group"] = group  # the group's display name, for the page's heading only
     return jwt.encode(payload, secret, algorithm="HS256")
 
 

@@ -233,8 +233,9 @@ class Settings:
     run prints a one-time setup link where the organiser chooses a passphrase."""
     api_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
     """The key for the organiser's JSON API (/api/v1, Authorization: Bearer); unset: no API."""
-    session_ttl_s: int = field(default=14 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
-    """How long a member's server-issued session credential lasts; renewed on every visit."""
+    session_ttl_s: int = field(default=60 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
+    """How long a member's server-issued session credential lasts; renewed on every visit.
+    Long on purpose: someone who misses a few weekly sessions in a flare keeps their place."""
     revocation_poll_s: float = field(default=0.5, metadata={"parse": _float(0.05, 60)})
     """How often each worker reads the shared revocation list (Redis): a removed member's
     connections on other workers end within this."""

@@ -274,6 +274,7 @@ def _copy(state: RoomState) -> RoomState:
         removed=set(state.removed),
         last_post_ms=dict(state.last_post_ms),
         agreed=dict(state.agreed),
+        checkins=set(state.checkins),
         reactions={m: {k: list(v) for k, v in r.items()} for m, r in state.reactions.items()},
     )
 

@@ -45,6 +45,7 @@ class _Link:
         "connection",
         "dead_after_s",
         "error",
+        "heard_at",
         "loop",
         "outgoing",
         "pending",
@@ -67,6 +68,8 @@ class _Link:
         self.error: RedisLinkError | None = None
         self.watch: asyncio.TimerHandle | None = None
         self.watched: asyncio.Future[Any] | None = None
+        self.heard_at = self.loop.time()
+        """When a reply last arrived, or the first command went out after a quiet spell."""
         # A WAIT sent after this turn's commands (group commit): its reply, and the command.
         self.wait: asyncio.Future[Any] | None = None
         self.wait_command = b""
@@ -144,6 +147,8 @@ class CommandPipe:
         link = self._link
         if link is None or not link.usable:
             link = await self._connect()
+        if not link.pending:
+            link.heard_at = link.loop.time()
         if asking:
             link.pending.append(link.loop.create_future())  # its +OK, dropped
             if not link.outgoing:
@@ -168,6 +173,8 @@ class CommandPipe:
         link = self._link
         if link is None or not link.usable:
             link = await self._connect()
+        if not link.pending:
+            link.heard_at = link.loop.time()
         future: asyncio.Future[Any] = link.loop.create_future()
         link.pending.append(future)
         if not link.outgoing:
@@ -188,6 +195,15 @@ class CommandPipe:
                 f"{confirmed} of {replicas} replica(s) confirmed within {timeout_ms} ms"
             )
         return reply
+
+    def silent_s(self) -> float:
+        """How long commands have been waiting with no reply at all on this connection (0
+        when nothing waits): a Redis that is gone or paused is silent; one that is only
+        slow — thousands of joins queued in a reconnect storm — keeps answering."""
+        link = self._link
+        if link is None or not link.pending:
+            return 0.0
+        return link.loop.time() - link.heard_at
 
     async def _connect(self) -> _Link:
         # Callers arriving while a connection is being opened share that attempt (and its
@@ -251,6 +267,7 @@ async def _read(link: _Link) -> None:
             if not data:
                 break
             replies.feed(data)
+            link.heard_at = link.loop.time()
             while (reply := replies.gets()) is not False:
                 future = pending.popleft()
                 if not future.done():

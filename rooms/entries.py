@@ -7,7 +7,17 @@ code path, and the log can be stored and published without translation.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, TypeAlias, TypedDict, TypeGuard, Unpack, final
+from typing import (
+    Any,
+    Final,
+    Literal,
+    NotRequired,
+    TypeAlias,
+    TypedDict,
+    TypeGuard,
+    Unpack,
+    final,
+)
 
 Role: TypeAlias = Literal["member", "facilitator"]
 ROLES: Final = ("member", "facilitator")
@@ -33,6 +43,8 @@ class MessageEntry(TypedDict):
     text: str
     ts: int
     client_id: str
+    thread: NotRequired[str]
+    """A private check-in's message: the member it is with (seen by them and facilitators)."""
 
 
 @final
@@ -50,6 +62,8 @@ class HeldEntry(TypedDict):
     held_reason: str
     kinds: list[str]
     priority: bool
+    thread: NotRequired[str]
+    """Held from a private check-in: approved, it goes back there."""
 
 
 class EventFields(TypedDict, total=False):
@@ -85,6 +99,9 @@ class EventFields(TypedDict, total=False):
     """Meeting events a timer caused rather than a person (``by`` is the system)."""
     status: str | None
     """status: the quiet status shown (None: cleared)."""
+    thread: str
+    """checkin: the member of a private check-in; such an event, like a message with a
+    ``thread``, is seen only by that member and the facilitators."""
 
 
 @final
@@ -139,6 +156,7 @@ EVENT_KINDS: Final = (
             "floor",
             "agreed",
             "reaction",
+            "checkin",
         }
     )
     | MEETING_KINDS

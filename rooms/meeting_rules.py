@@ -9,6 +9,8 @@ own requests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
+
 from rooms.codes import FORBIDDEN, NO_SESSION, NOT_REACTABLE, NOT_YOUR_TURN
 from rooms.meeting import Meeting, is_live
 from rooms.policy import Refusal, is_facilitator
@@ -84,4 +86,34 @@ def check_win(user_id: str, role: str, author_id: str) -> Refusal | None:
     """A member marks their own message as a win; a facilitator may highlight any."""
     if author_id != user_id and not is_facilitator(role):
         return Refusal(FORBIDDEN, "You can mark your own messages as wins.")
+    return None
+
+
+def may_see(entry: Mapping[str, object], user_id: str, role: str) -> bool:
+    """Whether this person may see a log entry: everything but a private check-in's
+    (``thread``: the member it is with), which only that member and the facilitators
+    see."""
+    thread = entry.get("thread")
+    return not thread or thread == user_id or is_facilitator(role)
+
+
+def check_checkin(role: str, target_role: str | None) -> Refusal | None:
+    """A private check-in is opened (and closed) by a facilitator, with one member who
+    is in the room; members cannot open one with each other."""
+    if not is_facilitator(role):
+        return Refusal(FORBIDDEN, "Only a facilitator can open a private check-in.")
+    if target_role is None:
+        return Refusal(FORBIDDEN, "That member is not in the room right now.")
+    if is_facilitator(target_role):
+        return Refusal(FORBIDDEN, "A private check-in is between a facilitator and one member.")
+    return None
+
+
+def check_thread_post(user_id: str, role: str, thread: str, open_with: Set[str]) -> Refusal | None:
+    """Posting in a private check-in: a facilitator in any open one, a member only in
+    their own (members cannot write to each other privately)."""
+    if not is_facilitator(role) and thread != user_id:
+        return Refusal(FORBIDDEN, "Members cannot message each other privately here.")
+    if thread not in open_with:
+        return Refusal(FORBIDDEN, "That private check-in is closed.")
     return None

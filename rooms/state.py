@@ -50,6 +50,8 @@ class RoomState:
     """user id -> the session whose group agreement they accepted."""
     reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     """message id -> reaction -> who (user ids, sorted)."""
+    checkins: set[str] = field(default_factory=set)
+    """Members with a private check-in open (rooms/meeting_rules.py check_thread_post)."""
 
     def has_agreed(self, user_id: str) -> bool:
         """Whether this person accepted the agreement of the session now live."""
@@ -122,6 +124,8 @@ def state_change(entry: Entry) -> StateChange:
         return StateChange("meeting", int(entry.get("after", 0)), entry.get("meeting"))
     if kind == "agreed":
         return StateChange("agreed", entry.get("user_id"), entry.get("session_id"))
+    if kind == "checkin":
+        return StateChange("checkin", entry.get("user_id"), bool(entry.get("on")))
     if kind == "reaction":
         key = (entry.get("id"), entry.get("reaction"), entry.get("user_id"))
         return StateChange("reaction", key, bool(entry.get("on")))
@@ -162,6 +166,11 @@ def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
         state.agreed[a] = b
     elif op == "reaction":
         react(state.reactions, *a, on=b)
+    elif op == "checkin":
+        if b:
+            state.checkins.add(a)
+        else:
+            state.checkins.discard(a)
     # Expired mutes are dropped lazily so the table does not grow over a long session.
     for user_id, until in list(state.mutes.items()):
         if until is not None and until <= now_ms:

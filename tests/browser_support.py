@@ -47,7 +47,7 @@ SOCKET_IO_CLIENT = (
 
 SECRET = "browser-test-secret-" + "k" * 32
 WAIT_MS = 10_000  # every browser wait is bounded by this
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a loaded machine (CI shares it) can take this long to import
 XSS = "<img src=x onerror=alert(1)>"
 
 # Installed in every page before its own scripts run: records each element added to the
@@ -335,3 +335,13 @@ def member_action(page: Page, user: str, name: str) -> Any:
     if details.get_attribute("open") is None:
         person.locator("summary").click()
     return person.get_by_role("button", name=name, exact=True)
+
+
+def message_action(message: Any, name: str) -> Any:
+    """Open a message's actions menu ("⋯") and return its item `name` (Report…, Pin,
+    Unpin, Delete…)."""
+    message.hover()
+    trigger = message.locator(".msg-menu-button")
+    if trigger.get_attribute("aria-expanded") != "true":
+        trigger.click()
+    return message.get_by_role("menuitem", name=name, exact=True)

@@ -17,6 +17,7 @@ import { createPersistence } from "./persist.js";
 import { createPins } from "./pins.js";
 import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
+import { createShortcuts } from "./shortcuts.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
 import { createViews } from "./views.js";
@@ -57,13 +58,13 @@ async function resolveCredential() {
   if (!kept) return { ...link, kept: false };
   const renewed = await renewCredential({ storage, room: link.room, token: kept });
   if (renewed.ended) {
-    location.replace(endedPage(link.room));
+    location.replace(endedPage(link.room, renewed.why));
     return null;
   }
   return { room: link.room, token: renewed.token, kept: true };
 }
 
-const endedPage = (room) => `/ended/${encodeURIComponent(room)}`;
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
 const PLACE_ENDED = /place in this group has ended/;
 const ORGANISER_ENDED = /organiser has ended your place/;
 
@@ -125,6 +126,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createShortcuts({ store, conversation });
   createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
@@ -173,8 +175,11 @@ function start({ room, token, kept }) {
     if ((next.room && next.room !== room) || next.token) location.reload();
   });
   mountSkipLinks();
-  document.getElementById("room-name").textContent = room;
-  document.title = room ? `huddle · ${room}` : "huddle";
+  // A credential from an invitation names the group (its display name); a link's token
+  // does not, and the room id is shown.
+  const heading = typeof claims.group === "string" && claims.group ? claims.group : room;
+  document.getElementById("room-name").textContent = heading;
+  document.title = heading ? `huddle · ${heading}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
   store.subscribe((state, event, previous) => {
     if (state.self.role !== previous.self.role) document.body.dataset.role = state.self.role;

@@ -33,7 +33,7 @@ export function forgetCredential(storage, room) {
 
 /**
  * Renew the credential. Resolves to {token} (renewed), {ended: true} (the place ended: the
- * credential is forgotten) or {token: <the old one>} when the server cannot be reached (it
+ * credential is forgotten), {ended: true, why: "expired"} (it ran out before they came back) or {token: <the old one>} when the server cannot be reached (it
  * is still valid until it expires; connecting will say if not).
  */
 export async function renewCredential({ storage, room, token, fetchImpl = globalThis.fetch }) {
@@ -48,8 +48,15 @@ export async function renewCredential({ storage, room, token, fetchImpl = global
     return { token };
   }
   if (response.status === 403 || response.status === 401) {
+    // 403: the place has ended; 401: the credential is not (or no longer) valid.
+    let expired = false;
+    try {
+      expired = response.status === 401 && Boolean((await response.json()).expired);
+    } catch {
+      /* no reason given */
+    }
     forgetCredential(storage, room);
-    return { ended: true };
+    return expired ? { ended: true, why: "expired" } : { ended: true };
   }
   if (!response.ok) return { token };
   try {

@@ -11,7 +11,7 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { REACTIONS, STATUSES, clock, currentPhase, needsAgreement, upNext } from "./meeting.js";
+import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -35,7 +35,7 @@ export function createMeetingPanel({ store, request, feedback }) {
   const phaseName = el("h2", "meeting-phase");
   phaseName.id = "meeting-title";
   const timeLeft = el("span", "meeting-time");
-  timeLeft.setAttribute("aria-label", "Time left in this phase");
+  // Its text says it ("12:00 left"); a span takes no aria-label (axe: aria-prohibited-attr).
   bar.append(phaseName, timeLeft);
   const prompt = el("p", "meeting-prompt");
 
@@ -118,9 +118,113 @@ export function createMeetingPanel({ store, request, feedback }) {
   guidelinesBox.setAttribute("aria-label", "The group agreement");
   const guidelinesSave = button("Save agreement", "small");
   guidelines.append(guidelinesSummary, guidelinesBox, guidelinesSave);
-  controls.append(sessionRow, roundRow, guidelines);
+  const agendaEdit = el("details", "agenda-edit");
+  const agendaSummary = el("summary", "", "Edit the agenda");
+  const agendaHelp = el("p", "help", "One phase a line: name | minutes (0: until you move on) | prompt for members.");
+  agendaHelp.id = "agenda-help";
+  const agendaBox = el("textarea");
+  agendaBox.id = "agenda-text";
+  agendaBox.rows = 6;
+  agendaBox.setAttribute("aria-label", "The agenda");
+  agendaBox.setAttribute("aria-describedby", "agenda-help");
+  const agendaSave = button("Save agenda", "small");
+  agendaEdit.append(agendaSummary, agendaHelp, agendaBox, agendaSave);
+  controls.append(sessionRow, roundRow, guidelines, agendaEdit);
+  agendaSave.addEventListener("click", () => {
+    const agenda = parseAgenda(agendaBox.value);
+    if (!agenda.length) {
+      feedback.say("Write at least one phase, one a line.", { error: true });
+      return;
+    }
+    send(agendaSave, "agenda", { agenda }, "The agenda is saved.");
+  });
 
-  root.append(live, bar, prompt, agreement, round, wins, mine, controls);
+  // Private check-ins: a facilitator opens one with one member; only those two (and
+  // co-facilitators) see it. One box per open check-in, each with its own small form.
+  const checkins = el("section", "checkins");
+  checkins.setAttribute("aria-labelledby", "checkins-title");
+  const checkinsTitle = el("h3", "", "Private check-in");
+  checkinsTitle.id = "checkins-title";
+  const checkinOpenRow = el("div", "control-row");
+  const checkinWho = select("checkin-member", "With", []);
+  const checkinOpen = button("Open private check-in", "secondary small");
+  checkinOpen.id = "checkin-open";
+  checkinOpenRow.append(checkinWho.label, checkinWho.select, checkinOpen);
+  const threadsBox = el("div", "threads");
+  checkins.append(checkinsTitle, checkinOpenRow, threadsBox);
+  const threadNodes = new Map(); // member id -> {box, list, input}
+
+  checkinOpen.addEventListener("click", () => {
+    if (checkinWho.select.value) send(checkinOpen, "checkin_open", { user_id: checkinWho.select.value }, "Private check-in opened.");
+  });
+
+  function threadNode(memberId) {
+    let t = threadNodes.get(memberId);
+    if (t) return t;
+    const box = el("div", "thread");
+    box.dataset.userId = memberId;
+    const heading = el("h4", "thread-title");
+    const list = el("ul", "thread-list");
+    list.setAttribute("aria-live", "polite");
+    const form = el("form", "thread-form");
+    const input = el("input");
+    input.type = "text";
+    input.maxLength = 2000;
+    input.id = `thread-input-${memberId}`;
+    const label = el("label", "visually-hidden", "Private message");
+    label.htmlFor = input.id;
+    const sendBtn = el("button", "small", "Send privately");
+    sendBtn.type = "submit";
+    const close = button("Close check-in", "secondary small");
+    close.dataset.action = "checkin-close";
+    form.append(label, input, sendBtn);
+    box.append(heading, list, form, close);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      const ack = await feedback.act(sendBtn, "message", { text, client_id: crypto.randomUUID(), thread: memberId }, null);
+      if (ack && ack.ok) input.value = "";
+    });
+    close.addEventListener("click", () => send(close, "checkin_close", { user_id: memberId }, "Private check-in closed."));
+    t = { box, heading, list, input, close };
+    threadNodes.set(memberId, t);
+    return t;
+  }
+
+  function drawCheckins(state) {
+    const slice = state.meeting;
+    const facil = isFacilitator(state);
+    const open = [...slice.checkins].filter((id) => facil || id === state.self.id);
+    checkins.hidden = !facil && open.length === 0;
+    checkinOpenRow.hidden = !facil;
+    if (facil) {
+      const options = state.people.members.filter((m) => m.role !== "facilitator" && !slice.checkins.has(m.id));
+      const was = checkinWho.select.value;
+      checkinWho.select.replaceChildren(...options.map((m) => new Option(m.name, m.id)));
+      if (options.some((m) => m.id === was)) checkinWho.select.value = was;
+      checkinOpen.disabled = options.length === 0;
+    }
+    const boxes = open.map((id) => {
+      const t = threadNode(id);
+      t.heading.textContent = facil ? `With ${nameOf(state, id) || "a member"}` : "With a facilitator (only you and the facilitators see this)";
+      t.close.hidden = !facil;
+      const messages = slice.threads.get(id) || [];
+      t.list.replaceChildren(
+        ...messages.map((m) => {
+          const item = el("li", "thread-msg");
+          item.dataset.offset = String(m.offset);
+          const who = m.user && m.user.id === state.self.id ? "You" : (m.user && m.user.name) || "Someone";
+          item.append(el("span", "name", `${who}: `), el("span", "text", m.text || ""));
+          return item;
+        }),
+      );
+      return t.box;
+    });
+    threadsBox.replaceChildren(...boxes);
+  }
+
+  root.append(live, bar, prompt, agreement, checkins, round, wins, mine, controls);
 
   function select(id, text, options) {
     const label = el("label", "control-state", text);
@@ -170,7 +274,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     const m = slice.meeting;
     const facil = isFacilitator(state);
     const liveSession = m.status === "live";
-    root.hidden = m.status === "none" && !facil;
+    root.hidden = m.status === "none" && !facil && !slice.checkins.has(state.self.id);
     root.dataset.status = m.status;
     const phase = currentPhase(m);
     if (m.status === "ended") phaseName.textContent = "This session has ended";
@@ -182,6 +286,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     agreement.hidden = !needsAgreement(slice, state.self.role);
     agreementText.textContent = m.guidelines || "";
     if (document.activeElement !== guidelinesBox) guidelinesBox.value = m.guidelines || "";
+    if (document.activeElement !== agendaBox) agendaBox.value = formatAgenda(m.agenda);
 
     const r = m.round;
     round.hidden = !r || (!liveSession && !r);
@@ -233,6 +338,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     roundRow.hidden = !liveSession;
     roundStart.disabled = Boolean(r && !r.over);
     roundEnd.hidden = !(r && !r.over);
+    drawCheckins(state);
     tick();
     decorate(state);
   }
@@ -266,7 +372,11 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.dataset.count = String(who.length);
       b.dataset.reaction = r.id;
       b.setAttribute("aria-pressed", String(pressed));
-      b.setAttribute("aria-label", `${r.label}${who.length ? `: ${names.join(", ")}` : ""}`);
+      // The name starts with what the button shows ("Yay! 2"), so speech input finds it
+      // (axe: label-content-name-mismatch), then says what it means and who sent it.
+      const shown = `${r.emoji}${who.length ? ` ${who.length}` : ""}`;
+      const meaning = r.emoji === r.label ? "" : ` (${r.label})`;
+      b.setAttribute("aria-label", `${shown}${meaning}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));
       barNode.append(b);
@@ -337,12 +447,14 @@ export function createMeetingPanel({ store, request, feedback }) {
   function announce(state, previous) {
     const m = state.meeting.meeting;
     const was = previous.meeting.meeting;
-    if (m === was) return;
+    if (m === was && state.meeting.checkins === previous.meeting.checkins) return;
     let text = "";
     if (m.status === "ended" && was.status !== "ended") text = "The session has ended. Thank you for being here.";
     else if (m.status === "live" && was.status !== "live") text = `The session has started${currentPhase(m) ? `: ${currentPhase(m).name}` : ""}.`;
     else if (m.status === "live" && m.phase !== was.phase && currentPhase(m)) text = `Now: ${currentPhase(m).name}.`;
     else if (m.warned && !was.warned) text = "5 minutes left in this session.";
+    const mineOpen = state.meeting.checkins.has(state.self.id);
+    if (mineOpen && !previous.meeting.checkins.has(state.self.id)) text = "A facilitator opened a private check-in with you, below the session's phase.";
     if (m.turn !== was.turn) {
       const speaker = m.round && m.round.order.find((s) => s.id === m.turn);
       if (m.turn === state.self.id) text = `${text} It's your turn to share. Press "I'm done" when you finish, or Pass.`.trim();

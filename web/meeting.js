@@ -22,7 +22,7 @@ export const MEETING_KINDS = new Set([
 ]);
 
 /** Room events the conversation does not draw as a line (shown in the meeting panel). */
-export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win"]);
+export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win", "checkin"]);
 
 export const REACTIONS = Object.freeze([
   // Short words (and a heart every font has) rather than emoji, which some systems draw
@@ -61,8 +61,11 @@ export function initialMeeting() {
     meeting: emptyMeeting(),
     // message id -> reaction -> [user id] (sorted)
     reactions: new Map(),
-    // session id -> true, for the sessions whose agreement I accepted
+    // the session whose agreement I accepted ("" for none)
     agreed: "",
+    // private check-ins: the members with one open, and each thread's messages by offset
+    checkins: new Set(),
+    threads: new Map(), // member id -> [message] in offset order
   };
 }
 
@@ -95,11 +98,21 @@ export function reduceMeeting(slice, event, state) {
       const r = event.ack.room || {};
       const meeting = r.meeting && typeof r.meeting === "object" ? r.meeting : emptyMeeting();
       const agreed = r.you && r.you.agreed ? String(meeting.session_id) : "";
-      return { meeting, reactions: reactionsFrom(r.reactions), agreed };
+      let checkins = new Set();
+      if (Array.isArray(event.ack.checkins)) checkins = new Set(event.ack.checkins.map(String));
+      else if (r.you && r.you.checkin && state) checkins = new Set([state.self.id]);
+      return { ...slice, meeting, reactions: reactionsFrom(r.reactions), agreed, checkins };
     }
     case "entry": {
       const e = event.entry;
+      if (e && typeof e.thread === "string" && typeof e.kind !== "string") return { ...slice, threads: withThreadMessage(slice.threads, e) };
       if (!e || typeof e.kind !== "string") return slice;
+      if (e.kind === "checkin") {
+        const checkins = new Set(slice.checkins);
+        if (e.on) checkins.add(String(e.user_id));
+        else checkins.delete(String(e.user_id));
+        return { ...slice, checkins };
+      }
       if (MEETING_KINDS.has(e.kind) && e.meeting && typeof e.meeting === "object") {
         return { ...slice, meeting: e.meeting };
       }
@@ -112,6 +125,16 @@ export function reduceMeeting(slice, event, state) {
     default:
       return slice;
   }
+}
+
+/** A private check-in's message added to its thread (once, in offset order), on a copy. */
+export function withThreadMessage(threads, m) {
+  const id = String(m.thread);
+  const list = threads.get(id) || [];
+  if (list.some((x) => x.offset === m.offset)) return threads;
+  const next = new Map(threads);
+  next.set(id, [...list, m].sort((a, b) => a.offset - b.offset));
+  return next;
 }
 
 /** Whether I still have to accept the group agreement before posting. */
@@ -175,4 +198,21 @@ export function describeMeetingEvent(e) {
     default:
       return null;
   }
+}
+
+/** The agenda as a facilitator edits it: "name | minutes | prompt", one phase a line. */
+export function formatAgenda(agenda) {
+  return (agenda || []).map((p) => `${p.name} | ${Math.round((p.length_s || 0) / 60)} | ${p.prompt || ""}`).join("\n");
+}
+
+/** The lines a facilitator wrote, as the `agenda` request's phases (blank lines skipped). */
+export function parseAgenda(text) {
+  const phases = [];
+  for (const line of String(text || "").split("\n")) {
+    if (!line.trim()) continue;
+    const [name = "", minutes = "0", ...rest] = line.split("|").map((part) => part.trim());
+    const m = Number.parseFloat(minutes);
+    phases.push({ name: name.slice(0, 60), prompt: rest.join(" | ").slice(0, 300), length_s: Number.isFinite(m) && m > 0 ? Math.round(m * 60) : 0 });
+  }
+  return phases.filter((p) => p.name);
 }

@@ -15,7 +15,8 @@
 -- The meeting (rooms/meeting.py) lives in meta: `meeting` (its JSON, as the last meeting
 -- event carried it), `meeting_at` (that event's offset), and what the guard reads of it:
 -- `m_status`, `m_session`, `m_turn`; `ag\t<user>` is the session whose agreement the
--- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction.
+-- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction, `ck\t<user>` a
+-- private check-in open with that member.
 --
 -- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
 -- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
@@ -126,6 +127,12 @@ elseif op == 'meeting' then
              'm_session', m.session_id, 'm_turn', m.turn)
 elseif op == 'agreed' then
   redis.call('HSET', meta, 'ag\t' .. a, b)
+elseif op == 'checkin' then
+  if b == '1' then
+    redis.call('HSET', meta, 'ck\t' .. a, '1')
+  else
+    redis.call('HDEL', meta, 'ck\t' .. a)
+  end
 elseif op == 'reaction' then
   if b == '1' then
     redis.call('HSET', meta, 'rx\t' .. a, '1')

@@ -115,7 +115,8 @@ class Api:
         try:
             claims = decode_token(token.strip(), self._secret, int(time.time()))
         except AuthError as exc:
-            return error(401, f"Your sign-in cannot be renewed ({exc}).")
+            expired = str(exc) == "token expired"
+            return error(401, f"Your sign-in cannot be renewed ({exc}).", expired=expired)
         try:
             member, credential = await self._organiser.refresh(claims)
         except OrganiseError as exc:

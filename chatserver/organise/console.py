@@ -372,8 +372,11 @@ class Console:
         return page(html)
 
     async def ended(self, request: web.Request) -> web.StreamResponse:
+        """Where a member's browser goes when their place has ended, or (``?why=expired``)
+        when its sign-in ran out before they came back."""
         group = await self._store.group_get(request.match_info["room"])
-        return await self._problem("ended", group, 200)
+        kind = "signin_expired" if request.query.get("why") == "expired" else "ended"
+        return await self._problem(kind, group, 200)
 
 
 def _whole(raw: object, what: str) -> int:

@@ -71,7 +71,10 @@ def same_secret(given: str, expected: str) -> bool:
     )
 
 
-def session_credential(secret: str, member: Member, *, now: int, ttl_s: int) -> str:
+def session_credential(
+    secret: str, member: Member, *, now: int, ttl_s: int, group: str | None = None
+) -> str:
+    """``group``: the group's display name, which the page shows as its heading."""
     return issue_token(
         secret,
         user_id=member["user_id"],
@@ -80,6 +83,7 @@ def session_credential(secret: str, member: Member, *, now: int, ttl_s: int) -> 
         now=now,
         ttl_s=ttl_s,
         membership=member["id"],
+        group=group,
     )
 
 

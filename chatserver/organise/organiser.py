@@ -286,7 +286,11 @@ class Organiser:
             f"member:{member['id']}", "invitation_opened", member["room"], invitation["id"]
         )
         credential = session_credential(
-            self._secret, member, now=now // 1000, ttl_s=self.session_ttl_s
+            self._secret,
+            member,
+            now=now // 1000,
+            ttl_s=self.session_ttl_s,
+            group=group["name"] if group is not None else None,
         )
         return Welcome("ok", invitation, group, member, credential)
 
@@ -295,8 +299,13 @@ class Organiser:
         member = await self.admitted(claims)
         now = self._clock()
         await self.store.member_seen(member["id"], now)
+        group = await self.store.group_get(member["room"])  # its name may have changed
         return member, session_credential(
-            self._secret, member, now=now // 1000, ttl_s=self.session_ttl_s
+            self._secret,
+            member,
+            now=now // 1000,
+            ttl_s=self.session_ttl_s,
+            group=group["name"] if group is not None else None,
         )
 
     async def admitted(self, claims: Claims) -> Member:

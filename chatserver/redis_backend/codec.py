@@ -108,6 +108,8 @@ def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
     for key, value in meta.items():
         if key.startswith("ag\t"):
             state.agreed[key[3:]] = value
+        elif key.startswith("ck\t"):
+            state.checkins.add(key[3:])
         elif key.startswith("rx\t"):
             msg_id, reaction, user_id = key[3:].split("\t", 2)
             react(state.reactions, msg_id, reaction, user_id, on=True)

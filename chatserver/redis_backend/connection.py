@@ -4,7 +4,9 @@ A pool for ordinary commands, and two connections of huddle's own (`chatserver/r
 the pipelined one for the hot path (the join and the append scripts), and the
 subscription (opened by the bus, `bus.py`), which waits indefinitely for messages.
 Every command answers within COMMAND_TIMEOUT_S or fails as BackendUnavailable, and
-after a failure further commands fail at once for FAIL_FAST_S.
+after Redis is found gone (a connection refused or lost, or no reply at all for the
+pipe's dead_after_s — not merely one slow reply) further commands fail at once for
+FAIL_FAST_S.
 
 On a Redis Cluster (`ClusterSeeds`): redis-py's cluster client for ordinary commands,
 one pipelined connection per master for the hot path (`chatserver/redis_cluster.py`),
@@ -24,6 +26,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from chatserver.backend import (
@@ -31,7 +34,7 @@ from chatserver.backend import (
     User,
 )
 from chatserver.redis_cluster import ClusterPipe, ClusterSeeds, key_slot
-from chatserver.redis_pipe import CommandPipe
+from chatserver.redis_pipe import CommandPipe, ReplicationShort
 from chatserver.resp import RedisAddress
 
 RedisTarget = str | ClusterSeeds
@@ -47,6 +50,26 @@ POOL_SIZE = 32
 # After a failed command, further commands fail at once for this long, then Redis is tried
 # again: requests queued behind a failure answer `unavailable` in time.
 FAIL_FAST_S = 0.5
+# A join may wait longer for Redis's answer than a send: its member is waiting for the
+# room anyway, and in a reconnect storm thousands of joins are answered in turn (a Redis
+# that is gone, not slow, still fails it within the pipe's dead_after_s, 2 s).
+JOIN_COMMAND_TIMEOUT_S = 4.0
+# A command timed out and the hot-path connection has had no reply at all for this long:
+# Redis is paused or gone (fail fast), not just busy (fail only that command).
+SILENT_S = 1.0
+
+
+def redis_gone(error: BaseException) -> bool:
+    """Whether a failed command says Redis is gone — a connection refused or lost, or no
+    reply at all for the pipe's dead_after_s — rather than slow: only then (or, `_silent`,
+    when a command timed out on a connection silent for SILENT_S) do the next requests
+    fail fast. One reply slower than COMMAND_TIMEOUT_S while Redis keeps answering (a
+    reconnect storm's thousands of joins queued on one connection) fails that request
+    alone; tripping on it refused hundreds of joins at once (docs/benchmarks.md,
+    "Reconnect storm")."""
+    if isinstance(error, ReplicationShort):
+        return False  # the master answered; its replica was slow
+    return isinstance(error, ConnectionError | RedisConnectionError)
 
 
 def _text(script: AsyncScript) -> str | bytes:
@@ -144,7 +167,7 @@ class RedisConnection:
             return False
         return True
 
-    async def _call(self, awaitable: Awaitable[T]) -> T:
+    async def _call(self, awaitable: Awaitable[T], timeout_s: float | None = None) -> T:
         loop = asyncio.get_running_loop()
         # One Redis: after a failure every command fails fast. A cluster's masters fail
         # one by one (ClusterPipe does it per master), and one failing is not all.
@@ -156,12 +179,21 @@ class RedisConnection:
             raise BackendUnavailable("Redis is unavailable")
         try:
             # asyncio.timeout, not wait_for: no extra task per command on the hot path.
-            async with asyncio.timeout(COMMAND_TIMEOUT_S):
+            async with asyncio.timeout(timeout_s or COMMAND_TIMEOUT_S):
                 return await awaitable
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
-            if self._cluster is None:
+            if self._cluster is None and (redis_gone(exc) or self._silent(exc)):
                 self._failing_until = loop.time() + FAIL_FAST_S
             raise BackendUnavailable(str(exc) or type(exc).__name__) from exc
+
+    def _silent(self, error: BaseException) -> bool:
+        """A command that ran out of time while Redis has not answered anything at all on
+        the hot-path connection for SILENT_S: paused or gone, not busy."""
+        return (
+            isinstance(error, TimeoutError)
+            and self._pipe is not None
+            and self._pipe.silent_s() >= SILENT_S
+        )
 
     async def _run(
         self, script: AsyncScript, keys: list[str], args: list[Any], *, replicated: bool = False

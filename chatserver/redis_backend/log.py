@@ -40,7 +40,7 @@ from chatserver.redis_backend.codec import (
     _users,
     state_op,
 )
-from chatserver.redis_backend.connection import RedisConnection
+from chatserver.redis_backend.connection import JOIN_COMMAND_TIMEOUT_S, RedisConnection
 from chatserver.redis_backend.keys import (
     DEDUPE_TTL_S,
     PRESENCE_TTL_MS,
@@ -182,7 +182,7 @@ class RedisLog(RedisConnection):
             EVERYONE,
             self._retention_s,
         ]
-        reply = await self._call(self._run(self._join, keys, args))
+        reply = await self._call(self._run(self._join, keys, args), JOIN_COMMAND_TIMEOUT_S)
         snapshot = _snapshot(reply[2], query.now_ms)
         if not reply[0]:
             empty = ReadResult(snapshot.epoch, snapshot.offset, False, [])

@@ -84,6 +84,8 @@ class You(TypedDict):
     muted: bool
     agreed: bool
     """Accepted the group agreement of the session now live (rooms/meeting.py)."""
+    checkin: bool
+    """A facilitator has a private check-in open with this member."""
 
 
 class RoomView(TypedDict):
@@ -125,6 +127,8 @@ class JoinAck(TypedDict):
     alerts: NotRequired[list[Alert]]
     mutes: NotRequired[list[MuteInForce]]
     removed: NotRequired[list[str]]
+    checkins: NotRequired[list[str]]
+    """Facilitators: the members with a private check-in open."""
 
 
 def message_ack(entry: MessageEntry) -> MessageAck:

@@ -296,6 +296,8 @@ class Controls:
                 ts=now,
                 client_id=held["client_id"],
             )
+            if "thread" in held:
+                entry["thread"] = held["thread"]
             appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
             result["offset"] = appended.entry["offset"]
         reviewed = {

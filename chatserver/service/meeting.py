@@ -45,7 +45,7 @@ from chatserver.meeting_schema import (
     parse_support,
     parse_win,
 )
-from chatserver.schema import parse_room
+from chatserver.schema import parse_room, parse_target
 from chatserver.service.acks import Handler, LoggedAck, OkAck, SupportAck
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
@@ -81,6 +81,7 @@ from rooms.meeting import (
 )
 from rooms.meeting_rules import (
     check_agree,
+    check_checkin,
     check_live,
     check_reactable,
     check_round_going,
@@ -164,6 +165,8 @@ class MeetingFlow:
             "win": self.win,
             "status": self.status,
             "need_support": self.need_support,
+            "checkin_open": self.checkin_open,
+            "checkin_close": self.checkin_close,
         }
 
     # -- who -----------------------------------------------------------------------------
@@ -331,7 +334,8 @@ class MeetingFlow:
         for alert in await self._alerts.open_alerts(room):
             about = alert.get("entry")
             crisis |= alert["kind"] == "crisis" and about is not None and about["id"] == msg_id
-        refuse(check_reactable(held_or_gone=entry is None, crisis=crisis))
+        private = entry is not None and "thread" in entry
+        refuse(check_reactable(held_or_gone=entry is None or private, crisis=crisis))
         assert entry is not None
         return entry
 
@@ -407,6 +411,45 @@ class MeetingFlow:
         record: AuditRecord = {"ts": self._clock(), "by": user, "action": "support_requested"}
         await self._review.audit_add(room, record)
         return {"ok": True, "message": SUPPORT_CONFIRMATION}
+
+    # -- private check-ins ------------------------------------------------------------------
+
+    async def _checkin(self, sid: str, data: object, on: bool) -> LoggedAck | OkAck:
+        """Open (or close) a two-person thread inside the room: the member and the
+        facilitators see it; the audit records that it happened, never what was said."""
+        req = parse_target(data)
+        user = self._person(sid, req.room)
+        present = await self._presence.presence_members(req.room)
+        target = next((m for m in present if m["id"] == req.user_id), None)
+        if on or target is None:
+            refuse(check_checkin(user["role"], None if target is None else target["role"]))
+        else:
+            refuse(check_runs_meeting(user["role"]))
+        member_id = req.user_id or ""
+        now = self._clock()
+        state = (await self._log.snapshot(req.room, now)).state
+        if (member_id in state.checkins) == on:
+            return {"ok": True}
+        fields: EventFields = {"user_id": member_id, "on": on, "thread": member_id}
+        if target is not None:
+            fields["user"] = target
+        entry = room_event(room=req.room, kind="checkin", by=user, ts=now, **fields)
+        appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
+        record: AuditRecord = {
+            "ts": now,
+            "by": user,
+            "action": "checkin_opened" if on else "checkin_closed",
+            "user_id": member_id,
+            "offset": appended.entry["offset"],
+        }
+        await self._review.audit_add(req.room, record)
+        return {"ok": True, "offset": appended.entry["offset"]}
+
+    async def checkin_open(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._checkin(sid, data, True)
+
+    async def checkin_close(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._checkin(sid, data, False)
 
     # -- arrivals and departures -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from chatserver import errors
 from chatserver.backend import (
@@ -35,12 +36,14 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.delivery import Connection, LocalRooms
-from chatserver.service.refusals import refusal_error, signal_allowed
+from chatserver.service.refusals import refusal_error, refuse, signal_allowed
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline
+from moderation.context import RoomGate
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.gate import room_gate
 from moderation.verdict import Verdict
 from rooms.entries import HeldEntry, MessageEntry, as_message, message_entry
+from rooms.meeting_rules import check_thread_post
 from rooms.policy import may_show_typing
 from rooms.signals import HAND, TYPING, SignalLimiter
 
@@ -111,6 +114,11 @@ class Posting:
             policy=self._policy_for(req.room),
             gate=room_gate(local.state, user["id"], now),
         )
+        if req.thread is not None:
+            # A private check-in: only its two sides, whatever the room's state (a round,
+            # a lock) says about posting to everyone; its words are moderated the same.
+            refuse(check_thread_post(user["id"], user["role"], req.thread, local.state.checkins))
+            ctx = replace(ctx, gate=RoomGate())
         outcome = self._pipeline.run(ctx)
         entry = message_entry(
             room=req.room,
@@ -120,6 +128,8 @@ class Posting:
             ts=now,
             client_id=req.client_id,
         )
+        if req.thread is not None:
+            entry["thread"] = req.thread
         if outcome.action in (Action.BLOCK, Action.HOLD):
             # A retry after a lost ack must answer exactly like the first attempt, even
             # though the duplicate or rate rule would refuse it now. (An allowed message
@@ -146,7 +156,7 @@ class Posting:
             return await self._hold(conn, req.room, user, entry, outcome)
         # Keyed on the delivered text: the pipeline's last scan, so no second scan.
         shared = self._shared_raid(ctx.with_text(outcome.text))
-        guard = PostGuard(user["id"], user["role"], raid=shared)
+        guard = PostGuard(user["id"], user["role"], raid=shared) if req.thread is None else None
         started = time.perf_counter()
         try:
             result = await self._log.append(req.room, entry, guard=guard, now_ms=now)

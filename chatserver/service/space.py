@@ -45,6 +45,7 @@ from chatserver.space.requests import (
 from chatserver.space.store import GroupSpace
 from moderation import Action, MessageContext, ModerationPolicy, Pipeline, RoomGate
 from moderation.links import find_links, host_in, normalise
+from rooms.codes import NO_SESSION
 from rooms.entries import MessageEntry, room_event
 from rooms.policy import check_moderate, is_facilitator
 
@@ -106,6 +107,28 @@ class MemberDownload(MemberData):
     """Their messages still in the room's retained history."""
 
 
+class Recap(TypedDict):
+    """What one member takes away from a session: not a transcript."""
+
+    session_id: str
+    started_ms: int
+    ended_ms: int
+    """0 while the session is still live (a recap so far)."""
+    pinned: list[MessageEntry]
+    resources: list[Resource]
+    """Shelved during the session."""
+    wins: list[KeptWin]
+    """Kept on the wall, with their authors' consent, from this session."""
+    goal: Goal | None
+    """The member's own latest goal (private ones too: the recap is theirs alone)."""
+    next_session: NextSession | None
+
+
+class RecapAck(TypedDict):
+    ok: Literal[True]
+    recap: Recap
+
+
 class ErasedAck(TypedDict):
     ok: Literal[True]
     records: int
@@ -149,6 +172,7 @@ class SpaceFlow:
             "resource_review": self.resource_review,
             "resource_remove": self.resource_remove,
             "next_session_set": self.next_session_set,
+            "recap": self.recap,
             "my_data": self.my_data,
             "erase_my_data": self.erase_my_data,
         }
@@ -384,6 +408,43 @@ class SpaceFlow:
         await self._tell(req.room, {"kind": "next_session", "next_session": session}, EVERYONE)
         await self._audit(req.room, user, "next_session_set")
         return {"ok": True, "next_session": session}
+
+    # -- the recap ---------------------------------------------------------------------
+
+    async def recap(self, sid: str, data: object) -> RecapAck:
+        """The latest session's recap for this member: what was pinned, resources shelved
+        and wins kept during it, their own goal and the next session. Clients ask for it
+        when a session ends (the ``session_ended`` room event), and may ask again later."""
+        room = parse_room(data).room
+        user = self._person(sid, room)
+        state = (await self._log.snapshot(room, self._clock())).state
+        session = state.meeting
+        if not session["started_ms"]:
+            raise ServiceError(NO_SESSION, "No session has been held in this room yet.")
+        start = session["started_ms"]
+        end = session["ended_ms"] if session["ended_ms"] >= start else 0
+
+        def during(ms: int) -> bool:
+            return ms >= start and (not end or ms <= end)
+
+        goals = await self._space.goals_of(room, user["id"])
+        return {
+            "ok": True,
+            "recap": {
+                "session_id": session["session_id"],
+                "started_ms": start,
+                "ended_ms": end,
+                "pinned": list(state.pins.values()),
+                "resources": [
+                    r
+                    for r in await self._space.resources(room)
+                    if r["status"] == "shelved" and during(r["created_ms"])
+                ],
+                "wins": [w for w in await self._space.wins(room) if during(w["kept_ms"])],
+                "goal": goals[0] if goals else None,
+                "next_session": await self._space.next_session(room),
+            },
+        }
 
     # -- a member's own data -----------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from chatserver.backend import Alert, AuditRecord, User
 from rooms.entries import Entry, HeldEntry, MessageEntry
+from rooms.meeting import new_meeting
 from rooms.state import RoomState
 
 SCHEMA_VERSION = 1
@@ -99,6 +100,13 @@ def encode_state(state: RoomState) -> str:
             "mutes": state.mutes,
             "pins": state.pins,
             "removed": sorted(state.removed),
+            # The meeting (rooms/meeting.py): a session, its round and timers go on
+            # after a restart, and so do this session's agreements and reactions.
+            "meeting": state.meeting,
+            "meeting_at": state.meeting_at,
+            "agreed": state.agreed,
+            "reactions": state.reactions,
+            "checkins": sorted(state.checkins),
         }
     )
 
@@ -113,6 +121,11 @@ def decode_state(text: str) -> RoomState:
         mutes=dict(raw.get("mutes", {})),
         pins=cast(dict[str, MessageEntry], dict(raw.get("pins", {}))),
         removed=set(raw.get("removed", [])),
+        meeting=raw["meeting"] if "meeting" in raw else new_meeting(),
+        meeting_at=int(raw.get("meeting_at", 0)),
+        agreed=dict(raw.get("agreed", {})),
+        reactions=dict(raw.get("reactions", {})),
+        checkins=set(raw.get("checkins", [])),
     )
 
 

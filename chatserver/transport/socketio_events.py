@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # Each backend call has its own bound; this is the last resort for a request as a whole,
 # so a client never waits on an ack forever.
 REQUEST_TIMEOUT_S = 5.0
+# A join may wait its turn (service/admission.py: in a reconnect storm, recovery waits
+# rather than being refused) up to just under the web client's 10 s ack timeout.
+JOIN_TIMEOUT_S = 8.0
 _last_backend_log = [0.0]
 # Long enough for the error ack to be written before the transport closes.
 EXPIRED_CLOSE_DELAY_S = 0.2
@@ -88,7 +91,8 @@ def register(
     serialised.update(service.space.handlers())
     serialised.update(service.meeting.handlers())
     for name, method in serialised.items():
-        sio.on(name, _handler(service, method, serialise=True))
+        bound = JOIN_TIMEOUT_S if name == "join" else REQUEST_TIMEOUT_S
+        sio.on(name, _handler(service, method, serialise=True, timeout_s=bound))
     for name, method in concurrent.items():
         sio.on(name, _handler(service, method, serialise=False))
 
@@ -99,7 +103,11 @@ def register(
 
 
 def _handler(
-    service: ChatService, method: Handler, *, serialise: bool
+    service: ChatService,
+    method: Handler,
+    *,
+    serialise: bool,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> Callable[..., Awaitable[Ack]]:
     async def handle(sid: str, *args: Any) -> Ack:
         if len(args) != 1:
@@ -121,9 +129,9 @@ def _handler(
         service.request_started()
         try:
             if serialise:
-                async with conn.lock, asyncio.timeout(REQUEST_TIMEOUT_S):
+                async with conn.lock, asyncio.timeout(timeout_s):
                     return await method(sid, args[0])
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            async with asyncio.timeout(timeout_s):
                 return await method(sid, args[0])
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()

@@ -244,3 +244,34 @@ async def test_a_room_nobody_wrote_in_for_the_retention_is_forgotten(path: Path)
         assert await again.alerts_list("quiet") == []
     finally:
         await again.close()
+
+
+async def test_a_session_in_progress_is_there_after_a_reopen(
+    store: SqliteBackend, path: Path
+) -> None:
+    """The meeting (rooms/meeting.py): a restart mid-round keeps the session, the round
+    and its deadline, who accepted the agreement, reactions and open check-ins."""
+    from rooms import meeting as m
+
+    started = m.start_session(m.new_meeting(), "s1", NOW, None)
+    await append(store, event("session_started", after=0, meeting=started, session_id="s1"))
+    order: list[m.Speaker] = [{"id": "alex", "name": "Alex"}, {"id": "bea", "name": "Bea"}]
+    in_round = m.start_round(started, "Check-in", order, 60, False, NOW)
+    await append(store, event("round_started", after=1, meeting=in_round))
+    await append(store, event("agreed", user_id="alex", session_id="s1"))
+    shared = await append(store, msg("A good day today."))
+    await append(store, event("reaction", id=shared["id"], reaction="hug", user_id="bea", on=True))
+    await append(store, event("checkin", user_id="bea", on=True, thread="bea"))
+    await store.close()
+
+    again = await reopened(path)
+    try:
+        state = (await again.snapshot("r1", NOW)).state
+        assert state.meeting == in_round and state.meeting_at == 2
+        assert state.meeting["turn"] == "alex" and state.has_agreed("alex")
+        assert state.reactions == {shared["id"]: {"hug": ["bea"]}}
+        assert state.checkins == {"bea"}
+        # The turn's timer is still due at its deadline: any worker that sees it fires it.
+        assert m.due(state.meeting, NOW + 60_000) == m.TURN_TIMEOUT
+    finally:
+        await again.close()

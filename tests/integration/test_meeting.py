@@ -6,6 +6,7 @@ worker A and members on worker B (one worker on the memory backend; two on Redis
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from chatserver.app import SERVICE_KEY
 from chatserver.clock import now_ms
@@ -169,3 +170,60 @@ async def test_a_timed_session_warns_five_minutes_before_it_ends_then_closes(
     ended = await room.bea.wait_for("room_event", kind("session_ended"), timeout=5)
     assert ended["reason"] == "time"
     assert (await room.bea.send("r1", "bye"))["error"]["code"] == "session_ended"
+
+
+async def test_a_private_check_in_is_seen_by_its_member_and_the_facilitators_only(
+    room: Room,
+) -> None:
+    await start(room)
+    refused = await call(room.alex, "checkin_open", user_id="bea")
+    assert refused["error"]["code"] == "forbidden"  # members cannot open one with each other
+    assert (await call(room.sam, "checkin_open", user_id="alex"))["ok"]
+    opened = await room.alex.wait_for("room_event", kind("checkin", user_id="alex"))
+    assert opened["on"] is True
+    asked = await room.sam.call(
+        "message",
+        {
+            "room": "r1",
+            "text": "Checking in: how are you doing?",
+            "client_id": str(uuid4()),
+            "thread": "alex",
+        },
+    )
+    assert asked["ok"]
+    reply = await room.alex.call(
+        "message",
+        {"room": "r1", "text": "Thanks, a hard day.", "client_id": str(uuid4()), "thread": "alex"},
+    )
+    assert reply["ok"]
+    got = await room.sam.wait_for("message", lambda m: m["id"] == reply["id"])
+    assert got["thread"] == "alex"
+    sneak = await room.bea.call(
+        "message", {"room": "r1", "text": "hi alex", "client_id": str(uuid4()), "thread": "alex"}
+    )
+    assert sneak["error"]["code"] == "forbidden"
+    # Barrier: a room message after the thread's reaches Bea, and nothing of the thread did.
+    barrier = await room.sam.send("r1", "Back to the group.")
+    await room.bea.wait_for("message", lambda m: m["id"] == barrier["id"])
+    assert [m["id"] for m in room.bea.got("message")] == [barrier["id"]]
+    assert not [e for e in room.bea.got("room_event") if e["kind"] == "checkin"]
+    # ... nor after a reconnect; Alex's own join has it, and so does a facilitator's.
+    bea_entries = (await room.bea.call("join", {"room": "r1"}))["entries"]
+    assert reply["id"] not in [e.get("id") for e in bea_entries]
+    alex_join = await room.alex.call("join", {"room": "r1"})
+    assert reply["id"] in [e.get("id") for e in alex_join["entries"]]
+    assert alex_join["room"]["you"]["checkin"] is True
+    sam_join = await room.sam.call("join", {"room": "r1"})
+    assert sam_join["checkins"] == ["alex"]
+    assert (await call(room.bea, "react", id=reply["id"], reaction="hug"))["error"]["code"] == (
+        "not_reactable"
+    )
+    # The audit says that it happened, not what was said.
+    audit = (await call(room.sam, "audit"))["entries"]
+    assert next(a for a in audit if a["action"] == "checkin_opened")["user_id"] == "alex"
+    assert "hard day" not in str(audit)
+    assert (await call(room.sam, "checkin_close", user_id="alex"))["ok"]
+    closed = await room.alex.call(
+        "message", {"room": "r1", "text": "one more", "client_id": str(uuid4()), "thread": "alex"}
+    )
+    assert closed["error"]["code"] == "forbidden"

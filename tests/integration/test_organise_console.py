@@ -120,3 +120,14 @@ async def test_sign_in_attempts_are_limited(first_run: tuple[Server, Path]) -> N
             ) as resp:
                 statuses.append(resp.status)
     assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+
+
+async def test_a_sign_in_that_ran_out_has_its_own_page(first_run: tuple[Server, Path]) -> None:
+    """Not "your place has ended": someone who was away too long is told so, kindly."""
+    server, _ = first_run
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "/ended/tuesday?why=expired") as resp:
+            page = await resp.text()
+        assert "Your sign-in has expired" in page and "place may still be there" in page
+        async with http.get(server.url + "/ended/tuesday") as resp:
+            assert "Your place in this group has ended" in await resp.text()

@@ -118,7 +118,18 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         cara = open_page(new_desktop, "cara", "member", direct)
         members = (alex, bea, cara)
 
-        # Start: every member is asked to accept the group agreement before posting.
+        # Sam sets the agenda, then starts: every member is asked to accept the group
+        # agreement before posting.
+        sam.locator(".agenda-edit summary").click()
+        sam.locator("#agenda-text").fill(
+            "Welcome | 0 | Settle in.\n"
+            "Check-in round | 15 | How are you today?\n"
+            "Open sharing | 40 | What helped this week?\n"
+            "Check-out round | 10 | One thing you take away."
+        )
+        sam.get_by_role("button", name="Save agenda").click()
+        expect(sam.locator("#action-status")).to_contain_text("agenda is saved")
+        sam.locator(".agenda-edit summary").click()
         sam.locator("#session-start").click()
         for page in members:
             expect(page.locator("#meeting-title")).to_contain_text("Welcome")
@@ -132,7 +143,7 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
             page.locator("#agree").click()
             expect(page.locator("#agree")).to_be_hidden()
         sam.locator("#phase-next").click()
-        expect(bea.locator("#meeting-title")).to_contain_text("Check-in round")
+        expect(bea.locator("#meeting-title")).to_contain_text("Check-in round (2 of 4)")
 
         # The check-in round: Alex shares and is done, Bea passes, Cara's time runs out.
         kim_starts_a_round(cluster)
@@ -178,7 +189,19 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         )
         alex.locator("#need-support").click()
         expect(alex.locator("#action-status")).to_contain_text("check in with you privately")
-        expect(sam.locator("#alert-list")).to_contain_text("Alex")
+        expect(sam.locator("#alert-list")).to_contain_text("A member asked for support")
+        # Sam checks in with Alex privately: only the two of them (and co-facilitators) see it.
+        sam.locator("#checkin-member").select_option("alex")
+        sam.locator("#checkin-open").click()
+        thread = alex.locator('.thread[data-user-id="alex"]')
+        expect(thread).to_be_visible()
+        thread.locator("input").fill("Thanks for reaching out. It's been a hard week.")
+        thread.locator("input").press("Enter")
+        expect(sam.locator('.thread[data-user-id="alex"] .thread-list')).to_contain_text(
+            "hard week"
+        )
+        expect(cara.locator(".thread")).to_have_count(0)
+        expect(cara.locator("#messages")).not_to_contain_text("hard week")
         shot(sam, "meeting-open-sharing-desktop")
         shot(bea, "meeting-open-sharing-phone")
 

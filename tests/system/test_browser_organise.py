@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from tests.browser_support import (
 from tests.cluster import Nginx, Worker
 from tests.processes import require_program
 from tests.redis_server import RedisServer
+from tests.system.test_browser_layout import assert_axe_clean
 
 # The workers are processes of their own (tests/cluster.py strips HUDDLE_* from their
 # environment), so CI's second run with the websocket fast path off would run this test
@@ -84,7 +86,10 @@ def deployment() -> Iterator[Deployment | None]:
         redis.start()
         for worker in workers:
             worker.redis_url = redis.url
-            worker.start()
+        # Both at once: a worker's start-up is mostly waiting for its imports.
+        with ThreadPoolExecutor(len(workers)) as starting:
+            # A loaded CI machine (2 cores, other suites) can take longer than the default.
+            list(starting.map(lambda w: w.start(ready_timeout_s=60), workers))
         nginx.start()
         with urllib.request.urlopen(f"{nginx.url}/healthz", timeout=5) as resp:
             behind = json.loads(resp.read())["worker"]
@@ -101,9 +106,11 @@ def through_nginx(d: Deployment, link: str) -> str:
     return f"{d.nginx.url}{parts.path}"
 
 
-def join_with(person: Person, link: str, name: str) -> None:
+def join_with(person: Person, link: str, name: str, *, check_page: bool = False) -> None:
     page = person.page
     page.goto(link)
+    if check_page:
+        assert_axe_clean(page, "invitation page")
     field = page.get_by_label("The name the group will see")
     # The form says the name is a pseudonym.
     assert "pseudonym" in page.locator("form").inner_text()
@@ -160,10 +167,16 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             member_link = make_link(organiser, "member", 2, "spring intake")
 
             sam, kit, lee = open_person(), open_person(), open_person()
-            join_with(sam, through_nginx(d, facilitator_link), "Sam")
+            join_with(sam, through_nginx(d, facilitator_link), "Sam", check_page=True)
             assert sam.page.evaluate("() => document.body.dataset.role") == "facilitator"
             join_with(kit, through_nginx(d, member_link), "Kit (she/her)")
+            # Kit opens the member link again: the page says this browser has a place.
+            kit.page.goto(through_nginx(d, member_link))
+            kit.page.get_by_text("This browser already has a place in this group").wait_for()
+            kit.page.goto(f"{d.nginx.url}/#room={ROOM}")
+            connected(kit.page)
             join_with(lee, through_nginx(d, member_link), "Lee")
+            assert lee.page.locator("#room-name").inner_text() == "Thursday circle"
 
             say(kit, "Evening all, hard week with the flare")
             for other in (sam, lee):
@@ -188,11 +201,13 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             assert (
                 kit.page.evaluate(f"() => localStorage.getItem('huddle:v1:session:{ROOM}')") is None
             )
+            assert_axe_clean(kit.page, "place ended")
 
             # Barrier: the two who stay still talk.
             say(sam, "Still here with you, Lee")
             texts(lee.page, "Still here with you, Lee").wait_for()
             page.screenshot(path=str(output_dir() / "browser-organise-group.png"), full_page=True)
+            assert_axe_clean(page, "organiser's group page")
 
             # An invitation that has expired: its page, not a form.
             expired = _api_invitation(d.other(), hours=0.0003)
@@ -207,6 +222,7 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             assert "Nothing is wrong with you" in body
             assert "groups@example.org" in body and "116 123" in body
             assert visitor.page.locator("form").count() == 0
+            assert_axe_clean(visitor.page, "expired invitation")
             visitor.page.screenshot(path=str(output_dir() / "browser-organise-expired.png"))
             for person in (organiser, sam, kit, lee):
                 assert person.errors == [], person.errors

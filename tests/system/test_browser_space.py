@@ -13,6 +13,8 @@ test skips (or fails under HUDDLE_REQUIRE_BROWSER=1).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import os
@@ -42,6 +44,7 @@ from tests.browser_support import (
     shot,
     texts,
 )
+from tests.conftest import open_client
 from tests.processes import stop_process
 
 with contextlib.suppress(ImportError):  # without playwright the tests skip
@@ -125,7 +128,18 @@ def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
     yield from open_people(browser, viewport=(390, 844))
 
 
+def show_view(page: Page, view: str) -> None:
+    """A facilitator's phone shows one panel at a time (web/views.js)."""
+    choice = page.locator(f"#views .view-button[data-view='{view}']")
+    if choice.is_visible():
+        choice.click()
+
+
 def open_space(page: Page) -> None:
+    show_view(page, "people")
+    toggle = page.locator("#people-toggle")  # a phone folds the panel the space is in
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
     details = page.locator("#space")
     if details.get_attribute("open") is None:
         page.locator("#space summary").click()
@@ -164,6 +178,7 @@ def test_a_goal_set_before_a_restart_is_answered_after_it(
     expect(body.locator(".goal-text")).to_have_text("Walk to the post box and back, three times")
     expect(body).to_contain_text("Private: only you see it.")
     say(alex, CHAT)
+    show_view(sam.page, "chat")
     expect(texts(sam.page, CHAT)).to_be_visible()
 
     server.kill()
@@ -196,3 +211,47 @@ def test_a_goal_set_before_a_restart_is_answered_after_it(
         assert unexpected == []
     assert os.path.exists(os.path.join(server.data_dir, "space.sqlite3"))
     assert os.path.exists(os.path.join(server.data_dir, "rooms.sqlite3"))
+
+
+def test_each_member_gets_a_recap_when_the_session_ends(
+    server: Restartable | None, people: Callable[[], Person]
+) -> None:
+    """Not a transcript: the pinned message, the next session and the member's own goal."""
+    srv = ready(server.srv if server else None)
+    alex = people()
+    enter(srv, alex, "recap", "alex", "member")
+    token = srv.token("kai", "Kai", "recap", "facilitator")
+    room = {"room": "recap"}
+
+    async def facilitate(step: str) -> None:
+        """Kai, a co-facilitator on a real Socket.IO client (the page's controls for a
+        session are another test's)."""
+        kai = await open_client(srv.base, token)
+        try:
+            assert (await kai.call("join", room))["ok"]
+            if step == "start":
+                assert (await kai.call("session_start", room))["ok"]
+                said = await kai.send("recap", "Pacing beats pushing")
+                assert (await kai.call("pin", {**room, "id": said["id"]}))["ok"]
+            else:
+                assert (await kai.call("session_end", room))["ok"]
+        finally:
+            await kai.sio.disconnect()
+
+    def as_kai(step: str) -> None:
+        # Playwright's sync API owns this thread's event loop: the client gets its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, facilitate(step)).result(timeout=60)
+
+    as_kai("start")
+    open_space(alex.page)
+    alex.page.locator("#space-goal").fill("Two short walks")
+    alex.page.get_by_role("button", name="Save goal").click()
+    expect(alex.page.locator("#space-body .goal-text").first).to_have_text("Two short walks")
+    as_kai("end")
+    recap = alex.page.locator("#space-recap")
+    expect(recap).to_be_visible()
+    expect(recap).to_contain_text("Kai: Pacing beats pushing")
+    expect(recap).to_contain_text("Two short walks")
+    expect(alex.page.locator("#space")).to_have_attribute("open", "")
+    shot(alex.page, "space-recap-phone-member")

@@ -60,6 +60,7 @@ def meeting_fields(state: RoomState) -> dict[str, Any]:
         "meeting_at": state.meeting_at,
         "agreed": sorted(u for u in state.agreed if state.has_agreed(u)),
         "reactions": state.reactions,
+        "checkins": sorted(state.checkins),
     }
 
 

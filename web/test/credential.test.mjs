@@ -41,3 +41,11 @@ test("an unreachable server keeps the old credential for this visit", async () =
   assert.deepEqual(await renewCredential({ storage, room: "tuesday", token: "old", fetchImpl: reply(503, {}) }), { token: "old" });
   assert.equal(storedCredential(storage, "tuesday"), "old");
 });
+
+test("a credential that ran out is told apart from a place that ended", async () => {
+  const storage = memoryStorage();
+  keepCredential(storage, "tuesday", "old");
+  const got = await renewCredential({ storage, room: "tuesday", token: "old", fetchImpl: reply(401, { expired: true }) });
+  assert.deepEqual(got, { ended: true, why: "expired" });
+  assert.equal(storedCredential(storage, "tuesday"), "");
+});
