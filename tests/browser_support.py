@@ -331,3 +331,13 @@ def member_action(page: Page, user: str, name: str) -> Any:
     if details.get_attribute("open") is None:
         person.locator("summary").click()
     return person.get_by_role("button", name=name, exact=True)
+
+
+def message_action(message: Any, name: str) -> Any:
+    """Open a message's actions menu ("⋯") and return its item `name` (Report…, Pin,
+    Unpin, Delete…)."""
+    message.hover()
+    trigger = message.locator(".msg-menu-button")
+    if trigger.get_attribute("aria-expanded") != "true":
+        trigger.click()
+    return message.get_by_role("menuitem", name=name, exact=True)
