@@ -474,7 +474,13 @@ class SpaceFlow:
         for message in messages:
             now = self._clock()
             event = room_event(
-                room=room, kind="deleted", by=user, ts=now, id=message["id"], reason=ERASED_REASON
+                room=room,
+                kind="deleted",
+                by=user,
+                ts=now,
+                id=message["id"],
+                at=message["offset"],
+                reason=ERASED_REASON,
             )
             await self._log.append(room, event, guard=None, now_ms=now)
         await self._tell(room, {"kind": "member_erased", "user_id": user["id"]}, EVERYONE)
