@@ -111,8 +111,8 @@ def server() -> Iterator[Restartable | None]:
         yield None
         return
     process = Restartable()
-    process.start()
     try:
+        process.start()  # stopped below even when it never became healthy
         yield process
     finally:
         process.stop()
