@@ -35,7 +35,7 @@ export function createMeetingPanel({ store, request, feedback }) {
   const phaseName = el("h2", "meeting-phase");
   phaseName.id = "meeting-title";
   const timeLeft = el("span", "meeting-time");
-  timeLeft.setAttribute("aria-label", "Time left in this phase");
+  // Its text says it ("12:00 left"); a span takes no aria-label (axe: aria-prohibited-attr).
   bar.append(phaseName, timeLeft);
   const prompt = el("p", "meeting-prompt");
 
@@ -372,7 +372,11 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.dataset.count = String(who.length);
       b.dataset.reaction = r.id;
       b.setAttribute("aria-pressed", String(pressed));
-      b.setAttribute("aria-label", `${r.label}${who.length ? `: ${names.join(", ")}` : ""}`);
+      // The name starts with what the button shows ("Yay! 2"), so speech input finds it
+      // (axe: label-content-name-mismatch), then says what it means and who sent it.
+      const shown = `${r.emoji}${who.length ? ` ${who.length}` : ""}`;
+      const meaning = r.emoji === r.label ? "" : ` (${r.label})`;
+      b.setAttribute("aria-label", `${shown}${meaning}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));
       barNode.append(b);

@@ -169,6 +169,10 @@ class SqliteBackend(MemoryBackend):
         journal.write(tables.ENTRY_PUT, (room, offset, tables.encode(stored)))
         if "kind" in stored:
             journal.write(tables.ROOM_STATE, (tables.encode_state(r.state), room))
+            if stored["kind"] == "deleted":
+                erased = r.log.stored_message(stored.get("id", ""))
+                if erased is not None:
+                    journal.write(tables.ENTRY_PUT, (room, erased["offset"], tables.encode(erased)))
         if offset % TRIM_EVERY == 0:
             journal.write(tables.ENTRIES_TRIM, (room, offset - self._history_size))
         # Delivered (to everyone, in offset order) and acknowledged once committed.

@@ -139,8 +139,9 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(
             alex.locator("#error, #action-status, .msg .state").filter(has_text="agreement").first
         ).to_be_visible()
-        for page in members:
-            page.locator("#agree").click()
+        for page in members:  # by keyboard: focus the button, press Enter
+            page.locator("#agree").focus()
+            page.keyboard.press("Enter")
             expect(page.locator("#agree")).to_be_hidden()
         sam.locator("#phase-next").click()
         expect(bea.locator("#meeting-title")).to_contain_text("Check-in round (2 of 4)")
@@ -154,7 +155,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         shot(sam, "meeting-round-desktop")
         say(alex, "Check-in: a 6 today, but I slept.")
         expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
-        alex.locator("#turn-done").click()
+        alex.locator("#turn-done").focus()
+        alex.keyboard.press("Enter")
         expect(bea.locator("#turn-pass")).to_be_visible()
         shot(bea, "meeting-my-turn-phone")
         bea.locator("#turn-pass").click()
@@ -168,7 +170,11 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(alex.locator("#meeting-title")).to_contain_text("Open sharing")
         say(cara, "Small win: I walked to the shop and back.")
         shared = alex.locator(".msg", has_text="walked to the shop")
-        shared.locator('button[data-reaction="heart"]').click()
+        heart = shared.locator('button[data-reaction="heart"]')
+        heart.focus()
+        alex.keyboard.press("Space")
+        expect(heart).to_have_attribute("aria-pressed", "true")
+        expect(heart).to_have_attribute("aria-label", "Sending love: you")
         expect(
             cara.locator(".msg", has_text="walked to the shop").locator(
                 'button[data-reaction="heart"]'
@@ -205,6 +211,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         shot(sam, "meeting-open-sharing-desktop")
         shot(bea, "meeting-open-sharing-phone")
 
+        # Turns, phases and the session's end are announced to screen readers.
+        expect(bea.locator("#meeting-live")).to_contain_text("Now: Open sharing")
         # Check-out, then the end: the room is closed to members until the next session.
         sam.locator("#phase-next").click()
         sam.locator("#round-name").select_option("check_out")
