@@ -1,7 +1,7 @@
 """Microbenchmark: the Redis hot path, appends per second and worker CPU per append.
 
     .venv/bin/python bench/append_pipe_bench.py [--appends 20000] [--rounds 3]
-        [--in-flight 1,8,64] [--loop uvloop|asyncio] [--root /tmp/before]
+        [--in-flight 1,8,64] [--loop uvloop|asyncio] [--root /tmp/before] [--guard]
 
 Starts a private redis-server on a free 127.0.0.1 port (no persistence), then for each
 number of appends in flight runs ``RedisBackend.append`` (the append script through
@@ -55,8 +55,15 @@ def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
     raise SystemExit("redis-server did not start")
 
 
-async def measure(url: str, appends: int, in_flight: int) -> tuple[float, float]:
-    """(appends per second, worker CPU µs per append) for one run."""
+async def measure(
+    url: str, appends: int, in_flight: int, guarded: bool
+) -> tuple[float, float, float]:
+    """(appends per second, worker CPU µs per append, redis-server µs per append script
+    as its INFO commandstats counts them) for one run. ``guarded``: each append is a
+    member's post, checked by the script's post guard as live messages are."""
+    import redis.asyncio as aioredis
+
+    from chatserver.backend import PostGuard
     from chatserver.redis_backend import RedisBackend
     from rooms.entries import message_entry
 
@@ -78,16 +85,22 @@ async def measure(url: str, appends: int, in_flight: int) -> tuple[float, float]
                 ts=counter,
                 client_id=f"c{counter}",
             )
-            await backend.append(entry["room"], entry, guard=None, now_ms=counter)
+            guard = PostGuard("u", "member") if guarded else None
+            await backend.append(entry["room"], entry, guard=guard, now_ms=counter)
 
     try:
         await one_after_another(200)  # warm: connections open, script loaded
         each = appends // in_flight
+        stats = aioredis.Redis.from_url(url)
+        await stats.config_resetstat()
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one_after_another(each) for _ in range(in_flight)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         done = each * in_flight
-        return done / wall, cpu / done * 1e6
+        info = await stats.info("commandstats")
+        await stats.aclose()
+        script = info.get("cmdstat_evalsha", {}).get("usec_per_call", 0.0)
+        return done / wall, cpu / done * 1e6, float(script)
     finally:
         await backend.close()
 
@@ -107,6 +120,9 @@ def main() -> None:
     parser.add_argument("--in-flight", default="1,8,64")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument(
+        "--guard", action="store_true", help="append as a member's post (the post guard runs)"
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.in_flight.split(",")]
     if not 1 <= args.appends <= 1_000_000 or not 1 <= args.rounds <= 20:
@@ -122,16 +138,19 @@ def main() -> None:
         print(f"chatserver from {args.root.resolve()}, loop {args.loop}")
         for n in levels:
             figures = [
-                run_on(args.loop, lambda n=n: measure(url, args.appends, n))
+                run_on(args.loop, lambda n=n: measure(url, args.appends, n, args.guard))
                 for _ in range(args.rounds)
             ]
-            rates = sorted(rate for rate, _ in figures)
-            cpus = sorted(cpu for _, cpu in figures)
+            rates = sorted(rate for rate, _, _ in figures)
+            cpus = sorted(cpu for _, cpu, _ in figures)
+            scripts = sorted(script for _, _, script in figures)
             print(
                 f"{n:>4} in flight: appends/s median {statistics.median(rates):,.0f}"
                 f" best {rates[-1]:,.0f}; CPU µs per append median"
                 f" {statistics.median(cpus):.1f} best {cpus[0]:.1f}"
-                f" ({', '.join(f'{c:.1f}' for c in cpus)})"
+                f" ({', '.join(f'{c:.1f}' for c in cpus)}); redis µs per append script"
+                f" median {statistics.median(scripts):.2f}"
+                f" ({', '.join(f'{s:.2f}' for s in scripts)})"
             )
     finally:
         proc.terminate()

@@ -34,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -264,6 +265,7 @@ def start_cluster(
     traced: bool = False,
     gc_log: bool = False,
     huddle_root: Path = ROOT,
+    embedded: bool = False,
 ) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
@@ -314,6 +316,11 @@ def start_cluster(
         if kind in HUDDLE_KINDS:
             # Another checkout's workers (--huddle-root) run its own code with its own venv.
             w_env = {**env, **extra_env, "PYTHONPATH": str(huddle_root)}
+            if embedded:
+                # The embedded default: no Redis (the private one idles), a fresh data
+                # directory for its files (the SQLite room store, where the tree has one).
+                del w_env["REDIS_URL"]
+                w_env["HUDDLE_DATA_DIR"] = tempfile.mkdtemp(prefix=f"{kind}-{phase}-data-", dir=OUT)
             root_python = huddle_root / ".venv" / "bin" / "python"
             python = root_python if root_python.exists() else PYTHON
             argv = [str(python), "-m", "chatserver", "serve", "--host", HOST, "--port", str(port)]
@@ -818,6 +825,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", choices=("huddle", "node"))
     p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="huddle without Redis (the embedded default, one worker): use with --only huddle\n"
+        "--workers 1; each run gets a fresh HUDDLE_DATA_DIR under bench/out/",
+    )
+    p.add_argument(
         "--baseline",
         type=Path,
         metavar="CHECKOUT",
@@ -879,6 +892,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--workers must be 1..4")
     if not (1 <= args.repeat <= 10):
         p.error("--repeat must be 1..10")
+    if args.embedded and (args.only != "huddle" or args.workers != 1):
+        p.error("--embedded is one process: use it with --only huddle --workers 1")
     return args
 
 
@@ -930,6 +945,7 @@ def main(argv: list[str] | None = None) -> int:
                     extra_env,
                     gc_log=gc_log,
                     huddle_root=root_of(kind),
+                    embedded=args.embedded,
                 )
                 try:
                     load = measure_load(cluster, secret, args)
@@ -962,7 +978,14 @@ def main(argv: list[str] | None = None) -> int:
                 wait_quiet(args.quiet_pct, args.quiet_wait)
                 traced = args.trace_memory and kind == "huddle"
                 cluster = start_cluster(
-                    kind, "idle", 1, secret, extra_env, traced=traced, huddle_root=root_of(kind)
+                    kind,
+                    "idle",
+                    1,
+                    secret,
+                    extra_env,
+                    traced=traced,
+                    huddle_root=root_of(kind),
+                    embedded=args.embedded,
                 )
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)

@@ -3,7 +3,8 @@
     transport/      bytes on a connection <-> Socket.IO events (fast path, frames, probe)
     service/        the flows: joining, posting, controls, connections, alerts, delivery
     backend.py      the narrow interfaces the flows use (RoomLog, RoomBus, Presence, ...)
-    memory_backend  the embedded backend (one process)
+    memory_backend  the embedded backend (one process), in memory
+    sqlite_backend/ the embedded default: the memory backend's rooms kept in a SQLite file
     redis_backend/  the Redis backend (many workers), with lua/, resp.py, redis_pipe.py
     app.py, cli.py  the aiohttp app and the command line; config, auth, schema, metrics
 

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -21,17 +22,32 @@ from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
+from chatserver.organise.access import Access
+from chatserver.organise.api import Api
+from chatserver.organise.console import Console
+from chatserver.organise.organiser import Organiser
+from chatserver.organise.policies import RoomPolicies
+from chatserver.organise.ratelimit import Limiter
+from chatserver.organise.redis_store import RedisOrganiserStore
+from chatserver.organise.setup import first_run_setup
+from chatserver.organise.sqlite_store import SqliteOrganiserStore
+from chatserver.organise.store import OrganiserStore
 from chatserver.ratelog import library_logger
 from chatserver.redis_backend import RedisBackend
+from chatserver.redis_backend.connection import RedisTarget, cluster_client
+from chatserver.redis_cluster import ClusterSeeds
 from chatserver.service import ChatService
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
-from chatserver.transport.gate import CheckedPacket, Gate
+from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
 from moderation.learned import default_model
+from moderation.policy import available_policies
+from rooms.entries import user_info
 from rooms.signals import default_limits
 
 log = logging.getLogger(__name__)
@@ -40,40 +56,88 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SOCKET_IO_CLIENT = WEB_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.esm.min.js"
 
 SPACE_FILE = "space.sqlite3"
+ORGANISE_FILE = "organise.sqlite3"
 SERVICE_KEY = web.AppKey("service", ChatService)
 BACKEND_KEY = web.AppKey("backend", Backend)
 SIO_KEY = web.AppKey("sio", socketio.AsyncServer)
 EXPIRY_TASK_KEY = web.AppKey("expiry_task", asyncio.Task[None])
+MEETING_TIMERS_KEY = web.AppKey("meeting_timers", asyncio.Task[None])
 FAST_PATH_KEY = web.AppKey("fast_path", FastPath)
 GATE_KEY = web.AppKey("gate", Gate)
 METRICS_RUNNER_KEY = web.AppKey("metrics_runner", web.AppRunner)
+REVOCATIONS_TASK_KEY = web.AppKey("revocations_task", asyncio.Task[None])
+POLICIES_TASK_KEY = web.AppKey("policies_task", asyncio.Task[None])
+SETUP_LINK_KEY = web.AppKey("setup_link", str)
+"""The first-run setup path (/organise/setup/<code>) this run made, for the run command
+to print; absent when an organiser key or passphrase is set already."""
+ORGANISER_KEY = web.AppKey("organiser", Organiser)
+
+
+def redis_target(settings: Settings) -> RedisTarget | None:
+    """The one Redis (a URL) or the Redis Cluster (its seeds) the settings name, if any."""
+    if settings.redis_cluster:
+        return ClusterSeeds.parse(settings.redis_cluster)
+    return settings.redis_url or None
 
 
 def make_backend(settings: Settings) -> Backend:
-    if settings.redis_url:
+    target = redis_target(settings)
+    if target is not None:
         return RedisBackend(
-            settings.redis_url,
+            target,
             history_size=settings.history_size,
             retention_s=settings.retention_s,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
-    return MemoryBackend(history_size=settings.history_size)
+    if settings.embedded_store == "memory":
+        return MemoryBackend(history_size=settings.history_size)
+    return SqliteBackend(
+        Path(settings.data_dir) / ROOMS_FILE,
+        history_size=settings.history_size,
+        retention_s=settings.retention_s,
+        synchronous=settings.sqlite_synchronous.upper(),
+    )
 
 
 def make_space(settings: Settings) -> GroupSpace:
-    """Where the group space is kept: Redis keys without a TTL beside the rooms, or a
-    SQLite file in HUDDLE_DATA_DIR for the embedded default."""
-    if settings.redis_url:
-        return RedisSpace(aioredis.Redis.from_url(settings.redis_url))
+    """Where the group space is kept: Redis keys without a TTL beside the rooms (on a
+    cluster, on the shard of the room's slot), or a SQLite file in HUDDLE_DATA_DIR for
+    the embedded default."""
+    target = redis_target(settings)
+    if isinstance(target, ClusterSeeds):
+        return RedisSpace(cluster_client(target))
+    if target is not None:
+        return RedisSpace(aioredis.Redis.from_url(target))
     return SqliteSpace(Path(settings.data_dir) / SPACE_FILE)
 
 
+def make_organiser_store(settings: Settings) -> OrganiserStore:
+    """Where groups, invitations and members are kept: beside the group space, on the same
+    Redis (keys of one hash tag of their own: on a cluster, one shard) or in a SQLite
+    file of their own in HUDDLE_DATA_DIR."""
+    target = redis_target(settings)
+    if isinstance(target, ClusterSeeds):
+        return RedisOrganiserStore(cluster_client(target))
+    if target is not None:
+        return RedisOrganiserStore(aioredis.Redis.from_url(target))
+    return SqliteOrganiserStore(Path(settings.data_dir) / ORGANISE_FILE)
+
+
 def create_app(
-    settings: Settings, *, backend: Backend | None = None, space: GroupSpace | None = None
+    settings: Settings,
+    *,
+    backend: Backend | None = None,
+    space: GroupSpace | None = None,
+    organiser_store: OrganiserStore | None = None,
 ) -> web.Application:
     if settings.secret is None:
         raise ValueError("create_app needs a secret (the CLI makes one for a demo run)")
     backend = backend if backend is not None else make_backend(settings)
     space = space if space is not None else make_space(settings)
+    organiser_store = (
+        organiser_store if organiser_store is not None else make_organiser_store(settings)
+    )
     metrics = Metrics()
     # The deployment's policy file, with the limits the environment sets explicitly.
     policy = moderation_policy(settings)
@@ -121,11 +185,17 @@ def create_app(
     pipeline = default_pipeline()
     # Which learned moderation model this worker judges with, and what it was trained on.
     log.info("%s", default_model().describe())
+    # Each group's policy and crisis lines, as its organiser chose them (the deployment's
+    # limits over each policy file, as over the deployment's own).
+    room_policies = RoomPolicies(
+        lambda name: moderation_policy(replace(settings, moderation_policy=name)), policy
+    )
     service = ChatService(
         backend,
         fanout,
         pipeline=pipeline,
         policy=policy,
+        room_policy=room_policies,
         metrics=metrics,
         history_page=settings.history_page,
         max_message_chars=policy.max_chars,
@@ -141,7 +211,26 @@ def create_app(
     if isinstance(backend, RedisBackend):
         redis_backend = backend
         metrics.gap_repairs.set_function(lambda: redis_backend.gap_repairs)
-    register(sio, service, settings.secret, gate)
+    access = Access(
+        organiser_store,
+        service.end_membership,
+        lambda member, reason: service.removed_by_organiser(
+            member["room"], user_info(member["user_id"], member["name"], member["role"]), reason
+        ),
+        lambda: service.clock(),
+        poll_s=settings.revocation_poll_s,
+    )
+    organiser = Organiser(
+        organiser_store,
+        secret=settings.secret,
+        session_ttl_s=settings.session_ttl_s,
+        policies=available_policies(),
+        end_access=access.ended,
+        clock=lambda: service.clock(),
+        group_changed=room_policies.group_changed,
+    )
+    access.organiser = organiser
+    register(sio, service, settings.secret, gate, admit=access.admit)
 
     app = web.Application(middlewares=[gate.middleware()], handler_args=gate.handler_args())
     app[SERVICE_KEY] = service
@@ -185,6 +274,27 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/web/{name}", web_file)
 
+    def address(request: web.Request) -> str:
+        forwarded = request.headers.get("X-Forwarded-For")
+        return client_address(request.remote, forwarded, settings.trusted_proxies)
+
+    app[ORGANISER_KEY] = organiser
+    Api(
+        organiser,
+        secret=settings.secret,
+        api_key=settings.api_key,
+        limiter=Limiter(burst=60, refill_s=0.5),
+        address=address,
+    ).routes(app)
+    Console(
+        organiser,
+        secret=settings.secret,
+        organiser_key=settings.organiser_key,
+        policies=available_policies(),
+        fallback_lines=policy.crisis_lines,
+        address=address,
+    ).routes(app)
+
     async def on_startup(app: web.Application) -> None:
         if settings.metrics_port is not None:
             app[METRICS_RUNNER_KEY] = await start_metrics_listener(
@@ -192,7 +302,23 @@ def create_app(
             )
         await backend.start()
         service.loop_lag.start()
-        app[EXPIRY_TASK_KEY] = asyncio.get_running_loop().create_task(service.end_expired_forever())
+        loop = asyncio.get_running_loop()
+        app[EXPIRY_TASK_KEY] = loop.create_task(service.end_expired_forever())
+        app[MEETING_TIMERS_KEY] = loop.create_task(service.run_meeting_timers_forever())
+        try:
+            await room_policies.refresh(organiser_store)
+        except Exception:
+            log.warning("groups' policies not loaded: organiser store unavailable", exc_info=True)
+        if redis_target(settings) is not None:
+            # Other workers end places and change groups too: read what they wrote.
+            app[REVOCATIONS_TASK_KEY] = loop.create_task(access.watch_forever())
+            app[POLICIES_TASK_KEY] = loop.create_task(
+                room_policies.refresh_forever(organiser_store)
+            )
+        if settings.organiser_key is None:
+            setup_path = await first_run_setup(organiser_store)
+            if setup_path is not None:
+                app[SETUP_LINK_KEY] = setup_path
 
     async def on_shutdown(app: web.Application) -> None:
         # SIGTERM: the listener is already closed. Finish in-flight appends, then tell
@@ -211,10 +337,17 @@ def create_app(
 
     async def on_cleanup(app: web.Application) -> None:
         app[EXPIRY_TASK_KEY].cancel()
+        app[MEETING_TIMERS_KEY].cancel()
+        access.close()
+        for key in (REVOCATIONS_TASK_KEY, POLICIES_TASK_KEY):
+            task = app.get(key)
+            if task is not None:
+                task.cancel()
         await service.loop_lag.stop()
         await service.close()
         await backend.close()
         await space.close()
+        await organiser_store.close()
         runner = app.get(METRICS_RUNNER_KEY)
         if runner is not None:
             await runner.cleanup()

@@ -30,6 +30,9 @@ class Claims:
     name: str
     rooms: Mapping[str, str]
     expires_at: int
+    membership: str | None = None
+    """A server-issued session credential's membership id (``mid``; chatserver/organise/):
+    checked at connect and revocable. External tokens have none."""
 
     def expired(self, now_ms: int) -> bool:
         return self.expires_at * 1000 <= now_ms
@@ -39,12 +42,30 @@ class Claims:
 
 
 def issue_token(
-    secret: str, *, user_id: str, name: str, rooms: Mapping[str, str], now: int, ttl_s: int
+    secret: str,
+    *,
+    user_id: str,
+    name: str,
+    rooms: Mapping[str, str],
+    now: int,
+    ttl_s: int,
+    membership: str | None = None,
+    group: str | None = None,
 ) -> str:
     for room, role in rooms.items():
         if role not in ROLES:
             raise ValueError(f"role for room {room!r} must be member or facilitator, not {role!r}")
-    payload = {"sub": user_id, "name": name, "rooms": dict(rooms), "iat": now, "exp": now + ttl_s}
+    payload: dict[str, object] = {
+        "sub": user_id,
+        "name": name,
+        "rooms": dict(rooms),
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    if membership is not None:
+        payload["mid"] = membership
+    if group is not None:
+        payload["group"] = group  # the group's display name, for the page's heading only
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
@@ -94,4 +115,15 @@ def _claims(payload: Mapping[str, Any]) -> Claims:
             raise AuthError("token has an invalid room id")
         if role not in ROLES:
             raise AuthError(f"token has an invalid role for room {room}")
-    return Claims(user_id=sub, name=name.strip(), rooms=dict(rooms), expires_at=int(payload["exp"]))
+    membership = payload.get("mid")
+    if membership is not None and (
+        not isinstance(membership, str) or not 0 < len(membership) <= 64 or not membership.isalnum()
+    ):
+        raise AuthError("token has an invalid mid")
+    return Claims(
+        user_id=sub,
+        name=name.strip(),
+        rooms=dict(rooms),
+        expires_at=int(payload["exp"]),
+        membership=membership,
+    )

@@ -9,10 +9,11 @@ Each piece of the service (chatserver/service/) asks only for what it uses:
 - ``ReviewStore``: held messages, open alerts and the audit trail;
 - ``Entrance``: a join's reads and presence in one atomic step (one round trip).
 
-Two implementations: ``memory`` (the embedded default: one process, no Redis) and
+Three implementations: ``sqlite`` (the embedded default: one process, no Redis, rooms
+kept in a file), ``memory`` (the same in memory only; ``sqlite`` builds on it) and
 ``redis`` (many workers); each implements them all (``Backend``). One contract test
-suite runs against both (tests/test_backend_contract.py), so the service never knows
-which one it has. This module may import rooms/ only.
+suite runs against all three (tests/contract/test_backend_contract.py), so the service
+never knows which one it has. This module may import rooms/ only.
 """
 
 from __future__ import annotations
@@ -179,6 +180,12 @@ class AppendRefused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
         self.refusal = refusal
+
+
+class MeetingMoved(Exception):
+    """Not appended: a meeting event worked out from a meeting that has changed since
+    (its ``after`` is not the room's last meeting event). Work it out again from the
+    room's state now (rooms/meeting.py)."""
 
 
 class RaidSuspected(Exception):

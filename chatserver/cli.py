@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from chatserver.auth import MAX_NAME_LENGTH, ROOM_ID, issue_token
 from chatserver.config import ConfigError, Settings
+from chatserver.sqlite_backend import ROOMS_FILE
 
 # aiohttp's default listen backlog (128) drops connections in a reconnect storm.
 LISTEN_BACKLOG = 2048
@@ -90,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
         help="room and role, member or facilitator (repeatable)",
     )
     token.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid (3600)")
+    backup = sub.add_parser(
+        "backup",
+        help="copy the embedded store's SQLite files to a directory (safe while serving)",
+        description="Copy every SQLite file in HUDDLE_DATA_DIR (rooms, group space) to DIR "
+        "with SQLite's online backup: a consistent copy, taken while the server runs. "
+        "Restore: stop the server, put the copies in HUDDLE_DATA_DIR, start it "
+        "(docs/operations.md).",
+    )
+    backup.add_argument("dir", type=Path, help="where the copies go (made if missing)")
     return parser
 
 
@@ -104,7 +115,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _token(settings, args)
     if args.command == "link":
         return _link(settings, args)
+    if args.command == "backup":
+        return _backup(settings, args.dir)
     return _serve(settings, args)
+
+
+def _backup(settings: Settings, target: Path) -> int:
+    sources = sorted(Path(settings.data_dir).glob("*.sqlite3"))
+    if not sources:
+        print(f"huddle: no SQLite files in {settings.data_dir} to back up", file=sys.stderr)
+        return 1
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        copy = target / source.name
+        # Read-only on the live file; the backup API copies one consistent snapshot even
+        # while the server commits (WAL: the server's writes are not held up).
+        src = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
+        dst = sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        print(f"huddle: {source} -> {copy}", flush=True)
+    return 0
 
 
 def demo_secret_path(settings: Settings) -> Path:
@@ -216,7 +250,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from chatserver.app import create_app
+    from chatserver.app import SETUP_LINK_KEY, create_app
 
     if args.host is not None:
         settings = replace(settings, host=args.host)
@@ -242,8 +276,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     async def announce(app: web.Application) -> None:
         base = _base_url(settings.host, settings.port)
-        backend = "redis" if settings.redis_url else "memory"
-        print(f"huddle: serving on {base} with the {backend} backend", flush=True)
+        print(f"huddle: serving on {base} with {_backend_words(settings)}", flush=True)
+        print(f"huddle: the organiser console is at {base}/organise", flush=True)
+        setup_path = app.get(SETUP_LINK_KEY)
+        if setup_path is not None:
+            print(
+                f"huddle: first run: choose the organiser passphrase at {base}{setup_path} "
+                "(a one-time link; or set HUDDLE_ORGANISER_KEY)",
+                flush=True,
+            )
         for line in startup_notes(settings, demo=demo, now=int(time.time())):
             print(line, flush=True)
 
@@ -330,3 +371,14 @@ def startup_notes(settings: Settings, *, demo: bool, now: int) -> list[str]:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _backend_words(settings: Settings) -> str:
+    """Which backend serves, and where the embedded one keeps the rooms."""
+    if settings.redis_cluster:
+        return "the Redis Cluster backend"
+    if settings.redis_url:
+        return "the redis backend"
+    if settings.embedded_store == "memory":
+        return "the embedded backend in memory (nothing is kept when it stops)"
+    return f"the embedded backend (rooms kept in {Path(settings.data_dir) / ROOMS_FILE})"

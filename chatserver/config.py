@@ -103,6 +103,18 @@ def _str(raw: str) -> str:
     return raw
 
 
+def _redis_cluster(raw: str) -> str:
+    from chatserver.redis_cluster import ClusterSeeds
+
+    try:
+        ClusterSeeds.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"is not a list of Redis Cluster nodes ({exc}): {mask_url(raw)!r}"
+        ) from None
+    return raw
+
+
 IPNetwork = IPv4Network | IPv6Network
 
 
@@ -133,6 +145,15 @@ class Settings:
     # Never in a repr (a settings object logged or in a traceback prints no secret).
     secret: str | None = field(default=None, repr=False, metadata={"parse": _secret})
     redis_url: str | None = field(default=None, repr=False, metadata={"parse": _redis_url})
+    redis_cluster: str | None = field(default=None, repr=False, metadata={"parse": _redis_cluster})
+    """Seed nodes of a Redis Cluster (``host:port,host:port``): the workers share rooms
+    through it instead of one Redis (not both: set this or the Redis URL)."""
+    redis_wait_replicas: int = field(default=0, metadata={"parse": _int(0, 16)})
+    """An append is acknowledged once this many replicas of its Redis have it (WAIT); 0:
+    when its master has it. Not confirmed in time: ``unavailable``, and the client's retry
+    finds the message (docs/operations.md, "Redis Cluster")."""
+    redis_wait_timeout_ms: int = field(default=500, metadata={"parse": _int(10, 1500)})
+    """How long an append waits for its replicas before answering ``unavailable``."""
     history_size: int = field(default=1000, metadata={"parse": _int(10, 100_000)})
     history_page: int = field(default=50, metadata={"parse": _int(1, 1000)})
     retention_s: int = field(default=7 * 24 * 3600, metadata={"parse": _int(60, 365 * 24 * 3600)})
@@ -154,7 +175,14 @@ class Settings:
     )
     demo_room: str = field(default="demo", metadata={"parse": _str})
     data_dir: str = field(default=".huddle", metadata={"parse": _str})
-    """Where a run keeps files of its own; today the demo secret (used when no secret is set)."""
+    """Where a run keeps files of its own: the embedded default's rooms and group space
+    (SQLite files) and the demo secret (used when no secret is set)."""
+    embedded_store: str = field(default="sqlite", metadata={"parse": _choice("sqlite", "memory")})
+    """Without Redis: sqlite keeps rooms, alerts, held messages and the audit in
+    ``data_dir``/rooms.sqlite3 across restarts; memory keeps them in the process only."""
+    sqlite_synchronous: str = field(default="full", metadata={"parse": _choice("full", "normal")})
+    """full: each group commit is fsynced (an acknowledged message survives a power cut);
+    normal: written but not fsynced (it survives the process being killed, not the host)."""
     moderation_policy: str = field(default="default", metadata={"parse": _policy_kind})
     worker_id: str = field(default="", metadata={"parse": _str})
     event_loop: str = field(default="uvloop", metadata={"parse": _choice("uvloop", "asyncio")})
@@ -200,6 +228,17 @@ class Settings:
     """Reports a member may send back to back (each one alerts every facilitator)."""
     report_refill_s: float = field(default=30.0, metadata={"parse": _float(0.001, 86_400)})
     """Seconds until a member may send one more report."""
+    organiser_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
+    """The organiser's key for the /organise console, set at deployment; unset: the first
+    run prints a one-time setup link where the organiser chooses a passphrase."""
+    api_key: str | None = field(default=None, repr=False, metadata={"parse": _secret})
+    """The key for the organiser's JSON API (/api/v1, Authorization: Bearer); unset: no API."""
+    session_ttl_s: int = field(default=60 * 86_400, metadata={"parse": _int(300, 90 * 86_400)})
+    """How long a member's server-issued session credential lasts; renewed on every visit.
+    Long on purpose: someone who misses a few weekly sessions in a flare keeps their place."""
+    revocation_poll_s: float = field(default=0.5, metadata={"parse": _float(0.05, 60)})
+    """How often each worker reads the shared revocation list (Redis): a removed member's
+    connections on other workers end within this."""
     metrics_host: str = field(default="127.0.0.1", metadata={"parse": _str})
     """Where the metrics listener listens: never the client-facing port (docs/security.md)."""
     metrics_port: int | None = field(default=None, metadata={"parse": _int(0, 65535)})
@@ -228,7 +267,15 @@ class Settings:
                 values[f.name] = f.metadata["parse"](raw)
             except ConfigError as exc:
                 raise ConfigError(f"{name} {exc}") from None
+        if values.get("redis_url") and values.get("redis_cluster"):
+            raise ConfigError(
+                "set HUDDLE_REDIS_CLUSTER or the Redis URL (REDIS_URL/HUDDLE_REDIS_URL), not both"
+            )
         return cls(**values)
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url or self.redis_cluster)
 
 
 def moderation_policy(settings: Settings) -> ModerationPolicy:

@@ -23,6 +23,7 @@ from chatserver.backend import (
     Delivery,
     JoinQuery,
     JoinView,
+    MeetingMoved,
     PostGuard,
     PresenceGone,
     RaidSuspected,
@@ -31,7 +32,7 @@ from chatserver.backend import (
     SharedRaid,
     User,
 )
-from rooms.entries import Entry, HeldEntry, MessageEntry, event_name
+from rooms.entries import MEETING_KINDS, Entry, HeldEntry, MessageEntry, event_name
 from rooms.log import ReadResult, RoomLog
 from rooms.policy import FACILITATOR, check_post
 from rooms.presence import RoomPresence
@@ -62,6 +63,9 @@ class _Room:
     audit: deque[AuditRecord] = field(default_factory=lambda: deque(maxlen=AUDIT_PER_ROOM))
     raids: dict[str, dict[str, int]] = field(default_factory=dict)
     """Raid key -> sender -> when they last sent it (ms)."""
+    delivered: int = 0
+    """The last offset handed to the listeners (a durable store delivers an entry only
+    once it is written, so this may trail ``log.offset`` for a few milliseconds)."""
 
 
 class MemoryBackend:
@@ -91,6 +95,16 @@ class MemoryBackend:
         self, room: str, entry: Entry, *, guard: PostGuard | None, now_ms: int
     ) -> AppendResult:
         r = self._room(room)
+        result = self._apply_append(r, entry, guard, now_ms)
+        if not result.duplicate:
+            self._deliver_logged(r, result.entry)
+        return result
+
+    def _apply_append(
+        self, r: _Room, entry: Entry, guard: PostGuard | None, now_ms: int
+    ) -> AppendResult:
+        """Dedupe, check the guard, give the offset, keep the entry and fold it into the
+        state, with no await: atomic on the event loop. Delivery is the caller's."""
         if "kind" not in entry and entry["client_id"]:
             first = r.log.find_client_id(entry["user"]["id"], entry["client_id"])
             if first is not None:
@@ -103,10 +117,18 @@ class MemoryBackend:
                 senders = _count_raid(r.raids, guard.raid, guard.user_id, now_ms)
                 if senders >= guard.raid.members:
                     raise RaidSuspected(senders)
+        moved = "kind" in entry and entry.get("after", 0) != r.state.meeting_at
+        if moved and entry.get("kind") in MEETING_KINDS:
+            raise MeetingMoved()
         stored = r.log.append(entry)
         apply_event(r.state, stored, now_ms)
-        self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
         return AppendResult(stored, duplicate=False)
+
+    def _deliver_logged(self, r: _Room, stored: Entry) -> None:
+        """Hand a logged entry to the room's listeners (in offset order, called once per
+        entry)."""
+        r.delivered = stored["offset"]
+        self._deliver(r, Delivery(event_name(stored), stored, offset=stored["offset"]))
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str
@@ -165,7 +187,7 @@ class MemoryBackend:
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         r = self._room(room)
         r.listeners.append(listener)
-        return r.log.offset
+        return r.delivered
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         r = self._rooms.get(room)
@@ -251,6 +273,9 @@ def _copy(state: RoomState) -> RoomState:
         pins=dict(state.pins),
         removed=set(state.removed),
         last_post_ms=dict(state.last_post_ms),
+        agreed=dict(state.agreed),
+        checkins=set(state.checkins),
+        reactions={m: {k: list(v) for k, v in r.items()} for m, r in state.reactions.items()},
     )
 
 

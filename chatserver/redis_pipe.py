@@ -31,6 +31,12 @@ from redis.exceptions import ResponseError
 
 from chatserver.resp import READ_BYTES, Arg, RedisAddress, RedisLinkError, RespConnection, connect
 
+_ASKING = hiredis.pack_command(("ASKING",))
+
+
+class ReplicationShort(RedisLinkError):
+    """A command ran on its master but fewer replicas than asked confirmed it in time."""
+
 
 class _Link:
     """One open connection and what is in flight on it."""
@@ -39,10 +45,13 @@ class _Link:
         "connection",
         "dead_after_s",
         "error",
+        "heard_at",
         "loop",
         "outgoing",
         "pending",
         "reader_task",
+        "wait",
+        "wait_command",
         "watch",
         "watched",
         "writer",
@@ -59,6 +68,11 @@ class _Link:
         self.error: RedisLinkError | None = None
         self.watch: asyncio.TimerHandle | None = None
         self.watched: asyncio.Future[Any] | None = None
+        self.heard_at = self.loop.time()
+        """When a reply last arrived, or the first command went out after a quiet spell."""
+        # A WAIT sent after this turn's commands (group commit): its reply, and the command.
+        self.wait: asyncio.Future[Any] | None = None
+        self.wait_command = b""
 
     @property
     def usable(self) -> bool:
@@ -66,6 +80,12 @@ class _Link:
 
     def flush(self) -> None:
         outgoing, self.outgoing = self.outgoing, []
+        if self.wait is not None:
+            # One WAIT after every command of this turn that asked for one: it covers
+            # them all (a connection's writes replicate in order).
+            outgoing.append(self.wait_command)
+            self.pending.append(self.wait)
+            self.wait = None
         if not self.usable:
             self.give_up(self.error or RedisLinkError("Redis connection closed"))
             return
@@ -117,15 +137,23 @@ class CommandPipe:
         self._link: _Link | None = None
         self._connecting: asyncio.Task[_Link] | None = None
 
-    async def execute(self, *args: Arg) -> Any:
+    async def execute(self, *args: Arg, asking: bool = False) -> Any:
         """Send one command; its reply (an error reply is raised as redis-py's public
-        ResponseError, which RedisBackend already handles, e.g. NOSCRIPT)."""
+        ResponseError, which RedisBackend already handles, e.g. NOSCRIPT). ``asking``:
+        preceded by ASKING on the same connection (a Redis Cluster slot being imported)."""
         # Packed before queueing, so a bad argument shifts no reply. (hiredis's stub types
         # the argument as a 1-tuple; it takes a tuple of any length.)
         command = hiredis.pack_command(args)  # type: ignore[arg-type]
         link = self._link
         if link is None or not link.usable:
             link = await self._connect()
+        if not link.pending:
+            link.heard_at = link.loop.time()
+        if asking:
+            link.pending.append(link.loop.create_future())  # its +OK, dropped
+            if not link.outgoing:
+                link.loop.call_soon(link.flush)
+            link.outgoing.append(_ASKING)
         future: asyncio.Future[Any] = link.loop.create_future()
         link.pending.append(future)
         if not link.outgoing:
@@ -135,6 +163,47 @@ class CommandPipe:
         if type(reply) is hiredis.ReplyError:
             raise ResponseError(str(reply))
         return reply
+
+    async def execute_replicated(self, replicas: int, timeout_ms: int, *args: Arg) -> Any:
+        """One command whose reply is returned only once ``replicas`` replicas have
+        it: one WAIT follows every such command sent in the same loop turn (group
+        commit). Not confirmed within ``timeout_ms``: `ReplicationShort` (the command
+        ran, and may be lost if its master dies before a replica has it)."""
+        command = hiredis.pack_command(args)  # type: ignore[arg-type]
+        link = self._link
+        if link is None or not link.usable:
+            link = await self._connect()
+        if not link.pending:
+            link.heard_at = link.loop.time()
+        future: asyncio.Future[Any] = link.loop.create_future()
+        link.pending.append(future)
+        if not link.outgoing:
+            link.loop.call_soon(link.flush)
+        link.outgoing.append(command)
+        wait = link.wait
+        if wait is None:
+            wait = link.wait = link.loop.create_future()
+            link.wait_command = hiredis.pack_command(("WAIT", replicas, timeout_ms))  # type: ignore[arg-type]
+        reply = await future
+        if type(reply) is hiredis.ReplyError:
+            raise ResponseError(str(reply))
+        confirmed = await wait
+        if type(confirmed) is hiredis.ReplyError:
+            raise ResponseError(str(confirmed))
+        if int(confirmed) < replicas:
+            raise ReplicationShort(
+                f"{confirmed} of {replicas} replica(s) confirmed within {timeout_ms} ms"
+            )
+        return reply
+
+    def silent_s(self) -> float:
+        """How long commands have been waiting with no reply at all on this connection (0
+        when nothing waits): a Redis that is gone or paused is silent; one that is only
+        slow — thousands of joins queued in a reconnect storm — keeps answering."""
+        link = self._link
+        if link is None or not link.pending:
+            return 0.0
+        return link.loop.time() - link.heard_at
 
     async def _connect(self) -> _Link:
         # Callers arriving while a connection is being opened share that attempt (and its
@@ -198,6 +267,7 @@ async def _read(link: _Link) -> None:
             if not data:
                 break
             replies.feed(data)
+            link.heard_at = link.loop.time()
             while (reply := replies.gets()) is not False:
                 future = pending.popleft()
                 if not future.done():

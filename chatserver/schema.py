@@ -33,6 +33,8 @@ class MessageRequest:
     room: str
     text: str
     client_id: str
+    thread: str | None = None
+    """A private check-in's member (docs/protocol.md); None: the room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,10 @@ def parse_message(data: Any, max_chars: int) -> MessageRequest:
     # string from being normalised at all.
     if len(text) > max_chars * 2:
         raise ServiceError(TOO_LONG, f"Messages can be at most {max_chars} characters.")
-    return MessageRequest(room, text, _client_id(obj.get("client_id"), "client_id"))
+    thread = obj.get("thread")
+    if thread is not None and (not isinstance(thread, str) or not 0 < len(thread) <= 128):
+        raise ServiceError(INVALID_PAYLOAD, "`thread` must be a member's user id, or left out.")
+    return MessageRequest(room, text, _client_id(obj.get("client_id"), "client_id"), thread)
 
 
 def parse_room(data: Any) -> RoomRequest:

@@ -26,6 +26,9 @@ class RoomGate:
     floor_user_id: str | None = None  # only this member (and facilitators) may post
     slow_mode_s: int = 0  # at most one message per this many seconds per member; 0 = off
     last_post_at: float | None = None  # when this sender last posted in the room
+    session: str = "none"  # the meeting's status: none, live, ended (rooms/meeting.py)
+    agreed: bool = True  # this sender accepted the live session's group agreement
+    turn: str = ""  # in a round, who may speak now ("" when no round is going)
 
     def __post_init__(self) -> None:
         if isinstance(self.slow_mode_s, bool) or not isinstance(self.slow_mode_s, int):

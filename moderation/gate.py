@@ -34,6 +34,9 @@ class GateStage:
             floor=gate.floor_user_id,
             slow_mode_s=gate.slow_mode_s,
             last_post_ms=None if gate.last_post_at is None else _ms(gate.last_post_at),
+            session=gate.session,
+            agreed=gate.agreed,
+            turn=gate.turn,
         )
         if found is None:
             return ALLOW
@@ -54,6 +57,9 @@ def room_gate(state: RoomState, user_id: str, now_ms: int) -> RoomGate:
         floor_user_id=state.floor,
         slow_mode_s=state.slow_mode_s,
         last_post_at=None if last is None else last / 1000,
+        session=state.meeting["status"],
+        agreed=state.has_agreed(user_id),
+        turn=state.meeting["turn"],
     )
 
 

@@ -29,6 +29,9 @@ BLOCK_CODES: frozenset[str] = frozenset(
         "room_locked",
         "blocked",
         "duplicate",
+        "session_ended",  # the gate: the session has ended (rooms/policy.py post_rule)
+        "agreement_required",  # the gate: the group agreement not yet accepted
+        "not_your_turn",  # the gate: someone else's turn in a round
     }
 )
 

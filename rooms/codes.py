@@ -27,6 +27,11 @@ ROOM_LOCKED: Final = "room_locked"
 BLOCKED: Final = "blocked"
 DUPLICATE: Final = "duplicate"
 UNAVAILABLE: Final = "unavailable"
+SESSION_ENDED: Final = "session_ended"
+AGREEMENT_REQUIRED: Final = "agreement_required"
+NOT_YOUR_TURN: Final = "not_your_turn"
+NO_SESSION: Final = "no_session"
+NOT_REACTABLE: Final = "not_reactable"
 
 TEXT: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -42,6 +47,11 @@ TEXT: Final[Mapping[str, str]] = MappingProxyType(
         BLOCKED: "That message can't be posted here.",
         DUPLICATE: "You've just sent that message.",
         UNAVAILABLE: "The chat is briefly unavailable. Please try again in a moment.",
+        SESSION_ENDED: "This session has ended. The room opens again at the next session.",
+        AGREEMENT_REQUIRED: "Please read and accept the group agreement before you post.",
+        NOT_YOUR_TURN: "It's someone else's turn in the round. You can still react.",
+        NO_SESSION: "That needs a session to be running.",
+        NOT_REACTABLE: "Reactions are off for that message.",
     }
 )
 """Plain words for each code, for a client that has no message of its own to show."""

@@ -7,7 +7,17 @@ code path, and the log can be stored and published without translation.
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias, TypedDict, TypeGuard, Unpack, final
+from typing import (
+    Any,
+    Final,
+    Literal,
+    NotRequired,
+    TypeAlias,
+    TypedDict,
+    TypeGuard,
+    Unpack,
+    final,
+)
 
 Role: TypeAlias = Literal["member", "facilitator"]
 ROLES: Final = ("member", "facilitator")
@@ -33,6 +43,8 @@ class MessageEntry(TypedDict):
     text: str
     ts: int
     client_id: str
+    thread: NotRequired[str]
+    """A private check-in's message: the member it is with (seen by them and facilitators)."""
 
 
 @final
@@ -50,6 +62,8 @@ class HeldEntry(TypedDict):
     held_reason: str
     kinds: list[str]
     priority: bool
+    thread: NotRequired[str]
+    """Held from a private check-in: approved, it goes back there."""
 
 
 class EventFields(TypedDict, total=False):
@@ -66,10 +80,30 @@ class EventFields(TypedDict, total=False):
     slow_mode_s: int
     id: str
     """pinned, unpinned, deleted: the message id."""
+    at: int
+    """deleted: the message's offset (its stored copy is erased, not only hidden)."""
     entry: MessageEntry
     """pinned: the message as it was pinned."""
     user: UserInfo
     """A control aimed at a member who is present: who they are, for clients to name."""
+    after: int
+    """Meeting events: the offset of the meeting event this one was worked out from (the
+    append refuses it if the room's meeting has moved on since: rooms/meeting.py)."""
+    meeting: Any
+    """Meeting events: the room's meeting after this change (``rooms.meeting.Meeting``)."""
+    session_id: str
+    """agreed: the session whose agreement was accepted."""
+    reaction: str
+    """reaction: which one (``REACTIONS``); ``id`` is the message, ``user_id`` who."""
+    on: bool
+    """reaction, win: added (True) or taken away (False)."""
+    timer: bool
+    """Meeting events a timer caused rather than a person (``by`` is the system)."""
+    status: str | None
+    """status: the quiet status shown (None: cleared)."""
+    thread: str
+    """checkin: the member of a private check-in; such an event, like a message with a
+    ``thread``, is seen only by that member and the facilitators."""
 
 
 @final
@@ -89,22 +123,57 @@ Entry: TypeAlias = MessageEntry | RoomEvent
 MESSAGE: Final = "message"
 ROOM_EVENT: Final = "room_event"
 
-# Kinds of room change that are logged with an offset (DESIGN §2).
-EVENT_KINDS: Final = frozenset(
+MEETING_KINDS: Final = frozenset(
     {
-        "deleted",
-        "pinned",
-        "unpinned",
-        "muted",
-        "unmuted",
-        "locked",
-        "paused",
-        "slow_mode",
-        "removed",
-        "readmitted",
-        "floor",
+        "session_started",
+        "session_ended",
+        "phase",
+        "time_notice",
+        "agenda",
+        "guidelines",
+        "round_started",
+        "turn",
+        "round_ended",
+        "status",
+        "win",
     }
 )
+"""Room events that change the meeting: each carries the meeting after it and is appended
+only if the meeting is still what it was worked out from (rooms/meeting.py)."""
+
+# Kinds of room change that are logged with an offset (DESIGN §2).
+EVENT_KINDS: Final = (
+    frozenset(
+        {
+            "deleted",
+            "pinned",
+            "unpinned",
+            "muted",
+            "unmuted",
+            "locked",
+            "paused",
+            "slow_mode",
+            "removed",
+            "readmitted",
+            "floor",
+            "agreed",
+            "reaction",
+            "checkin",
+        }
+    )
+    | MEETING_KINDS
+)
+
+REACTIONS: Final = {
+    "heart": "Sending love",
+    "me_too": "Me too",
+    "celebrate": "Celebrate",
+    "hug": "Hug",
+}
+"""Support reactions, with the words a client shows for each."""
+
+SYSTEM_USER: Final[UserInfo] = {"id": "huddle", "name": "huddle", "role": "system"}
+"""``by`` of an event no person caused (a timer)."""
 
 
 def user_info(user_id: str, name: str, role: str) -> UserInfo:

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from rooms.entries import Entry, MessageEntry
+from rooms.entries import Entry, MessageEntry, as_message
 from rooms.recovery import Since, plan_read
 
 
@@ -25,6 +25,8 @@ class ReadResult:
     offset: int
     recovered: bool
     entries: list[Entry]
+    rolled_back_from: str = ""
+    """The epoch this log was rolled back from by a failover (Redis Cluster), if it was."""
 
 
 class RoomLog:
@@ -39,6 +41,19 @@ class RoomLog:
         self._by_client_id: OrderedDict[tuple[str, str], MessageEntry] = OrderedDict()
         """(sender's user id, client_id) -> the stored entry."""
         self._dedupe_size = dedupe_size if dedupe_size is not None else max_entries
+
+    @classmethod
+    def restored(
+        cls, epoch: str, offset: int, entries: Iterable[Entry], *, max_entries: int
+    ) -> RoomLog:
+        """A log as it was kept (a store reopened after a restart): the same epoch, its
+        last offset, and its retained entries in offset order, each keeping its offset."""
+        log = cls(epoch, max_entries=max_entries)
+        for entry in entries:
+            log.offset = entry["offset"] - 1
+            log.append(entry)
+        log.offset = max(log.offset, offset)
+        return log
 
     @property
     def first_offset(self) -> int:
@@ -65,7 +80,29 @@ class RoomLog:
                     self._by_client_id.popitem(last=False)
         elif stored["kind"] == "deleted":
             self._deleted.add(stored.get("id", ""))
+            self._erase(stored.get("id", ""))
         return stored
+
+    def _erase(self, msg_id: str) -> None:
+        """A deleted message's words are erased from the kept copy, not only hidden: an
+        erasure (a member's, or a facilitator's delete) must not leave them in the store.
+        The entry keeps its place and offset, so reads by offset are unchanged."""
+        for i in range(len(self._entries) - 1, -1, -1):
+            entry = self._entries[i]
+            if "kind" not in entry and entry["id"] == msg_id:
+                erased: MessageEntry = {**entry, "text": ""}
+                self._entries[i] = erased
+                key = (entry["user"]["id"], entry["client_id"])
+                if self._by_client_id.get(key) is entry:
+                    self._by_client_id[key] = erased
+                return
+
+    def stored_message(self, msg_id: str) -> MessageEntry | None:
+        """The kept copy of a message, deleted or not (a store writing it back)."""
+        for entry in reversed(self._entries):
+            if "kind" not in entry and entry["id"] == msg_id:
+                return as_message(entry)
+        return None
 
     def get_message(self, msg_id: str) -> MessageEntry | None:
         for entry in reversed(self._entries):

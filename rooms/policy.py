@@ -13,7 +13,15 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Final
 
-from rooms.codes import FORBIDDEN, MUTED, ROOM_LOCKED, SLOW_MODE
+from rooms.codes import (
+    AGREEMENT_REQUIRED,
+    FORBIDDEN,
+    MUTED,
+    NOT_YOUR_TURN,
+    ROOM_LOCKED,
+    SESSION_ENDED,
+    SLOW_MODE,
+)
 from rooms.state import RoomState
 
 FACILITATOR = "facilitator"
@@ -50,7 +58,16 @@ def check_join(
     return None
 
 
-POST_RULES: Final = ("muted", "paused", "locked", "floor", "slow_mode")
+POST_RULES: Final = (
+    "muted",
+    "paused",
+    "locked",
+    "ended",
+    "agreement",
+    "turn",
+    "floor",
+    "slow_mode",
+)
 """The post guard's rules in the order they are checked: the first that applies is the
 one reported. chatserver/lua/append.lua checks the same rules in the same order; the
 moderation gate calls ``post_rule``; tests/fixtures/post_guard_cases.json holds all three
@@ -78,12 +95,19 @@ def post_rule(
     floor: str | None,
     slow_mode_s: int,
     last_post_ms: int | None,
+    session: str = "none",
+    agreed: bool = True,
+    turn: str = "",
 ) -> PostRule | None:
     """May this person post now? The one statement of the post guard, on plain values so
     callers holding the room state in another shape (the moderation gate) use it as is.
 
     ``muted_until_ms`` is None for a mute until unmuted; a mute that has ended (``until
     <= now``) no longer applies. Facilitators always may post.
+
+    The meeting (rooms/meeting.py): ``session`` is its status (an ended session closes
+    the room until the next; a live one asks each member to have ``agreed`` to the group
+    agreement), and ``turn`` who may speak in a round ("" when no round is going).
     """
     if is_facilitator(role):
         return None
@@ -96,6 +120,12 @@ def post_rule(
         return PostRule("paused", None)
     if locked:
         return PostRule("locked", None)
+    if session == "ended":
+        return PostRule("ended", None)
+    if session == "live" and not agreed:
+        return PostRule("agreement", None)
+    if turn and turn != user_id:
+        return PostRule("turn", None)
     if floor is not None and floor != user_id:
         return PostRule("floor", None)
     if slow_mode_s and last_post_ms is not None:
@@ -119,6 +149,9 @@ def check_post(state: RoomState, user_id: str, role: str, now_ms: int) -> Refusa
         floor=state.floor,
         slow_mode_s=state.slow_mode_s,
         last_post_ms=state.last_post_ms.get(user_id),
+        session=state.meeting["status"],
+        agreed=state.has_agreed(user_id),
+        turn=state.meeting["turn"],
     )
     return None if found is None else refusal_for(found.rule, found.wait_ms)
 
@@ -148,6 +181,16 @@ def refusal_for(rule: str, wait_ms: float | None) -> Refusal:
         return Refusal(ROOM_LOCKED, "The room is locked: only facilitators can post.")
     if rule == "floor":
         return Refusal(ROOM_LOCKED, "Someone else has the floor right now.")
+    if rule == "ended":
+        return Refusal(SESSION_ENDED, "This session has ended, so the room is closed for now.")
+    if rule == "agreement":
+        return Refusal(
+            AGREEMENT_REQUIRED, "Please read and accept the group agreement before you post."
+        )
+    if rule == "turn":
+        return Refusal(
+            NOT_YOUR_TURN, "It's someone else's turn in the round: you can react while you wait."
+        )
     if rule == "slow_mode":
         wait = left or 0.0
         return Refusal(

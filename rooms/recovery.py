@@ -48,14 +48,22 @@ LOST: Final = "lost"
 expired, the process holding it restarted. Nothing before the new log can be read again."""
 TRIMMED: Final = "trimmed"
 """The client was away longer than the history kept: what it missed was trimmed."""
+ROLLED_BACK: Final = "rolled_back"
+"""The log the client was reading lost its last few entries (its Redis master died before
+a replica had them) and goes on under a new epoch: the history before them is all there,
+but the client may have seen messages that are not, and should not trust what it last saw."""
 
 
-def history_gap(since: Since | None, *, epoch: str, offset: int, recovered: bool) -> str | None:
+def history_gap(
+    since: Since | None, *, epoch: str, offset: int, recovered: bool, rolled_back_from: str = ""
+) -> str | None:
     """Why a rejoining client got a fresh page rather than what it missed, in the words
-    the join ack uses (``history``): ``LOST`` or ``TRIMMED``; None when nothing was missed
-    (recovered) or the client had no position (a first join)."""
+    the join ack uses (``history``): ``LOST``, ``TRIMMED`` or ``ROLLED_BACK``; None when
+    nothing was missed (recovered) or the client had no position (a first join)."""
     if since is None or recovered:
         return None
+    if rolled_back_from and since.epoch == rolled_back_from:
+        return ROLLED_BACK
     if since.epoch != epoch or since.offset > offset:
         # Another log, or this one without entries the client saw (a restart that lost
         # the newest writes): the words before are gone, not merely out of reach.

@@ -40,6 +40,8 @@ TYPING = "typing"
 HAND = "hand"
 REPORT = "report"
 LEAVE = "leave"
+REACT = "react"
+"""Support reactions and quiet statuses: logged, but limited per member like signals."""
 
 # Float slack so a client that waits exactly `retry_after_s` is let through.
 _EPSILON = 1e-9
@@ -102,6 +104,11 @@ def default_limits(
             report_refill_s,
             "Thank you: facilitators have your reports. Please wait a moment before sending "
             "another.",
+        ),
+        REACT: SignalLimit(
+            burst,
+            refill_s * 2,
+            "You're reacting very quickly. Please wait a moment.",
         ),
     }
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, TypedDict
 
-from rooms.entries import Entry, MessageEntry
+from rooms.entries import MEETING_KINDS, Entry, MessageEntry
+from rooms.meeting import Meeting, new_meeting
 
 
 class RoomSummary(TypedDict):
@@ -24,6 +25,8 @@ class RoomSummary(TypedDict):
     slow_mode_s: int
     floor: str | None
     pinned: list[MessageEntry]
+    meeting: Meeting
+    reactions: dict[str, dict[str, list[str]]]
 
 
 @dataclass(slots=True)
@@ -39,6 +42,21 @@ class RoomState:
     """message id -> the pinned message entry, in pin order."""
     removed: set[str] = field(default_factory=set)
     last_post_ms: dict[str, int] = field(default_factory=dict)
+    meeting: Meeting = field(default_factory=new_meeting)
+    """The session, its phase, the round … as the last meeting event left it."""
+    meeting_at: int = 0
+    """The offset of the last meeting event (0: none yet): what the next one must name."""
+    agreed: dict[str, str] = field(default_factory=dict)
+    """user id -> the session whose group agreement they accepted."""
+    reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """message id -> reaction -> who (user ids, sorted)."""
+    checkins: set[str] = field(default_factory=set)
+    """Members with a private check-in open (rooms/meeting_rules.py check_thread_post)."""
+
+    def has_agreed(self, user_id: str) -> bool:
+        """Whether this person accepted the agreement of the session now live."""
+        session = self.meeting["session_id"]
+        return bool(session) and self.agreed.get(user_id) == session
 
     def muted_until(self, user_id: str, now_ms: int) -> int | None:
         """When the user's mute ends; 0 when not muted, None when muted indefinitely."""
@@ -56,6 +74,8 @@ class RoomState:
             "slow_mode_s": self.slow_mode_s,
             "floor": self.floor,
             "pinned": list(self.pins.values()),
+            "meeting": self.meeting,
+            "reactions": self.reactions,
         }
 
 
@@ -98,8 +118,20 @@ def state_change(entry: Entry) -> StateChange:
         return StateChange(kind, entry.get("user_id"))
     if kind == "pinned":
         return StateChange("pinned", entry.get("id"), entry.get("entry"))
-    if kind in ("unpinned", "deleted"):
+    if kind == "unpinned":
         return StateChange(kind, entry.get("id"))
+    if kind == "deleted":
+        # b: the message's offset, for a store that erases its copy by offset (Redis).
+        return StateChange(kind, entry.get("id"), entry.get("at"))
+    if kind in MEETING_KINDS:
+        return StateChange("meeting", int(entry.get("after", 0)), entry.get("meeting"))
+    if kind == "agreed":
+        return StateChange("agreed", entry.get("user_id"), entry.get("session_id"))
+    if kind == "checkin":
+        return StateChange("checkin", entry.get("user_id"), bool(entry.get("on")))
+    if kind == "reaction":
+        key = (entry.get("id"), entry.get("reaction"), entry.get("user_id"))
+        return StateChange("reaction", key, bool(entry.get("on")))
     return NO_CHANGE
 
 
@@ -130,6 +162,18 @@ def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
         state.removed.add(a)
     elif op == "readmitted":
         state.removed.discard(a)
+    elif op == "meeting":
+        state.meeting = b
+        state.meeting_at = entry["offset"]
+    elif op == "agreed":
+        state.agreed[a] = b
+    elif op == "reaction":
+        react(state.reactions, *a, on=b)
+    elif op == "checkin":
+        if b:
+            state.checkins.add(a)
+        else:
+            state.checkins.discard(a)
     # Expired mutes are dropped lazily so the table does not grow over a long session.
     for user_id, until in list(state.mutes.items()):
         if until is not None and until <= now_ms:
@@ -139,3 +183,26 @@ def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
 def mutes_in_force(state: RoomState, now_ms: int) -> dict[str, int | None]:
     """The mutes that still apply at ``now_ms`` (user id -> until, None: until unmuted)."""
     return {u: t for u, t in state.mutes.items() if state.muted_until(u, now_ms) != 0}
+
+
+def react(
+    reactions: dict[str, dict[str, list[str]]],
+    msg_id: str,
+    reaction: str,
+    user_id: str,
+    *,
+    on: bool,
+) -> None:
+    """Add or take away one person's reaction (one of each per person: a set, sorted)."""
+    kinds = reactions.setdefault(msg_id, {})
+    who = set(kinds.get(reaction, ()))
+    if on:
+        who.add(user_id)
+    else:
+        who.discard(user_id)
+    if who:
+        kinds[reaction] = sorted(who)
+    else:
+        kinds.pop(reaction, None)
+    if not kinds:
+        del reactions[msg_id]

@@ -36,13 +36,16 @@ class Worker:
         self.redis_url = redis_url  # "" for the memory backend
         self.log = logdir / f"{name}.log"
         self.env = env or {}
+        # Without Redis the worker keeps rooms in HUDDLE_DATA_DIR: one of its own, kept
+        # across its restarts, so no earlier run's rooms are in it.
+        self.data_dir = tempfile.mkdtemp(prefix=f"huddle-{name}-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, ready_timeout_s: float = 20) -> None:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_") and k != "REDIS_URL"
         }
@@ -50,6 +53,7 @@ class Worker:
             REDIS_URL=self.redis_url,
             HUDDLE_SECRET=SECRET,
             HUDDLE_WORKER_ID=self.name,
+            HUDDLE_DATA_DIR=self.data_dir,
             HUDDLE_RATE_BURST="200",
             HUDDLE_RATE_REFILL_S="0.02",
             HUDDLE_LOG_LEVEL="info",
@@ -63,7 +67,7 @@ class Worker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_http(f"http://{self.address}/readyz", 20)
+        wait_http(f"http://{self.address}/readyz", ready_timeout_s)
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -18,6 +18,7 @@ from aiohttp import web
 from chatserver.app import create_app
 from chatserver.auth import issue_token
 from chatserver.config import Settings
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
 
 if TYPE_CHECKING:
@@ -177,6 +178,18 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterProcesses]:
+    """A private Redis Cluster (3 masters, 3 replicas) for the whole run: starting one
+    takes seconds. Tests that kill a master bring it back (as a replica) before they end."""
+    cluster = RedisClusterProcesses()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ export function alertWho(a, nameOf) {
 
 /** The review buttons of a held card: `review(approve, btn)` sends the decision. */
 function heldActions(a, who, review) {
-  const approve = button("Share with the group", "small", `Share ${who || "the"} held message with the group`);
+  // Neither choice is shown as the default: a medication offer or contact details should
+  // be read, not waved through.
+  const approve = button("Share with the group", "secondary small", `Share with the group: ${who ? `${who}'s` : "the"} held message`);
   approve.dataset.action = "approve";
-  const deny = button("Don't share", "secondary small", `Don't share ${who || "the"} held message`);
+  const deny = button("Don't share", "secondary small", `Don't share: ${who ? `${who}'s` : "the"} held message`);
   deny.dataset.action = "deny";
   approve.addEventListener("click", () => review(true, approve));
   deny.addEventListener("click", () => review(false, deny));

@@ -7,16 +7,20 @@
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
 import { createConversation } from "./conversation.js";
+import { forgetCredential, renewCredential, storedCredential } from "./credential.js";
 import { createFeedback } from "./feedback.js";
 import { RoomCache, parseFragment, readClaims } from "./lib.js";
+import { createMeetingPanel } from "./meeting-panel.js";
 import { createNotices } from "./notices.js";
 import { createPeoplePanel } from "./people-panel.js";
 import { createPersistence } from "./persist.js";
 import { createPins } from "./pins.js";
 import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
+import { createShortcuts } from "./shortcuts.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
+import { createViews } from "./views.js";
 
 /**
  * Room and token from the link. The token is moved from the address bar into this tab's
@@ -41,6 +45,46 @@ function resolveLink() {
   return { room, token };
 }
 
+/**
+ * The link's token, else a session credential kept in this browser when the person opened
+ * an invitation (credential.js), renewed now: coming back keeps it alive. A place that has
+ * ended goes to the page that says so (what happened, who to contact, crisis lines).
+ */
+async function resolveCredential() {
+  const link = resolveLink();
+  if (!link.room || link.token) return { ...link, kept: false };
+  const storage = globalThis.localStorage;
+  const kept = storedCredential(storage, link.room);
+  if (!kept) return { ...link, kept: false };
+  const renewed = await renewCredential({ storage, room: link.room, token: kept });
+  if (renewed.ended) {
+    location.replace(endedPage(link.room, renewed.why));
+    return null;
+  }
+  return { room: link.room, token: renewed.token, kept: true };
+}
+
+const endedPage = (room, why = "") => `/ended/${encodeURIComponent(room)}${why === "expired" ? "?why=expired" : ""}`;
+const PLACE_ENDED = /place in this group has ended/;
+const ORGANISER_ENDED = /organiser has ended your place/;
+
+/**
+ * The skip links move focus without touching the address bar: the fragment is the room's
+ * link, and changing it would otherwise reload the page without its token.
+ */
+function mountSkipLinks() {
+  for (const link of document.querySelectorAll("a.skip")) {
+    link.addEventListener("click", (event) => {
+      const target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: target.id } }));
+      if (!target.matches("textarea, input, button, select, a[href], [tabindex]")) target.tabIndex = -1;
+      target.focus();
+    });
+  }
+}
+
 /** Draw what this tab had before a reload (entries, own messages, outbox, alerts). */
 function restore({ saved, store, sending, conversation }) {
   store.dispatch({ type: "position_restored", epoch: saved.epoch, offset: saved.offset });
@@ -59,8 +103,7 @@ function restore({ saved, store, sending, conversation }) {
   conversation.scrollToBottom();
 }
 
-function start() {
-  const { room, token } = resolveLink();
+function start({ room, token, kept }) {
   const claims = readClaims(token);
   // The claims are read unverified, only to label my own messages before the first join.
   const store = createStore(
@@ -82,6 +125,9 @@ function start() {
   createPins({ store, feedback, showMessage: conversation.showMessage });
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
+  createViews({ store });
+  createShortcuts({ store, conversation });
+  createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });
   let facilitator = null; // the facilitator tools, once loaded
@@ -122,9 +168,18 @@ function start() {
   sending = createSending({ store, conn: link, conversation, feedback, persist, rejoin: () => session.join() });
   composer = createComposer({ store, notify, submit: (text) => sending.submit(text) });
 
-  window.addEventListener("hashchange", () => location.reload());
-  document.getElementById("room-name").textContent = room;
-  document.title = room ? `huddle · ${room}` : "huddle";
+  // A new link (another room, or a token) pasted into this tab reloads the page; a
+  // fragment that names neither (an in-page link) does not end the session.
+  window.addEventListener("hashchange", () => {
+    const next = parseFragment(location.hash);
+    if ((next.room && next.room !== room) || next.token) location.reload();
+  });
+  mountSkipLinks();
+  // A credential from an invitation names the group (its display name); a link's token
+  // does not, and the room id is shown.
+  const heading = typeof claims.group === "string" && claims.group ? claims.group : room;
+  document.getElementById("room-name").textContent = heading;
+  document.title = heading ? `huddle · ${heading}` : "huddle";
   document.body.dataset.role = store.getState().self.role;
   store.subscribe((state, event, previous) => {
     if (state.self.role !== previous.self.role) document.body.dataset.role = state.self.role;
@@ -141,8 +196,32 @@ function start() {
   const saved = cache.load();
   if (saved) restore({ saved, store, sending, conversation });
 
-  conn = createConnection({ room, token, handlers: session.handlers });
+  const handlers = !kept
+    ? session.handlers
+    : {
+        ...session.handlers,
+        refused(message) {
+          // An organiser ended this person's place: forget the credential, say what happened.
+          if (PLACE_ENDED.test(message || "")) {
+            forgetCredential(globalThis.localStorage, room);
+            location.replace(endedPage(room));
+            return;
+          }
+          session.handlers.refused(message);
+        },
+      };
+  if (kept) {
+    // Removed by the organiser (not by a facilitator, which is for now): the place is over,
+    // so the credential goes and the page that says what happened and who to contact opens.
+    store.subscribe((state, event) => {
+      if (event && event.type === "removed_from_room" && ORGANISER_ENDED.test(String(event.reason || ""))) {
+        forgetCredential(globalThis.localStorage, room);
+        location.replace(endedPage(room));
+      }
+    });
+  }
+  conn = createConnection({ room, token, handlers });
   session.attach(conn);
 }
 
-start();
+resolveCredential().then((link) => link && start(link));

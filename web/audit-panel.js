@@ -64,7 +64,7 @@ export function createAuditPanel({ store, request, readmit }) {
       if (a.reason && a.action !== "reported") li.append(el("span", "audit-reason", `“${a.reason}”`));
       if (a.action === "removed" && a.user_id != null && removed.has(String(a.user_id))) {
         const name = who(String(a.user_id)) || String(a.user_id);
-        const back = button("Let back in", "secondary small", `Let ${name} back in`);
+        const back = button("Let back in", "secondary small", `Let back in: ${name}`);
         back.addEventListener("click", () => readmit(String(a.user_id), back));
         li.append(back);
       }

@@ -4,7 +4,8 @@
 // The box has no maxlength, so a long paste is never cut off silently.
 
 import { byId } from "./dom.js";
-import { lengthState } from "./lib.js";
+import { lengthState, postingState } from "./lib.js";
+import { nameOf } from "./people.js";
 
 const TYPING_EVERY_MS = 2_000; // at most one typing:true per this while typing
 const TYPING_IDLE_MS = 3_000; // typing:false after this long without input
@@ -15,6 +16,8 @@ export function createComposer({ store, notify, submit }) {
   const send = byId("send");
   const counter = byId("counter");
   const lengthLive = byId("length-live");
+  const postingNote = byId("posting-state");
+  let endTimer = null; // a timed mute ends at its exact time
   let typingSentAt = 0;
   let typingActive = false;
   let typingIdleTimer = null;
@@ -25,6 +28,34 @@ export function createComposer({ store, notify, submit }) {
     return max ? lengthState(composer.value, max) : { over: 0, message: "" };
   }
 
+  /** Why I cannot post now (muted, paused, locked, someone else's floor), or slow mode's pace. */
+  function postingNow() {
+    const state = store.getState();
+    const flags = state.room.flags;
+    return postingState({
+      role: state.self.role,
+      muteUntil: state.room.mute.until,
+      paused: flags.paused,
+      locked: flags.locked,
+      floor: flags.floor,
+      floorName: flags.floor ? nameOf(state, flags.floor) : "",
+      selfId: state.self.id,
+      slowModeS: flags.slow_mode_s,
+    });
+  }
+
+  /** The note above the box and Send follow what the room allows now. */
+  function updatePosting() {
+    const posting = postingNow();
+    if (postingNote.textContent !== posting.text) postingNote.textContent = posting.text;
+    postingNote.dataset.rule = posting.rule;
+    form.classList.toggle("blocked", posting.blocks);
+    updateCounter();
+    clearTimeout(endTimer);
+    const until = store.getState().room.mute.until;
+    if (posting.rule === "muted" && Number.isFinite(until)) endTimer = setTimeout(updatePosting, Math.max(0, until - Date.now() + 50));
+  }
+
   /** Characters left near the limit; past it, by how much, with Send disabled until it fits. */
   function updateCounter() {
     const state = lengthNow();
@@ -32,7 +63,7 @@ export function createComposer({ store, notify, submit }) {
     counter.textContent = state.message;
     counter.classList.toggle("over", over);
     composer.setAttribute("aria-invalid", String(over));
-    send.disabled = over || store.getState().self.stopped;
+    send.disabled = over || store.getState().self.stopped || postingNow().blocks;
     if (over !== wasTooLong) {
       // Announced once when it starts or stops being too long, not on every key.
       const max = store.getState().self.maxMessageChars;
@@ -72,6 +103,10 @@ export function createComposer({ store, notify, submit }) {
     if (store.getState().self.stopped) return;
     const text = composer.value.trim();
     if (!text) return;
+    if (postingNow().blocks) {
+      updatePosting(); // the note says why; the draft stays where it is
+      return;
+    }
     if (lengthNow().over > 0) {
       updateCounter();
       composer.focus();
@@ -98,6 +133,9 @@ export function createComposer({ store, notify, submit }) {
 
   store.subscribe((state, event, previous) => {
     if (state.self.maxMessageChars !== previous.self.maxMessageChars) updateCounter();
+    if (state.room.flags !== previous.room.flags || state.room.mute !== previous.room.mute || state.self.role !== previous.self.role || state.people.members !== previous.people.members) {
+      updatePosting();
+    }
     if (state.self.stopped && !previous.self.stopped) {
       composer.disabled = true;
       send.disabled = true;
@@ -105,6 +143,8 @@ export function createComposer({ store, notify, submit }) {
     if (state.self.status === "removed") form.hidden = true;
     if (event.type === "disconnected") stopTyping();
   });
+
+  updatePosting();
 
   return {
     /** "Edit and resend": the words go back into the box (after any draft); null just focuses it. */

@@ -66,7 +66,7 @@ export function createControlsPanel({ store, feedback }) {
       if (state.room.flags.floor === u.id) {
         li.append(el("span", "badge floor-badge", "has the floor"));
       } else if (u.role !== "facilitator" && u.id !== state.self.id) {
-        const give = button("Give the floor", "secondary small", `Give ${name.textContent} the floor`);
+        const give = button("Give the floor", "secondary small", `Give the floor to ${name.textContent}`);
         give.addEventListener("click", () => feedback.act(give, "floor", { user_id: u.id }, `${name.textContent} has the floor.`));
         li.append(give);
       }
@@ -84,7 +84,7 @@ export function createControlsPanel({ store, feedback }) {
       li.dataset.userId = id;
       const name = nameOf(state, id) || (removed.get(id) || {}).name || id;
       li.append(el("span", "member-name", name));
-      const back = button("Let back in", "secondary small", `Let ${name} back in`);
+      const back = button("Let back in", "secondary small", `Let back in: ${name}`);
       back.dataset.action = "readmit";
       back.addEventListener("click", () => readmit(id, back));
       li.append(back);

@@ -7,7 +7,9 @@
 
 import { button, byId, el, reasonField } from "./dom.js";
 import { HISTORY_GAP_TEXT, describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
+import { QUIET_KINDS } from "./meeting.js";
 import { nameOf } from "./people.js";
+import { createMessageMenus } from "./message-menu.js";
 import { isFacilitator } from "./store.js";
 
 const NEAR_BOTTOM_PX = 80;
@@ -58,10 +60,17 @@ export function createConversation({ store, feedback, onEditFailed }) {
   const box = byId("messages");
   const jump = byId("jump");
   const ownNodes = new Map(); // client_id -> node, for my pending, held, not-shared and failed messages
-  let facilitatorActions = null; // (node, message) -> element, once the facilitator module is loaded
+  let facilitatorActions = null; // (node, message, origin) -> [item buttons], once the facilitator module is loaded
+  const menus = createMessageMenus(box);
 
   // -------------------------------------------------------------------------------------
   // Scrolling: new messages scroll into view only when you are already at the bottom.
+  // Whether you are is remembered from your own scrolling (`stuck`), not measured after
+  // the fact: a note or a pin appearing above the log makes it shorter without anyone
+  // scrolling, and the newest message must stay in view then too.
+
+  let stuck = true;
+  let lastTop = 0;
 
   function isNearBottom() {
     return box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;
@@ -69,12 +78,13 @@ export function createConversation({ store, feedback, onEditFailed }) {
 
   function scrollToBottom() {
     box.scrollTop = box.scrollHeight;
+    stuck = true;
     jump.hidden = true;
   }
 
   /** Run a change to the message list, keeping the view at the bottom if it was there. */
   function withScroll(change, { force = false } = {}) {
-    const stick = force || isNearBottom();
+    const stick = force || stuck || isNearBottom();
     change();
     if (stick) scrollToBottom();
     else jump.hidden = false;
@@ -85,8 +95,21 @@ export function createConversation({ store, feedback, onEditFailed }) {
     box.focus();
   });
   box.addEventListener("scroll", () => {
-    if (isNearBottom()) jump.hidden = true;
+    // Only scrolling up leaves the bottom: content added below (which fires no scroll)
+    // or a scroll event arriving after it must not count as the person leaving.
+    if (isNearBottom()) stuck = true;
+    else if (box.scrollTop < lastTop) stuck = false;
+    lastTop = box.scrollTop;
+    if (stuck) jump.hidden = true;
   });
+  if (typeof ResizeObserver === "function") {
+    // The log got shorter or taller (a note, a pin, the keyboard on a phone): keep the
+    // newest message in view if it was; otherwise say there is more below.
+    new ResizeObserver(() => {
+      if (stuck) scrollToBottom();
+      else if (!isNearBottom()) jump.hidden = false;
+    }).observe(box);
+  }
 
   // -------------------------------------------------------------------------------------
   // Placement
@@ -176,20 +199,26 @@ export function createConversation({ store, feedback, onEditFailed }) {
     return node;
   }
 
+  /** The message's one actions button and its menu, or null when there is nothing to do. */
   function messageActions(node, m) {
     if (m.id == null || !hasOffset(m)) return null; // pending, held or failed: nothing to act on
     const s = store.getState();
-    if (isFacilitator(s)) return facilitatorActions ? facilitatorActions(node, m) : null;
     const user = m.user || {};
-    if (Boolean(s.self.id) && user.id === s.self.id) return null;
-    const group = el("div", "msg-actions");
-    group.setAttribute("role", "group");
-    group.setAttribute("aria-label", `Message from ${user.name || "someone"}`);
-    const report = button("Report…", "act act-report");
-    report.dataset.action = "report";
-    report.addEventListener("click", () => reportForm(messagePanel(node), report, String(m.id)));
-    group.append(report);
-    return group;
+    const own = Boolean(s.self.id) && user.id === s.self.id;
+    const origin = () => node.querySelector(".msg-menu-button");
+    let items = [];
+    if (isFacilitator(s)) {
+      if (facilitatorActions) items = facilitatorActions(node, m, origin);
+    } else if (!own && user.role !== "facilitator") {
+      // Members report other members' words; not their own, nor the facilitators' (ground rules).
+      const report = button("Report…", "act act-report");
+      report.dataset.action = "report";
+      report.addEventListener("click", () => reportForm(messagePanel(node), origin(), String(m.id)));
+      items = [report];
+    }
+    if (items.length === 0) return null;
+    const who = own ? "your message" : `message from ${user.name || "someone"}`;
+    return menus.actions(`${who} at ${formatTime(m.ts)}`, items);
   }
 
   function reportForm(panel, origin, id) {
@@ -235,6 +264,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
       const actions = messageActions(node, entry);
       if (actions) node.insertBefore(actions, node.querySelector(":scope > .msg-panel"));
     }
+    menus.sync();
   }
 
   /** Pins changed: update every message's Pin/Unpin button and pinned badge. */
@@ -264,6 +294,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
       feedback.say("That message is no longer in the conversation.", { error: true });
       return;
     }
+    document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: "messages" } }));
     for (const old of box.querySelectorAll(".msg.spotlight")) old.classList.remove("spotlight");
     node.classList.add("spotlight");
     node.tabIndex = -1;
@@ -295,6 +326,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
   }
 
   function drawRoomEvent(e, state) {
+    if (QUIET_KINDS.has(e.kind)) return; // shown by the meeting panel, not as a line
     if (e.kind === "deleted") {
       removeMessage(e.id); // its placeholder line says what happened
       return;
@@ -342,7 +374,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
     const node = ownNode(item, "sending…");
     node.classList.add("pending");
     ownNodes.set(item.client_id, node);
-    box.append(node);
+    withScroll(() => box.append(node), { force: true }); // what you just wrote is in view
   }
 
   function setPendingLabel(clientId, label) {
@@ -408,6 +440,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
         break;
       }
       case "entry":
+        if (event.entry.thread) break; // a private check-in: the meeting panel shows it
         if (isRoomEvent(event.entry)) drawRoomEvent(event.entry, state);
         else drawMessage(event.entry, state);
         break;
@@ -429,11 +462,17 @@ export function createConversation({ store, feedback, onEditFailed }) {
     }
     if (state.room.pins !== previous.room.pins) refreshPinMarks(state.room.pins);
     if (state.self.role !== previous.self.role) refreshAllMessageActions();
+    else if (event.type === "entry" || event.type === "timeline_reset" || event.type === "removed_from_room") menus.sync();
   });
 
   return {
     withScroll,
     scrollToBottom,
+    /** A shortcut: the newest message's actions, else the log itself. */
+    focusNewest() {
+      scrollToBottom();
+      if (!menus.focusNewest()) box.focus();
+    },
     showMessage,
     addPending,
     setPendingLabel,

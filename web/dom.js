@@ -17,6 +17,49 @@ export function button(text, className = "secondary small", label = "") {
   return node;
 }
 
+/**
+ * Long text folded to a few lines (CSS `.clamp`) with a "Show more" / "Show less" button
+ * that appears only when the text does not fit. `watch(text, toggle)` registers a pair;
+ * the button is kept right as the width changes (a ResizeObserver measures the text).
+ */
+export function createFolds({ more = "Show more", less = "Show less" } = {}) {
+  const pairs = new Map(); // text node -> toggle button
+  const measure = (text) => {
+    const toggle = pairs.get(text);
+    if (!toggle || !text.isConnected) return;
+    const open = text.classList.contains("open");
+    // Folded: does it overflow? Open: it did, or the button would not have been pressed.
+    if (!open) toggle.hidden = text.clientHeight === 0 || text.scrollHeight <= text.clientHeight + 2;
+  };
+  const observer = typeof ResizeObserver === "function" ? new ResizeObserver((records) => records.forEach((r) => measure(r.target))) : null;
+  return {
+    /** A folded `text` node and its toggle (hidden until the text is found to overflow). */
+    fold(text, label = "") {
+      text.classList.add("clamp");
+      const toggle = button(more, "secondary small fold-toggle");
+      toggle.hidden = true;
+      toggle.setAttribute("aria-expanded", "false");
+      if (label) toggle.setAttribute("aria-label", `${more}: ${label}`);
+      toggle.addEventListener("click", () => {
+        const open = !text.classList.contains("open");
+        text.classList.toggle("open", open);
+        toggle.textContent = open ? less : more;
+        if (label) toggle.setAttribute("aria-label", `${open ? less : more}: ${label}`);
+        toggle.setAttribute("aria-expanded", String(open));
+      });
+      pairs.set(text, toggle);
+      if (observer) observer.observe(text);
+      requestAnimationFrame(() => measure(text));
+      return toggle;
+    },
+    /** Forget a text node that left the page. */
+    forget(text) {
+      pairs.delete(text);
+      if (observer) observer.unobserve(text);
+    },
+  };
+}
+
 /** Put `nodes` into `box` in this order, moving as little as possible (keeps focus). */
 export function reconcile(box, nodes) {
   const keep = new Set(nodes);

@@ -1,6 +1,8 @@
 // Pure helpers for the huddle browser client: no DOM, no socket, no state. Used by the
 // store's slice owners and the views; tested with `npm test` in web/.
 
+import { describeMeetingEvent } from "./meeting.js";
+
 export const CACHE_LIMIT = 200;
 export const ALERT_CACHE_LIMIT = 50;
 export const OWN_CACHE_LIMIT = 30; // own held / not-shared / failed messages kept across a reload
@@ -80,6 +82,11 @@ export const ERROR_TEXT = Object.freeze({
   blocked: "That message can't be posted here.",
   duplicate: "You've just sent that message.",
   unavailable: "The chat is briefly unavailable. Please try again in a moment.",
+  session_ended: "This session has ended. The room opens again at the next session.",
+  agreement_required: "Please read and accept the group agreement before you post.",
+  not_your_turn: "It's someone else's turn in the round. You can still react.",
+  no_session: "That needs a session to be running.",
+  not_reactable: "Reactions are off for that message.",
 });
 
 /** Room and token from the link's fragment: `#room=<id>&token=<JWT>`. */
@@ -132,6 +139,8 @@ export function isRoomEvent(entry) {
 export const HISTORY_GAP_TEXT = Object.freeze({
   lost: "Earlier messages from this session are no longer available.",
   trimmed: "Some messages from while you were away are no longer available.",
+  rolled_back:
+    "The server recovered from a fault and lost the last few messages. If you sent something just now, check it is here.",
 });
 
 export function hasOffset(entry) {
@@ -172,7 +181,7 @@ export function describeEvent(e, nameOf) {
     case "floor":
       return targetId ? `${target} has the floor.` : "Everyone may speak again.";
     default:
-      return `Room update: ${String(e.kind)}.`;
+      return describeMeetingEvent(e) ?? `Room update: ${String(e.kind)}.`;
   }
 }
 
@@ -187,6 +196,36 @@ export function describeRoomState(state, now = Date.now()) {
   if (state.mutedUntil === null) parts.push("You are muted");
   else if (state.mutedUntil > now) parts.push(`You are muted until ${formatTime(state.mutedUntil)}`);
   return parts.join(" · ");
+}
+
+/**
+ * Why this person cannot post now, in the server's order (rooms/policy.py's post guard:
+ * muted, paused, locked, someone else's floor), and what happens to a message typed
+ * meanwhile; slow mode does not stop a post, it paces it. Facilitators may always post.
+ * Returns {rule, blocks, text} with rule "" and text "" when nothing stands in the way.
+ */
+export function postingState({ role, muteUntil, paused, locked, floor, floorName, selfId, slowModeS }, now = Date.now()) {
+  const none = { rule: "", blocks: false, text: "" };
+  if (role === "facilitator") return none;
+  const keep = "You can keep writing: your message stays here";
+  if (muteUntil === null || muteUntil > now) {
+    // The mute itself (until when, their note) is said just above, in #mute-state.
+    return { rule: "muted", blocks: true, text: "Your draft stays here until then." };
+  }
+  if (paused) return { rule: "paused", blocks: true, text: `The room is paused for a moment. ${keep} until it resumes.` };
+  if (locked) return { rule: "locked", blocks: true, text: `The room is locked: only facilitators can post. ${keep} until it opens again.` };
+  if (floor != null && floor !== selfId) {
+    const who = floorName || "Someone else";
+    return { rule: "floor", blocks: true, text: `${who} has the floor. ${keep} until everyone may speak again.` };
+  }
+  if (slowModeS > 0) {
+    return {
+      rule: "slow_mode",
+      blocks: false,
+      text: `Slow mode: one message every ${formatDuration(slowModeS)}. A message you send sooner waits its turn and goes out by itself.`,
+    };
+  }
+  return none;
 }
 
 /** A span of seconds for people: "45 s", "15 min", "2 h", "1 h 30 min". */
@@ -229,14 +268,19 @@ export function describeOwnMute(until, reason = "", now = Date.now()) {
 /** Alerts for facilitators: what each kind is called, and the order of the panel. */
 export const ALERT_KINDS = {
   crisis: { title: "Someone may need support", rank: 0 },
+  support: { title: "A member asked for support", rank: 0 },
   held: { title: "Waiting for your review", rank: 1 },
   report: { title: "A member reported a message", rank: 2 },
   flood: { title: "Many messages at once", rank: 3 },
   abuse: { title: "Possibly hurtful message", rank: 3 },
+  contact: { title: "Contact details were hidden", rank: 3 },
+  medication: { title: "Medication offer", rank: 3 },
+  link: { title: "A link was shared", rank: 3 },
+  raid: { title: "The same message from several people", rank: 3 },
 };
 
 export function alertTitle(kind) {
-  return (ALERT_KINDS[kind] && ALERT_KINDS[kind].title) || "Something to look at";
+  return (ALERT_KINDS[kind] && ALERT_KINDS[kind].title) || `Moderation alert: ${String(kind || "other").replace(/[_.]/g, " ")}`;
 }
 
 /** Crisis first, then held messages, then reports, then the rest; newest first within each. */

@@ -1,8 +1,10 @@
-// Notes for me: private notices (#notices, dismissible; crisis ones in a warm colour),
-// the note after a facilitator removed me (#gone), and my own mute (#mute-state with its countdown, the composer's placeholder). The mute
-// comes from the store's room slice; a timer redraws it at its exact end.
+// Notes for me: private notices folded into one "For you" item (#notices: the newest
+// shown, a few lines with "Show more"; the earlier ones behind "N earlier notes"; crisis
+// ones in a warm colour), the note after a facilitator removed me (#gone), and my own mute
+// (#mute-state, by the message box, with its countdown and the composer's placeholder).
+// The mute comes from the store's room slice; a timer redraws it at its exact end.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, createFolds, el } from "./dom.js";
 import { describeOwnMute, muteLeft } from "./lib.js";
 
 const MAX_NOTICES = 5;
@@ -10,23 +12,66 @@ const TICK_MS = 15_000; // countdowns are redrawn this often (the end has its ow
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's longest delay
 
 export function createNotices({ store, feedback }) {
-  const notices = byId("notices");
+  const section = byId("notices");
+  const list = byId("notice-list");
+  const count = byId("notice-count");
+  const older = byId("notices-older");
+  const live = byId("notice-live");
   const muteState = byId("mute-state");
   const composer = byId("composer");
+  const folds = createFolds();
+  let showOlder = false;
   let muteTimer = null;
+
+  /** Newest first; only the newest shows unless the earlier ones are opened. */
+  function renderFold() {
+    const items = [...list.children];
+    items.forEach((node, i) => {
+      node.classList.toggle("older", i > 0);
+      node.hidden = i > 0 && !showOlder;
+    });
+    section.hidden = items.length === 0;
+    count.textContent = items.length > 1 ? `(${items.length})` : "";
+    const earlier = items.length - 1;
+    older.hidden = earlier < 1;
+    older.textContent = showOlder ? "Hide earlier notes" : `${earlier} earlier note${earlier === 1 ? "" : "s"}`;
+    older.setAttribute("aria-expanded", String(showOlder));
+  }
 
   function showNotice(kind, text) {
     const node = el("div", "notice");
     node.dataset.kind = String(kind || "info");
     const body = el("p", "notice-text", text || "");
     body.dir = "auto";
-    node.append(body);
+    const toggle = folds.fold(body, "this note");
+    const main = el("div", "notice-main");
+    main.append(body, toggle);
     const close = button("×", "dismiss", "Dismiss this note");
-    close.addEventListener("click", () => node.remove());
-    node.append(close);
-    notices.append(node);
-    while (notices.children.length > MAX_NOTICES) notices.firstElementChild.remove();
+    close.addEventListener("click", () => {
+      const next = node.nextElementSibling || node.previousElementSibling;
+      folds.forget(body);
+      node.remove();
+      renderFold();
+      // Focus stays in the fold (the next note's dismiss), else goes to the message box.
+      const target = next && !next.hidden ? next.querySelector(".dismiss") : composer;
+      if (target) target.focus();
+    });
+    node.append(main, close);
+    list.prepend(node);
+    while (list.children.length > MAX_NOTICES) {
+      const oldest = list.lastElementChild;
+      folds.forget(oldest.querySelector(".notice-text"));
+      oldest.remove();
+    }
+    renderFold();
+    // Announced once, in full, though the note itself is folded on screen.
+    live.textContent = `A note for you: ${text || ""}`;
   }
+
+  older.addEventListener("click", () => {
+    showOlder = !showOlder;
+    renderFold();
+  });
 
   function renderOwnMute() {
     const { until, reason } = store.getState().room.mute;

@@ -1,8 +1,9 @@
-// Above the log: the pinned messages (#pinned, each with "Show", and "Unpin" for
-// facilitators) and the room's state in one line (#roomstate: locked, paused, slow
-// mode, who has the floor). Drawn from the store's room slice.
+// Above the log: the pinned messages (#pinned, a bar that folds away with "Hide"; each pin
+// a few lines with "Show more", then "Show", and "Unpin" for facilitators) and the room's
+// state in one line (#roomstate: locked, paused, slow mode, who has the floor). Drawn from
+// the store's room slice.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, createFolds, el } from "./dom.js";
 import { describeRoomState } from "./lib.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
@@ -10,9 +11,22 @@ import { isFacilitator } from "./store.js";
 export function createPins({ store, feedback, showMessage }) {
   const panel = byId("pinned");
   const list = byId("pinned-list");
+  const count = byId("pinned-count");
+  const toggle = byId("pinned-toggle");
   const roomstate = byId("roomstate");
+  const folds = createFolds();
+  let open = true; // the bar's list; folded away, only "Pinned (n)" stays
+
+  function renderOpen() {
+    list.hidden = !open;
+    panel.classList.toggle("folded", !open);
+    toggle.textContent = open ? "Hide" : "Show";
+    toggle.setAttribute("aria-label", open ? "Hide the pinned messages" : "Show the pinned messages");
+    toggle.setAttribute("aria-expanded", String(open));
+  }
 
   function renderPinned(state) {
+    for (const old of list.querySelectorAll(".pin .text")) folds.forget(old);
     const items = [...state.room.pins.values()].map((m) => {
       const who = (m.user && m.user.name) || "someone";
       const li = el("li", "pin");
@@ -21,7 +35,7 @@ export function createPins({ store, feedback, showMessage }) {
       body.append(el("span", "name", (m.user && m.user.name) || "Someone"));
       const text = el("span", "text", m.text || "");
       text.dir = "auto";
-      body.append(text);
+      body.append(text, folds.fold(text, `the pinned message from ${who}`));
       const actions = el("div", "pin-actions");
       const show = button("Show", "secondary small", `Show the pinned message from ${who}`);
       show.addEventListener("click", () => showMessage(m.id));
@@ -36,6 +50,7 @@ export function createPins({ store, feedback, showMessage }) {
     });
     list.replaceChildren(...items);
     panel.hidden = items.length === 0;
+    count.textContent = items.length ? `(${items.length})` : "";
   }
 
   function renderRoomState(state) {
@@ -49,6 +64,12 @@ export function createPins({ store, feedback, showMessage }) {
     roomstate.textContent = line;
     roomstate.hidden = line === "";
   }
+
+  toggle.addEventListener("click", () => {
+    open = !open;
+    renderOpen();
+  });
+  renderOpen();
 
   store.subscribe((state, event, previous) => {
     if (state.room.pins !== previous.room.pins || state.self.role !== previous.self.role) renderPinned(state);

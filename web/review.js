@@ -108,8 +108,12 @@ export function reduceReview(review, event, state) {
     case "entry": {
       const e = event.entry;
       if (!isRoomEvent(e) || e.kind !== "deleted") return review;
-      // A report about a deleted message is settled; other alerts (crisis) stay.
-      return drop(review, (a) => a.kind === "report" && a.entry && String(a.entry.id) === String(e.id));
+      // Alerts about a deleted message are settled (reports, contact details …); a
+      // crisis stays, since its author may still need someone to check in.
+      return drop(
+        review,
+        (a) => a.kind !== "crisis" && a.kind !== "held" && !a.priority && a.entry && String(a.entry.id) === String(e.id),
+      );
     }
     case "audit_loaded":
       return { ...review, audit: event.entries, auditLoaded: true };

@@ -36,6 +36,16 @@ export function sessionTime(next, locale = undefined) {
   }
 }
 
+/** Open the group space, and the panel holding it where space is short (web/views.js). */
+function reveal() {
+  byId("space").open = true;
+  document.dispatchEvent(new CustomEvent("huddle:reveal", { detail: { id: "space" } }));
+}
+
+function sessionEnded(state) {
+  return Boolean(state.meeting && state.meeting.meeting && state.meeting.meeting.status === "ended");
+}
+
 export function createSpacePanel({ store, request, feedback }) {
   const body = byId("space-body");
   let timer = null;
@@ -45,6 +55,11 @@ export function createSpacePanel({ store, request, feedback }) {
     timer = null;
     const ack = await request("space");
     if (!ack.ok) return; // not joined yet, or offline: the next join reads it again
+    // Once a session has ended, its recap leads the space until the next one starts.
+    if (sessionEnded(store.getState())) {
+      const answer = await request("recap");
+      ack.recap = answer.ok ? answer.recap : null;
+    }
     last = ack;
     draw(ack);
   }
@@ -73,7 +88,10 @@ export function createSpacePanel({ store, request, feedback }) {
       typed.set(field.id, { value: field.value, checked: field.checked });
     }
     const focused = body.contains(document.activeElement) ? document.activeElement.id : "";
-    const parts = [nextSession(space, facilitator), goals(space, facilitator), wins(space, state, facilitator)];
+    const parts = space.recap ? [recap(space.recap)] : [];
+    parts.push(nextSession(space, facilitator));
+    if (space.agreement) parts.push(agreement(space.agreement));
+    parts.push(goals(space, facilitator), wins(space, state, facilitator));
     parts.push(shelf(space, facilitator), myData());
     body.replaceChildren(...parts);
     for (const [id, was] of typed) {
@@ -88,6 +106,48 @@ export function createSpacePanel({ store, request, feedback }) {
   function section(title, ...children) {
     const box = el("section", "space-part");
     box.append(el("h3", "", title), ...children);
+    return box;
+  }
+
+  /** What this member takes away from the session that just ended: not a transcript. */
+  function recap(r) {
+    const box = section("This session's recap");
+    box.id = "space-recap";
+    const parts = [];
+    if (r.pinned.length) {
+      const list = el("ul", "recap-pins");
+      for (const m of r.pinned) list.append(el("li", "", `${m.user.name}: ${m.text}`));
+      parts.push(el("h4", "", "Pinned"), list);
+    }
+    if (r.resources.length) {
+      const list = el("ul", "recap-resources");
+      for (const res of r.resources) {
+        const link = el("a", "", res.title);
+        link.href = res.url;
+        link.rel = "noopener noreferrer";
+        link.target = "_blank";
+        const li = el("li");
+        li.append(link);
+        list.append(li);
+      }
+      parts.push(el("h4", "", "Resources shared"), list);
+    }
+    if (r.wins.length) {
+      const list = el("ul", "recap-wins");
+      for (const w of r.wins) list.append(el("li", "", `${w.name}: ${w.text}`));
+      parts.push(el("h4", "", "Wins"), list);
+    }
+    if (r.goal) parts.push(el("h4", "", "Your goal"), el("p", "goal-text", r.goal.text));
+    parts.push(el("p", "", r.next_session ? `Next session: ${sessionTime(r.next_session)}` : "The next session's time is not set yet."));
+    if (!r.pinned.length && !r.resources.length && !r.wins.length) parts.unshift(el("p", "help", "Thank you for being here today."));
+    box.append(...parts);
+    return box;
+  }
+
+  /** The group agreement, readable between sessions (accepted at the start of each one). */
+  function agreement(text) {
+    const box = section("Our agreement");
+    for (const line of text.split("\n").filter((l) => l.trim())) box.append(el("p", "agreement-line", line));
     return box;
   }
 
@@ -186,7 +246,7 @@ export function createSpacePanel({ store, request, feedback }) {
       const li = el("li", "win");
       li.append(el("span", "win-name", `${w.name}: `), el("span", "win-text", w.text));
       if (w.user_id === state.self.id) {
-        const off = button("Take it off the wall", "secondary small", `Take your win off the wall: ${w.text}`);
+        const off = button("Take it off the wall", "secondary small", `Take it off the wall: your win ${w.text}`);
         off.addEventListener("click", () => act("win_withdraw", { id: w.id }, "Taken off the wall."));
         li.append(off);
       } else if (facilitator) {
@@ -240,7 +300,7 @@ export function createSpacePanel({ store, request, feedback }) {
       if (r.note) li.append(el("span", "help", ` — ${r.note}`));
       if (r.status === "suggested") {
         li.append(el("span", "help", ` (suggested by ${r.by_name})`));
-        const yes = button("Add to the shelf", "secondary small", `Add ${r.title} to the shelf`);
+        const yes = button("Add to the shelf", "secondary small", `Add to the shelf: ${r.title}`);
         yes.addEventListener("click", () => act("resource_review", { id: r.id, approve: true }, "Added to the shelf."));
         const no = button("Decline", "secondary small", `Decline ${r.title}`);
         no.addEventListener("click", () => act("resource_review", { id: r.id, approve: false }, "Declined."));
@@ -306,13 +366,22 @@ export function createSpacePanel({ store, request, feedback }) {
   }
 
   let opened = false;
-  store.subscribe((state, event) => {
-    if (event.type === "joined" || (event.type === "space" && last !== null)) soon();
+  store.subscribe((state, event, previous) => {
+    const ended = sessionEnded(state) && previous && !sessionEnded(previous);
+    if (event.type === "joined" || (event.type === "space" && last !== null) || ended || (sessionEnded(previous || state) && !sessionEnded(state))) soon();
+    if (ended && event.type !== "joined" && !isFacilitator(state)) {
+      reveal(); // each member gets the recap as the session ends
+      feedback.say("The session has ended. Your recap is in Our group.");
+    }
     // Between sessions the room is quiet: the group space is what there is to see, so it
     // opens by itself on the first join of a page that has no conversation to show.
     if (event.type === "joined" && !opened) {
       opened = true;
-      if (!state.timeline.entries.some((e) => !e.kind)) byId("space").open = true;
+      // (A facilitator's phone keeps the view they chose: web/views.js.)
+      if (!state.timeline.entries.some((e) => !e.kind)) {
+        if (isFacilitator(state)) byId("space").open = true;
+        else reveal();
+      }
     }
   });
 

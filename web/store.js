@@ -10,11 +10,13 @@
 //   room      locked/paused/slow mode/floor, pins, mutes        (room.js)
 //   people    members, names, raised hands, who is typing       (people.js)
 //   review    facilitators' alerts and the audit trail          (review.js)
+//   meeting   session, phase, round, statuses, wins, reactions  (meeting.js)
 //
 // Views subscribe and read the state; none of them keeps a second copy of it. Slices
 // are never mutated in place: a Map in the state is copied before it changes, so the
 // previous state handed to subscribers stays what it was.
 
+import { initialMeeting, reduceMeeting } from "./meeting.js";
 import { initialPeople, reducePeople } from "./people.js";
 import { initialReview, reduceReview } from "./review.js";
 import { initialRoom, reduceRoom } from "./room.js";
@@ -66,6 +68,7 @@ export function initialState(me = {}) {
     room: initialRoom(),
     people: initialPeople(),
     review: initialReview(),
+    meeting: initialMeeting(),
   };
 }
 
@@ -81,6 +84,7 @@ export function reduce(state, event) {
     room: reduceRoom(state.room, event, state),
     people: reducePeople(state.people, event, state),
     review: reduceReview(state.review, event, state),
+    meeting: reduceMeeting(state.meeting, event, state),
   };
   const same = Object.keys(next).every((key) => next[key] === state[key]);
   return same ? state : next;

@@ -19,14 +19,17 @@ export function initialTimeline() {
     // client_id -> {client_id, text, ts, state: "held" | "not-shared" | "failed", reason, label}
     own: new Map(),
     // Why the shown history starts afresh: "lost" (the room's earlier history is gone, e.g.
-    // the server lost its store) or "trimmed" (away longer than the history kept); null.
+    // the server lost its store), "trimmed" (away longer than the history kept) or
+    // "rolled_back" (the server's store lost its last few messages in a failover); null.
     gap: null,
   };
 }
 
-/** The join ack's `history`, as the timeline keeps it: "lost", "trimmed" or null. */
+const GAPS = new Set(["lost", "trimmed", "rolled_back"]);
+
+/** The join ack's `history`, as the timeline keeps it: "lost", "trimmed", "rolled_back" or null. */
 export function historyGap(history) {
-  return history === "lost" || history === "trimmed" ? history : null;
+  return typeof history === "string" && GAPS.has(history) ? history : null;
 }
 
 /** Is a live entry news to us? An entry at or below the last offset was shown already. */

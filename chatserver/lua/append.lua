@@ -10,7 +10,13 @@
 --       11 state op, 12 op arg a, 13 op arg b, 14 dedupe ttl (s),
 --       15 raid window (ms; 0: not raid-tracked), 16 raid members
 -- Returns {'ok', epoch, offset} | {'dup', offset .. '\n' .. body} | {'refused', rule, wait_ms}
---         | {'raid', senders}
+--         | {'raid', senders} | {'moved'} (a meeting event whose `after` is out of date)
+--
+-- The meeting (rooms/meeting.py) lives in meta: `meeting` (its JSON, as the last meeting
+-- event carried it), `meeting_at` (that event's offset), and what the guard reads of it:
+-- `m_status`, `m_session`, `m_turn`; `ag\t<user>` is the session whose agreement the
+-- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction, `ck\t<user>` a
+-- private check-in open with that member.
 --
 -- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
 -- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
@@ -25,7 +31,7 @@ if not epoch then
   -- log with it, so no client can mistake new offsets for old ones.
   epoch = ARGV[8]
   redis.call('DEL', log, KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
-  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0, 'first', 1)
 end
 
 if ARGV[2] ~= '' then
@@ -44,9 +50,15 @@ if ARGV[3] ~= '' and ARGV[4] ~= 'facilitator' then
     if muted < 0 then return {'refused', 'muted', -1} end
     if muted > now then return {'refused', 'muted', muted - now} end
   end
-  local st = redis.call('HMGET', meta, 'paused', 'locked', 'floor', 'slow_mode_s')
+  local st = redis.call('HMGET', meta, 'paused', 'locked', 'floor', 'slow_mode_s',
+                        'm_status', 'm_session', 'm_turn', 'ag\t' .. user)
   if st[1] == '1' then return {'refused', 'paused', -1} end
   if st[2] == '1' then return {'refused', 'locked', -1} end
+  if st[5] == 'ended' then return {'refused', 'ended', -1} end
+  if st[5] == 'live' and (st[8] == false or st[8] ~= st[6]) then
+    return {'refused', 'agreement', -1}
+  end
+  if st[7] and st[7] ~= '' and st[7] ~= user then return {'refused', 'turn', -1} end
   if st[3] and st[3] ~= '' and st[3] ~= user then return {'refused', 'floor', -1} end
   local slow = tonumber(st[4] or '0') or 0
   if slow > 0 then
@@ -71,9 +83,23 @@ if raid_window > 0 then
   if senders >= tonumber(ARGV[16]) then return {'raid', senders} end
 end
 
+-- A meeting event is appended only onto the meeting it was worked out from (compare and
+-- set): of two workers moving the same turn on, one wins and the other works it out again.
+if ARGV[11] == 'meeting' and (redis.call('HGET', meta, 'meeting_at') or '0') ~= ARGV[12] then
+  return {'moved'}
+end
+
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 -- The stream id is the offset itself, so recovery is one XRANGE from an offset.
+local length = redis.call('XLEN', log)
 redis.call('XADD', log, 'MAXLEN', '=', ARGV[6], offset .. '-1', 'e', ARGV[1])
+if redis.call('XLEN', log) <= length then
+  -- The oldest entries were trimmed: the log now begins at its head. (`first` is kept
+  -- because an erased message is taken out of the stream: a head that was erased is not
+  -- a trimmed one, and recovery from before it is still whole.)
+  local head = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+  redis.call('HSET', meta, 'first', string.match(head[1][1], '^(%d+)'))
+end
 
 -- Fold the entry into the room state: (op, a, b) is rooms/state.py state_change, and this
 -- mirrors its apply_event (tests/fixtures/room_state_cases.json holds both to one answer).
@@ -99,10 +125,47 @@ elseif op == 'unpinned' then
 elseif op == 'deleted' then
   redis.call('HDEL', KEYS[7], a)
   redis.call('SADD', KEYS[6], a)
+  -- The message's words are erased from the log, not only hidden (b: its offset, which
+  -- is its stream id); reads already leave deleted messages out.
+  if b ~= '' then
+    local id = b .. '-1'
+    local found = redis.call('XRANGE', log, id, id)
+    if found[1] then
+      -- Its sender's retry copy (KEYS[5] is the room's client_id key prefix for a room
+      -- event) keeps the entry, without the words.
+      local m = cmsgpack.unpack(found[1][2][2])
+      if type(m) == 'table' and m.client_id and m.client_id ~= '' and m.user then
+        local key = KEYS[5] .. m.client_id .. ':' .. m.user.id
+        if redis.call('EXISTS', key) == 1 then
+          m.text = ''
+          redis.call('SET', key, b .. '\n' .. cmsgpack.pack(m), 'KEEPTTL')
+        end
+      end
+    end
+    redis.call('XDEL', log, id)
+  end
 elseif op == 'removed' then
   redis.call('SADD', KEYS[8], a)
 elseif op == 'readmitted' then
   redis.call('SREM', KEYS[8], a)
+elseif op == 'meeting' then
+  local m = cjson.decode(b)
+  redis.call('HSET', meta, 'meeting', b, 'meeting_at', offset, 'm_status', m.status,
+             'm_session', m.session_id, 'm_turn', m.turn)
+elseif op == 'agreed' then
+  redis.call('HSET', meta, 'ag\t' .. a, b)
+elseif op == 'checkin' then
+  if b == '1' then
+    redis.call('HSET', meta, 'ck\t' .. a, '1')
+  else
+    redis.call('HDEL', meta, 'ck\t' .. a)
+  end
+elseif op == 'reaction' then
+  if b == '1' then
+    redis.call('HSET', meta, 'rx\t' .. a, '1')
+  else
+    redis.call('HDEL', meta, 'rx\t' .. a)
+  end
 end
 
 if ARGV[2] ~= '' then
@@ -123,5 +186,6 @@ if op ~= 'message' or now - refreshed >= refresh_ms or now < refreshed then
     if i ~= 5 then redis.call('EXPIRE', KEYS[i], ttl) end
   end
 end
-redis.call('PUBLISH', ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
+-- PUBLISH is 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (connection.py prepends it).
+redis.call(PUBLISH, ARGV[9], 'L' .. epoch .. '\n' .. offset .. '\n' .. ARGV[10] .. '\n' .. ARGV[1])
 return {'ok', epoch, offset}

@@ -45,7 +45,7 @@ if first == 1 then
   local joined = {id = uid, name = ARGV[10], role = ARGV[11]}
   -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
   local payload = {room = ARGV[16], joined = joined, members = members}
-  redis.call('PUBLISH', ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
+  redis.call(PUBLISH, ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
 end
 
 local held, alerts = {}, {}

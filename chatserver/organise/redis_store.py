@@ -10,6 +10,7 @@ import json
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from chatserver.organise.records import (
     AUDIT_KEPT,
@@ -91,7 +92,7 @@ return 1
 
 
 class RedisOrganiserStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._redis = client
         self._redeem = client.register_script(_REDEEM)
         self._revoke = client.register_script(_REVOKE)

@@ -8,7 +8,21 @@ is resubscribed and repaired.
 The subscription is huddle's own connection (`chatserver/resp.py`: asyncio streams,
 AUTH, SELECT, TLS, replies parsed by hiredis), opened from the backend's URL: SUBSCRIBE
 and UNSUBSCRIBE are written on it, and every reply of one socket read is handled in one
-go. No redis-py internals."""
+go. No redis-py internals.
+
+On a Redis Cluster a room's channel is a sharded channel (SSUBSCRIBE), served by the
+master of the room's slot: one subscription connection per master (a `_Shard`), each
+reconnected on its own. When one is lost (a master died; a slot moved away, which Redis
+says with ``sunsubscribe``), only its rooms wait: the slot map is read again until their
+slots have a master, and each room is subscribed where it is served now and caught up
+from the log. Rooms on the other masters are not touched.
+
+After every reconnect a room's live delivery is held until it is caught up: the entry
+this worker delivered last is looked up in the log, and if it is gone or different — a
+master died before its replica had it, and the replica took over — the room has been
+rolled back: it is given a new epoch (`rollback.lua`, once for all workers) and its
+members start over from the log (``recovered: false``), so nobody is shown two
+different messages under one offset."""
 
 from __future__ import annotations
 
@@ -16,24 +30,29 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
+
+import hiredis
 
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
     RoomListener,
 )
+from chatserver.ids import ids
 from chatserver.redis_backend.codec import (
     _entry,
     _pack,
     _stream_entry,
     _unpack,
 )
-from chatserver.redis_backend.connection import COMMAND_TIMEOUT_S
+from chatserver.redis_backend.connection import COMMAND_TIMEOUT_S, RedisTarget
 from chatserver.redis_backend.keys import (
     room_keys,
 )
 from chatserver.redis_backend.log import RedisLog
-from chatserver.resp import RedisLinkError, RespConnection, connect
+from chatserver.redis_cluster import key_slot
+from chatserver.resp import RedisAddress, RedisLinkError, RespConnection, connect
 from rooms.entries import event_name
 
 log = logging.getLogger(__name__)
@@ -68,23 +87,48 @@ class _Feed:
     epoch: str = ""
     last: int | None = None
     """Last offset delivered; None while the subscription is being set up."""
+    last_body: bytes | None = None
+    """The stored body of the entry at `last` (None: not known), to tell a rollback."""
+    held: bool = False
+    """True after a reconnect until the room is caught up: published frames wait."""
     pending: list[bytes] = field(default_factory=list)
+    retired: set[str] = field(default_factory=set)
+    """Epochs this room was rolled back from: their late frames are stale, not news."""
+
+
+@dataclass(slots=True, eq=False)
+class _Shard:
+    """The subscription's connection to one master (the one Redis, or a cluster master)."""
+
+    address: RedisAddress
+    connection: RespConnection | None = None
+    """Open and subscribed to `channels`; None while (re)connecting."""
+    channels: set[bytes] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    catching_up: set[asyncio.Task[None]] = field(default_factory=set)
+    """Rooms being caught up on this connection (cancelled if it is lost)."""
 
 
 class RedisBus(RedisLog):
-    def __init__(
-        self, url: str, *, history_size: int = 1000, retention_s: int = 7 * 24 * 3600
-    ) -> None:
-        super().__init__(url, history_size=history_size, retention_s=retention_s)
+    def __init__(self, target: RedisTarget, **options: Any) -> None:
+        super().__init__(target, **options)
         self._feeds: dict[bytes, _Feed] = {}
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
-        self._subscriber: RespConnection | None = None
-        """The subscription's connection while it is open (huddle's own, not redis-py's)."""
+        self._shards: dict[RedisAddress, _Shard] = {}
+        """The subscription's connections (huddle's own, not redis-py's): to the one
+        Redis, or to each cluster master."""
+        self._topology_changed = asyncio.Event()
+        """Set when a shard connected or was lost: the listener looks at the map again."""
+        sharded = self._cluster is not None
+        self._subscribe_cmd = "SSUBSCRIBE" if sharded else "SUBSCRIBE"
+        self._unsubscribe_cmd = "SUNSUBSCRIBE" if sharded else "UNSUBSCRIBE"
+        self._message_kind = b"smessage" if sharded else b"message"
+        self._subscribed_kind = b"ssubscribe" if sharded else b"subscribe"
         self._listen_task: asyncio.Task[None] | None = None
         self.gap_repairs = 0
 
     async def publish(self, room: str, delivery: Delivery) -> None:
-        await self._call(self._redis.publish(room_keys(room)["channel"], ephemeral_frame(delivery)))
+        await self._publish(room_keys(room)["channel"], ephemeral_frame(delivery))
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         channel = room_keys(room)["channel"].encode()
@@ -115,23 +159,41 @@ class RedisBus(RedisLog):
         if feed.listeners:
             return
         del self._feeds[channel]
-        connection = self._subscriber
-        if connection is not None and self._connected.is_set():
+        shard = self._shard_of(channel)
+        connection = shard.connection if shard is not None else None
+        if shard is not None and connection is not None:
+            shard.channels.discard(channel)
             # Its reply is not waited for: messages still on their way are dropped (no
             # feed), and a later subscribe to the room waits for its own confirmation.
             with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(
-                    _write(connection, "UNSUBSCRIBE", channel), COMMAND_TIMEOUT_S
+                    _write(connection, self._unsubscribe_cmd, channel), COMMAND_TIMEOUT_S
                 )
 
+    def _master_of(self, channel: bytes) -> RedisAddress | None:
+        if self._cluster is None:
+            return self._address
+        return self._cluster.slots.master(key_slot(channel))
+
+    def _shard_of(self, channel: bytes) -> _Shard | None:
+        """The shard serving ``channel`` now, as far as this worker knows."""
+        master = self._master_of(channel)
+        return None if master is None else self._shards.get(master)
+
     async def _subscribe_channel(self, feed: _Feed) -> None:
-        connection = self._subscriber
-        if connection is None or not self._connected.is_set():
-            raise BackendUnavailable("not connected to Redis")
+        shard = self._shard_of(feed.channel)
+        connection = shard.connection if shard is not None else None
+        if shard is None or connection is None:
+            # Its master is away, or new to this worker: the listener looks again.
+            self._topology_changed.set()
+            raise BackendUnavailable("not connected to the Redis serving this room")
+        shard.channels.add(feed.channel)
         confirmed = asyncio.get_running_loop().create_future()
         self._confirmations[feed.channel] = confirmed
         try:
-            await asyncio.wait_for(_write(connection, "SUBSCRIBE", feed.channel), COMMAND_TIMEOUT_S)
+            await asyncio.wait_for(
+                _write(connection, self._subscribe_cmd, feed.channel), COMMAND_TIMEOUT_S
+            )
             await asyncio.wait_for(confirmed, COMMAND_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             raise BackendUnavailable(str(exc)) from exc
@@ -142,65 +204,170 @@ class RedisBus(RedisLog):
         read = await self.read(feed.room, None, 0)
         feed.epoch = read.epoch
         feed.last = read.offset
-        pending, feed.pending = feed.pending, []
-        for data in pending:
-            if not self._deliver_in_order(feed, data):
-                await self._deliver_late(feed, data)
+        feed.last_body = None
+        await self._replay_pending(feed)
+
+    async def _replay_pending(self, feed: _Feed) -> None:
+        """Deliver what was published while the room was being set up or caught up."""
+        while feed.pending:
+            pending, feed.pending = feed.pending, []
+            for data in pending:
+                if not self._deliver_in_order(feed, data):
+                    await self._deliver_late(feed, data)
 
     async def _listen_forever(self) -> None:
+        """Keep one subscription connection to every master serving now (each `_Shard`
+        reconnects on its own), and put rooms whose slot moved to another master on
+        that master's connection."""
         attempt = 0
         try:
             while not self._closed:
+                self._topology_changed.clear()
                 try:
-                    connection = await self._open_subscriber()
-                    channels = list(self._feeds)
-                    if channels:
-                        await asyncio.wait_for(
-                            _write(connection, "SUBSCRIBE", *channels), COMMAND_TIMEOUT_S
-                        )
-                    self._connected.set()
-                    self._failing_until = 0.0  # Redis answered: stop failing fast
-                    attempt = 0
-                    loop = asyncio.get_running_loop()
-                    resync = loop.create_task(self._resync_all(channels))
-                    heard = _Heard(loop.time())
-                    keepalive = loop.create_task(self._keep_alive(connection, heard))
+                    masters = await self._current_masters()
+                except BackendUnavailable as exc:
+                    log.warning("Redis Cluster map unreadable (%s); trying again", exc)
+                    masters = None
+                healthy = False
+                if masters is not None:
                     try:
-                        await self._pump(connection, heard)
-                    finally:
-                        resync.cancel()
-                        keepalive.cancel()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not self._closed:
-                        log.warning("Redis subscription lost (%s); reconnecting", exc)
-                self._connected.clear()
-                for fut in self._confirmations.values():
-                    if not fut.done():
-                        fut.set_exception(BackendUnavailable("Redis connection lost"))
-                self._drop_subscriber()
+                        self._follow_masters(masters)
+                        healthy = all(self._shards[m].connection is not None for m in masters)
+                    except Exception:
+                        log.exception("following the Redis masters failed; trying again")
+                if healthy:
+                    self._connected.set()
+                    attempt = 0
+                else:
+                    self._connected.clear()
+                # Something changed, or (while a shard is down) a while passed: look again.
                 backoff = RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)]
-                await asyncio.sleep(backoff)
-                attempt += 1
+                timeout = None if healthy else backoff
+                attempt += 0 if healthy else 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._topology_changed.wait(), timeout)
         finally:
-            self._drop_subscriber()  # closed (the task cancelled) while open
+            shards, self._shards = list(self._shards.values()), {}
+            for shard in shards:
+                if shard.task is not None:
+                    shard.task.cancel()
+                if shard.connection is not None:
+                    shard.connection.abort()
 
-    async def _open_subscriber(self) -> RespConnection:
+    async def _current_masters(self) -> list[RedisAddress]:
+        if self._cluster is None:
+            assert self._address is not None
+            return [self._address]
+        if any(s.connection is None for s in self._shards.values()) or not self._shards:
+            await self._cluster.slots.refresh()
+        return self._cluster.slots.masters()
+
+    def _follow_masters(self, masters: list[RedisAddress]) -> None:
+        loop = asyncio.get_running_loop()
+        for address in [a for a in self._shards if a not in masters]:
+            # No longer a master (it died and its replica took over, or it lost its
+            # slots): its rooms are subscribed where they are served now.
+            shard = self._shards.pop(address)
+            if shard.task is not None:
+                shard.task.cancel()
+        for address in masters:
+            if address not in self._shards:
+                shard = _Shard(address)
+                self._shards[address] = shard
+                shard.task = loop.create_task(self._run_shard(shard))
+        # Rooms whose master's connection is up but that it does not carry yet (their slot
+        # moved there, or their old master died): subscribe and catch them up.
+        for channel, feed in self._feeds.items():
+            serving = self._shard_of(channel)
+            if (
+                serving is not None
+                and serving.connection is not None
+                and channel not in serving.channels
+                and feed.last is not None
+            ):
+                feed.held = True
+                serving.channels.add(channel)
+                serving.connection.send([(self._subscribe_cmd, channel)])
+                self._catch_up(serving, [channel])
+
+    async def _run_shard(self, shard: _Shard) -> None:
+        """One master's subscription connection, reopened whenever it is lost; after
+        every (re)connect each of its rooms is caught up from the log."""
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            connection: RespConnection | None = None
+            try:
+                connection = await self._open_subscriber(shard.address)
+                channels = [c for c in self._feeds if self._master_of(c) == shard.address]
+                for channel in channels:
+                    if self._feeds[channel].last is not None:
+                        self._feeds[channel].held = True  # until caught up (_resync)
+                if channels:
+                    if self._cluster is None:
+                        connection.send([(self._subscribe_cmd, *channels)])
+                    else:
+                        # SSUBSCRIBE takes channels of one slot only: one command each.
+                        connection.send([(self._subscribe_cmd, c) for c in channels])
+                    await asyncio.wait_for(connection.writer.drain(), COMMAND_TIMEOUT_S)
+                shard.connection, shard.channels = connection, set(channels)
+                if self._cluster is None:
+                    self._failing_until = 0.0  # Redis answered: stop failing fast
+                attempt = 0
+                self._topology_changed.set()
+                self._catch_up(shard, channels)
+                heard = _Heard(loop.time())
+                keepalive = loop.create_task(self._keep_alive(connection, heard))
+                try:
+                    await self._pump(connection, heard)
+                finally:
+                    keepalive.cancel()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._closed:
+                    log.warning(
+                        "Redis subscription lost (%s; %s); reconnecting",
+                        exc,
+                        shard.address.describe(),
+                    )
+            finally:
+                lost = shard.channels
+                shard.connection, shard.channels = None, set()
+                for task in shard.catching_up:
+                    task.cancel()
+                if connection is not None:
+                    connection.abort()
+                for channel in lost:
+                    fut = self._confirmations.get(channel)
+                    if fut is not None and not fut.done():
+                        fut.set_exception(BackendUnavailable("Redis connection lost"))
+                if not self._closed:
+                    self._topology_changed.set()
+            if self._cluster is not None:
+                self._cluster.slots.refresh_soon()
+            await asyncio.sleep(RECONNECT_BACKOFF_S[min(attempt, len(RECONNECT_BACKOFF_S) - 1)])
+            attempt += 1
+
+    def _catch_up(self, shard: _Shard, channels: list[bytes]) -> None:
+        task = asyncio.get_running_loop().create_task(self._resync_all(channels))
+        shard.catching_up.add(task)
+        task.add_done_callback(shard.catching_up.discard)
+
+    async def _open_subscriber(self, address: RedisAddress) -> RespConnection:
         """A new subscription connection that Redis has answered (a PING's PONG)."""
         async with asyncio.timeout(SUBSCRIBER_CONNECT_S):
-            connection = await connect(self._address, timeout_s=SUBSCRIBER_CONNECT_S)
-            self._subscriber = connection  # from here on, a failure drops it
-            await _write(connection, "PING")
-            replies = await connection.read_replies()
+            connection = await connect(address, timeout_s=SUBSCRIBER_CONNECT_S)
+            try:
+                await _write(connection, "PING")
+                replies = await connection.read_replies()
+            except BaseException:
+                connection.abort()
+                raise
         if replies[0] != b"PONG":
+            connection.abort()
             raise RedisLinkError(f"Redis answered PING with {replies[0]!r}")
         return connection
-
-    def _drop_subscriber(self) -> None:
-        connection, self._subscriber = self._subscriber, None
-        if connection is not None:
-            connection.abort()
 
     async def _keep_alive(self, connection: RespConnection, heard: _Heard) -> None:
         """PING a subscription that has gone quiet; give it up only when a PING has gone
@@ -236,6 +403,7 @@ class RedisBus(RedisLog):
         stream = connection.reader
         replies = connection.parser
         clock = asyncio.get_running_loop().time
+        message_kind, subscribed_kind = self._message_kind, self._subscribed_kind
         while True:
             data = await stream.read(PUBSUB_READ_BYTES)
             if not data:
@@ -243,21 +411,29 @@ class RedisBus(RedisLog):
             heard.at = clock()
             replies.feed(data)
             while (reply := replies.gets()) is not False:
+                if isinstance(reply, hiredis.ReplyError):
+                    # A subscribe refused (MOVED: the slot is served elsewhere now).
+                    if self._cluster is not None:
+                        self._cluster.slots.refresh_soon()
+                    raise RedisLinkError(f"Redis refused a subscription: {reply}")
                 if not isinstance(reply, list) or len(reply) < 3:
                     continue  # PONG and the like
                 kind, channel, body = reply[0], reply[1], reply[2]
-                if kind == b"message":
+                if kind == message_kind:
                     feed = self._feeds.get(channel)
                     if feed is None:
                         continue
-                    if feed.last is None:
+                    if feed.last is None or feed.held:
                         feed.pending.append(body)
                     elif not self._deliver_in_order(feed, body):
                         await self._deliver_late(feed, body)
-                elif kind == b"subscribe":
+                elif kind == subscribed_kind:
                     fut = self._confirmations.get(channel)
                     if fut is not None and not fut.done():
                         fut.set_result(None)
+                elif kind == b"sunsubscribe" and channel in self._feeds:
+                    # Not ours (its feed is still here): the slot moved to another node.
+                    raise RedisLinkError("a room's slot moved to another Redis Cluster node")
 
     def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
         """The common case, synchronously: an ephemeral event, or the next offset of the
@@ -270,6 +446,7 @@ class RedisBus(RedisLog):
         if offset != (feed.last or 0) + 1 or epoch_b.decode() != feed.epoch:
             return False
         feed.last = offset
+        feed.last_body = body
         self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
         return True
 
@@ -279,6 +456,8 @@ class RedisBus(RedisLog):
         epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
         epoch, offset = epoch_b.decode(), int(offset_b)
         assert feed.last is not None
+        if epoch in feed.retired:
+            return  # appended before the room's rollback was declared: stale
         if epoch != feed.epoch:
             # The room's log was reset (Redis lost it): local clients must start over.
             log.warning("room %s: epoch changed; asking its clients to rejoin", feed.room)
@@ -291,6 +470,7 @@ class RedisBus(RedisLog):
             if offset <= feed.last:
                 return
         feed.last = offset
+        feed.last_body = body
         self._emit(feed, Delivery(event_b.decode(), _entry(offset, body), offset=offset))
 
     async def _repair(self, feed: _Feed, upto: int) -> None:
@@ -298,7 +478,7 @@ class RedisBus(RedisLog):
         assert feed.last is not None
         self.gap_repairs += 1
         start = feed.last + 1
-        items = await self._call(
+        items: Any = await self._call(
             self._redis.xrange(room_keys(feed.room)["log"], f"{start}-1", f"{upto}-1")
         )
         entries = [_stream_entry(list(item)) for item in items or []]
@@ -306,11 +486,13 @@ class RedisBus(RedisLog):
             # Trimmed past what we missed: a partial repair would hide the gap.
             log.warning("room %s: gap %s..%s no longer in the log", feed.room, start, upto)
             self._emit(feed, Delivery("reset", {"room": feed.room}))
-        for entry in entries:
+        for entry, item in zip(entries, items or [], strict=True):
             if entry["offset"] > feed.last:
                 feed.last = entry["offset"]
+                feed.last_body = _stored_body(item)
                 self._emit(feed, Delivery(event_name(entry), entry, offset=entry["offset"]))
-        feed.last = max(feed.last, upto)
+        if upto > feed.last:
+            feed.last, feed.last_body = upto, None
 
     async def _resync_all(self, channels: list[bytes]) -> None:
         """After a (re)connect, catch every subscribed room up from the log. Redis may not
@@ -335,10 +517,45 @@ class RedisBus(RedisLog):
             return
         read = await self.read(feed.room, None, 0)
         if read.epoch != feed.epoch:
-            feed.epoch, feed.last = read.epoch, read.offset
+            feed.epoch, feed.last, feed.last_body = read.epoch, read.offset, None
             self._emit(feed, Delivery("reset", {"room": feed.room}))
+        elif await self._rolled_back(feed, read.offset):
+            await self._declare_rollback(feed)
         elif read.offset > feed.last:
             await self._repair(feed, read.offset)
+        feed.held = False
+        await self._replay_pending(feed)
+
+    async def _rolled_back(self, feed: _Feed, offset: int) -> bool:
+        """Whether the last entry delivered here is no longer the log's (a master died
+        before its replica had it, and the replica took over)."""
+        assert feed.last is not None
+        if feed.last == 0:
+            return False
+        if offset < feed.last:
+            return True
+        if feed.last_body is None:
+            return False
+        mark = f"{feed.last}-1"
+        items: Any = await self._call(self._redis.xrange(room_keys(feed.room)["log"], mark, mark))
+        # Not there at all: trimmed (a long outage); the gap repair tells its clients.
+        return bool(items) and _stored_body(items[0]) != feed.last_body
+
+    async def _declare_rollback(self, feed: _Feed) -> None:
+        """A new epoch for the room (the first worker to notice sets it; the others
+        adopt it), and its members here start over from the log."""
+        log.warning(
+            "room %s: entries after offset %s were lost by a failover; starting a new epoch",
+            feed.room,
+            feed.last,
+        )
+        k = room_keys(feed.room)
+        epoch_b, offset = await self._call(
+            self._rollback(keys=[k["meta"]], args=[feed.epoch, ids.next()])
+        )
+        feed.retired.add(feed.epoch)
+        feed.epoch, feed.last, feed.last_body = epoch_b.decode(), int(offset), None
+        self._emit(feed, Delivery("reset", {"room": feed.room}))
 
     def _emit(self, feed: _Feed, delivery: Delivery) -> None:
         for listener in list(feed.listeners):
@@ -346,6 +563,13 @@ class RedisBus(RedisLog):
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
+
+
+def _stored_body(item: Any) -> bytes:
+    """The body of a log entry as XRANGE returns it (redis-py: (id, {field: value}))."""
+    _, fields = item
+    body: bytes = fields[b"e"] if isinstance(fields, dict) else fields[1]
+    return body
 
 
 def ephemeral_frame(delivery: Delivery) -> bytes:

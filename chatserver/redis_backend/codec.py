@@ -3,6 +3,7 @@ back."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgpack
@@ -13,13 +14,18 @@ from chatserver.backend import (
     User,
 )
 from rooms.entries import Entry, HeldEntry, MessageEntry
-from rooms.state import RoomState, state_change
+from rooms.meeting import new_meeting
+from rooms.state import RoomState, react, state_change
 
 
 def state_op(entry: Entry) -> tuple[str, str, str | bytes]:
     """How an entry changes the room state (rooms.state.state_change, the fold's one
     reading of each event kind), in the strings the append script stores."""
     op, a, b = state_change(entry)
+    if op == "meeting":
+        return op, str(a), json.dumps(b, ensure_ascii=False, separators=(",", ":"))
+    if op == "reaction":
+        return op, "\t".join(a), "1" if b else ""
     if op == "pinned":
         return op, a, _pack(b)
     if op == "muted":
@@ -94,6 +100,19 @@ def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
         pins={msg_id: e for _, msg_id, e in pinned},
         removed={r.decode() for r in removed},
     )
+    if "meeting" in meta:
+        state.meeting = json.loads(meta["meeting"])
+        state.meeting_at = int(meta.get("meeting_at") or 0)
+    else:
+        state.meeting = new_meeting()
+    for key, value in meta.items():
+        if key.startswith("ag\t"):
+            state.agreed[key[3:]] = value
+        elif key.startswith("ck\t"):
+            state.checkins.add(key[3:])
+        elif key.startswith("rx\t"):
+            msg_id, reaction, user_id = key[3:].split("\t", 2)
+            react(state.reactions, msg_id, reaction, user_id, on=True)
     return RoomSnapshot(meta["epoch"], int(meta.get("offset") or 0), state)
 
 

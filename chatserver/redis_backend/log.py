@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from chatserver.backend import (
     EVERYONE,
@@ -19,6 +20,7 @@ from chatserver.backend import (
     AppendResult,
     JoinQuery,
     JoinView,
+    MeetingMoved,
     PostGuard,
     RaidSuspected,
     RoomSnapshot,
@@ -31,13 +33,14 @@ from chatserver.redis_backend.codec import (
     _entry,
     _hand_queue,
     _oldest_first,
+    _pairs,
     _snapshot,
     _stream_entry,
     _unpack,
     _users,
     state_op,
 )
-from chatserver.redis_backend.connection import RedisConnection
+from chatserver.redis_backend.connection import JOIN_COMMAND_TIMEOUT_S, RedisConnection
 from chatserver.redis_backend.keys import (
     DEDUPE_TTL_S,
     PRESENCE_TTL_MS,
@@ -107,11 +110,13 @@ class RedisLog(RedisConnection):
             return AppendResult(first, duplicate=True)
         if status == b"raid":
             raise RaidSuspected(int(result[1]))
+        if status == b"moved":
+            raise MeetingMoved()
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
 
     async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
-        return await self._run(self._append, keys, args)
+        return await self._run(self._append, keys, args, replicated=True)
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str
@@ -177,7 +182,7 @@ class RedisLog(RedisConnection):
             EVERYONE,
             self._retention_s,
         ]
-        reply = await self._call(self._run(self._join, keys, args))
+        reply = await self._call(self._run(self._join, keys, args), JOIN_COMMAND_TIMEOUT_S)
         snapshot = _snapshot(reply[2], query.now_ms)
         if not reply[0]:
             empty = ReadResult(snapshot.epoch, snapshot.offset, False, [])
@@ -193,7 +198,13 @@ class RedisLog(RedisConnection):
                 found[client_id] = _cid_entry(raw)
         return JoinView(
             snapshot.state,
-            ReadResult(epoch_b.decode(), int(offset), bool(recovered), entries),
+            ReadResult(
+                epoch_b.decode(),
+                int(offset),
+                bool(recovered),
+                entries,
+                rolled_back_from=_pairs(reply[2][0]).get("rolled_from", ""),
+            ),
             admitted=True,
             first=bool(reply[1]),
             members=in_member_order(_users(reply[3])),
@@ -216,7 +227,9 @@ class RedisLog(RedisConnection):
         return None
 
 
-async def _log_and_deleted(r: aioredis.Redis, k: Mapping[str, str], msg_id: str) -> list[Any]:
+async def _log_and_deleted(
+    r: aioredis.Redis | RedisCluster, k: Mapping[str, str], msg_id: str
+) -> list[Any]:
     """The retained log and whether ``msg_id`` was deleted, in one round trip."""
     async with r.pipeline(transaction=False) as pipe:
         pipe.xrange(k["log"])

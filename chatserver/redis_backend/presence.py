@@ -15,7 +15,7 @@ from chatserver.clock import now_ms
 from chatserver.redis_backend.codec import (
     _users,
 )
-from chatserver.redis_backend.connection import RedisConnection
+from chatserver.redis_backend.connection import RedisConnection, RedisTarget
 from chatserver.redis_backend.keys import (
     PRESENCE_REFRESH_S,
     PRESENCE_TTL_MS,
@@ -25,10 +25,8 @@ from rooms.presence import in_member_order
 
 
 class RedisPresence(RedisConnection):
-    def __init__(
-        self, url: str, *, history_size: int = 1000, retention_s: int = 7 * 24 * 3600
-    ) -> None:
-        super().__init__(url, history_size=history_size, retention_s=retention_s)
+    def __init__(self, target: RedisTarget, **options: Any) -> None:
+        super().__init__(target, **options)
         self._refresh_task: asyncio.Task[None] | None = None
         self._presence_gone: list[PresenceGone] = []
 

@@ -6,6 +6,7 @@
     joining      who may join, the join ack, entering live delivery
     posting      a message through moderation to the log or review; typing; hands
     controls     facilitator controls, reviews and member reports
+    meeting      sessions, the agreement, rounds, reactions, wins, statuses, timers
 
 Each flow is handed the narrow backend interfaces it uses (chatserver/backend.py) and
 the flows below it; none reaches for the backend as a whole. Requests arrive decoded
@@ -31,11 +32,13 @@ from chatserver.service.connections import Connections
 from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
+from chatserver.service.meeting import MeetingFlow
 from chatserver.service.posting import Posting
 from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
 from chatserver.space.store import GroupSpace
 from moderation import ModerationPolicy, Pipeline
+from rooms.entries import UserInfo
 from rooms.signals import SignalLimit, SignalLimiter, default_limits
 
 __all__ = ["ChatService", "Connection"]
@@ -57,8 +60,12 @@ class ChatService:
         space: GroupSpace,
         leave_grace_s: float = 10.0,
         signal_limits: Mapping[str, SignalLimit] | None = None,
+        room_policy: Callable[[str], ModerationPolicy] | None = None,
     ) -> None:
+        """``room_policy`` names each room's moderation policy (its group's: the organiser
+        chooses it); without it every room has ``policy``, the deployment's."""
         self.metrics = metrics
+        policy_for = room_policy if room_policy is not None else (lambda room: policy)
         self.loop_lag = LoopLag()
         self._clock = ServiceClock()
         self._tasks = TaskSet()
@@ -99,7 +106,7 @@ class ChatService:
             backend,
             self.alerts,
             pipeline=pipeline,
-            policy=policy,
+            policy_for=policy_for,
             metrics=metrics,
             loop_lag=self.loop_lag,
             clock=clock,
@@ -117,6 +124,18 @@ class ChatService:
             clock=clock,
             signals=self.signals,
         )
+        self.meeting = MeetingFlow(
+            self.conns,
+            self.rooms,
+            backend,
+            backend,
+            backend,
+            self.alerts,
+            clock=clock,
+            signals=self.signals,
+            tasks=tasks,
+        )
+        self.joining.on_joined(self.meeting.joined)
         self.space = SpaceFlow(
             self.conns,
             space,
@@ -125,7 +144,7 @@ class ChatService:
             backend,
             self.alerts,
             pipeline=pipeline,
-            policy=policy,
+            policy_for=policy_for,
             clock=clock,
         )
         self.connections = self.conns.by_sid
@@ -176,8 +195,17 @@ class ChatService:
     def end_expired(self) -> int:
         return self.conns.end_expired()
 
+    def end_membership(self, membership: str) -> int:
+        return self.conns.end_membership(membership)
+
+    async def removed_by_organiser(self, room: str, user: UserInfo, reason: str) -> None:
+        await self.controls.removed_by_organiser(room, user, reason)
+
     async def end_expired_forever(self) -> None:
         await self.conns.end_expired_forever()
+
+    async def run_meeting_timers_forever(self) -> None:
+        await self.meeting.run_timers_forever()
 
     async def close(self) -> None:
         self.conns.close()

@@ -12,6 +12,7 @@ from typing import Literal, NotRequired, TypeAlias, TypedDict
 from chatserver.backend import Alert, AuditRecord, User
 from chatserver.errors import ErrorAck
 from rooms.entries import Entry, HeldEntry, MessageEntry
+from rooms.meeting import Meeting
 
 __all__ = ["Ack", "ErrorAck", "Handler"]
 
@@ -26,6 +27,13 @@ class OkAck(TypedDict):
 
 
 OK: OkAck = {"ok": True}
+
+
+class SupportAck(TypedDict):
+    """need_support: what the member is told (a facilitator will check in privately)."""
+
+    ok: Literal[True]
+    message: str
 
 
 class LoggedAck(TypedDict):
@@ -74,6 +82,10 @@ class You(TypedDict):
     role: str
     muted_until: int | None
     muted: bool
+    agreed: bool
+    """Accepted the group agreement of the session now live (rooms/meeting.py)."""
+    checkin: bool
+    """A facilitator has a private check-in open with this member."""
 
 
 class RoomView(TypedDict):
@@ -87,6 +99,10 @@ class RoomView(TypedDict):
     slow_mode_s: int
     floor: str | None
     pinned: list[MessageEntry]
+    meeting: Meeting
+    """The session, its phase, the round, statuses and wins (rooms/meeting.py)."""
+    reactions: dict[str, dict[str, list[str]]]
+    """message id -> reaction -> who reacted."""
     members: list[User]
     hands: list[User]
     you: You
@@ -105,11 +121,14 @@ class JoinAck(TypedDict):
     held_status: dict[str, str]
     limits: dict[str, int]
     history: NotRequired[str]
-    """Why a rejoin got a fresh page: rooms.recovery.history_gap."""
+    """Why a rejoin got a fresh page: rooms.recovery.history_gap (lost, trimmed,
+    rolled_back)."""
     held: NotRequired[list[HeldEntry]]
     alerts: NotRequired[list[Alert]]
     mutes: NotRequired[list[MuteInForce]]
     removed: NotRequired[list[str]]
+    checkins: NotRequired[list[str]]
+    """Facilitators: the members with a private check-in open."""
 
 
 def message_ack(entry: MessageEntry) -> MessageAck:

@@ -9,7 +9,15 @@ import logging
 
 from chatserver import errors
 from chatserver.auth import Claims
-from chatserver.backend import BackendUnavailable, Delivery, Hands, Presence, RoomBus, User
+from chatserver.backend import (
+    BackendUnavailable,
+    Delivery,
+    Hands,
+    Presence,
+    PresenceGone,
+    RoomBus,
+    User,
+)
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
 from chatserver.schema import parse_room
@@ -52,6 +60,7 @@ class Connections:
         self.by_sid: dict[str, Connection] = {}
         # Presence of dropped connections, removed when their grace period ends.
         self._pending_leaves: set[asyncio.TimerHandle] = set()
+        self._left: list[PresenceGone] = []
         self.draining = False
         """Set on SIGTERM: new requests are refused while in-flight ones finish."""
         self.in_flight = 0
@@ -147,6 +156,12 @@ class Connections:
         for user in users:
             left = {"room": room, "left": user, "members": members}
             await self._bus.publish(room, Delivery("presence", left))
+        for handler in self._left:
+            await handler(room, users)
+
+    def on_left(self, handler: PresenceGone) -> None:
+        """Tell ``handler`` of people who have left a room (after the room was told)."""
+        self._left.append(handler)
 
     # -- expiry ------------------------------------------------------------------------
 
@@ -158,6 +173,19 @@ class Connections:
         expired = [c for c in self.by_sid.values() if c.claims.expired(now)]
         self._rooms.drop(expired, discard_queued=False)
         return len(expired)
+
+    def end_membership(self, membership: str) -> int:
+        """Close every connection signed in with this membership's credential: an
+        organiser ended the place (chatserver/organise/access.py). The person leaves
+        their rooms at once (no grace: they are not coming back) and their client's
+        reconnect is refused at connect. Returns how many were closed."""
+        ended = [c for c in self.by_sid.values() if c.claims.membership == membership]
+        for conn in ended:
+            for room in list(conn.rooms):
+                self._rooms.leave(conn, room)  # out of delivery now, before any more entries
+                self._tasks.spawn(self._presence_leave(conn, room))
+        self._rooms.drop(ended, discard_queued=False)
+        return len(ended)
 
     async def end_expired_forever(self, interval_s: float = EXPIRY_SWEEP_S) -> None:
         while True:

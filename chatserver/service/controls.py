@@ -42,6 +42,8 @@ from rooms.entries import EventFields, MessageEntry, message_entry, room_event
 from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
 
+ORGANISER: User = {"id": "organiser", "name": "The group's organiser", "role": "facilitator"}
+"""Who an organiser's removal is by, in the room's log and audit (chatserver/organise/)."""
 APPROVED_NOTICE = "A facilitator approved your message and it has been shared with the group."
 DENIED_NOTICE = "A facilitator reviewed your message and did not share it with the group."
 
@@ -162,6 +164,16 @@ class Controls:
         named["reason"] = reason
         return await self._logged(room, actor, "removed", audit, **named)
 
+    async def removed_by_organiser(self, room: str, user: User, reason: str) -> None:
+        """An organiser ended this person's place (chatserver/organise/): logged like a
+        facilitator's removal, so every worker takes them out of the room at once, their
+        client says so, and the room's facilitators see it."""
+        audit = self._audit(ORGANISER, "removed")
+        audit.update({"user_id": user["id"], "reason": reason})
+        await self._logged(
+            room, ORGANISER, "removed", audit, user_id=user["id"], user=user, reason=reason
+        )
+
     async def readmit(self, sid: str, data: object) -> LoggedAck:
         room, actor, user_id, _, _, named = await self._acting_on_member(sid, "readmit", data)
         audit = self._audit(actor, "readmitted")
@@ -175,7 +187,19 @@ class Controls:
         )
         audit = self._audit(actor, "floor")
         audit["user_id"] = user_id
-        return await self._logged(room, actor, "floor", audit, **named)
+        result = await self._logged(room, actor, "floor", audit, **named)
+        if user_id is not None:
+            await self._lower_hand(room, user_id)
+        return result
+
+    async def _lower_hand(self, room: str, user_id: str) -> None:
+        """Someone given the floor no longer waits to speak: their hand goes down."""
+        raised = next((h for h in await self._hands.hands_list(room) if h["id"] == user_id), None)
+        if raised is None:
+            return
+        hands = await self._hands.hands_set(room, raised, False, self._clock())
+        lowered = {"room": room, "user": raised, "raised": False, "hands": hands}
+        await self._bus.publish(room, Delivery("hand", lowered))
 
     # -- the room ----------------------------------------------------------------------
 
@@ -240,16 +264,22 @@ class Controls:
         audit = self._audit(actor, "deleted")
         audit.update({"id": req.msg_id, "user_id": entry["user"]["id"], "reason": req.reason})
         result = await self._logged(
-            req.room, actor, "deleted", audit, id=req.msg_id, reason=req.reason
+            req.room,
+            actor,
+            "deleted",
+            audit,
+            id=req.msg_id,
+            at=entry["offset"],
+            reason=req.reason,
         )
-        # Reports about it are dealt with. (A crisis alert is not: its author may still
-        # need someone to check in with them.)
-        reports = [
+        # Alerts about it (reports, contact details, a link …) are dealt with. A crisis
+        # alert is not: its author may still need someone to check in with them.
+        settled = [
             alert.get("id", "")
             for alert in await self._alerts.open_alerts(req.room)
-            if alert["kind"] == "report" and _entry_id(alert) == req.msg_id
+            if _entry_id(alert) == req.msg_id and not _needs_a_person(alert)
         ]
-        await self._alerts.dismiss(req.room, reports, actor)
+        await self._alerts.dismiss(req.room, settled, actor)
         return result
 
     async def review(self, sid: str, data: object) -> ReviewAck:
@@ -272,6 +302,8 @@ class Controls:
                 ts=now,
                 client_id=held["client_id"],
             )
+            if "thread" in held:
+                entry["thread"] = held["thread"]
             appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
             result["offset"] = appended.entry["offset"]
         reviewed = {
@@ -342,6 +374,11 @@ class Controls:
         room, limit = parse_limit(data)
         self._facilitator(sid, room)
         return {"ok": True, "entries": await self._review.audit_list(room, limit)}
+
+
+def _needs_a_person(alert: Alert) -> bool:
+    """A crisis (or any priority) alert is about someone, not only their message."""
+    return alert["kind"] == "crisis" or alert.get("priority") is True
 
 
 def _entry_id(alert: Alert) -> str | None:

@@ -19,6 +19,7 @@ from chatserver.fanout import Fanout
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
 from chatserver.service.tasks import TaskSet
+from rooms.meeting_rules import may_see
 from rooms.policy import is_facilitator
 from rooms.state import RoomState, apply_event
 
@@ -199,6 +200,13 @@ class LocalRooms:
     def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection]:
         audience = delivery.audience
         members = local.members.values()
+        entry = delivery.entry
+        if entry is not None and entry.get("thread"):
+            # A private check-in: its member and the facilitators only.
+            room = local.room
+            return [
+                c for c in members if may_see(entry, c.claims.user_id, c.claims.rooms.get(room, ""))
+            ]
         if audience == FACILITATORS:
             return [c for c in members if is_facilitator(c.claims.rooms.get(local.room, ""))]
         if audience.startswith(USER_AUDIENCE):

@@ -7,12 +7,16 @@ members, hands and, for a facilitator, held messages and open alerts).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from chatserver import errors
-from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog
+from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog, User
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
 from chatserver.schema import JoinRequest, parse_join
 from chatserver.service.acks import JoinAck
+from chatserver.service.admission import JoinAdmission
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
@@ -21,8 +25,12 @@ from chatserver.service.refusals import refuse
 from chatserver.service.tasks import TaskSet
 from rooms.entries import Entry
 from rooms.log import ReadResult
+from rooms.meeting_rules import may_see
 from rooms.policy import check_invited, check_join, is_facilitator
 from rooms.recovery import history_gap
+
+Arrived = Callable[[str, User], Coroutine[Any, Any, None]]
+"""Told of a room and the person who has just arrived in it."""
 
 # Joins read again when live delivery moved on while the history was read.
 JOIN_READ_ATTEMPTS = 5
@@ -42,6 +50,7 @@ class Joining:
         tasks: TaskSet,
         history_page: int,
         max_message_chars: int,
+        admission: JoinAdmission | None = None,
     ) -> None:
         self._connections = connections
         self._rooms = rooms
@@ -53,68 +62,79 @@ class Joining:
         self._tasks = tasks
         self._history_page = history_page
         self._max_message_chars = max_message_chars
+        self._joined: list[Arrived] = []
+        self._admission = admission or JoinAdmission()
+
+    def on_joined(self, handler: Arrived) -> None:
+        """Tell ``handler`` of each person's first connection in a room (after the ack)."""
+        self._joined.append(handler)
 
     async def join(self, sid: str, data: object) -> JoinAck:
         conn = self._connections.get(sid)
         req = parse_join(data)
         claims = conn.claims
         refuse(check_invited(claims.rooms, req.room))
-        now = self._clock()
-        local = await self._rooms.open(req.room)
-        facilitator = is_facilitator(claims.rooms[req.room])
-        query = JoinQuery(
-            claims.user(req.room),
-            sid,
-            req.since,
-            self._history_page,
-            now,
-            keep_out_removed=not facilitator,
-            holds=facilitator or bool(req.held),
-            alerts=facilitator,
-            client_ids=tuple(canonical for _, canonical in req.held),
-        )
-        try:
-            view = await self._entrance.enter(req.room, query)
-        except BaseException:
-            self._rooms.release(local)
-            raise
-        refusal = check_join(claims.rooms, req.room, claims.user_id, view.state)
-        if refusal is not None or not view.admitted:
-            self._rooms.release(local)
-            refuse(refusal)
-        if not local.seeded:
-            # Read after subscribing: entries delivered meanwhile are folded in twice,
-            # which apply_event tolerates, and none is missed.
-            local.state, local.seeded = view.state, True
-        read = view.read
-        for _ in range(JOIN_READ_ATTEMPTS):
-            if read.offset >= local.delivered_offset:
-                break
-            # Live delivery passed what we read: entries in between would reach this
-            # socket neither in the ack nor live. Read again (rare: only under load).
-            read = await self._log.read(req.room, req.since, self._history_page)
-        # From here to the return there is no await: the socket enters live delivery and
-        # the ack is queued before any later live entry, so nothing is seen twice or missed.
-        upto = local.delivered_offset
-        if read.offset < upto:
-            raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
-        self._rooms.enter(local, conn)
-        if req.since is not None:
-            self._metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
-        if facilitator:
-            sent = {alert.get("id", "") for alert in view.alerts}
-            self._tasks.spawn(self._alerts.catch_up(conn, req.room, sent))
-        return join_ack(
-            req,
-            view,
-            read,
-            upto,
-            user_id=claims.user_id,
-            name=claims.name,
-            role=claims.rooms[req.room],
-            now=now,
-            max_message_chars=self._max_message_chars,
-        )
+        # At most JOINS_IN_FLIGHT joins at once, recovery first (service/admission.py).
+        async with self._admission.admitted(recovering=req.since is not None):
+            now = self._clock()
+            local = await self._rooms.open(req.room)
+            facilitator = is_facilitator(claims.rooms[req.room])
+            query = JoinQuery(
+                claims.user(req.room),
+                sid,
+                req.since,
+                self._history_page,
+                now,
+                keep_out_removed=not facilitator,
+                holds=facilitator or bool(req.held),
+                alerts=facilitator,
+                client_ids=tuple(canonical for _, canonical in req.held),
+            )
+            try:
+                view = await self._entrance.enter(req.room, query)
+            except BaseException:
+                self._rooms.release(local)
+                raise
+            refusal = check_join(claims.rooms, req.room, claims.user_id, view.state)
+            if refusal is not None or not view.admitted:
+                self._rooms.release(local)
+                refuse(refusal)
+            if not local.seeded:
+                # Read after subscribing: entries delivered meanwhile are folded in twice,
+                # which apply_event tolerates, and none is missed.
+                local.state, local.seeded = view.state, True
+            read = view.read
+            for _ in range(JOIN_READ_ATTEMPTS):
+                if read.offset >= local.delivered_offset:
+                    break
+                # Live delivery passed what we read: entries in between would reach this
+                # socket neither in the ack nor live. Read again (rare: only under load).
+                read = await self._log.read(req.room, req.since, self._history_page)
+            # From here to the return there is no await: the socket enters live delivery and
+            # the ack is queued before any later live entry, so nothing is seen twice or missed.
+            upto = local.delivered_offset
+            if read.offset < upto:
+                raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
+            self._rooms.enter(local, conn)
+            if view.first:
+                for handler in self._joined:
+                    self._tasks.spawn(handler(req.room, claims.user(req.room)))
+            if req.since is not None:
+                self._metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
+            if facilitator:
+                sent = {alert.get("id", "") for alert in view.alerts}
+                self._tasks.spawn(self._alerts.catch_up(conn, req.room, sent))
+            return join_ack(
+                req,
+                view,
+                read,
+                upto,
+                user_id=claims.user_id,
+                name=claims.name,
+                role=claims.rooms[req.room],
+                now=now,
+                max_message_chars=self._max_message_chars,
+            )
 
 
 def held_status(req: JoinRequest, view: JoinView, user_id: str) -> dict[str, str]:
@@ -154,7 +174,9 @@ def join_ack(
 ) -> JoinAck:
     """The join ack as the protocol has it (docs/protocol.md)."""
     state = view.state
-    entries: list[Entry] = [e for e in read.entries if e["offset"] <= upto]
+    entries: list[Entry] = [
+        e for e in read.entries if e["offset"] <= upto and may_see(e, user_id, role)
+    ]
     muted_until = state.muted_until(user_id, now)
     ack: JoinAck = {
         "ok": True,
@@ -171,6 +193,8 @@ def join_ack(
                 "role": role,
                 "muted_until": muted_until if muted_until != 0 else None,
                 "muted": muted_until != 0,
+                "agreed": state.has_agreed(user_id),
+                "checkin": user_id in state.checkins,
             },
         },
         "recovered": read.recovered,
@@ -178,7 +202,13 @@ def join_ack(
         "held_status": held_status(req, view, user_id),
         "limits": {"max_message_chars": max_message_chars},
     }
-    gap = history_gap(req.since, epoch=read.epoch, offset=read.offset, recovered=read.recovered)
+    gap = history_gap(
+        req.since,
+        epoch=read.epoch,
+        offset=read.offset,
+        recovered=read.recovered,
+        rolled_back_from=read.rolled_back_from,
+    )
     if gap is not None:
         # Said plainly, so the client can tell the member why the page starts afresh.
         ack["history"] = gap
@@ -192,4 +222,5 @@ def join_ack(
             if state.muted_until(uid, now) != 0
         ]
         ack["removed"] = sorted(state.removed)
+        ack["checkins"] = sorted(state.checkins)
     return ack

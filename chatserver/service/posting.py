@@ -9,6 +9,8 @@ backend's append re-checks the post rules atomically, so every worker agrees.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
 from chatserver import errors
 from chatserver.backend import (
@@ -34,12 +36,14 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.delivery import Connection, LocalRooms
-from chatserver.service.refusals import refusal_error, signal_allowed
+from chatserver.service.refusals import refusal_error, refuse, signal_allowed
 from moderation import Action, MessageContext, ModerationPolicy, Outcome, Pipeline
+from moderation.context import RoomGate
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.gate import room_gate
 from moderation.verdict import Verdict
 from rooms.entries import HeldEntry, MessageEntry, as_message, message_entry
+from rooms.meeting_rules import check_thread_post
 from rooms.policy import may_show_typing
 from rooms.signals import HAND, TYPING, SignalLimiter
 
@@ -56,7 +60,7 @@ class Posting:
         alerts: Alerts,
         *,
         pipeline: Pipeline,
-        policy: ModerationPolicy,
+        policy_for: Callable[[str], ModerationPolicy],
         metrics: Metrics,
         loop_lag: LoopLag,
         clock: ServiceClock,
@@ -71,7 +75,8 @@ class Posting:
         self._bus = bus
         self._alerts = alerts
         self._pipeline = pipeline
-        self._policy = policy
+        self._policy_for = policy_for
+        """Each room's moderation policy (its group's, chatserver/organise/policies.py)."""
         self._metrics = metrics
         self._loop_lag = loop_lag
         self._clock = clock
@@ -106,9 +111,14 @@ class Posting:
             role=user["role"],
             text=req.text,
             now=now / 1000,
-            policy=self._policy,
+            policy=self._policy_for(req.room),
             gate=room_gate(local.state, user["id"], now),
         )
+        if req.thread is not None:
+            # A private check-in: only its two sides, whatever the room's state (a round,
+            # a lock) says about posting to everyone; its words are moderated the same.
+            refuse(check_thread_post(user["id"], user["role"], req.thread, local.state.checkins))
+            ctx = replace(ctx, gate=RoomGate())
         outcome = self._pipeline.run(ctx)
         entry = message_entry(
             room=req.room,
@@ -118,6 +128,8 @@ class Posting:
             ts=now,
             client_id=req.client_id,
         )
+        if req.thread is not None:
+            entry["thread"] = req.thread
         if outcome.action in (Action.BLOCK, Action.HOLD):
             # A retry after a lost ack must answer exactly like the first attempt, even
             # though the duplicate or rate rule would refuse it now. (An allowed message
@@ -144,7 +156,7 @@ class Posting:
             return await self._hold(conn, req.room, user, entry, outcome)
         # Keyed on the delivered text: the pipeline's last scan, so no second scan.
         shared = self._shared_raid(ctx.with_text(outcome.text))
-        guard = PostGuard(user["id"], user["role"], raid=shared)
+        guard = PostGuard(user["id"], user["role"], raid=shared) if req.thread is None else None
         started = time.perf_counter()
         try:
             result = await self._log.append(req.room, entry, guard=guard, now_ms=now)
@@ -153,7 +165,7 @@ class Posting:
         except RaidSuspected as exc:
             # Copies of this text came from members on other workers too: a raid this
             # worker's moderation alone could not see. Held, as a local raid would be.
-            raid = raid_verdict(exc.members, self._policy.raid_window_s)
+            raid = raid_verdict(exc.members, self._policy_for(req.room).raid_window_s)
             await self._record_verdict(req.room, raid, user, now)
             held = Outcome(Action.HOLD, outcome.text, (*outcome.verdicts, raid), outcome.memos)
             return await self._hold(conn, req.room, user, entry, held)

@@ -11,6 +11,7 @@ The audit records that something happened, never its text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, NotRequired, TypedDict
 
 from chatserver import errors
@@ -44,6 +45,7 @@ from chatserver.space.requests import (
 from chatserver.space.store import GroupSpace
 from moderation import Action, MessageContext, ModerationPolicy, Pipeline, RoomGate
 from moderation.links import find_links, host_in, normalise
+from rooms.codes import NO_SESSION
 from rooms.entries import MessageEntry, room_event
 from rooms.policy import check_moderate, is_facilitator
 
@@ -69,6 +71,8 @@ class SpaceAck(TypedDict):
     resources: list[Resource]
     wins: list[KeptWin]
     goals: list[Goal]
+    agreement: str
+    """The group agreement (the room's guidelines), shown in the lobby between sessions."""
     shared_goals: NotRequired[list[Goal]]
     """Facilitators: every member's shared goals and their answers, newest first."""
 
@@ -103,6 +107,35 @@ class MemberDownload(MemberData):
     room: str
     messages: list[MessageEntry]
     """Their messages still in the room's retained history."""
+    reactions: list[OwnReaction]
+    """Their support reactions on messages still in the room's history."""
+
+
+class OwnReaction(TypedDict):
+    msg_id: str
+    reaction: str
+
+
+class Recap(TypedDict):
+    """What one member takes away from a session: not a transcript."""
+
+    session_id: str
+    started_ms: int
+    ended_ms: int
+    """0 while the session is still live (a recap so far)."""
+    pinned: list[MessageEntry]
+    resources: list[Resource]
+    """Shelved during the session."""
+    wins: list[KeptWin]
+    """Kept on the wall, with their authors' consent, from this session."""
+    goal: Goal | None
+    """The member's own latest goal (private ones too: the recap is theirs alone)."""
+    next_session: NextSession | None
+
+
+class RecapAck(TypedDict):
+    ok: Literal[True]
+    recap: Recap
 
 
 class ErasedAck(TypedDict):
@@ -122,7 +155,7 @@ class SpaceFlow:
         alerts: Alerts,
         *,
         pipeline: Pipeline,
-        policy: ModerationPolicy,
+        policy_for: Callable[[str], ModerationPolicy],
         clock: ServiceClock,
     ) -> None:
         self._connections = connections
@@ -132,7 +165,8 @@ class SpaceFlow:
         self._bus = bus
         self._alerts = alerts
         self._pipeline = pipeline
-        self._policy = policy
+        self._policy_for = policy_for
+        """Each room's moderation policy (its group's, chatserver/organise/policies.py)."""
         self._clock = clock
 
     def handlers(self) -> dict[str, Handler]:
@@ -147,6 +181,7 @@ class SpaceFlow:
             "resource_review": self.resource_review,
             "resource_remove": self.resource_remove,
             "next_session_set": self.next_session_set,
+            "recap": self.recap,
             "my_data": self.my_data,
             "erase_my_data": self.erase_my_data,
         }
@@ -172,10 +207,15 @@ class SpaceFlow:
         ack: SpaceAck = {
             "ok": True,
             "next_session": await self._space.next_session(room),
-            "crisis_lines": [{"label": k, "text": v} for k, v in self._policy.crisis_lines],
+            "crisis_lines": [
+                {"label": k, "text": v} for k, v in self._policy_for(room).crisis_lines
+            ],
             "resources": shelf,
             "wins": await self._space.wins(room),
             "goals": (await self._space.goals_of(room, user["id"]))[:GOALS_IN_SPACE],
+            "agreement": (await self._log.snapshot(room, self._clock())).state.meeting[
+                "guidelines"
+            ],
         }
         if facilitator:
             ack["shared_goals"] = await self._space.goals_shared(room)
@@ -284,7 +324,7 @@ class SpaceFlow:
         req = parse_resource(data)
         user = self._person(sid, req.room)
         facilitator = is_facilitator(user["role"])
-        off_list = self._check_link(req.url)
+        off_list = self._check_link(req.url, req.room)
         note = await self._moderated(req.room, user, req.note, "resource") if req.note else ""
         title = await self._moderated(req.room, user, req.title, "resource")
         resource: Resource = {
@@ -348,7 +388,7 @@ class SpaceFlow:
         await self._audit(req.room, user, "resource_removed")
         return {"ok": True}
 
-    def _check_link(self, url: str) -> bool:
+    def _check_link(self, url: str, room: str) -> bool:
         """The link rules, applied to a shelf entry: one web link, not a person's profile or
         a chat invitation. Returns whether its site is off the room's trusted list."""
         text, _ = normalise(url)
@@ -362,7 +402,7 @@ class SpaceFlow:
                 errors.INVALID_PAYLOAD,
                 "A link to a person's profile or a chat cannot go on the shelf.",
             )
-        return not host_in(links[0].host, self._policy.link_allowlist)
+        return not host_in(links[0].host, self._policy_for(room).link_allowlist)
 
     # -- the next session --------------------------------------------------------------
 
@@ -381,6 +421,43 @@ class SpaceFlow:
         await self._audit(req.room, user, "next_session_set")
         return {"ok": True, "next_session": session}
 
+    # -- the recap ---------------------------------------------------------------------
+
+    async def recap(self, sid: str, data: object) -> RecapAck:
+        """The latest session's recap for this member: what was pinned, resources shelved
+        and wins kept during it, their own goal and the next session. Clients ask for it
+        when a session ends (the ``session_ended`` room event), and may ask again later."""
+        room = parse_room(data).room
+        user = self._person(sid, room)
+        state = (await self._log.snapshot(room, self._clock())).state
+        session = state.meeting
+        if not session["started_ms"]:
+            raise ServiceError(NO_SESSION, "No session has been held in this room yet.")
+        start = session["started_ms"]
+        end = session["ended_ms"] if session["ended_ms"] >= start else 0
+
+        def during(ms: int) -> bool:
+            return ms >= start and (not end or ms <= end)
+
+        goals = await self._space.goals_of(room, user["id"])
+        return {
+            "ok": True,
+            "recap": {
+                "session_id": session["session_id"],
+                "started_ms": start,
+                "ended_ms": end,
+                "pinned": list(state.pins.values()),
+                "resources": [
+                    r
+                    for r in await self._space.resources(room)
+                    if r["status"] == "shelved" and during(r["created_ms"])
+                ],
+                "wins": [w for w in await self._space.wins(room) if during(w["kept_ms"])],
+                "goal": goals[0] if goals else None,
+                "next_session": await self._space.next_session(room),
+            },
+        }
+
     # -- a member's own data -----------------------------------------------------------
 
     async def my_data(self, sid: str, data: object) -> MyDataAck:
@@ -395,6 +472,7 @@ class SpaceFlow:
                 "goals": held["goals"],
                 "wins": held["wins"],
                 "messages": await self._own_messages(room, user["id"]),
+                "reactions": await self._own_reactions(room, user["id"]),
             },
         }
 
@@ -409,12 +487,40 @@ class SpaceFlow:
         for message in messages:
             now = self._clock()
             event = room_event(
-                room=room, kind="deleted", by=user, ts=now, id=message["id"], reason=ERASED_REASON
+                room=room,
+                kind="deleted",
+                by=user,
+                ts=now,
+                id=message["id"],
+                at=message["offset"],
+                reason=ERASED_REASON,
+            )
+            await self._log.append(room, event, guard=None, now_ms=now)
+        for reacted in await self._own_reactions(room, user["id"]):
+            now = self._clock()
+            event = room_event(
+                room=room,
+                kind="reaction",
+                by=user,
+                ts=now,
+                id=reacted["msg_id"],
+                reaction=reacted["reaction"],
+                user_id=user["id"],
+                on=False,
             )
             await self._log.append(room, event, guard=None, now_ms=now)
         await self._tell(room, {"kind": "member_erased", "user_id": user["id"]}, EVERYONE)
         await self._audit(room, user, "erased_own_data", user_id=user["id"])
         return {"ok": True, "records": records, "messages": len(messages)}
+
+    async def _own_reactions(self, room: str, user_id: str) -> list[OwnReaction]:
+        state = (await self._log.snapshot(room, self._clock())).state
+        return [
+            {"msg_id": msg_id, "reaction": reaction}
+            for msg_id, kinds in state.reactions.items()
+            for reaction, who in kinds.items()
+            if user_id in who
+        ]
 
     async def _own_messages(self, room: str, user_id: str) -> list[MessageEntry]:
         read = await self._log.read(room, None, MESSAGES_PAGE)
@@ -432,7 +538,7 @@ class SpaceFlow:
             role=user["role"],
             text=text,
             now=self._clock() / 1000,
-            policy=self._policy,
+            policy=self._policy_for(room),
             gate=conn_gate,
         )
         outcome = self._pipeline.run(ctx)

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from chatserver.space.records import (
     GOALS_PER_MEMBER,
@@ -36,7 +37,7 @@ class RedisSpace:
     """Writes that must not race (a win kept once per message, caps) go in MULTI/EXEC on
     one room's keys; reads are single commands."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._redis = client
 
     async def goal_add(self, goal: Goal) -> None:

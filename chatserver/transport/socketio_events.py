@@ -16,7 +16,7 @@ from typing import Any
 import socketio
 
 from chatserver import errors
-from chatserver.auth import AuthError, decode_token
+from chatserver.auth import AuthError, Claims, decode_token
 from chatserver.backend import BackendUnavailable
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
@@ -29,12 +29,25 @@ log = logging.getLogger(__name__)
 # Each backend call has its own bound; this is the last resort for a request as a whole,
 # so a client never waits on an ack forever.
 REQUEST_TIMEOUT_S = 5.0
+# A join may wait its turn (service/admission.py: in a reconnect storm, recovery waits
+# rather than being refused) up to just under the web client's 10 s ack timeout.
+JOIN_TIMEOUT_S = 8.0
 _last_backend_log = [0.0]
 # Long enough for the error ack to be written before the transport closes.
 EXPIRED_CLOSE_DELAY_S = 0.2
 
 
-def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate: Gate) -> None:
+def register(
+    sio: socketio.AsyncServer,
+    service: ChatService,
+    secret: str,
+    gate: Gate,
+    admit: Callable[[Claims], Awaitable[str | None]] | None = None,
+) -> None:
+    """``admit`` is asked about each signed-in connection (a server-issued credential whose
+    place has ended is refused: chatserver/organise/access.py); None admits every valid
+    token."""
+
     @sio.event  # type: ignore[untyped-decorator]
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -42,6 +55,10 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
             claims = decode_token(token, secret, int(time.time()))
         except AuthError as exc:
             raise socketio.exceptions.ConnectionRefusedError(f"unauthorized: {exc}") from None
+        if admit is not None:
+            ended = await admit(claims)
+            if ended is not None:
+                raise socketio.exceptions.ConnectionRefusedError(ended)
         try:
             eio_sid = internals.eio_sid(sio, sid)
             refusal = gate.sign_in(eio_sid, claims.user_id)
@@ -72,8 +89,10 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
     concurrent: dict[str, Handler] = {"typing": service.typing, "hand": service.hand}
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
+    serialised.update(service.meeting.handlers())
     for name, method in serialised.items():
-        sio.on(name, _handler(service, method, serialise=True))
+        bound = JOIN_TIMEOUT_S if name == "join" else REQUEST_TIMEOUT_S
+        sio.on(name, _handler(service, method, serialise=True, timeout_s=bound))
     for name, method in concurrent.items():
         sio.on(name, _handler(service, method, serialise=False))
 
@@ -84,7 +103,11 @@ def register(sio: socketio.AsyncServer, service: ChatService, secret: str, gate:
 
 
 def _handler(
-    service: ChatService, method: Handler, *, serialise: bool
+    service: ChatService,
+    method: Handler,
+    *,
+    serialise: bool,
+    timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> Callable[..., Awaitable[Ack]]:
     async def handle(sid: str, *args: Any) -> Ack:
         if len(args) != 1:
@@ -106,9 +129,9 @@ def _handler(
         service.request_started()
         try:
             if serialise:
-                async with conn.lock, asyncio.timeout(REQUEST_TIMEOUT_S):
+                async with conn.lock, asyncio.timeout(timeout_s):
                     return await method(sid, args[0])
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            async with asyncio.timeout(timeout_s):
                 return await method(sid, args[0])
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()

@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 
 from chatserver.backend import AppendRefused, Backend, PostGuard
 from chatserver.redis_backend import room_keys
+from chatserver.redis_backend.connection import cluster_client
+from chatserver.redis_cluster import ClusterSeeds
 from rooms.entries import message_entry
 from rooms.state import mutes_in_force
 from tests.contract.test_backend_contract import backend  # noqa: F401  (the parametrized fixture)
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
-from tests.unit.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name
+from tests.unit.test_rule_fixtures import GUARD_CASES, STATE_CASES, by_name, meeting_fields
 
 
 async def replay(impl: Backend, events: list[dict[str, Any]]) -> None:
@@ -34,8 +38,13 @@ async def last_posts(
     the room's hash of last posts that append.lua's guard reads (Redis)."""
     if impl.name != "redis":
         return carried
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = redis.Redis.from_url(server.url)
+    client: redis.Redis | RedisCluster
+    if request.node.callspec.params["backend"] == "redis-cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        client = cluster_client(ClusterSeeds.parse(cluster.seeds))
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client = redis.Redis.from_url(server.url)
     try:
         raw = await client.hgetall(room_keys("r1")["last"])
     finally:
@@ -63,6 +72,7 @@ async def test_room_state_fold(
         "pinned_ids": list(state.pins),
         "removed": sorted(state.removed),
         "last_post_ms": await last_posts(backend, request, state.last_post_ms),
+        **meeting_fields(state),
     }
     assert got == case["expected"]
     pinned = {e["id"]: e["entry"] for e in case["events"] if e.get("kind") == "pinned"}

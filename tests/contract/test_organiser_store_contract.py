@@ -17,6 +17,9 @@ from chatserver.organise.records import Group, Invitation, Member, invitation_st
 from chatserver.organise.redis_store import RedisOrganiserStore
 from chatserver.organise.sqlite_store import SqliteOrganiserStore
 from chatserver.organise.store import OrganiserStore
+from chatserver.redis_backend.connection import cluster_client
+from chatserver.redis_cluster import ClusterSeeds
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.transport_independent
@@ -26,11 +29,17 @@ HOUR = 3_600_000
 Opener = Callable[[], OrganiserStore]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
     if request.param == "sqlite":
         path = tmp_path / "organise.sqlite3"
         yield lambda: SqliteOrganiserStore(path)
+        return
+    if request.param == "redis-cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        seeds = ClusterSeeds.parse(cluster.seeds)
+        yield lambda: RedisOrganiserStore(cluster_client(seeds))
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     flush = redis.Redis.from_url(server.url)

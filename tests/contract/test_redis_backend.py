@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from chatserver.backend import AppendRefused, Delivery, PostGuard
+from chatserver.backend import AppendRefused, BackendUnavailable, Delivery, PostGuard
 from chatserver.redis_backend import RedisBackend, _body, room_keys, state_op
 from rooms.entries import event_name
 from tests.contract.test_backend_contract import ALEX, NOW, event, msg
@@ -347,3 +347,63 @@ async def test_no_audience_or_event_name_can_break_the_frame(
         ("odd\nevent", "all", None),
         ("message", "all", "barrier"),
     ]
+
+
+async def test_one_slow_reply_fails_only_its_own_request(
+    workers: tuple[RedisBackend, RedisBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis answering, but a request waiting longer than a command's bound (in a
+    reconnect storm, thousands of joins queued on one connection; here the bound made
+    tiny while a crowd of appends is in flight): the requests that waited too long answer
+    `unavailable`, and the next one is served — not refused at once for FAIL_FAST_S as it
+    was, which turned one slow moment into hundreds of refused joins (docs/benchmarks.md)."""
+    from chatserver.redis_backend import connection
+
+    a, _ = workers
+    await append_now(a, "before")
+    monkeypatch.setattr(connection, "COMMAND_TIMEOUT_S", 0.0005)
+    outcomes = await asyncio.gather(
+        *(append_now(a, f"crowd {i}") for i in range(200)), return_exceptions=True
+    )
+    assert any(isinstance(o, BackendUnavailable) for o in outcomes), "none waited too long"
+    monkeypatch.setattr(connection, "COMMAND_TIMEOUT_S", 1.5)
+    assert await append_now(a, "right after") > 0
+
+
+async def test_a_silent_redis_fails_fast(
+    workers: tuple[RedisBackend, RedisBackend], redis_server: RedisServer
+) -> None:
+    """Redis busy with one script answers nothing at all: as good as paused. The request
+    that waited out its bound answers `unavailable`, and so do the next ones, at once."""
+    a, _ = workers
+    admin = redis.Redis.from_url(redis_server.url)
+    try:
+        await append_now(a, "before")
+        busy = asyncio.create_task(admin.eval(BUSY_FOR_1_8_S, 0))
+        await asyncio.sleep(0.05)
+        with pytest.raises(BackendUnavailable):
+            await append_now(a, "waits longer than its bound")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(BackendUnavailable):
+            await append_now(a, "right after")
+        assert asyncio.get_running_loop().time() - started < 0.1
+        await busy
+    finally:
+        await admin.aclose()
+
+
+# Keeps Redis busy (scripts run alone) for 1.8 s: longer than COMMAND_TIMEOUT_S (1.5 s),
+# shorter than the pipe's dead_after_s (2 s).
+BUSY_FOR_1_8_S = """
+local start = redis.call('TIME')
+local function elapsed()
+  local now = redis.call('TIME')
+  return (now[1] - start[1]) + (now[2] - start[2]) / 1e6
+end
+while elapsed() < 1.8 do end
+return 1
+"""
+
+
+async def append_now(backend: RedisBackend, text: str) -> int:
+    return int((await backend.append("r1", msg(text), guard=None, now_ms=NOW)).entry["offset"])

@@ -11,22 +11,31 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
+from chatserver.redis_backend.connection import cluster_client
+from chatserver.redis_cluster import ClusterSeeds
 from chatserver.space.records import GOALS_PER_MEMBER, Goal, KeptWin, NextSession, Resource
 from chatserver.space.redis_space import RedisSpace
 from chatserver.space.sqlite_space import SqliteSpace
 from chatserver.space.store import GroupSpace
+from tests.redis_cluster import RedisClusterProcesses
 from tests.redis_server import RedisServer
 
 NOW = 1_800_000_000_000
 Opener = Callable[[], GroupSpace]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
     """Opens the store afresh each call (the same file or database): a reopen is a restart."""
     if request.param == "sqlite":
         path = tmp_path / "space.sqlite3"
         yield lambda: SqliteSpace(path)
+        return
+    if request.param == "redis-cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        seeds = ClusterSeeds.parse(cluster.seeds)
+        yield lambda: RedisSpace(cluster_client(seeds))
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     flush = redis.Redis.from_url(server.url)

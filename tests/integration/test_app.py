@@ -29,7 +29,7 @@ async def test_health_and_readiness(server: Server) -> None:
     status, _, body = await get(server.url + "/healthz")
     assert status == 200 and '"ok": true' in body
     status, _, body = await get(server.url + "/readyz")
-    assert status == 200 and '"backend": "memory"' in body
+    assert status == 200 and '"backend": "sqlite"' in body
     wanted = "fast" if make_settings().ws_fast_path == "on" else "fallback"
     assert f'"ws_path": "{wanted}"' in body
 

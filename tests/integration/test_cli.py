@@ -190,7 +190,7 @@ def test_serve_without_a_secret_prints_demo_links_and_answers_healthz(
         claims = jwt.decode(tok, options={"verify_signature": False})
         assert claims["rooms"] == {"demo": role}
         assert claims["exp"] > time.time() + 3600
-    assert any("memory backend" in line for line in lines)
+    assert any("embedded backend (rooms kept in" in line for line in lines)
 
 
 def test_the_event_loop_setting_picks_the_loop() -> None:

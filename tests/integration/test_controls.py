@@ -328,6 +328,36 @@ async def test_deleting_a_reported_message_closes_its_reports(room: Room) -> Non
     assert (await room.sam.call("join", {"room": "r1"}))["alerts"] == []
 
 
+async def test_deleting_a_message_closes_its_contact_alert_but_not_a_crisis(room: Room) -> None:
+    shared = await room.alex.send("r1", "text me on 07700 900123 if you want to talk")
+    contact = await room.sam.wait_for("alert", lambda a: a["kind"] == "contact")
+    crisis_msg = await room.bea.send(
+        "r1", "I don't want to be here anymore, thinking about ending it"
+    )
+    crisis = await room.sam.wait_for("alert", lambda a: a["kind"] == "crisis")
+    assert (await control(room.sam, "delete", id=shared["id"]))["ok"]
+    closed = await room.sam.wait_for("alert", lambda a: a["kind"] == "dismissed")
+    assert closed["id"] == contact["id"]
+    # The record (read after the ack, so after any dismissal) keeps the crisis open.
+    assert (await control(room.sam, "delete", id=crisis_msg["id"]))["ok"]
+    assert [a["id"] for a in (await room.sam.call("join", {"room": "r1"}))["alerts"]] == [
+        crisis["id"]
+    ]
+
+
+async def test_giving_the_floor_lowers_that_members_hand(room: Room) -> None:
+    assert (await room.alex.call("hand", {"room": "r1", "raised": True}))["ok"]
+    assert (await room.bea.call("hand", {"room": "r1", "raised": True}))["ok"]
+    await room.sam.wait_for("hand", lambda h: len(h["hands"]) == 2)
+    assert (await control(room.sam, "floor", user_id="alex"))["ok"]
+    lowered = await room.bea.wait_for(
+        "hand", lambda h: h.get("user", {}).get("id") == "alex" and not h["raised"]
+    )
+    assert [u["id"] for u in lowered["hands"]] == ["bea"]
+    joined = await room.alex.call("join", {"room": "r1"})
+    assert [u["id"] for u in joined["room"]["hands"]] == ["bea"]
+
+
 async def test_a_muted_member_is_not_shown_typing(room: Room) -> None:
     assert (await control(room.sam, "mute", user_id="alex", duration_s=300))["ok"]
     await room.alex.wait_for("room_event", lambda e: e["kind"] == "muted")

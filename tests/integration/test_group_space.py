@@ -131,6 +131,8 @@ async def test_the_next_session_is_set_by_a_facilitator_and_everyone_sees_it(roo
     lobby = await ask(room.alex, "space")
     assert lobby["next_session"]["starts_at_ms"] == starts
     assert lobby["crisis_lines"] and all(line["text"] for line in lobby["crisis_lines"])
+    # The group agreement is part of the lobby too, before any session starts.
+    assert "stays here" in lobby["agreement"]
 
 
 async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(room: Room) -> None:
@@ -139,12 +141,16 @@ async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(roo
     second = await room.alex.send("r1", "Pacing is helping")
     await ask(room.alex, "goal_set", text="Rest before I am tired", shared=True)
     await ask(room.alex, "win_keep", msg_id=second["id"])
+    welcome = (await room.bea.wait_count("message", 3))[1]
+    assert (await ask(room.alex, "react", id=welcome["id"], reaction="hug"))["ok"]
     mine = (await ask(room.alex, "my_data"))["data"]
     assert [m["id"] for m in mine["messages"]] == [first["id"], second["id"]]
     assert len(mine["goals"]) == 1 and len(mine["wins"]) == 1
+    assert mine["reactions"] == [{"msg_id": welcome["id"], "reaction": "hug"}]
     erased = await ask(room.alex, "erase_my_data")
     assert erased["ok"] and erased["records"] == 2 and erased["messages"] == 2
-    removed = await room.bea.wait_count("room_event", 2)
+    removed = await room.bea.wait_count("room_event", 4)  # the reaction, two deletes, unreaction
+    assert [e["on"] for e in removed if e["kind"] == "reaction"] == [True, False]
     assert {e["id"] for e in removed if e["kind"] == "deleted"} == {first["id"], second["id"]}
     assert all(e["reason"] == "removed by its author" for e in removed if e["kind"] == "deleted")
     fresh = await room.member("cara")
@@ -159,6 +165,7 @@ async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(roo
         "goals": [],
         "wins": [],
         "messages": [],
+        "reactions": [],
     }
     audit = (await ask(room.sam, "audit", limit=50))["entries"]
     assert any(r["action"] == "erased_own_data" for r in audit)
@@ -182,3 +189,38 @@ async def test_bad_requests_get_a_clear_error_and_change_nothing(room: Room) -> 
             "forbidden",
         ), (event, ack)
     assert (await ask(room.alex, "space"))["goals"] == []
+
+
+async def test_when_a_session_ends_each_member_gets_a_recap_not_a_transcript(room: Room) -> None:
+    refused = await ask(room.alex, "recap")
+    assert refused["error"]["code"] == "no_session"
+    await ask(room.alex, "goal_set", text="An old goal from before")
+    assert (await ask(room.sam, "session_start"))["ok"]
+    for member in (room.alex, room.bea):
+        await member.wait_for("room_event", lambda e: e["kind"] == "session_started")
+        assert (await ask(member, "agree"))["ok"]
+    said = await room.alex.send("r1", "I walked to the shop for the first time in a month")
+    ordinary = await room.bea.send("r1", "Tired today, just listening")
+    pin = await ask(room.sam, "pin", id=said["id"])
+    assert pin["ok"]
+    assert (await ask(room.alex, "win_keep", msg_id=said["id"]))["ok"]
+    shelved = await ask(
+        room.sam, "resource_add", title="Pacing guide", url="https://www.nhs.uk/", note="", tags=[]
+    )
+    assert shelved["ok"]
+    await ask(room.alex, "goal_set", text="Walk to the shop twice this week")
+    await ask(room.bea, "goal_set", text="Bea's private goal")
+    week = int(time.time() * 1000) + WEEK_MS
+    await ask(room.sam, "next_session_set", starts_at_ms=week, time_zone="Europe/London")
+    assert (await ask(room.sam, "session_end"))["ok"]
+    await room.alex.wait_for("room_event", lambda e: e["kind"] == "session_ended")
+    recap = (await ask(room.alex, "recap"))["recap"]
+    assert recap["ended_ms"] >= recap["started_ms"] > 0
+    assert [m["id"] for m in recap["pinned"]] == [said["id"]]
+    assert [w["text"] for w in recap["wins"]] == [said["text"]]
+    assert [r["title"] for r in recap["resources"]] == ["Pacing guide"]
+    assert recap["goal"]["text"] == "Walk to the shop twice this week"
+    assert recap["next_session"]["starts_at_ms"] == week
+    # A recap, not a transcript: what was only said is not in it; each gets their own goal.
+    assert ordinary["id"] not in str(recap)
+    assert (await ask(room.bea, "recap"))["recap"]["goal"]["text"] == "Bea's private goal"

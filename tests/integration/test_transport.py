@@ -51,6 +51,8 @@ async def test_two_members_chat_live(connect: Connect) -> None:
         "role": "member",
         "muted_until": None,
         "muted": False,
+        "agreed": False,
+        "checkin": False,
     }
     assert joined_a["recovered"] is False and joined_a["entries"] == []
     assert joined_a["limits"] == {"max_message_chars": 2000}

@@ -1,8 +1,10 @@
 """The group space in a real Chromium, across a restart of the embedded server (issue 15).
 
-A member sets a goal for the week in one session; the server process is killed (-9) and
-started again on the same data directory; the member's page reconnects by itself and the
-goal is still there, waiting for an answer, which they give. The facilitator shelves a
+A member sets a goal for the week in one session and says something in the room; the
+server process is killed (-9) and started again on the same data directory; the member's
+page reconnects by itself and the goal is still there, waiting for an answer, which they
+give; the room's history is still there too (for a newcomer's fresh page, and with no
+"history lost" for the page that reconnected). The facilitator shelves a
 resource and sets the next session; the member sees both.
 
 Needs Debian's Chromium, the `playwright` package and web/node_modules; without them the
@@ -11,6 +13,8 @@ test skips (or fails under HUDDLE_REQUIRE_BROWSER=1).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import os
@@ -35,9 +39,12 @@ from tests.browser_support import (
     output_dir,
     python,
     ready,
+    say,
     server_env,
     shot,
+    texts,
 )
+from tests.conftest import open_client
 from tests.processes import stop_process
 
 with contextlib.suppress(ImportError):  # without playwright the tests skip
@@ -49,6 +56,7 @@ pytestmark = pytest.mark.transport_independent
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The page reconnects with a backoff (1-5 s with jitter) after its server vanished.
 COMING_BACK_MS = 3 * WAIT_MS
+CHAT = "Made it round the block this morning"
 
 
 class Restartable:
@@ -103,8 +111,8 @@ def server() -> Iterator[Restartable | None]:
         yield None
         return
     process = Restartable()
-    process.start()
     try:
+        process.start()  # stopped below even when it never became healthy
         yield process
     finally:
         process.stop()
@@ -120,7 +128,18 @@ def people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
     yield from open_people(browser, viewport=(390, 844))
 
 
+def show_view(page: Page, view: str) -> None:
+    """A facilitator's phone shows one panel at a time (web/views.js)."""
+    choice = page.locator(f"#views .view-button[data-view='{view}']")
+    if choice.is_visible():
+        choice.click()
+
+
 def open_space(page: Page) -> None:
+    show_view(page, "people")
+    toggle = page.locator("#people-toggle")  # a phone folds the panel the space is in
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
     details = page.locator("#space")
     if details.get_attribute("open") is None:
         page.locator("#space summary").click()
@@ -154,10 +173,14 @@ def test_a_goal_set_before_a_restart_is_answered_after_it(
     body = alex.page.locator("#space-body")
     expect(body.get_by_role("link", name="Pacing, explained")).to_be_visible()
     expect(body).to_contain_text(shown)
+    expect(body.get_by_role("heading", name="Our agreement")).to_be_visible()
     alex.page.locator("#space-goal").fill("Walk to the post box and back, three times")
     alex.page.get_by_role("button", name="Save goal").click()
     expect(body.locator(".goal-text")).to_have_text("Walk to the post box and back, three times")
     expect(body).to_contain_text("Private: only you see it.")
+    say(alex, CHAT)
+    show_view(sam.page, "chat")
+    expect(texts(sam.page, CHAT)).to_be_visible()
 
     server.kill()
     server.start()
@@ -172,8 +195,64 @@ def test_a_goal_set_before_a_restart_is_answered_after_it(
     ).click()
     expect(body.locator(".goal-answer")).to_have_text("You said: Partly")
     shot(alex.page, "space-phone-member")
+    # The room's history outlived the kill: someone opening the room for the first time
+    # (a fresh tab, nothing cached) is given it by the server; and Alex's page, which
+    # reconnected from where it was, was not told its history was lost. (Cara's greeting
+    # reaching Alex is the barrier: the rejoin's answer came before it.)
+    cara = people()
+    enter(srv, cara, "circle", "cara", "member")
+    expect(texts(cara.page, CHAT)).to_be_visible()
+    say(cara, "Hello everyone")
+    expect(texts(alex.page, "Hello everyone")).to_be_visible(timeout=COMING_BACK_MS)
+    expect(alex.page.locator("#messages .sys.history-gap")).to_have_count(0)
+    expect(texts(alex.page, CHAT)).to_have_count(1)
     # The browser logs each refused reconnect while the server was down; nothing else.
-    for person in (alex, sam):
+    for person in (alex, sam, cara):
         unexpected = [e for e in person.errors if "ERR_CONNECTION_REFUSED" not in e]
         assert unexpected == []
     assert os.path.exists(os.path.join(server.data_dir, "space.sqlite3"))
+    assert os.path.exists(os.path.join(server.data_dir, "rooms.sqlite3"))
+
+
+def test_each_member_gets_a_recap_when_the_session_ends(
+    server: Restartable | None, people: Callable[[], Person]
+) -> None:
+    """Not a transcript: the pinned message, the next session and the member's own goal."""
+    srv = ready(server.srv if server else None)
+    alex = people()
+    enter(srv, alex, "recap", "alex", "member")
+    token = srv.token("kai", "Kai", "recap", "facilitator")
+    room = {"room": "recap"}
+
+    async def facilitate(step: str) -> None:
+        """Kai, a co-facilitator on a real Socket.IO client (the page's controls for a
+        session are another test's)."""
+        kai = await open_client(srv.base, token)
+        try:
+            assert (await kai.call("join", room))["ok"]
+            if step == "start":
+                assert (await kai.call("session_start", room))["ok"]
+                said = await kai.send("recap", "Pacing beats pushing")
+                assert (await kai.call("pin", {**room, "id": said["id"]}))["ok"]
+            else:
+                assert (await kai.call("session_end", room))["ok"]
+        finally:
+            await kai.sio.disconnect()
+
+    def as_kai(step: str) -> None:
+        # Playwright's sync API owns this thread's event loop: the client gets its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, facilitate(step)).result(timeout=60)
+
+    as_kai("start")
+    open_space(alex.page)
+    alex.page.locator("#space-goal").fill("Two short walks")
+    alex.page.get_by_role("button", name="Save goal").click()
+    expect(alex.page.locator("#space-body .goal-text").first).to_have_text("Two short walks")
+    as_kai("end")
+    recap = alex.page.locator("#space-recap")
+    expect(recap).to_be_visible()
+    expect(recap).to_contain_text("Kai: Pacing beats pushing")
+    expect(recap).to_contain_text("Two short walks")
+    expect(alex.page.locator("#space")).to_have_attribute("open", "")
+    shot(alex.page, "space-recap-phone-member")

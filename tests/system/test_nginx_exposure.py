@@ -84,7 +84,9 @@ def test_only_the_client_paths_pass_nginx(deployment: Deployment, path: str) -> 
 def test_the_client_paths_still_pass(deployment: Deployment) -> None:
     status, body = fetch(deployment.nginx.port, "/")
     assert status == 200 and "<script" in body
-    for path in ("/web/app.js", "/web/style.css", "/vendor/socket.io.esm.min.js", "/healthz"):
+    client_paths = ("/web/app.js", "/web/style.css", "/vendor/socket.io.esm.min.js", "/healthz")
+    organiser_paths = ("/organise", "/web/organise.css", "/api/v1/openapi.json")
+    for path in client_paths + organiser_paths:
         status, _ = fetch(deployment.nginx.port, path)
         assert status == 200, path
 

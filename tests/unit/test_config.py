@@ -5,6 +5,7 @@ import os
 import pytest
 
 from chatserver.config import ConfigError, Settings
+from chatserver.redis_cluster import ClusterSeeds
 
 SECRET = "s" * 40
 
@@ -196,3 +197,31 @@ def test_from_env_reads_the_process_environment_by_default(
             monkeypatch.delenv(name)
     monkeypatch.setenv("HUDDLE_PORT", "9123")
     assert Settings.from_env().port == 9123
+
+
+def test_redis_cluster_seeds_are_read_and_checked() -> None:
+    settings = Settings.from_env({"HUDDLE_REDIS_CLUSTER": "10.0.0.1:7000, 10.0.0.2:7001"})
+    assert settings.redis_cluster == "10.0.0.1:7000, 10.0.0.2:7001"
+    assert settings.uses_redis
+    seeds = ClusterSeeds.parse(settings.redis_cluster)
+    assert [(n.host, n.port) for n in seeds.nodes] == [("10.0.0.1", 7000), ("10.0.0.2", 7001)]
+    for bad in ("10.0.0.1", "unix:///tmp/r.sock", "10.0.0.1:7000/3", ",", "10.0.0.1:x"):
+        with pytest.raises(ConfigError, match="HUDDLE_REDIS_CLUSTER"):
+            Settings.from_env({"HUDDLE_REDIS_CLUSTER": bad})
+
+
+def test_cluster_credentials_are_shared_and_never_shown() -> None:
+    raw = "redis://huddle:s3cret-pw@10.0.0.1:7000,10.0.0.2:7001"
+    seeds = ClusterSeeds.parse(Settings.from_env({"HUDDLE_REDIS_CLUSTER": raw}).redis_cluster or "")
+    assert {(n.username, n.password) for n in seeds.nodes} == {("huddle", "s3cret-pw")}
+    assert "s3cret" not in seeds.describe() and "s3cret" not in repr(seeds)
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"HUDDLE_REDIS_CLUSTER": "redis://huddle:s3cret-pw@10.0.0.1"})
+    assert "s3cret" not in str(caught.value)
+
+
+def test_one_redis_or_a_cluster_not_both() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        Settings.from_env(
+            {"HUDDLE_REDIS_CLUSTER": "10.0.0.1:7000", "REDIS_URL": "redis://10.0.0.1:6379"}
+        )

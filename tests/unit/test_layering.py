@@ -70,12 +70,14 @@ def test_chatserver_layers_point_downwards() -> None:
         # a backend knows neither the service nor the transport
         "chatserver.memory_backend": ("chatserver.service", "chatserver.transport"),
         "chatserver.redis_backend": ("chatserver.service", "chatserver.transport"),
+        "chatserver.sqlite_backend": ("chatserver.service", "chatserver.transport"),
         "chatserver.backend": ("chatserver.service", "chatserver.transport"),
         # the service never reaches up to the transport or down into a backend implementation
         "chatserver.service": (
             "chatserver.transport",
             "chatserver.memory_backend",
             "chatserver.redis_backend",
+            "chatserver.sqlite_backend",
             "chatserver.app",
         ),
     }

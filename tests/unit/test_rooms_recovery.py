@@ -2,7 +2,7 @@
 
 import pytest
 
-from rooms.recovery import LOST, TRIMMED, ReadPlan, Since, history_gap, plan_read
+from rooms.recovery import LOST, ROLLED_BACK, TRIMMED, ReadPlan, Since, history_gap, plan_read
 
 LATEST = ReadPlan(recovered=False, after=None)
 
@@ -73,3 +73,16 @@ def test_a_log_that_ends_before_what_the_client_saw_lost_entries() -> None:
 
 def test_same_log_but_away_too_long_is_trimmed() -> None:
     assert gap(Since(1, "e2"), recovered=False) == TRIMMED == "trimmed"
+
+
+def test_a_log_rolled_back_by_a_failover_says_so_to_its_old_readers_only() -> None:
+    """A Redis Cluster failover lost the last few entries: the room goes on under a new
+    epoch, and a client of the old one is told its history was rolled back (not lost)."""
+    rolled = history_gap(
+        Since(12, "e1"), epoch="e2", offset=10, recovered=False, rolled_back_from="e1"
+    )
+    assert rolled == ROLLED_BACK == "rolled_back"
+    older = history_gap(
+        Since(3, "e0"), epoch="e2", offset=10, recovered=False, rolled_back_from="e1"
+    )
+    assert older == LOST

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from rooms.entries import Entry, message_entry, room_event, user_info
+from rooms.meeting import new_meeting
 from rooms.state import RoomState, apply_event
 
 SAM = user_info("f1", "Sam", "facilitator")
@@ -31,7 +32,10 @@ def test_a_new_room_is_open() -> None:
         "slow_mode_s": 0,
         "floor": None,
         "pinned": [],
+        "meeting": new_meeting(),
+        "reactions": {},
     }
+    assert state.summary()["meeting"]["status"] == "none"  # no session: a plain room
     assert state.muted_until("u1", NOW) == 0
 
 

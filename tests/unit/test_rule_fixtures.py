@@ -47,6 +47,20 @@ def observed(state: RoomState, now_ms: int) -> dict[str, Any]:
         "pinned_ids": list(state.pins),
         "removed": sorted(state.removed),
         "last_post_ms": state.last_post_ms,
+        **meeting_fields(state),
+    }
+
+
+def meeting_fields(state: RoomState) -> dict[str, Any]:
+    """The fixture's meeting fields (rooms/meeting.py), read from a RoomState."""
+    return {
+        "session": state.meeting["status"],
+        "phase": state.meeting["phase"],
+        "turn": state.meeting["turn"],
+        "meeting_at": state.meeting_at,
+        "agreed": sorted(u for u in state.agreed if state.has_agreed(u)),
+        "reactions": state.reactions,
+        "checkins": sorted(state.checkins),
     }
 
 
@@ -109,7 +123,15 @@ def test_the_fixtures_cover_every_event_kind_and_every_refusal() -> None:
     assert {c["rule"] for c in GUARD_CASES if c["rule"]} == set(POST_RULES)
     assert any(c["expected"] is None for c in GUARD_CASES)
     # Each rule both refuses and, once over, lets the post through.
-    assert {c["expected"] for c in GUARD_CASES} == {None, "muted", "room_locked", "slow_mode"}
+    assert {c["expected"] for c in GUARD_CASES} == {
+        None,
+        "muted",
+        "room_locked",
+        "slow_mode",
+        "session_ended",
+        "agreement_required",
+        "not_your_turn",
+    }
 
 
 def test_the_fixture_events_are_logged_entries() -> None:

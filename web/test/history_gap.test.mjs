@@ -46,6 +46,8 @@ test("a lost history is kept as the timeline's gap, with the new page after it",
 test("only the protocol's reasons become a note", () => {
   assert.equal(historyGap("lost"), "lost");
   assert.equal(historyGap("trimmed"), "trimmed");
+  assert.equal(historyGap("rolled_back"), "rolled_back");
+  for (const gap of ["lost", "trimmed", "rolled_back"]) assert.ok(HISTORY_GAP_TEXT[gap]);
   for (const other of [undefined, null, "", "LOST", 1, {}, "<b>lost</b>"]) assert.equal(historyGap(other), null);
 });
 

@@ -7,6 +7,7 @@ import {
   RoomCache,
   alertKey,
   alertTitle,
+  postingState,
   applyModeration,
   describeAudit,
   describeEvent,
@@ -163,7 +164,9 @@ test("alerts: crisis first, then held, then reports, then the rest; newest first
     ["abuse2", "crisis1", "held4", "held3", "report5", "flood9"],
   );
   assert.equal(alertTitle("crisis"), "Someone may need support");
-  assert.equal(alertTitle("something-new"), "Something to look at");
+  assert.equal(alertTitle("contact"), "Contact details were hidden");
+  assert.equal(alertTitle("medication"), "Medication offer");
+  assert.equal(alertTitle("something-new"), "Moderation alert: something-new");
 });
 
 test("alertKey lists the same thing once", () => {
@@ -229,4 +232,23 @@ test("RoomCache keeps a facilitator's open alerts", () => {
   assert.deepEqual(cache.load().alerts, [alerts[0]]);
   cache.save({ epoch: "e", offset: 1, entries: [], outbox: [] });
   assert.deepEqual(cache.load().alerts, []);
+});
+
+test("postingState says why a member cannot post now, in the server's order, and what happens to a draft", () => {
+  const base = { role: "member", muteUntil: 0, paused: false, locked: false, floor: null, floorName: "", selfId: "alex", slowModeS: 0 };
+  const now = 1_000_000;
+  assert.deepEqual(postingState(base, now), { rule: "", blocks: false, text: "" });
+  assert.equal(postingState({ ...base, muteUntil: now + 60_000, paused: true }, now).rule, "muted");
+  assert.equal(postingState({ ...base, muteUntil: null }, now).blocks, true);
+  assert.equal(postingState({ ...base, muteUntil: now - 1 }, now).rule, ""); // a mute that ended
+  assert.equal(postingState({ ...base, paused: true, locked: true }, now).rule, "paused");
+  assert.match(postingState({ ...base, locked: true }, now).text, /only facilitators can post/);
+  const floor = postingState({ ...base, floor: "bea", floorName: "Bea" }, now);
+  assert.equal(floor.blocks, true);
+  assert.match(floor.text, /^Bea has the floor\. You can keep writing/);
+  assert.equal(postingState({ ...base, floor: "alex" }, now).rule, ""); // my own floor
+  const slow = postingState({ ...base, slowModeS: 30 }, now);
+  assert.equal(slow.blocks, false);
+  assert.match(slow.text, /one message every 30 s/);
+  assert.equal(postingState({ ...base, role: "facilitator", locked: true, muteUntil: null }, now).rule, "");
 });

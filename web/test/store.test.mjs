@@ -67,13 +67,14 @@ test("a fresh history page keeps my own unsent and held messages but not the old
   assert.equal(s.timeline.epoch, "e2");
 });
 
-test("a deleted message leaves its placeholder, loses its pin, and settles reports about it", () => {
+test("a deleted message leaves its placeholder, loses its pin, and settles reports and other alerts about it", () => {
   let s = joined(initialState(sam), joinAck({ entries: [msg(1, alex, "regret"), msg(2, bea, "fine")], room: { you: sam } }));
   s = live(s, ev(3, "pinned", { id: "m1", entry: msg(1, alex, "regret") }));
   const report = { kind: "report", id: "a1", user: bea, entry: msg(1, alex, "regret") };
   const crisis = { kind: "crisis", id: "a2", user: alex, entry: msg(1, alex, "regret"), reason: "support lines" };
   s = reduce(s, { type: "alert", payload: report, at: 6000 });
   s = reduce(s, { type: "alert", payload: crisis, at: 6001 });
+  s = reduce(s, { type: "alert", payload: { kind: "contact", id: "a3", user: alex, entry: msg(1, alex, "regret") }, at: 6002 });
   const before = s;
   s = live(s, ev(4, "deleted", { id: "m1" }));
   assert.deepEqual(messageTexts(s), ["fine"]);
@@ -82,7 +83,7 @@ test("a deleted message leaves its placeholder, loses its pin, and settles repor
   assert.deepEqual(s.review.alerts.map((a) => a.kind), ["crisis"]); // the crisis card stays
   // The state before the event is untouched (subscribers compare the two).
   assert.equal(before.room.pins.size, 1);
-  assert.equal(before.review.alerts.length, 2);
+  assert.equal(before.review.alerts.length, 3);
 });
 
 test("my held message: a review marks exactly that one, and the approved copy takes its place", () => {

@@ -1,0 +1,562 @@
+"""The meeting: sessions and their agenda, the group agreement, rounds, support reactions,
+wins, quiet statuses and asking for support.
+
+Every change is decided by the pure rules (rooms/meeting.py says how the meeting
+changes, rooms/meeting_rules.py who may) and logged as a room event through the room
+log's atomic append, so every worker folds it and a reconnect recovers it. A meeting
+event carries the meeting after it and is appended only onto the meeting it was worked
+out from (``MeetingMoved`` otherwise: worked out again from the room's state now), so a
+timer that two workers see due, or a facilitator's "next" racing it, changes the meeting
+once.
+
+Timers: every worker checks the rooms it has members in (``run_timers_forever``) and
+appends what is due (rooms.meeting.due); the deadline is in the room's state, not in the
+worker that set it, so a timer fires after that worker is gone, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from chatserver import errors
+from chatserver.backend import (
+    AuditRecord,
+    BackendUnavailable,
+    MeetingMoved,
+    Presence,
+    ReviewStore,
+    RoomLog,
+    User,
+)
+from chatserver.errors import ServiceError
+from chatserver.ids import ids
+from chatserver.meeting_schema import (
+    parse_agenda,
+    parse_guidelines,
+    parse_react,
+    parse_round,
+    parse_status,
+    parse_support,
+    parse_win,
+)
+from chatserver.schema import parse_room, parse_target
+from chatserver.service.acks import Handler, LoggedAck, OkAck, SupportAck
+from chatserver.service.alerts import Alerts
+from chatserver.service.clock import ServiceClock
+from chatserver.service.connections import Connections
+from chatserver.service.delivery import LocalRooms
+from chatserver.service.refusals import refuse, signal_allowed
+from chatserver.service.tasks import TaskSet
+from rooms.codes import FORBIDDEN
+from rooms.entries import SYSTEM_USER, EventFields, MessageEntry, room_event
+from rooms.meeting import (
+    ENDED,
+    PHASE_END,
+    TURN_TIMEOUT,
+    WARNING,
+    Meeting,
+    Speaker,
+    advance_phase,
+    due,
+    end_round,
+    end_session,
+    is_live,
+    join_order,
+    join_round,
+    leave_round,
+    mark_win,
+    next_turn,
+    on_timer,
+    set_agenda,
+    set_guidelines,
+    set_status,
+    start_round,
+    start_session,
+    unmark_win,
+)
+from rooms.meeting_rules import (
+    check_agree,
+    check_checkin,
+    check_live,
+    check_reactable,
+    check_round_going,
+    check_round_start,
+    check_runs_meeting,
+    check_turn_over,
+    check_win,
+)
+from rooms.policy import Refusal, is_facilitator
+from rooms.recovery import Since
+from rooms.signals import REACT, REPORT, SignalLimiter
+from rooms.state import RoomState
+
+log = logging.getLogger(__name__)
+
+# A meeting change worked out again this many times when others changed it meanwhile.
+CHANGE_ATTEMPTS: Final = 6
+TIMER_CHECK_S: Final = 0.5
+# Entries read for a round's join order when the log cannot be read whole from its start.
+ROUND_ORDER_READ: Final = 1000
+SUPPORT_CONFIRMATION: Final = (
+    "A facilitator has been told and will check in with you privately. "
+    "If you are in danger now, call your local emergency number."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A meeting event to log: its kind, the meeting after it, and its other fields."""
+
+    kind: str
+    meeting: Meeting
+    fields: EventFields = field(default_factory=lambda: EventFields())
+
+
+Work = Callable[[Meeting, RoomState, int], Change | None]
+"""What a request does to the meeting: from the meeting, the room state and the time,
+the change to log (None: nothing to change). Raises a ServiceError to refuse."""
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    refuse(refusal)
+
+
+class MeetingFlow:
+    def __init__(
+        self,
+        connections: Connections,
+        rooms: LocalRooms,
+        log_: RoomLog,
+        presence: Presence,
+        review: ReviewStore,
+        alerts: Alerts,
+        *,
+        clock: ServiceClock,
+        signals: SignalLimiter,
+        tasks: TaskSet,
+    ) -> None:
+        self._connections = connections
+        self._rooms = rooms
+        self._log = log_
+        self._presence = presence
+        self._review = review
+        self._alerts = alerts
+        self._clock = clock
+        self._signals = signals
+        self._tasks = tasks
+        self._firing: set[str] = set()
+        connections.on_left(self.left)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "session_start": self.session_start,
+            "session_end": self.session_end,
+            "phase_next": self.phase_next,
+            "agenda": self.agenda,
+            "guidelines": self.guidelines,
+            "agree": self.agree,
+            "round_start": self.round_start,
+            "turn_done": self.turn_done,
+            "turn_pass": self.turn_pass,
+            "round_end": self.round_end,
+            "react": self.react,
+            "win": self.win,
+            "status": self.status,
+            "need_support": self.need_support,
+            "checkin_open": self.checkin_open,
+            "checkin_close": self.checkin_close,
+        }
+
+    # -- who -----------------------------------------------------------------------------
+
+    def _person(self, sid: str, room: str) -> User:
+        conn = self._connections.in_room(sid, room, "Join the room first.")
+        return conn.claims.user(room)
+
+    def _runner(self, sid: str, room: str) -> User:
+        user = self._person(sid, room)
+        refuse(check_runs_meeting(user["role"]))
+        return user
+
+    # -- the one way the meeting changes -------------------------------------------------
+
+    async def _change(
+        self, room: str, by: User, work: Work, *, audit: str | None = None
+    ) -> LoggedAck | OkAck:
+        for _ in range(CHANGE_ATTEMPTS):
+            now = self._clock()
+            state = (await self._log.snapshot(room, now)).state
+            change = work(state.meeting, state, now)
+            if change is None:
+                return {"ok": True}
+            fields: EventFields = {
+                **change.fields,
+                "after": state.meeting_at,
+                "meeting": change.meeting,
+            }
+            entry = room_event(room=room, kind=change.kind, by=by, ts=now, **fields)
+            try:
+                appended = await self._log.append(room, entry, guard=None, now_ms=now)
+            except MeetingMoved:
+                continue
+            offset = appended.entry["offset"]
+            if audit is not None:
+                await self._review.audit_add(
+                    room, {"ts": now, "by": by, "action": audit, "offset": offset}
+                )
+            return {"ok": True, "offset": offset}
+        raise ServiceError(
+            errors.UNAVAILABLE, "The session is busy; please try again.", retry_after_s=1.0
+        )
+
+    # -- the session ---------------------------------------------------------------------
+
+    async def session_start(self, sid: str, data: object) -> LoggedAck | OkAck:
+        req = parse_agenda(data, optional=True)
+        by = self._runner(sid, req.room)
+        session_id = ids.next()
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            if is_live(m):
+                raise ServiceError(FORBIDDEN, "A session is already running.")
+            started = start_session(m, session_id, now, req.agenda)
+            return Change("session_started", started, {"session_id": session_id})
+
+        return await self._change(req.room, by, work, audit="session_started")
+
+    async def session_end(self, sid: str, data: object) -> LoggedAck | OkAck:
+        room = parse_room(data).room
+        by = self._runner(sid, room)
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            _refuse(check_live(m))
+            return Change("session_ended", end_session(m, now), {"reason": "ended"})
+
+        return await self._change(room, by, work, audit="session_ended")
+
+    async def phase_next(self, sid: str, data: object) -> LoggedAck | OkAck:
+        room = parse_room(data).room
+        by = self._runner(sid, room)
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            _refuse(check_live(m))
+            after = advance_phase(m, now)
+            if after["status"] == ENDED:
+                return Change("session_ended", after, {"reason": "ended"})
+            return Change("phase", after)
+
+        return await self._change(room, by, work)
+
+    async def agenda(self, sid: str, data: object) -> LoggedAck | OkAck:
+        req = parse_agenda(data, optional=False)
+        by = self._runner(sid, req.room)
+        agenda = req.agenda or []
+        return await self._change(
+            req.room, by, lambda m, _, now: Change("agenda", set_agenda(m, agenda, now))
+        )
+
+    async def guidelines(self, sid: str, data: object) -> LoggedAck | OkAck:
+        room, text = parse_guidelines(data)
+        by = self._runner(sid, room)
+        return await self._change(
+            room, by, lambda m, _, now: Change("guidelines", set_guidelines(m, text))
+        )
+
+    async def agree(self, sid: str, data: object) -> LoggedAck | OkAck:
+        """Accept the group agreement for this session (once: again is a no-op)."""
+        room = parse_room(data).room
+        user = self._person(sid, room)
+        now = self._clock()
+        state = (await self._log.snapshot(room, now)).state
+        refuse(check_agree(state.meeting))
+        if state.has_agreed(user["id"]):
+            return {"ok": True}
+        session_id = state.meeting["session_id"]
+        entry = room_event(
+            room=room, kind="agreed", by=user, ts=now, user_id=user["id"], session_id=session_id
+        )
+        appended = await self._log.append(room, entry, guard=None, now_ms=now)
+        return {"ok": True, "offset": appended.entry["offset"]}
+
+    # -- rounds --------------------------------------------------------------------------
+
+    async def round_start(self, sid: str, data: object) -> LoggedAck | OkAck:
+        req = parse_round(data)
+        by = self._runner(sid, req.room)
+        present = await self._presence.presence_members(req.room)
+        order: list[Speaker] = [
+            {"id": u["id"], "name": u["name"]} for u in present if not is_facilitator(u["role"])
+        ]
+        if req.shuffled:
+            random.SystemRandom().shuffle(order)
+        else:
+            # As people joined the session: the order they accepted its agreement in.
+            snap = await self._log.snapshot(req.room, self._clock())
+            read = await self._log.read(req.room, Since(0, snap.epoch), ROUND_ORDER_READ)
+            order = join_order(order, read.entries, snap.state.meeting["session_id"])
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            _refuse(check_round_start(m, len(order)))
+            started = start_round(m, req.name, order, req.share_s, req.shuffled, now)
+            return Change("round_started", started, {"name": req.name})
+
+        return await self._change(req.room, by, work, audit="round_started")
+
+    async def _turn_over(self, sid: str, data: object, outcome: str) -> LoggedAck | OkAck:
+        room = parse_room(data).room
+        user = self._person(sid, room)
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            _refuse(check_turn_over(m, user["id"], user["role"], outcome))
+            return Change("turn", next_turn(m, outcome, now), {"reason": outcome})
+
+        return await self._change(room, user, work)
+
+    async def turn_done(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._turn_over(sid, data, "done")
+
+    async def turn_pass(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._turn_over(sid, data, "passed")
+
+    async def round_end(self, sid: str, data: object) -> LoggedAck | OkAck:
+        room = parse_room(data).room
+        by = self._runner(sid, room)
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change:
+            _refuse(check_round_going(m))
+            return Change("round_ended", end_round(m))
+
+        return await self._change(room, by, work)
+
+    # -- reactions, wins, statuses -------------------------------------------------------
+
+    async def _shown_message(self, room: str, msg_id: str) -> MessageEntry:
+        """A message everyone can see and may react to (not held, deleted or crisis)."""
+        entry = await self._log.get_message(room, msg_id)
+        crisis = False
+        for alert in await self._alerts.open_alerts(room):
+            about = alert.get("entry")
+            crisis |= alert["kind"] == "crisis" and about is not None and about["id"] == msg_id
+        private = entry is not None and "thread" in entry
+        refuse(check_reactable(held_or_gone=entry is None or private, crisis=crisis))
+        assert entry is not None
+        return entry
+
+    async def react(self, sid: str, data: object) -> LoggedAck | OkAck:
+        """One of each support reaction per member per message; taken away with on: false."""
+        req = parse_react(data)
+        user = self._person(sid, req.room)
+        signal_allowed(self._signals, REACT, req.room, user["id"])
+        await self._shown_message(req.room, req.msg_id)
+        now = self._clock()
+        state = (await self._log.snapshot(req.room, now)).state
+        reacted = user["id"] in state.reactions.get(req.msg_id, {}).get(req.reaction, [])
+        if reacted == req.on:
+            return {"ok": True}
+        entry = room_event(
+            room=req.room,
+            kind="reaction",
+            by=user,
+            ts=now,
+            id=req.msg_id,
+            reaction=req.reaction,
+            user_id=user["id"],
+            on=req.on,
+        )
+        appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
+        return {"ok": True, "offset": appended.entry["offset"]}
+
+    async def win(self, sid: str, data: object) -> LoggedAck | OkAck:
+        """A member marks their own message as a win; a facilitator highlights any."""
+        req = parse_win(data)
+        user = self._person(sid, req.room)
+        entry = await self._shown_message(req.room, req.msg_id)
+        refuse(check_win(user["id"], user["role"], entry["user"]["id"]))
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change | None:
+            after = mark_win(m, entry, user) if req.on else unmark_win(m, req.msg_id)
+            if after is None:
+                return None
+            return Change("win", after, {"id": req.msg_id, "on": req.on})
+
+        return await self._change(req.room, user, work)
+
+    async def status(self, sid: str, data: object) -> LoggedAck | OkAck:
+        room, status = parse_status(data)
+        user = self._person(sid, room)
+        signal_allowed(self._signals, REACT, room, user["id"])
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change | None:
+            after = set_status(m, user["id"], status)
+            if after is None:
+                return None
+            return Change("status", after, {"user_id": user["id"], "status": status})
+
+        return await self._change(room, user, work)
+
+    async def need_support(self, sid: str, data: object) -> SupportAck:
+        """Privately ask for a facilitator: a priority alert for them, a confirmation for
+        the member; nobody else learns of it."""
+        room, text = parse_support(data)
+        user = self._person(sid, room)
+        signal_allowed(self._signals, REPORT, room, user["id"])
+        await self._alerts.raise_alert(
+            room,
+            {
+                "room": room,
+                "kind": "support",
+                "user": user,
+                "entry": None,
+                "reason": text or "Asked for support.",
+                "priority": True,
+            },
+        )
+        record: AuditRecord = {"ts": self._clock(), "by": user, "action": "support_requested"}
+        await self._review.audit_add(room, record)
+        return {"ok": True, "message": SUPPORT_CONFIRMATION}
+
+    # -- private check-ins ------------------------------------------------------------------
+
+    async def _checkin(self, sid: str, data: object, on: bool) -> LoggedAck | OkAck:
+        """Open (or close) a two-person thread inside the room: the member and the
+        facilitators see it; the audit records that it happened, never what was said."""
+        req = parse_target(data)
+        user = self._person(sid, req.room)
+        present = await self._presence.presence_members(req.room)
+        target = next((m for m in present if m["id"] == req.user_id), None)
+        if on or target is None:
+            refuse(check_checkin(user["role"], None if target is None else target["role"]))
+        else:
+            refuse(check_runs_meeting(user["role"]))
+        member_id = req.user_id or ""
+        now = self._clock()
+        state = (await self._log.snapshot(req.room, now)).state
+        if (member_id in state.checkins) == on:
+            return {"ok": True}
+        fields: EventFields = {"user_id": member_id, "on": on, "thread": member_id}
+        if target is not None:
+            fields["user"] = target
+        entry = room_event(room=req.room, kind="checkin", by=user, ts=now, **fields)
+        appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
+        record: AuditRecord = {
+            "ts": now,
+            "by": user,
+            "action": "checkin_opened" if on else "checkin_closed",
+            "user_id": member_id,
+            "offset": appended.entry["offset"],
+        }
+        await self._review.audit_add(req.room, record)
+        return {"ok": True, "offset": appended.entry["offset"]}
+
+    async def checkin_open(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._checkin(sid, data, True)
+
+    async def checkin_close(self, sid: str, data: object) -> LoggedAck | OkAck:
+        return await self._checkin(sid, data, False)
+
+    # -- arrivals and departures -----------------------------------------------------------
+
+    async def joined(self, room: str, user: User) -> None:
+        """Someone arriving mid-round goes to the end of the order."""
+        if is_facilitator(user["role"]) or not self._may_concern(room, _round_going):
+            return
+        speaker: Speaker = {"id": user["id"], "name": user["name"]}
+
+        def work(m: Meeting, _: RoomState, now: int) -> Change | None:
+            after = join_round(m, speaker)
+            if after is None:
+                return None
+            return Change("turn", after, {"reason": "joined", "user_id": user["id"]})
+
+        await self._quietly(self._change(room, SYSTEM_USER, work))
+
+    async def left(self, room: str, users: list[User]) -> None:
+        """Someone who left is skipped in the round and their quiet status is cleared."""
+        for user in users:
+            user_id = user["id"]
+            if not self._may_concern(room, partial(_waits_or_shows, user_id=user_id)):
+                continue
+
+            def work(m: Meeting, _: RoomState, now: int, user_id: str = user_id) -> Change | None:
+                skipped = leave_round(m, user_id, now)
+                after = set_status(skipped or m, user_id, None) or skipped
+                if after is None:
+                    return None
+                if skipped is not None:
+                    return Change("turn", after, {"reason": "left", "user_id": user_id})
+                return Change("status", after, {"user_id": user_id, "status": None})
+
+            await self._quietly(self._change(room, SYSTEM_USER, work))
+
+    def _may_concern(self, room: str, test: Callable[[Meeting], bool]) -> bool:
+        """Whether the meeting this worker has cached may need a change (a join's
+        one-round-trip path reads nothing more when it does not); the change itself is
+        worked out from the backend's state, compare and set."""
+        local = self._rooms.rooms.get(room)
+        return local is None or not local.seeded or test(local.state.meeting)
+
+    async def _quietly(self, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except (ServiceError, BackendUnavailable) as exc:
+            log.warning("meeting change not made: %s", exc)
+
+    # -- timers --------------------------------------------------------------------------
+
+    def check_timers(self) -> None:
+        """Start appending what is due in each room this worker has members in."""
+        now = self._clock()
+        for room, local in list(self._rooms.rooms.items()):
+            if room in self._firing or not local.members:
+                continue
+            if due(local.state.meeting, now) is not None:
+                self._firing.add(room)
+                self._tasks.spawn(self._fire(room))
+
+    async def _fire(self, room: str) -> None:
+        def work(m: Meeting, _: RoomState, now: int) -> Change | None:
+            timer = due(m, now)
+            if timer is None:
+                return None  # another worker (or a person) got there first
+            after = on_timer(m, timer, now)
+            if timer == TURN_TIMEOUT:
+                return Change("turn", after, {"reason": "timed_out", "timer": True})
+            if timer == PHASE_END and after["status"] == ENDED:
+                return Change("session_ended", after, {"reason": "time", "timer": True})
+            if timer == PHASE_END:
+                return Change("phase", after, {"timer": True})
+            assert timer == WARNING
+            return Change("time_notice", after, {"timer": True})
+
+        try:
+            await self._quietly(self._change(room, SYSTEM_USER, work))
+        finally:
+            self._firing.discard(room)
+
+    async def run_timers_forever(self, interval_s: float = TIMER_CHECK_S) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                self.check_timers()
+            except Exception:
+                log.exception("meeting timer sweep failed")
+
+
+def _round_going(m: Meeting) -> bool:
+    return m["round"] is not None and not m["round"]["over"]
+
+
+def _waits_or_shows(m: Meeting, user_id: str) -> bool:
+    """Whether someone leaving changes the meeting: a turn still to come, or a status."""
+    rnd = m["round"]
+    if user_id in m["statuses"]:
+        return True
+    if rnd is None or rnd["over"] or user_id in rnd["outcomes"]:
+        return False
+    return any(s["id"] == user_id for s in rnd["order"][rnd["index"] :])

@@ -1,0 +1,269 @@
+"""A support-group meeting end to end: a session with its agenda and agreement, a round,
+support reactions, wins, quiet statuses and asking for support, with Sam facilitating on
+worker A and members on worker B (one worker on the memory backend; two on Redis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from chatserver.app import SERVICE_KEY
+from chatserver.clock import now_ms
+from tests.conftest import Client
+from tests.two_workers import Room
+
+AGENDA = [
+    {"name": "Welcome", "prompt": "Settle in.", "length_s": 0},
+    {"name": "Check-in round", "prompt": "How are you today?", "length_s": 0},
+]
+
+
+async def call(client: Client, event: str, **payload: Any) -> dict[str, Any]:
+    return await client.call(event, {"room": "r1", **payload})
+
+
+def kind(name: str, **fields: Any) -> Any:
+    return lambda e: e["kind"] == name and all(e.get(k) == v for k, v in fields.items())
+
+
+async def start(room: Room, agenda: list[dict[str, Any]] = AGENDA) -> None:
+    assert (await call(room.sam, "session_start", agenda=agenda))["ok"]
+    for member in (room.alex, room.bea):
+        await member.wait_for("room_event", kind("session_started"))
+        assert (await call(member, "agree"))["ok"]
+
+
+async def test_a_session_asks_for_the_agreement_moves_through_phases_and_closes(
+    room: Room,
+) -> None:
+    # Before any session the room is a plain chat room.
+    assert (await room.alex.send("r1", "hello before we start"))["ok"]
+    assert (await call(room.alex, "session_start"))["error"]["code"] == "forbidden"
+    assert (await call(room.sam, "session_start", agenda=AGENDA))["ok"]
+    started = await room.alex.wait_for("room_event", kind("session_started"))
+    assert started["meeting"]["agenda"][0]["name"] == "Welcome"
+    assert started["meeting"]["phase"] == 0 and "stays here" in started["meeting"]["guidelines"]
+    refused = await room.alex.send("r1", "hi all")
+    assert refused["error"]["code"] == "agreement_required"
+    assert (await call(room.alex, "agree"))["ok"]
+    assert (await room.alex.send("r1", "hi all"))["ok"]
+    # A reconnect is told the session, its phase and that this member already agreed.
+    again = await room.member("alex")
+    joined = (await again.call("join", {"room": "r1"}))["room"]
+    assert joined["meeting"]["status"] == "live" and joined["you"]["agreed"] is True
+    assert (await room.bea.call("join", {"room": "r1"}))["room"]["you"]["agreed"] is False
+    assert (await call(room.sam, "phase_next"))["ok"]
+    phase = await room.bea.wait_for("room_event", kind("phase"))
+    assert phase["meeting"]["phase"] == 1
+    assert (await call(room.sam, "session_end"))["ok"]
+    await room.alex.wait_for("room_event", kind("session_ended"))
+    closed = await room.alex.send("r1", "one more thing")
+    assert closed["error"]["code"] == "session_ended"
+    assert (await room.sam.send("r1", "Thank you all. See you next week."))["ok"]
+    assert (await call(room.alex, "agree"))["error"]["code"] == "no_session"
+    # The next session asks everyone to accept the agreement again.
+    assert (await call(room.sam, "session_start"))["ok"]
+    await room.alex.wait_for("room_event", kind("session_started"), timeout=5)
+    assert (await room.alex.send("r1", "back again"))["error"]["code"] == "agreement_required"
+
+
+async def test_a_round_goes_in_turn_with_done_pass_a_late_joiner_a_leaver_and_a_timeout(
+    room: Room,
+) -> None:
+    await start(room)
+    assert (await call(room.alex, "round_start"))["error"]["code"] == "forbidden"
+    ack = await call(room.sam, "round_start", name="check_in", order="join", share_s=30)
+    assert ack["ok"]
+    began = await room.bea.wait_for("room_event", kind("round_started"))
+    order = [s["id"] for s in began["meeting"]["round"]["order"]]
+    assert order == ["alex", "bea"] and began["meeting"]["turn"] == "alex"
+    assert began["meeting"]["round"]["name"] == "Check-in"
+    shared = await room.alex.send("r1", "Check-in: a 6 today, but I slept.")
+    assert shared["ok"]
+    waiting = await room.bea.send("r1", "me too!")
+    assert waiting["error"]["code"] == "not_your_turn"
+    assert (await call(room.bea, "react", id=shared["id"], reaction="me_too"))["ok"]
+    assert (await call(room.bea, "turn_pass"))["error"]["code"] == "not_your_turn"
+    # Cara arrives mid-round: she goes to the end. Dan arrives and leaves: he is skipped.
+    cara = await room.member("cara")
+    assert (await cara.call("join", {"room": "r1"}))["ok"]
+    await room.sam.wait_for("room_event", kind("turn", reason="joined", user_id="cara"))
+    dan = await room.member("dan")
+    assert (await dan.call("join", {"room": "r1"}))["ok"]
+    await room.sam.wait_for("room_event", kind("turn", reason="joined", user_id="dan"))
+    assert (await dan.call("leave", {"room": "r1"}))["ok"]
+    left = await room.sam.wait_for("room_event", kind("turn", reason="left", user_id="dan"))
+    assert left["meeting"]["round"]["outcomes"]["dan"] == "left"
+    assert (await call(room.alex, "turn_done"))["ok"]
+    turn = await room.bea.wait_for("room_event", kind("turn", reason="done"))
+    assert turn["meeting"]["turn"] == "bea"
+    assert (await call(room.bea, "turn_pass"))["ok"]
+    turn = await room.sam.wait_for("room_event", kind("turn", reason="passed"))
+    assert turn["meeting"]["turn"] == "cara"
+    # Cara's time is cut short by the facilitator's clock moving on: the server's timer
+    # moves the round on (once), and the round is over: Dan, who left, is skipped.
+    for app in room.apps:
+        app[SERVICE_KEY].clock = lambda: now_ms() + 31_000
+    over = await room.alex.wait_for("room_event", kind("turn", reason="timed_out"), timeout=5)
+    assert over["meeting"]["round"]["over"] is True and over["meeting"]["turn"] == ""
+    assert over["by"]["role"] == "system"
+    barrier = await room.sam.send("r1", "Thank you, everyone.")
+    await room.alex.wait_for("message", lambda m: m["id"] == barrier["id"])
+    assert len([e for e in room.alex.got("room_event") if e.get("reason") == "timed_out"]) == 1
+    assert (await room.bea.send("r1", "now I can talk"))["ok"]
+
+
+async def test_reactions_wins_statuses_and_asking_for_support(room: Room) -> None:
+    await start(room)
+    shared = await room.alex.send("r1", "Small win: I walked to the postbox today.")
+    for who in (room.bea, room.sam):
+        assert (await call(who, "react", id=shared["id"], reaction="celebrate"))["ok"]
+    again = await call(room.bea, "react", id=shared["id"], reaction="celebrate")
+    assert again == {"ok": True}  # one of each per member: nothing new logged
+    assert (await call(room.bea, "react", id=shared["id"], reaction="heart"))["ok"]
+    assert (await call(room.bea, "react", id=shared["id"], reaction="heart", on=False))["ok"]
+    bad = await call(room.bea, "react", id=shared["id"], reaction="thumbs_down")
+    assert bad["error"]["code"] == "invalid_payload"
+    assert (await call(room.bea, "react", id="nope", reaction="hug"))["error"]["code"] == (
+        "not_reactable"
+    )
+    await room.alex.wait_count("room_event", 6)  # started, 2 agreed, 3 reactions
+    joined = (await room.alex.call("join", {"room": "r1"}))["room"]
+    assert joined["reactions"] == {shared["id"]: {"celebrate": ["bea", "sam"]}}
+    # Wins: her own message, marked by its author; another's only by a facilitator.
+    bea_msg = await room.bea.send("r1", "I asked my GP about the pain clinic.")
+    refused = await call(room.alex, "win", id=bea_msg["id"])
+    assert refused["error"]["code"] == "forbidden"
+    assert (await call(room.alex, "win", id=shared["id"]))["ok"]
+    assert (await call(room.sam, "win", id=bea_msg["id"]))["ok"]
+    win = await room.bea.wait_for(
+        "room_event", lambda e: e["kind"] == "win" and e["id"] == bea_msg["id"]
+    )
+    assert [w["id"] for w in win["meeting"]["wins"]] == [shared["id"], bea_msg["id"]]
+    # A quiet status stays until cleared, and is cleared when they leave.
+    assert (await call(room.bea, "status", status="flare"))["ok"]
+    shown = await room.alex.wait_for("room_event", kind("status", user_id="bea"))
+    assert shown["meeting"]["statuses"] == {"bea": "flare"}
+    assert (await call(room.bea, "status", status="dancing"))["error"]["code"] == "invalid_payload"
+    assert (await room.bea.call("leave", {"room": "r1"}))["ok"]
+    cleared = await room.alex.wait_for("room_event", kind("status", status=None))
+    assert cleared["meeting"]["statuses"] == {}
+    # "I need support": the facilitators get a priority alert; the member a confirmation.
+    asked = await call(room.alex, "need_support", text="Having a rough time tonight.")
+    assert asked["ok"] and "check in with you privately" in asked["message"]
+    alert = await room.sam.wait_for("alert", lambda a: a["kind"] == "support")
+    assert alert["priority"] and alert["user"]["id"] == "alex"
+    barrier = await room.sam.send("r1", "barrier")
+    await room.alex.wait_for("message", lambda m: m["id"] == barrier["id"])
+    assert room.alex.got("alert") == []
+
+
+async def test_a_timed_session_warns_five_minutes_before_it_ends_then_closes(
+    room: Room,
+) -> None:
+    await start(room, [{"name": "Open sharing", "prompt": "", "length_s": 301}])
+    warned = await room.alex.wait_for("room_event", kind("time_notice"), timeout=5)
+    assert warned["meeting"]["warned"] and warned["timer"] is True
+    for app in room.apps:
+        app[SERVICE_KEY].clock = lambda: now_ms() + 302_000
+    ended = await room.bea.wait_for("room_event", kind("session_ended"), timeout=5)
+    assert ended["reason"] == "time"
+    assert (await room.bea.send("r1", "bye"))["error"]["code"] == "session_ended"
+
+
+async def test_a_private_check_in_is_seen_by_its_member_and_the_facilitators_only(
+    room: Room,
+) -> None:
+    await start(room)
+    refused = await call(room.alex, "checkin_open", user_id="bea")
+    assert refused["error"]["code"] == "forbidden"  # members cannot open one with each other
+    assert (await call(room.sam, "checkin_open", user_id="alex"))["ok"]
+    opened = await room.alex.wait_for("room_event", kind("checkin", user_id="alex"))
+    assert opened["on"] is True
+    asked = await room.sam.call(
+        "message",
+        {
+            "room": "r1",
+            "text": "Checking in: how are you doing?",
+            "client_id": str(uuid4()),
+            "thread": "alex",
+        },
+    )
+    assert asked["ok"]
+    reply = await room.alex.call(
+        "message",
+        {"room": "r1", "text": "Thanks, a hard day.", "client_id": str(uuid4()), "thread": "alex"},
+    )
+    assert reply["ok"]
+    got = await room.sam.wait_for("message", lambda m: m["id"] == reply["id"])
+    assert got["thread"] == "alex"
+    sneak = await room.bea.call(
+        "message", {"room": "r1", "text": "hi alex", "client_id": str(uuid4()), "thread": "alex"}
+    )
+    assert sneak["error"]["code"] == "forbidden"
+    # Barrier: a room message after the thread's reaches Bea, and nothing of the thread did.
+    barrier = await room.sam.send("r1", "Back to the group.")
+    await room.bea.wait_for("message", lambda m: m["id"] == barrier["id"])
+    assert [m["id"] for m in room.bea.got("message")] == [barrier["id"]]
+    assert not [e for e in room.bea.got("room_event") if e["kind"] == "checkin"]
+    # ... nor after a reconnect; Alex's own join has it, and so does a facilitator's.
+    bea_entries = (await room.bea.call("join", {"room": "r1"}))["entries"]
+    assert reply["id"] not in [e.get("id") for e in bea_entries]
+    alex_join = await room.alex.call("join", {"room": "r1"})
+    assert reply["id"] in [e.get("id") for e in alex_join["entries"]]
+    assert alex_join["room"]["you"]["checkin"] is True
+    sam_join = await room.sam.call("join", {"room": "r1"})
+    assert sam_join["checkins"] == ["alex"]
+    assert (await call(room.bea, "react", id=reply["id"], reaction="hug"))["error"]["code"] == (
+        "not_reactable"
+    )
+    # The audit says that it happened, not what was said.
+    audit = (await call(room.sam, "audit"))["entries"]
+    assert next(a for a in audit if a["action"] == "checkin_opened")["user_id"] == "alex"
+    assert "hard day" not in str(audit)
+    assert (await call(room.sam, "checkin_close", user_id="alex"))["ok"]
+    closed = await room.alex.call(
+        "message", {"room": "r1", "text": "one more", "client_id": str(uuid4()), "thread": "alex"}
+    )
+    assert closed["error"]["code"] == "forbidden"
+
+
+async def test_a_member_is_refused_every_facilitator_control_and_a_shuffled_round(
+    room: Room,
+) -> None:
+    await start(room)
+    for event, payload in (
+        ("session_end", {}),
+        ("phase_next", {}),
+        ("agenda", {"agenda": [{"name": "Mine", "length_s": 0}]}),
+        ("guidelines", {"text": "anything goes"}),
+        ("round_start", {}),
+        ("round_end", {}),
+        ("checkin_close", {"user_id": "bea"}),
+    ):
+        refused = await call(room.alex, event, **payload)
+        assert refused["error"]["code"] == "forbidden", (event, refused)
+    bad = await call(room.sam, "agenda", agenda=[{"name": "", "length_s": 5}])
+    assert bad["error"]["code"] == "invalid_payload"
+    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=0)
+    assert ack["ok"]
+    began = await room.alex.wait_for("room_event", kind("round_started"))
+    rnd = began["meeting"]["round"]
+    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["turn_ends_ms"] == 0
+    assert sorted(s["id"] for s in rnd["order"]) == ["alex", "bea"]
+    assert (await call(room.sam, "round_start"))["error"]["code"] == "forbidden"  # one at a time
+    # Nothing the member tried changed the meeting: the session is still on its first phase.
+    assert began["meeting"]["phase"] == 0 and began["meeting"]["status"] == "live"
+
+
+async def test_a_round_in_join_order_follows_who_joined_the_session_first(room: Room) -> None:
+    assert (await call(room.sam, "session_start", agenda=AGENDA))["ok"]
+    for member in (room.bea, room.alex):  # Bea joins the session (accepts) before Alex
+        await member.wait_for("room_event", kind("session_started"))
+        assert (await call(member, "agree"))["ok"]
+    cara = await room.member("cara")  # here, but has not accepted the agreement yet
+    assert (await cara.call("join", {"room": "r1"}))["ok"]
+    assert (await call(room.sam, "round_start", order="join"))["ok"]
+    began = await room.alex.wait_for("room_event", kind("round_started"))
+    assert [s["id"] for s in began["meeting"]["round"]["order"]] == ["bea", "alex", "cara"]

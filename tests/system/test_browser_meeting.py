@@ -1,0 +1,236 @@
+"""A whole support-group session in Chromium: facilitator Sam and members Alex, Bea and
+Cara, on two workers (one redis-server) behind nginx — start → the group agreement → a
+check-in round with a pass and a timeout → open sharing with reactions, a win, a quiet
+status and "I need support" → a check-out round → the end, which closes the room.
+
+nginx balances by client address (ip_hash) and every browser here is 127.0.0.1, so Sam
+and Alex come through nginx (to one worker) and Bea and Cara open the other worker's own
+address. Bea uses a phone-sized window (375 by 812). Screenshots: browser-meeting-*.png.
+
+The check-in round is started by Kim, a co-facilitator on a plain Socket.IO client, with
+a 3 s share so that a turn runs out within the test (the page offers shares of a minute
+and more); everything else is done on the pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Person,
+    connected,
+    missing,
+    open_people,
+    require_browser,
+    shot,
+)
+from tests.cluster import Cluster, Nginx
+from tests.conftest import make_token, open_client
+
+with contextlib.suppress(ImportError):  # without playwright the tests skip
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+ROOM = "circle"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster | None]:
+    if missing() is not None:
+        yield None
+        return
+    c = Cluster(workers=2)
+    # deploy/nginx.conf names three upstreams: the second worker stands in for the third.
+    first, second = (w.address for w in c.workers)
+    c.nginx = Nginx(c.nginx.binary, [first, second, second], c.dir / "nginx")
+    try:
+        c.redis.start()
+        with ThreadPoolExecutor(2) as pool:  # side by side: each waits for its /readyz
+            list(pool.map(lambda w: w.start(ready_timeout_s=60), c.workers))
+        c.nginx.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def link(base: str, user: str, role: str) -> str:
+    token = make_token(user, {ROOM: role}, name=user.title(), ttl_s=900)
+    return f"{base}/#room={ROOM}&token={token}"
+
+
+def open_page(new_person: Callable[[], Person], user: str, role: str, base: str) -> Page:
+    person = new_person()
+    person.page.goto(link(base, user, role))
+    connected(person.page)
+    return person.page
+
+
+def say(page: Page, text: str) -> None:
+    page.locator("#composer").fill(text)
+    page.locator("#composer").press("Enter")
+
+
+def kim_starts_a_round(cluster: Cluster) -> None:
+    async def run() -> None:
+        kim = await open_client(cluster.nginx.url, make_token("kim", {ROOM: "facilitator"}))
+        try:
+            assert (await kim.call("join", {"room": ROOM}))["ok"]
+            ack = await kim.call(
+                "round_start", {"room": ROOM, "name": "check_in", "order": "join", "share_s": 3}
+            )
+            assert ack["ok"], ack
+        finally:
+            await kim.sio.disconnect()
+
+    # Playwright's sync API holds this thread's event loop: the client gets a thread of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result(timeout=30)
+
+
+def test_a_whole_session_in_the_browser(cluster: Cluster | None) -> None:
+    require_browser()
+    assert cluster is not None
+    direct = f"http://{cluster.workers[1].address}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            whole_session(browser, cluster, direct)
+        finally:
+            browser.close()
+
+
+def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
+    desktop = open_people(browser)
+    phone = open_people(browser, viewport=(375, 812))
+    try:
+        new_desktop, new_phone = next(desktop), next(phone)
+        sam = open_page(new_desktop, "sam", "facilitator", cluster.nginx.url)
+        alex = open_page(new_desktop, "alex", "member", cluster.nginx.url)
+        bea = open_page(new_phone, "bea", "member", direct)
+        cara = open_page(new_desktop, "cara", "member", direct)
+        members = (alex, bea, cara)
+
+        # Sam sets the agenda, then starts: every member is asked to accept the group
+        # agreement before posting.
+        sam.locator(".agenda-edit summary").click()
+        sam.locator("#agenda-text").fill(
+            "Welcome | 0 | Settle in.\n"
+            "Check-in round | 15 | How are you today?\n"
+            "Open sharing | 40 | What helped this week?\n"
+            "Check-out round | 10 | One thing you take away."
+        )
+        sam.get_by_role("button", name="Save agenda").click()
+        expect(sam.locator("#action-status")).to_contain_text("agenda is saved")
+        sam.locator(".agenda-edit summary").click()
+        sam.locator("#session-start").click()
+        for page in members:
+            expect(page.locator("#meeting-title")).to_contain_text("Welcome")
+            expect(page.locator("#agree")).to_be_visible()
+        shot(bea, "meeting-agreement-phone")
+        say(alex, "hello everyone")
+        expect(
+            alex.locator("#error, #action-status, .msg .state").filter(has_text="agreement").first
+        ).to_be_visible()
+        for page in members:  # by keyboard: focus the button, press Enter
+            page.locator("#agree").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#agree")).to_be_hidden()
+        sam.locator("#phase-next").click()
+        expect(bea.locator("#meeting-title")).to_contain_text("Check-in round (2 of 4)")
+
+        # The check-in round: Alex shares and is done, Bea passes, Cara's time runs out.
+        kim_starts_a_round(cluster)
+        for page in members:
+            expect(page.locator("#round-order li")).to_have_count(3)
+        expect(alex.locator("#round-order li[aria-current=true]")).to_contain_text("Alex")
+        expect(bea.locator(".round-next")).to_contain_text("Up next: Bea")
+        shot(sam, "meeting-round-desktop")
+        say(alex, "Check-in: a 6 today, but I slept.")
+        expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
+        alex.locator("#turn-done").focus()
+        alex.keyboard.press("Enter")
+        expect(bea.locator("#turn-pass")).to_be_visible()
+        shot(bea, "meeting-my-turn-phone")
+        bea.locator("#turn-pass").click()
+        expect(cara.locator("#round-order li[aria-current=true]")).to_contain_text("Cara")
+        expect(sam.locator(".round-title")).to_contain_text("complete", timeout=8_000)
+        expect(sam.locator('#round-order li[data-outcome="timed_out"]')).to_contain_text("Cara")
+        expect(sam.locator('#round-order li[data-outcome="passed"]')).to_contain_text("Bea")
+
+        # Open sharing: a reaction, a win, a quiet status, and asking for support.
+        sam.locator("#phase-next").click()
+        expect(alex.locator("#meeting-title")).to_contain_text("Open sharing")
+        say(cara, "Small win: I walked to the shop and back.")
+        shared = alex.locator(".msg", has_text="walked to the shop")
+        heart = shared.locator('button[data-reaction="heart"]')
+        heart.focus()
+        alex.keyboard.press("Space")
+        expect(heart).to_have_attribute("aria-pressed", "true")
+        expect(heart).to_have_attribute("aria-label", "Sending love: you")
+        expect(
+            cara.locator(".msg", has_text="walked to the shop").locator(
+                'button[data-reaction="heart"]'
+            )
+        ).to_have_attribute("aria-pressed", "false")
+        expect(
+            cara.locator(".msg", has_text="walked to the shop").locator(
+                'button[data-reaction="heart"]'
+            )
+        ).to_contain_text("1")
+        cara.locator(".msg", has_text="walked to the shop").locator(
+            'button[data-action="win"]'
+        ).click()
+        expect(bea.locator("#wins-list")).to_contain_text("walked to the shop")
+        bea.locator("#my-status").select_option("flare")
+        expect(alex.locator('#members li[data-user-id="bea"] .quiet-status')).to_have_text(
+            "In a flare, listening"
+        )
+        alex.locator("#need-support").click()
+        expect(alex.locator("#action-status")).to_contain_text("check in with you privately")
+        expect(sam.locator("#alert-list")).to_contain_text("A member asked for support")
+        # Sam checks in with Alex privately: only the two of them (and co-facilitators) see it.
+        sam.locator("#checkin-member").select_option("alex")
+        sam.locator("#checkin-open").click()
+        thread = alex.locator('.thread[data-user-id="alex"]')
+        expect(thread).to_be_visible()
+        thread.locator("input").fill("Thanks for reaching out. It's been a hard week.")
+        thread.locator("input").press("Enter")
+        expect(sam.locator('.thread[data-user-id="alex"] .thread-list')).to_contain_text(
+            "hard week"
+        )
+        expect(cara.locator(".thread")).to_have_count(0)
+        expect(cara.locator("#messages")).not_to_contain_text("hard week")
+        shot(sam, "meeting-open-sharing-desktop")
+        shot(bea, "meeting-open-sharing-phone")
+
+        # Turns, phases and the session's end are announced to screen readers.
+        expect(bea.locator("#meeting-live")).to_contain_text("Now: Open sharing")
+        # Check-out, then the end: the room is closed to members until the next session.
+        sam.locator("#phase-next").click()
+        sam.locator("#round-name").select_option("check_out")
+        sam.locator("#round-share").select_option("0")
+        sam.locator("#round-start").click()
+        expect(bea.locator(".round-title")).to_contain_text("Check-out")
+        bea.locator("#my-status").select_option("")
+        for _ in range(3):
+            sam.locator("#turn-done").click()
+        expect(cara.locator(".round-title")).to_contain_text("complete")
+        sam.locator("#session-end").click()
+        for page in members:
+            expect(page.locator("#meeting-title")).to_have_text("This session has ended")
+        say(bea, "one more thing")
+        expect(bea.locator(".msg.failed", has_text="one more thing")).to_contain_text("not sent")
+        expect(bea.locator("#error")).to_contain_text("session has ended")
+        shot(bea, "meeting-ended-phone")
+    finally:
+        for factory in (desktop, phone):
+            with contextlib.suppress(StopIteration):
+                next(factory)
