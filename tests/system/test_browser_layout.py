@@ -47,6 +47,7 @@ pytestmark = pytest.mark.transport_independent
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
+TABLETS = [(768, 1024), (1024, 768)]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
 DAY = (
@@ -395,6 +396,18 @@ def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
             assert_axe_clean(person.page, f"{role}, {name}, dark")
             person.page.emulate_media(color_scheme="light")
             keyboard_pass(person.page, role, f"{role}, {name}")
+
+        # Tablets, upright and on their side: the same holds (checked on the same pages).
+        if size == PHONE:
+            for tablet in TABLETS:
+                for role, person in (("facilitator", sam), ("member", alex)):
+                    person.page.set_viewport_size({"width": tablet[0], "height": tablet[1]})
+                    where = f"{role}, tablet {tablet[0]}x{tablet[1]}"
+                    shot(person.page, f"layout-{role}-tablet-{tablet[0]}")
+                    check_worst_case(person, newest, where)
+                    assert_axe_clean(person.page, where)
+            for person in (sam, alex):
+                person.page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
 
         # A member reports a message with the keyboard alone.
         alex.page.keyboard.press("Alt+Shift+L")
