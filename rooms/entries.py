@@ -80,6 +80,8 @@ class EventFields(TypedDict, total=False):
     slow_mode_s: int
     id: str
     """pinned, unpinned, deleted: the message id."""
+    at: int
+    """deleted: the message's offset (its stored copy is erased, not only hidden)."""
     entry: MessageEntry
     """pinned: the message as it was pinned."""
     user: UserInfo

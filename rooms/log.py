@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from rooms.entries import Entry, MessageEntry
+from rooms.entries import Entry, MessageEntry, as_message
 from rooms.recovery import Since, plan_read
 
 
@@ -80,13 +80,40 @@ class RoomLog:
                     self._by_client_id.popitem(last=False)
         elif stored["kind"] == "deleted":
             self._deleted.add(stored.get("id", ""))
+            self._erase(stored.get("id", ""))
         return stored
+
+    def _erase(self, msg_id: str) -> None:
+        """A deleted message's words are erased from the kept copy, not only hidden: an
+        erasure (a member's, or a facilitator's delete) must not leave them in the store.
+        The entry keeps its place and offset, so reads by offset are unchanged."""
+        for i in range(len(self._entries) - 1, -1, -1):
+            entry = self._entries[i]
+            if "kind" not in entry and entry["id"] == msg_id:
+                erased: MessageEntry = {**entry, "text": ""}
+                self._entries[i] = erased
+                key = (entry["user"]["id"], entry["client_id"])
+                if self._by_client_id.get(key) is entry:
+                    self._by_client_id[key] = erased
+                return
+
+    def stored_message(self, msg_id: str) -> MessageEntry | None:
+        """The kept copy of a message, deleted or not (a store writing it back)."""
+        for entry in reversed(self._entries):
+            if "kind" not in entry and entry["id"] == msg_id:
+                return as_message(entry)
+        return None
 
     def get_message(self, msg_id: str) -> MessageEntry | None:
         for entry in reversed(self._entries):
             if "kind" not in entry and entry["id"] == msg_id:
                 return None if msg_id in self._deleted else entry
         return None
+
+    def showing(self, msg_id: str) -> list[Entry]:
+        """The retained entries that show a message: the message itself and any `pinned`
+        event carrying a copy of it (what must go when its words are erased)."""
+        return [e for e in self._entries if _message_id(e) == msg_id]
 
     def read(self, since: Since | None, page: int) -> ReadResult:
         plan = plan_read(
@@ -122,3 +149,14 @@ def _message_id(entry: Entry) -> str | None:
     if "kind" not in entry:
         return entry["id"]
     return entry.get("id") if entry["kind"] == "pinned" else None
+
+
+def without_words(entry: Entry) -> Entry:
+    """A copy of an entry showing a deleted message, with the message's text gone: what a
+    store keeps of it once it is deleted (the entry stays, hidden, so offsets still hold)."""
+    if "kind" not in entry:
+        return {**entry, "text": ""}
+    copy = entry.copy()
+    if "entry" in copy:
+        copy["entry"] = {**copy["entry"], "text": ""}
+    return copy

@@ -118,8 +118,11 @@ def state_change(entry: Entry) -> StateChange:
         return StateChange(kind, entry.get("user_id"))
     if kind == "pinned":
         return StateChange("pinned", entry.get("id"), entry.get("entry"))
-    if kind in ("unpinned", "deleted"):
+    if kind == "unpinned":
         return StateChange(kind, entry.get("id"))
+    if kind == "deleted":
+        # b: the message's offset, for a store that erases its copy by offset (Redis).
+        return StateChange(kind, entry.get("id"), entry.get("at"))
     if kind in MEETING_KINDS:
         return StateChange("meeting", int(entry.get("after", 0)), entry.get("meeting"))
     if kind == "agreed":

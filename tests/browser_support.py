@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -194,11 +195,14 @@ def serve(
         return
     port = free_port()
     log = output_dir() / log_name
+    env = dict(env if env is not None else server_env())
+    # Rooms and the group space of its own: nothing said in an earlier run is in its history.
+    env.setdefault("HUDDLE_DATA_DIR", tempfile.mkdtemp(prefix="huddle-browser-"))
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
             [python(), "-m", "chatserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
-            env=env if env is not None else server_env(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -331,3 +335,13 @@ def member_action(page: Page, user: str, name: str) -> Any:
     if details.get_attribute("open") is None:
         person.locator("summary").click()
     return person.get_by_role("button", name=name, exact=True)
+
+
+def message_action(message: Any, name: str) -> Any:
+    """Open a message's actions menu ("⋯") and return its item `name` (Report…, Pin,
+    Unpin, Delete…)."""
+    message.hover()
+    trigger = message.locator(".msg-menu-button")
+    if trigger.get_attribute("aria-expanded") != "true":
+        trigger.click()
+    return message.get_by_role("menuitem", name=name, exact=True)

@@ -36,6 +36,9 @@ class Worker:
         self.redis_url = redis_url  # "" for the memory backend
         self.log = logdir / f"{name}.log"
         self.env = env or {}
+        # Without Redis the worker keeps rooms in HUDDLE_DATA_DIR: one of its own, kept
+        # across its restarts, so no earlier run's rooms are in it.
+        self.data_dir = tempfile.mkdtemp(prefix=f"huddle-{name}-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,6 +53,7 @@ class Worker:
             REDIS_URL=self.redis_url,
             HUDDLE_SECRET=SECRET,
             HUDDLE_WORKER_ID=self.name,
+            HUDDLE_DATA_DIR=self.data_dir,
             HUDDLE_RATE_BURST="200",
             HUDDLE_RATE_REFILL_S="0.02",
             HUDDLE_LOG_LEVEL="info",

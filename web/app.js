@@ -17,6 +17,7 @@ import { createPersistence } from "./persist.js";
 import { createPins } from "./pins.js";
 import { createSending } from "./sending.js";
 import { createSession } from "./session.js";
+import { createShortcuts } from "./shortcuts.js";
 import { createSpacePanel } from "./space-panel.js";
 import { createStore, initialState, isFacilitator } from "./store.js";
 import { createViews } from "./views.js";
@@ -125,6 +126,7 @@ function start({ room, token, kept }) {
   createNotices({ store, feedback });
   createSpacePanel({ store, request, feedback });
   createViews({ store });
+  createShortcuts({ store, conversation });
   createMeetingPanel({ store, request, feedback });
   let sending = null;
   const persist = createPersistence({ cache, store, outboxSnapshot: () => sending.outbox.snapshot() });

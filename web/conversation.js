@@ -9,6 +9,7 @@ import { button, byId, el, reasonField } from "./dom.js";
 import { HISTORY_GAP_TEXT, describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
 import { QUIET_KINDS } from "./meeting.js";
 import { nameOf } from "./people.js";
+import { createMessageMenus } from "./message-menu.js";
 import { isFacilitator } from "./store.js";
 
 const NEAR_BOTTOM_PX = 80;
@@ -59,7 +60,8 @@ export function createConversation({ store, feedback, onEditFailed }) {
   const box = byId("messages");
   const jump = byId("jump");
   const ownNodes = new Map(); // client_id -> node, for my pending, held, not-shared and failed messages
-  let facilitatorActions = null; // (node, message) -> element, once the facilitator module is loaded
+  let facilitatorActions = null; // (node, message, origin) -> [item buttons], once the facilitator module is loaded
+  const menus = createMessageMenus(box);
 
   // -------------------------------------------------------------------------------------
   // Scrolling: new messages scroll into view only when you are already at the bottom.
@@ -197,21 +199,26 @@ export function createConversation({ store, feedback, onEditFailed }) {
     return node;
   }
 
+  /** The message's one actions button and its menu, or null when there is nothing to do. */
   function messageActions(node, m) {
     if (m.id == null || !hasOffset(m)) return null; // pending, held or failed: nothing to act on
     const s = store.getState();
-    if (isFacilitator(s)) return facilitatorActions ? facilitatorActions(node, m) : null;
     const user = m.user || {};
-    if (Boolean(s.self.id) && user.id === s.self.id) return null;
-    if (user.role === "facilitator") return null; // the facilitators' own words (ground rules) are not reported to them
-    const group = el("div", "msg-actions");
-    group.setAttribute("role", "group");
-    group.setAttribute("aria-label", `Message from ${user.name || "someone"}`);
-    const report = button("Report…", "act act-report");
-    report.dataset.action = "report";
-    report.addEventListener("click", () => reportForm(messagePanel(node), report, String(m.id)));
-    group.append(report);
-    return group;
+    const own = Boolean(s.self.id) && user.id === s.self.id;
+    const origin = () => node.querySelector(".msg-menu-button");
+    let items = [];
+    if (isFacilitator(s)) {
+      if (facilitatorActions) items = facilitatorActions(node, m, origin);
+    } else if (!own && user.role !== "facilitator") {
+      // Members report other members' words; not their own, nor the facilitators' (ground rules).
+      const report = button("Report…", "act act-report");
+      report.dataset.action = "report";
+      report.addEventListener("click", () => reportForm(messagePanel(node), origin(), String(m.id)));
+      items = [report];
+    }
+    if (items.length === 0) return null;
+    const who = own ? "your message" : `message from ${user.name || "someone"}`;
+    return menus.actions(`${who} at ${formatTime(m.ts)}`, items);
   }
 
   function reportForm(panel, origin, id) {
@@ -257,6 +264,7 @@ export function createConversation({ store, feedback, onEditFailed }) {
       const actions = messageActions(node, entry);
       if (actions) node.insertBefore(actions, node.querySelector(":scope > .msg-panel"));
     }
+    menus.sync();
   }
 
   /** Pins changed: update every message's Pin/Unpin button and pinned badge. */
@@ -454,11 +462,17 @@ export function createConversation({ store, feedback, onEditFailed }) {
     }
     if (state.room.pins !== previous.room.pins) refreshPinMarks(state.room.pins);
     if (state.self.role !== previous.self.role) refreshAllMessageActions();
+    else if (event.type === "entry" || event.type === "timeline_reset" || event.type === "removed_from_room") menus.sync();
   });
 
   return {
     withScroll,
     scrollToBottom,
+    /** A shortcut: the newest message's actions, else the log itself. */
+    focusNewest() {
+      scrollToBottom();
+      if (!menus.focusNewest()) box.focus();
+    },
     showMessage,
     addPending,
     setPendingLabel,

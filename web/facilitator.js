@@ -86,15 +86,13 @@ function memberActions(m, { store, feedback }) {
   return { box, update };
 }
 
-/** Pin/Unpin and Delete… at the end of a logged message's name line. */
-function messageActions(node, m, { store, feedback }) {
+/**
+ * Pin/Unpin and Delete… for a logged message: items of its actions menu (the conversation
+ * draws the menu). `origin()` is the menu's button, where focus goes back to.
+ */
+function messageActions(node, m, origin, { store, feedback }) {
   const s = store.getState();
-  const user = m.user || {};
-  const own = Boolean(s.self.id) && user.id === s.self.id;
   const id = String(m.id);
-  const group = el("div", "msg-actions");
-  group.setAttribute("role", "group");
-  group.setAttribute("aria-label", `Message from ${own ? "you" : user.name || "someone"}`);
   const isPinned = s.room.pins.has(id);
   const pin = button(isPinned ? "Unpin" : "Pin", "act act-pin");
   pin.dataset.action = isPinned ? "unpin" : "pin";
@@ -105,12 +103,11 @@ function messageActions(node, m, { store, feedback }) {
   const del = button("Delete…", "act act-delete");
   del.dataset.action = "delete";
   del.addEventListener("click", () =>
-    confirmInline(messagePanel(node), del, "Delete this message for everyone?", "Delete", (yes) =>
+    confirmInline(messagePanel(node), origin(), "Delete this message for everyone?", "Delete", (yes) =>
       feedback.act(yes, "delete", { id }, "Message deleted."),
     ),
   );
-  group.append(pin, del);
-  return group;
+  return [pin, del];
 }
 
 /** Show the facilitator column and wire its panels; returns what a new join needs. */
@@ -122,7 +119,7 @@ export function mountFacilitator({ store, feedback, request, conversation, peopl
   const audit = createAuditPanel({ store, request, readmit: controls.readmit });
   createAlertsPanel({ store, feedback, room, showMessage: conversation.showMessage, refreshAudit: audit.refreshSoon });
   peoplePanel.setMemberActions((m) => memberActions(m, ctx));
-  conversation.setFacilitatorActions((node, m) => messageActions(node, m, ctx));
+  conversation.setFacilitatorActions((node, m, origin) => messageActions(node, m, origin, ctx));
 
   function show(state) {
     const on = state.self.role === "facilitator";

@@ -268,6 +268,7 @@ export function describeOwnMute(until, reason = "", now = Date.now()) {
 /** Alerts for facilitators: what each kind is called, and the order of the panel. */
 export const ALERT_KINDS = {
   crisis: { title: "Someone may need support", rank: 0 },
+  support: { title: "A member asked for support", rank: 0 },
   held: { title: "Waiting for your review", rank: 1 },
   report: { title: "A member reported a message", rank: 2 },
   flood: { title: "Many messages at once", rank: 3 },

@@ -11,7 +11,8 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { REACTIONS, STATUSES, clock, currentPhase, needsAgreement, upNext } from "./meeting.js";
+import { newClientId } from "./lib.js";
+import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
@@ -35,7 +36,7 @@ export function createMeetingPanel({ store, request, feedback }) {
   const phaseName = el("h2", "meeting-phase");
   phaseName.id = "meeting-title";
   const timeLeft = el("span", "meeting-time");
-  timeLeft.setAttribute("aria-label", "Time left in this phase");
+  // Its text says it ("12:00 left"); a span takes no aria-label (axe: aria-prohibited-attr).
   bar.append(phaseName, timeLeft);
   const prompt = el("p", "meeting-prompt");
 
@@ -100,7 +101,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     ["check_out", "Check-out"],
   ]);
   const roundOrderSel = select("round-order-kind", "Order", [
-    ["join", "As listed"],
+    ["join", "As they joined"],
     ["shuffled", "Shuffled"],
   ]);
   const shareSel = select("round-share", "Each share", SHARE_TIMES.map(([s, t]) => [String(s), t]));
@@ -118,7 +119,26 @@ export function createMeetingPanel({ store, request, feedback }) {
   guidelinesBox.setAttribute("aria-label", "The group agreement");
   const guidelinesSave = button("Save agreement", "small");
   guidelines.append(guidelinesSummary, guidelinesBox, guidelinesSave);
-  controls.append(sessionRow, roundRow, guidelines);
+  const agendaEdit = el("details", "agenda-edit");
+  const agendaSummary = el("summary", "", "Edit the agenda");
+  const agendaHelp = el("p", "help", "One phase a line: name | minutes (0: until you move on) | prompt for members.");
+  agendaHelp.id = "agenda-help";
+  const agendaBox = el("textarea");
+  agendaBox.id = "agenda-text";
+  agendaBox.rows = 6;
+  agendaBox.setAttribute("aria-label", "The agenda");
+  agendaBox.setAttribute("aria-describedby", "agenda-help");
+  const agendaSave = button("Save agenda", "small");
+  agendaEdit.append(agendaSummary, agendaHelp, agendaBox, agendaSave);
+  controls.append(sessionRow, roundRow, guidelines, agendaEdit);
+  agendaSave.addEventListener("click", () => {
+    const agenda = parseAgenda(agendaBox.value);
+    if (!agenda.length) {
+      feedback.say("Write at least one phase, one a line.", { error: true });
+      return;
+    }
+    send(agendaSave, "agenda", { agenda }, "The agenda is saved.");
+  });
 
   // Private check-ins: a facilitator opens one with one member; only those two (and
   // co-facilitators) see it. One box per open check-in, each with its own small form.
@@ -164,7 +184,7 @@ export function createMeetingPanel({ store, request, feedback }) {
       event.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      const ack = await feedback.act(sendBtn, "message", { text, client_id: crypto.randomUUID(), thread: memberId }, null);
+      const ack = await feedback.act(sendBtn, "message", { text, client_id: newClientId(), thread: memberId }, null);
       if (ack && ack.ok) input.value = "";
     });
     close.addEventListener("click", () => send(close, "checkin_close", { user_id: memberId }, "Private check-in closed."));
@@ -267,6 +287,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     agreement.hidden = !needsAgreement(slice, state.self.role);
     agreementText.textContent = m.guidelines || "";
     if (document.activeElement !== guidelinesBox) guidelinesBox.value = m.guidelines || "";
+    if (document.activeElement !== agendaBox) agendaBox.value = formatAgenda(m.agenda);
 
     const r = m.round;
     round.hidden = !r || (!liveSession && !r);
@@ -352,7 +373,11 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.dataset.count = String(who.length);
       b.dataset.reaction = r.id;
       b.setAttribute("aria-pressed", String(pressed));
-      b.setAttribute("aria-label", `${r.label}${who.length ? `: ${names.join(", ")}` : ""}`);
+      // The name starts with what the button shows ("Yay! 2"), so speech input finds it
+      // (axe: label-content-name-mismatch), then says what it means and who sent it.
+      const shown = `${r.emoji}${who.length ? ` ${who.length}` : ""}`;
+      const meaning = r.emoji === r.label ? "" : ` (${r.label})`;
+      b.setAttribute("aria-label", `${shown}${meaning}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));
       barNode.append(b);

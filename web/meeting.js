@@ -199,3 +199,20 @@ export function describeMeetingEvent(e) {
       return null;
   }
 }
+
+/** The agenda as a facilitator edits it: "name | minutes | prompt", one phase a line. */
+export function formatAgenda(agenda) {
+  return (agenda || []).map((p) => `${p.name} | ${Math.round((p.length_s || 0) / 60)} | ${p.prompt || ""}`).join("\n");
+}
+
+/** The lines a facilitator wrote, as the `agenda` request's phases (blank lines skipped). */
+export function parseAgenda(text) {
+  const phases = [];
+  for (const line of String(text || "").split("\n")) {
+    if (!line.trim()) continue;
+    const [name = "", minutes = "0", ...rest] = line.split("|").map((part) => part.trim());
+    const m = Number.parseFloat(minutes);
+    phases.push({ name: name.slice(0, 60), prompt: rest.join(" | ").slice(0, 300), length_s: Number.isFinite(m) && m > 0 ? Math.round(m * 60) : 0 });
+  }
+  return phases.filter((p) => p.name);
+}

@@ -1,12 +1,15 @@
 // The people panel: who is in the room (#members, with badges for facilitators, raised
 // hands, the floor and, for facilitators, mutes), my own hand (#hand), and who is typing
-// (#typing). Facilitators' per-member actions come from the facilitator module. The list
-// is updated in place, so an open disclosure and keyboard focus survive presence changes.
+// (#typing). Facilitators also see people come and go ("joined 10:02", "reconnecting…",
+// "left 10:15"; anyone with an open alert stays listed and marked) and hear arrivals and
+// raised hands announced politely (#people-live). Facilitators' per-member actions come
+// from the facilitator module. The list is updated in place, so an open disclosure and
+// keyboard focus survive presence changes.
 
 import { byId, el, reconcile } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { formatTime, mutedUntilOf, typingLine } from "./lib.js";
-import { hasHand } from "./people.js";
+import { hasHand, nameOf, roster, rosterChangesAt } from "./people.js";
 import { isFacilitator } from "./store.js";
 
 const TYPING_EXPIRE_MS = 5_000; // others' "is typing" disappears without an update
@@ -18,10 +21,12 @@ export function createPeoplePanel({ store, request, feedback }) {
   const count = byId("member-count");
   const hand = byId("hand");
   const typing = byId("typing");
+  const live = byId("people-live");
   const memberNodes = new Map(); // user id -> {li, name, badges, actions}
   const typingTimers = new Map(); // user id -> timer
   let memberActions = null; // (member) -> {box, update(member)}, from the facilitator module
   let mutesTimer = null;
+  let rosterTimer = null;
   let joinedOnce = false;
 
   function memberNode(m, state) {
@@ -40,13 +45,19 @@ export function createPeoplePanel({ store, request, feedback }) {
       memberNodes.set(m.id, n);
     }
     const own = m.id === state.self.id;
+    const presence = m.presence || "here";
     n.li.classList.toggle("facilitator", m.role === "facilitator");
     n.li.classList.toggle("own", own);
+    n.li.dataset.presence = presence;
     n.name.textContent = m.name || "Someone";
 
     const badges = [];
     if (own) badges.push(el("span", "you", "(you)"));
     if (m.role === "facilitator") badges.push(el("span", "badge", "facilitator"));
+    if (presence === "reconnecting") badges.push(el("span", "badge presence-badge", "reconnecting…"));
+    else if (presence === "left") badges.push(el("span", "badge presence-badge", `left ${formatTime(m.since)}`));
+    else if (m.since != null) badges.push(el("span", "badge presence-badge arrived", `joined ${formatTime(m.since)}`));
+    if (m.alert) badges.push(el("span", "badge alert-badge", "open alert"));
     if (hasHand(state.people, m.id)) badges.push(el("span", "badge hand-up", "hand raised"));
     if (state.room.flags.floor === m.id) badges.push(el("span", "badge floor-badge", "has the floor"));
     if (isFacilitator(state) && m.role !== "facilitator") {
@@ -77,13 +88,33 @@ export function createPeoplePanel({ store, request, feedback }) {
 
   function render() {
     const state = store.getState();
-    if (isFacilitator(state)) scheduleMuteExpiry(state);
-    const members = state.people.members;
-    const nodes = members.map((m) => memberNode(m, state));
-    const present = new Set(members.map((m) => m.id));
-    for (const id of [...memberNodes.keys()]) if (!present.has(id)) memberNodes.delete(id);
+    const now = Date.now();
+    const facilitator = isFacilitator(state);
+    if (facilitator) scheduleMuteExpiry(state);
+    // Members see who is here; facilitators also who came and went.
+    const people = facilitator ? roster(state, now) : state.people.members;
+    const nodes = people.map((m) => memberNode(m, state));
+    const shown = new Set(people.map((m) => m.id));
+    for (const id of [...memberNodes.keys()]) if (!shown.has(id)) memberNodes.delete(id);
     reconcile(list, nodes);
-    count.textContent = members.length ? `(${members.length})` : "";
+    const here = state.people.members.length;
+    count.textContent = here ? `(${here})` : "";
+    clearTimeout(rosterTimer);
+    const next = facilitator ? rosterChangesAt(state, now) : null;
+    if (next !== null) rosterTimer = setTimeout(render, Math.min(MAX_TIMER_MS, next - now + 50));
+  }
+
+  /** Facilitators hear arrivals (not a quick reconnect) and raised hands, politely. */
+  function announce(state, event, previous) {
+    if (!isFacilitator(state)) return;
+    const p = event.payload || {};
+    if (event.type === "presence" && p.joined && state.people.arrived !== previous.people.arrived && state.people.arrived.has(String(p.joined.id))) {
+      live.textContent = `${p.joined.name || nameOf(state, p.joined.id) || "Someone"} joined the room.`;
+    }
+    if (event.type === "hand" && p.raised && p.user && p.user.id !== state.self.id) {
+      const place = state.people.hands.findIndex((u) => u.id === String(p.user.id)) + 1;
+      live.textContent = `${p.user.name || nameOf(state, p.user.id) || "Someone"} raised their hand${place > 1 ? ` (${place} in the queue)` : ""}.`;
+    }
   }
 
   function renderHand(state) {
@@ -124,10 +155,12 @@ export function createPeoplePanel({ store, request, feedback }) {
       clearTimeout(typingTimers.get(id));
       typingTimers.set(id, setTimeout(() => store.dispatch({ type: "typing_expired", id }), TYPING_EXPIRE_MS));
     }
+    announce(state, event, previous);
     if (
       state.people !== previous.people ||
       state.room.flags !== previous.room.flags ||
       state.room.moderation !== previous.room.moderation ||
+      state.review.alerts !== previous.review.alerts ||
       state.self !== previous.self
     ) {
       render();

@@ -1,5 +1,13 @@
-// Who is here: the members present, every name seen (for naming people who left), the
-// queue of raised hands in raise order, and who is typing. Pure.
+// Who is here: the members present, who came and went while this tab watched (arrived,
+// left), every name seen (for naming people who left), the queue of raised hands in raise
+// order, and who is typing. Pure: "now" comes with the event (`at`).
+
+/** Someone who left this long ago or less is shown as reconnecting (a dropped phone). */
+export const RECONNECT_GRACE_MS = 20_000;
+/** Facilitators see someone who left for this long (longer while an alert about them is open). */
+export const LEFT_SHOWN_MS = 10 * 60_000;
+/** "joined 10:02" shows this long after someone arrives. */
+export const ARRIVED_SHOWN_MS = 2 * 60_000;
 
 export function initialPeople() {
   return {
@@ -7,7 +15,44 @@ export function initialPeople() {
     known: new Map(), // user id -> {id, name, role}
     hands: [], // [{id, name, role}] in the order hands were raised
     typing: new Map(), // user id -> name
+    arrived: new Map(), // user id -> when they joined, seen live (not those here when I came)
+    left: new Map(), // user id -> {id, name, role, at}: left while I watched, not back yet
   };
+}
+
+/** Live comings and goings: `left` gets whoever went, loses whoever is back. */
+function withMovement(people, p, at) {
+  let { arrived, left } = people;
+  if (p.left && p.left.id != null) {
+    const id = String(p.left.id);
+    left = new Map(left);
+    left.set(id, { id, name: p.left.name || "", role: p.left.role || "", at });
+    if (arrived.has(id)) {
+      arrived = new Map(arrived);
+      arrived.delete(id);
+    }
+  }
+  if (p.joined && p.joined.id != null) {
+    const id = String(p.joined.id);
+    const back = left.get(id);
+    if (back) {
+      left = new Map(left);
+      left.delete(id);
+    }
+    // Back within the grace is a reconnect, not an arrival.
+    if (!back || at - back.at > RECONNECT_GRACE_MS) {
+      arrived = new Map(arrived);
+      arrived.set(id, at);
+    }
+  }
+  return arrived === people.arrived && left === people.left ? people : { ...people, arrived, left };
+}
+
+/** Whoever is present is not "left" (a join ack's list, or a full list in `presence`). */
+function withoutPresent(people) {
+  const present = new Set(people.members.map((m) => m.id));
+  if (![...people.left.keys()].some((id) => present.has(id))) return people;
+  return { ...people, left: new Map([...people.left].filter(([id]) => !present.has(id))) };
 }
 
 function sortMembers(list) {
@@ -52,11 +97,12 @@ export function reducePeople(people, event, state) {
   switch (event.type) {
     case "joined": {
       const r = event.ack.room || {};
-      const next = withMembers(people, r.members);
+      const next = withoutPresent(withMembers(people, r.members));
       return Array.isArray(r.hands) ? withHands(next, r.hands) : next;
     }
     case "presence": {
       const p = event.payload;
+      const at = Number.isFinite(event.at) ? event.at : Date.now();
       let next;
       if (Array.isArray(p.members)) {
         next = withMembers(people, p.members);
@@ -66,6 +112,9 @@ export function reducePeople(people, event, state) {
         if (p.joined && !list.some((m) => m.id === p.joined.id)) list = [...list, p.joined];
         next = withMembers(people, list);
       }
+      const me = state.self.id;
+      const others = { joined: p.joined && p.joined.id !== me ? p.joined : null, left: p.left && p.left.id !== me ? p.left : null };
+      next = withoutPresent(withMovement(next, others, at));
       return p.left ? withoutTyper(next, p.left.id) : next;
     }
     case "hand": {
@@ -102,7 +151,7 @@ export function reducePeople(people, event, state) {
       return { ...people, known: remember(people.known, event.entries.map((a) => a.by)) };
     case "removed_from_room":
       // No longer in the room: who is there is not ours to see.
-      return { ...people, members: [], typing: new Map() };
+      return { ...people, members: [], typing: new Map(), arrived: new Map(), left: new Map() };
     default:
       return people;
   }
@@ -121,4 +170,48 @@ export function nameOf(state, userId) {
 
 export function hasHand(people, userId) {
   return people.hands.some((u) => u.id === userId);
+}
+
+/** Whom an alert is about: the message's author, else its user (a report's reporter is not). */
+export function alertSubject(a) {
+  const subject = (a.entry && a.entry.user) || (a.kind !== "report" ? a.user : null);
+  return subject && subject.id != null ? String(subject.id) : null;
+}
+
+/**
+ * A facilitator's list of people at `now`: those present (`presence: "here"`, with
+ * `since` when they arrived while I watched), then those who left, newest first
+ * (`"reconnecting"` within the grace, then `"left"`), shown for a while, and for as long
+ * as an alert about them is open (`alert: true`; also marked on those present). People
+ * removed from the room are not here: they are listed under "Removed".
+ */
+export function roster(state, now) {
+  const { members, arrived, left } = state.people;
+  const flagged = new Set(state.review.alerts.map(alertSubject).filter(Boolean));
+  const removed = state.room.moderation.removed;
+  const here = members.map((m) => {
+    const at = arrived.get(m.id);
+    return { ...m, presence: "here", since: at != null && now - at < ARRIVED_SHOWN_MS ? at : null, alert: flagged.has(m.id) };
+  });
+  const gone = [...left.values()]
+    .filter((m) => !removed.has(m.id) && m.id !== state.self.id && (flagged.has(m.id) || now - m.at < LEFT_SHOWN_MS))
+    .sort((x, y) => y.at - x.at)
+    .map((m) => ({
+      id: m.id,
+      name: m.name || nameOf(state, m.id),
+      role: m.role,
+      presence: now - m.at < RECONNECT_GRACE_MS ? "reconnecting" : "left",
+      since: m.at,
+      alert: flagged.has(m.id),
+    }));
+  return [...here, ...gone];
+}
+
+/** When the roster next changes by itself (a grace or a "joined" running out), or null. */
+export function rosterChangesAt(state, now) {
+  const times = [
+    ...[...state.people.left.values()].flatMap((m) => [m.at + RECONNECT_GRACE_MS, m.at + LEFT_SHOWN_MS]),
+    ...[...state.people.arrived.values()].map((at) => at + ARRIVED_SHOWN_MS),
+  ].filter((t) => t > now);
+  return times.length ? Math.min(...times) : null;
 }

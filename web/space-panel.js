@@ -89,7 +89,9 @@ export function createSpacePanel({ store, request, feedback }) {
     }
     const focused = body.contains(document.activeElement) ? document.activeElement.id : "";
     const parts = space.recap ? [recap(space.recap)] : [];
-    parts.push(nextSession(space, facilitator), goals(space, facilitator), wins(space, state, facilitator));
+    parts.push(nextSession(space, facilitator));
+    if (space.agreement) parts.push(agreement(space.agreement));
+    parts.push(goals(space, facilitator), wins(space, state, facilitator));
     parts.push(shelf(space, facilitator), myData());
     body.replaceChildren(...parts);
     for (const [id, was] of typed) {
@@ -139,6 +141,13 @@ export function createSpacePanel({ store, request, feedback }) {
     parts.push(el("p", "", r.next_session ? `Next session: ${sessionTime(r.next_session)}` : "The next session's time is not set yet."));
     if (!r.pinned.length && !r.resources.length && !r.wins.length) parts.unshift(el("p", "help", "Thank you for being here today."));
     box.append(...parts);
+    return box;
+  }
+
+  /** The group agreement, readable between sessions (accepted at the start of each one). */
+  function agreement(text) {
+    const box = section("Our agreement");
+    for (const line of text.split("\n").filter((l) => l.trim())) box.append(el("p", "agreement-line", line));
     return box;
   }
 

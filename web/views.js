@@ -1,7 +1,8 @@
 // Which panel shows where space is short. Facilitators on a phone see one panel at a
 // time, chosen in #views (Chat, People, Needs attention, each with its count: who is
-// here and how many hands are up, how many alerts are open); members on a phone have the
-// list of who is here folded under its heading (#people-toggle). Anything that moves
+// here and how many hands are up, how many alerts are open; "People" also holds the
+// group space); members on a phone have the list of who is here folded under its
+// heading (#people-toggle). Anything that moves
 // focus into a panel (a skip link, "Show message", a shortcut) sends a `huddle:reveal`
 // DOM event naming the element, and the panel holding it is shown first. The view is
 // body[data-view]; on wider screens every panel shows and it changes nothing.
@@ -42,7 +43,7 @@ export function createViews({ store }) {
     if (!target) return;
     const found = PANEL_OF.find(([selector]) => target.closest(selector));
     if (found) select(found[1]);
-    if (target.closest(".people-body")) setPeopleOpen(true);
+    if (target.closest("#members")) setPeopleOpen(true);
   });
 
   function render(state) {

@@ -31,7 +31,7 @@ if not epoch then
   -- log with it, so no client can mistake new offsets for old ones.
   epoch = ARGV[8]
   redis.call('DEL', log, KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[8])
-  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0, 'first', 1)
 end
 
 if ARGV[2] ~= '' then
@@ -91,7 +91,15 @@ end
 
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 -- The stream id is the offset itself, so recovery is one XRANGE from an offset.
+local length = redis.call('XLEN', log)
 redis.call('XADD', log, 'MAXLEN', '=', ARGV[6], offset .. '-1', 'e', ARGV[1])
+if redis.call('XLEN', log) <= length then
+  -- The oldest entries were trimmed: the log now begins at its head. (`first` is kept
+  -- because an erased message is taken out of the stream: a head that was erased is not
+  -- a trimmed one, and recovery from before it is still whole.)
+  local head = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+  redis.call('HSET', meta, 'first', string.match(head[1][1], '^(%d+)'))
+end
 
 -- Fold the entry into the room state: (op, a, b) is rooms/state.py state_change, and this
 -- mirrors its apply_event (tests/fixtures/room_state_cases.json holds both to one answer).
@@ -117,6 +125,25 @@ elseif op == 'unpinned' then
 elseif op == 'deleted' then
   redis.call('HDEL', KEYS[7], a)
   redis.call('SADD', KEYS[6], a)
+  -- The message's words are erased from the log, not only hidden (b: its offset, which
+  -- is its stream id); reads already leave deleted messages out.
+  if b ~= '' then
+    local id = b .. '-1'
+    local found = redis.call('XRANGE', log, id, id)
+    if found[1] then
+      -- Its sender's retry copy (KEYS[5] is the room's client_id key prefix for a room
+      -- event) keeps the entry, without the words.
+      local m = cmsgpack.unpack(found[1][2][2])
+      if type(m) == 'table' and m.client_id and m.client_id ~= '' and m.user then
+        local key = KEYS[5] .. m.client_id .. ':' .. m.user.id
+        if redis.call('EXISTS', key) == 1 then
+          m.text = ''
+          redis.call('SET', key, b .. '\n' .. cmsgpack.pack(m), 'KEEPTTL')
+        end
+      end
+    end
+    redis.call('XDEL', log, id)
+  end
 elseif op == 'removed' then
   redis.call('SADD', KEYS[8], a)
 elseif op == 'readmitted' then

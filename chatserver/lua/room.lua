@@ -11,7 +11,7 @@ local function room_epoch(state, new_epoch)
   if not epoch then
     epoch = new_epoch
     redis.call('DEL', state[2], state[3], state[4], state[5], state[6], state[7])
-    redis.call('HSET', state[1], 'epoch', epoch, 'offset', 0)
+    redis.call('HSET', state[1], 'epoch', epoch, 'offset', 0, 'first', 1)
   end
   return epoch
 end
@@ -21,10 +21,15 @@ end
 -- Returns offset, recovered (0/1), entries (XRANGE form).
 local function read_log(state, epoch, since_epoch, since, page, history)
   local offset = tonumber(redis.call('HGET', state[1], 'offset'))
-  local first = offset + 1
-  local head = redis.call('XRANGE', state[2], '-', '+', 'COUNT', 1)
-  if #head > 0 then
-    first = tonumber(string.match(head[1][1], '^(%d+)'))
+  -- The oldest retained offset: `first` (moved by trimming only: see append.lua), or
+  -- for a log kept before it was recorded, the stream's head.
+  local first = tonumber(redis.call('HGET', state[1], 'first') or '')
+  if not first then
+    first = offset + 1
+    local head = redis.call('XRANGE', state[2], '-', '+', 'COUNT', 1)
+    if #head > 0 then
+      first = tonumber(string.match(head[1][1], '^(%d+)'))
+    end
   end
   if since_epoch == epoch and since <= offset and since >= first - 1 then
     return offset, 1, redis.call('XRANGE', state[2], '(' .. since .. '-1', '+', 'COUNT', history)

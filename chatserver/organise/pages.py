@@ -345,8 +345,12 @@ def invitation_page(
     )
     return layout(
         f"Join {group['name']} · huddle",
-        f"<h1>{e(group['name'])}</h1><p>{e(intro)}</p>{schedule}{agreement}"
-        f"{_notice(message, error=True)}"
+        f"<h1>{e(group['name'])}</h1><p>{e(intro)}</p>"
+        f'<p class="notice" id="already" data-room="{e(group["room"])}" hidden>This browser '
+        f'already has a place in this group: <a href="/#room={e(group["room"])}">go to '
+        f"{e(group['name'])}</a>. Choose a name below only if someone else is joining from "
+        "it.</p>"
+        f"{schedule}{agreement}{_notice(message, error=True)}"
         f'<form method="post" action="/invite/{e(code)}">'
         + _field(
             "The name the group will see",
@@ -360,6 +364,7 @@ def invitation_page(
             "you like.",
         )
         + '<button type="submit">Join the group</button></form>',
+        script="invite.js",
     )
 
 

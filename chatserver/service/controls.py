@@ -264,7 +264,13 @@ class Controls:
         audit = self._audit(actor, "deleted")
         audit.update({"id": req.msg_id, "user_id": entry["user"]["id"], "reason": req.reason})
         result = await self._logged(
-            req.room, actor, "deleted", audit, id=req.msg_id, reason=req.reason
+            req.room,
+            actor,
+            "deleted",
+            audit,
+            id=req.msg_id,
+            at=entry["offset"],
+            reason=req.reason,
         )
         # Alerts about it (reports, contact details, a link …) are dealt with. A crisis
         # alert is not: its author may still need someone to check in with them.

@@ -71,6 +71,8 @@ class SpaceAck(TypedDict):
     resources: list[Resource]
     wins: list[KeptWin]
     goals: list[Goal]
+    agreement: str
+    """The group agreement (the room's guidelines), shown in the lobby between sessions."""
     shared_goals: NotRequired[list[Goal]]
     """Facilitators: every member's shared goals and their answers, newest first."""
 
@@ -105,6 +107,13 @@ class MemberDownload(MemberData):
     room: str
     messages: list[MessageEntry]
     """Their messages still in the room's retained history."""
+    reactions: list[OwnReaction]
+    """Their support reactions on messages still in the room's history."""
+
+
+class OwnReaction(TypedDict):
+    msg_id: str
+    reaction: str
 
 
 class Recap(TypedDict):
@@ -204,6 +213,9 @@ class SpaceFlow:
             "resources": shelf,
             "wins": await self._space.wins(room),
             "goals": (await self._space.goals_of(room, user["id"]))[:GOALS_IN_SPACE],
+            "agreement": (await self._log.snapshot(room, self._clock())).state.meeting[
+                "guidelines"
+            ],
         }
         if facilitator:
             ack["shared_goals"] = await self._space.goals_shared(room)
@@ -460,6 +472,7 @@ class SpaceFlow:
                 "goals": held["goals"],
                 "wins": held["wins"],
                 "messages": await self._own_messages(room, user["id"]),
+                "reactions": await self._own_reactions(room, user["id"]),
             },
         }
 
@@ -474,12 +487,40 @@ class SpaceFlow:
         for message in messages:
             now = self._clock()
             event = room_event(
-                room=room, kind="deleted", by=user, ts=now, id=message["id"], reason=ERASED_REASON
+                room=room,
+                kind="deleted",
+                by=user,
+                ts=now,
+                id=message["id"],
+                at=message["offset"],
+                reason=ERASED_REASON,
+            )
+            await self._log.append(room, event, guard=None, now_ms=now)
+        for reacted in await self._own_reactions(room, user["id"]):
+            now = self._clock()
+            event = room_event(
+                room=room,
+                kind="reaction",
+                by=user,
+                ts=now,
+                id=reacted["msg_id"],
+                reaction=reacted["reaction"],
+                user_id=user["id"],
+                on=False,
             )
             await self._log.append(room, event, guard=None, now_ms=now)
         await self._tell(room, {"kind": "member_erased", "user_id": user["id"]}, EVERYONE)
         await self._audit(room, user, "erased_own_data", user_id=user["id"])
         return {"ok": True, "records": records, "messages": len(messages)}
+
+    async def _own_reactions(self, room: str, user_id: str) -> list[OwnReaction]:
+        state = (await self._log.snapshot(room, self._clock())).state
+        return [
+            {"msg_id": msg_id, "reaction": reaction}
+            for msg_id, kinds in state.reactions.items()
+            for reaction, who in kinds.items()
+            if user_id in who
+        ]
 
     async def _own_messages(self, room: str, user_id: str) -> list[MessageEntry]:
         read = await self._log.read(room, None, MESSAGES_PAGE)

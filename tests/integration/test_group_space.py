@@ -131,6 +131,8 @@ async def test_the_next_session_is_set_by_a_facilitator_and_everyone_sees_it(roo
     lobby = await ask(room.alex, "space")
     assert lobby["next_session"]["starts_at_ms"] == starts
     assert lobby["crisis_lines"] and all(line["text"] for line in lobby["crisis_lines"])
+    # The group agreement is part of the lobby too, before any session starts.
+    assert "stays here" in lobby["agreement"]
 
 
 async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(room: Room) -> None:
@@ -139,12 +141,16 @@ async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(roo
     second = await room.alex.send("r1", "Pacing is helping")
     await ask(room.alex, "goal_set", text="Rest before I am tired", shared=True)
     await ask(room.alex, "win_keep", msg_id=second["id"])
+    welcome = (await room.bea.wait_count("message", 3))[1]
+    assert (await ask(room.alex, "react", id=welcome["id"], reaction="hug"))["ok"]
     mine = (await ask(room.alex, "my_data"))["data"]
     assert [m["id"] for m in mine["messages"]] == [first["id"], second["id"]]
     assert len(mine["goals"]) == 1 and len(mine["wins"]) == 1
+    assert mine["reactions"] == [{"msg_id": welcome["id"], "reaction": "hug"}]
     erased = await ask(room.alex, "erase_my_data")
     assert erased["ok"] and erased["records"] == 2 and erased["messages"] == 2
-    removed = await room.bea.wait_count("room_event", 2)
+    removed = await room.bea.wait_count("room_event", 4)  # the reaction, two deletes, unreaction
+    assert [e["on"] for e in removed if e["kind"] == "reaction"] == [True, False]
     assert {e["id"] for e in removed if e["kind"] == "deleted"} == {first["id"], second["id"]}
     assert all(e["reason"] == "removed by its author" for e in removed if e["kind"] == "deleted")
     fresh = await room.member("cara")
@@ -159,6 +165,7 @@ async def test_a_member_downloads_and_erases_what_the_group_holds_about_them(roo
         "goals": [],
         "wins": [],
         "messages": [],
+        "reactions": [],
     }
     audit = (await ask(room.sam, "audit", limit=50))["entries"]
     assert any(r["action"] == "erased_own_data" for r in audit)

@@ -227,3 +227,43 @@ async def test_a_private_check_in_is_seen_by_its_member_and_the_facilitators_onl
         "message", {"room": "r1", "text": "one more", "client_id": str(uuid4()), "thread": "alex"}
     )
     assert closed["error"]["code"] == "forbidden"
+
+
+async def test_a_member_is_refused_every_facilitator_control_and_a_shuffled_round(
+    room: Room,
+) -> None:
+    await start(room)
+    for event, payload in (
+        ("session_end", {}),
+        ("phase_next", {}),
+        ("agenda", {"agenda": [{"name": "Mine", "length_s": 0}]}),
+        ("guidelines", {"text": "anything goes"}),
+        ("round_start", {}),
+        ("round_end", {}),
+        ("checkin_close", {"user_id": "bea"}),
+    ):
+        refused = await call(room.alex, event, **payload)
+        assert refused["error"]["code"] == "forbidden", (event, refused)
+    bad = await call(room.sam, "agenda", agenda=[{"name": "", "length_s": 5}])
+    assert bad["error"]["code"] == "invalid_payload"
+    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=0)
+    assert ack["ok"]
+    began = await room.alex.wait_for("room_event", kind("round_started"))
+    rnd = began["meeting"]["round"]
+    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["turn_ends_ms"] == 0
+    assert sorted(s["id"] for s in rnd["order"]) == ["alex", "bea"]
+    assert (await call(room.sam, "round_start"))["error"]["code"] == "forbidden"  # one at a time
+    # Nothing the member tried changed the meeting: the session is still on its first phase.
+    assert began["meeting"]["phase"] == 0 and began["meeting"]["status"] == "live"
+
+
+async def test_a_round_in_join_order_follows_who_joined_the_session_first(room: Room) -> None:
+    assert (await call(room.sam, "session_start", agenda=AGENDA))["ok"]
+    for member in (room.bea, room.alex):  # Bea joins the session (accepts) before Alex
+        await member.wait_for("room_event", kind("session_started"))
+        assert (await call(member, "agree"))["ok"]
+    cara = await room.member("cara")  # here, but has not accepted the agreement yet
+    assert (await cara.call("join", {"room": "r1"}))["ok"]
+    assert (await call(room.sam, "round_start", order="join"))["ok"]
+    began = await room.alex.wait_for("room_event", kind("round_started"))
+    assert [s["id"] for s in began["meeting"]["round"]["order"]] == ["bea", "alex", "cara"]

@@ -30,6 +30,7 @@ from tests.browser_support import (
     launch,
     member,
     member_action,
+    message_action,
     msg,
     open_people,
     ready,
@@ -110,15 +111,18 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
     expect(message).to_have_count(1)
     expect(message.locator(".name")).to_have_text("Alex")
 
-    # Sam pins it with the keyboard alone: Tab from the log to the message's Pin, Enter.
-    pin = message.locator("button.act-pin")
-    expect(pin).to_have_text("Pin")
+    # Sam pins it with the keyboard alone: Tab from the log to the newest message's
+    # actions, Enter opens its menu, Enter on "Pin".
+    menu_button = message.locator(".msg-menu-button")
     sam.page.locator("#messages").focus()
-    _tab_to(sam.page, pin)
+    _tab_to(sam.page, menu_button)
+    sam.page.keyboard.press("Enter")
+    pin = message.get_by_role("menuitem", name="Pin", exact=True)
+    expect(pin).to_be_focused()
     sam.page.keyboard.press("Enter")
     expect(sam.page.locator("#pinned-list .pin")).to_contain_text("kept me up every night")
-    expect(pin).to_have_text("Unpin")
-    expect(pin).to_be_focused()  # the keyboard user is still where they were
+    expect(message.locator(".act-pin")).to_have_text("Unpin")
+    expect(menu_button).to_be_focused()  # the keyboard user is back where they were
 
     # And mutes Alex for 15 minutes from the member list.
     member_action(sam.page, "alex", "Mute Alex for 15 min").click()
@@ -154,8 +158,7 @@ def test_facilitator_pins_mutes_and_gets_a_crisis_alert(
 
     # Robin reports that message (reason optional): an alert for Sam.
     reported = msg(robin.page, "<img")
-    reported.hover()
-    reported.get_by_role("button", name="Report…").click()
+    message_action(reported, "Report…").click()
     robin.page.get_by_label("What worries you about it? (optional)").fill("Looks like code")
     robin.page.get_by_role("button", name="Send report").click()
     expect(reported.locator(".reported")).to_have_text(
@@ -259,19 +262,17 @@ def test_facilitator_controls_hands_removal_and_the_activity_log(
 
     # Members report others' messages, not their own; facilitators don't see Report.
     unkind = msg(robin.page, "Thank you for letting me speak.")
-    unkind.hover()
-    expect(unkind.get_by_role("button", name="Report…")).to_be_visible()
+    expect(message_action(unkind, "Report…")).to_be_visible()
     expect(msg(alex.page, "Thank you for letting me speak.").locator("button")).to_have_count(0)
     expect(msg(sam.page, "Thank you for letting me speak.").locator(".act-report")).to_have_count(0)
-    unkind.get_by_role("button", name="Report…").click()
+    message_action(unkind, "Report…").click()
     robin.page.get_by_role("button", name="Send report").click()  # no reason given
     report = sam.page.locator('#alert-list .alert[data-kind="report"]')
     expect(report).to_contain_text("Reported by Robin")
 
     # Deleting the message (after a confirmation) removes it everywhere, and the report.
     target = msg(sam.page, "Thank you for letting me speak.")
-    target.hover()
-    target.get_by_role("button", name="Delete…").click()
+    message_action(target, "Delete…").click()
     expect(target.get_by_role("button", name="Cancel")).to_be_focused()
     target.get_by_role("button", name="Delete", exact=True).click()
     expect(texts(alex.page, "Thank you for letting me speak.")).to_have_count(0)

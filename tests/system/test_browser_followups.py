@@ -33,6 +33,7 @@ from tests.browser_support import (
     launch,
     member,
     member_action,
+    message_action,
     msg,
     open_people,
     ready,
@@ -330,8 +331,7 @@ def test_phone_layout_deleted_placeholder_and_an_over_long_draft(
     say(alex, "Something I regret saying")
     target = msg(sam.page, "Something I regret saying")
     expect(target).to_have_attribute("data-offset", re.compile(r"^\d+$"))
-    target.hover()
-    target.get_by_role("button", name="Delete…").click()
+    message_action(target, "Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
     for page in (sam.page, alex.page):
         expect(texts(page, "Something I regret saying")).to_have_count(0)
@@ -419,8 +419,7 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
     say(alex, CRISIS)
     say(alex, "Honestly this week was awful")
     reported = msg(robin.page, "this week was awful")
-    reported.hover()
-    reported.get_by_role("button", name="Report…").click()
+    message_action(reported, "Report…").click()
     robin.page.get_by_role("button", name="Send report").click()
     crisis = sam.page.locator('#alert-list .alert[data-kind="crisis"]')
     report = sam.page.locator('#alert-list .alert[data-kind="report"]')
@@ -447,8 +446,7 @@ def test_alerts_are_kept_for_facilitators_who_come_later(
 
     # Deleting the reported message settles the report everywhere.
     target = msg(sam.page, "this week was awful")
-    target.hover()
-    target.get_by_role("button", name="Delete…").click()
+    message_action(target, "Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
     expect(report).to_have_count(0)
     expect(kim_report).to_have_count(0)

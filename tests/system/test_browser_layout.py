@@ -29,6 +29,8 @@ from tests.browser_support import (
     Person,
     enter,
     launch,
+    member,
+    message_action,
     msg,
     open_people,
     ready,
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.transport_independent
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
+TABLETS = [(768, 1024), (1024, 768)]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
 DAY = (
@@ -60,8 +63,10 @@ MEDICATION = "selling my leftover oxycodone, whatsapp me on 07700 900123"
 
 @pytest.fixture(scope="module")
 def huddle_process() -> Iterator[HuddleServer | None]:
-    # A full history is posted quickly from one helper connection: a big burst lets it.
-    yield from serve("browser-layout-server.log", env={**server_env(), "HUDDLE_RATE_BURST": "500"})
+    # A full history is posted quickly from one helper connection (a big burst lets it),
+    # and a closed page leaves at once (no server grace), so comings and goings show fast.
+    env = {**server_env(), "HUDDLE_RATE_BURST": "500", "HUDDLE_LEAVE_GRACE_S": "0"}
+    yield from serve("browser-layout-server.log", env=env)
 
 
 @pytest.fixture(scope="module")
@@ -260,8 +265,7 @@ def test_the_smaller_findings(
 def delete_message(page: Page, text: str) -> None:
     """A facilitator deletes a message through its actions, confirming."""
     target = msg(page, text)
-    target.hover()
-    target.get_by_role("button", name="Delete…").click()
+    message_action(target, "Delete…").click()
     target.get_by_role("button", name="Delete", exact=True).click()
     expect(target).to_have_count(0)
 
@@ -314,6 +318,64 @@ def check_worst_case(person: Person, newest: str, where: str) -> None:
     assert person.errors == [], person.errors
 
 
+def tabs_from_log_to_box(page: Page) -> int:
+    """Tab presses from the conversation to the message box (bounded)."""
+    page.locator("#messages").focus()
+    for presses in range(1, 30):
+        page.keyboard.press("Tab")
+        if focused(page) == "composer":
+            return presses
+    pytest.fail(f"30 Tab presses from the log did not reach the box; at {focused(page)!r}")
+
+
+def keyboard_pass(page: Page, role: str, where: str) -> None:
+    """However long the history, its messages cost one Tab stop; the arrows move between
+    messages; a menu opens and closes; the shortcuts and their list work."""
+    assert page.locator("#messages .msg").count() > 60
+    assert tabs_from_log_to_box(page) <= 3, where
+
+    page.keyboard.press("Alt+Shift+L")  # the newest message's actions
+    newest = page.locator("#messages .msg-menu-button").last
+    expect(newest).to_be_focused()
+    inside = "(n) => n.contains(document.activeElement) && n !== document.activeElement"
+    # ↑ the message before (its first control), ↓ back; → the message's other controls.
+    page.keyboard.press("ArrowUp")
+    assert page.locator("#messages .msg").nth(-2).evaluate(inside), where
+    page.keyboard.press("ArrowDown")
+    expect(newest).to_be_focused()
+    if page.locator("#messages .msg").last.locator(".reactions button").count():
+        page.keyboard.press("ArrowRight")
+        reactions = page.locator("#messages .msg").last.locator(".reactions button")
+        expect(reactions.first).to_be_focused()
+        page.keyboard.press("ArrowLeft")
+        expect(newest).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(newest).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(".msg-menu:not([hidden]) [role=menuitem]").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(newest).to_be_focused()
+    expect(newest).to_have_attribute("aria-expanded", "false")
+    # One Tab leads on from the conversation to the box.
+    page.keyboard.press("Tab")
+    expect(page.locator("#composer")).to_be_focused()
+
+    page.keyboard.press("Alt+Shift+K")
+    dialog = page.locator("#shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Go to the message box")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#composer")).to_be_focused()  # back where it was opened from
+
+    if role == "facilitator":
+        page.keyboard.press("Alt+Shift+A")
+        expect(page.locator("#alerts")).to_be_focused()
+        expect(page.locator("#alerts")).to_be_visible()
+    page.keyboard.press("Alt+Shift+M")
+    expect(page.locator("#composer")).to_be_focused()
+    expect(page.locator("#composer")).to_be_visible()
+
+
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
     huddle_process: HuddleServer | None, browser: Browser | None, size: tuple[int, int]
@@ -333,6 +395,32 @@ def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
             shot(person.page, f"layout-{role}-{name}-dark")
             assert_axe_clean(person.page, f"{role}, {name}, dark")
             person.page.emulate_media(color_scheme="light")
+            keyboard_pass(person.page, role, f"{role}, {name}")
+
+        # Tablets, upright and on their side: the same holds (checked on the same pages).
+        if size == PHONE:
+            for tablet in TABLETS:
+                for role, person in (("facilitator", sam), ("member", alex)):
+                    person.page.set_viewport_size({"width": tablet[0], "height": tablet[1]})
+                    where = f"{role}, tablet {tablet[0]}x{tablet[1]}"
+                    shot(person.page, f"layout-{role}-tablet-{tablet[0]}")
+                    check_worst_case(person, newest, where)
+                    assert_axe_clean(person.page, where)
+            for person in (sam, alex):
+                person.page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+
+        # A member reports a message with the keyboard alone.
+        alex.page.keyboard.press("Alt+Shift+L")
+        alex.page.keyboard.press("Enter")
+        expect(alex.page.get_by_role("menuitem", name="Report…")).to_be_focused()
+        alex.page.keyboard.press("Enter")
+        expect(alex.page.get_by_label("What worries you about it? (optional)")).to_be_focused()
+        alex.page.keyboard.type("I am not sure this is kind")
+        alex.page.keyboard.press("Enter")
+        expect(alex.page.locator(".reported")).to_have_text(
+            "Thank you. The facilitators have been told."
+        )
+        expect(sam.page.locator('#alert-list .alert[data-kind="report"]')).to_have_count(1)
 
         # The member is told why Send does nothing now, and the draft stays.
         alex.page.locator("#composer").fill("I'd like to add something")
@@ -362,3 +450,50 @@ def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
     finally:
         with contextlib.suppress(StopIteration):
             next(people)
+
+
+# ---------------------------------------------------------------------------------------
+# People coming and going, for facilitators
+
+
+def test_facilitators_see_people_come_and_go(
+    huddle_process: HuddleServer | None, desktops: Callable[[], Person]
+) -> None:
+    srv = ready(huddle_process)
+    room = room_id()
+    sam, alex, bea = desktops(), desktops(), desktops()
+    enter(srv, sam, room, "sam", "facilitator")
+    enter(srv, alex, room, "alex", "member")
+    live = sam.page.locator("#people-live")
+    expect(live).to_have_text("Alex joined the room.")
+
+    # An arrival is marked and announced; so is a raised hand, with its place.
+    enter(srv, bea, room, "bea", "member")
+    expect(member(sam.page, "bea").locator(".presence-badge")).to_contain_text("joined")
+    expect(live).to_have_text("Bea joined the room.")
+    alex.page.locator("#hand").click()
+    expect(live).to_have_text("Alex raised their hand.")
+    bea.page.locator("#hand").click()
+    expect(live).to_have_text("Bea raised their hand (2 in the queue).")
+
+    # Someone with an open crisis alert who drops out stays listed, marked.
+    say(alex, CRISIS)
+    expect(sam.page.locator('#alert-list .alert[data-kind="crisis"]')).to_have_count(1)
+    expect(member(sam.page, "alex").locator(".alert-badge")).to_have_text("open alert")
+    alex.page.close()
+    gone = member(sam.page, "alex")
+    expect(gone).to_have_attribute("data-presence", "reconnecting")
+    expect(gone.locator(".presence-badge")).to_have_text("reconnecting…")
+    expect(gone.locator(".alert-badge")).to_have_text("open alert")
+    expect(sam.page.locator("#member-count")).to_have_text("(2)")
+    # Members see who is here, not who left.
+    expect(member(bea.page, "alex")).to_have_count(0)
+
+    # A quick reconnect is not an arrival: nothing new is announced.
+    bea.page.reload()
+    expect(member(sam.page, "bea")).to_have_attribute("data-presence", "reconnecting")
+    expect(member(sam.page, "bea")).to_have_attribute("data-presence", "here")
+    expect(live).not_to_have_text("Bea joined the room.")
+    assert_axe_clean(sam.page, "facilitator, comings and goings")
+    shot(sam.page, "layout-comings-and-goings")
+    assert sam.errors == []

@@ -118,7 +118,18 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         cara = open_page(new_desktop, "cara", "member", direct)
         members = (alex, bea, cara)
 
-        # Start: every member is asked to accept the group agreement before posting.
+        # Sam sets the agenda, then starts: every member is asked to accept the group
+        # agreement before posting.
+        sam.locator(".agenda-edit summary").click()
+        sam.locator("#agenda-text").fill(
+            "Welcome | 0 | Settle in.\n"
+            "Check-in round | 15 | How are you today?\n"
+            "Open sharing | 40 | What helped this week?\n"
+            "Check-out round | 10 | One thing you take away."
+        )
+        sam.get_by_role("button", name="Save agenda").click()
+        expect(sam.locator("#action-status")).to_contain_text("agenda is saved")
+        sam.locator(".agenda-edit summary").click()
         sam.locator("#session-start").click()
         for page in members:
             expect(page.locator("#meeting-title")).to_contain_text("Welcome")
@@ -128,11 +139,12 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(
             alex.locator("#error, #action-status, .msg .state").filter(has_text="agreement").first
         ).to_be_visible()
-        for page in members:
-            page.locator("#agree").click()
+        for page in members:  # by keyboard: focus the button, press Enter
+            page.locator("#agree").focus()
+            page.keyboard.press("Enter")
             expect(page.locator("#agree")).to_be_hidden()
         sam.locator("#phase-next").click()
-        expect(bea.locator("#meeting-title")).to_contain_text("Check-in round")
+        expect(bea.locator("#meeting-title")).to_contain_text("Check-in round (2 of 4)")
 
         # The check-in round: Alex shares and is done, Bea passes, Cara's time runs out.
         kim_starts_a_round(cluster)
@@ -143,7 +155,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         shot(sam, "meeting-round-desktop")
         say(alex, "Check-in: a 6 today, but I slept.")
         expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
-        alex.locator("#turn-done").click()
+        alex.locator("#turn-done").focus()
+        alex.keyboard.press("Enter")
         expect(bea.locator("#turn-pass")).to_be_visible()
         shot(bea, "meeting-my-turn-phone")
         bea.locator("#turn-pass").click()
@@ -157,7 +170,11 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(alex.locator("#meeting-title")).to_contain_text("Open sharing")
         say(cara, "Small win: I walked to the shop and back.")
         shared = alex.locator(".msg", has_text="walked to the shop")
-        shared.locator('button[data-reaction="heart"]').click()
+        heart = shared.locator('button[data-reaction="heart"]')
+        heart.focus()
+        alex.keyboard.press("Space")
+        expect(heart).to_have_attribute("aria-pressed", "true")
+        expect(heart).to_have_attribute("aria-label", "Sending love: you")
         expect(
             cara.locator(".msg", has_text="walked to the shop").locator(
                 'button[data-reaction="heart"]'
@@ -178,7 +195,7 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         )
         alex.locator("#need-support").click()
         expect(alex.locator("#action-status")).to_contain_text("check in with you privately")
-        expect(sam.locator("#alert-list")).to_contain_text("Alex")
+        expect(sam.locator("#alert-list")).to_contain_text("A member asked for support")
         # Sam checks in with Alex privately: only the two of them (and co-facilitators) see it.
         sam.locator("#checkin-member").select_option("alex")
         sam.locator("#checkin-open").click()
@@ -194,6 +211,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         shot(sam, "meeting-open-sharing-desktop")
         shot(bea, "meeting-open-sharing-phone")
 
+        # Turns, phases and the session's end are announced to screen readers.
+        expect(bea.locator("#meeting-live")).to_contain_text("Now: Open sharing")
         # Check-out, then the end: the room is closed to members until the next session.
         sam.locator("#phase-next").click()
         sam.locator("#round-name").select_option("check_out")

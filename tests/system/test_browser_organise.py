@@ -88,7 +88,8 @@ def deployment() -> Iterator[Deployment | None]:
             worker.redis_url = redis.url
         # Both at once: a worker's start-up is mostly waiting for its imports.
         with ThreadPoolExecutor(len(workers)) as starting:
-            list(starting.map(Worker.start, workers))
+            # A loaded CI machine (2 cores, other suites) can take longer than the default.
+            list(starting.map(lambda w: w.start(ready_timeout_s=60), workers))
         nginx.start()
         with urllib.request.urlopen(f"{nginx.url}/healthz", timeout=5) as resp:
             behind = json.loads(resp.read())["worker"]
@@ -169,6 +170,11 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
             join_with(sam, through_nginx(d, facilitator_link), "Sam", check_page=True)
             assert sam.page.evaluate("() => document.body.dataset.role") == "facilitator"
             join_with(kit, through_nginx(d, member_link), "Kit (she/her)")
+            # Kit opens the member link again: the page says this browser has a place.
+            kit.page.goto(through_nginx(d, member_link))
+            kit.page.get_by_text("This browser already has a place in this group").wait_for()
+            kit.page.goto(f"{d.nginx.url}/#room={ROOM}")
+            connected(kit.page)
             join_with(lee, through_nginx(d, member_link), "Lee")
             assert lee.page.locator("#room-name").inner_text() == "Thursday circle"
 
@@ -182,12 +188,19 @@ def test_an_organiser_sets_up_a_group_and_a_removal_reaches_the_other_worker(
 
             # The organiser removes Kit on the other worker.
             page.goto(f"{d.other()}/organise/groups/{ROOM}")
+            clicked = time.monotonic()
             page.get_by_role("button", name="Remove Kit (she/her)").click()
-            page.get_by_text("Kit (she/her) has been removed").wait_for()
-            removed_at = time.monotonic()
-            kit.page.wait_for_url(f"**/ended/{ROOM}", timeout=1_000)
-            out_after = time.monotonic() - removed_at
+            # Out: the room's page is gone (the next one has started to arrive).
+            kit.page.wait_for_url(f"**/ended/{ROOM}", timeout=1_000, wait_until="commit")
+            out_after = time.monotonic() - clicked
+            kit.page.wait_for_load_state()
+            # From the organiser's click (the console's request included) to Kit's page
+            # having left the room for the page that says why, on the other worker.
             assert out_after < 1.0, out_after
+            print(
+                f"removed on one worker, out on the other {out_after * 1000:.0f} ms after the click"
+            )
+            page.get_by_text("Kit (she/her) has been removed").wait_for()
             ended = kit.page.locator("main")
             assert "Your place in this group has ended" in ended.inner_text()
             assert "groups@example.org" in ended.inner_text()

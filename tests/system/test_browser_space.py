@@ -111,8 +111,8 @@ def server() -> Iterator[Restartable | None]:
         yield None
         return
     process = Restartable()
-    process.start()
     try:
+        process.start()  # stopped below even when it never became healthy
         yield process
     finally:
         process.stop()
@@ -173,6 +173,7 @@ def test_a_goal_set_before_a_restart_is_answered_after_it(
     body = alex.page.locator("#space-body")
     expect(body.get_by_role("link", name="Pacing, explained")).to_be_visible()
     expect(body).to_contain_text(shown)
+    expect(body.get_by_role("heading", name="Our agreement")).to_be_visible()
     alex.page.locator("#space-goal").fill("Walk to the post box and back, three times")
     alex.page.get_by_role("button", name="Save goal").click()
     expect(body.locator(".goal-text")).to_have_text("Walk to the post box and back, three times")

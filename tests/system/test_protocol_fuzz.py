@@ -86,6 +86,7 @@ def worker() -> Iterator[WorkerProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_")}
     env.update(
         HUDDLE_SECRET=SECRET,
+        HUDDLE_DATA_DIR=str(logdir),
         HUDDLE_LOG_LEVEL="info",
         HUDDLE_CONNECT_TIMEOUT_S=str(CONNECT_TIMEOUT_S),
         HUDDLE_HTTP_REQUEST_TIMEOUT_S=str(REQUEST_TIMEOUT_S),

@@ -142,6 +142,8 @@ async def test_the_five_minute_tour(demo: Demo) -> None:
         sam, alex, jo = people["sam"], people["alex"], people["jo"]
         try:
             await tour(room, sam, alex, jo)
+            # The run made its room store on first run: the tour outlives a restart.
+            assert (Path(demo.env["HUDDLE_DATA_DIR"]) / "rooms.sqlite3").is_file()
             # Step 8: Jo's place taken back from the console; Jo is out at once.
             page = await console.get(f"/organise/groups/{room}")
             jo_id = re.search(r'<tr data-member="(\w+)"><td>Jo</td>', page)

@@ -6,12 +6,13 @@
 //   reactions            -> Object.fromEntries(state.meeting.reactions)
 //   agreed               -> for each member, their own store: needsAgreement() is false
 //                           exactly for those listed (while a session is live)
+//   checkins             -> [...state.meeting.checkins] (a facilitator's store), sorted
 //   meeting_at           -> not kept (the server's compare and set)
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { clock, describeMeetingEvent, needsAgreement, upNext } from "../meeting.js";
+import { clock, describeMeetingEvent, formatAgenda, needsAgreement, parseAgenda, upNext } from "../meeting.js";
 import { initialState, reduce } from "../store.js";
 
 const FIXTURE = new URL("../../tests/fixtures/room_state_cases.json", import.meta.url);
@@ -32,6 +33,7 @@ for (const c of cases) {
       { session: c.expected.session, phase: c.expected.phase, turn: c.expected.turn },
     );
     assert.deepEqual(Object.fromEntries(state.meeting.reactions), c.expected.reactions);
+    assert.deepEqual([...state.meeting.checkins].sort(), c.expected.checkins);
     const people = new Set(c.events.filter((e) => e.kind === "agreed").map((e) => String(e.user_id)));
     for (const id of people) {
       const own = fold(c.events, { id, name: id, role: "member" });
@@ -49,4 +51,14 @@ test("a round's line names who is next, and a share's time reads as a clock", ()
   assert.equal(describeMeetingEvent(started), "Check-in round: Alex, then Blake, then Casey.");
   assert.equal(clock(65_000), "1:05");
   assert.equal(clock(-5), "0:00");
+});
+
+test("the agenda a facilitator writes, one phase a line, and back", () => {
+  const agenda = parseAgenda("Welcome | 5 | Settle in.\n\nCheck-in round | 15 | How are you? | honestly\nClose | 0 |");
+  assert.deepEqual(agenda, [
+    { name: "Welcome", prompt: "Settle in.", length_s: 300 },
+    { name: "Check-in round", prompt: "How are you? | honestly", length_s: 900 },
+    { name: "Close", prompt: "", length_s: 0 },
+  ]);
+  assert.deepEqual(parseAgenda(formatAgenda(agenda)), agenda);
 });
