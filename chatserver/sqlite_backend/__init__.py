@@ -38,7 +38,7 @@ from chatserver.memory_backend import AUDIT_PER_ROOM, HELD_CLIENT_IDS_PER_ROOM, 
 from chatserver.sqlite_backend import tables
 from chatserver.sqlite_backend.journal import Journal
 from rooms.entries import Entry, HeldEntry
-from rooms.log import RoomLog
+from rooms.log import RoomLog, without_words
 from rooms.policy import FACILITATOR
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,12 @@ class SqliteBackend(MemoryBackend):
         journal.write(tables.ENTRY_PUT, (room, offset, tables.encode(stored)))
         if "kind" in stored:
             journal.write(tables.ROOM_STATE, (tables.encode_state(r.state), room))
+            if stored["kind"] == "deleted":
+                # A deleted message's words leave the file (and any backup taken later),
+                # not only the history members are shown.
+                for shown in r.log.showing(stored.get("id", "")):
+                    body = tables.encode(without_words(shown))
+                    journal.write(tables.ENTRY_PUT, (room, shown["offset"], body))
             if stored["kind"] == "deleted":
                 erased = r.log.stored_message(stored.get("id", ""))
                 if erased is not None:
