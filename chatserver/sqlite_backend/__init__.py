@@ -186,6 +186,8 @@ class SqliteBackend(MemoryBackend):
                 erased = r.log.stored_message(stored.get("id", ""))
                 if erased is not None:
                     journal.write(tables.ENTRY_PUT, (room, erased["offset"], tables.encode(erased)))
+            elif stored["kind"] == "cleared":
+                journal.write(tables.ENTRIES_TRIM, (room, offset - 1))
         if offset % TRIM_EVERY == 0:
             journal.write(tables.ENTRIES_TRIM, (room, offset - self._history_size))
         # Delivered (to everyone, in offset order) and acknowledged once committed.
