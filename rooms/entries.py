@@ -159,6 +159,7 @@ EVENT_KINDS: Final = (
             "agreed",
             "reaction",
             "checkin",
+            "cleared",
         }
     )
     | MEETING_KINDS

@@ -19,6 +19,7 @@ Pure: no I/O; time is an argument (ms since the epoch).
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from typing import Final, TypedDict
 
 from rooms.entries import MessageEntry, UserInfo
@@ -351,6 +352,21 @@ def _settle_turn(out: Meeting, now_ms: int) -> Meeting:
     rnd["turn_ends_ms"] = now_ms + rnd["share_s"] * 1000 if rnd["share_s"] else 0
     out["turn"] = rnd["order"][rnd["index"]]["id"]
     return out
+
+
+def join_order(
+    speakers: list[Speaker], entries: Iterable[Mapping[str, object]], session_id: str
+) -> list[Speaker]:
+    """A round's order "as people joined the session": those who accepted this session's
+    agreement, in the order they did (its ``agreed`` events in the log), then anyone else
+    present, in the order given."""
+    joined: dict[str, int] = {}
+    for entry in entries:
+        if entry.get("kind") == "agreed" and entry.get("session_id") == session_id:
+            joined.setdefault(str(entry.get("user_id")), len(joined))
+    late = len(joined)
+    ranked = sorted(enumerate(speakers), key=lambda p: (joined.get(p[1]["id"], late), p[0]))
+    return [speaker for _, speaker in ranked]
 
 
 def up_next(m: Meeting) -> str:

@@ -11,6 +11,7 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
+import { newClientId } from "./lib.js";
 import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
@@ -100,7 +101,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     ["check_out", "Check-out"],
   ]);
   const roundOrderSel = select("round-order-kind", "Order", [
-    ["join", "As listed"],
+    ["join", "As they joined"],
     ["shuffled", "Shuffled"],
   ]);
   const shareSel = select("round-share", "Each share", SHARE_TIMES.map(([s, t]) => [String(s), t]));
@@ -183,7 +184,7 @@ export function createMeetingPanel({ store, request, feedback }) {
       event.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      const ack = await feedback.act(sendBtn, "message", { text, client_id: crypto.randomUUID(), thread: memberId }, null);
+      const ack = await feedback.act(sendBtn, "message", { text, client_id: newClientId(), thread: memberId }, null);
       if (ack && ack.ok) input.value = "";
     });
     close.addEventListener("click", () => send(close, "checkin_close", { user_id: memberId }, "Private check-in closed."));

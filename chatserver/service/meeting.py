@@ -67,6 +67,7 @@ from rooms.meeting import (
     end_round,
     end_session,
     is_live,
+    join_order,
     join_round,
     leave_round,
     mark_win,
@@ -91,6 +92,7 @@ from rooms.meeting_rules import (
     check_win,
 )
 from rooms.policy import Refusal, is_facilitator
+from rooms.recovery import Since
 from rooms.signals import REACT, REPORT, SignalLimiter
 from rooms.state import RoomState
 
@@ -99,6 +101,8 @@ log = logging.getLogger(__name__)
 # A meeting change worked out again this many times when others changed it meanwhile.
 CHANGE_ATTEMPTS: Final = 6
 TIMER_CHECK_S: Final = 0.5
+# Entries read for a round's join order when the log cannot be read whole from its start.
+ROUND_ORDER_READ: Final = 1000
 SUPPORT_CONFIRMATION: Final = (
     "A facilitator has been told and will check in with you privately. "
     "If you are in danger now, call your local emergency number."
@@ -291,6 +295,11 @@ class MeetingFlow:
         ]
         if req.shuffled:
             random.SystemRandom().shuffle(order)
+        else:
+            # As people joined the session: the order they accepted its agreement in.
+            snap = await self._log.snapshot(req.room, self._clock())
+            read = await self._log.read(req.room, Since(0, snap.epoch), ROUND_ORDER_READ)
+            order = join_order(order, read.entries, snap.state.meeting["session_id"])
 
         def work(m: Meeting, _: RoomState, now: int) -> Change:
             _refuse(check_round_start(m, len(order)))

@@ -255,3 +255,15 @@ async def test_a_member_is_refused_every_facilitator_control_and_a_shuffled_roun
     assert (await call(room.sam, "round_start"))["error"]["code"] == "forbidden"  # one at a time
     # Nothing the member tried changed the meeting: the session is still on its first phase.
     assert began["meeting"]["phase"] == 0 and began["meeting"]["status"] == "live"
+
+
+async def test_a_round_in_join_order_follows_who_joined_the_session_first(room: Room) -> None:
+    assert (await call(room.sam, "session_start", agenda=AGENDA))["ok"]
+    for member in (room.bea, room.alex):  # Bea joins the session (accepts) before Alex
+        await member.wait_for("room_event", kind("session_started"))
+        assert (await call(member, "agree"))["ok"]
+    cara = await room.member("cara")  # here, but has not accepted the agreement yet
+    assert (await cara.call("join", {"room": "r1"}))["ok"]
+    assert (await call(room.sam, "round_start", order="join"))["ok"]
+    began = await room.alex.wait_for("room_event", kind("round_started"))
+    assert [s["id"] for s in began["meeting"]["round"]["order"]] == ["bea", "alex", "cara"]
