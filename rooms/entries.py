@@ -163,6 +163,7 @@ EVENT_KINDS: Final = (
             "reaction",
             "checkin",
             "reactions_off",
+            "cleared",
         }
     )
     | MEETING_KINDS

@@ -81,6 +81,12 @@ class RoomLog:
         elif stored["kind"] == "deleted":
             self._deleted.add(stored.get("id", ""))
             self._erase(stored.get("id", ""))
+        elif stored["kind"] == "cleared":
+            # The conversation is purged: the log begins again at this event (a member
+            # recovering from before it gets the latest page, as after a trim).
+            self._entries = deque([stored])
+            self._deleted.clear()
+            self._by_client_id.clear()
         return stored
 
     def _erase(self, msg_id: str) -> None:
@@ -109,6 +115,11 @@ class RoomLog:
             if "kind" not in entry and entry["id"] == msg_id:
                 return None if msg_id in self._deleted else entry
         return None
+
+    def showing(self, msg_id: str) -> list[Entry]:
+        """The retained entries that show a message: the message itself and any `pinned`
+        event carrying a copy of it (what must go when its words are erased)."""
+        return [e for e in self._entries if _message_id(e) == msg_id]
 
     def read(self, since: Since | None, page: int) -> ReadResult:
         plan = plan_read(
@@ -144,3 +155,14 @@ def _message_id(entry: Entry) -> str | None:
     if "kind" not in entry:
         return entry["id"]
     return entry.get("id") if entry["kind"] == "pinned" else None
+
+
+def without_words(entry: Entry) -> Entry:
+    """A copy of an entry showing a deleted message, with the message's text gone: what a
+    store keeps of it once it is deleted (the entry stays, hidden, so offsets still hold)."""
+    if "kind" not in entry:
+        return {**entry, "text": ""}
+    copy = entry.copy()
+    if "entry" in copy:
+        copy["entry"] = {**copy["entry"], "text": ""}
+    return copy

@@ -120,6 +120,7 @@ export function reduceMeeting(slice, event, state) {
         return { ...slice, agreed: String(e.session_id) };
       }
       if (e.kind === "reaction") return { ...slice, reactions: foldReaction(slice.reactions, e) };
+      if (e.kind === "cleared") return slice.reactions.size ? { ...slice, reactions: new Map() } : slice;
       return slice;
     }
     default:

@@ -127,6 +127,13 @@ class RedisBus(RedisLog):
         self._listen_task: asyncio.Task[None] | None = None
         self.gap_repairs = 0
 
+    async def ready(self) -> bool:
+        if self._cluster is not None:
+            # The cluster answers: one master down (its replica about to take over) stops
+            # only its own rooms, not this worker, so the load balancer keeps it.
+            return any(shard.connection is not None for shard in self._shards.values())
+        return await super().ready()
+
     async def publish(self, room: str, delivery: Delivery) -> None:
         await self._publish(room_keys(room)["channel"], ephemeral_frame(delivery))
 

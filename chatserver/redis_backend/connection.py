@@ -157,10 +157,6 @@ class RedisConnection:
     async def ready(self) -> bool:
         if not self._connected.is_set():
             return False
-        if self._cluster is not None:
-            # Every master is subscribed to (bus.py): the cluster answered. One master
-            # down (its replica about to take over) is not this worker's unreadiness.
-            return True
         try:
             await self._call(self._redis.ping())
         except BackendUnavailable:

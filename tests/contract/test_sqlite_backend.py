@@ -275,3 +275,40 @@ async def test_a_session_in_progress_is_there_after_a_reopen(
         assert m.due(state.meeting, NOW + 60_000) == m.TURN_TIMEOUT
     finally:
         await again.close()
+
+
+async def test_a_deleted_messages_words_leave_the_file(store: SqliteBackend, path: Path) -> None:
+    """Deleted (by a facilitator, or erased by its author): hidden from the history, and
+    its text gone from the file, pinned copies included; offsets and the room go on."""
+    said = await append(store, msg("my address is 12 Elm Road"))
+    kept = await append(store, msg("a word that stays"))
+    await append(store, event("pinned", id=said["id"], entry=said))
+    await append(store, event("deleted", id=said["id"], reason="removed by its author"))
+    await store.journal.durable()
+    with sqlite3.connect(path) as db:
+        bodies = [body for (body,) in db.execute("SELECT body FROM entries")]
+    assert len(bodies) == 4 and not [b for b in bodies if "Elm Road" in b]
+    assert [b for b in bodies if "a word that stays" in b]
+    await store.close()
+    again = await reopened(path)
+    try:
+        read = await again.read("r1", None, 50)
+        assert said["id"] not in {e.get("id") for e in read.entries if "kind" not in e}
+        assert kept in read.entries
+        assert await again.get_message("r1", said["id"]) is None
+        assert (await again.snapshot("r1", NOW)).state.pins == {}
+    finally:
+        await again.close()
+
+
+async def test_a_second_process_on_the_same_file_is_refused(
+    store: SqliteBackend, path: Path
+) -> None:
+    """Each embedded server keeps the rooms in memory: two on one file would overwrite
+    each other's rows. The second is refused at start, saying why."""
+    second = SqliteBackend(path)
+    with pytest.raises(RuntimeError, match="in use by another huddle process"):
+        await second.start()
+    await store.close()
+    await second.start()  # the first one has let go
+    await second.close()

@@ -17,7 +17,7 @@ import pytest
 from chatserver.redis_backend.keys import room_keys
 from tests.cluster import Member, Worker
 from tests.redis_cluster import RedisClusterProcesses
-from tests.system.test_cluster import assert_exactly_once_in_order, settle
+from tests.system.test_cluster import assert_exactly_once_in_order, readyz, settle
 
 # Rooms whose slots are on three different masters of a fresh cluster (slots 0-5460,
 # 5461-10922, 10923-16383): checked by the first test.
@@ -127,6 +127,9 @@ async def test_a_master_killed_mid_stream_loses_no_acked_message(
         before = len(acked)
         killed_at = time.monotonic()
         victim.kill()
+        # One master down stops its own rooms, not the workers: the load balancer keeps them.
+        await asyncio.sleep(0.5)
+        assert [await asyncio.to_thread(readyz, w.address) for w in workers] == [200, 200]
         # Sends resume by themselves: acks again within 10 s of the kill.
         deadline = killed_at + 10
         while time.monotonic() < deadline and not any(t > killed_at + 0.2 for t in acked_at):
