@@ -17,7 +17,7 @@ remembers once a message is accepted); the report gives the median and the 99th 
 per message over all rounds, in microseconds, the best round's median, and a calibration:
 how long a fixed pure-Python loop (1M additions) took around each round, so figures from
 machines of different speed (or a shared VM at a busy moment) can be compared.
-Targets: median <= 50 us, p99 <= 200 us.
+Targets: median <= 60 us, p99 <= 300 us (issue 16; 50 / 200 before the learned model).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ EXTRA_DIRTY = (
     "call me on 0\u20077\u20079\u20071\u20071 1\u20072\u20073\u20074\u20075\u20076",
 )
 TARGET = 200
-TARGET_MEDIAN_US = 50
-TARGET_P99_US = 200
+TARGET_MEDIAN_US = 60
+TARGET_P99_US = 300
 
 
 def load(kind: str) -> list[str]:
@@ -85,9 +85,9 @@ def calibrate() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def run(kind: str, messages: int, rounds: int) -> dict[str, float | int | str]:
+def run(kind: str, messages: int, rounds: int, learned: bool) -> dict[str, float | int | str]:
     texts = load(kind)
-    pipeline = default_pipeline()
+    pipeline = default_pipeline(learned=learned)
     policy = ModerationPolicy()
     now = 1_700_000_000.0
     contexts = []
@@ -104,7 +104,8 @@ def run(kind: str, messages: int, rounds: int) -> dict[str, float | int | str]:
     actions: dict[str, int] = {}
     for r in range(rounds):
         loops.append(calibrate())
-        pipeline = default_pipeline()  # fresh rate and duplicate state, same lists
+        # fresh rate, duplicate and recent-message state, same lists and model
+        pipeline = default_pipeline(learned=learned)
         shift = (r + 1) * 1e7
         batch = [
             MessageContext(c.room, c.sender_id, c.role, c.text, c.now + shift, c.policy)
@@ -143,14 +144,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="messages per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--lists-only", action="store_true", help="without the learned model (for an A/B)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     default_pipeline()  # compile the lists once, outside the timings
     compile_s = time.perf_counter() - started
-    results = [run(kind, args.messages, args.rounds) for kind in ("clean", "dirty")]
+    learned = not args.lists_only
+    results = [run(kind, args.messages, args.rounds, learned) for kind in ("clean", "dirty")]
     print(
         f"python {platform.python_version()} on {platform.machine()}; lists compiled in "
-        f"{compile_s:.1f} s; {args.rounds} rounds x {args.messages} messages per kind"
+        f"{compile_s:.1f} s; {args.rounds} rounds x {args.messages} messages per kind; "
+        f"{'with the learned model' if learned else 'lists only'}"
     )
     print("calibration: a 1M-iteration Python loop takes ~25-40 ms on a current laptop core\n")
     header = "kind    median_us  p90_us  p99_us  max_us  best_round_median  loop_ms  actions"

@@ -45,6 +45,7 @@ from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate, client_address
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
+from moderation.learned import default_model
 from moderation.policy import available_policies
 from rooms.entries import user_info
 from rooms.signals import default_limits
@@ -181,6 +182,9 @@ def create_app(
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
+    pipeline = default_pipeline()
+    # Which learned moderation model this worker judges with, and what it was trained on.
+    log.info("%s", default_model().describe())
     # Each group's policy and crisis lines, as its organiser chose them (the deployment's
     # limits over each policy file, as over the deployment's own).
     room_policies = RoomPolicies(
@@ -189,7 +193,7 @@ def create_app(
     service = ChatService(
         backend,
         fanout,
-        pipeline=default_pipeline(),
+        pipeline=pipeline,
         policy=policy,
         room_policy=room_policies,
         metrics=metrics,

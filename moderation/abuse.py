@@ -6,14 +6,20 @@ you") is abuse, not a crisis statement. Mild swearing is allowed by default — 
 about pain — and masked ("f***") when the room policy sets mask_swearing (MODIFY, rule
 abuse.swearing, with a notice).
 
-Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIFY).
+Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIFY);
+abuse.learned (BLOCK): no listed phrase, but the learned model (moderation/learned.py)
+reads a member's message as a threat or an insult aimed at someone. abuse.unsure (FLAG,
+alert abuse): it reads as abuse, but it may also be the sender's own crisis ("k.y.s. is
+what i tell myself every morning", "👋🪦 see u never"): crisis language is never
+refused, so it is delivered and the facilitators decide.
 """
 
 from moderation.context import MessageContext
 from moderation.crisis import crisis_hits, sections_of
+from moderation.learned import Scorer, Scores
 from moderation.lexicon import Hit
-from moderation.scanning import Scanner, effective
-from moderation.verdict import ALLOW, Verdict, block, modify
+from moderation.scanning import Scan, Scanner, effective
+from moderation.verdict import ALLOW, Verdict, block, flag, modify
 
 _BLOCK_ORDER = ("threat", "slur", "harassment")
 # List sections that share a rule id.
@@ -37,6 +43,24 @@ _BLOCKS = {
     section: block(f"abuse.{section}", "blocked", reason, alert="abuse")
     for section, reason in _REASONS.items()
 }
+_LEARNED = block(
+    "abuse.learned",
+    "blocked",
+    _REASONS["harassment"],
+    alert="abuse",
+    alert_reason=(
+        "A message was not sent: it reads as an insult or a threat aimed at someone, "
+        "though it uses none of the listed phrases."
+    ),
+)
+_UNSURE = flag(
+    "abuse.unsure",
+    "This message may be aimed at someone, or may be about how the sender feels.",
+    alert="abuse",
+)
+# A crisis score at or above this (well under the crisis threshold) is doubt enough not
+# to refuse a message that reads as abuse: it may be the sender's own crisis.
+_CRISIS_DOUBT = 0.3
 SWEARING_NOTICE = (
     "This room keeps language gentle, so some words in your message were masked. "
     "The rest of your message was delivered as you wrote it."
@@ -46,27 +70,33 @@ SWEARING_NOTICE = (
 class AbuseStage:
     name = "abuse"
 
-    def __init__(self, scanner: Scanner | None = None) -> None:
+    def __init__(self, scanner: Scanner | None = None, scorer: Scorer | None = None) -> None:
         self._scanner = scanner if scanner is not None else Scanner()
+        self._scorer = scorer
 
     def check(self, ctx: MessageContext) -> Verdict:
         policy = ctx.policy
         scan = self._scanner.scan(ctx.text)
         hits = effective(scan, policy.abuse_lists)
+        crisis: list[Hit] | None = None
         if hits:
             # Never refuse someone's own crisis statement: a harassment phrase that
             # overlaps one ("I just want to die") is not aimed at anyone.
-            crisis_found = crisis_hits(scan, policy.crisis_lists)
-            crisis = [
-                hit
-                for hit, section in zip(crisis_found, sections_of(scan, crisis_found), strict=True)
-                if section != "others"
-            ]
+            crisis = self._own_crisis(scan, policy.crisis_lists)
             hits = [hit for hit in hits if not _overlaps_any(hit, crisis)]
         sections = {_RULES.get(hit.entry.section, hit.entry.section) for hit in hits}
+        scorer = None if ctx.is_facilitator else self._scorer
         for section in _BLOCK_ORDER:
             if section in sections:
+                if scorer is not None and _sounds_like_own_crisis(scorer.scores(ctx.written)):
+                    return _UNSURE
                 return _BLOCKS[section]
+        if scorer is not None and scorer.says(ctx, "abuse"):
+            if crisis is None:
+                crisis = self._own_crisis(scan, policy.crisis_lists)
+            if crisis or scorer.scores(ctx.written).crisis >= _CRISIS_DOUBT:
+                return _UNSURE
+            return _LEARNED
         if not policy.mask_swearing:
             return ALLOW
         swears = [hit for hit in scan.hits_for(policy.swearing_lists) if hit.entry.near is None]
@@ -78,6 +108,21 @@ class AbuseStage:
         return modify(
             "abuse.swearing", masked, "Strong language was masked.", notice=SWEARING_NOTICE
         )
+
+    @staticmethod
+    def _own_crisis(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:
+        found = crisis_hits(scan, lists)
+        return [
+            hit
+            for hit, section in zip(found, sections_of(scan, found), strict=True)
+            if section != "others"
+        ]
+
+
+def _sounds_like_own_crisis(scores: Scores) -> bool:
+    """A listed abuse phrase the model hears as the sender's own crisis more than as
+    abuse ("k.y.s. is what i tell myself every morning")."""
+    return scores.crisis >= 0.5 and scores.crisis > scores.abuse
 
 
 def _overlaps_any(hit: Hit, others: list[Hit]) -> bool:

@@ -11,7 +11,12 @@ dates, pain scores (7/10), blood pressure (120/80).
 Facilitators are exempt: they share service numbers and resources.
 
 Rules (the most telling one names the verdict): contact.phone, contact.email,
-contact.handle, contact.invite.
+contact.handle, contact.invite. A handle right after a masked platform word or invitation
+("add me on insta — jo smith88") is masked with it: platform word, separators and handle.
+contact.elsewhere (HOLD, alert contact): nothing above matched, but the learned model
+(moderation/learned.py) reads a member's message as taking the conversation elsewhere or
+giving a way to be found (a name to search for, an address); it waits for a facilitator,
+so no identifier of an unforeseen shape reaches the room.
 """
 
 import re
@@ -23,10 +28,11 @@ from phonenumbers import NumberParseException, is_possible_number, parse
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
+from moderation.learned import Scorer
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.policy import ModerationPolicy
 from moderation.scanning import Scanner
-from moderation.verdict import ALLOW, Verdict, modify
+from moderation.verdict import ALLOW, Verdict, hold, modify
 
 _LISTS = ("contact",)
 _LABELS = {
@@ -169,8 +175,9 @@ class _Mask:
 class ContactStage:
     name = "contact"
 
-    def __init__(self, scanner: Scanner | None = None) -> None:
+    def __init__(self, scanner: Scanner | None = None, scorer: Scorer | None = None) -> None:
         self._scanner = scanner if scanner is not None else Scanner()
+        self._scorer = scorer
 
     def check(self, ctx: MessageContext) -> Verdict:
         if ctx.is_facilitator:
@@ -203,8 +210,11 @@ class ContactStage:
         if wanted.any():
             masks.extend(_detect(text, wanted, ctx.policy))
         if not masks:
+            scorer = self._scorer
+            if scorer is not None and scorer.says(ctx, "contact"):
+                return _ELSEWHERE
             return ALLOW
-        masked, kinds = _apply(text, masks)
+        masked, kinds = _apply(text, _with_trailing_handles(text, masks))
         rule = next(kind for kind in _ORDER if kind in kinds)
         return modify(
             f"contact.{rule}",
@@ -216,6 +226,47 @@ class ContactStage:
 
 
 _NO_SECTIONS: frozenset[str] = frozenset()
+_ELSEWHERE = hold(
+    "contact.elsewhere",
+    "This message may invite someone to talk outside the group or say how to find the sender.",
+    notice=(
+        "Your message looks like a way to reach you outside the group, so a facilitator will "
+        "look at it before the group sees it. To keep everyone safe, contact details and "
+        "invitations to talk elsewhere aren't shared here; a facilitator can help if you'd "
+        "like to stay in touch with someone."
+    ),
+    alert="contact",
+)
+# A handle-shaped word right after a masked platform word or invitation, across
+# separators ("add me on insta - jo_smith", "snap: @jo"): masked with it.
+_TRAILING_HANDLE = re.compile(r"[\s:;,=@\-\u2013\u2014>]{0,4}(@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29})")
+_PLATFORM_END = re.compile(_PLATFORM + r"\s*$", re.IGNORECASE)
+
+
+def _with_trailing_handles(text: str, masks: list[_Mask]) -> list[_Mask]:
+    out = list(masks)
+    for mask in masks:
+        if mask.kind not in _JOINABLE or not _PLATFORM_END.search(text, mask.start, mask.end):
+            continue
+        match = _TRAILING_HANDLE.match(text, mask.end)
+        if match is None:
+            continue
+        word = match.group(1)
+        if word.lstrip("@").lower().rstrip(".") in _NOT_TRAILING:
+            continue
+        out.append(_Mask(mask.start, match.end(), mask.kind))
+    return out
+
+
+# Words after "dm me on insta" that are the sentence going on, not a username.
+_NOT_AFTER_PLATFORM = frozenset(
+    str.split(
+        "if x xx xxx please pls plz lol haha thanks thank ty tonight today tomorrow later "
+        "sometime anytime whenever then instead too as for to with because cos cause coz "
+        "hun hon babe love lovely mate guys everyone anyone cheers soon now"
+    )
+)
+_NOT_TRAILING = _NOT_HANDLES | _NOT_AFTER_PLATFORM
 
 
 class _Wanted(NamedTuple):

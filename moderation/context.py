@@ -46,6 +46,9 @@ class MessageContext:
     now: float  # seconds; the caller's clock, so stages stay pure and tests control time
     policy: ModerationPolicy
     gate: RoomGate = RoomGate()  # room state for the gate and slow mode; open by default
+    # The text as the sender wrote it (tidied), before any stage rewrote it; None until a
+    # stage does. An offer of medicine is still an offer once its "dm me" was masked.
+    original: str | None = None
 
     def __post_init__(self) -> None:
         # An unexpected role (e.g. "Facilitator") must not silently grant or deny exemptions.
@@ -62,6 +65,12 @@ class MessageContext:
         What dataclasses.replace(ctx, text=text) returns, at a fraction of its cost: replace
         inspects the fields on every call, and the pipeline does this for every MODIFY.
         """
+        original = self.text if self.original is None else self.original
         return MessageContext(
-            self.room, self.sender_id, self.role, text, self.now, self.policy, self.gate
+            self.room, self.sender_id, self.role, text, self.now, self.policy, self.gate, original
         )
+
+    @property
+    def written(self) -> str:
+        """The text as the sender wrote it, before any stage masked part of it."""
+        return self.text if self.original is None else self.original

@@ -96,4 +96,8 @@ def parse_tsv(lines: Iterable[str], writer: str, batch: str) -> Iterator[Record]
         rules = label.split(",")
         concerns = frozenset(_RULE_CONCERNS[r] for r in rules if r in _RULE_CONCERNS)
         family = "third_person" if "crisis.others" in rules else ""
+        if rules == ["crisis.hopeless"]:
+            # Despair without talk of dying: flagged by the lists (no priority), but not
+            # what the corpus writers call crisis ("at risk now"), nor venting either.
+            family = "hopeless"
         yield Record(text.replace("\\n", "\n"), concerns, family=family, writer=writer, batch=batch)

@@ -22,6 +22,15 @@ Rules (priority order):
 - crisis.self_harm FLAG, alert crisis, priority
 - crisis.hopeless  FLAG, alert crisis (not priority: despair, without talk of dying)
 - crisis.others    FLAG, alert crisis (not priority)
+- crisis.learned   FLAG, alert crisis, priority: no listed phrase, but the learned model
+                   (moderation/learned.py) reads it as the sender being at risk
+- crisis.mention   FLAG, alert crisis (not priority): a listed phrase, but the learned
+                   model reads the message as a past crisis that is over, someone else's,
+                   or the crisis line as a resource ("two years ago I wanted to die")
+- crisis.context   FLAG, alert crisis, priority: no single message said it, but the
+                   member's last few messages read together do (moderation/recent.py);
+                   the facilitators' alert says so in words
+The learned model only judges members' messages (facilitators post about crisis lines).
 """
 
 from functools import lru_cache
@@ -29,10 +38,12 @@ from typing import NamedTuple
 
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
+from moderation.learned import Scorer
 from moderation.lexicon import Hit
 from moderation.policy import ModerationPolicy
+from moderation.recent import RecentMessages, Seen
 from moderation.scanning import Scan, Scanner, effective
-from moderation.verdict import ALLOW, Verdict, flag, hold
+from moderation.verdict import ALLOW, Action, Verdict, flag, hold
 
 # Severity order of the sender's own statements; the first found decides the rule.
 _SELF_ORDER = ("suicidal", "overdose", "self_harm", "hopeless")
@@ -65,6 +76,14 @@ _ASKING_WORDS = _folded("anyone anybody who")
 _REASON_SELF = "This message talks about wanting to die, suicide or self-harm."
 _REASON_HOPELESS = "This message sounds like the sender may be feeling hopeless."
 _REASON_OTHERS = "This message talks about someone else who may be at risk, or about suicide."
+_REASON_LEARNED = (
+    "This message reads like someone who may be thinking about ending their life or "
+    "not keeping themselves safe, though it uses none of the usual words for it."
+)
+_REASON_MENTION = (
+    "This message mentions suicide or a crisis, but reads as something in the past, about "
+    "someone else, or about a crisis line, not as the sender being at risk now."
+)
 _REASON_METHOD = (
     "This message includes details about ways of ending a life, so a facilitator will "
     "look at it before the group sees it."
@@ -112,21 +131,62 @@ def notice_for_others(policy: "ModerationPolicy | _LinesOnly") -> str:
 class CrisisStage:
     name = "crisis"
 
-    def __init__(self, scanner: Scanner | None = None) -> None:
+    def __init__(
+        self,
+        scanner: Scanner | None = None,
+        scorer: Scorer | None = None,
+        recent: RecentMessages | None = None,
+    ) -> None:
         self._scanner = scanner if scanner is not None else Scanner()
+        self._scorer = scorer
+        # Context needs the learned score of every message, so it comes with a scorer.
+        self._recent = recent if scorer is not None else None
 
     def check(self, ctx: MessageContext) -> Verdict:
+        return self.judge(ctx)[0]
+
+    def judge(self, ctx: MessageContext) -> tuple[Verdict, Seen | None]:
+        """The verdict, and what to remember of the message once it is accepted (its
+        crisis score, for reading the member's next messages in context)."""
+        verdict = self._decide(ctx)
+        recent, scorer = self._recent, self._scorer
+        if recent is None or scorer is None or ctx.is_facilitator:
+            return verdict, None
+        score = scorer.scores(ctx.written).crisis
+        seen = recent.seen(ctx, score) if score >= recent.least else None
+        if verdict.action is Action.ALLOW or verdict.rule == "crisis.hopeless":
+            pattern = recent.pattern(ctx, score, scorer.model.thresholds[0])
+            if pattern is not None:
+                return _in_context(pattern.reason(), ctx.policy.crisis_lines), seen
+        return verdict, seen
+
+    def remember(self, memo: object) -> None:
+        if self._recent is not None and isinstance(memo, Seen):
+            self._recent.remember(memo)
+
+    def _decide(self, ctx: MessageContext) -> Verdict:
         policy = ctx.policy
         scan = self._scanner.scan(ctx.text)
         hits = crisis_hits(scan, policy.crisis_lists)
-        if not hits:
-            return ALLOW
-        found = classify(scan, hits)
+        found = classify(scan, hits) if hits else set()
+        scorer = None if ctx.is_facilitator else self._scorer
         if "method" in found:
             return _verdict("method", policy.crisis_lines)
         for section in _SELF_ORDER:
             if section in found:
+                if (
+                    section in _PRIORITY
+                    and scorer is not None
+                    and scorer.scores(ctx.written).crisis < scorer.model.crisis_floor
+                ):
+                    # The lists heard "wanted to die"; the model reads it as over, someone
+                    # else's, or a resource: support offered, no priority alert.
+                    return _verdict("mention", policy.crisis_lines)
+                if section == "hopeless" and scorer is not None and scorer.says(ctx, "crisis"):
+                    return _verdict("learned", policy.crisis_lines)
                 return _verdict(section, policy.crisis_lines)
+        if scorer is not None and scorer.says(ctx, "crisis"):
+            return _verdict("learned", policy.crisis_lines)
         if "others" in found and not ctx.is_facilitator:
             return _verdict("others", policy.crisis_lines)
         return ALLOW
@@ -149,12 +209,36 @@ def _verdict(section: str, lines: tuple[tuple[str, str], ...]) -> Verdict:
         return flag(
             "crisis.others", _REASON_OTHERS, notice=notice_for_others(policy), alert="crisis"
         )
+    if section == "mention":
+        return flag(
+            "crisis.mention", _REASON_MENTION, notice=notice_for_self(policy), alert="crisis"
+        )
+    if section == "learned":
+        return flag(
+            "crisis.learned",
+            _REASON_LEARNED,
+            notice=notice_for_self(policy),
+            alert="crisis",
+            priority=True,
+        )
     return flag(
         f"crisis.{section}",
         _REASON_HOPELESS if section == "hopeless" else _REASON_SELF,
         notice=notice_for_self(policy),
         alert="crisis",
         priority=section in _PRIORITY,
+    )
+
+
+def _in_context(why: str, lines: tuple[tuple[str, str], ...]) -> Verdict:
+    return Verdict(
+        Action.FLAG,
+        "crisis.context",
+        reason="Read together with their recent messages, this member may be at risk.",
+        notice=notice_for_self(_LinesOnly(lines)),
+        alert="crisis",
+        priority=True,
+        alert_reason=why,
     )
 
 

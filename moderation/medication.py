@@ -6,10 +6,16 @@ Sharing pain medication is common and well meant in pain communities, and danger
 (interactions, overdose, diversion). Talking about one's own prescription, doses, side
 effects or a pharmacy is not sourcing and passes.
 
-Rules: medication.offer, medication.share, medication.request.
+Rules: medication.offer, medication.share, medication.request; medication.learned: no
+listed phrase, but the learned model (moderation/learned.py) reads a member's message as
+selling, swapping, passing on or brokering medicine.
+
+The lists and the model read the message as the sender wrote it, before contact details
+were masked: "selling my spare gabbies, dm me" is held even though "dm me" was hidden.
 """
 
 from moderation.context import MessageContext
+from moderation.learned import Scorer
 from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
@@ -26,18 +32,23 @@ NOTICE = (
 class MedicationStage:
     name = "medication"
 
-    def __init__(self, scanner: Scanner | None = None) -> None:
+    def __init__(self, scanner: Scanner | None = None, scorer: Scorer | None = None) -> None:
         self._scanner = scanner if scanner is not None else Scanner()
+        self._scorer = scorer
 
     def check(self, ctx: MessageContext) -> Verdict:
-        scan = self._scanner.scan(ctx.text)
-        hits = scan.effective(ctx.policy.medication_lists)
-        if not hits:
-            return ALLOW
+        lists = ctx.policy.medication_lists
+        hits = self._scanner.scan(ctx.text).effective(lists)
+        if not hits and ctx.original is not None:
+            # A stage masked part of the text (a "dm me"): the offer is in what was written.
+            hits = self._scanner.scan(ctx.original).effective(lists)
         sections = {hit.entry.section for hit in hits}
         for section in _ORDER:
             if section in sections:
                 return _HOLDS[section]
+        scorer = self._scorer
+        if scorer is not None and not ctx.is_facilitator and scorer.says(ctx, "medication_sale"):
+            return _HOLDS["learned"]
         return ALLOW
 
 
@@ -49,5 +60,5 @@ _HOLDS = {
         notice=NOTICE,
         alert="medication",
     )
-    for section in _ORDER
+    for section in (*_ORDER, "learned")
 }

@@ -1,5 +1,6 @@
 """Run the moderation stages in order and combine their verdicts into one outcome."""
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -10,10 +11,12 @@ from moderation.context import MessageContext
 from moderation.crisis import CrisisStage
 from moderation.duplicate import DuplicateStage
 from moderation.gate import GateStage
+from moderation.learned import Scorer
 from moderation.lexicon import Lexicon
 from moderation.links import LinkStage
 from moderation.medication import MedicationStage
 from moderation.rate import RateStage
+from moderation.recent import RecentMessages
 from moderation.scanning import CanonicalStage, Scanner
 from moderation.shape import ShapeStage, tidy
 from moderation.stage import Remembering, Stage
@@ -60,7 +63,8 @@ class Pipeline:
     def run(self, ctx: MessageContext) -> Outcome:
         # Whitespace is normalised before any stage looks (not a verdict: see shape.tidy).
         tidied = tidy(ctx.text)
-        current = ctx if tidied == ctx.text else ctx.with_text(tidied)
+        # Tidying is not a rewrite by a stage: the tidied text is what the sender wrote.
+        current = ctx if tidied == ctx.text else dataclasses.replace(ctx, text=tidied)
         verdicts: list[Verdict] = []
         memos: list[tuple[Remembering, object]] = []
         for stage, remembering in self._steps:
@@ -113,7 +117,7 @@ def _overall_action(verdicts: Sequence[Verdict], *, text_changed: bool) -> Actio
     return Action.MODIFY if text_changed else Action.ALLOW
 
 
-def default_pipeline(lexicon: Lexicon | None = None) -> Pipeline:
+def default_pipeline(lexicon: Lexicon | None = None, *, learned: bool = True) -> Pipeline:
     """The stages every room runs, in DESIGN §4 order:
 
     gate → shape → rate → duplicate → canonical → crisis → contact → link → abuse →
@@ -123,8 +127,14 @@ def default_pipeline(lexicon: Lexicon | None = None) -> Pipeline:
     one pipeline per process and reuse it for every message. The word and phrase lists
     are compiled once per process and shared (`lexicon`, default: every list shipped in
     moderation/data); each room's policy picks the lists its stages honour.
+
+    `learned` adds the learned second signal (moderation/learned.py, the model in
+    moderation/data read once per process) to the crisis, contact, abuse and medication
+    stages, OR-ed with the lists, and the crisis stage's reading of a member's recent
+    messages (moderation/recent.py). False: the lists alone.
     """
     scanner = Scanner(lexicon)
+    scorer = Scorer(scanner) if learned else None
     return Pipeline(
         [
             GateStage(),
@@ -132,10 +142,10 @@ def default_pipeline(lexicon: Lexicon | None = None) -> Pipeline:
             RateStage(),
             DuplicateStage(scanner),
             CanonicalStage(scanner),
-            CrisisStage(scanner),
-            ContactStage(scanner),
+            CrisisStage(scanner, scorer, RecentMessages()),
+            ContactStage(scanner, scorer),
             LinkStage(scanner),
-            AbuseStage(scanner),
-            MedicationStage(scanner),
+            AbuseStage(scanner, scorer),
+            MedicationStage(scanner, scorer),
         ]
     )

@@ -136,6 +136,7 @@ MEETING_KINDS: Final = frozenset(
         "round_ended",
         "status",
         "win",
+        "history",
     }
 )
 """Room events that change the meeting: each carries the meeting after it and is appended
@@ -159,6 +160,7 @@ EVENT_KINDS: Final = (
             "agreed",
             "reaction",
             "checkin",
+            "cleared",
         }
     )
     | MEETING_KINDS

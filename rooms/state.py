@@ -132,6 +132,8 @@ def state_change(entry: Entry) -> StateChange:
     if kind == "reaction":
         key = (entry.get("id"), entry.get("reaction"), entry.get("user_id"))
         return StateChange("reaction", key, bool(entry.get("on")))
+    if kind == "cleared":
+        return StateChange("cleared")
     return NO_CHANGE
 
 
@@ -169,6 +171,10 @@ def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
         state.agreed[a] = b
     elif op == "reaction":
         react(state.reactions, *a, on=b)
+    elif op == "cleared":
+        # A facilitator cleared the conversation: what pointed into it goes with it.
+        state.pins.clear()
+        state.reactions.clear()
     elif op == "checkin":
         if b:
             state.checkins.add(a)

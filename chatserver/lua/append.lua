@@ -144,6 +144,24 @@ elseif op == 'deleted' then
     end
     redis.call('XDEL', log, id)
   end
+elseif op == 'cleared' then
+  -- The conversation is purged: the log begins again at this event, and what pointed
+  -- into it (pins, deleted ids, reactions) goes with it.
+  -- Their senders' retry copies too (KEYS[5]: the room's client_id key prefix).
+  for _, kept in ipairs(redis.call('XRANGE', log, '-', '(' .. offset .. '-1')) do
+    local m = cmsgpack.unpack(kept[2][2])
+    if type(m) == 'table' and m.client_id and m.client_id ~= '' and m.user then
+      redis.call('DEL', KEYS[5] .. m.client_id .. ':' .. m.user.id)
+    end
+  end
+  redis.call('XTRIM', log, 'MINID', offset .. '-1')
+  redis.call('HSET', meta, 'first', offset)
+  redis.call('DEL', KEYS[6], KEYS[7])
+  for _, field in ipairs(redis.call('HKEYS', meta)) do
+    if string.sub(field, 1, 3) == 'rx\t' then
+      redis.call('HDEL', meta, field)
+    end
+  end
 elseif op == 'removed' then
   redis.call('SADD', KEYS[8], a)
 elseif op == 'readmitted' then

@@ -88,6 +88,7 @@ class Controls:
             "pin": self.pin,
             "unpin": self.unpin,
             "delete": self.delete,
+            "clear": self.clear,
             "lower_hands": self.lower_hands,
             "review": self.review,
             "report": self.report,
@@ -256,6 +257,15 @@ class Controls:
         audit = self._audit(actor, "unpinned")
         audit["id"] = req.msg_id
         return await self._logged(req.room, actor, "unpinned", audit, id=req.msg_id)
+
+    async def clear(self, sid: str, data: object) -> LoggedAck:
+        """Purge the room's conversation: every message and event before this one is
+        erased from the store on every backend (members' clients empty their view; one
+        recovering from before it gets the room as it is now). The audit keeps only that
+        it happened. The group space (goals, wins, the shelf) is its members' and stays."""
+        room = parse_room(data).room
+        actor = self._facilitator(sid, room)
+        return await self._logged(room, actor, "cleared", self._audit(actor, "cleared"))
 
     async def delete(self, sid: str, data: object) -> LoggedAck:
         req = parse_message_ref(data)

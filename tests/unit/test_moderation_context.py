@@ -45,4 +45,7 @@ def test_with_text_keeps_every_other_field() -> None:
     # with_text spells the fields out for speed; a field added later must not be dropped.
     gate = RoomGate(muted=True, slow_mode_s=5, last_post_at=3.0)
     ctx = MessageContext("room-1", "user-1", "facilitator", "hello", 7.5, ModerationPolicy(), gate)
-    assert ctx.with_text("bye") == dataclasses.replace(ctx, text="bye")
+    # ... and it remembers what the sender wrote (the original), once, from the first rewrite.
+    assert ctx.with_text("bye") == dataclasses.replace(ctx, text="bye", original="hello")
+    assert ctx.with_text("bye").with_text("ciao").original == "hello"
+    assert ctx.written == "hello" and ctx.with_text("bye").written == "hello"

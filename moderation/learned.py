@@ -1,0 +1,281 @@
+"""The learned second signal: a compact linear model per concern over hashed word and
+character n-grams of the canonical text, OR-ed with the phrase lists by the stages.
+
+The lists catch what they contain and nothing else; on wording nobody wrote a phrase for,
+they miss about half of what matters (docs/moderation.md, "Evidence"). The model reads
+the same canonical view the lists match (`Scan`: look-alikes, accents, leetspeak and
+invisible characters folded), split into words, and adds up one weight per feature:
+
+- each word, and each pair of neighbouring words;
+- each run of 4 and 5 characters of a word written with a space on either side
+  (" gabbies " gives " gab", "gabb", ..., "ies ", " gabb", ...), which carries
+  misspellings, masked letters ("s*icide") and words it never saw whole. (Runs of 4 and
+  5 generalised best to a writer the model never saw: 3-5, 3-4, 2-5, 4-6 and 5-7 were
+  compared by training without one writer's batch and scoring it.)
+
+Features are hashed (CRC-32) into 2**bits buckets, so unseen words need no vocabulary.
+Each concern (crisis, abuse, medication sale, "take this elsewhere") has its own weights,
+stored as int8 with one scale per concern; a score is the logistic of
+`bias + sum(weights) / sqrt(number of features)`, and the decision threshold per concern
+was picked by `python -m moderation.train` on held-out writers of the training data.
+
+Inference is plain Python. A word's own features (the word and its character runs) are
+the same wherever it appears, so their summed weights are remembered per word (bounded);
+a message costs a split, one look-up per word and one hash per word pair.
+"""
+
+import itertools
+import json
+import math
+import re
+import zlib
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
+
+from moderation.context import MessageContext
+from moderation.corpus import CONCERNS
+from moderation.scanning import Scanner
+
+MODEL_FILE = "learned-model.bin"
+FORMAT = "huddle-linear-ngram/1"
+CHAR_SIZES = (4, 5)
+# Longer messages are scored on their first words: the cost stays bounded (p99), and a
+# crisis statement longer than this is rare in chat (the lists still read all of it).
+MAX_WORDS = 300
+# Words and word pairs remembered (~250 bytes each: at most ~10 MB per worker).
+_CACHE_LIMIT = 40_000
+
+
+class Scores(NamedTuple):
+    """Probability per concern that the message is one."""
+
+    crisis: float
+    abuse: float
+    medication_sale: float
+    contact: float
+
+
+def word_features(word: str, mask: int) -> list[int]:
+    """Buckets of one word's own features: the word, and its character runs."""
+    out = [zlib.crc32(b"w " + word.encode()) & mask]
+    padded = f" {word} "
+    length = len(padded)
+    for size in CHAR_SIZES:
+        for start in range(length - size + 1):
+            out.append(zlib.crc32(padded[start : start + size].encode()) & mask)
+    return out
+
+
+def pair_feature(first: str, second: str, mask: int) -> int:
+    return zlib.crc32(f"p {first} {second}".encode()) & mask
+
+
+def features(view: str, bits: int) -> list[int]:
+    """Every feature bucket of a canonical view, repeats kept (training reads this; the
+    scorer computes the same sum word by word)."""
+    mask = (1 << bits) - 1
+    words = view.split()[:MAX_WORDS]
+    out: list[int] = []
+    for word in words:
+        out.extend(word_features(word, mask))
+    out.extend(pair_feature(a, b, mask) for a, b in itertools.pairwise(words))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Weights per concern (int8, concern-major) and what they were trained on."""
+
+    version: str
+    data_digest: str  # digest of the training messages and labels
+    bits: int
+    scales: tuple[float, ...]  # weight = int8 * scale, per concern
+    biases: tuple[float, ...]
+    thresholds: tuple[float, ...]  # decide "yes" at or above, per concern
+    # Below this crisis score, a listed crisis phrase is read as a mention (past, someone
+    # else's, a resource) rather than the sender at risk now: no priority alert.
+    crisis_floor: float
+    weights: array  # type: ignore[type-arg]  # int8, len(CONCERNS) << bits
+    meta: dict[str, object]
+
+    def describe(self) -> str:
+        """One line for the start-up log."""
+        return (
+            f"learned moderation model {self.version} (training data {self.data_digest[:16]}, "
+            f"{len(self.weights) // 1024} KiB of weights, thresholds "
+            + ", ".join(f"{c} {t:.2f}" for c, t in zip(CONCERNS, self.thresholds, strict=True))
+            + ")"
+        )
+
+    def to_bytes(self) -> bytes:
+        header = {
+            "format": FORMAT,
+            "version": self.version,
+            "data_digest": self.data_digest,
+            "bits": self.bits,
+            "concerns": list(CONCERNS),
+            "scales": list(self.scales),
+            "biases": list(self.biases),
+            "thresholds": list(self.thresholds),
+            "crisis_floor": self.crisis_floor,
+            "meta": self.meta,
+        }
+        return json.dumps(header, sort_keys=True).encode() + b"\n" + self.weights.tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "Model":
+        head, _, body = blob.partition(b"\n")
+        header = json.loads(head)
+        if header.get("format") != FORMAT or header.get("concerns") != list(CONCERNS):
+            raise ValueError(f"not a {FORMAT} model for {CONCERNS}")
+        weights = array("b")
+        weights.frombytes(body)
+        bits = int(header["bits"])
+        if len(weights) != len(CONCERNS) << bits:
+            raise ValueError("model weights do not match its header")
+        return cls(
+            version=str(header["version"]),
+            data_digest=str(header["data_digest"]),
+            bits=bits,
+            scales=tuple(float(x) for x in header["scales"]),
+            biases=tuple(float(x) for x in header["biases"]),
+            thresholds=tuple(float(x) for x in header["thresholds"]),
+            crisis_floor=float(header["crisis_floor"]),
+            weights=weights,
+            meta=dict(header.get("meta", {})),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_model() -> Model:
+    """The model shipped in moderation/data, read once per process."""
+    blob = resources.files("moderation.data").joinpath(MODEL_FILE).read_bytes()
+    return Model.from_bytes(blob)
+
+
+class Scorer:
+    """Scores messages with a model, remembering the last text (the stages of one
+    pipeline share one scorer, as they share one Scanner) and each word's summed weights.
+
+    The view scored is the canonical view of the text the sender wrote (stages pass the
+    original text, so masking a phone number does not hide an offer from the model).
+    """
+
+    def __init__(self, scanner: Scanner, model: Model | None = None) -> None:
+        self._scanner = scanner
+        self.model = model if model is not None else default_model()
+        self._mask = (1 << self.model.bits) - 1
+        # Summed (scaled) weights per word and per pair of words, and how many features
+        # each stands for: the int8 array is read once per new word or pair.
+        self._known: dict[str, tuple[float, float, float, float, int]] = {}
+        self._last_text: str | None = None
+        self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
+        self._last_enough: frozenset[str] = frozenset()
+
+    def scores(self, text: str) -> Scores:
+        if text is self._last_text or text == self._last_text:
+            return self._last
+        scan = self._scanner.scan(text)
+        view = scan.views[scan.leet_index]
+        result = self.score_view(view)
+        self._last_text = text
+        self._last = result
+        self._last_enough = _enough_to_judge(view, text)
+        return result
+
+    def score_view(self, view: str) -> Scores:
+        words = view.split()[:MAX_WORDS]
+        if not words:
+            return Scores(0.0, 0.0, 0.0, 0.0)
+        # Each word and each pair of neighbours is one look-up in the remembered sums
+        # (pairs hold a space, words never do); the columns are added up in C.
+        keys = words + list(map(" ".join, itertools.pairwise(words)))
+        known = self._known
+        found = list(map(known.get, keys))
+        if None in found:
+            found = [
+                summed if summed is not None else self._remember(key)
+                for key, summed in zip(keys, found, strict=True)
+            ]
+        c0, c1, c2, c3, count = map(sum, zip(*found, strict=True))
+        biases = self.model.biases
+        norm = 1.0 / math.sqrt(count)
+        return Scores(
+            _logistic(biases[0] + c0 * norm),
+            _logistic(biases[1] + c1 * norm),
+            _logistic(biases[2] + c2 * norm),
+            _logistic(biases[3] + c3 * norm),
+        )
+
+    def _remember(self, key: str) -> tuple[float, float, float, float, int]:
+        if " " in key:
+            first, second = key.split(" ")
+            buckets = [pair_feature(first, second, self._mask)]
+        else:
+            buckets = word_features(key, self._mask)
+        weights = self.model.weights
+        stride = self._mask + 1
+        scales = self.model.scales
+        summed = (
+            sum(weights[b] for b in buckets) * scales[0],
+            sum(weights[b + stride] for b in buckets) * scales[1],
+            sum(weights[b + 2 * stride] for b in buckets) * scales[2],
+            sum(weights[b + 3 * stride] for b in buckets) * scales[3],
+            len(buckets),
+        )
+        if len(self._known) >= _CACHE_LIMIT:
+            self._known.clear()  # bounded: a flood of made-up words cannot grow it
+        self._known[key] = summed
+        return summed
+
+    def says(self, ctx: MessageContext, concern: str) -> bool:
+        """Whether the model reads the sender's message (as written) as this concern, and
+        the message is long enough for the model to judge it alone (see _enough_to_judge)."""
+        index = CONCERNS.index(concern)
+        score = self.scores(ctx.written)[index]
+        return score >= self.model.thresholds[index] and concern in self._last_enough
+
+    def above(self, scores: Scores) -> frozenset[str]:
+        """The concerns whose score reached the model's threshold."""
+        return frozenset(
+            concern
+            for concern, score, threshold in zip(
+                CONCERNS, scores, self.model.thresholds, strict=True
+            )
+            if score >= threshold
+        )
+
+
+# A few words weigh a lot after normalising by sqrt(features): "hi there", "Can I add
+# something?" read like "add me" to the contact model. Alone the model judges abuse and
+# sales from 4 words, contact from 5 or with an identifier-shaped word (a digit, @, _ or
+# a dot inside); crisis at any length ("not safe tonight"). The lists judge everything.
+_MIN_WORDS = {"abuse": 4, "medication_sale": 4, "contact": 5}
+_IDENTIFIER_SHAPED = re.compile(r"[@_\d]|\w\.\w")
+
+
+def _enough_to_judge(view: str, text: str) -> frozenset[str]:
+    words = len(view.split())
+    enough = {"crisis"}
+    enough.update(c for c, least in _MIN_WORDS.items() if words >= least)
+    if "contact" not in enough and _IDENTIFIER_SHAPED.search(text):
+        enough.add("contact")
+    return frozenset(enough)
+
+
+def _logistic(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def quantise(values: Sequence[float]) -> tuple[array, float]:  # type: ignore[type-arg]
+    """int8 weights and their scale (largest magnitude maps to 127)."""
+    largest = max((abs(v) for v in values), default=0.0) or 1.0
+    scale = largest / 127.0
+    return array("b", (max(-127, min(127, round(v / scale))) for v in values)), scale
