@@ -139,6 +139,7 @@ MEETING_KINDS: Final = frozenset(
         "round_ended",
         "status",
         "win",
+        "history",
     }
 )
 """Room events that change the meeting: each carries the meeting after it and is appended

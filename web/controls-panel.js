@@ -5,6 +5,7 @@
 
 import { button, byId, confirmInline, el } from "./dom.js";
 import { formatDuration } from "./lib.js";
+import { HISTORY } from "./meeting.js";
 import { nameOf } from "./people.js";
 
 export function createControlsPanel({ store, feedback }) {
@@ -117,6 +118,22 @@ export function createControlsPanel({ store, feedback }) {
     feedback.act(ui.slowSet, "slow_mode", { seconds }, seconds ? `Slow mode: one message every ${formatDuration(seconds)}.` : "Slow mode is off.");
   });
   ui.floorBack.addEventListener("click", () => feedback.act(ui.floorBack, "floor", { user_id: null }, "Everyone may speak again."));
+  const historySelect = byId("ctl-history");
+  for (const [mode, label] of Object.entries(HISTORY)) {
+    const option = el("option", "", label);
+    option.value = mode;
+    historySelect.append(option);
+  }
+  const historyOf = (state) => (state.meeting && state.meeting.meeting && state.meeting.meeting.history) || "kept";
+  historySelect.value = historyOf(store.getState());
+  store.subscribe((state, event, previous) => {
+    // Follow the room only when its setting changes (not on every update: a choice being made stays).
+    if (historyOf(state) !== historyOf(previous)) historySelect.value = historyOf(state);
+  });
+  const historySet = byId("ctl-history-set");
+  historySet.addEventListener("click", () =>
+    feedback.act(historySet, "history", { mode: historySelect.value }, `History: ${HISTORY[historySelect.value]}.`),
+  );
   const clear = byId("ctl-clear");
   clear.addEventListener("click", () =>
     confirmInline(

@@ -19,6 +19,7 @@ export const MEETING_KINDS = new Set([
   "round_ended",
   "status",
   "win",
+  "history",
 ]);
 
 /** Room events the conversation does not draw as a line (shown in the meeting panel). */
@@ -32,6 +33,12 @@ export const REACTIONS = Object.freeze([
   { id: "celebrate", emoji: "Yay!", label: "Celebrate" },
   { id: "hug", emoji: "Hug", label: "Hug" },
 ]);
+
+/** A room's history setting (rooms/meeting.py HISTORY). */
+export const HISTORY = Object.freeze({
+  kept: "Kept between sessions (until a week with no message)",
+  each_session: "Cleared when each session starts",
+});
 
 export const STATUSES = Object.freeze({
   away: "Stepping away",
@@ -196,6 +203,10 @@ export function describeMeetingEvent(e) {
     }
     case "round_ended":
       return "The round has ended.";
+    case "history":
+      return m.history === "each_session"
+        ? `${by} set the conversation to be cleared when each session starts.`
+        : `${by} set the conversation to be kept between sessions (until a week with no message).`;
     default:
       return null;
   }
