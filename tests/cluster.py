@@ -45,7 +45,7 @@ class Worker:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, ready_timeout_s: float = 20) -> None:
+    def start(self, ready_timeout_s: float = 60) -> None:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_") and k != "REDIS_URL"
         }
@@ -143,7 +143,7 @@ class Nginx:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        wait_http(f"{self.url}/healthz", 10)
+        wait_http(f"{self.url}/healthz", 30)
 
     def stop(self) -> None:
         if self.proc is not None:
