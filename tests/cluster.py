@@ -211,6 +211,7 @@ class Member:
     received: list[dict[str, Any]] = field(default_factory=list)
     acked: dict[str, dict[str, Any]] = field(default_factory=dict)
     unavailable: int = 0
+    held: int = 0
     joins: list[dict[str, Any]] = field(default_factory=list)
     epoch: str | None = None
     last: int = 0
@@ -306,6 +307,10 @@ class Member:
             except Exception:
                 await asyncio.sleep(0.1)
                 continue
+            if ack.get("ok") and ack.get("held"):
+                # Held for a facilitator by moderation: not in the log, never delivered.
+                self.held += 1
+                return None
             if ack.get("ok"):
                 self.acked[ack["id"]] = ack
                 return ack
