@@ -98,6 +98,7 @@ class Console:
         add("POST", "/organise/groups/{room}/invitations", self.signed_in(self.invite))
         add("POST", "/organise/invitations/{id}/revoke", self.signed_in(self.revoke))
         add("POST", "/organise/members/{id}/remove", self.signed_in(self.remove))
+        add("POST", "/organise/members/{id}/forget", self.signed_in(self.forget))
         add("GET", "/invite/{code}", self.invitation)
         add("POST", "/invite/{code}", self.accept)
         add("GET", "/ended/{room}", self.ended)
@@ -328,6 +329,11 @@ class Console:
     async def remove(self, request: web.Request, session: ConsoleSession) -> web.StreamResponse:
         member = await self._organiser.remove_member(request.match_info["id"], ACTOR)
         message = f"{member['name']} has been removed; their access has ended."
+        return await self._group_page(member["room"], session, message=message)
+
+    async def forget(self, request: web.Request, session: ConsoleSession) -> web.StreamResponse:
+        member = await self._organiser.forget_member(request.match_info["id"], ACTOR)
+        message = "Their name is forgotten; the record that a place was removed stays."
         return await self._group_page(member["room"], session, message=message)
 
     # -- what members see ----------------------------------------------------------------

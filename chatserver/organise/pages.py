@@ -16,6 +16,7 @@ from typing import Final
 
 from chatserver.organise.crisis import LOCALES
 from chatserver.organise.records import (
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -307,6 +308,12 @@ def _invitation_row(inv: Invitation, *, csrf: str, now_ms: int, tz: str) -> str:
 def _member_row(m: Member, *, csrf: str, tz: str) -> str:
     if m["removed_ms"] is not None:
         action = f"removed {e(when(m['removed_ms'], tz))}"
+        if m["name"] != FORGOTTEN:
+            action += (
+                f' <form method="post" action="/organise/members/{e(m["id"])}/forget" '
+                f'class="inline">{_csrf(csrf)}<button type="submit" aria-label="Forget the '
+                f'name {e(m["name"])}">Forget name</button></form>'
+            )
     else:
         action = (
             f'<form method="post" action="/organise/members/{e(m["id"])}/remove" class="inline">'

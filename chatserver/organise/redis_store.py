@@ -16,6 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from chatserver.organise.records import (
     AUDIT_KEPT,
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -94,6 +95,18 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return raw
 """
 
+# KEYS: members; ARGV: id, the name a forgotten one gets
+_FORGET = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local member = cjson.decode(raw)
+if member.removed_ms == cjson.null then return false end
+member.name = ARGV[2]
+raw = cjson.encode(member)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+"""
+
 # KEYS: members; ARGV: id, now
 _SEEN = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -114,6 +127,7 @@ class RedisOrganiserStore:
         self._revoke = client.register_script(_REVOKE)
         self._remove = client.register_script(_REMOVE)
         self._seen = client.register_script(_SEEN)
+        self._forget = client.register_script(_FORGET)
 
     async def credential_get(self, name: str) -> str | None:
         raw = await self._redis.hget(CREDENTIALS, name)
@@ -205,6 +219,12 @@ class RedisOrganiserStore:
     async def member_remove(self, member_id: str, now_ms: int) -> Member | None:
         found: Member | None = _load(
             await self._remove(keys=[MEMBERS, REVOKED], args=[member_id, now_ms])
+        )
+        return found
+
+    async def member_forget(self, member_id: str) -> Member | None:
+        found: Member | None = _load(
+            await self._forget(keys=[MEMBERS], args=[member_id, FORGOTTEN])
         )
         return found
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from chatserver.organise.records import (
     AUDIT_KEPT,
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -220,6 +221,20 @@ class SqliteOrganiserStore:
                 "INSERT OR REPLACE INTO revocations (member_id, ts, body) VALUES (?, ?, ?)",
                 (member_id, now_ms, _dump(revocation)),
             )
+            return member
+
+        return await self._run(work)
+
+    async def member_forget(self, member_id: str) -> Member | None:
+        def work(db: sqlite3.Connection) -> Member | None:
+            rows = db.execute("SELECT body FROM members WHERE id = ?", (member_id,)).fetchall()
+            if not rows:
+                return None
+            member: Member = json.loads(rows[0][0])
+            if member["removed_ms"] is None:
+                return None
+            member["name"] = FORGOTTEN
+            _put_member(db, member)
             return member
 
         return await self._run(work)
