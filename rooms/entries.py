@@ -101,6 +101,9 @@ class EventFields(TypedDict, total=False):
     """Meeting events a timer caused rather than a person (``by`` is the system)."""
     status: str | None
     """status: the quiet status shown (None: cleared)."""
+    audience: str
+    """"facilitators": an event only facilitators get (reactions_off: a message flagged for
+    crisis language takes no reactions; the room is not told it was flagged)."""
     thread: str
     """checkin: the member of a private check-in; such an event, like a message with a
     ``thread``, is seen only by that member and the facilitators."""
@@ -160,6 +163,7 @@ EVENT_KINDS: Final = (
             "agreed",
             "reaction",
             "checkin",
+            "reactions_off",
             "cleared",
         }
     )
@@ -220,3 +224,12 @@ def as_message(entry: Entry) -> MessageEntry:
     if "kind" in entry:
         raise TypeError(f"expected a message, got a {entry['kind']!r} room event")
     return entry
+
+
+def reactions_off(room: str, msg_id: str, ts: int) -> RoomEvent:
+    """The event that closes a message flagged for crisis language to support reactions
+    (crisis language gets a facilitator, not an emoji): for facilitators only, so the
+    room is not told the message was flagged."""
+    return room_event(
+        room=room, kind="reactions_off", by=SYSTEM_USER, ts=ts, id=msg_id, audience="facilitators"
+    )

@@ -23,7 +23,7 @@ export const MEETING_KINDS = new Set([
 ]);
 
 /** Room events the conversation does not draw as a line (shown in the meeting panel). */
-export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win", "checkin"]);
+export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win", "checkin", "reactions_off"]);
 
 export const REACTIONS = Object.freeze([
   // Short words (and a heart every font has) rather than emoji, which some systems draw

@@ -16,7 +16,7 @@
 -- event carried it), `meeting_at` (that event's offset), and what the guard reads of it:
 -- `m_status`, `m_session`, `m_turn`; `ag\t<user>` is the session whose agreement the
 -- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction, `ck\t<user>` a
--- private check-in open with that member.
+-- private check-in open with that member, `nr\t<message>` a message that takes no reactions.
 --
 -- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
 -- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
@@ -172,6 +172,8 @@ elseif op == 'meeting' then
              'm_session', m.session_id, 'm_turn', m.turn)
 elseif op == 'agreed' then
   redis.call('HSET', meta, 'ag\t' .. a, b)
+elseif op == 'reactions_off' then
+  redis.call('HSET', meta, 'nr\t' .. a, '1')
 elseif op == 'checkin' then
   if b == '1' then
     redis.call('HSET', meta, 'ck\t' .. a, '1')

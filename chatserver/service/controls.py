@@ -38,7 +38,7 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.refusals import refuse, signal_allowed
-from rooms.entries import EventFields, MessageEntry, message_entry, room_event
+from rooms.entries import EventFields, MessageEntry, message_entry, reactions_off, room_event
 from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
 
@@ -316,6 +316,9 @@ class Controls:
                 entry["thread"] = held["thread"]
             appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
             result["offset"] = appended.entry["offset"]
+            if "crisis" in held.get("kinds", []):
+                no_reactions = reactions_off(req.room, held["id"], now)
+                await self._log.append(req.room, no_reactions, guard=None, now_ms=now)
         reviewed = {
             "room": req.room,
             "kind": "reviewed",

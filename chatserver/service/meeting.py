@@ -363,7 +363,8 @@ class MeetingFlow:
     async def _shown_message(self, room: str, msg_id: str) -> MessageEntry:
         """A message everyone can see and may react to (not held, deleted or crisis)."""
         entry = await self._log.get_message(room, msg_id)
-        crisis = False
+        state = (await self._log.snapshot(room, self._clock())).state
+        crisis = msg_id in state.no_reactions
         for alert in await self._alerts.open_alerts(room):
             about = alert.get("entry")
             crisis |= alert["kind"] == "crisis" and about is not None and about["id"] == msg_id
