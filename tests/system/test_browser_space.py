@@ -270,3 +270,45 @@ def test_each_member_gets_a_recap_when_the_session_ends(
     expect(recap.locator(".recap-wins")).to_contain_text(WALKED)
     expect(alex.page.locator("#space")).to_have_attribute("open", "")
     shot(alex.page, "space-recap-phone-member")
+
+
+@pytest.fixture
+def desktop_people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
+    yield from open_people(browser, viewport=(1280, 800))
+
+
+def test_on_a_desktop_the_space_works_from_the_keyboard(
+    server: Restartable | None, desktop_people: Callable[[], Person]
+) -> None:
+    """A member at a desktop reaches 'Our group', shares a goal and answers it with the
+    keyboard alone; the facilitator, also at a desktop, sees the shared goal and answer."""
+    srv = ready(server.srv if server else None)
+    sam, alex = desktop_people(), desktop_people()
+    enter(srv, sam, "desk", "sam", "facilitator")
+    enter(srv, alex, "desk", "alex", "member")
+    page = alex.page
+    summary = page.locator("#space summary")
+    summary.focus()
+    if page.locator("#space").get_attribute("open") is None:
+        page.keyboard.press("Enter")
+    goal = page.locator("#space-goal")
+    goal.focus()
+    page.keyboard.type("Stretch every morning")
+    page.keyboard.press("Tab")
+    expect(page.locator("#space-goal-shared")).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    body = page.locator("#space-body")
+    expect(body.locator(".goal-text")).to_have_text("Stretch every morning")
+    done = body.get_by_role("group", name="How did it go?").get_by_role("button", name="Done")
+    done.focus()
+    page.keyboard.press("Enter")
+    expect(body.locator(".goal-answer")).to_have_text("You said: Done")
+    open_space(sam.page)
+    expect(sam.page.locator("#space-body .shared-goals")).to_contain_text(
+        "Alex: Stretch every morning — Done"
+    )
+    for person in (sam, alex):
+        assert person.errors == []
+    shot(page, "space-desktop-member")
