@@ -1,5 +1,6 @@
 """Command line: ``serve`` runs a worker; ``link`` prints a ready link to a room for one
-person; ``token`` prints the bare access token (for another system to wrap).
+person; ``token`` prints the bare access token (for another system to wrap);
+``setup-link`` prints a one-time link to choose the organiser console's passphrase.
 
 With no ``HUDDLE_SECRET`` set, all three use a demo secret kept in ``HUDDLE_DATA_DIR``
 (made by the first ``serve``), so links made in another terminal work with a demo run.
@@ -80,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the server's address as people reach it (default http://HUDDLE_HOST:HUDDLE_PORT)",
     )
     link.add_argument("--ttl", type=int, default=LINK_TTL_S, help="seconds the link is valid")
+    setup = sub.add_parser(
+        "setup-link",
+        help="print a one-time link to choose the organiser passphrase (also to replace one)",
+        description="Print a new one-time link to the organiser console's setup page. "
+        "Whoever opens it first chooses the organiser passphrase, replacing any there is; "
+        "an earlier setup link stops working.",
+    )
+    setup.add_argument(
+        "--base",
+        help="the server's address as people reach it (default http://HUDDLE_HOST:HUDDLE_PORT)",
+    )
     token = sub.add_parser("token", help="print an access token (for another system to use)")
     token.add_argument("--user", required=True, help="user id (the token's sub)")
     token.add_argument("--name", required=True, type=_name_arg, help="display name (a pseudonym)")
@@ -115,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _token(settings, args)
     if args.command == "link":
         return _link(settings, args)
+    if args.command == "setup-link":
+        return _setup_link(settings, args)
     if args.command == "backup":
         return _backup(settings, args.dir)
     return _serve(settings, args)
@@ -235,6 +249,32 @@ def _link(settings: Settings, args: argparse.Namespace) -> int:
     hours = args.ttl / 3600
     print(
         f"huddle: {args.name} ({args.role}, user {user}) in room {room}; valid for {hours:g} h",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _setup_link(settings: Settings, args: argparse.Namespace) -> int:
+    from chatserver.app import make_organiser_store
+    from chatserver.organise.setup import new_setup_link
+
+    async def make() -> str:
+        store = make_organiser_store(settings)
+        try:
+            return await new_setup_link(store)
+        finally:
+            await store.close()
+
+    try:
+        path = asyncio.run(make())
+    except (OSError, ConnectionError) as exc:
+        print(f"huddle: cannot reach the organiser's store: {exc}", file=sys.stderr)
+        return 2
+    base = args.base or _base_url(settings.host, settings.port)
+    print(f"{base.rstrip('/')}{path}")
+    print(
+        "huddle: whoever opens this link first chooses the organiser passphrase (replacing "
+        "any there is); it works once",
         file=sys.stderr,
     )
     return 0

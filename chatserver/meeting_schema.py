@@ -11,6 +11,7 @@ from chatserver.errors import INVALID_PAYLOAD, ServiceError
 from chatserver.schema import _bool, _is_int_in, _object, _room
 from rooms.entries import REACTIONS
 from rooms.meeting import (
+    HISTORY,
     MAX_GUIDELINES_CHARS,
     MAX_NAME_CHARS,
     MAX_PHASE_S,
@@ -101,6 +102,15 @@ def parse_guidelines(data: Any) -> tuple[str, str]:
     if not text:
         raise ServiceError(INVALID_PAYLOAD, "The group agreement cannot be empty.")
     return room, text
+
+
+def parse_history(data: Any) -> tuple[str, str]:
+    obj = _object(data)
+    room = _room(obj)
+    mode = obj.get("mode")
+    if mode not in HISTORY:
+        raise ServiceError(INVALID_PAYLOAD, f"`mode` must be one of {', '.join(sorted(HISTORY))}.")
+    return room, str(mode)
 
 
 def parse_round(data: Any) -> RoundRequest:

@@ -275,6 +275,7 @@ def _copy(state: RoomState) -> RoomState:
         last_post_ms=dict(state.last_post_ms),
         agreed=dict(state.agreed),
         checkins=set(state.checkins),
+        no_reactions=set(state.no_reactions),
         reactions={m: {k: list(v) for k, v in r.items()} for m, r in state.reactions.items()},
     )
 

@@ -101,6 +101,9 @@ class EventFields(TypedDict, total=False):
     """Meeting events a timer caused rather than a person (``by`` is the system)."""
     status: str | None
     """status: the quiet status shown (None: cleared)."""
+    audience: str
+    """"facilitators": an event only facilitators get (reactions_off: a message flagged for
+    crisis language takes no reactions; the room is not told it was flagged)."""
     thread: str
     """checkin: the member of a private check-in; such an event, like a message with a
     ``thread``, is seen only by that member and the facilitators."""
@@ -136,6 +139,7 @@ MEETING_KINDS: Final = frozenset(
         "round_ended",
         "status",
         "win",
+        "history",
     }
 )
 """Room events that change the meeting: each carries the meeting after it and is appended
@@ -159,6 +163,8 @@ EVENT_KINDS: Final = (
             "agreed",
             "reaction",
             "checkin",
+            "reactions_off",
+            "cleared",
         }
     )
     | MEETING_KINDS
@@ -218,3 +224,12 @@ def as_message(entry: Entry) -> MessageEntry:
     if "kind" in entry:
         raise TypeError(f"expected a message, got a {entry['kind']!r} room event")
     return entry
+
+
+def reactions_off(room: str, msg_id: str, ts: int) -> RoomEvent:
+    """The event that closes a message flagged for crisis language to support reactions
+    (crisis language gets a facilitator, not an emoji): for facilitators only, so the
+    room is not told the message was flagged."""
+    return room_event(
+        room=room, kind="reactions_off", by=SYSTEM_USER, ts=ts, id=msg_id, audience="facilitators"
+    )

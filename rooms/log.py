@@ -81,6 +81,12 @@ class RoomLog:
         elif stored["kind"] == "deleted":
             self._deleted.add(stored.get("id", ""))
             self._erase(stored.get("id", ""))
+        elif stored["kind"] == "cleared":
+            # The conversation is purged: the log begins again at this event (a member
+            # recovering from before it gets the latest page, as after a trim).
+            self._entries = deque([stored])
+            self._deleted.clear()
+            self._by_client_id.clear()
         return stored
 
     def _erase(self, msg_id: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Final, TypedDict
+from typing import Final, NotRequired, TypedDict
 
 from rooms.entries import MessageEntry, UserInfo
 
@@ -89,7 +89,22 @@ class Meeting(TypedDict):
     statuses: dict[str, str]
     """user id -> quiet status (``STATUSES``), until cleared or they leave."""
     wins: list[Win]
+    history: NotRequired[str]
+    """What becomes of the conversation between sessions (``HISTORY``): the room's own
+    retention setting. Absent in meetings kept before it existed: ``KEPT``."""
 
+
+KEPT: Final = "kept"
+EACH_SESSION: Final = "each_session"
+HISTORY: Final = {
+    KEPT: "Kept between sessions, until a week passes with no message",
+    EACH_SESSION: "Cleared when each session starts",
+}
+"""A room's history setting, with the words a client shows. The default keeps the last
+session readable until the next one for a weekly group only if people keep talking: the
+deployment's retention (HUDDLE_RETENTION_S, a week) forgets a room a week after its last
+message. A group that wants less picks EACH_SESSION: every session starts with nothing
+of the last one's conversation kept (its recap is each member's own)."""
 
 LIVE: Final = "live"
 ENDED: Final = "ended"
@@ -161,7 +176,18 @@ def new_meeting() -> Meeting:
         "turn": "",
         "statuses": {},
         "wins": [],
+        "history": KEPT,
     }
+
+
+def history_of(m: Meeting) -> str:
+    return m.get("history", KEPT)
+
+
+def set_history(m: Meeting, mode: str) -> Meeting:
+    out = _copy(m)
+    out["history"] = mode
+    return out
 
 
 def is_live(m: Meeting) -> bool:

@@ -92,7 +92,9 @@ def check_win(user_id: str, role: str, author_id: str) -> Refusal | None:
 def may_see(entry: Mapping[str, object], user_id: str, role: str) -> bool:
     """Whether this person may see a log entry: everything but a private check-in's
     (``thread``: the member it is with), which only that member and the facilitators
-    see."""
+    see, and what is for facilitators alone (``audience``)."""
+    if entry.get("audience") == "facilitators":
+        return is_facilitator(role)
     thread = entry.get("thread")
     return not thread or thread == user_id or is_facilitator(role)
 

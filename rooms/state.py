@@ -50,6 +50,8 @@ class RoomState:
     """user id -> the session whose group agreement they accepted."""
     reactions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     """message id -> reaction -> who (user ids, sorted)."""
+    no_reactions: set[str] = field(default_factory=set)
+    """Messages flagged for crisis language: they take no support reactions."""
     checkins: set[str] = field(default_factory=set)
     """Members with a private check-in open (rooms/meeting_rules.py check_thread_post)."""
 
@@ -127,11 +129,15 @@ def state_change(entry: Entry) -> StateChange:
         return StateChange("meeting", int(entry.get("after", 0)), entry.get("meeting"))
     if kind == "agreed":
         return StateChange("agreed", entry.get("user_id"), entry.get("session_id"))
+    if kind == "reactions_off":
+        return StateChange("reactions_off", entry.get("id"))
     if kind == "checkin":
         return StateChange("checkin", entry.get("user_id"), bool(entry.get("on")))
     if kind == "reaction":
         key = (entry.get("id"), entry.get("reaction"), entry.get("user_id"))
         return StateChange("reaction", key, bool(entry.get("on")))
+    if kind == "cleared":
+        return StateChange("cleared")
     return NO_CHANGE
 
 
@@ -169,6 +175,12 @@ def apply_event(state: RoomState, entry: Entry, now_ms: int) -> None:
         state.agreed[a] = b
     elif op == "reaction":
         react(state.reactions, *a, on=b)
+    elif op == "reactions_off":
+        state.no_reactions.add(a)
+    elif op == "cleared":
+        # A facilitator cleared the conversation: what pointed into it goes with it.
+        state.pins.clear()
+        state.reactions.clear()
     elif op == "checkin":
         if b:
             state.checkins.add(a)

@@ -45,7 +45,7 @@ class Worker:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, ready_timeout_s: float = 20) -> None:
+    def start(self, ready_timeout_s: float = 60) -> None:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith("HUDDLE_") and k != "REDIS_URL"
         }
@@ -143,7 +143,7 @@ class Nginx:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        wait_http(f"{self.url}/healthz", 10)
+        wait_http(f"{self.url}/healthz", 30)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -211,6 +211,7 @@ class Member:
     received: list[dict[str, Any]] = field(default_factory=list)
     acked: dict[str, dict[str, Any]] = field(default_factory=dict)
     unavailable: int = 0
+    held: int = 0
     joins: list[dict[str, Any]] = field(default_factory=list)
     epoch: str | None = None
     last: int = 0
@@ -306,6 +307,10 @@ class Member:
             except Exception:
                 await asyncio.sleep(0.1)
                 continue
+            if ack.get("ok") and ack.get("held"):
+                # Held for a facilitator by moderation: not in the log, never delivered.
+                self.held += 1
+                return None
             if ack.get("ok"):
                 self.acked[ack["id"]] = ack
                 return ack

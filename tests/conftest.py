@@ -225,7 +225,8 @@ async def connect(server: Server) -> AsyncIterator[Connect]:
 @pytest.fixture(params=["memory", "redis-two-workers"])
 async def room(request: pytest.FixtureRequest) -> AsyncIterator[Room]:
     """Facilitator Sam on worker A, members Alex and Bea on worker B (tests/two_workers.py),
-    over the memory backend and over Redis with two workers."""
+    over the embedded default (param "memory": one process, its SQLite room store) and
+    over Redis with two workers."""
     from tests.two_workers import open_room  # it builds on this module's helpers
 
     async with open_room(request) as r:

@@ -1,6 +1,7 @@
 """A room with facilitator Sam on worker A and members Alex and Bea on worker B.
 
-Parametrized over the embedded memory backend (one worker: A and B are the same app) and
+Parametrized over the embedded default ("memory": one worker, A and B the same app, its
+rooms in a SQLite file of its own, HUDDLE_EMBEDDED_STORE's default) and
 the Redis backend with two workers (two apps on their own ports sharing the private
 redis-server of tests/redis_server.py), with real python-socketio clients. Test modules
 get it as the `room` fixture (tests/conftest.py) and type it with `Room` from here.

@@ -1,10 +1,11 @@
 // Facilitators: the room controls (#room-controls: lock, pause, slow mode, taking the
-// floor back), the queue of raised hands (#hands, each with "Give the floor", and "Lower
+// floor back, clearing the conversation), the queue of raised hands (#hands, each with "Give the floor", and "Lower
 // all hands") and the members removed from the room (#removed, "Let back in"). Drawn
 // from the store; every button sends one request through feedback.act.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, confirmInline, el } from "./dom.js";
 import { formatDuration } from "./lib.js";
+import { HISTORY } from "./meeting.js";
 import { nameOf } from "./people.js";
 
 export function createControlsPanel({ store, feedback }) {
@@ -117,6 +118,32 @@ export function createControlsPanel({ store, feedback }) {
     feedback.act(ui.slowSet, "slow_mode", { seconds }, seconds ? `Slow mode: one message every ${formatDuration(seconds)}.` : "Slow mode is off.");
   });
   ui.floorBack.addEventListener("click", () => feedback.act(ui.floorBack, "floor", { user_id: null }, "Everyone may speak again."));
+  const historySelect = byId("ctl-history");
+  for (const [mode, label] of Object.entries(HISTORY)) {
+    const option = el("option", "", label);
+    option.value = mode;
+    historySelect.append(option);
+  }
+  const historyOf = (state) => (state.meeting && state.meeting.meeting && state.meeting.meeting.history) || "kept";
+  historySelect.value = historyOf(store.getState());
+  store.subscribe((state, event, previous) => {
+    // Follow the room only when its setting changes (not on every update: a choice being made stays).
+    if (historyOf(state) !== historyOf(previous)) historySelect.value = historyOf(state);
+  });
+  const historySet = byId("ctl-history-set");
+  historySet.addEventListener("click", () =>
+    feedback.act(historySet, "history", { mode: historySelect.value }, `History: ${HISTORY[historySelect.value]}.`),
+  );
+  const clear = byId("ctl-clear");
+  clear.addEventListener("click", () =>
+    confirmInline(
+      byId("ctl-clear-confirm"),
+      clear,
+      "Clear the whole conversation for everyone? What was said is erased and cannot be brought back. The group space stays.",
+      "Clear the conversation",
+      (yes) => feedback.act(yes, "clear", {}, "The conversation is cleared."),
+    ),
+  );
 
   store.subscribe((state, event, previous) => {
     if (state.room !== previous.room || state.people !== previous.people || state.self !== previous.self) renderAll(state, previous);

@@ -180,6 +180,8 @@ export function describeEvent(e, nameOf) {
       return `${target} may rejoin the room.`;
     case "floor":
       return targetId ? `${target} has the floor.` : "Everyone may speak again.";
+    case "cleared":
+      return `${by} cleared the conversation. What was said before is no longer kept.`;
     default:
       return describeMeetingEvent(e) ?? `Room update: ${String(e.kind)}.`;
   }

@@ -19,10 +19,11 @@ export const MEETING_KINDS = new Set([
   "round_ended",
   "status",
   "win",
+  "history",
 ]);
 
 /** Room events the conversation does not draw as a line (shown in the meeting panel). */
-export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win", "checkin"]);
+export const QUIET_KINDS = new Set(["reaction", "agreed", "status", "agenda", "guidelines", "win", "checkin", "reactions_off"]);
 
 export const REACTIONS = Object.freeze([
   // Short words (and a heart every font has) rather than emoji, which some systems draw
@@ -32,6 +33,12 @@ export const REACTIONS = Object.freeze([
   { id: "celebrate", emoji: "Yay!", label: "Celebrate" },
   { id: "hug", emoji: "Hug", label: "Hug" },
 ]);
+
+/** A room's history setting (rooms/meeting.py HISTORY). */
+export const HISTORY = Object.freeze({
+  kept: "Kept between sessions (until a week with no message)",
+  each_session: "Cleared when each session starts",
+});
 
 export const STATUSES = Object.freeze({
   away: "Stepping away",
@@ -120,6 +127,7 @@ export function reduceMeeting(slice, event, state) {
         return { ...slice, agreed: String(e.session_id) };
       }
       if (e.kind === "reaction") return { ...slice, reactions: foldReaction(slice.reactions, e) };
+      if (e.kind === "cleared") return slice.reactions.size ? { ...slice, reactions: new Map() } : slice;
       return slice;
     }
     default:
@@ -195,6 +203,10 @@ export function describeMeetingEvent(e) {
     }
     case "round_ended":
       return "The round has ended.";
+    case "history":
+      return m.history === "each_session"
+        ? `${by} set the conversation to be cleared when each session starts.`
+        : `${by} set the conversation to be kept between sessions (until a week with no message).`;
     default:
       return null;
   }

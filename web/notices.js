@@ -38,7 +38,9 @@ export function createNotices({ store, feedback }) {
     older.setAttribute("aria-expanded", String(showOlder));
   }
 
-  function showNotice(kind, text) {
+  /** actions: [{label, run}] buttons under the note (a question put to me); each
+   * answer closes the note. */
+  function showNotice(kind, text, actions = []) {
     const node = el("div", "notice");
     node.dataset.kind = String(kind || "info");
     const body = el("p", "notice-text", text || "");
@@ -57,6 +59,18 @@ export function createNotices({ store, feedback }) {
       if (target) target.focus();
     });
     node.append(main, close);
+    if (actions.length) {
+      const row = el("div", "notice-actions");
+      for (const { label, run } of actions) {
+        const b = button(label, "secondary small");
+        b.addEventListener("click", async () => {
+          await run();
+          close.click();
+        });
+        row.append(b);
+      }
+      main.append(row);
+    }
     list.prepend(node);
     while (list.children.length > MAX_NOTICES) {
       const oldest = list.lastElementChild;
@@ -106,7 +120,7 @@ export function createNotices({ store, feedback }) {
   }
 
   store.subscribe((state, event, previous) => {
-    if (event.type === "notice") showNotice(event.payload.kind, event.payload.text);
+    if (event.type === "notice") showNotice(event.payload.kind, event.payload.text, event.actions || []);
     if (event.type === "removed_from_room") showGone(event.reason);
     if (state.room.mute !== previous.room.mute) renderOwnMute();
   });

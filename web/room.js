@@ -66,6 +66,8 @@ function applyRoomEvent(room, e, state) {
     case "unpinned":
     case "deleted":
       return { ...next, pins: withoutPin(next.pins, e.id) };
+    case "cleared":
+      return next.pins.size ? { ...next, pins: new Map() } : next;
     case "muted":
       return mine
         ? { ...next, mute: { until: Number.isFinite(e.until) ? e.until : null, reason: typeof e.reason === "string" ? e.reason : "" } }

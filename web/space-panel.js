@@ -365,8 +365,27 @@ export function createSpacePanel({ store, request, feedback }) {
     return section("Your data", download, erase, ask);
   }
 
+  /** A message of mine marked as a win in the session: the wall is asked for, never assumed. */
+  function askToKeep(state, e) {
+    const win = (e.meeting && Array.isArray(e.meeting.wins) ? e.meeting.wins : []).find((w) => w.id === e.id);
+    if (!win || !win.entry || !win.entry.user || win.entry.user.id !== state.self.id) return;
+    if (last && last.wins.some((w) => w.msg_id === e.id)) return;
+    store.dispatch({
+      type: "notice",
+      payload: {
+        kind: "win",
+        text: "Your message was marked as a win. Keep it on the group's wins wall, so the group sees it in later sessions too? You can take it off any time.",
+      },
+      actions: [
+        { label: "Keep it on the wall", run: () => act("win_keep", { msg_id: e.id }, "On the wall. You can take it off any time.") },
+        { label: "Not now", run: () => {} },
+      ],
+    });
+  }
+
   let opened = false;
   store.subscribe((state, event, previous) => {
+    if (event.type === "entry" && event.live && event.entry && event.entry.kind === "win" && event.entry.on) askToKeep(state, event.entry);
     const ended = sessionEnded(state) && previous && !sessionEnded(previous);
     if (event.type === "joined" || (event.type === "space" && last !== null) || ended || (sessionEnded(previous || state) && !sessionEnded(state))) soon();
     if (ended && event.type !== "joined" && !isFacilitator(state)) {

@@ -107,6 +107,8 @@ export function reduceTimeline(timeline, event, state) {
       }
       // The deletion itself is not kept: the placeholder in the message's place says it.
       if (e.kind === "deleted") return { ...next, entries: deleteMessage(next.entries, e.id) };
+      // A facilitator purged the conversation: nothing before it stays on screen either.
+      if (e.kind === "cleared") return { ...next, entries: [e] };
       return { ...next, entries: upsertEntry(next.entries, e) };
     }
     case "joined": {

@@ -16,7 +16,7 @@
 -- event carried it), `meeting_at` (that event's offset), and what the guard reads of it:
 -- `m_status`, `m_session`, `m_turn`; `ag\t<user>` is the session whose agreement the
 -- user accepted, `rx\t<message>\t<reaction>\t<user>` one support reaction, `ck\t<user>` a
--- private check-in open with that member.
+-- private check-in open with that member, `nr\t<message>` a message that takes no reactions.
 --
 -- The guard mirrors rooms/policy.py post_rule rule for rule, in the same order (the one
 -- mirror of it): this is where mute, pause, lock, floor and slow mode are enforced for
@@ -144,6 +144,24 @@ elseif op == 'deleted' then
     end
     redis.call('XDEL', log, id)
   end
+elseif op == 'cleared' then
+  -- The conversation is purged: the log begins again at this event, and what pointed
+  -- into it (pins, deleted ids, reactions) goes with it.
+  -- Their senders' retry copies too (KEYS[5]: the room's client_id key prefix).
+  for _, kept in ipairs(redis.call('XRANGE', log, '-', '(' .. offset .. '-1')) do
+    local m = cmsgpack.unpack(kept[2][2])
+    if type(m) == 'table' and m.client_id and m.client_id ~= '' and m.user then
+      redis.call('DEL', KEYS[5] .. m.client_id .. ':' .. m.user.id)
+    end
+  end
+  redis.call('XTRIM', log, 'MINID', offset .. '-1')
+  redis.call('HSET', meta, 'first', offset)
+  redis.call('DEL', KEYS[6], KEYS[7])
+  for _, field in ipairs(redis.call('HKEYS', meta)) do
+    if string.sub(field, 1, 3) == 'rx\t' then
+      redis.call('HDEL', meta, field)
+    end
+  end
 elseif op == 'removed' then
   redis.call('SADD', KEYS[8], a)
 elseif op == 'readmitted' then
@@ -154,6 +172,8 @@ elseif op == 'meeting' then
              'm_session', m.session_id, 'm_turn', m.turn)
 elseif op == 'agreed' then
   redis.call('HSET', meta, 'ag\t' .. a, b)
+elseif op == 'reactions_off' then
+  redis.call('HSET', meta, 'nr\t' .. a, '1')
 elseif op == 'checkin' then
   if b == '1' then
     redis.call('HSET', meta, 'ck\t' .. a, '1')

@@ -70,6 +70,7 @@ class Api:
         add("GET", "/api/v1/groups/{room}/members", self.keyed(self.list_members))
         add("POST", "/api/v1/groups/{room}/members", self.keyed(self.add_member))
         add("DELETE", "/api/v1/members/{id}", self.keyed(self.remove_member))
+        add("POST", "/api/v1/members/{id}/forget", self.keyed(self.forget_member))
         add("GET", "/api/v1/audit", self.keyed(self.audit))
 
     # -- the gate every call passes ------------------------------------------------------
@@ -195,6 +196,10 @@ class Api:
 
     async def remove_member(self, request: web.Request) -> web.StreamResponse:
         member = await self._organiser.remove_member(request.match_info["id"], ACTOR)
+        return web.json_response({"member": member})
+
+    async def forget_member(self, request: web.Request) -> web.StreamResponse:
+        member = await self._organiser.forget_member(request.match_info["id"], ACTOR)
         return web.json_response({"member": member})
 
     async def audit(self, request: web.Request) -> web.StreamResponse:

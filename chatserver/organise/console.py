@@ -98,6 +98,7 @@ class Console:
         add("POST", "/organise/groups/{room}/invitations", self.signed_in(self.invite))
         add("POST", "/organise/invitations/{id}/revoke", self.signed_in(self.revoke))
         add("POST", "/organise/members/{id}/remove", self.signed_in(self.remove))
+        add("POST", "/organise/members/{id}/forget", self.signed_in(self.forget))
         add("GET", "/invite/{code}", self.invitation)
         add("POST", "/invite/{code}", self.accept)
         add("GET", "/ended/{room}", self.ended)
@@ -204,7 +205,9 @@ class Console:
         if session is None:
             return await self._sign_in_page()
         groups = await self._store.groups()
-        return page(pages.groups_page(groups, csrf=session.csrf, policies=self._policies))
+        audit = await self._store.audit(None, 30)
+        html = pages.groups_page(groups, csrf=session.csrf, policies=self._policies, audit=audit)
+        return page(html)
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
         limited = self._limited(self._sign_ins, request)
@@ -328,6 +331,11 @@ class Console:
     async def remove(self, request: web.Request, session: ConsoleSession) -> web.StreamResponse:
         member = await self._organiser.remove_member(request.match_info["id"], ACTOR)
         message = f"{member['name']} has been removed; their access has ended."
+        return await self._group_page(member["room"], session, message=message)
+
+    async def forget(self, request: web.Request, session: ConsoleSession) -> web.StreamResponse:
+        member = await self._organiser.forget_member(request.match_info["id"], ACTOR)
+        message = "Their name is forgotten; the record that a place was removed stays."
         return await self._group_page(member["room"], session, message=message)
 
     # -- what members see ----------------------------------------------------------------

@@ -236,6 +236,15 @@ class Organiser:
             raise OrganiseError("There is no such member, or they were removed already.", 404)
         return removed
 
+    async def forget_member(self, member_id: str, actor: str) -> Member:
+        """Forget a removed member's name (asked by them, or the group's own rule): their
+        place stays, so the audit still says a place was removed and when."""
+        forgotten = await self.store.member_forget(member_id)
+        if forgotten is None:
+            raise OrganiseError("Only a removed member's name can be forgotten.", 404)
+        await self.audit(actor, "member_forgotten", forgotten["room"], member_id)
+        return forgotten
+
     async def _remove(self, member_id: str, actor: str) -> Member | None:
         removed = await self.store.member_remove(member_id, self._clock())
         if removed is not None:

@@ -16,6 +16,7 @@ from typing import Final
 
 from chatserver.organise.crisis import LOCALES
 from chatserver.organise.records import (
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -192,9 +193,16 @@ def groups_page(
     *,
     csrf: str,
     policies: Iterable[str],
+    audit: list[AuditEntry] | None = None,
     message: str = "",
     error: bool = False,
 ) -> str:
+    """``audit``: the newest organising across every group (sign-ins included)."""
+    activity = "".join(
+        f"<li>{e(when(a['ts']))} UTC · {e(a['actor'])} · {e(a['action'])} "
+        f"{e(a['room'])} {e(a['target'])}</li>"
+        for a in audit or []
+    )
     rows = "".join(
         f'<li><a href="/organise/groups/{e(g["room"])}">{e(g["name"])}</a> '
         f'<span class="muted">room {e(g["room"])} · '
@@ -219,7 +227,12 @@ def groups_page(
             pattern="[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,63}",
         )
         + group_fields(None, policies)
-        + '<button type="submit">Create group</button></form></section>',
+        + '<button type="submit">Create group</button></form></section>'
+        + (
+            f'<section><h2>Activity</h2><ul class="audit">{activity}</ul></section>'
+            if activity
+            else ""
+        ),
     )
 
 
@@ -307,6 +320,12 @@ def _invitation_row(inv: Invitation, *, csrf: str, now_ms: int, tz: str) -> str:
 def _member_row(m: Member, *, csrf: str, tz: str) -> str:
     if m["removed_ms"] is not None:
         action = f"removed {e(when(m['removed_ms'], tz))}"
+        if m["name"] != FORGOTTEN:
+            action += (
+                f' <form method="post" action="/organise/members/{e(m["id"])}/forget" '
+                f'class="inline">{_csrf(csrf)}<button type="submit" aria-label="Forget the '
+                f'name {e(m["name"])}">Forget name</button></form>'
+            )
     else:
         action = (
             f'<form method="post" action="/organise/members/{e(m["id"])}/remove" class="inline">'

@@ -11,6 +11,9 @@ Role: TypeAlias = Literal["member", "facilitator"]
 Redemption: TypeAlias = Literal["ok", "unknown", "expired", "revoked", "used_up"]
 """What opening an invitation came to: a place in the group, or why not."""
 
+FORGOTTEN: Final = "(name forgotten)"
+"""What a removed member's name becomes when an organiser forgets it."""
+
 AUDIT_KEPT: Final = 2000
 """Audit entries kept (newest); years of a small charity's organising."""
 

@@ -1,6 +1,8 @@
 """The organiser's records in Redis, shared by every worker: a few hashes under one
 ``{organise}`` hash tag (on a Redis Cluster they live on one shard, so each script below
 touches keys of one slot). No TTL: groups and invitations last until an organiser acts.
+Each group has sets of its invitations' and members' ids, so its page reads only its own
+records however many groups the deployment has.
 Redeeming an invitation, revoking one and removing a member are each one Lua script, so
 two workers letting in the last person on a single-use link cannot both succeed."""
 
@@ -14,6 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from chatserver.organise.records import (
     AUDIT_KEPT,
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -31,13 +34,26 @@ MEMBERS: Final = f"{PREFIX}:members"
 REVOKED: Final = f"{PREFIX}:revoked"
 AUDIT: Final = f"{PREFIX}:audit"
 
-# KEYS: invitations, codes, members; ARGV: code hash, member JSON, now
+
+def room_invitations(room: str) -> str:
+    """The ids of one group's invitations (so a group's page reads only its own)."""
+    return f"{PREFIX}:room:{room}:invitations"
+
+
+def room_members(room: str) -> str:
+    return f"{PREFIX}:room:{room}:members"
+
+
+# KEYS: invitations, codes, members, the room's member ids; ARGV: code hash, member JSON,
+# now, the room (read before, so the room's key can be named; an invitation's room never
+# changes)
 _REDEEM = """
 local id = redis.call('HGET', KEYS[2], ARGV[1])
 if not id then return 'unknown' end
 local raw = redis.call('HGET', KEYS[1], id)
 if not raw then return 'unknown' end
 local inv = cjson.decode(raw)
+if inv.room ~= ARGV[4] then return 'unknown' end
 local now = tonumber(ARGV[3])
 if inv.revoked_ms ~= cjson.null then return 'revoked' end
 if inv.expires_ms <= now then return 'expired' end
@@ -49,6 +65,7 @@ member.invitation_id = inv.id
 member.room = inv.room
 member.role = inv.role
 redis.call('HSET', KEYS[3], member.id, cjson.encode(member))
+redis.call('SADD', KEYS[4], member.id)
 return 'ok'
 """
 
@@ -78,6 +95,18 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return raw
 """
 
+# KEYS: members; ARGV: id, the name a forgotten one gets
+_FORGET = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local member = cjson.decode(raw)
+if member.removed_ms == cjson.null then return false end
+member.name = ARGV[2]
+raw = cjson.encode(member)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+"""
+
 # KEYS: members; ARGV: id, now
 _SEEN = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -98,6 +127,7 @@ class RedisOrganiserStore:
         self._revoke = client.register_script(_REVOKE)
         self._remove = client.register_script(_REMOVE)
         self._seen = client.register_script(_SEEN)
+        self._forget = client.register_script(_FORGET)
 
     async def credential_get(self, name: str) -> str | None:
         raw = await self._redis.hget(CREDENTIALS, name)
@@ -124,6 +154,7 @@ class RedisOrganiserStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(INVITATIONS, invitation["id"], _dump(invitation))
             pipe.hset(CODES, invitation["code_hash"], invitation["id"])
+            pipe.sadd(room_invitations(invitation["room"]), invitation["id"])
             await pipe.execute()
 
     async def invitation_get(self, invitation_id: str) -> Invitation | None:
@@ -137,8 +168,7 @@ class RedisOrganiserStore:
         return await self.invitation_get(_text(invitation_id))
 
     async def invitations(self, room: str) -> list[Invitation]:
-        every: list[Invitation] = [_load(v) for v in await self._redis.hvals(INVITATIONS)]
-        mine = [i for i in every if i["room"] == room]
+        mine: list[Invitation] = await self._bodies(INVITATIONS, room_invitations(room))
         return sorted(mine, key=lambda i: (i["created_ms"], i["id"]), reverse=True)
 
     async def invitation_revoke(self, invitation_id: str, now_ms: int) -> Invitation | None:
@@ -147,9 +177,14 @@ class RedisOrganiserStore:
         return found
 
     async def redeem(self, code_hash: str, member: Member, now_ms: int) -> Redemption:
+        invitation = await self.invitation_by_code(code_hash)
+        if invitation is None:
+            return "unknown"
+        room = invitation["room"]
         outcome = _text(
             await self._redeem(
-                keys=[INVITATIONS, CODES, MEMBERS], args=[code_hash, _dump(member), now_ms]
+                keys=[INVITATIONS, CODES, MEMBERS, room_members(room)],
+                args=[code_hash, _dump(member), now_ms, room],
             )
         )
         if outcome == "ok":
@@ -163,13 +198,19 @@ class RedisOrganiserStore:
         result: Redemption = outcome  # type: ignore[assignment]
         return result
 
+    async def _bodies(self, records: str, index: str) -> list[Any]:
+        """The records (of hash ``records``) whose ids are in the set ``index``."""
+        found_ids: list[Any] = list(await self._redis.smembers(index))
+        if not found_ids:
+            return []
+        return [_load(raw) for raw in await self._redis.hmget(records, found_ids) if raw]
+
     async def member_get(self, member_id: str) -> Member | None:
         found: Member | None = _load(await self._redis.hget(MEMBERS, member_id))
         return found
 
     async def members(self, room: str) -> list[Member]:
-        every: list[Member] = [_load(v) for v in await self._redis.hvals(MEMBERS)]
-        mine = [m for m in every if m["room"] == room]
+        mine: list[Member] = await self._bodies(MEMBERS, room_members(room))
         return sorted(mine, key=lambda m: (m["joined_ms"], m["id"]))
 
     async def member_seen(self, member_id: str, now_ms: int) -> None:
@@ -178,6 +219,12 @@ class RedisOrganiserStore:
     async def member_remove(self, member_id: str, now_ms: int) -> Member | None:
         found: Member | None = _load(
             await self._remove(keys=[MEMBERS, REVOKED], args=[member_id, now_ms])
+        )
+        return found
+
+    async def member_forget(self, member_id: str) -> Member | None:
+        found: Member | None = _load(
+            await self._forget(keys=[MEMBERS], args=[member_id, FORGOTTEN])
         )
         return found
 

@@ -16,6 +16,13 @@ async def first_run_setup(store: OrganiserStore) -> str | None:
     """The setup link's path, or None when a passphrase is chosen already."""
     if await store.credential_get(PASSPHRASE) is not None:
         return None
+    return await new_setup_link(store)
+
+
+async def new_setup_link(store: OrganiserStore) -> str:
+    """A new one-time setup link's path (any earlier one stops working). Whoever opens it
+    first chooses the passphrase, replacing any there is: ``huddle setup-link`` gives one
+    to someone with the server's shell when the passphrase is lost."""
     code = new_code()
     await store.credential_set(SETUP, code_hash(code))
     return f"/organise/setup/{code}"

@@ -5,16 +5,15 @@ transaction (WAL, synchronous FULL: an invitation made survives a power cut)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from chatserver.organise.records import (
     AUDIT_KEPT,
+    FORGOTTEN,
     AuditEntry,
     Group,
     Invitation,
@@ -23,6 +22,7 @@ from chatserver.organise.records import (
     Revocation,
     invitation_state,
 )
+from chatserver.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 
@@ -46,26 +46,10 @@ CREATE TABLE IF NOT EXISTS audit (
 
 class SqliteOrganiserStore:
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self._db.executescript(SCHEMA)
+        self._file = SqliteFile(path, SCHEMA, durable=durable)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
-
-        return await asyncio.to_thread(locked)
+        return await self._file.run(work)
 
     async def _bodies(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
@@ -224,6 +208,20 @@ class SqliteOrganiserStore:
 
         return await self._run(work)
 
+    async def member_forget(self, member_id: str) -> Member | None:
+        def work(db: sqlite3.Connection) -> Member | None:
+            rows = db.execute("SELECT body FROM members WHERE id = ?", (member_id,)).fetchall()
+            if not rows:
+                return None
+            member: Member = json.loads(rows[0][0])
+            if member["removed_ms"] is None:
+                return None
+            member["name"] = FORGOTTEN
+            _put_member(db, member)
+            return member
+
+        return await self._run(work)
+
     async def revocations_since(self, after_ms: int) -> list[Revocation]:
         found: list[Revocation] = await self._bodies(
             "SELECT body FROM revocations WHERE ts >= ? ORDER BY ts", (after_ms,)
@@ -255,8 +253,7 @@ class SqliteOrganiserStore:
         return found
 
     async def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _put_invitation(db: sqlite3.Connection, invitation: Invitation) -> None:

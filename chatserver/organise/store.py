@@ -60,6 +60,11 @@ class OrganiserStore(Protocol):
         """Mark removed and add to the revocation list; None if unknown or removed."""
         ...
 
+    async def member_forget(self, member_id: str) -> Member | None:
+        """A removed member's name replaced by ``FORGOTTEN`` (their place stays, for the
+        audit and the revocation list); None unless they were removed."""
+        ...
+
     async def revocations_since(self, after_ms: int) -> list[Revocation]:
         """Revoked memberships at or after ``after_ms`` (what every worker polls)."""
         ...

@@ -108,6 +108,8 @@ def _snapshot(reply: list[Any], now_ms: int) -> RoomSnapshot:
     for key, value in meta.items():
         if key.startswith("ag\t"):
             state.agreed[key[3:]] = value
+        elif key.startswith("nr\t"):
+            state.no_reactions.add(key[3:])
         elif key.startswith("ck\t"):
             state.checkins.add(key[3:])
         elif key.startswith("rx\t"):

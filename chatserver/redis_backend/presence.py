@@ -88,7 +88,9 @@ class RedisPresence(RedisConnection):
                         self._presence(keys=[room_keys(room)["presence"]], args=args)
                     )
                 except BackendUnavailable:
-                    break
+                    if self._cluster is None:
+                        break  # Redis is away: the next period tries every room again
+                    continue  # one master away: the rooms on the others still refresh
                 gone = _users(flat)
                 for handler in self._presence_gone if gone else ():
                     await handler(room, gone)

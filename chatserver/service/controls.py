@@ -38,7 +38,7 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.refusals import refuse, signal_allowed
-from rooms.entries import EventFields, MessageEntry, message_entry, room_event
+from rooms.entries import EventFields, MessageEntry, message_entry, reactions_off, room_event
 from rooms.policy import check_moderate, check_target, is_facilitator
 from rooms.signals import HAND, REPORT, SignalLimiter
 
@@ -88,6 +88,7 @@ class Controls:
             "pin": self.pin,
             "unpin": self.unpin,
             "delete": self.delete,
+            "clear": self.clear,
             "lower_hands": self.lower_hands,
             "review": self.review,
             "report": self.report,
@@ -257,6 +258,15 @@ class Controls:
         audit["id"] = req.msg_id
         return await self._logged(req.room, actor, "unpinned", audit, id=req.msg_id)
 
+    async def clear(self, sid: str, data: object) -> LoggedAck:
+        """Purge the room's conversation: every message and event before this one is
+        erased from the store on every backend (members' clients empty their view; one
+        recovering from before it gets the room as it is now). The audit keeps only that
+        it happened. The group space (goals, wins, the shelf) is its members' and stays."""
+        room = parse_room(data).room
+        actor = self._facilitator(sid, room)
+        return await self._logged(room, actor, "cleared", self._audit(actor, "cleared"))
+
     async def delete(self, sid: str, data: object) -> LoggedAck:
         req = parse_message_ref(data)
         actor = self._facilitator(sid, req.room)
@@ -306,6 +316,9 @@ class Controls:
                 entry["thread"] = held["thread"]
             appended = await self._log.append(req.room, entry, guard=None, now_ms=now)
             result["offset"] = appended.entry["offset"]
+            if "crisis" in held.get("kinds", []):
+                no_reactions = reactions_off(req.room, held["id"], now)
+                await self._log.append(req.room, no_reactions, guard=None, now_ms=now)
         reviewed = {
             "room": req.room,
             "kind": "reviewed",

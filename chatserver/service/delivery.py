@@ -201,7 +201,7 @@ class LocalRooms:
         audience = delivery.audience
         members = local.members.values()
         entry = delivery.entry
-        if entry is not None and entry.get("thread"):
+        if entry is not None and (entry.get("thread") or entry.get("audience")):
             # A private check-in: its member and the facilitators only.
             room = local.room
             return [

@@ -39,6 +39,7 @@ from chatserver.ids import ids
 from chatserver.meeting_schema import (
     parse_agenda,
     parse_guidelines,
+    parse_history,
     parse_react,
     parse_round,
     parse_status,
@@ -56,6 +57,7 @@ from chatserver.service.tasks import TaskSet
 from rooms.codes import FORBIDDEN
 from rooms.entries import SYSTEM_USER, EventFields, MessageEntry, room_event
 from rooms.meeting import (
+    EACH_SESSION,
     ENDED,
     PHASE_END,
     TURN_TIMEOUT,
@@ -66,6 +68,7 @@ from rooms.meeting import (
     due,
     end_round,
     end_session,
+    history_of,
     is_live,
     join_order,
     join_round,
@@ -75,6 +78,7 @@ from rooms.meeting import (
     on_timer,
     set_agenda,
     set_guidelines,
+    set_history,
     set_status,
     start_round,
     start_session,
@@ -160,6 +164,7 @@ class MeetingFlow:
             "phase_next": self.phase_next,
             "agenda": self.agenda,
             "guidelines": self.guidelines,
+            "history": self.history,
             "agree": self.agree,
             "round_start": self.round_start,
             "turn_done": self.turn_done,
@@ -221,6 +226,12 @@ class MeetingFlow:
         req = parse_agenda(data, optional=True)
         by = self._runner(sid, req.room)
         session_id = ids.next()
+        now = self._clock()
+        meeting = (await self._log.snapshot(req.room, now)).state.meeting
+        if history_of(meeting) == EACH_SESSION and not is_live(meeting):
+            # The room keeps nothing of the last session's conversation.
+            cleared = room_event(room=req.room, kind="cleared", by=by, ts=now)
+            await self._log.append(req.room, cleared, guard=None, now_ms=now)
 
         def work(m: Meeting, _: RoomState, now: int) -> Change:
             if is_live(m):
@@ -266,6 +277,19 @@ class MeetingFlow:
         by = self._runner(sid, room)
         return await self._change(
             room, by, lambda m, _, now: Change("guidelines", set_guidelines(m, text))
+        )
+
+    async def history(self, sid: str, data: object) -> LoggedAck | OkAck:
+        """The room's history setting (rooms/meeting.py ``HISTORY``)."""
+        room, mode = parse_history(data)
+        by = self._runner(sid, room)
+        return await self._change(
+            room,
+            by,
+            lambda m, _, now: (
+                None if history_of(m) == mode else Change("history", set_history(m, mode))
+            ),
+            audit="history_set",
         )
 
     async def agree(self, sid: str, data: object) -> LoggedAck | OkAck:
@@ -339,7 +363,8 @@ class MeetingFlow:
     async def _shown_message(self, room: str, msg_id: str) -> MessageEntry:
         """A message everyone can see and may react to (not held, deleted or crisis)."""
         entry = await self._log.get_message(room, msg_id)
-        crisis = False
+        state = (await self._log.snapshot(room, self._clock())).state
+        crisis = msg_id in state.no_reactions
         for alert in await self._alerts.open_alerts(room):
             about = alert.get("entry")
             crisis |= alert["kind"] == "crisis" and about is not None and about["id"] == msg_id

@@ -42,7 +42,7 @@ from moderation.context import RoomGate
 from moderation.duplicate import DuplicateStage, raid_verdict
 from moderation.gate import room_gate
 from moderation.verdict import Verdict
-from rooms.entries import HeldEntry, MessageEntry, as_message, message_entry
+from rooms.entries import HeldEntry, MessageEntry, as_message, message_entry, reactions_off
 from rooms.meeting_rules import check_thread_post
 from rooms.policy import may_show_typing
 from rooms.signals import HAND, TYPING, SignalLimiter
@@ -177,6 +177,9 @@ class Posting:
         stored = as_message(result.entry)
         if not result.duplicate:
             self._metrics.messages_in.inc()
+            if any(v.alert == "crisis" for v in outcome.verdicts):
+                closed = reactions_off(req.room, stored["id"], now)
+                await self._log.append(req.room, closed, guard=None, now_ms=now)
             await self._alerts_and_notices(conn, req.room, user, outcome, stored)
         return message_ack(stored)
 

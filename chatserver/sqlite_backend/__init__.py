@@ -19,11 +19,13 @@ batch without anyone waiting for it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from chatserver.backend import (
     Alert,
@@ -71,6 +73,7 @@ class SqliteBackend(MemoryBackend):
         self._last_active: dict[str, int] = {}
         """Room -> when something was last appended, held or raised there (ms)."""
         self._forget_timer: asyncio.TimerHandle | None = None
+        self._lock_file: IO[bytes] | None = None
         self._audit_writes: dict[str, int] = {}
 
     @property
@@ -80,6 +83,7 @@ class SqliteBackend(MemoryBackend):
         return self._journal
 
     async def start(self) -> None:
+        self._lock_file = _claim(self._path)
         db = tables.open_file(self._path, synchronous=self._synchronous)
         try:
             tables.trim(
@@ -137,6 +141,9 @@ class SqliteBackend(MemoryBackend):
         if self._journal is not None:
             await self._journal.close()
             self._journal = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the claim
+            self._lock_file = None
         await super().close()
 
     async def ready(self) -> bool:
@@ -179,6 +186,8 @@ class SqliteBackend(MemoryBackend):
                 erased = r.log.stored_message(stored.get("id", ""))
                 if erased is not None:
                     journal.write(tables.ENTRY_PUT, (room, erased["offset"], tables.encode(erased)))
+            elif stored["kind"] == "cleared":
+                journal.write(tables.ENTRIES_TRIM, (room, offset - 1))
         if offset % TRIM_EVERY == 0:
             journal.write(tables.ENTRIES_TRIM, (room, offset - self._history_size))
         # Delivered (to everyone, in offset order) and acknowledged once committed.
@@ -267,3 +276,20 @@ class SqliteBackend(MemoryBackend):
         self._audit_writes[room] = written
         if written % TRIM_EVERY == 0:
             journal.write(tables.AUDIT_TRIM, (room, AUDIT_PER_ROOM))
+
+
+def _claim(path: Path) -> IO[bytes]:
+    """One process per file: each keeps the rooms in memory and would overwrite the
+    other's rows. The claim is a lock the kernel drops when the process dies (a kill -9
+    leaves nothing to clean up)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        raise RuntimeError(
+            f"{path} is in use by another huddle process: one embedded server per "
+            "HUDDLE_DATA_DIR (stop the other one, or give this one its own directory)"
+        ) from None
+    return lock_file

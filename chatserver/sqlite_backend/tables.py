@@ -107,6 +107,7 @@ def encode_state(state: RoomState) -> str:
             "agreed": state.agreed,
             "reactions": state.reactions,
             "checkins": sorted(state.checkins),
+            "no_reactions": sorted(state.no_reactions),
         }
     )
 
@@ -126,6 +127,7 @@ def decode_state(text: str) -> RoomState:
         agreed=dict(raw.get("agreed", {})),
         reactions=dict(raw.get("reactions", {})),
         checkins=set(raw.get("checkins", [])),
+        no_reactions=set(raw.get("no_reactions", [])),
     )
 
 

@@ -468,3 +468,27 @@ async def test_a_deleted_message_s_words_leave_the_store(
     assert secret not in str(retry.entry)
     read = await backend.read("r1", None, 10)
     assert [e.get("text") for e in read.entries if "kind" not in e] == ["after it"]
+
+
+async def test_clearing_the_conversation_purges_it_from_the_store(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    """A facilitator's purge: everything before it leaves what the store keeps; pins and
+    reactions go with it; a member recovering from before it gets the room as it is now."""
+    secret = "what I said last week " + uuid.uuid4().hex
+    said = await append(backend, msg(secret))
+    await append(backend, event("pinned", id=said["id"], entry=said))
+    await append(backend, event("reaction", id=said["id"], reaction="hug", user_id="bea", on=True))
+    before = await backend.read("r1", None, 10)
+    cleared = await append(backend, event("cleared"))
+    after = await append(backend, msg("a fresh start"))
+    assert secret.encode() not in await _kept_bytes(backend, "r1", request)
+    page = await backend.read("r1", None, 10)
+    assert [e["offset"] for e in page.entries] == [cleared["offset"], after["offset"]]
+    late = await backend.read("r1", Since(said["offset"], before.epoch), 10)
+    assert not late.recovered
+    assert [e["offset"] for e in late.entries] == [cleared["offset"], after["offset"]]
+    since_clear = await backend.read("r1", Since(cleared["offset"], before.epoch), 10)
+    assert since_clear.recovered and [e["text"] for e in since_clear.entries] == ["a fresh start"]
+    state = (await backend.snapshot("r1", NOW)).state
+    assert state.pins == {} and state.reactions == {}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from chatserver.organise.records import Group, Invitation, Member, invitation_state
+from chatserver.organise.records import FORGOTTEN, Group, Invitation, Member, invitation_state
 from chatserver.organise.redis_store import RedisOrganiserStore
 from chatserver.organise.sqlite_store import SqliteOrganiserStore
 from chatserver.organise.store import OrganiserStore
@@ -186,6 +186,12 @@ async def test_a_removed_member_is_on_the_revocation_list(store: OrganiserStore)
     assert await store.revocations_since(NOW + 101) == []
     still = await store.member_get(lee["id"])
     assert still is not None and still["removed_ms"] is None
+    # Only a removed member's name can be forgotten; their place stays.
+    assert await store.member_forget(lee["id"]) is None
+    forgotten = await store.member_forget(kit["id"])
+    assert forgotten is not None and forgotten["name"] == FORGOTTEN
+    kept = await store.member_get(kit["id"])
+    assert kept is not None and kept["name"] == FORGOTTEN and kept["removed_ms"] == NOW + 100
 
 
 async def test_the_audit_is_newest_first_and_per_group(store: OrganiserStore) -> None:

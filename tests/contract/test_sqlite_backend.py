@@ -299,3 +299,16 @@ async def test_a_deleted_messages_words_leave_the_file(store: SqliteBackend, pat
         assert (await again.snapshot("r1", NOW)).state.pins == {}
     finally:
         await again.close()
+
+
+async def test_a_second_process_on_the_same_file_is_refused(
+    store: SqliteBackend, path: Path
+) -> None:
+    """Each embedded server keeps the rooms in memory: two on one file would overwrite
+    each other's rows. The second is refused at start, saying why."""
+    second = SqliteBackend(path)
+    with pytest.raises(RuntimeError, match="in use by another huddle process"):
+        await second.start()
+    await store.close()
+    await second.start()  # the first one has let go
+    await second.close()

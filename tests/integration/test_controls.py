@@ -389,3 +389,27 @@ async def test_an_alert_raised_while_a_facilitator_joins_still_reaches_them(room
         assert caught["kind"] == "crisis"
     finally:
         backend.enter = real_enter  # type: ignore[method-assign]
+
+
+async def test_a_facilitator_clears_the_conversation_for_everyone(room: Room) -> None:
+    said = await room.alex.send("r1", "something I would rather not stay here")
+    await room.bea.send("r1", "ok")
+    joined = await room.alex.call("join", {"room": "r1"})
+    epoch = joined["room"]["epoch"]
+    refused = await control(room.alex, "clear")
+    assert refused["error"]["code"] == "forbidden"
+    ack = await control(room.sam, "clear")
+    assert ack["ok"]
+    for member in (room.alex, room.bea):  # on the other worker too
+        cleared = await member.wait_for("room_event", lambda e: e["kind"] == "cleared")
+        assert cleared["offset"] == ack["offset"]
+    fresh = await room.member("dan")
+    history = (await fresh.call("join", {"room": "r1"}))["entries"]
+    assert [e.get("kind") for e in history] == ["cleared"]
+    back = await fresh.call(
+        "join", {"room": "r1", "since": {"offset": said["offset"], "epoch": epoch}}
+    )
+    assert not back["recovered"] and "rather not" not in str(back)
+    assert (await room.bea.send("r1", "a fresh start"))["ok"]
+    audit = (await control(room.sam, "audit", limit=20))["entries"]
+    assert any(r["action"] == "cleared" for r in audit) and "rather not" not in str(audit)

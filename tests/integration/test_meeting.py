@@ -267,3 +267,25 @@ async def test_a_round_in_join_order_follows_who_joined_the_session_first(room: 
     assert (await call(room.sam, "round_start", order="join"))["ok"]
     began = await room.alex.wait_for("room_event", kind("round_started"))
     assert [s["id"] for s in began["meeting"]["round"]["order"]] == ["bea", "alex", "cara"]
+
+
+async def test_a_crisis_message_takes_no_reactions_even_after_its_alert_is_dealt_with(
+    room: Room,
+) -> None:
+    text = "honestly I don't want to be here anymore, the pain never stops"
+    flagged = await room.alex.send("r1", text)
+    assert flagged["ok"]
+    alert = await room.sam.wait_for("alert", lambda a: a["kind"] == "crisis")
+    refused = await call(room.bea, "react", id=flagged["id"], reaction="hug")
+    assert refused["error"]["code"] == "not_reactable"
+    assert (await call(room.sam, "dismiss_alert", id=alert["id"]))["ok"]
+    again = await call(room.bea, "react", id=flagged["id"], reaction="hug")
+    assert again["error"]["code"] == "not_reactable"
+    # Only facilitators were told the message takes no reactions: a barrier message
+    # after it reaches Bea, and the event did not.
+    barrier = await room.sam.send("r1", "I'll check in with you, Alex.")
+    await room.bea.wait_for("message", lambda m: m["id"] == barrier["id"])
+    assert not [e for e in room.bea.got("room_event") if e["kind"] == "reactions_off"]
+    await room.sam.wait_for("room_event", kind("reactions_off", id=flagged["id"]))
+    plain = await room.bea.send("r1", "Sending you strength.")
+    assert (await call(room.alex, "react", id=plain["id"], reaction="heart"))["ok"]

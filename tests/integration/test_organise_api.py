@@ -339,8 +339,22 @@ async def test_the_openapi_file_describes_the_running_server(deployment: Deploym
         ("POST", "/api/v1/session", "/api/v1/session", None, {"Authorization": "Bearer nonsense"}),
         ("GET", "/api/v1/audit", "/api/v1/audit?limit=5", None, None),
         ("GET", "/api/v1/audit", "/api/v1/audit?limit=0", None, None),
+        (
+            "POST",
+            "/api/v1/members/{id}/forget",
+            f"/api/v1/members/{placed['member']['id']}/forget",
+            None,
+            None,
+        ),
         ("DELETE", "/api/v1/members/{id}", f"/api/v1/members/{placed['member']['id']}", None, None),
         ("DELETE", "/api/v1/members/{id}", f"/api/v1/members/{placed['member']['id']}", None, None),
+        (
+            "POST",
+            "/api/v1/members/{id}/forget",
+            f"/api/v1/members/{placed['member']['id']}/forget",
+            None,
+            None,
+        ),
         (
             "POST",
             "/api/v1/session",
@@ -376,6 +390,11 @@ async def test_the_openapi_file_describes_the_running_server(deployment: Deploym
         seen_statuses.add((method, template, status))
     assert ("DELETE", "/api/v1/members/{id}", 404) in seen_statuses
     assert ("POST", "/api/v1/session", 403) in seen_statuses
+    assert ("POST", "/api/v1/members/{id}/forget", 404) in seen_statuses  # not removed yet
+    assert ("POST", "/api/v1/members/{id}/forget", 200) in seen_statuses
+    status, listed = await d.api("GET", "/api/v1/groups/tuesday/members")
+    ash = next(m for m in listed["members"] if m["id"] == placed["member"]["id"])
+    assert ash["name"] == "(name forgotten)" and ash["removed_ms"] is not None
 
 
 async def test_the_api_wants_its_key_and_limits_a_flood(deployment: Deployment) -> None:

@@ -5,6 +5,7 @@ answered on the same form without using up the invitation."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from chatserver.app import SETUP_LINK_KEY
 from tests.conftest import Server, make_settings, start_server
+from tests.integration.test_cli import clean_env, huddle
 
 pytestmark = pytest.mark.transport_independent
 
@@ -131,3 +133,30 @@ async def test_a_sign_in_that_ran_out_has_its_own_page(first_run: tuple[Server, 
         assert "Your sign-in has expired" in page and "place may still be there" in page
         async with http.get(server.url + "/ended/tuesday") as resp:
             assert "Your place in this group has ended" in await resp.text()
+
+
+async def test_a_lost_passphrase_is_replaced_through_a_setup_link_from_the_shell(
+    first_run: tuple[Server, Path],
+) -> None:
+    server, data_dir = first_run
+    form = {"passphrase": PASSPHRASE, "again": PASSPHRASE}
+    url = server.url + server.app[SETUP_LINK_KEY]
+    async with session() as http, http.post(url, data=form) as resp:
+        assert resp.status == 200
+    made = await asyncio.to_thread(
+        huddle, "setup-link", "--base", server.url, env=clean_env(HUDDLE_DATA_DIR=str(data_dir))
+    )
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert link.startswith(server.url + "/organise/setup/") and "works once" in made.stderr
+    replaced = "a brand new passphrase"
+    chosen = {"passphrase": replaced, "again": replaced}
+    async with session() as http, http.post(link, data=chosen) as resp:
+        assert resp.status == 200 and "Your groups" in await resp.text()
+    async with session() as http:
+        for key, status in ((PASSPHRASE, 401), (replaced, 200)):
+            async with http.post(server.url + "/organise/sign-in", data={"key": key}) as resp:
+                assert resp.status == status
+                page = await resp.text()
+    # The console's front page shows the organising across groups, sign-ins included.
+    assert page.count("passphrase_set") == 2 and "signed_in" in page

@@ -409,6 +409,21 @@ def test_the_worst_case_leaves_the_log_and_the_box_on_screen(
             for person in (sam, alex):
                 person.page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
 
+        if size == PHONE:
+            # The facilitator's phone: one panel at a time, with counts; the hand queue
+            # and the alerts are on screen in their views, not below the fold.
+            views = sam.page.locator("#views")
+            views.get_by_role("button", name="People (2)").click()
+            expect(sam.page.locator("#hands-title")).to_be_in_viewport()
+            expect(member(sam.page, "alex").locator(".alert-badge")).to_be_in_viewport()
+            expect(sam.page.locator("#composer")).to_be_hidden()
+            shot(sam.page, "layout-facilitator-phone-people")
+            views.get_by_role("button", name="Needs attention (2)").click()
+            expect(sam.page.locator('#alert-list .alert[data-kind="crisis"]')).to_be_in_viewport()
+            shot(sam.page, "layout-facilitator-phone-attention")
+            views.get_by_role("button", name="Chat").click()
+            assert_on_screen(sam.page, "#composer", "facilitator, phone, back to Chat")
+
         # A member reports a message with the keyboard alone.
         alex.page.keyboard.press("Alt+Shift+L")
         alex.page.keyboard.press("Enter")

@@ -53,6 +53,7 @@ with contextlib.suppress(ImportError):  # without playwright the tests skip
 # What it proves is the store and the page, not how frames reach the server: CI runs it once.
 pytestmark = pytest.mark.transport_independent
 
+WALKED = "I walked to the shop and back today"
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The page reconnects with a backoff (1-5 s with jitter) after its server vanished.
 COMING_BACK_MS = 3 * WAIT_MS
@@ -231,9 +232,13 @@ def test_each_member_gets_a_recap_when_the_session_ends(
         try:
             assert (await kai.call("join", room))["ok"]
             if step == "start":
+                entries = (await kai.call("join", room))["entries"]
+                (walked,) = [e for e in entries if e.get("text") == WALKED]
                 assert (await kai.call("session_start", room))["ok"]
                 said = await kai.send("recap", "Pacing beats pushing")
                 assert (await kai.call("pin", {**room, "id": said["id"]}))["ok"]
+                # A facilitator highlights Alex's message as a win: only Alex may keep it.
+                assert (await kai.call("win", {**room, "id": walked["id"]}))["ok"]
             else:
                 assert (await kai.call("session_end", room))["ok"]
         finally:
@@ -244,8 +249,16 @@ def test_each_member_gets_a_recap_when_the_session_ends(
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, facilitate(step)).result(timeout=60)
 
+    say(alex, WALKED)
+    expect(texts(alex.page, WALKED)).to_be_visible()
     as_kai("start")
+    # Asked, never assumed: the wall only with the author's say-so.
+    asked = alex.page.locator("#notices .notice", has_text="wins wall")
+    expect(asked).to_be_visible()
+    asked.get_by_role("button", name="Keep it on the wall").click()
+    expect(alex.page.locator("#notices .notice", has_text="wins wall")).to_have_count(0)
     open_space(alex.page)
+    expect(alex.page.locator("#space-body .wins")).to_contain_text(WALKED)
     alex.page.locator("#space-goal").fill("Two short walks")
     alex.page.get_by_role("button", name="Save goal").click()
     expect(alex.page.locator("#space-body .goal-text").first).to_have_text("Two short walks")
@@ -254,5 +267,48 @@ def test_each_member_gets_a_recap_when_the_session_ends(
     expect(recap).to_be_visible()
     expect(recap).to_contain_text("Kai: Pacing beats pushing")
     expect(recap).to_contain_text("Two short walks")
+    expect(recap.locator(".recap-wins")).to_contain_text(WALKED)
     expect(alex.page.locator("#space")).to_have_attribute("open", "")
     shot(alex.page, "space-recap-phone-member")
+
+
+@pytest.fixture
+def desktop_people(browser: Browser | None) -> Iterator[Callable[[], Person]]:
+    yield from open_people(browser, viewport=(1280, 800))
+
+
+def test_on_a_desktop_the_space_works_from_the_keyboard(
+    server: Restartable | None, desktop_people: Callable[[], Person]
+) -> None:
+    """A member at a desktop reaches 'Our group', shares a goal and answers it with the
+    keyboard alone; the facilitator, also at a desktop, sees the shared goal and answer."""
+    srv = ready(server.srv if server else None)
+    sam, alex = desktop_people(), desktop_people()
+    enter(srv, sam, "desk", "sam", "facilitator")
+    enter(srv, alex, "desk", "alex", "member")
+    page = alex.page
+    summary = page.locator("#space summary")
+    summary.focus()
+    if page.locator("#space").get_attribute("open") is None:
+        page.keyboard.press("Enter")
+    goal = page.locator("#space-goal")
+    goal.focus()
+    page.keyboard.type("Stretch every morning")
+    page.keyboard.press("Tab")
+    expect(page.locator("#space-goal-shared")).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    body = page.locator("#space-body")
+    expect(body.locator(".goal-text")).to_have_text("Stretch every morning")
+    done = body.get_by_role("group", name="How did it go?").get_by_role("button", name="Done")
+    done.focus()
+    page.keyboard.press("Enter")
+    expect(body.locator(".goal-answer")).to_have_text("You said: Done")
+    open_space(sam.page)
+    expect(sam.page.locator("#space-body .shared-goals")).to_contain_text(
+        "Alex: Stretch every morning — Done"
+    )
+    for person in (sam, alex):
+        assert person.errors == []
+    shot(page, "space-desktop-member")

@@ -148,7 +148,10 @@ async def test_a_master_killed_mid_stream_loses_no_acked_message(
         assert sum(m.unavailable for m in bystanders) == 0, "another shard's room was refused"
         await settle(bystanders, max(a["offset"] for a in calm.values()))
         assert_exactly_once_in_order(bystanders, calm)
-        print(f"failover: resumed {resumed[0]:.2f} s after the kill, {refused} refused")
+        held = sum(m.held for m in members)
+        print(
+            f"failover: resumed {resumed[0]:.2f} s after the kill, {refused} refused, {held} held"
+        )
     finally:
         stop.set()
         await asyncio.gather(*(m.close() for m in members + bystanders))

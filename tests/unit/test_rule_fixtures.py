@@ -61,6 +61,7 @@ def meeting_fields(state: RoomState) -> dict[str, Any]:
         "agreed": sorted(u for u in state.agreed if state.has_agreed(u)),
         "reactions": state.reactions,
         "checkins": sorted(state.checkins),
+        "no_reactions": sorted(state.no_reactions),
     }
 
 

@@ -86,6 +86,19 @@ test("a deleted message leaves its placeholder, loses its pin, and settles repor
   assert.equal(before.review.alerts.length, 3);
 });
 
+test("a cleared conversation leaves only the line that says so; my unsent words stay mine", () => {
+  let s = joined(initialState(alex), joinAck({ entries: [msg(1, bea, "last week's news"), msg(2, alex, "hi")] }));
+  s = live(s, ev(3, "pinned", { id: "m1", entry: msg(1, bea, "last week's news") }));
+  s = reduce(s, { type: "own_state", item: { client_id: "c9", text: "typed offline", ts: 9, state: "failed", reason: "offline" } });
+  s = live(s, ev(4, "cleared"));
+  assert.deepEqual(messageTexts(s), []);
+  assert.deepEqual(s.timeline.entries.map((e) => e.kind), ["cleared"]);
+  assert.equal(s.room.pins.size, 0);
+  assert.equal(s.timeline.own.get("c9").text, "typed offline");
+  s = live(s, msg(5, bea, "a fresh start"));
+  assert.deepEqual(messageTexts(s), ["a fresh start"]);
+});
+
 test("my held message: a review marks exactly that one, and the approved copy takes its place", () => {
   let s = joined(initialState(alex), joinAck());
   s = reduce(s, { type: "own_state", item: { client_id: "h1", text: "first", ts: 1, state: "held" } });
