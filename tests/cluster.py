@@ -145,7 +145,7 @@ class Nginx:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
             )
-        wait_http(f"{self.url}/healthz", 10)
+        wait_http(f"{self.url}/healthz", 30)
 
     def stop(self) -> None:
         if self.proc is not None:

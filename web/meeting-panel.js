@@ -225,7 +225,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     threadsBox.replaceChildren(...boxes);
   }
 
-  root.append(live, bar, prompt, agreement, checkins, round, wins, mine, controls);
+  root.append(live, bar, prompt, agreement, round, checkins, wins, mine, controls);
 
   function select(id, text, options) {
     const label = el("label", "control-state", text);
@@ -373,11 +373,12 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.dataset.count = String(who.length);
       b.dataset.reaction = r.id;
       b.setAttribute("aria-pressed", String(pressed));
-      // The name starts with what the button shows ("Yay! 2"), so speech input finds it
-      // (axe: label-content-name-mismatch), then says what it means and who sent it.
-      const shown = `${r.emoji}${who.length ? ` ${who.length}` : ""}`;
-      const meaning = r.emoji === r.label ? "" : ` (${r.label})`;
-      b.setAttribute("aria-label", `${shown}${meaning}${who.length ? `: ${names.join(", ")}` : ""}`);
+      // A button that shows words ("Yay! 2") is named starting with them, so speech input
+      // finds it (axe: label-content-name-mismatch), then what it means and who sent it; a
+      // symbol (♥) is named by its meaning.
+      const words = /\p{L}/u.test(r.emoji);
+      const shown = words ? `${r.emoji}${who.length ? ` ${who.length}` : ""}${r.emoji === r.label ? "" : ` (${r.label})`}` : r.label;
+      b.setAttribute("aria-label", `${shown}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));
       barNode.append(b);

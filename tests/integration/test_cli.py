@@ -41,7 +41,7 @@ def huddle(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=20,
+        timeout=60,  # a loaded machine imports slowly
         check=False,
     )
 
@@ -151,7 +151,7 @@ def demo_server() -> Iterator[tuple[int, list[str]]]:
         yield port, lines
 
 
-def wait_for_health(port: int, lines: list[str], timeout: float = 15) -> int:
+def wait_for_health(port: int, lines: list[str], timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -165,7 +165,7 @@ def wait_for_health(port: int, lines: list[str], timeout: float = 15) -> int:
     raise AssertionError(f"/healthz never answered ({last_error}); output: {''.join(lines)}")
 
 
-def wait_for_lines(lines: list[str], pattern: str, count: int, timeout: float = 10) -> list[str]:
+def wait_for_lines(lines: list[str], pattern: str, count: int, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [line for line in list(lines) if re.search(pattern, line)]
