@@ -7,8 +7,9 @@ about pain — and masked ("f***") when the room policy sets mask_swearing (MODI
 abuse.swearing, with a notice).
 
 Rules: abuse.slur, abuse.harassment, abuse.threat (BLOCK); abuse.swearing (MODIFY);
-abuse.learned (BLOCK): no listed phrase, but the learned model (moderation/learned.py)
-reads a member's message as a threat or an insult aimed at someone. abuse.unsure (FLAG,
+abuse.learned (FLAG, alert abuse): no listed phrase, but the learned model
+(moderation/learned.py) reads a member's message as a threat or an insult aimed at
+someone; delivered, the facilitators decide (the model alone refuses nothing). abuse.unsure (FLAG,
 alert abuse): it reads as abuse, but it may also be the sender's own crisis ("k.y.s. is
 what i tell myself every morning", "👋🪦 see u never"): crisis language is never
 refused, so it is delivered and the facilitators decide.
@@ -43,19 +44,23 @@ _BLOCKS = {
     section: block(f"abuse.{section}", "blocked", reason, alert="abuse")
     for section, reason in _REASONS.items()
 }
-_LEARNED = block(
+_ASKED_NOTICE = (
+    "A facilitator has been asked to look at your message, because it could read as aimed "
+    "at someone. If that isn't how you meant it, there's nothing you need to do."
+)
+# Alone, the model alerts rather than refuses: its mistakes fall on ordinary talk
+# ("Still here with you, Lee"), and a refused kind word hurts more than an alert.
+_LEARNED = flag(
     "abuse.learned",
-    "blocked",
-    _REASONS["harassment"],
+    "This message may be an insult or a threat aimed at someone, though it uses none of "
+    "the listed phrases.",
+    notice=_ASKED_NOTICE,
     alert="abuse",
-    alert_reason=(
-        "A message was not sent: it reads as an insult or a threat aimed at someone, "
-        "though it uses none of the listed phrases."
-    ),
 )
 _UNSURE = flag(
     "abuse.unsure",
     "This message may be aimed at someone, or may be about how the sender feels.",
+    notice=_ASKED_NOTICE,
     alert="abuse",
 )
 # A crisis score at or above this (well under the crisis threshold) is doubt enough not

@@ -211,7 +211,8 @@ class ContactStage:
             masks.extend(_detect(text, wanted, ctx.policy))
         if not masks:
             scorer = self._scorer
-            if scorer is not None and scorer.says(ctx, "contact"):
+            # A link is held by the link stage anyway; its review says why.
+            if scorer is not None and not wanted.links and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
         masked, kinds = _apply(text, _with_identifiers(text, masks))

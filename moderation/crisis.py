@@ -26,13 +26,15 @@ Rules (priority order):
                    (moderation/learned.py) reads it as the sender being at risk
 - crisis.mention   FLAG, alert crisis (not priority): a listed phrase, but the learned
                    model reads the message as a past crisis that is over, someone else's,
-                   or the crisis line as a resource ("two years ago I wanted to die")
+                   or the crisis line as a resource ("two years ago I wanted to die"),
+                   and words say so ("ago", "used to", "my friend", "samaritans" ...)
 - crisis.context   FLAG, alert crisis, priority: no single message said it, but the
                    member's last few messages read together do (moderation/recent.py);
                    the facilitators' alert says so in words
 The learned model only judges members' messages (facilitators post about crisis lines).
 """
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -76,6 +78,17 @@ _ASKING_WORDS = _folded("anyone anybody who")
 _REASON_SELF = "This message talks about wanting to die, suicide or self-harm."
 _REASON_HOPELESS = "This message sounds like the sender may be feeling hopeless."
 _REASON_OTHERS = "This message talks about someone else who may be at risk, or about suicide."
+# Words that place a crisis in the past, in someone else, or in a crisis line: needed, with
+# a low learned score, before a listed phrase loses its priority ("get through a week
+# without wanting to die" has none, and keeps it).
+_MENTION_MARKERS = re.compile(
+    r"\b(?:ago|used to|back (?:then|in|when)|years? back|last (?:year|month|summer|winter|"
+    r"spring|autumn|fall)|in (?:19|20)\d\d|when i was|at my (?:worst|lowest)|survived|"
+    r"recovered|988|samaritans|116 ?123|hotline|helpline|crisis (?:line|text|team)|"
+    r"called the|my (?:friend|son|daughter|husband|wife|partner|mum|mom|dad|brother|"
+    r"sister|cousin|uncle|aunt|nan|gran)|(?:he|she|they) (?:said|says|wants|wanted|tried|"
+    r"was|is))\b"
+)
 _REASON_LEARNED = (
     "This message reads like someone who may be thinking about ending their life or "
     "not keeping themselves safe, though it uses none of the usual words for it."
@@ -178,6 +191,7 @@ class CrisisStage:
                     section in _PRIORITY
                     and scorer is not None
                     and scorer.scores(ctx.written).crisis < scorer.model.crisis_floor
+                    and _MENTION_MARKERS.search(ctx.written.lower()) is not None
                 ):
                     # The lists heard "wanted to die"; the model reads it as over, someone
                     # else's, or a resource: support offered, no priority alert.

@@ -264,18 +264,22 @@ class Scorer:
 
 
 # A few words weigh a lot after normalising by sqrt(features): "hi there", "Can I add
-# something?" read like "add me" to the contact model. Alone the model judges abuse and
-# sales from 4 words, contact from 5 or with an identifier-shaped word (a digit, @, _ or
-# a dot inside); crisis at any length ("not safe tonight"). The lists judge everything.
-_MIN_WORDS = {"abuse": 4, "medication_sale": 4, "contact": 5}
-_IDENTIFIER_SHAPED = re.compile(r"[@_\d]|\w\.\w")
+# something?" read like "add me" to the contact model, "While you were away" like an
+# insult. Alone the model judges abuse and sales from 6 words; contact only with
+# something that could identify someone: an identifier-shaped word (@, _, a dot inside a
+# word, letters and digits run together, a run of 3+ digits) or two capitalised words
+# ("search Jo Bloggs", "12 Elm Road"); crisis at any length ("not safe tonight").
+_MIN_WORDS = {"abuse": 6, "medication_sale": 6}
+_IDENTIFIER_SHAPED = re.compile(
+    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+"
+)
 
 
 def _enough_to_judge(view: str, text: str) -> frozenset[str]:
     words = len(view.split())
     enough = {"crisis"}
     enough.update(c for c, least in _MIN_WORDS.items() if words >= least)
-    if "contact" not in enough and _IDENTIFIER_SHAPED.search(text):
+    if _IDENTIFIER_SHAPED.search(text):
         enough.add("contact")
     return frozenset(enough)
 
