@@ -214,7 +214,7 @@ class ContactStage:
             if scorer is not None and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
-        masked, kinds = _apply(text, _with_trailing_handles(text, masks))
+        masked, kinds = _apply(text, _with_identifiers(text, masks))
         rule = next(kind for kind in _ORDER if kind in kinds)
         return modify(
             f"contact.{rule}",
@@ -240,7 +240,57 @@ _ELSEWHERE = hold(
 # A handle-shaped word right after a masked platform word or invitation, across
 # separators ("add me on insta - jo_smith", "snap: @jo"): masked with it.
 _TRAILING_HANDLE = re.compile(r"[\s:;,=@\-\u2013\u2014>]{0,4}(@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29})")
-_PLATFORM_END = re.compile(_PLATFORM + r"\s*$", re.IGNORECASE)
+_PLATFORM_END = re.compile(_PLATFORM + r"(?:\s+me)?\s*$", re.IGNORECASE)
+# Once a message is caught inviting someone elsewhere, what else in it names the sender
+# there: handle-shaped words (a dot or underscore inside, letters then digits, @name,
+# u/name) and a personal name (two to four capitalised words: "add me on fb, Sandra
+# Pikesley"). Masked with the invitation, so the identifier never reaches the room.
+_HANDLE_SHAPED = re.compile(
+    r"(?<![\w@/.])(?:@[A-Za-z0-9_.]{2,30}|u/[A-Za-z0-9_\-]{3,20}|"
+    r"[A-Za-z][A-Za-z0-9]+(?:[._][A-Za-z0-9]{2,})+|[A-Za-z]{3,}[0-9]{2,})(?![\w@])"
+)
+_NAME = re.compile(
+    r"(?<![\w'])[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?:\s+(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|"
+    r"and|with|of)){1,3}(?![\w'])"
+)
+
+
+def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
+    """The masks, plus a handle after a masked platform word and, in a message caught
+    inviting someone elsewhere, every handle-shaped word and personal name in it."""
+    out = _with_trailing_handles(text, masks)
+    if not any(mask.kind in _JOINABLE for mask in masks):
+        return out
+    caught = list(out)
+    for pattern in (_HANDLE_SHAPED, _NAME):
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if match.group().split()[-1].lower() in _NOT_NAMES:
+                continue
+            if any(m.start <= start and end <= m.end for m in out):
+                continue
+            # A name counts only next to the invitation (within _NAME_REACH characters):
+            # "Mary Jones said hi" later in the message is someone else.
+            if pattern is _NAME and not any(
+                start - _NAME_REACH <= m.end and m.start <= end + _NAME_REACH for m in caught
+            ):
+                continue
+            out.append(_Mask(start, end, "handle"))
+    return out
+
+
+_NAME_REACH = 24
+
+
+# Capitalised words that end a phrase without naming anyone.
+_NOT_NAMES = frozenset(
+    str.split(
+        "facebook fb instagram insta snapchat snap whatsapp telegram discord reddit twitter "
+        "tiktok youtube linkedin xbox signal messenger monday tuesday wednesday thursday "
+        "friday saturday sunday january february march april may june july august "
+        "september october november december i im nhs gp"
+    )
+)
 
 
 def _with_trailing_handles(text: str, masks: list[_Mask]) -> list[_Mask]:

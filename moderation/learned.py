@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from moderation.context import MessageContext
 from moderation.corpus import CONCERNS
@@ -46,6 +46,14 @@ CHAR_SIZES = (4, 5)
 # Longer messages are scored on their first words: the cost stays bounded (p99), and a
 # crisis statement longer than this is rare in chat (the lists still read all of it).
 MAX_WORDS = 300
+MAX_WORD_CHARS = 64
+# Packing per-concern integer sums into one int: each field holds a sum plus _OFFSET per
+# key added, so it never goes negative; a key has at most 2 * MAX_WORD_CHARS + 1 features
+# of at most 127 (< 2**20), and 300 words and 299 pairs add up to < 600 * 2**21 < 2**40.
+_FIELD = 40
+_FIELD_MASK = (1 << _FIELD) - 1
+_FIELD2, _FIELD3 = 2 * _FIELD, 3 * _FIELD
+_OFFSET = 1 << 20
 # Words and word pairs remembered (~250 bytes each: at most ~10 MB per worker).
 _CACHE_LIMIT = 40_000
 
@@ -60,7 +68,9 @@ class Scores(NamedTuple):
 
 
 def word_features(word: str, mask: int) -> list[int]:
-    """Buckets of one word's own features: the word, and its character runs."""
+    """Buckets of one word's own features: the word, and its first MAX_WORD_CHARS
+    characters' runs (which bounds the sums packed by the Scorer)."""
+    word = word[:MAX_WORD_CHARS]
     out = [zlib.crc32(b"w " + word.encode()) & mask]
     padded = f" {word} "
     length = len(padded)
@@ -169,12 +179,13 @@ class Scorer:
         self._scanner = scanner
         self.model = model if model is not None else default_model()
         self._mask = (1 << self.model.bits) - 1
-        # Summed (scaled) weights per word and per pair of words, and how many features
-        # each stands for: the int8 array is read once per new word or pair.
-        self._known: dict[str, tuple[float, float, float, float, int]] = {}
+        # Summed int8 weights per word and per pair of words, and how many features each
+        # stands for, packed in one int (_FIELD bits per concern, then the count): the
+        # weights are read once per new word or pair.
+        self._known: dict[str, int] = {}
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
-        self._last_enough: frozenset[str] = frozenset()
+        self._last_view = ""
 
     def scores(self, text: str) -> Scores:
         if text is self._last_text or text == self._last_text:
@@ -184,7 +195,7 @@ class Scorer:
         result = self.score_view(view)
         self._last_text = text
         self._last = result
-        self._last_enough = _enough_to_judge(view, text)
+        self._last_view = view
         return result
 
     def score_view(self, view: str) -> Scores:
@@ -192,26 +203,31 @@ class Scorer:
         if not words:
             return Scores(0.0, 0.0, 0.0, 0.0)
         # Each word and each pair of neighbours is one look-up in the remembered sums
-        # (pairs hold a space, words never do); the columns are added up in C.
+        # (pairs hold a space, words never do), packed into one int so a single C-level
+        # sum adds all four concerns and the feature count at once.
         keys = words + list(map(" ".join, itertools.pairwise(words)))
         known = self._known
         found = list(map(known.get, keys))
         if None in found:
-            found = [
-                summed if summed is not None else self._remember(key)
-                for key, summed in zip(keys, found, strict=True)
+            packs = [
+                packed if packed is not None else self._remember(key)
+                for key, packed in zip(keys, found, strict=True)
             ]
-        c0, c1, c2, c3, count = map(sum, zip(*found, strict=True))
-        biases = self.model.biases
+        else:
+            packs = cast(list[int], found)
+        total = sum(packs)
+        offset = len(packs) * _OFFSET
+        count = total >> (_FIELD * 4)
         norm = 1.0 / math.sqrt(count)
+        scales, biases = self.model.scales, self.model.biases
         return Scores(
-            _logistic(biases[0] + c0 * norm),
-            _logistic(biases[1] + c1 * norm),
-            _logistic(biases[2] + c2 * norm),
-            _logistic(biases[3] + c3 * norm),
+            _logistic(biases[0] + ((total & _FIELD_MASK) - offset) * scales[0] * norm),
+            _logistic(biases[1] + ((total >> _FIELD & _FIELD_MASK) - offset) * scales[1] * norm),
+            _logistic(biases[2] + ((total >> _FIELD2 & _FIELD_MASK) - offset) * scales[2] * norm),
+            _logistic(biases[3] + ((total >> _FIELD3 & _FIELD_MASK) - offset) * scales[3] * norm),
         )
 
-    def _remember(self, key: str) -> tuple[float, float, float, float, int]:
+    def _remember(self, key: str) -> int:
         if " " in key:
             first, second = key.split(" ")
             buckets = [pair_feature(first, second, self._mask)]
@@ -219,25 +235,22 @@ class Scorer:
             buckets = word_features(key, self._mask)
         weights = self.model.weights
         stride = self._mask + 1
-        scales = self.model.scales
-        summed = (
-            sum(weights[b] for b in buckets) * scales[0],
-            sum(weights[b + stride] for b in buckets) * scales[1],
-            sum(weights[b + 2 * stride] for b in buckets) * scales[2],
-            sum(weights[b + 3 * stride] for b in buckets) * scales[3],
-            len(buckets),
-        )
+        packed = len(buckets) << (_FIELD * 4)
+        for c in range(4):
+            summed = sum(weights[b + c * stride] for b in buckets)
+            packed |= (summed + _OFFSET) << (_FIELD * c)
         if len(self._known) >= _CACHE_LIMIT:
             self._known.clear()  # bounded: a flood of made-up words cannot grow it
-        self._known[key] = summed
-        return summed
+        self._known[key] = packed
+        return packed
 
     def says(self, ctx: MessageContext, concern: str) -> bool:
         """Whether the model reads the sender's message (as written) as this concern, and
         the message is long enough for the model to judge it alone (see _enough_to_judge)."""
         index = CONCERNS.index(concern)
-        score = self.scores(ctx.written)[index]
-        return score >= self.model.thresholds[index] and concern in self._last_enough
+        if self.scores(ctx.written)[index] < self.model.thresholds[index]:
+            return False
+        return concern in _enough_to_judge(self._last_view, ctx.written)
 
     def above(self, scores: Scores) -> frozenset[str]:
         """The concerns whose score reached the model's threshold."""

@@ -89,13 +89,14 @@ class RecentMessages:
         return Seen((ctx.room, ctx.sender_id), ctx.now, score)
 
     def remember(self, seen: Seen) -> None:
-        scores = self._scores.get(seen.key)
+        # Kept in the order members were last heard from (a dict keeps insertion order),
+        # so the one heard from longest ago is the first key: forgetting it costs O(1).
+        scores = self._scores.pop(seen.key, None)
         if scores is None:
             if len(self._scores) >= self.max_members:
-                # Full: forget the member heard from longest ago.
-                oldest = min(self._scores, key=lambda key: self._scores[key][-1][0])
-                del self._scores[oldest]
-            scores = self._scores[seen.key] = deque(maxlen=self.keep)
+                del self._scores[next(iter(self._scores))]
+            scores = deque(maxlen=self.keep)
+        self._scores[seen.key] = scores
         scores.append((seen.at, seen.score))
         self._since_prune += 1
         if self._since_prune >= _PRUNE_EVERY:

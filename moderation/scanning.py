@@ -448,12 +448,19 @@ class Scanner:
     def __init__(self, lexicon: Lexicon | None = None) -> None:
         self.lexicon = lexicon if lexicon is not None else default_lexicon()
         self._last: Scan | None = None
+        # The one before: after contact masking, the medication stage and the learned
+        # model read the text as written again (MessageContext.written).
+        self._before: Scan | None = None
 
     def scan(self, text: str) -> Scan:
         last = self._last
         if last is not None and (last.text is text or last.text == text):
             return last
+        before = self._before
+        if before is not None and (before.text is text or before.text == text):
+            return before
         scan = Scan(self.lexicon, text)
+        self._before = last
         self._last = scan
         return scan
 

@@ -225,7 +225,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     threadsBox.replaceChildren(...boxes);
   }
 
-  root.append(live, bar, prompt, agreement, checkins, round, wins, mine, controls);
+  root.append(live, bar, prompt, agreement, round, checkins, wins, mine, controls);
 
   function select(id, text, options) {
     const label = el("label", "control-state", text);

@@ -205,7 +205,9 @@ class Console:
         if session is None:
             return await self._sign_in_page()
         groups = await self._store.groups()
-        return page(pages.groups_page(groups, csrf=session.csrf, policies=self._policies))
+        audit = await self._store.audit(None, 30)
+        html = pages.groups_page(groups, csrf=session.csrf, policies=self._policies, audit=audit)
+        return page(html)
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
         limited = self._limited(self._sign_ins, request)

@@ -193,9 +193,16 @@ def groups_page(
     *,
     csrf: str,
     policies: Iterable[str],
+    audit: list[AuditEntry] | None = None,
     message: str = "",
     error: bool = False,
 ) -> str:
+    """``audit``: the newest organising across every group (sign-ins included)."""
+    activity = "".join(
+        f"<li>{e(when(a['ts']))} UTC · {e(a['actor'])} · {e(a['action'])} "
+        f"{e(a['room'])} {e(a['target'])}</li>"
+        for a in audit or []
+    )
     rows = "".join(
         f'<li><a href="/organise/groups/{e(g["room"])}">{e(g["name"])}</a> '
         f'<span class="muted">room {e(g["room"])} · '
@@ -220,7 +227,12 @@ def groups_page(
             pattern="[A-Za-z0-9][A-Za-z0-9_.:\\-]{0,63}",
         )
         + group_fields(None, policies)
-        + '<button type="submit">Create group</button></form></section>',
+        + '<button type="submit">Create group</button></form></section>'
+        + (
+            f'<section><h2>Activity</h2><ul class="audit">{activity}</ul></section>'
+            if activity
+            else ""
+        ),
     )
 
 

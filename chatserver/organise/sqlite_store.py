@@ -5,10 +5,8 @@ transaction (WAL, synchronous FULL: an invitation made survives a power cut)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +22,7 @@ from chatserver.organise.records import (
     Revocation,
     invitation_state,
 )
+from chatserver.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 
@@ -47,26 +46,10 @@ CREATE TABLE IF NOT EXISTS audit (
 
 class SqliteOrganiserStore:
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self._db.executescript(SCHEMA)
+        self._file = SqliteFile(path, SCHEMA, durable=durable)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
-
-        return await asyncio.to_thread(locked)
+        return await self._file.run(work)
 
     async def _bodies(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
@@ -270,8 +253,7 @@ class SqliteOrganiserStore:
         return found
 
     async def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _put_invitation(db: sqlite3.Connection, invitation: Invitation) -> None:

@@ -12,7 +12,7 @@ The audit records that something happened, never its text.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict, Unpack
 
 from chatserver import errors
 from chatserver.backend import (
@@ -46,7 +46,7 @@ from chatserver.space.store import GroupSpace
 from moderation import Action, MessageContext, ModerationPolicy, Pipeline, RoomGate
 from moderation.links import find_links, host_in, normalise
 from rooms.codes import NO_SESSION
-from rooms.entries import MessageEntry, room_event
+from rooms.entries import EventFields, MessageEntry, room_event
 from rooms.policy import check_moderate, is_facilitator
 
 ERASED_REASON = "removed by its author"
@@ -485,33 +485,27 @@ class SpaceFlow:
         records = await self._space.member_erase(room, user["id"])
         messages = await self._own_messages(room, user["id"])
         for message in messages:
-            now = self._clock()
-            event = room_event(
-                room=room,
-                kind="deleted",
-                by=user,
-                ts=now,
-                id=message["id"],
-                at=message["offset"],
-                reason=ERASED_REASON,
+            await self._logged(
+                room, user, "deleted", id=message["id"], at=message["offset"], reason=ERASED_REASON
             )
-            await self._log.append(room, event, guard=None, now_ms=now)
         for reacted in await self._own_reactions(room, user["id"]):
-            now = self._clock()
-            event = room_event(
-                room=room,
-                kind="reaction",
-                by=user,
-                ts=now,
+            await self._logged(
+                room,
+                user,
+                "reaction",
                 id=reacted["msg_id"],
                 reaction=reacted["reaction"],
                 user_id=user["id"],
                 on=False,
             )
-            await self._log.append(room, event, guard=None, now_ms=now)
         await self._tell(room, {"kind": "member_erased", "user_id": user["id"]}, EVERYONE)
         await self._audit(room, user, "erased_own_data", user_id=user["id"])
         return {"ok": True, "records": records, "messages": len(messages)}
+
+    async def _logged(self, room: str, by: User, kind: str, **fields: Unpack[EventFields]) -> None:
+        now = self._clock()
+        event = room_event(room=room, kind=kind, by=by, ts=now, **fields)
+        await self._log.append(room, event, guard=None, now_ms=now)
 
     async def _own_reactions(self, room: str, user_id: str) -> list[OwnReaction]:
         state = (await self._log.snapshot(room, self._clock())).state

@@ -5,10 +5,8 @@ runs in a worker thread and the event loop never waits on the disk."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ from chatserver.space.records import (
     NextSession,
     Resource,
 )
+from chatserver.sqlite_file import SqliteFile
 
 T = TypeVar("T")
 
@@ -44,27 +43,10 @@ CREATE TABLE IF NOT EXISTS next_session (room TEXT PRIMARY KEY, body TEXT NOT NU
 
 class SqliteSpace:
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a goal the member was told is saved survives a power cut, not just a crash.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self._db.executescript(SCHEMA)
+        self._file = SqliteFile(path, SCHEMA, durable=durable)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
-
-        return await asyncio.to_thread(locked)
+        return await self._file.run(work)
 
     # -- goals -------------------------------------------------------------------------
 
@@ -266,8 +248,7 @@ class SqliteSpace:
         await self._run(work)
 
     async def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _put_goal(db: sqlite3.Connection, goal: Goal) -> None:

@@ -153,7 +153,10 @@ async def test_a_lost_passphrase_is_replaced_through_a_setup_link_from_the_shell
     chosen = {"passphrase": replaced, "again": replaced}
     async with session() as http, http.post(link, data=chosen) as resp:
         assert resp.status == 200 and "Your groups" in await resp.text()
-    async with aiohttp.ClientSession() as http:
+    async with session() as http:
         for key, status in ((PASSPHRASE, 401), (replaced, 200)):
             async with http.post(server.url + "/organise/sign-in", data={"key": key}) as resp:
                 assert resp.status == status
+                page = await resp.text()
+    # The console's front page shows the organising across groups, sign-ins included.
+    assert page.count("passphrase_set") == 2 and "signed_in" in page

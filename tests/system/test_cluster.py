@@ -193,14 +193,20 @@ async def test_sigterm_drains_a_worker_and_its_members_move(
     worker = cluster.workers[2]
     assert worker.proc is not None
     try:
-        before = await asyncio.gather(*(m.send(f"{m.name} before") for m in members))
+        # Plain words: the learned moderation model holds "w3-m0 after" (contact.elsewhere),
+        # and a held message is never delivered.
+        before = await asyncio.gather(
+            *(m.send(f"{m.name} is here before the drain") for m in members)
+        )
         started = time.monotonic()
         worker.proc.terminate()
         code = await asyncio.to_thread(worker.proc.wait, 10)
         took = time.monotonic() - started
         assert code == 0, f"worker exited with {code}\n{cluster.logs()}"
         assert took < 10, f"drain took {took:.1f}s"
-        after = await asyncio.gather(*(m.send(f"{m.name} after") for m in members))
+        after = await asyncio.gather(
+            *(m.send(f"{m.name} is back after the drain") for m in members)
+        )
         assert all(before) and all(after)
         acked = {a["id"]: a for a in before + after if a}
         await settle(members, max(a["offset"] for a in acked.values()))

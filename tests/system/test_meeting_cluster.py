@@ -56,7 +56,7 @@ async def test_a_turn_times_out_once_after_the_worker_that_started_the_round_is_
     clients = [sam, alex, bea, cara]
     try:
         assert (await sam.call("session_start", {"room": "circle"}))["ok"]
-        for member in (bea, cara):
+        for member in (alex, bea, cara):  # the round's order: as they joined the session
             await member.wait_for("room_event", lambda e: e["kind"] == "session_started")
             assert (await member.call("agree", {"room": "circle"}))["ok"]
         ack = await sam.call("round_start", {"room": "circle", "share_s": 2, "order": "join"})

@@ -245,3 +245,28 @@ def test_the_evaluation_prints_only_aggregates(tmp_path: Path, capsys) -> None: 
     assert [r.concern for r in records] == ["crisis", "contact", "none"]
     with pytest.raises(ValueError, match="unknown concern"):
         list(parse_jsonl(['{"text": "x", "concern": "spam"}']))
+
+
+@pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        ("add me on fb, Sandra Pikesley, I'm the one in the red hat", "Pikesley"),
+        ("I'm Pete Okonkwo-Barnes on linkedin, message me there", "Okonkwo"),
+        ("snapchat me, mikey.spasms", "mikey.spasms"),
+        ("telegram me, @drainedgran", "drainedgran"),
+        ("you'll find me on disc0rd as achey_archie", "achey_archie"),
+    ],
+)
+def test_names_and_handles_in_an_invitation_are_masked(  # type: ignore[no-untyped-def]
+    pipeline_factory, text: str, identifier: str
+) -> None:
+    outcome = _run(pipeline_factory(), text)
+    assert identifier not in outcome.text
+    assert any(v.alert == "contact" for v in outcome.verdicts)
+
+
+def test_other_names_later_in_an_invitation_stay(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    outcome = _run(
+        pipeline_factory(), "dm me on insta if you want to chat about Dr Patel, Mary Jones said hi"
+    )
+    assert "Mary Jones said hi" in outcome.text and "insta" not in outcome.text
