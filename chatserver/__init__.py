@@ -6,6 +6,7 @@
     memory_backend  the embedded backend (one process), in memory
     sqlite_backend/ the embedded default: the memory backend's rooms kept in a SQLite file
     redis_backend/  the Redis backend (many workers), with lua/, resp.py, redis_pipe.py
+                    and redis_cluster.py (a Redis Cluster: the slot map, a pipe per master)
     app.py, cli.py  the aiohttp app and the command line; config, auth, schema, metrics
 
 May import rooms/ and moderation/ (pure, below it). Within it the direction is downwards:

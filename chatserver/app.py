@@ -196,6 +196,7 @@ def create_app(
         pipeline=pipeline,
         policy=policy,
         room_policy=room_policies,
+        group_agreement=lambda room: group_agreement(organiser_store, room),
         metrics=metrics,
         history_page=settings.history_page,
         max_message_chars=policy.max_chars,
@@ -411,3 +412,9 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+async def group_agreement(store: OrganiserStore, room: str) -> str:
+    """The agreement the group's organiser wrote ("" for a room no organiser set up)."""
+    group = await store.group_get(room)
+    return str(group.get("agreement", "")) if group is not None else ""

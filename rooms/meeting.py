@@ -117,7 +117,8 @@ MAX_NAME_CHARS: Final = 60
 MAX_PROMPT_CHARS: Final = 300
 MAX_PHASE_S: Final = 4 * 3600
 MAX_SHARE_S: Final = 30 * 60
-MAX_GUIDELINES_CHARS: Final = 2000
+MAX_GUIDELINES_CHARS: Final = 4000
+"""As long as the organiser console lets a group agreement be."""
 MAX_WINS: Final = 30
 MAX_ROUND_NAME_CHARS: Final = 40
 

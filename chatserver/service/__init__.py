@@ -32,7 +32,7 @@ from chatserver.service.connections import Connections
 from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
-from chatserver.service.meeting import MeetingFlow
+from chatserver.service.meeting import GroupAgreement, MeetingFlow
 from chatserver.service.posting import Posting
 from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
@@ -61,6 +61,7 @@ class ChatService:
         leave_grace_s: float = 10.0,
         signal_limits: Mapping[str, SignalLimit] | None = None,
         room_policy: Callable[[str], ModerationPolicy] | None = None,
+        group_agreement: GroupAgreement | None = None,
     ) -> None:
         """``room_policy`` names each room's moderation policy (its group's: the organiser
         chooses it); without it every room has ``policy``, the deployment's."""
@@ -134,6 +135,7 @@ class ChatService:
             clock=clock,
             signals=self.signals,
             tasks=tasks,
+            group_agreement=group_agreement,
         )
         self.joining.on_joined(self.meeting.joined)
         self.space = SpaceFlow(

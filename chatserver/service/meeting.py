@@ -57,8 +57,10 @@ from chatserver.service.tasks import TaskSet
 from rooms.codes import FORBIDDEN
 from rooms.entries import SYSTEM_USER, EventFields, MessageEntry, room_event
 from rooms.meeting import (
+    DEFAULT_GUIDELINES,
     EACH_SESSION,
     ENDED,
+    MAX_GUIDELINES_CHARS,
     PHASE_END,
     TURN_TIMEOUT,
     WARNING,
@@ -122,6 +124,10 @@ class Change:
     fields: EventFields = field(default_factory=lambda: EventFields())
 
 
+GroupAgreement = Callable[[str], Awaitable[str]]
+"""The group agreement its organiser wrote for a room ("" if none): a session starts with
+it until a facilitator edits the meeting's own."""
+
 Work = Callable[[Meeting, RoomState, int], Change | None]
 """What a request does to the meeting: from the meeting, the room state and the time,
 the change to log (None: nothing to change). Raises a ServiceError to refuse."""
@@ -144,7 +150,9 @@ class MeetingFlow:
         clock: ServiceClock,
         signals: SignalLimiter,
         tasks: TaskSet,
+        group_agreement: GroupAgreement | None = None,
     ) -> None:
+        self._group_agreement = group_agreement
         self._connections = connections
         self._rooms = rooms
         self._log = log_
@@ -232,10 +240,16 @@ class MeetingFlow:
             # The room keeps nothing of the last session's conversation.
             cleared = room_event(room=req.room, kind="cleared", by=by, ts=now)
             await self._log.append(req.room, cleared, guard=None, now_ms=now)
+        organised = ""
+        if self._group_agreement is not None:
+            organised = (await self._group_agreement(req.room)).strip()[:MAX_GUIDELINES_CHARS]
 
         def work(m: Meeting, _: RoomState, now: int) -> Change:
             if is_live(m):
                 raise ServiceError(FORBIDDEN, "A session is already running.")
+            if organised and m["guidelines"] == DEFAULT_GUIDELINES:
+                # Not edited here: the group's own agreement, as its organiser wrote it.
+                m = set_guidelines(m, organised)
             started = start_session(m, session_id, now, req.agenda)
             return Change("session_started", started, {"session_id": session_id})
 

@@ -460,3 +460,19 @@ async def test_a_groups_policy_and_crisis_lines_are_what_its_members_get(
         for client in clients:
             if client.sio.connected:
                 await client.sio.disconnect()
+
+
+async def test_a_session_starts_with_the_agreement_the_organiser_wrote(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    status, _ = await d.api("POST", "/api/v1/groups", GROUP)
+    assert status == 201, status
+    sam = await open_client(d.urls[1], make_token("sam", {"tuesday": "facilitator"}))
+    try:
+        assert (await sam.call("join", {"room": "tuesday"}))["ok"]
+        assert (await sam.call("session_start", {"room": "tuesday"}))["ok"]
+        started = await sam.wait_for("room_event", lambda e: e["kind"] == "session_started")
+        assert started["meeting"]["guidelines"] == GROUP["agreement"]
+    finally:
+        await sam.sio.disconnect()

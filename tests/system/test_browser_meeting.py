@@ -220,6 +220,11 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         sam.locator("#round-share").select_option("0")
         sam.locator("#round-start").click()
         expect(bea.locator(".round-title")).to_contain_text("Check-out")
+        # The facilitator on a phone too (a second tab of Sam's): the round and its controls.
+        sam_phone = open_page(new_phone, "sam", "facilitator", cluster.nginx.url)
+        expect(sam_phone.locator("#round-order li")).to_have_count(3)
+        shot(sam_phone, "meeting-round-facilitator-phone")
+        sam_phone.close()
         bea.locator("#my-status").select_option("")
         for _ in range(3):
             sam.locator("#turn-done").click()
