@@ -8,8 +8,10 @@ ones, taken together, are as telling as one message the model would flag.
 
 How they combine: the chance that at least one of them is a crisis statement, each read
 as an independent chance (1 - product of (1 - score)), over at most `keep` messages within
-`window_s`. The current message must carry some of it itself (`least`), and so must an
-earlier one: a single borderline message, or a past one alone, is no pattern.
+`window_s`. The current message must carry some of it itself (`least`), and an earlier
+one must read as despair on its own (`despair`) without having been flagged alone (that
+one has its own alert): a single borderline message, a past one alone, or a run of
+faintly scored small talk (short messages weigh a lot) is no pattern.
 
 State is bounded: only scores of at least `least` are kept (most messages score far
 lower, so most members are never tracked), at most `keep` per member and room; members
@@ -57,11 +59,13 @@ class RecentMessages:
         keep: int = 5,
         window_s: float = 1800.0,
         least: float = 0.12,
+        despair: float = 0.5,
         max_members: int = 5_000,
     ) -> None:
         self.keep = keep
         self.window_s = window_s
         self.least = least
+        self.despair = despair
         self.max_members = max_members
         self._scores: dict[tuple[str, str], deque[tuple[float, float]]] = {}
         self._since_prune = 0
@@ -74,8 +78,11 @@ class RecentMessages:
         if not earlier:
             return None
         since = ctx.now - self.window_s
-        recent = [(at, s) for at, s in earlier if at >= since][-(self.keep - 1) :]
-        if not any(s >= self.least for _, s in recent):
+        # A message telling enough on its own was flagged on its own (its alert is open):
+        # it does not make each later message a new pattern.
+        recent = [(at, s) for at, s in earlier if at >= since and s < threshold]
+        recent = recent[-(self.keep - 1) :]
+        if not any(s >= self.despair for _, s in recent):
             return None
         clear = 1.0 - score
         for _, s in recent:

@@ -176,11 +176,12 @@ def test_venting_passes_untouched(pipeline_factory) -> None:  # type: ignore[no-
         assert _run(pipeline, text, sender=text[:8]).action is Action.ALLOW, text
 
 
+def ctx(now: float, sender: str = "m1", room: str = "r") -> MessageContext:
+    return MessageContext(room, sender, "member", "...", now, POLICY)
+
+
 def test_context_raises_what_no_single_message_does() -> None:
     recent = RecentMessages(keep=5, window_s=1800, least=0.12)
-
-    def ctx(now: float, sender: str = "m1", room: str = "r") -> MessageContext:
-        return MessageContext(room, sender, "member", "...", now, POLICY)
 
     # Alone, a borderline message is no pattern.
     assert recent.pattern(ctx(0.0), 0.6, threshold=0.8) is None
@@ -195,6 +196,22 @@ def test_context_raises_what_no_single_message_does() -> None:
     assert recent.pattern(ctx(4000.0), 0.55, threshold=0.8) is None
     # A message with nothing of it itself does not complete a pattern.
     assert recent.pattern(ctx(300.0), 0.05, threshold=0.8) is None
+
+
+def test_a_run_of_faint_small_talk_is_no_pattern() -> None:
+    """Short messages score a little each ("dan note 3"); many of them in a row are not
+    despair followed by a goodbye, and must not bring a facilitator running each time."""
+    recent = RecentMessages(keep=5, window_s=1800, least=0.12, despair=0.5)
+    for i in range(10):
+        assert recent.pattern(ctx(float(i)), 0.4, threshold=0.8) is None
+        recent.remember(recent.seen(ctx(float(i)), 0.4))
+    # One earlier message that reads as despair makes the same faint one telling.
+    recent.remember(recent.seen(ctx(20.0), 0.7))
+    assert recent.pattern(ctx(30.0), 0.4, threshold=0.8) is not None
+    # One flagged on its own has its own alert: what follows is not a new pattern each time.
+    flagged = RecentMessages(keep=5, window_s=1800, least=0.12, despair=0.5)
+    flagged.remember(flagged.seen(ctx(0.0), 0.95))
+    assert flagged.pattern(ctx(10.0), 0.2, threshold=0.8) is None
 
 
 def test_context_memory_is_bounded() -> None:
