@@ -323,8 +323,8 @@ def _member_row(m: Member, *, csrf: str, tz: str) -> str:
         if m["name"] != FORGOTTEN:
             action += (
                 f' <form method="post" action="/organise/members/{e(m["id"])}/forget" '
-                f'class="inline">{_csrf(csrf)}<button type="submit" aria-label="Forget the '
-                f'name {e(m["name"])}">Forget name</button></form>'
+                f'class="inline">{_csrf(csrf)}<button type="submit" aria-label="Forget name: '
+                f'{e(m["name"])}">Forget name</button></form>'
             )
     else:
         action = (
