@@ -121,7 +121,9 @@ def base(**overrides: Any) -> dict[str, Any]:
         "sub": "u1",
         "name": "Alex",
         "rooms": {"r1": "member"},
-        "exp": now() + 600,
+        # A day: parametrize builds these at collection, and a long suite reaches this
+        # test many minutes later (10 minutes expired in CI once).
+        "exp": now() + 86_400,
     }
     payload.update(overrides)
     return {k: v for k, v in payload.items() if v is not ...}
