@@ -5,9 +5,10 @@ import random
 import pytest
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from moderation.contact import ContactStage, _possible_number
+from moderation.contact import ContactStage
 from moderation.context import MessageContext
 from moderation.links import LinkStage
+from moderation.phones import _possible_number
 from moderation.policy import ModerationPolicy
 from moderation.verdict import ALLOW, Action, Verdict
 

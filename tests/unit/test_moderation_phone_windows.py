@@ -1,9 +1,9 @@
-"""The phone search runs its patterns only where a match can be (contact._phones); it
+"""The phone search runs its patterns only where a match can be (phones._phones); it
 must find exactly what the patterns find over the whole text."""
 
 import random
 
-from moderation import contact
+from moderation import phones
 from moderation.policy import ModerationPolicy
 
 POLICY = ModerationPolicy()
@@ -11,9 +11,9 @@ POLICY = ModerationPolicy()
 
 def reference_look_alikes(text: str) -> str:
     """Look-alike letters read as digits the old way: one substitution over the text."""
-    return contact._DIGITISH.sub(
+    return phones._DIGITISH.sub(
         lambda m: (
-            m.group(0).translate(contact._LOOK_ALIKE_DIGITS)
+            m.group(0).translate(phones._LOOK_ALIKE_DIGITS)
             if sum(ch.isdigit() for ch in m.group(0)) >= 5
             else m.group(0)
         ),
@@ -25,14 +25,12 @@ def reference_phones(view: str) -> list[tuple[int, int]]:
     """The phone search with every pattern run over the whole text."""
     text = reference_look_alikes(view)
     found: list[tuple[int, int]] = []
-    for match in contact._CANDIDATE.finditer(text):
-        if contact._is_phone(match.group(0), text, match.start(), POLICY):
+    for match in phones._CANDIDATE.finditer(text):
+        if phones._is_phone(match.group(0), text, match.start(), POLICY):
             found.append(match.span())
-    for match in contact._WORD_RUN.finditer(text):
-        digits = contact._spelled_digits(match.group(0))
-        if len(digits) >= 7 and contact._is_phone(
-            digits, text, match.start(), POLICY, spelled=True
-        ):
+    for match in phones._WORD_RUN.finditer(text):
+        digits = phones._spelled_digits(match.group(0))
+        if len(digits) >= 7 and phones._is_phone(digits, text, match.start(), POLICY, spelled=True):
             run = match.group(0)
             found.append((match.start(), match.start() + len(run.rstrip(" ,.-"))))
     return found
@@ -79,7 +77,7 @@ def test_windowed_phone_search_finds_what_the_whole_text_patterns_find() -> None
     rng = random.Random(20260428)
     for _ in range(6000):
         text = generated(rng)
-        assert contact._phones(text, POLICY) == reference_phones(text), repr(text)
+        assert phones.find_phones(text, POLICY) == reference_phones(text), repr(text)
 
 
 # Spelled-out numbers ("oh seven nine one one ..."), with things that break a run.
@@ -108,7 +106,7 @@ def test_windowed_phone_search_finds_spelled_numbers_like_the_whole_text_pattern
     for _ in range(4000):
         text = spelled(rng)
         expected = reference_phones(text)
-        assert contact._phones(text, POLICY) == expected, repr(text)
+        assert phones.find_phones(text, POLICY) == expected, repr(text)
         found += bool(expected)
     assert found > 400  # the generator does make spelled numbers
 
@@ -117,4 +115,4 @@ def test_look_alike_digits_read_as_with_the_whole_text_pattern() -> None:
     rng = random.Random(7)
     for _ in range(6000):
         text = generated(rng)
-        assert contact._read_look_alikes(text) == reference_look_alikes(text), repr(text)
+        assert phones._read_look_alikes(text) == reference_look_alikes(text), repr(text)
