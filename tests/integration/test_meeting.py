@@ -246,11 +246,15 @@ async def test_a_member_is_refused_every_facilitator_control_and_a_shuffled_roun
         assert refused["error"]["code"] == "forbidden", (event, refused)
     bad = await call(room.sam, "agenda", agenda=[{"name": "", "length_s": 5}])
     assert bad["error"]["code"] == "invalid_payload"
-    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=0)
+    bad = await call(room.sam, "round_start", share_s=90.5)
+    assert bad["error"]["code"] == "invalid_payload" and "share_s" in bad["error"]["message"]
+    # Shares go in 30 s steps (a minute and a half here), the speaker's time from the start.
+    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=90)
     assert ack["ok"]
     began = await room.alex.wait_for("room_event", kind("round_started"))
     rnd = began["meeting"]["round"]
-    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["turn_ends_ms"] == 0
+    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["share_s"] == 90
+    assert rnd["turn_ends_ms"] == began["ts"] + 90_000
     assert sorted(s["id"] for s in rnd["order"]) == ["alex", "bea"]
     assert (await call(room.sam, "round_start"))["error"]["code"] == "forbidden"  # one at a time
     # Nothing the member tried changed the meeting: the session is still on its first phase.
