@@ -321,6 +321,9 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         # The facilitator on a phone too (a second tab of Sam's): the running session.
         sam_phone = open_page(new_phone, "sam", "facilitator", cluster.nginx.url)
         facilitators_phone_view(sam_phone)
+        # A new tab draws the room from its join ack alone: the reactions so far too.
+        shop = sam_phone.locator(".msg", has_text="walked to the shop")
+        expect(shop.locator('button[data-reaction="heart"]')).to_contain_text("1")
         sam_phone.close()
         bea.locator("#my-status").select_option("")
         for _ in range(3):
