@@ -67,8 +67,8 @@ async def test_a_session_asks_for_the_agreement_moves_through_phases_and_closes(
     assert (await room.sam.send("r1", "Thank you all. See you next week."))["ok"]
     assert (await call(room.alex, "agree"))["error"]["code"] == "no_session"
     # The next session asks everyone to accept the agreement again.
-    assert (await call(room.sam, "session_start"))["ok"]
-    await room.alex.wait_for("room_event", kind("session_started"), timeout=5)
+    next_one = await call(room.sam, "session_start")
+    await room.alex.wait_for("room_event", kind("session_started", offset=next_one["offset"]))
     assert (await room.alex.send("r1", "back again"))["error"]["code"] == "agreement_required"
 
 
@@ -330,3 +330,45 @@ async def test_support_reactions_are_limited_per_member(room: Room) -> None:
     await room.bea.wait_for("message", lambda m: m["id"] == barrier["id"])
     from_alex = [e for e in room.bea.got("room_event") if e.get("user_id") == "alex"]
     assert len(from_alex) == len(logged)
+
+
+async def test_a_facilitator_edits_the_agenda_and_agreement_ends_a_round_and_takes_a_win_off(
+    room: Room,
+) -> None:
+    await start(room)
+    # The agenda changes under a live session: its current phase goes on.
+    closing = [*AGENDA, {"name": "Check-out round", "prompt": "One thing.", "length_s": 600}]
+    assert (await call(room.sam, "agenda", agenda=closing))["ok"]
+    changed = await room.alex.wait_for("room_event", kind("agenda"))
+    assert changed["meeting"]["agenda"] == closing and changed["meeting"]["phase"] == 0
+    # The group agreement: edited once, and the next session starts with the edited one.
+    ours = "What is said here stays here. We listen more than we advise."
+    assert (await call(room.sam, "guidelines", text=f"  {ours}\n"))["ok"]
+    edited = await room.bea.wait_for("room_event", kind("guidelines"))
+    assert edited["meeting"]["guidelines"] == ours
+    bad = await call(room.sam, "guidelines", text="   ")
+    assert bad["error"]["code"] == "invalid_payload"
+    # A round ended early: nobody's turn any more, and everyone may post again.
+    assert (await call(room.sam, "round_start", share_s=0))["ok"]
+    await room.bea.wait_for("room_event", kind("round_started"))
+    assert (await room.bea.send("r1", "can I go?"))["error"]["code"] == "not_your_turn"
+    assert (await call(room.sam, "round_end"))["ok"]
+    ended = await room.bea.wait_for("room_event", kind("round_ended"))
+    assert ended["meeting"]["round"]["over"] is True and ended["meeting"]["turn"] == ""
+    assert (await call(room.sam, "round_end"))["error"]["code"] == "forbidden"
+    shared = await room.bea.send("r1", "I went to the hydrotherapy class!")
+    assert shared["ok"]
+    # A win marked, then taken off: by its author or a facilitator, not by another member.
+    assert (await call(room.bea, "win", id=shared["id"]))["ok"]
+    await room.alex.wait_for("room_event", kind("win", on=True))
+    refused = await call(room.alex, "win", id=shared["id"], on=False)
+    assert refused["error"]["code"] == "forbidden"
+    assert (await call(room.sam, "win", id=shared["id"], on=False))["ok"]
+    off = await room.alex.wait_for("room_event", kind("win", on=False))
+    assert off["meeting"]["wins"] == []
+    assert (await call(room.sam, "session_end"))["ok"]
+    next_one = await call(room.sam, "session_start")
+    again = await room.alex.wait_for(
+        "room_event", kind("session_started", offset=next_one["offset"])
+    )
+    assert again["meeting"]["guidelines"] == ours
