@@ -12,18 +12,11 @@
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { newClientId } from "./lib.js";
-import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
+import { REACTIONS, SHARE_TIMES, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, shareLabel, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
 const TICK_MS = 1000;
-const SHARE_TIMES = [
-  [60, "1 min"],
-  [120, "2 min"],
-  [180, "3 min"],
-  [300, "5 min"],
-  [0, "No limit"],
-];
 
 export function createMeetingPanel({ store, request, feedback }) {
   const root = byId("meeting");
@@ -104,7 +97,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     ["join", "As they joined"],
     ["shuffled", "Shuffled"],
   ]);
-  const shareSel = select("round-share", "Each share", SHARE_TIMES.map(([s, t]) => [String(s), t]));
+  const shareSel = select("round-share", "Each share", SHARE_TIMES.map((s) => [String(s), shareLabel(s)]));
   shareSel.select.value = "120";
   const roundStart = button("Start round", "small");
   roundStart.id = "round-start";
@@ -225,7 +218,9 @@ export function createMeetingPanel({ store, request, feedback }) {
     threadsBox.replaceChildren(...boxes);
   }
 
-  root.append(live, bar, prompt, agreement, round, checkins, wins, mine, controls);
+  // The wins strip before the private check-ins: a session's running view (phase, round,
+  // wins) stays together at the top, where a phone shows it without scrolling.
+  root.append(live, bar, prompt, agreement, round, wins, checkins, mine, controls);
 
   function select(id, text, options) {
     const label = el("label", "control-state", text);
@@ -297,6 +292,10 @@ export function createMeetingPanel({ store, request, feedback }) {
         ...r.order.map((s, i) => {
           const item = el("li", "speaker", s.id === state.self.id ? `${s.name} (you)` : s.name);
           item.dataset.userId = s.id;
+          // A quiet status beside the name here too: whoever runs the round sees it
+          // before calling on someone (on a phone the member list is another view).
+          const status = m.statuses[s.id];
+          if (status) item.append(el("span", "quiet-status", STATUSES[status] || status));
           const outcome = r.outcomes[s.id];
           if (outcome) {
             item.dataset.outcome = outcome;
