@@ -374,9 +374,10 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.setAttribute("aria-pressed", String(pressed));
       // A button that shows words ("Yay! 2") is named starting with them, so speech input
       // finds it (axe: label-content-name-mismatch), then what it means and who sent it; a
-      // symbol (♥) is named by its meaning.
+      // symbol (♥) is named by its meaning, with the count it shows ("Sending love 2").
       const words = /\p{L}/u.test(r.emoji);
-      const shown = words ? `${r.emoji}${who.length ? ` ${who.length}` : ""}${r.emoji === r.label ? "" : ` (${r.label})`}` : r.label;
+      const count = who.length ? ` ${who.length}` : "";
+      const shown = words ? `${r.emoji}${count}${r.emoji === r.label ? "" : ` (${r.label})`}` : `${r.label}${count}`;
       b.setAttribute("aria-label", `${shown}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));

@@ -31,6 +31,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Person,
+    assert_axe_clean,
     connected,
     missing,
     open_people,
@@ -172,6 +173,7 @@ def facilitators_phone_view(page: Page) -> None:
         if set(reached) == set(CONTROLS):
             break
     assert sorted(reached) == sorted(CONTROLS), f"by keyboard: {reached}"
+    assert_axe_clean(page, "facilitator, phone, a session running")
 
 
 def test_a_whole_session_in_the_browser(cluster: Cluster | None) -> None:
