@@ -247,6 +247,9 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         say(bea, "Me too, a 6.")
         expect(bea.locator("#posting-state")).to_contain_text("It's Alex's turn in the round")
         expect(bea.locator("#send")).to_be_disabled()
+        for part in ("#posting-state", "#composer", "#send"):  # on the phone's screen
+            expect(bea.locator(part)).to_be_in_viewport(ratio=1)
+        shot(bea, "meeting-not-my-turn-phone")
         say(alex, "Check-in: a 6 today, but I slept.")
         expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
         alex.locator("#turn-done").focus()
