@@ -9,7 +9,7 @@
 // of its own beyond what it drew. Changes a member must hear (a new phase, whose turn it
 // is, "5 minutes left", the session ending) go to one polite live region.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, createFolds, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { newClientId } from "./lib.js";
 import { REACTIONS, SHARE_TIMES, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, shareLabel, upNext } from "./meeting.js";
@@ -40,7 +40,12 @@ export function createMeetingPanel({ store, request, feedback }) {
   const agreementText = el("p", "agreement-text");
   const agree = button("I agree", "");
   agree.id = "agree";
-  agreement.append(agreementTitle, agreementText, agree);
+  // On a phone the agreement folds to a few lines with "Read it all", so "I agree" is on
+  // screen with it in the short panel (style.css unfolds it on wider screens).
+  const agreementMore = createFolds({ more: "Read it all", less: "Show less" }).fold(agreementText, "our group agreement");
+  const agreeRow = el("div", "agree-row");
+  agreeRow.append(agreementMore, agree);
+  agreement.append(agreementTitle, agreementText, agreeRow);
 
   const round = el("section", "round");
   round.setAttribute("aria-labelledby", "round-title");

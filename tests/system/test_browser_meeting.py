@@ -217,7 +217,12 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         for page in members:
             expect(page.locator("#meeting-title")).to_contain_text("Welcome")
             expect(page.locator("#agree")).to_be_visible()
+        # On the phone the agreement folds to a few lines, so "I agree" is on screen too.
+        expect(bea.locator("#agree")).to_be_in_viewport(ratio=1)
         shot(bea, "meeting-agreement-phone")
+        bea.get_by_role("button", name="Read it all").click()
+        expect(bea.locator(".agreement-text")).to_contain_text("not a crisis service")
+        expect(alex.get_by_role("button", name="Read it all")).to_be_hidden()  # a desktop
         # Send waits for the agreement, says so, and keeps the draft; accepting it lets
         # the same draft go.
         say(alex, "hello everyone")
