@@ -29,6 +29,7 @@ ours calls the one it wraps (chatserver/transport/internals.py lists and probes 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Coroutine
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Final
@@ -56,11 +57,31 @@ POLL_GRACE_S: Final = 0.5
 ENGINEIO_PATH: Final = "/socket.io/"
 
 
+class CompactJSON:
+    """The JSON python-socketio's packets are written with: one encoder for every packet
+    (``json.dumps`` with options builds a new encoder per call), the same text."""
+
+    _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(data: Any, separators: tuple[str, str] = (",", ":")) -> str:
+        # python-socketio always asks for the compact separators, which the encoder has.
+        return CompactJSON._encode(data)
+
+
 class CheckedPacket(socketio_packet.Packet):  # type: ignore[misc]
     """python-socketio's packet (``AsyncServer(serializer=CheckedPacket)``), refusing with a
     ValueError, as it refuses other unreadable packets, what no handler can be called with:
     an event whose first item is not its name (a dict there failed in python-socketio's own
-    task, a traceback the gate never saw), an ack whose arguments are not a list."""
+    task, a traceback the gate never saw), an ack whose arguments are not a list.
+
+    No binary events: the gate refuses them from clients, and the server sends none (acks
+    and events are built from JSON), so an outgoing packet is not walked for bytes first
+    (a join ack's whole history was, once per join)."""
+
+    uses_binary_events = False
+    json = CompactJSON
 
     def decode(self, encoded_packet: str) -> int:
         attachments: int = super().decode(encoded_packet)

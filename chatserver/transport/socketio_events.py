@@ -18,6 +18,7 @@ import socketio
 from chatserver import errors
 from chatserver.auth import AuthError, Claims, decode_token
 from chatserver.backend import BackendUnavailable
+from chatserver.deadlines import Deadlines
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
 from chatserver.service.acks import Ack, ErrorAck, Handler
@@ -90,11 +91,13 @@ def register(
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
     serialised.update(service.meeting.handlers())
+    # Every request's bound on one timer (chatserver/deadlines.py), not a timer each.
+    deadlines = Deadlines()
     for name, method in serialised.items():
         bound = JOIN_TIMEOUT_S if name == "join" else REQUEST_TIMEOUT_S
-        sio.on(name, _handler(service, method, serialise=True, timeout_s=bound))
+        sio.on(name, _handler(service, method, deadlines, serialise=True, timeout_s=bound))
     for name, method in concurrent.items():
-        sio.on(name, _handler(service, method, serialise=False))
+        sio.on(name, _handler(service, method, deadlines, serialise=False))
 
     async def unknown_event(event: str, sid: str, *args: Any) -> ErrorAck:
         return ServiceError(errors.INVALID_PAYLOAD, f"Unknown event {str(event)[:40]!r}.").ack()
@@ -105,6 +108,7 @@ def register(
 def _handler(
     service: ChatService,
     method: Handler,
+    deadlines: Deadlines,
     *,
     serialise: bool,
     timeout_s: float = REQUEST_TIMEOUT_S,
@@ -129,9 +133,9 @@ def _handler(
         service.request_started()
         try:
             if serialise:
-                async with conn.lock, asyncio.timeout(timeout_s):
+                async with conn.lock, deadlines.within(timeout_s):
                     return await method(sid, args[0])
-            async with asyncio.timeout(timeout_s):
+            async with deadlines.within(timeout_s):
                 return await method(sid, args[0])
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()
