@@ -227,11 +227,11 @@ export function postingState(
     return { rule: "ended", blocks: true, text: "This session has ended: the room opens again at the next session. Your draft stays here." };
   }
   if (session === "live" && !agreed) {
-    return { rule: "agreement", blocks: true, text: `Send waits until you accept the group agreement (above: "I agree"). ${keep} until then.` };
+    return { rule: "agreement", blocks: true, text: "Send waits until you accept the group agreement above. Your draft stays here." };
   }
   if (turn && turn !== selfId) {
     const who = turnName ? `${turnName}'s` : "someone else's";
-    return { rule: "turn", blocks: true, text: `It's ${who} turn in the round. ${keep} until your turn or the round ends.` };
+    return { rule: "turn", blocks: true, text: `It's ${who} turn in the round. Your draft stays here until your turn or the round ends.` };
   }
   if (floor != null && floor !== selfId) {
     const who = floorName || "Someone else";

@@ -9,7 +9,7 @@
 // of its own beyond what it drew. Changes a member must hear (a new phase, whose turn it
 // is, "5 minutes left", the session ending) go to one polite live region.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, createFolds, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { newClientId } from "./lib.js";
 import { REACTIONS, SHARE_TIMES, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, shareLabel, upNext } from "./meeting.js";
@@ -40,7 +40,12 @@ export function createMeetingPanel({ store, request, feedback }) {
   const agreementText = el("p", "agreement-text");
   const agree = button("I agree", "");
   agree.id = "agree";
-  agreement.append(agreementTitle, agreementText, agree);
+  // On a phone the agreement folds to a few lines with "Read it all", so "I agree" is on
+  // screen with it in the short panel (style.css unfolds it on wider screens).
+  const agreementMore = createFolds({ more: "Read it all", less: "Show less" }).fold(agreementText, "our group agreement");
+  const agreeRow = el("div", "agree-row");
+  agreeRow.append(agreementMore, agree);
+  agreement.append(agreementTitle, agreementText, agreeRow);
 
   const round = el("section", "round");
   round.setAttribute("aria-labelledby", "round-title");
@@ -374,9 +379,10 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.setAttribute("aria-pressed", String(pressed));
       // A button that shows words ("Yay! 2") is named starting with them, so speech input
       // finds it (axe: label-content-name-mismatch), then what it means and who sent it; a
-      // symbol (♥) is named by its meaning.
+      // symbol (♥) is named by its meaning, with the count it shows ("Sending love 2").
       const words = /\p{L}/u.test(r.emoji);
-      const shown = words ? `${r.emoji}${who.length ? ` ${who.length}` : ""}${r.emoji === r.label ? "" : ` (${r.label})`}` : r.label;
+      const count = who.length ? ` ${who.length}` : "";
+      const shown = words ? `${r.emoji}${count}${r.emoji === r.label ? "" : ` (${r.label})`}` : `${r.label}${count}`;
       b.setAttribute("aria-label", `${shown}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));

@@ -31,6 +31,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Person,
+    assert_axe_clean,
     connected,
     missing,
     open_people,
@@ -172,6 +173,7 @@ def facilitators_phone_view(page: Page) -> None:
         if set(reached) == set(CONTROLS):
             break
     assert sorted(reached) == sorted(CONTROLS), f"by keyboard: {reached}"
+    assert_axe_clean(page, "facilitator, phone, a session running")
 
 
 def test_a_whole_session_in_the_browser(cluster: Cluster | None) -> None:
@@ -215,7 +217,12 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         for page in members:
             expect(page.locator("#meeting-title")).to_contain_text("Welcome")
             expect(page.locator("#agree")).to_be_visible()
+        # On the phone the agreement folds to a few lines, so "I agree" is on screen too.
+        expect(bea.locator("#agree")).to_be_in_viewport(ratio=1)
         shot(bea, "meeting-agreement-phone")
+        bea.get_by_role("button", name="Read it all").click()
+        expect(bea.locator(".agreement-text")).to_contain_text("not a crisis service")
+        expect(alex.get_by_role("button", name="Read it all")).to_be_hidden()  # a desktop
         # Send waits for the agreement, says so, and keeps the draft; accepting it lets
         # the same draft go.
         say(alex, "hello everyone")
@@ -245,6 +252,9 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         say(bea, "Me too, a 6.")
         expect(bea.locator("#posting-state")).to_contain_text("It's Alex's turn in the round")
         expect(bea.locator("#send")).to_be_disabled()
+        for part in ("#posting-state", "#composer", "#send"):  # on the phone's screen
+            expect(bea.locator(part)).to_be_in_viewport(ratio=1)
+        shot(bea, "meeting-not-my-turn-phone")
         say(alex, "Check-in: a 6 today, but I slept.")
         expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
         alex.locator("#turn-done").focus()

@@ -259,7 +259,7 @@ test("postingState says why a member cannot post now, in the server's order, and
   assert.match(unagreed.text, /^Send waits until you accept the group agreement/);
   const turn = postingState({ ...base, session: "live", turn: "bea", turnName: "Bea", floor: "cara" }, now);
   assert.deepEqual([turn.rule, turn.blocks], ["turn", true]);
-  assert.match(turn.text, /^It's Bea's turn in the round\. You can keep writing/);
+  assert.match(turn.text, /^It's Bea's turn in the round\. Your draft stays here until your turn/);
   assert.equal(postingState({ ...base, session: "live", turn: "alex" }, now).rule, ""); // my turn
   assert.equal(postingState({ ...base, role: "facilitator", session: "live", agreed: false, turn: "bea" }, now).rule, "");
 });
