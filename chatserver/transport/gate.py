@@ -167,6 +167,7 @@ class Gate:
         self._by_user: dict[str, int] = {}
         self._ending: set[asyncio.Task[None]] = set()
         self._next_sweep = 0.0
+        self._requests: Callable[[str, str], bool] | None = None
         wrapped = internals.engineio_handlers(sio)
         self._open_next: Callable[[str, dict[str, Any]], Awaitable[Any]] = wrapped["connect"]
         self._message_next: Callable[[str, Any], Awaitable[Any]] = wrapped["message"]
@@ -174,6 +175,11 @@ class Gate:
         internals.set_engineio_handler(sio, "connect", self._on_open)
         internals.set_engineio_handler(sio, "message", self._on_message)
         internals.set_engineio_handler(sio, "disconnect", self._on_close)
+
+    def take_requests(self, dispatch: Callable[[str, str], bool]) -> None:
+        """Event packets go to ``dispatch`` first (chatserver/transport/requests.py); what
+        it does not take, python-socketio reads."""
+        self._requests = dispatch
 
     # Counts, for tests and /readyz-like views.
 
@@ -235,7 +241,10 @@ class Gate:
             self._refuse(eio_sid, "attachments", frames.UNSUPPORTED_DATA, ATTACHMENTS_REFUSED)
             return
         try:
-            await self._message_next(eio_sid, data)
+            requests = self._requests
+            # "2": a Socket.IO event (a request), most of what a client sends.
+            if requests is None or data[:1] != "2" or not requests(eio_sid, data):
+                await self._message_next(eio_sid, data)
         except Exception as exc:
             # python-socketio could not read what the client sent (``4x``, ``42{}``, JSON
             # nested past the recursion limit ...): not a bug to trace. The event handlers,

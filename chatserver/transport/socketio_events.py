@@ -24,6 +24,7 @@ from chatserver.service import ChatService
 from chatserver.service.acks import Ack, ErrorAck, Handler
 from chatserver.transport import internals
 from chatserver.transport.gate import Gate
+from chatserver.transport.requests import RequestHandler, Requests
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,16 @@ def register(
     serialised.update(service.meeting.handlers())
     # Every request's bound on one timer (chatserver/deadlines.py), not a timer each.
     deadlines = Deadlines()
+    requests: dict[str, RequestHandler] = {}
     for name, method in serialised.items():
         bound = JOIN_TIMEOUT_S if name == "join" else REQUEST_TIMEOUT_S
-        sio.on(name, _handler(service, method, deadlines, serialise=True, timeout_s=bound))
+        requests[name] = _handler(service, method, deadlines, serialise=True, timeout_s=bound)
     for name, method in concurrent.items():
-        sio.on(name, _handler(service, method, deadlines, serialise=False))
+        requests[name] = _handler(service, method, deadlines, serialise=False)
+    for name, handler in requests.items():
+        sio.on(name, handler)  # python-socketio's path: another namespace, a packet it reads
+    # Answered without python-socketio's per-event path (chatserver/transport/requests.py).
+    gate.take_requests(Requests(sio, requests).dispatch)
 
     async def unknown_event(event: str, sid: str, *args: Any) -> ErrorAck:
         return ServiceError(errors.INVALID_PAYLOAD, f"Unknown event {str(event)[:40]!r}.").ack()
