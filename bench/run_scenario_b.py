@@ -547,12 +547,28 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         os.kill(worker.pid, signal.SIGUSR1)
         time.sleep(2.0)
     before = rss_kb(worker.pid)
+    profiler: subprocess.Popen[bytes] | None = None
+    if args.profile and cluster.kind == "huddle":
+        # The connects and joins of the ramp (py-spy stops, and writes, on SIGINT).
+        profiler = subprocess.Popen(
+            [
+                *(str(PY_SPY), "record", "-r", "100", "-p", str(worker.pid), "--nonblocking"),
+                *("-o", str(OUT / "profile-idle.speedscope.json"), "--format", "speedscope"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)
     ticks_before = cpu_ticks(worker.pid)
     measured: dict[str, Any] = {}
 
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         # The worker's CPU for every connect and join of the ramp, before it settles.
         measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(timeout=30)
         # Let the worker settle (a ping round, buffers) before reading RSS.
         time.sleep(args.idle_settle)
         measured["rss_after_kb"] = rss_kb(worker.pid)
@@ -842,7 +858,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-settle", type=float, default=3.0)
     p.add_argument("--skip-load", action="store_true", help="only the idle measurement")
     p.add_argument(
-        "--profile", action="store_true", help="py-spy record huddle worker 1 while measured"
+        "--profile",
+        action="store_true",
+        help="py-spy record huddle worker 1 while measured (load: profile.speedscope.json;"
+        " idle ramp: profile-idle.speedscope.json)",
     )
     p.add_argument(
         "--profile-format", choices=("speedscope", "flamegraph", "raw"), default="speedscope"

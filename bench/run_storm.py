@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run_storm.py                       # 250 rooms x 20, 2 workers
     .venv/bin/python bench/run_storm.py --rooms 150 --repeat 3
+    .venv/bin/python bench/run_storm.py --repeat 3 --baseline /tmp/before   # A/B, interleaved
 
 Two huddle workers on a private redis-server (started and stopped here, loopback only).
 bench/storm.js connects R x M members round-robin over both, gives every room some
@@ -11,7 +12,10 @@ reconnects at once to worker B and joins with `since`, retrying a refused join a
 talking. Reported: how many reconnected and recovered, how long the last one took (from
 the kill), how many were refused at least once and with which codes, and whether any
 member lost, duplicated or reordered an entry (a barrier message per room at the end).
-Results: a table on stdout and bench/out/storm.json.
+Results: a table on stdout and bench/out/storm.json. ``--baseline DIR`` runs another
+checkout's workers (e.g. a git worktree of the commit before a change, with its own
+.venv or this one's) the same way, alternating with this tree's run by run, each run
+with the machine's load average at its start.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,14 +54,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--huddle-env", action="append", default=[], metavar="KEY=VALUE", help="worker setting"
     )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout to run alternately with this one (before/after)",
+    )
     p.add_argument("--out", default=str(OUT / "storm.json"))
     return p.parse_args(argv)
 
 
-def storm_once(args: argparse.Namespace, run: int) -> dict[str, Any]:
+def storm_once(args: argparse.Namespace, run: int, root: Path = scenario.ROOT) -> dict[str, Any]:
     secret = secrets.token_hex(32)
     extra = dict(kv.split("=", 1) for kv in args.huddle_env)
-    cluster = scenario.start_cluster("huddle", f"storm{run}", 2, secret, extra)
+    load = os.getloadavg()
+    cluster = scenario.start_cluster("huddle", f"storm{run}", 2, secret, extra, huddle_root=root)
     worker_a, worker_b = cluster.workers
     share = [
         args.rooms // args.clients + (i < args.rooms % args.clients) for i in range(args.clients)
@@ -87,6 +98,8 @@ def storm_once(args: argparse.Namespace, run: int) -> dict[str, Any]:
             client.stop()
         scenario.stop_cluster(cluster)
     merged = merge(results)
+    merged["tree"] = str(root)
+    merged["load_average_at_start"] = [round(x, 2) for x in load]
     cpu_ms = (b_after - b_before) * 1000 / scenario.CLK_TCK
     client_ms = (clients_after - clients_before) * 1000 / scenario.CLK_TCK
     merged["worker_b_cpu_ms"] = round(cpu_ms)
@@ -217,6 +230,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
+        ("tree", lambda r: Path(r.get("tree", "")).name),
+        ("load average (1 min) at start", lambda r: r.get("load_average_at_start", ["-"])[0]),
         ("members (on the killed worker)", lambda r: f"{r['members']} ({r['reconnecting']})"),
         ("rejoined and recovered", lambda r: r["recovered"]),
         ("recovery p50 / p99 / last (ms after the kill)", _recovery),
@@ -256,13 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     scenario.raise_nofile(4 * args.rooms * args.members + 1024)
     results = []
     try:
+        roots = [scenario.ROOT] if args.baseline is None else [args.baseline, scenario.ROOT]
         for run in range(args.repeat):
-            print(f"== storm run {run + 1} of {args.repeat}", flush=True)
-            results.append(storm_once(args, run + 1))
+            for root in roots:
+                print(f"== storm run {run + 1} of {args.repeat}: {root}", flush=True)
+                results.append(storm_once(args, run + 1, root))
     finally:
         scenario.PROCS.stop_all()
     print(table(results))
     report = {"machine": scenario.machine(), "args": vars(args), "runs": results}
+    report["args"]["baseline"] = str(args.baseline) if args.baseline else None
     with open(args.out, "w") as fh:
         json.dump(report, fh, indent=2)
     return 0

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from chatserver.backend import Backend
 from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
+from chatserver.lexicon_cache import compiled_lexicon, default_cache_dir
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
 from chatserver.organise.access import Access
@@ -71,6 +72,13 @@ SETUP_LINK_KEY = web.AppKey("setup_link", str)
 """The first-run setup path (/organise/setup/<code>) this run made, for the run command
 to print; absent when an organiser key or passphrase is set already."""
 ORGANISER_KEY = web.AppKey("organiser", Organiser)
+
+
+def lexicon_cache_dir(settings: Settings) -> Path | None:
+    """HUDDLE_CACHE_DIR: empty for the user's cache directory, ``off`` for none."""
+    if settings.cache_dir == "off":
+        return None
+    return Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
 
 
 def redis_target(settings: Settings) -> RedisTarget | None:
@@ -182,7 +190,7 @@ def create_app(
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
-    pipeline = default_pipeline()
+    pipeline = default_pipeline(compiled_lexicon(lexicon_cache_dir(settings)))
     # Which learned moderation model this worker judges with, and what it was trained on.
     log.info("%s", default_model().describe())
     # Each group's policy and crisis lines, as its organiser chose them (the deployment's

@@ -177,6 +177,10 @@ class Settings:
     data_dir: str = field(default=".huddle", metadata={"parse": _str})
     """Where a run keeps files of its own: the embedded default's rooms and group space
     (SQLite files) and the demo secret (used when no secret is set)."""
+    cache_dir: str = field(default="", metadata={"parse": _str})
+    """Where a worker keeps the moderation lists compiled, so the next start skips compiling
+    them (chatserver/lexicon_cache.py): empty, $XDG_CACHE_HOME/huddle (~/.cache/huddle);
+    ``off``, compiled at every start."""
     embedded_store: str = field(default="sqlite", metadata={"parse": _choice("sqlite", "memory")})
     """Without Redis: sqlite keeps rooms, alerts, held messages and the audit in
     ``data_dir``/rooms.sqlite3 across restarts; memory keeps them in the process only."""

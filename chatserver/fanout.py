@@ -11,7 +11,6 @@ being buffered forever.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,16 +22,24 @@ import socketio.packet
 from chatserver.transport.connection import connection_of
 from chatserver.transport.frames import message_frame
 
-_dumps = functools.partial(json.dumps, separators=(",", ":"))
+# One encoder for every delivery: json.dumps with any option builds a new one per call.
+# No cycle check: payloads are built by the service from decoded JSON and msgpack.
+_encode_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One delivery, encoded once: the Engine.IO packet (for polling connections and busy
-    writers) and the finished websocket frame (written as is to every websocket)."""
+    """One delivery, encoded once: the Socket.IO packet's text and the finished websocket
+    frame (written as is to every websocket)."""
 
-    packet: Any
+    text: str
     ws: bytes
+
+    @property
+    def packet(self) -> Any:
+        """The Engine.IO packet, for a connection engineio serves itself (polling): made
+        only when there is one."""
+        return engineio.packet.Packet(engineio.packet.MESSAGE, data=self.text)
 
 
 class Fanout:
@@ -58,14 +65,16 @@ class Fanout:
         # class first walks the whole payload looking for bytes (binary events), which
         # cost more than the encoding itself. Payloads here are JSON by construction
         # (entries and events built by the service; msgpack decodes to str, not bytes).
-        text = f"{socketio.packet.EVENT}{_dumps([event, payload])}"
-        eio_pkt = engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
-        return Frame(eio_pkt, message_frame(eio_pkt.encode()))
+        text = f"{socketio.packet.EVENT}{_encode_json([event, payload])}"
+        # An Engine.IO MESSAGE packet is its type digit and the text (what
+        # engineio.packet.Packet.encode makes of it).
+        return Frame(text, message_frame(f"{engineio.packet.MESSAGE}{text}"))
 
     def send(self, eio_sids: Iterable[str], frame: Frame) -> int:
         """Send ``frame`` to each connection; returns how many it went to."""
         sockets = self._eio.sockets
         sent = 0
+        packet = None  # made for the first connection engineio serves itself
         for eio_sid in eio_sids:
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
@@ -89,6 +98,8 @@ class Fanout:
                 self._on_overflow()
                 self.drop(eio_sid, True)
                 continue
-            queue.put_nowait(frame.packet)
+            if packet is None:
+                packet = frame.packet
+            queue.put_nowait(packet)
             sent += 1
         return sent

@@ -208,9 +208,14 @@ def read_list(name: str) -> str:
     return (resources.files("moderation") / "data" / f"{name}.txt").read_text(encoding="utf-8")
 
 
+def default_sources() -> dict[str, str]:
+    """Every list shipped in moderation/data, by name: what `default_lexicon` compiles."""
+    from moderation.policy import available_lists
+
+    return {name: read_list(name) for name in sorted(available_lists())}
+
+
 @cache
 def default_lexicon() -> "Lexicon":
     """Every list shipped in moderation/data, compiled once per process."""
-    from moderation.policy import available_lists
-
-    return Lexicon({name: read_list(name) for name in sorted(available_lists())})
+    return Lexicon(default_sources())

@@ -14,6 +14,7 @@ skip, or fail when HUDDLE_REQUIRE_BROWSER=1. Every browser wait is bounded by WA
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -345,3 +346,31 @@ def message_action(message: Any, name: str) -> Any:
     if trigger.get_attribute("aria-expanded") != "true":
         trigger.click()
     return message.get_by_role("menuitem", name=name, exact=True)
+
+
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Serious and critical axe-core violations on the page as it is now."""
+    if not page.evaluate("() => Boolean(window.axe)"):
+        # Evaluated through the debugging protocol, so the page's CSP does not apply.
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    found = page.evaluate(
+        """async () => {
+            const result = await window.axe.run(document, {
+                rules: { "label-content-name-mismatch": { enabled: true } },
+                resultTypes: ["violations"],
+            });
+            return result.violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => ({ id: v.id, impact: v.impact,
+                               nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+        }"""
+    )
+    return list(found)
+
+
+def assert_axe_clean(page: Page, where: str) -> None:
+    found = axe_violations(page)
+    assert found == [], f"axe-core ({where}): {json.dumps(found, indent=1)}"

@@ -5,10 +5,40 @@
 
 import { byId } from "./dom.js";
 import { lengthState, postingState } from "./lib.js";
+import { needsAgreement } from "./meeting.js";
 import { nameOf } from "./people.js";
 
 const TYPING_EVERY_MS = 2_000; // at most one typing:true per this while typing
 const TYPING_IDLE_MS = 3_000; // typing:false after this long without input
+
+/**
+ * Why I cannot post now (muted, paused, locked, the session ended, the agreement not yet
+ * accepted, someone else's turn or floor), or slow mode's pace: lib.js postingState, read
+ * from the store's state.
+ */
+export function postingFor(state, now = Date.now()) {
+  const flags = state.room.flags;
+  const slice = state.meeting;
+  const m = slice.meeting;
+  const speaker = m.turn && m.round ? m.round.order.find((s) => s.id === m.turn) : null;
+  return postingState(
+    {
+      role: state.self.role,
+      muteUntil: state.room.mute.until,
+      paused: flags.paused,
+      locked: flags.locked,
+      floor: flags.floor,
+      floorName: flags.floor ? nameOf(state, flags.floor) : "",
+      selfId: state.self.id,
+      slowModeS: flags.slow_mode_s,
+      session: m.status,
+      agreed: !needsAgreement(slice, state.self.role),
+      turn: m.turn || "",
+      turnName: m.turn ? (speaker && speaker.name) || nameOf(state, m.turn) : "",
+    },
+    now,
+  );
+}
 
 export function createComposer({ store, notify, submit }) {
   const form = byId("compose");
@@ -28,20 +58,8 @@ export function createComposer({ store, notify, submit }) {
     return max ? lengthState(composer.value, max) : { over: 0, message: "" };
   }
 
-  /** Why I cannot post now (muted, paused, locked, someone else's floor), or slow mode's pace. */
   function postingNow() {
-    const state = store.getState();
-    const flags = state.room.flags;
-    return postingState({
-      role: state.self.role,
-      muteUntil: state.room.mute.until,
-      paused: flags.paused,
-      locked: flags.locked,
-      floor: flags.floor,
-      floorName: flags.floor ? nameOf(state, flags.floor) : "",
-      selfId: state.self.id,
-      slowModeS: flags.slow_mode_s,
-    });
+    return postingFor(store.getState());
   }
 
   /** The note above the box and Send follow what the room allows now. */
@@ -133,7 +151,14 @@ export function createComposer({ store, notify, submit }) {
 
   store.subscribe((state, event, previous) => {
     if (state.self.maxMessageChars !== previous.self.maxMessageChars) updateCounter();
-    if (state.room.flags !== previous.room.flags || state.room.mute !== previous.room.mute || state.self.role !== previous.self.role || state.people.members !== previous.people.members) {
+    const meetingMoved = state.meeting.meeting !== previous.meeting.meeting || state.meeting.agreed !== previous.meeting.agreed;
+    if (
+      meetingMoved ||
+      state.room.flags !== previous.room.flags ||
+      state.room.mute !== previous.room.mute ||
+      state.self.role !== previous.self.role ||
+      state.people.members !== previous.people.members
+    ) {
       updatePosting();
     }
     if (state.self.stopped && !previous.self.stopped) {

@@ -202,11 +202,18 @@ export function describeRoomState(state, now = Date.now()) {
 
 /**
  * Why this person cannot post now, in the server's order (rooms/policy.py's post guard:
- * muted, paused, locked, someone else's floor), and what happens to a message typed
+ * muted, paused, locked, an ended session, the group agreement not yet accepted, someone
+ * else's turn in a round, someone else's floor), and what happens to a message typed
  * meanwhile; slow mode does not stop a post, it paces it. Facilitators may always post.
- * Returns {rule, blocks, text} with rule "" and text "" when nothing stands in the way.
+ * `session` is the meeting's status ("none", "live", "ended"), `agreed` whether I accepted
+ * this session's agreement, `turn` whose turn it is in a round ("" when none).
+ * Returns {rule, blocks, text} with rule "" and text "" when nothing stands in the way;
+ * the rules are named as the server's (tests/fixtures/post_guard_cases.json).
  */
-export function postingState({ role, muteUntil, paused, locked, floor, floorName, selfId, slowModeS }, now = Date.now()) {
+export function postingState(
+  { role, muteUntil, paused, locked, floor, floorName, selfId, slowModeS, session = "none", agreed = true, turn = "", turnName = "" },
+  now = Date.now(),
+) {
   const none = { rule: "", blocks: false, text: "" };
   if (role === "facilitator") return none;
   const keep = "You can keep writing: your message stays here";
@@ -216,6 +223,16 @@ export function postingState({ role, muteUntil, paused, locked, floor, floorName
   }
   if (paused) return { rule: "paused", blocks: true, text: `The room is paused for a moment. ${keep} until it resumes.` };
   if (locked) return { rule: "locked", blocks: true, text: `The room is locked: only facilitators can post. ${keep} until it opens again.` };
+  if (session === "ended") {
+    return { rule: "ended", blocks: true, text: "This session has ended: the room opens again at the next session. Your draft stays here." };
+  }
+  if (session === "live" && !agreed) {
+    return { rule: "agreement", blocks: true, text: "Send waits until you accept the group agreement above. Your draft stays here." };
+  }
+  if (turn && turn !== selfId) {
+    const who = turnName ? `${turnName}'s` : "someone else's";
+    return { rule: "turn", blocks: true, text: `It's ${who} turn in the round. Your draft stays here until your turn or the round ends.` };
+  }
   if (floor != null && floor !== selfId) {
     const who = floorName || "Someone else";
     return { rule: "floor", blocks: true, text: `${who} has the floor. ${keep} until everyone may speak again.` };

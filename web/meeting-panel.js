@@ -9,21 +9,14 @@
 // of its own beyond what it drew. Changes a member must hear (a new phase, whose turn it
 // is, "5 minutes left", the session ending) go to one polite live region.
 
-import { button, byId, el } from "./dom.js";
+import { button, byId, createFolds, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { newClientId } from "./lib.js";
-import { REACTIONS, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, upNext } from "./meeting.js";
+import { REACTIONS, SHARE_TIMES, STATUSES, clock, currentPhase, formatAgenda, needsAgreement, parseAgenda, shareLabel, upNext } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { isFacilitator } from "./store.js";
 
 const TICK_MS = 1000;
-const SHARE_TIMES = [
-  [60, "1 min"],
-  [120, "2 min"],
-  [180, "3 min"],
-  [300, "5 min"],
-  [0, "No limit"],
-];
 
 export function createMeetingPanel({ store, request, feedback }) {
   const root = byId("meeting");
@@ -47,7 +40,12 @@ export function createMeetingPanel({ store, request, feedback }) {
   const agreementText = el("p", "agreement-text");
   const agree = button("I agree", "");
   agree.id = "agree";
-  agreement.append(agreementTitle, agreementText, agree);
+  // On a phone the agreement folds to a few lines with "Read it all", so "I agree" is on
+  // screen with it in the short panel (style.css unfolds it on wider screens).
+  const agreementMore = createFolds({ more: "Read it all", less: "Show less" }).fold(agreementText, "our group agreement");
+  const agreeRow = el("div", "agree-row");
+  agreeRow.append(agreementMore, agree);
+  agreement.append(agreementTitle, agreementText, agreeRow);
 
   const round = el("section", "round");
   round.setAttribute("aria-labelledby", "round-title");
@@ -104,7 +102,7 @@ export function createMeetingPanel({ store, request, feedback }) {
     ["join", "As they joined"],
     ["shuffled", "Shuffled"],
   ]);
-  const shareSel = select("round-share", "Each share", SHARE_TIMES.map(([s, t]) => [String(s), t]));
+  const shareSel = select("round-share", "Each share", SHARE_TIMES.map((s) => [String(s), shareLabel(s)]));
   shareSel.select.value = "120";
   const roundStart = button("Start round", "small");
   roundStart.id = "round-start";
@@ -225,7 +223,9 @@ export function createMeetingPanel({ store, request, feedback }) {
     threadsBox.replaceChildren(...boxes);
   }
 
-  root.append(live, bar, prompt, agreement, round, checkins, wins, mine, controls);
+  // The wins strip before the private check-ins: a session's running view (phase, round,
+  // wins) stays together at the top, where a phone shows it without scrolling.
+  root.append(live, bar, prompt, agreement, round, wins, checkins, mine, controls);
 
   function select(id, text, options) {
     const label = el("label", "control-state", text);
@@ -297,6 +297,10 @@ export function createMeetingPanel({ store, request, feedback }) {
         ...r.order.map((s, i) => {
           const item = el("li", "speaker", s.id === state.self.id ? `${s.name} (you)` : s.name);
           item.dataset.userId = s.id;
+          // A quiet status beside the name here too: whoever runs the round sees it
+          // before calling on someone (on a phone the member list is another view).
+          const status = m.statuses[s.id];
+          if (status) item.append(el("span", "quiet-status", STATUSES[status] || status));
           const outcome = r.outcomes[s.id];
           if (outcome) {
             item.dataset.outcome = outcome;
@@ -375,9 +379,10 @@ export function createMeetingPanel({ store, request, feedback }) {
       b.setAttribute("aria-pressed", String(pressed));
       // A button that shows words ("Yay! 2") is named starting with them, so speech input
       // finds it (axe: label-content-name-mismatch), then what it means and who sent it; a
-      // symbol (♥) is named by its meaning.
+      // symbol (♥) is named by its meaning, with the count it shows ("Sending love 2").
       const words = /\p{L}/u.test(r.emoji);
-      const shown = words ? `${r.emoji}${who.length ? ` ${who.length}` : ""}${r.emoji === r.label ? "" : ` (${r.label})`}` : r.label;
+      const count = who.length ? ` ${who.length}` : "";
+      const shown = words ? `${r.emoji}${count}${r.emoji === r.label ? "" : ` (${r.label})`}` : `${r.label}${count}`;
       b.setAttribute("aria-label", `${shown}${who.length ? `: ${names.join(", ")}` : ""}`);
       b.title = who.length ? `${r.label}: ${names.join(", ")}` : r.label;
       b.addEventListener("click", () => send(b, "react", { id, reaction: r.id, on: !pressed }, null));

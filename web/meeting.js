@@ -164,6 +164,23 @@ export function upNext(m) {
   return null;
 }
 
+/**
+ * The per-share times a facilitator picks from, in seconds (0: no limit): 30 s steps up to
+ * 5 minutes, as groups' shares mostly run, then a few longer ones. The server takes any
+ * whole number of seconds up to 30 minutes (docs/protocol.md, round_start).
+ */
+export const SHARE_TIMES = Object.freeze([30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 420, 600, 900, 1200, 1800, 0]);
+
+/** A share's time for people: "30 s", "1 min", "1 min 30 s", "No limit". */
+export function shareLabel(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  if (s === 0) return "No limit";
+  const min = Math.floor(s / 60);
+  const rest = s % 60;
+  if (!min) return `${rest} s`;
+  return rest ? `${min} min ${rest} s` : `${min} min`;
+}
+
 /** "4:05" for a number of milliseconds (never below 0:00). */
 export function clock(ms) {
   const s = Math.max(0, Math.ceil(ms / 1000));

@@ -33,6 +33,7 @@ from chatserver.backend import (
     BackendUnavailable,
     User,
 )
+from chatserver.deadlines import Deadlines
 from chatserver.redis_cluster import ClusterPipe, ClusterSeeds, key_slot
 from chatserver.redis_pipe import CommandPipe, ReplicationShort
 from chatserver.resp import RedisAddress
@@ -153,6 +154,8 @@ class RedisConnection:
         self._closed = False
         self._local_presence: dict[str, dict[str, User]] = {}
         self._failing_until = 0.0
+        # Every command's bound on one timer (chatserver/deadlines.py), not a timer each.
+        self._deadlines = Deadlines()
 
     async def ready(self) -> bool:
         if not self._connected.is_set():
@@ -174,8 +177,8 @@ class RedisConnection:
                 awaitable.close()
             raise BackendUnavailable("Redis is unavailable")
         try:
-            # asyncio.timeout, not wait_for: no extra task per command on the hot path.
-            async with asyncio.timeout(timeout_s or COMMAND_TIMEOUT_S):
+            # Not wait_for (a task per command) nor asyncio.timeout (a timer per command).
+            async with self._deadlines.within(timeout_s or COMMAND_TIMEOUT_S):
                 return await awaitable
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             if self._cluster is None and (redis_gone(exc) or self._silent(exc)):

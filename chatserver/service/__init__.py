@@ -6,7 +6,9 @@
     joining      who may join, the join ack, entering live delivery
     posting      a message through moderation to the log or review; typing; hands
     controls     facilitator controls, reviews and member reports
-    meeting      sessions, the agreement, rounds, reactions, wins, statuses, timers
+    meeting      sessions, the agreement, rounds, reactions, wins, statuses
+    meeting_change   the meeting changed by compare and set (one change, however raced)
+    meeting_timers   turns, phases and sessions that end on time, on any worker
 
 Each flow is handed the narrow backend interfaces it uses (chatserver/backend.py) and
 the flows below it; none reaches for the backend as a whole. Requests arrive decoded
@@ -33,6 +35,8 @@ from chatserver.service.controls import Controls
 from chatserver.service.delivery import Connection, LocalRooms
 from chatserver.service.joining import Joining
 from chatserver.service.meeting import GroupAgreement, MeetingFlow
+from chatserver.service.meeting_change import MeetingChanges
+from chatserver.service.meeting_timers import MeetingTimers
 from chatserver.service.posting import Posting
 from chatserver.service.space import SpaceFlow
 from chatserver.service.tasks import TaskSet
@@ -134,8 +138,10 @@ class ChatService:
             self.alerts,
             clock=clock,
             signals=self.signals,
-            tasks=tasks,
             group_agreement=group_agreement,
+        )
+        self.meeting_timers = MeetingTimers(
+            self.rooms, MeetingChanges(backend, backend, clock=clock), clock=clock, tasks=tasks
         )
         self.joining.on_joined(self.meeting.joined)
         self.space = SpaceFlow(
@@ -207,7 +213,7 @@ class ChatService:
         await self.conns.end_expired_forever()
 
     async def run_meeting_timers_forever(self) -> None:
-        await self.meeting.run_timers_forever()
+        await self.meeting_timers.run_forever()
 
     async def close(self) -> None:
         self.conns.close()

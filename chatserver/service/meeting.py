@@ -4,31 +4,20 @@ wins, quiet statuses and asking for support.
 Every change is decided by the pure rules (rooms/meeting.py says how the meeting
 changes, rooms/meeting_rules.py who may) and logged as a room event through the room
 log's atomic append, so every worker folds it and a reconnect recovers it. A meeting
-event carries the meeting after it and is appended only onto the meeting it was worked
-out from (``MeetingMoved`` otherwise: worked out again from the room's state now), so a
-timer that two workers see due, or a facilitator's "next" racing it, changes the meeting
-once.
-
-Timers: every worker checks the rooms it has members in (``run_timers_forever``) and
-appends what is due (rooms.meeting.due); the deadline is in the room's state, not in the
-worker that set it, so a timer fires after that worker is gone, exactly once.
+event is appended by compare and set (chatserver/service/meeting_change.py); the timers
+that move a meeting on by themselves are chatserver/service/meeting_timers.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
-from chatserver import errors
 from chatserver.backend import (
     AuditRecord,
-    BackendUnavailable,
-    MeetingMoved,
     Presence,
     ReviewStore,
     RoomLog,
@@ -52,8 +41,8 @@ from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
 from chatserver.service.delivery import LocalRooms
+from chatserver.service.meeting_change import Change, MeetingChanges
 from chatserver.service.refusals import refuse, signal_allowed
-from chatserver.service.tasks import TaskSet
 from rooms.codes import FORBIDDEN
 from rooms.entries import SYSTEM_USER, EventFields, MessageEntry, room_event
 from rooms.meeting import (
@@ -61,13 +50,9 @@ from rooms.meeting import (
     EACH_SESSION,
     ENDED,
     MAX_GUIDELINES_CHARS,
-    PHASE_END,
-    TURN_TIMEOUT,
-    WARNING,
     Meeting,
     Speaker,
     advance_phase,
-    due,
     end_round,
     end_session,
     history_of,
@@ -77,7 +62,6 @@ from rooms.meeting import (
     leave_round,
     mark_win,
     next_turn,
-    on_timer,
     set_agenda,
     set_guidelines,
     set_history,
@@ -104,9 +88,6 @@ from rooms.state import RoomState
 
 log = logging.getLogger(__name__)
 
-# A meeting change worked out again this many times when others changed it meanwhile.
-CHANGE_ATTEMPTS: Final = 6
-TIMER_CHECK_S: Final = 0.5
 # Entries read for a round's join order when the log cannot be read whole from its start.
 ROUND_ORDER_READ: Final = 1000
 SUPPORT_CONFIRMATION: Final = (
@@ -115,22 +96,9 @@ SUPPORT_CONFIRMATION: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A meeting event to log: its kind, the meeting after it, and its other fields."""
-
-    kind: str
-    meeting: Meeting
-    fields: EventFields = field(default_factory=lambda: EventFields())
-
-
 GroupAgreement = Callable[[str], Awaitable[str]]
 """The group agreement its organiser wrote for a room ("" if none): a session starts with
 it until a facilitator edits the meeting's own."""
-
-Work = Callable[[Meeting, RoomState, int], Change | None]
-"""What a request does to the meeting: from the meeting, the room state and the time,
-the change to log (None: nothing to change). Raises a ServiceError to refuse."""
 
 
 def _refuse(refusal: Refusal | None) -> None:
@@ -149,7 +117,6 @@ class MeetingFlow:
         *,
         clock: ServiceClock,
         signals: SignalLimiter,
-        tasks: TaskSet,
         group_agreement: GroupAgreement | None = None,
     ) -> None:
         self._group_agreement = group_agreement
@@ -161,8 +128,7 @@ class MeetingFlow:
         self._alerts = alerts
         self._clock = clock
         self._signals = signals
-        self._tasks = tasks
-        self._firing: set[str] = set()
+        self._changes = MeetingChanges(log_, review, clock=clock)
         connections.on_left(self.left)
 
     def handlers(self) -> dict[str, Handler]:
@@ -197,37 +163,6 @@ class MeetingFlow:
         refuse(check_runs_meeting(user["role"]))
         return user
 
-    # -- the one way the meeting changes -------------------------------------------------
-
-    async def _change(
-        self, room: str, by: User, work: Work, *, audit: str | None = None
-    ) -> LoggedAck | OkAck:
-        for _ in range(CHANGE_ATTEMPTS):
-            now = self._clock()
-            state = (await self._log.snapshot(room, now)).state
-            change = work(state.meeting, state, now)
-            if change is None:
-                return {"ok": True}
-            fields: EventFields = {
-                **change.fields,
-                "after": state.meeting_at,
-                "meeting": change.meeting,
-            }
-            entry = room_event(room=room, kind=change.kind, by=by, ts=now, **fields)
-            try:
-                appended = await self._log.append(room, entry, guard=None, now_ms=now)
-            except MeetingMoved:
-                continue
-            offset = appended.entry["offset"]
-            if audit is not None:
-                await self._review.audit_add(
-                    room, {"ts": now, "by": by, "action": audit, "offset": offset}
-                )
-            return {"ok": True, "offset": offset}
-        raise ServiceError(
-            errors.UNAVAILABLE, "The session is busy; please try again.", retry_after_s=1.0
-        )
-
     # -- the session ---------------------------------------------------------------------
 
     async def session_start(self, sid: str, data: object) -> LoggedAck | OkAck:
@@ -253,7 +188,7 @@ class MeetingFlow:
             started = start_session(m, session_id, now, req.agenda)
             return Change("session_started", started, {"session_id": session_id})
 
-        return await self._change(req.room, by, work, audit="session_started")
+        return await self._changes.make(req.room, by, work, audit="session_started")
 
     async def session_end(self, sid: str, data: object) -> LoggedAck | OkAck:
         room = parse_room(data).room
@@ -263,7 +198,7 @@ class MeetingFlow:
             _refuse(check_live(m))
             return Change("session_ended", end_session(m, now), {"reason": "ended"})
 
-        return await self._change(room, by, work, audit="session_ended")
+        return await self._changes.make(room, by, work, audit="session_ended")
 
     async def phase_next(self, sid: str, data: object) -> LoggedAck | OkAck:
         room = parse_room(data).room
@@ -276,20 +211,20 @@ class MeetingFlow:
                 return Change("session_ended", after, {"reason": "ended"})
             return Change("phase", after)
 
-        return await self._change(room, by, work)
+        return await self._changes.make(room, by, work)
 
     async def agenda(self, sid: str, data: object) -> LoggedAck | OkAck:
         req = parse_agenda(data, optional=False)
         by = self._runner(sid, req.room)
         agenda = req.agenda or []
-        return await self._change(
+        return await self._changes.make(
             req.room, by, lambda m, _, now: Change("agenda", set_agenda(m, agenda, now))
         )
 
     async def guidelines(self, sid: str, data: object) -> LoggedAck | OkAck:
         room, text = parse_guidelines(data)
         by = self._runner(sid, room)
-        return await self._change(
+        return await self._changes.make(
             room, by, lambda m, _, now: Change("guidelines", set_guidelines(m, text))
         )
 
@@ -297,7 +232,7 @@ class MeetingFlow:
         """The room's history setting (rooms/meeting.py ``HISTORY``)."""
         room, mode = parse_history(data)
         by = self._runner(sid, room)
-        return await self._change(
+        return await self._changes.make(
             room,
             by,
             lambda m, _, now: (
@@ -344,7 +279,7 @@ class MeetingFlow:
             started = start_round(m, req.name, order, req.share_s, req.shuffled, now)
             return Change("round_started", started, {"name": req.name})
 
-        return await self._change(req.room, by, work, audit="round_started")
+        return await self._changes.make(req.room, by, work, audit="round_started")
 
     async def _turn_over(self, sid: str, data: object, outcome: str) -> LoggedAck | OkAck:
         room = parse_room(data).room
@@ -354,7 +289,7 @@ class MeetingFlow:
             _refuse(check_turn_over(m, user["id"], user["role"], outcome))
             return Change("turn", next_turn(m, outcome, now), {"reason": outcome})
 
-        return await self._change(room, user, work)
+        return await self._changes.make(room, user, work)
 
     async def turn_done(self, sid: str, data: object) -> LoggedAck | OkAck:
         return await self._turn_over(sid, data, "done")
@@ -370,7 +305,7 @@ class MeetingFlow:
             _refuse(check_round_going(m))
             return Change("round_ended", end_round(m))
 
-        return await self._change(room, by, work)
+        return await self._changes.make(room, by, work)
 
     # -- reactions, wins, statuses -------------------------------------------------------
 
@@ -424,7 +359,7 @@ class MeetingFlow:
                 return None
             return Change("win", after, {"id": req.msg_id, "on": req.on})
 
-        return await self._change(req.room, user, work)
+        return await self._changes.make(req.room, user, work)
 
     async def status(self, sid: str, data: object) -> LoggedAck | OkAck:
         room, status = parse_status(data)
@@ -437,7 +372,7 @@ class MeetingFlow:
                 return None
             return Change("status", after, {"user_id": user["id"], "status": status})
 
-        return await self._change(room, user, work)
+        return await self._changes.make(room, user, work)
 
     async def need_support(self, sid: str, data: object) -> SupportAck:
         """Privately ask for a facilitator: a priority alert for them, a confirmation for
@@ -513,7 +448,7 @@ class MeetingFlow:
                 return None
             return Change("turn", after, {"reason": "joined", "user_id": user["id"]})
 
-        await self._quietly(self._change(room, SYSTEM_USER, work))
+        await self._changes.make_unasked(room, SYSTEM_USER, work)
 
     async def left(self, room: str, users: list[User]) -> None:
         """Someone who left is skipped in the round and their quiet status is cleared."""
@@ -531,7 +466,7 @@ class MeetingFlow:
                     return Change("turn", after, {"reason": "left", "user_id": user_id})
                 return Change("status", after, {"user_id": user_id, "status": None})
 
-            await self._quietly(self._change(room, SYSTEM_USER, work))
+            await self._changes.make_unasked(room, SYSTEM_USER, work)
 
     def _may_concern(self, room: str, test: Callable[[Meeting], bool]) -> bool:
         """Whether the meeting this worker has cached may need a change (a join's
@@ -539,52 +474,6 @@ class MeetingFlow:
         worked out from the backend's state, compare and set."""
         local = self._rooms.rooms.get(room)
         return local is None or not local.seeded or test(local.state.meeting)
-
-    async def _quietly(self, work: Awaitable[object]) -> None:
-        try:
-            await work
-        except (ServiceError, BackendUnavailable) as exc:
-            log.warning("meeting change not made: %s", exc)
-
-    # -- timers --------------------------------------------------------------------------
-
-    def check_timers(self) -> None:
-        """Start appending what is due in each room this worker has members in."""
-        now = self._clock()
-        for room, local in list(self._rooms.rooms.items()):
-            if room in self._firing or not local.members:
-                continue
-            if due(local.state.meeting, now) is not None:
-                self._firing.add(room)
-                self._tasks.spawn(self._fire(room))
-
-    async def _fire(self, room: str) -> None:
-        def work(m: Meeting, _: RoomState, now: int) -> Change | None:
-            timer = due(m, now)
-            if timer is None:
-                return None  # another worker (or a person) got there first
-            after = on_timer(m, timer, now)
-            if timer == TURN_TIMEOUT:
-                return Change("turn", after, {"reason": "timed_out", "timer": True})
-            if timer == PHASE_END and after["status"] == ENDED:
-                return Change("session_ended", after, {"reason": "time", "timer": True})
-            if timer == PHASE_END:
-                return Change("phase", after, {"timer": True})
-            assert timer == WARNING
-            return Change("time_notice", after, {"timer": True})
-
-        try:
-            await self._quietly(self._change(room, SYSTEM_USER, work))
-        finally:
-            self._firing.discard(room)
-
-    async def run_timers_forever(self, interval_s: float = TIMER_CHECK_S) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                self.check_timers()
-            except Exception:
-                log.exception("meeting timer sweep failed")
 
 
 def _round_going(m: Meeting) -> bool:

@@ -29,6 +29,7 @@ ours calls the one it wraps (chatserver/transport/internals.py lists and probes 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Coroutine
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Final
@@ -56,11 +57,31 @@ POLL_GRACE_S: Final = 0.5
 ENGINEIO_PATH: Final = "/socket.io/"
 
 
+class CompactJSON:
+    """The JSON python-socketio's packets are written with: one encoder for every packet
+    (``json.dumps`` with options builds a new encoder per call), the same text."""
+
+    _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(data: Any, separators: tuple[str, str] = (",", ":")) -> str:
+        # python-socketio always asks for the compact separators, which the encoder has.
+        return CompactJSON._encode(data)
+
+
 class CheckedPacket(socketio_packet.Packet):  # type: ignore[misc]
     """python-socketio's packet (``AsyncServer(serializer=CheckedPacket)``), refusing with a
     ValueError, as it refuses other unreadable packets, what no handler can be called with:
     an event whose first item is not its name (a dict there failed in python-socketio's own
-    task, a traceback the gate never saw), an ack whose arguments are not a list."""
+    task, a traceback the gate never saw), an ack whose arguments are not a list.
+
+    No binary events: the gate refuses them from clients, and the server sends none (acks
+    and events are built from JSON), so an outgoing packet is not walked for bytes first
+    (a join ack's whole history was, once per join)."""
+
+    uses_binary_events = False
+    json = CompactJSON
 
     def decode(self, encoded_packet: str) -> int:
         attachments: int = super().decode(encoded_packet)
@@ -146,6 +167,7 @@ class Gate:
         self._by_user: dict[str, int] = {}
         self._ending: set[asyncio.Task[None]] = set()
         self._next_sweep = 0.0
+        self._requests: Callable[[str, str], bool] | None = None
         wrapped = internals.engineio_handlers(sio)
         self._open_next: Callable[[str, dict[str, Any]], Awaitable[Any]] = wrapped["connect"]
         self._message_next: Callable[[str, Any], Awaitable[Any]] = wrapped["message"]
@@ -153,6 +175,11 @@ class Gate:
         internals.set_engineio_handler(sio, "connect", self._on_open)
         internals.set_engineio_handler(sio, "message", self._on_message)
         internals.set_engineio_handler(sio, "disconnect", self._on_close)
+
+    def take_requests(self, dispatch: Callable[[str, str], bool]) -> None:
+        """Event packets go to ``dispatch`` first (chatserver/transport/requests.py); what
+        it does not take, python-socketio reads."""
+        self._requests = dispatch
 
     # Counts, for tests and /readyz-like views.
 
@@ -214,7 +241,10 @@ class Gate:
             self._refuse(eio_sid, "attachments", frames.UNSUPPORTED_DATA, ATTACHMENTS_REFUSED)
             return
         try:
-            await self._message_next(eio_sid, data)
+            requests = self._requests
+            # "2": a Socket.IO event (a request), most of what a client sends.
+            if requests is None or data[:1] != "2" or not requests(eio_sid, data):
+                await self._message_next(eio_sid, data)
         except Exception as exc:
             # python-socketio could not read what the client sent (``4x``, ``42{}``, JSON
             # nested past the recursion limit ...): not a bug to trace. The event handlers,

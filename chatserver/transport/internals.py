@@ -113,6 +113,13 @@ NAMES: Final = (
     ),
     Internal(
         "socketio",
+        "AsyncServer.manager.sid_from_eio_sid / is_connected",
+        "both",
+        "the Socket.IO session a request arrives on, and whether it is connected, for the "
+        "requests huddle answers without python-socketio's per-event path",
+    ),
+    Internal(
+        "socketio",
         "AsyncServer.environ[eio_sid]['aiohttp.request']",
         "both",
         "the request a websocket was opened with, to abort a slow reader's TCP connection "
@@ -206,6 +213,11 @@ def _check_manager(sio: Any) -> None:
     _require(callable(sio.manager.eio_sid_from_sid), "not callable")
     params = inspect.signature(sio.manager.eio_sid_from_sid).parameters
     _require(list(params)[:2] == ["sid", "namespace"], f"parameters {list(params)}")
+    params = inspect.signature(sio.manager.sid_from_eio_sid).parameters
+    _require(list(params)[:2] == ["eio_sid", "namespace"], f"parameters {list(params)}")
+    params = inspect.signature(sio.manager.is_connected).parameters
+    _require(list(params)[:2] == ["sid", "namespace"], f"parameters {list(params)}")
+    _require(sid_of(sio, "huddle-probe") is None, "a session that does not exist is found")
 
 
 def _check_environ(sio: Any) -> None:
@@ -333,6 +345,16 @@ def eio_sid(sio: Any, sid: str) -> str:
     """The Engine.IO session a Socket.IO session on the default namespace rides on."""
     eio_sid: str = sio.manager.eio_sid_from_sid(sid, "/")
     return eio_sid
+
+
+def sid_of(sio: Any, eio_sid: str) -> str | None:
+    """The connected Socket.IO session on the default namespace that an Engine.IO
+    session carries (None before its connect has finished, or after it ended)."""
+    manager = sio.manager
+    sid: str | None = manager.sid_from_eio_sid(eio_sid, "/")
+    if sid is None or not manager.is_connected(sid, "/"):
+        return None
+    return sid
 
 
 def websocket_request_transport(sio: Any, eio_sid: str) -> asyncio.Transport | None:

@@ -18,11 +18,13 @@ import socketio
 from chatserver import errors
 from chatserver.auth import AuthError, Claims, decode_token
 from chatserver.backend import BackendUnavailable
+from chatserver.deadlines import Deadlines
 from chatserver.errors import ServiceError
 from chatserver.service import ChatService
 from chatserver.service.acks import Ack, ErrorAck, Handler
 from chatserver.transport import internals
 from chatserver.transport.gate import Gate
+from chatserver.transport.requests import RequestHandler, Requests
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +92,18 @@ def register(
     serialised.update(service.controls.handlers())
     serialised.update(service.space.handlers())
     serialised.update(service.meeting.handlers())
+    # Every request's bound on one timer (chatserver/deadlines.py), not a timer each.
+    deadlines = Deadlines()
+    requests: dict[str, RequestHandler] = {}
     for name, method in serialised.items():
         bound = JOIN_TIMEOUT_S if name == "join" else REQUEST_TIMEOUT_S
-        sio.on(name, _handler(service, method, serialise=True, timeout_s=bound))
+        requests[name] = _handler(service, method, deadlines, serialise=True, timeout_s=bound)
     for name, method in concurrent.items():
-        sio.on(name, _handler(service, method, serialise=False))
+        requests[name] = _handler(service, method, deadlines, serialise=False)
+    for name, handler in requests.items():
+        sio.on(name, handler)  # python-socketio's path: another namespace, a packet it reads
+    # Answered without python-socketio's per-event path (chatserver/transport/requests.py).
+    gate.take_requests(Requests(sio, requests).dispatch)
 
     async def unknown_event(event: str, sid: str, *args: Any) -> ErrorAck:
         return ServiceError(errors.INVALID_PAYLOAD, f"Unknown event {str(event)[:40]!r}.").ack()
@@ -105,6 +114,7 @@ def register(
 def _handler(
     service: ChatService,
     method: Handler,
+    deadlines: Deadlines,
     *,
     serialise: bool,
     timeout_s: float = REQUEST_TIMEOUT_S,
@@ -129,9 +139,9 @@ def _handler(
         service.request_started()
         try:
             if serialise:
-                async with conn.lock, asyncio.timeout(timeout_s):
+                async with conn.lock, deadlines.within(timeout_s):
                     return await method(sid, args[0])
-            async with asyncio.timeout(timeout_s):
+            async with deadlines.within(timeout_s):
                 return await method(sid, args[0])
         except ServiceError as exc:
             service.metrics.refusals.labels(code=exc.code).inc()

@@ -5,14 +5,17 @@ worker A and members on worker B (one worker on the memory backend; two on Redis
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import uuid4
 
 from chatserver.app import SERVICE_KEY
 from chatserver.clock import now_ms
+from chatserver.config import Settings
 from tests.conftest import Client
 from tests.two_workers import Room
 
+DEFAULTS = Settings()
 AGENDA = [
     {"name": "Welcome", "prompt": "Settle in.", "length_s": 0},
     {"name": "Check-in round", "prompt": "How are you today?", "length_s": 0},
@@ -52,6 +55,7 @@ async def test_a_session_asks_for_the_agreement_moves_through_phases_and_closes(
     again = await room.member("alex")
     joined = (await again.call("join", {"room": "r1"}))["room"]
     assert joined["meeting"]["status"] == "live" and joined["you"]["agreed"] is True
+    assert joined["meeting"]["phase"] == 0 and joined["meeting"]["agenda"] == AGENDA
     assert (await room.bea.call("join", {"room": "r1"}))["room"]["you"]["agreed"] is False
     assert (await call(room.sam, "phase_next"))["ok"]
     phase = await room.bea.wait_for("room_event", kind("phase"))
@@ -63,8 +67,8 @@ async def test_a_session_asks_for_the_agreement_moves_through_phases_and_closes(
     assert (await room.sam.send("r1", "Thank you all. See you next week."))["ok"]
     assert (await call(room.alex, "agree"))["error"]["code"] == "no_session"
     # The next session asks everyone to accept the agreement again.
-    assert (await call(room.sam, "session_start"))["ok"]
-    await room.alex.wait_for("room_event", kind("session_started"), timeout=5)
+    next_one = await call(room.sam, "session_start")
+    await room.alex.wait_for("room_event", kind("session_started", offset=next_one["offset"]))
     assert (await room.alex.send("r1", "back again"))["error"]["code"] == "agreement_required"
 
 
@@ -85,6 +89,7 @@ async def test_a_round_goes_in_turn_with_done_pass_a_late_joiner_a_leaver_and_a_
     assert waiting["error"]["code"] == "not_your_turn"
     assert (await call(room.bea, "react", id=shared["id"], reaction="me_too"))["ok"]
     assert (await call(room.bea, "turn_pass"))["error"]["code"] == "not_your_turn"
+    assert (await call(room.bea, "turn_done"))["error"]["code"] == "not_your_turn"
     # Cara arrives mid-round: she goes to the end. Dan arrives and leaves: he is skipped.
     cara = await room.member("cara")
     assert (await cara.call("join", {"room": "r1"}))["ok"]
@@ -95,6 +100,13 @@ async def test_a_round_goes_in_turn_with_done_pass_a_late_joiner_a_leaver_and_a_
     assert (await dan.call("leave", {"room": "r1"}))["ok"]
     left = await room.sam.wait_for("room_event", kind("turn", reason="left", user_id="dan"))
     assert left["meeting"]["round"]["outcomes"]["dan"] == "left"
+    # A reconnect mid-round is told the round as it is: its order, whose turn, who left,
+    # and the reactions so far.
+    rejoined = (await room.bea.call("join", {"room": "r1"}))["room"]
+    rnd = rejoined["meeting"]["round"]
+    assert [s["id"] for s in rnd["order"]] == ["alex", "bea", "cara", "dan"]
+    assert rejoined["meeting"]["turn"] == "alex" and rnd["outcomes"] == {"dan": "left"}
+    assert rejoined["reactions"] == {shared["id"]: {"me_too": ["bea"]}}
     assert (await call(room.alex, "turn_done"))["ok"]
     turn = await room.bea.wait_for("room_event", kind("turn", reason="done"))
     assert turn["meeting"]["turn"] == "bea"
@@ -241,16 +253,21 @@ async def test_a_member_is_refused_every_facilitator_control_and_a_shuffled_roun
         ("round_start", {}),
         ("round_end", {}),
         ("checkin_close", {"user_id": "bea"}),
+        ("history", {"mode": "each_session"}),
     ):
         refused = await call(room.alex, event, **payload)
         assert refused["error"]["code"] == "forbidden", (event, refused)
     bad = await call(room.sam, "agenda", agenda=[{"name": "", "length_s": 5}])
     assert bad["error"]["code"] == "invalid_payload"
-    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=0)
+    bad = await call(room.sam, "round_start", share_s=90.5)
+    assert bad["error"]["code"] == "invalid_payload" and "share_s" in bad["error"]["message"]
+    # Shares go in 30 s steps (a minute and a half here), the speaker's time from the start.
+    ack = await call(room.sam, "round_start", name="Gratitude", order="shuffled", share_s=90)
     assert ack["ok"]
     began = await room.alex.wait_for("room_event", kind("round_started"))
     rnd = began["meeting"]["round"]
-    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["turn_ends_ms"] == 0
+    assert rnd["shuffled"] is True and rnd["name"] == "Gratitude" and rnd["share_s"] == 90
+    assert rnd["turn_ends_ms"] == began["ts"] + 90_000
     assert sorted(s["id"] for s in rnd["order"]) == ["alex", "bea"]
     assert (await call(room.sam, "round_start"))["error"]["code"] == "forbidden"  # one at a time
     # Nothing the member tried changed the meeting: the session is still on its first phase.
@@ -289,3 +306,69 @@ async def test_a_crisis_message_takes_no_reactions_even_after_its_alert_is_dealt
     await room.sam.wait_for("room_event", kind("reactions_off", id=flagged["id"]))
     plain = await room.bea.send("r1", "Sending you strength.")
     assert (await call(room.alex, "react", id=plain["id"], reaction="heart"))["ok"]
+
+
+async def test_support_reactions_are_limited_per_member(room: Room) -> None:
+    """A member toggling a reaction on and off as fast as they can: the first few are
+    logged, then each is refused with ``rate_limited`` and nothing more reaches the room;
+    another member still reacts."""
+    shared = await room.sam.send("r1", "How is everyone doing this week?")
+    started = time.monotonic()
+    acks = [
+        await call(room.alex, "react", id=shared["id"], reaction="heart", on=i % 2 == 0)
+        for i in range(40)
+    ]
+    elapsed = time.monotonic() - started
+    logged = [a for a in acks if a["ok"]]
+    refused = [a["error"] for a in acks if not a["ok"]]
+    allowance = DEFAULTS.signal_burst + elapsed / (2 * DEFAULTS.signal_refill_s) + 1
+    assert 1 <= len(logged) <= allowance, (len(logged), allowance, elapsed)
+    assert refused and {e["code"] for e in refused} == {"rate_limited"}
+    assert all(e["message"] and e["retry_after_s"] > 0 for e in refused)
+    assert (await call(room.bea, "react", id=shared["id"], reaction="hug"))["ok"]
+    barrier = await room.sam.send("r1", "barrier")
+    await room.bea.wait_for("message", lambda m: m["id"] == barrier["id"])
+    from_alex = [e for e in room.bea.got("room_event") if e.get("user_id") == "alex"]
+    assert len(from_alex) == len(logged)
+
+
+async def test_a_facilitator_edits_the_agenda_and_agreement_ends_a_round_and_takes_a_win_off(
+    room: Room,
+) -> None:
+    await start(room)
+    # The agenda changes under a live session: its current phase goes on.
+    closing = [*AGENDA, {"name": "Check-out round", "prompt": "One thing.", "length_s": 600}]
+    assert (await call(room.sam, "agenda", agenda=closing))["ok"]
+    changed = await room.alex.wait_for("room_event", kind("agenda"))
+    assert changed["meeting"]["agenda"] == closing and changed["meeting"]["phase"] == 0
+    # The group agreement: edited once, and the next session starts with the edited one.
+    ours = "What is said here stays here. We listen more than we advise."
+    assert (await call(room.sam, "guidelines", text=f"  {ours}\n"))["ok"]
+    edited = await room.bea.wait_for("room_event", kind("guidelines"))
+    assert edited["meeting"]["guidelines"] == ours
+    bad = await call(room.sam, "guidelines", text="   ")
+    assert bad["error"]["code"] == "invalid_payload"
+    # A round ended early: nobody's turn any more, and everyone may post again.
+    assert (await call(room.sam, "round_start", share_s=0))["ok"]
+    await room.bea.wait_for("room_event", kind("round_started"))
+    assert (await room.bea.send("r1", "can I go?"))["error"]["code"] == "not_your_turn"
+    assert (await call(room.sam, "round_end"))["ok"]
+    ended = await room.bea.wait_for("room_event", kind("round_ended"))
+    assert ended["meeting"]["round"]["over"] is True and ended["meeting"]["turn"] == ""
+    assert (await call(room.sam, "round_end"))["error"]["code"] == "forbidden"
+    shared = await room.bea.send("r1", "I went to the hydrotherapy class!")
+    assert shared["ok"]
+    # A win marked, then taken off: by its author or a facilitator, not by another member.
+    assert (await call(room.bea, "win", id=shared["id"]))["ok"]
+    await room.alex.wait_for("room_event", kind("win", on=True))
+    refused = await call(room.alex, "win", id=shared["id"], on=False)
+    assert refused["error"]["code"] == "forbidden"
+    assert (await call(room.sam, "win", id=shared["id"], on=False))["ok"]
+    off = await room.alex.wait_for("room_event", kind("win", on=False))
+    assert off["meeting"]["wins"] == []
+    assert (await call(room.sam, "session_end"))["ok"]
+    next_one = await call(room.sam, "session_start")
+    again = await room.alex.wait_for(
+        "room_event", kind("session_started", offset=next_one["offset"])
+    )
+    assert again["meeting"]["guidelines"] == ours

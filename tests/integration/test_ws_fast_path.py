@@ -590,3 +590,28 @@ def test_a_failing_probe_means_the_fallback_and_says_why(
 def test_engineio_s_class_is_never_patched(server: Server) -> None:
     for name in ("send", "schedule_ping", "receive", "close"):
         assert getattr(AsyncSocket, name).__module__ == "engineio.async_socket", name
+
+
+async def test_requests_and_other_events_are_each_answered_in_order(server: Server) -> None:
+    """Requests with a handler of huddle's are answered without python-socketio's
+    per-event path (chatserver/transport/requests.py); an unknown event still reaches
+    python-socketio's catch-all. Each gets its own ack, with its own id."""
+    session, ws = await _raw_engineio(server)
+    try:
+        await ws.send_str('421["join",{"room":"r1"}]')
+        await ws.send_str('422["no_such_event",{}]')
+        await ws.send_str('423["join",{"room":"r1"},"one too many"]')
+        await ws.send_str('424["message",{"room":"r1","text":"hi","client_id":"not-a-uuid"}]')
+        acks = {}
+        while len(acks) < 4:
+            text = await ws.receive_str(timeout=5)
+            if text.startswith("43"):
+                acks[text[2]] = json.loads(text[3:])[0]
+        assert acks["1"]["ok"] is True and acks["1"]["room"]["id"] == "r1"
+        assert acks["2"]["error"]["code"] == "invalid_payload"
+        assert "no_such_event" in acks["2"]["error"]["message"]
+        assert acks["3"]["error"]["code"] == "invalid_payload"
+        assert acks["4"]["error"]["code"] == "invalid_payload"
+        assert "client_id" in acks["4"]["error"]["message"]
+    finally:
+        await session.close()

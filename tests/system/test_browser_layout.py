@@ -14,7 +14,6 @@ browser-layout-*.png.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 import uuid
@@ -24,9 +23,9 @@ from typing import Any
 import pytest
 
 from tests.browser_support import (
-    ROOT,
     HuddleServer,
     Person,
+    assert_axe_clean,
     enter,
     launch,
     member,
@@ -48,7 +47,6 @@ pytestmark = pytest.mark.transport_independent
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
 TABLETS = [(768, 1024), (1024, 768)]
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 CRISIS = "I don't want to be here anymore, I've been thinking about ending it"
 DAY = (
     "woke at four with the burning in my hips, paced the kitchen, tried the breathing, "
@@ -86,31 +84,6 @@ def desktops(browser: Browser | None) -> Iterator[Callable[[], Person]]:
 
 def room_id() -> str:
     return f"layout-{secrets.token_hex(3)}"
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """Serious and critical axe-core violations on the page as it is now."""
-    if not page.evaluate("() => Boolean(window.axe)"):
-        # Evaluated through the debugging protocol, so the page's CSP does not apply.
-        page.evaluate(AXE.read_text() + "\n;undefined")
-    found = page.evaluate(
-        """async () => {
-            const result = await window.axe.run(document, {
-                rules: { "label-content-name-mismatch": { enabled: true } },
-                resultTypes: ["violations"],
-            });
-            return result.violations
-                .filter((v) => v.impact === "serious" || v.impact === "critical")
-                .map((v) => ({ id: v.id, impact: v.impact,
-                               nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-        }"""
-    )
-    return list(found)
-
-
-def assert_axe_clean(page: Page, where: str) -> None:
-    found = axe_violations(page)
-    assert found == [], f"axe-core ({where}): {json.dumps(found, indent=1)}"
 
 
 def emit_as(page: Page, token: str, room: str, calls: list[tuple[str, dict[str, Any]]]) -> Any:

@@ -5,11 +5,16 @@ status and "I need support" → a check-out round → the end, which closes the 
 
 nginx balances by client address (ip_hash) and every browser here is 127.0.0.1, so Sam
 and Alex come through nginx (to one worker) and Bea and Cara open the other worker's own
-address. Bea uses a phone-sized window (375 by 812). Screenshots: browser-meeting-*.png.
+address. Bea uses a phone-sized window (375 by 812), and so does a second tab of Sam's
+during the check-out round: everything a facilitator runs the session by is on that
+screen at once, nothing drawn over anything, the controls reached by keyboard. A
+member's Send waits (saying why, keeping the draft) before they accept the agreement,
+while it is someone else's turn and after the session ends. Screenshots:
+browser-meeting-*.png (the facilitator's phone: browser-meeting-running-facilitator-phone).
 
 The check-in round is started by Kim, a co-facilitator on a plain Socket.IO client, with
-a 3 s share so that a turn runs out within the test (the page offers shares of a minute
-and more); everything else is done on the pages.
+a 3 s share so that a turn runs out within the test (the page offers shares from 30 s);
+everything else is done on the pages.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Person,
+    assert_axe_clean,
     connected,
     missing,
     open_people,
@@ -99,6 +105,77 @@ def kim_starts_a_round(cluster: Cluster) -> None:
         pool.submit(asyncio.run, run()).result(timeout=30)
 
 
+# What a facilitator running a session on a phone must see at once in the chat view.
+RUNNING = {
+    "the phase": "#meeting-title",
+    "its time left": ".meeting-time",
+    "the round's order": "#round-order",
+    "who is speaking": "#round-order li[aria-current=true]",
+    "the share's time left": ".round-time",
+    "a quiet status": '#round-order li[data-user-id="bea"] .quiet-status',
+    "the wins strip": "#wins-list .win",
+    "moving the round on": "#turn-done",
+    "the message box": "#composer",
+}
+# Of those, the ones drawn side by side or stacked that must not cover one another.
+APART = [
+    "#meeting-title",
+    ".meeting-time",
+    "#round-order",
+    ".round-time",
+    "#wins-list",
+    "#turn-done",
+    "#composer",
+]
+# The session's controls a keyboard reaches by Tab from the message box, going back.
+CONTROLS = ["turn-done", "round-end", "phase-next", "session-end"]
+PROBE = """(els) => els.map((el) => {
+    const r = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return { box: [r.left, r.top, r.right, r.bottom].map(Math.round),
+             inside: r.height > 0 && r.top >= -1 && r.bottom <= innerHeight + 1
+                     && r.left >= -1 && r.right <= innerWidth + 1,
+             reached: Boolean(hit) && (el.contains(hit) || hit.contains(el)) };
+})"""
+
+
+def facilitators_phone_view(page: Page) -> None:
+    """A running session on a 375 x 812 phone, for its facilitator: the phase and its
+    timer, the round's order with the speaker and a quiet status, the share's time, the
+    wins strip, "Next speaker" and the box are all on screen at once without scrolling,
+    none drawn over another; the session's controls are reached by keyboard."""
+    expect(page.locator("#round-order li")).to_have_count(3)
+    expect(page.locator("#round-order li[aria-current=true]")).to_contain_text("Alex")
+    expect(page.locator(".meeting-time")).to_contain_text(re.compile(r"\d+:\d\d left"))
+    expect(page.locator("#wins-list .win")).to_contain_text("walked to the shop")
+    expect(page.locator(RUNNING["a quiet status"])).to_have_text("In a flare, listening")
+    found = {
+        what: page.locator(selector).first.evaluate(f"el => ({PROBE})([el])[0]")
+        for what, selector in RUNNING.items()
+    }
+    shot(page, "meeting-running-facilitator-phone")
+    hidden = {what: f for what, f in found.items() if not (f["inside"] and f["reached"])}
+    assert hidden == {}, f"not on the phone's screen at once: {hidden}"
+    boxes = [page.locator(sel).first.evaluate(f"el => ({PROBE})([el])[0].box") for sel in APART]
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, f"{APART[i]} {a} overlaps {APART[j]} {b}"
+    page.locator("#composer").focus()
+    reached: list[str] = []
+    for _ in range(40):  # bounded: the page has fewer stops than this above the box
+        page.keyboard.press("Shift+Tab")
+        at = str(page.evaluate("() => document.activeElement && document.activeElement.id"))
+        if at in CONTROLS:
+            reached.append(at)
+            expect(page.locator(f"#{at}")).to_be_in_viewport()
+        if set(reached) == set(CONTROLS):
+            break
+    assert sorted(reached) == sorted(CONTROLS), f"by keyboard: {reached}"
+    assert_axe_clean(page, "facilitator, phone, a session running")
+
+
 def test_a_whole_session_in_the_browser(cluster: Cluster | None) -> None:
     require_browser()
     assert cluster is not None
@@ -140,15 +217,26 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         for page in members:
             expect(page.locator("#meeting-title")).to_contain_text("Welcome")
             expect(page.locator("#agree")).to_be_visible()
+        # On the phone the agreement folds to a few lines, so "I agree" is on screen too.
+        expect(bea.locator("#agree")).to_be_in_viewport(ratio=1)
         shot(bea, "meeting-agreement-phone")
+        bea.get_by_role("button", name="Read it all").click()
+        expect(bea.locator(".agreement-text")).to_contain_text("not a crisis service")
+        expect(alex.get_by_role("button", name="Read it all")).to_be_hidden()  # a desktop
+        # Send waits for the agreement, says so, and keeps the draft; accepting it lets
+        # the same draft go.
         say(alex, "hello everyone")
-        expect(
-            alex.locator("#error, #action-status, .msg .state").filter(has_text="agreement").first
-        ).to_be_visible()
+        expect(alex.locator("#posting-state")).to_contain_text("accept the group agreement")
+        expect(alex.locator("#send")).to_be_disabled()
+        expect(alex.locator("#composer")).to_have_value("hello everyone")
         for page in members:  # by keyboard: focus the button, press Enter
             page.locator("#agree").focus()
             page.keyboard.press("Enter")
             expect(page.locator("#agree")).to_be_hidden()
+            expect(page.locator("#posting-state")).to_be_empty()
+        expect(alex.locator("#send")).to_be_enabled()
+        alex.locator("#composer").press("Enter")
+        expect(sam.locator(".msg", has_text="hello everyone")).to_be_visible()
         sam.locator("#phase-next").click()
         expect(bea.locator("#meeting-title")).to_contain_text("Check-in round (2 of 4)")
 
@@ -159,17 +247,31 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(alex.locator("#round-order li[aria-current=true]")).to_contain_text("Alex")
         expect(bea.locator(".round-next")).to_contain_text("Up next: Bea")
         shot(sam, "meeting-round-desktop")
+        # Only the speaker's Send works; the others are told whose turn it is, and a draft
+        # written meanwhile waits for their own turn.
+        say(bea, "Me too, a 6.")
+        expect(bea.locator("#posting-state")).to_contain_text("It's Alex's turn in the round")
+        expect(bea.locator("#send")).to_be_disabled()
+        for part in ("#posting-state", "#composer", "#send"):  # on the phone's screen
+            expect(bea.locator(part)).to_be_in_viewport(ratio=1)
+        shot(bea, "meeting-not-my-turn-phone")
         say(alex, "Check-in: a 6 today, but I slept.")
         expect(cara.locator(".msg", has_text="a 6 today")).to_be_visible()
         alex.locator("#turn-done").focus()
         alex.keyboard.press("Enter")
         expect(bea.locator("#turn-pass")).to_be_visible()
+        expect(bea.locator("#posting-state")).to_be_empty()
+        expect(bea.locator("#composer")).to_have_value("Me too, a 6.")
+        expect(bea.locator("#send")).to_be_enabled()
+        expect(alex.locator("#posting-state")).to_contain_text("It's Bea's turn")
         shot(bea, "meeting-my-turn-phone")
+        bea.locator("#composer").fill("")
         bea.locator("#turn-pass").click()
         expect(cara.locator("#round-order li[aria-current=true]")).to_contain_text("Cara")
         expect(sam.locator(".round-title")).to_contain_text("complete", timeout=8_000)
         expect(sam.locator('#round-order li[data-outcome="timed_out"]')).to_contain_text("Cara")
         expect(sam.locator('#round-order li[data-outcome="passed"]')).to_contain_text("Bea")
+        expect(cara.locator("#send")).to_be_enabled()  # the round is over: everyone may post
 
         # Open sharing: a reaction, a win, a quiet status, and asking for support.
         sam.locator("#phase-next").click()
@@ -222,13 +324,16 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         # Check-out, then the end: the room is closed to members until the next session.
         sam.locator("#phase-next").click()
         sam.locator("#round-name").select_option("check_out")
-        sam.locator("#round-share").select_option("0")
+        sam.locator("#round-share").select_option(label="1 min 30 s")
         sam.locator("#round-start").click()
         expect(bea.locator(".round-title")).to_contain_text("Check-out")
-        # The facilitator on a phone too (a second tab of Sam's): the round and its controls.
+        expect(bea.locator(".round-time")).to_contain_text(re.compile(r"^1:[0-3]\d left"))
+        # The facilitator on a phone too (a second tab of Sam's): the running session.
         sam_phone = open_page(new_phone, "sam", "facilitator", cluster.nginx.url)
-        expect(sam_phone.locator("#round-order li")).to_have_count(3)
-        shot(sam_phone, "meeting-round-facilitator-phone")
+        facilitators_phone_view(sam_phone)
+        # A new tab draws the room from its join ack alone: the reactions so far too.
+        shop = sam_phone.locator(".msg", has_text="walked to the shop")
+        expect(shop.locator('button[data-reaction="heart"]')).to_contain_text("1")
         sam_phone.close()
         bea.locator("#my-status").select_option("")
         for _ in range(3):
@@ -238,8 +343,9 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         for page in members:
             expect(page.locator("#meeting-title")).to_have_text("This session has ended")
         say(bea, "one more thing")
-        expect(bea.locator(".msg.failed", has_text="one more thing")).to_contain_text("not sent")
-        expect(bea.locator("#error")).to_contain_text("session has ended")
+        expect(bea.locator("#posting-state")).to_contain_text("session has ended")
+        expect(bea.locator("#send")).to_be_disabled()
+        expect(bea.locator("#composer")).to_have_value("one more thing")
         shot(bea, "meeting-ended-phone")
     finally:
         for factory in (desktop, phone):

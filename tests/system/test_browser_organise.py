@@ -28,6 +28,7 @@ import pytest
 
 from tests.browser_support import (
     Person,
+    assert_axe_clean,
     connected,
     launch,
     missing,
@@ -40,7 +41,6 @@ from tests.browser_support import (
 from tests.cluster import Nginx, Worker
 from tests.processes import require_program
 from tests.redis_server import RedisServer
-from tests.system.test_browser_layout import assert_axe_clean
 
 # The workers are processes of their own (tests/cluster.py strips HUDDLE_* from their
 # environment), so CI's second run with the websocket fast path off would run this test

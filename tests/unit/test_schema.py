@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from chatserver.errors import ServiceError
+from chatserver.meeting_schema import parse_round
 from chatserver.schema import (
     MAX_OFFSET,
     FlagRequest,
@@ -296,3 +297,16 @@ def test_valid_text_in_any_script_passes() -> None:
 
 def test_the_walk_is_bounded_whatever_is_sent() -> None:
     assert "too many parts" in refusal(parse_room, {"room": "r1", "x": [[0]] * 5000})
+
+
+# --- a round's per-share time ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("share_s", [0, 30, 60, 90, 120, 150, 1800])
+def test_a_round_takes_shares_in_30_s_steps_from_30_s(share_s: int) -> None:
+    assert parse_round({"room": "r1", "share_s": share_s}).share_s == share_s
+
+
+@pytest.mark.parametrize("share_s", [-30, 1801, 90.5, 30.0, "90", True, None])
+def test_a_share_time_that_is_not_whole_seconds_up_to_30_min_is_invalid(share_s: Any) -> None:
+    assert code(parse_round, {"room": "r1", "share_s": share_s}) == "invalid_payload"

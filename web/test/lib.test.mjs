@@ -251,4 +251,15 @@ test("postingState says why a member cannot post now, in the server's order, and
   assert.equal(slow.blocks, false);
   assert.match(slow.text, /one message every 30 s/);
   assert.equal(postingState({ ...base, role: "facilitator", locked: true, muteUntil: null }, now).rule, "");
+  // The meeting: an ended session, then the agreement, then whose turn it is, then the floor.
+  assert.equal(postingState({ ...base, locked: true, session: "ended" }, now).rule, "locked");
+  assert.match(postingState({ ...base, session: "ended" }, now).text, /session has ended.*draft stays here/);
+  const unagreed = postingState({ ...base, session: "live", agreed: false, turn: "bea", turnName: "Bea" }, now);
+  assert.equal(unagreed.rule, "agreement");
+  assert.match(unagreed.text, /^Send waits until you accept the group agreement/);
+  const turn = postingState({ ...base, session: "live", turn: "bea", turnName: "Bea", floor: "cara" }, now);
+  assert.deepEqual([turn.rule, turn.blocks], ["turn", true]);
+  assert.match(turn.text, /^It's Bea's turn in the round\. Your draft stays here until your turn/);
+  assert.equal(postingState({ ...base, session: "live", turn: "alex" }, now).rule, ""); // my turn
+  assert.equal(postingState({ ...base, role: "facilitator", session: "live", agreed: false, turn: "bea" }, now).rule, "");
 });

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { clock, describeMeetingEvent, formatAgenda, needsAgreement, parseAgenda, upNext } from "../meeting.js";
+import { SHARE_TIMES, clock, describeMeetingEvent, formatAgenda, needsAgreement, parseAgenda, shareLabel, upNext } from "../meeting.js";
 import { initialState, reduce } from "../store.js";
 
 const FIXTURE = new URL("../../tests/fixtures/room_state_cases.json", import.meta.url);
@@ -61,4 +61,13 @@ test("the agenda a facilitator writes, one phase a line, and back", () => {
     { name: "Close", prompt: "", length_s: 0 },
   ]);
   assert.deepEqual(parseAgenda(formatAgenda(agenda)), agenda);
+});
+
+test("a share can be 30 s, and goes up in 30 s steps to 5 minutes; each reads as people say it", () => {
+  const short = SHARE_TIMES.filter((s) => s > 0 && s <= 300);
+  assert.deepEqual(short, Array.from({ length: 10 }, (_, i) => 30 * (i + 1)));
+  assert.ok(SHARE_TIMES.every((s) => Number.isInteger(s) && s >= 0 && s <= 1800)); // what the server takes
+  assert.equal(SHARE_TIMES.at(-1), 0);
+  assert.deepEqual([30, 60, 90, 150, 1800, 0].map(shareLabel), ["30 s", "1 min", "1 min 30 s", "2 min 30 s", "30 min", "No limit"]);
+  assert.equal(new Set(SHARE_TIMES.map(shareLabel)).size, SHARE_TIMES.length);
 });
