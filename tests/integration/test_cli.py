@@ -19,6 +19,10 @@ import pytest
 from chatserver.auth import decode_token
 from tests.processes import output_of, stop_process
 
+# The command line (tokens, links, settings, a demo run answering /healthz): no websocket
+# is opened, so CI runs it once.
+pytestmark = pytest.mark.transport_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-test-secret-" + "z" * 24  # 40 characters
 ALEX_TOKEN = ("token", "--user", "u1", "--name", "Alex", "--room", "r1=member")

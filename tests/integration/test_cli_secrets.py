@@ -7,6 +7,9 @@ import pytest
 
 from tests.integration.test_cli import clean_env, huddle
 
+# The command line's error output: no websocket is opened, so CI runs it once.
+pytestmark = pytest.mark.transport_independent
+
 PASSWORD = "hunter2-Zq9"
 
 

@@ -12,7 +12,14 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.processes import require_program
+
+# Set-up scripts, the lock, the Dockerfile and the compose file: no server is run, so CI
+# runs it once.
+pytestmark = pytest.mark.transport_independent
+
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
