@@ -140,8 +140,7 @@ def fit(data: Sequence[Example], seed: int = SEED) -> Heads:
     pos_weight = [min(POS_WEIGHT_CAP, (len(data) - p) / p) if p else 1.0 for p in positives]
     # Everyday talk is what binds each threshold (FP_BUDGET "quiet"): weigh its mistakes up.
     neg_weight = [
-        QUIET_WEIGHT if not any(ex.labels) and kind_of(ex.record) == "quiet" else 1.0
-        for ex in data
+        QUIET_WEIGHT if not any(ex.labels) and kind_of(ex.record) == "quiet" else 1.0 for ex in data
     ]
     rng = random.Random(seed)
     order = list(range(len(data)))
@@ -320,6 +319,58 @@ def _scores(data: Sequence[Example], key: str, path: Path | None) -> list[list[f
     return scores
 
 
+def held_out_batches(data: Sequence[Example]) -> list[str]:
+    """The batches that are folds of their own in `out_of_fold` (a writer's brief)."""
+    sizes: dict[str, int] = {}
+    positives: dict[str, int] = {}
+    for ex in data:
+        sizes[ex.record.batch] = sizes.get(ex.record.batch, 0) + 1
+        positives[ex.record.batch] = positives.get(ex.record.batch, 0) + any(ex.labels)
+    return sorted(b for b, n in sizes.items() if n >= 500 and positives[b])
+
+
+def per_batch(data: Sequence[Example], scores: Sequence[Sequence[float]]) -> dict[str, object]:
+    """Leave one writer's batch out, thresholds included: each batch is scored by a model
+    trained without it (`scores`), at thresholds picked on the other batches' scores, so
+    nothing about the batch chose anything. Recall per concern over all those batches
+    (and per batch), and the share of what should pass that any concern would touch."""
+    hits = [0] * len(CONCERNS)
+    totals = [0] * len(CONCERNS)
+    by_batch: dict[str, list[float | None]] = {}
+    touched = {"quiet": [0, 0], "hard": [0, 0]}
+    for batch in held_out_batches(data):
+        inside = [i for i, ex in enumerate(data) if ex.record.batch == batch]
+        outside = [i for i, ex in enumerate(data) if ex.record.batch != batch]
+        thresholds, _ = pick_thresholds([data[i] for i in outside], [scores[i] for i in outside])
+        row: list[float | None] = []
+        for c in range(len(CONCERNS)):
+            positives = [i for i in inside if data[i].labels[c]]
+            caught = sum(scores[i][c] >= thresholds[c] for i in positives)
+            hits[c] += caught
+            totals[c] += len(positives)
+            row.append(round(caught / len(positives), 3) if positives else None)
+        by_batch[batch] = row
+        for i in inside:
+            ex = data[i]
+            if any(ex.labels):
+                continue
+            tally = touched[kind_of(ex.record)]
+            tally[1] += 1
+            tally[0] += any(
+                scores[i][c] >= thresholds[c] and concern in ex.judged
+                for c, concern in enumerate(CONCERNS)
+            )
+    return {
+        "recall": {
+            concern: f"{hits[c] / totals[c]:.3f} ({hits[c]}/{totals[c]})"
+            for c, concern in enumerate(CONCERNS)
+            if totals[c]
+        },
+        "touched": {kind: f"{n / total:.4f} ({n}/{total})" for kind, (n, total) in touched.items()},
+        "by_batch": by_batch,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moderation.train", description=__doc__)
     parser.add_argument("--check", action="store_true", help="train and report, write nothing")
@@ -329,10 +380,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="keep the out-of-batch scores here and reuse them while the data is the same",
     )
+    parser.add_argument(
+        "--per-batch",
+        action="store_true",
+        help="also print recall per concern leaving one writer's batch out, thresholds "
+        "picked without it",
+    )
     args = parser.parse_args(argv)
     paths = training_files()
     records = read(paths)
     print(f"training on {len(records)} messages from {len(paths)} files")
+    if args.per_batch:
+        data = examples(records, Scanner())
+        report = per_batch(data, _scores(data, digest(records), args.scores))
+        print("leaving one writer's batch out (" + ", ".join(CONCERNS) + " per batch):")
+        print(json.dumps(report, indent=1))
     model = build(records, scores_file=args.scores)
     for concern, figures in dict(model.meta["validation"]).items():  # type: ignore[call-overload]
         print(f"  {concern:16} {figures}")
