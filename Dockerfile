@@ -21,6 +21,11 @@ COPY moderation ./moderation
 COPY web ./web
 COPY --from=web /app/web/node_modules ./web/node_modules
 RUN useradd --system --uid 10001 huddle
+# The moderation lists compiled into the image, owned by the user the worker runs as
+# (chatserver/lexicon_cache.py): each worker start then skips compiling them.
+ENV HUDDLE_CACHE_DIR=/app/.cache
+RUN python -c "from pathlib import Path; from chatserver.lexicon_cache import compiled_lexicon; compiled_lexicon(Path('/app/.cache'))" \
+    && chown -R huddle /app/.cache
 USER huddle
 EXPOSE 8080
 STOPSIGNAL SIGTERM

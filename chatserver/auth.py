@@ -5,10 +5,15 @@ The role comes only from here, never from an event payload.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import jwt
 
@@ -72,13 +77,23 @@ def issue_token(
 def decode_token(token: Any, secret: str, now: int) -> Claims:
     if not isinstance(token, str) or not token:
         raise AuthError("token missing")
+    payload = _VERIFIER.payload(token, secret)
+    if payload is None:
+        payload = _pyjwt_payload(token, secret)
+        _VERIFIER.accepted(secret)
+    if int(payload["exp"]) <= now:
+        raise AuthError("token expired")
+    return _claims(payload)
+
+
+def _pyjwt_payload(token: str, secret: str) -> dict[str, Any]:
     try:
-        payload = jwt.decode(
+        payload: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
             options={"require": ["exp", "sub"], "verify_iat": False},
-            # PyJWT checks exp against the wall clock; the check below applies the
+            # PyJWT checks exp against the wall clock; decode_token applies the
             # caller's `now` as well, so tests and the service agree on time.
         )
     except jwt.ExpiredSignatureError:
@@ -89,9 +104,76 @@ def decode_token(token: Any, secret: str, now: int) -> Claims:
         raise AuthError(f"token missing claim {exc.claim}") from None
     except jwt.InvalidTokenError:
         raise AuthError("token malformed") from None
-    if int(payload["exp"]) <= now:
-        raise AuthError("token expired")
-    return _claims(payload)
+    return payload
+
+
+# A token of the one shape huddle issues, checked without PyJWT's general path.
+_HS256_HEADER: Final = {"alg": "HS256", "typ": "JWT"}
+_CHECKED_ELSEWHERE: Final = frozenset({"nbf", "aud", "iss", "jti"})
+_MAX_KNOWN = 16
+
+
+class _Verifier:
+    """HS256 tokens of the shape huddle issues, verified with hmac directly.
+
+    PyJWT's decode is most of a connection's token check and several percent of a
+    connect + join (docs/benchmarks.md): here a token whose header is exactly
+    ``{"alg":"HS256","typ":"JWT"}``, signed with a secret PyJWT has already accepted a
+    token with, is checked with ``hmac`` and ``json`` alone; it is accepted only if
+    PyJWT would accept it too (signature, ``exp`` an integer in the future by the
+    wall clock, ``sub`` a string, none of the claims PyJWT checks further). Anything
+    else — a bad signature, another header, an ``aud`` or ``nbf`` — goes to PyJWT,
+    whose answer (and error) stands."""
+
+    def __init__(self) -> None:
+        self._headers: dict[str, bool] = {}
+        self._keys: dict[str, bytes] = {}
+
+    def payload(self, token: str, secret: str) -> dict[str, Any] | None:
+        """The payload if this token is verified here, else None (ask PyJWT)."""
+        key = self._keys.get(secret)
+        if key is None or token.count(".") != 2:
+            return None
+        header, body, signature = token.split(".")
+        if not self._header_ok(header):
+            return None
+        expected = hmac.new(key, f"{header}.{body}".encode("ascii"), hashlib.sha256).digest()
+        try:
+            if not hmac.compare_digest(expected, _b64decode(signature)):
+                return None
+            payload = json.loads(_b64decode(body))
+        except (ValueError, UnicodeError):
+            return None
+        if not isinstance(payload, dict) or _CHECKED_ELSEWHERE.intersection(payload):
+            return None
+        exp, sub = payload.get("exp"), payload.get("sub")
+        if type(exp) is not int or not isinstance(sub, str) or exp <= time.time():
+            return None
+        return payload
+
+    def accepted(self, secret: str) -> None:
+        """PyJWT accepted a token signed with ``secret``: its key is good for the rest."""
+        if secret not in self._keys and len(self._keys) < _MAX_KNOWN:
+            self._keys[secret] = secret.encode("utf-8")
+
+    def _header_ok(self, header: str) -> bool:
+        known = self._headers.get(header)
+        if known is None:
+            try:
+                known = json.loads(_b64decode(header)) == _HS256_HEADER
+            except (ValueError, UnicodeError):
+                known = False
+            if len(self._headers) < _MAX_KNOWN:
+                self._headers[header] = known
+        return known
+
+
+def _b64decode(part: str) -> bytes:
+    """base64url without padding, strictly (anything else is left to PyJWT)."""
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+_VERIFIER: Final = _Verifier()
 
 
 def _claims(payload: Mapping[str, Any]) -> Claims:

@@ -19,7 +19,8 @@ from typing import Any
 import engineio.packet
 import socketio.packet
 
-from chatserver.transport.connection import connection_of
+from chatserver.transport.connection import ATTR as CONNECTION_ATTR
+from chatserver.transport.connection import Coalescer
 from chatserver.transport.frames import message_frame
 
 # One encoder for every delivery: json.dumps with any option builds a new one per call.
@@ -75,11 +76,14 @@ class Fanout:
         sockets = self._eio.sockets
         sent = 0
         packet = None  # made for the first connection engineio serves itself
+        # The fast path's recipients, written in one call per coalescer (one per server).
+        coalescer: Coalescer | None = None
+        transports: list[asyncio.Transport] = []
         for eio_sid in eio_sids:
             sock = sockets.get(eio_sid)
             if sock is None or sock.closed:
                 continue
-            conn = connection_of(sock)
+            conn = getattr(sock, CONNECTION_ATTR, None)  # connection_of(), inlined
             if conn is not None:  # on the websocket fast path (chatserver/transport/)
                 # DirectConnection.writable and .backlog(), inlined: this loop runs once
                 # per recipient of every delivery.
@@ -90,7 +94,12 @@ class Fanout:
                     self._on_overflow()
                     self.drop(eio_sid, True)
                     continue
-                conn.write(frame.ws)
+                if conn.coalescer is not coalescer:
+                    if coalescer is not None:
+                        coalescer.write_all(transports, frame.ws)
+                        transports = []
+                    coalescer = conn.coalescer
+                transports.append(transport)
                 sent += 1
                 continue
             queue: asyncio.Queue[Any] = sock.queue
@@ -102,4 +111,6 @@ class Fanout:
                 packet = frame.packet
             queue.put_nowait(packet)
             sent += 1
+        if coalescer is not None:
+            coalescer.write_all(transports, frame.ws)
         return sent

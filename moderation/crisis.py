@@ -166,12 +166,19 @@ class CrisisStage:
         if recent is None or scorer is None or ctx.is_facilitator:
             return verdict, None
         score = scorer.scores(ctx.written).crisis
-        seen = recent.seen(ctx, score) if score >= recent.least else None
-        if verdict.action is Action.ALLOW or verdict.rule == "crisis.hopeless":
-            pattern = recent.pattern(ctx, score, scorer.model.thresholds[0])
-            if pattern is not None:
-                return _in_context(pattern.reason(), ctx.policy.crisis_lines), seen
-        return verdict, seen
+        threshold = scorer.model.thresholds[0]
+        hopeless = verdict.rule == "crisis.hopeless"
+        if verdict.action is not Action.ALLOW and not hopeless:
+            # Flagged on its own (its own alert, or read as past or someone else's): it
+            # neither completes a pattern nor counts as despair for a later one. A
+            # priority alert settles the pattern so far: facilitators will check in.
+            settled = recent.seen(ctx, score, settles=True) if verdict.priority else None
+            return verdict, settled
+        pattern = recent.pattern(ctx, score, threshold)
+        if pattern is not None:
+            settled = recent.seen(ctx, score, settles=True)
+            return _in_context(pattern.reason(), ctx.policy.crisis_lines), settled
+        return verdict, recent.seen(ctx, score, threshold, hopeless=hopeless)
 
     def remember(self, memo: object) -> None:
         if self._recent is not None and isinstance(memo, Seen):

@@ -246,11 +246,11 @@ class Scorer:
 
     def says(self, ctx: MessageContext, concern: str) -> bool:
         """Whether the model reads the sender's message (as written) as this concern, and
-        the message is long enough for the model to judge it alone (see _enough_to_judge)."""
+        the message is long enough for the model to judge it alone (see enough_to_judge)."""
         index = CONCERNS.index(concern)
         if self.scores(ctx.written)[index] < self.model.thresholds[index]:
             return False
-        return concern in _enough_to_judge(self._last_view, ctx.written)
+        return concern in enough_to_judge(self._last_view, ctx.written)
 
     def above(self, scores: Scores) -> frozenset[str]:
         """The concerns whose score reached the model's threshold."""
@@ -275,7 +275,9 @@ _IDENTIFIER_SHAPED = re.compile(
 )
 
 
-def _enough_to_judge(view: str, text: str) -> frozenset[str]:
+def enough_to_judge(view: str, text: str) -> frozenset[str]:
+    """The concerns the model may decide alone for this message (training picks its
+    thresholds on the same messages)."""
     words = len(view.split())
     enough = {"crisis"}
     enough.update(c for c, least in _MIN_WORDS.items() if words >= least)

@@ -2,29 +2,56 @@
 
 One message is not always enough: "I'm so tired of all of it", then "thank you all for
 everything", then "goodbye everyone" — none alone crosses the line, together they do. The
-crisis stage keeps, per member and room, the learned crisis score of their last few
-accepted messages (never the text) and raises a priority crisis alert when the recent
-ones, taken together, are as telling as one message the model would flag.
+crisis stage remembers, per member and room, the messages that read as despair (never the
+text: when and how strongly) and raises a priority crisis alert when a later message
+completes the pattern.
 
-How they combine: the chance that at least one of them is a crisis statement, each read
-as an independent chance (1 - product of (1 - score)), over at most `keep` messages within
-`window_s`. The current message must carry some of it itself (`least`), and an earlier
-one must read as despair on its own (`despair`) without having been flagged alone (that
-one has its own alert): a single borderline message, a past one alone, or a run of
-faintly scored small talk (short messages weigh a lot) is no pattern.
+What counts (each part was a source of false alerts when it was looser):
 
-State is bounded: only scores of at least `least` are kept (most messages score far
-lower, so most members are never tracked), at most `keep` per member and room; members
-with nothing in the window are dropped by `prune(now)` (run every 1,024 messages kept),
-and at most `max_members` are tracked.
+- **Despair earlier**: an earlier message within `window_s` that the lists read as
+  hopelessness (`crisis.hopeless`) or the model scores at least `despair` without
+  words of a goodbye (those are the second half) — and that was not flagged on its own
+  (that one has its own alert). Nothing else is remembered, so
+  a member who only chats is never tracked: ordinary talk scored faintly ("thanks
+  everyone for sharing", "I tried the pacing plan") used to add up across messages.
+- **This message carries some of it**: words that can mean a goodbye or a plan
+  ("goodbye everyone", "thank you all for everything", "it's time") — ordinary on their
+  own, which is why they need the despair before them — or a score of at least `least`
+  that, with the strongest despair before it (1 - (1 - a)(1 - b)), reaches the
+  crisis threshold. Only the strongest earlier message counts, not a product over all
+  of them: many faint ones are no stronger than one.
+- **One alert per pattern**: once a pattern (or one message alone) raised a priority
+  alert, the member's earlier messages are forgotten (the facilitators were asked to
+  check in); more despair starts a new one.
+
+State is bounded: at most `keep` messages per member and room, members with nothing in
+the window dropped by `prune(now)` (run every 1,024 messages kept), at most `max_members`.
 """
 
+import re
 from collections import deque
 from dataclasses import dataclass
 
 from moderation.context import MessageContext
 
 _PRUNE_EVERY = 1024
+
+# Words that can mean a goodbye or a plan. Ordinary at the end of any meeting; telling
+# only after despair. Read on the lower-cased text as written.
+_FAREWELL = re.compile(
+    r"\b(?:good ?bye|bye+|good ?night|nite|night (?:all|every(?:one|body)|guys|folks)|farewell|"
+    r"take care|look after (?:yourselves|each other)|(?:thank(?:s| you)|sorry) (?:\w+ )?"
+    r"(?:\w+ )?for (?:everything|it all|all of it)|love (?:you|u|ya) all|(?:won'?t|will not|"
+    r"wont) be (?:here|around|back|coming)|last (?:time|message|goodbye)|(?:it'?s|its) time|"
+    r"this is it|signing off|i'?m done|tonight'?s the night|see (?:you|ya) on the other side|"
+    r"(?:when|once) it'?s done|i'?ve (?:decided|made up my mind)|(?:not|never) be (?:a )?"
+    r"(?:burden|problem))\b"
+)
+
+
+def sounds_like_goodbye(text: str) -> bool:
+    """Whether a message has words that can mean a goodbye or a plan."""
+    return _FAREWELL.search(text.lower()) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +60,30 @@ class Pattern:
 
     messages: int  # how many recent messages count (the current one included)
     minutes: int  # over how long
+    farewell: bool = True  # the current message has words of a goodbye or a plan
 
     def reason(self) -> str:
+        now = (
+            "now words that can mean a goodbye or a plan"
+            if self.farewell
+            else "now more of the same"
+        )
         return (
             "No single message said it outright, but read together, this member's last "
             f"{self.messages} messages (over {self.minutes} min) sound like someone who may "
-            "be at risk now: despair earlier, and now words that can mean a goodbye or a plan. "
-            "Please check in with them."
+            f"be at risk now: despair earlier, and {now}. Please check in with them."
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """What to remember of an accepted message."""
+    """What to remember of an accepted message: its despair, or that it completed a
+    pattern (`settles`: the member's earlier messages are forgotten)."""
 
     key: tuple[str, str]
     at: float
     score: float
+    settles: bool = False
 
 
 class RecentMessages:
@@ -58,8 +92,8 @@ class RecentMessages:
         *,
         keep: int = 5,
         window_s: float = 1800.0,
-        least: float = 0.12,
-        despair: float = 0.5,
+        least: float = 0.3,
+        despair: float = 0.8,
         max_members: int = 5_000,
     ) -> None:
         self.keep = keep
@@ -70,32 +104,57 @@ class RecentMessages:
         self._scores: dict[tuple[str, str], deque[tuple[float, float]]] = {}
         self._since_prune = 0
 
-    def pattern(self, ctx: MessageContext, score: float, threshold: float) -> Pattern | None:
-        """A pattern across this member's recent messages and this one, if there is one."""
-        if score < self.least:
-            return None
+    def pattern(
+        self, ctx: MessageContext, score: float, threshold: float, *, farewell: bool | None = None
+    ) -> Pattern | None:
+        """A pattern across this member's recent messages and this one, if there is one.
+        `farewell`: whether this message has words of a goodbye or a plan (read from the
+        text when not given)."""
         earlier = self._scores.get((ctx.room, ctx.sender_id))
         if not earlier:
             return None
         since = ctx.now - self.window_s
-        # A message telling enough on its own was flagged on its own (its alert is open):
-        # it does not make each later message a new pattern.
-        recent = [(at, s) for at, s in earlier if at >= since and s < threshold]
-        recent = recent[-(self.keep - 1) :]
-        if not any(s >= self.despair for _, s in recent):
+        recent = [(at, s) for at, s in earlier if at >= since]
+        if not recent:
             return None
-        clear = 1.0 - score
-        for _, s in recent:
-            clear *= 1.0 - s
-        if 1.0 - clear < threshold:
-            return None
+        if farewell is None:
+            farewell = sounds_like_goodbye(ctx.written)
+        if not farewell:
+            strongest = max(s for _, s in recent)
+            if score < self.least or 1.0 - (1.0 - strongest) * (1.0 - score) < threshold:
+                return None
         first = min(at for at, _ in recent)
-        return Pattern(len(recent) + 1, max(1, round((ctx.now - first) / 60)))
+        return Pattern(len(recent) + 1, max(1, round((ctx.now - first) / 60)), farewell)
 
-    def seen(self, ctx: MessageContext, score: float) -> Seen:
-        return Seen((ctx.room, ctx.sender_id), ctx.now, score)
+    def seen(
+        self,
+        ctx: MessageContext,
+        score: float,
+        threshold: float = 1.0,
+        *,
+        hopeless: bool = False,
+        settles: bool = False,
+    ) -> Seen | None:
+        """What to remember of this message once accepted: None unless it reads as despair
+        (`hopeless`: the lists said so; or a score of at least `despair`) without being
+        flagged on its own (`threshold`), or it completed a pattern (`settles`)."""
+        if settles:
+            return Seen((ctx.room, ctx.sender_id), ctx.now, score, settles=True)
+        if score >= threshold or not (hopeless or score >= self.despair):
+            return None
+        if not hopeless and sounds_like_goodbye(ctx.written):
+            # A goodbye the model half-reads as one is the second half of a pattern, not
+            # despair: at the end of a meeting every member says two.
+            return None
+        # A listed despair phrase counts at least as much as the model's bar for despair.
+        return Seen((ctx.room, ctx.sender_id), ctx.now, max(score, self.despair))
 
-    def remember(self, seen: Seen) -> None:
+    def remember(self, seen: Seen | None) -> None:
+        if seen is None:
+            return
+        if seen.settles:
+            self._scores.pop(seen.key, None)
+            return
         # Kept in the order members were last heard from (a dict keeps insertion order),
         # so the one heard from longest ago is the first key: forgetting it costs O(1).
         scores = self._scores.pop(seen.key, None)

@@ -30,25 +30,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.corpus import CONCERNS, Record, parse_jsonl, parse_tsv
-from moderation.learned import MODEL_FILE, Model, features, quantise
+from moderation.learned import MODEL_FILE, Model, enough_to_judge, features, quantise
 from moderation.scanning import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "moderation_corpus"
 OUTPUT = Path(__file__).resolve().parent / "data" / MODEL_FILE
-VERSION = "2026-12-07.2"
+VERSION = "2026-12-07.3"
 BITS = 18
-EPOCHS = 4
+EPOCHS = 6
 SEED = 16
-L2 = 2e-5
+L2 = 5e-6
 LEARNING_RATE = 5.0
 POS_WEIGHT_CAP = 4.0
+QUIET_WEIGHT = 2.0
 # False positives tolerated, per concern and kind of message that should pass, when
 # picking the threshold. Venting, ordinary talk, doses and links must pass untouched
 # (the issue asks <= 1 % touched in all); hard negatives that sound like a crisis (pain
 # idioms, dark jokes, resolved past, someone else, the crisis line) may get a crisis flag
 # a little more often (<= 5 % asked), and no other concern may fire on them either.
-QUIET_FAMILIES = frozenset({"venting", "ordinary", "dose_talk", "reputable_link"})
+# Each writer named its families; these are everyday talk (the rest of "none" are hard
+# negatives). wG's session talk is all everyday except its dark humour.
+QUIET_FAMILIES = frozenset(
+    {
+        *("venting", "ordinary", "dose_talk", "reputable_link"),  # wA, wB
+        *("ordinary_chat", "appointment_talk", "goals_wins", "win_goal", "doctor_vent"),
+        *("insurance_vent", "pharmacy_vent", "med_legit", "appointment", "dose_question"),
+        *("medication_talk", "venting_pain", "venting_system", "pharmacist_question"),
+        *("agreement", "goal", "goodbye", "goodnight", "greeting", "meds_timing"),  # wG
+        *("pain_score", "plan", "question", "reaction", "sleep", "small_talk"),
+        *("stepping_away", "tech", "thanks", "tiredness", "win"),
+    }
+)
 FP_BUDGET = {
     "crisis": {"quiet": 0.008, "hard": 0.04},
     "abuse": {"quiet": 0.003, "hard": 0.01},
@@ -58,6 +71,9 @@ FP_BUDGET = {
 FLOOR_QUANTILE = 0.05
 # Never decide below this score, whatever the validation split says.
 MIN_THRESHOLD = 0.3
+# A large batch of messages that should all pass (wG's session talk) is spread over the
+# folds like a small one instead of being a fold of its own.
+SPREAD_NEGATIVE_BATCHES = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,9 @@ class Example:
     labels: tuple[bool, ...]  # per concern
     writer: str
     record: Record
+    # Concerns the model may decide alone for this message (learned.enough_to_judge:
+    # abuse and sales from 6 words, contact with an identifier-shaped word).
+    judged: frozenset[str] = frozenset(CONCERNS)
 
 
 def training_files(directory: Path = CORPUS_DIR) -> list[Path]:
@@ -88,7 +107,10 @@ def read(paths: Sequence[Path]) -> list[Record]:
 
 
 def digest(records: Sequence[Record]) -> str:
-    h = hashlib.sha256(f"bits={BITS} seed={SEED} epochs={EPOCHS} l2={L2}\n".encode())
+    h = hashlib.sha256(
+        f"bits={BITS} seed={SEED} epochs={EPOCHS} l2={L2} rate={LEARNING_RATE} "
+        f"pos={POS_WEIGHT_CAP} quiet={QUIET_WEIGHT} spread={SPREAD_NEGATIVE_BATCHES}\n".encode()
+    )
     for record in records:
         h.update(f"{record.text}\t{','.join(sorted(record.concerns))}\n".encode())
     return h.hexdigest()
@@ -98,9 +120,11 @@ def examples(records: Sequence[Record], scanner: Scanner) -> list[Example]:
     out = []
     for record in records:
         scan = scanner.scan(record.text)
-        buckets = features(scan.views[scan.leet_index], BITS) or [0]
+        view = scan.views[scan.leet_index]
+        buckets = features(view, BITS) or [0]
         labels = tuple(concern in record.concerns for concern in CONCERNS)
-        out.append(Example(buckets, labels, record.writer or record.batch, record))
+        judged = enough_to_judge(view, record.text)
+        out.append(Example(buckets, labels, record.writer or record.batch, record, judged))
     return out
 
 
@@ -114,6 +138,10 @@ def fit(data: Sequence[Example], seed: int = SEED) -> Heads:
     positives = [sum(ex.labels[c] for ex in data) for c in range(len(CONCERNS))]
     # Weigh the rarer positives up (at most 4x) so recall is not traded away cheaply.
     pos_weight = [min(POS_WEIGHT_CAP, (len(data) - p) / p) if p else 1.0 for p in positives]
+    # Everyday talk is what binds each threshold (FP_BUDGET "quiet"): weigh its mistakes up.
+    neg_weight = [
+        QUIET_WEIGHT if not any(ex.labels) and kind_of(ex.record) == "quiet" else 1.0 for ex in data
+    ]
     rng = random.Random(seed)
     order = list(range(len(data)))
     for epoch in range(EPOCHS):
@@ -128,14 +156,17 @@ def fit(data: Sequence[Example], seed: int = SEED) -> Heads:
                 z = biases[c] + norm * sum(map(w.__getitem__, buckets))
                 p = _logistic(z)
                 y = ex.labels[c]
-                g = (p - 1.0) * pos_weight[c] if y else p
+                g = (p - 1.0) * pos_weight[c] if y else p * neg_weight[i]
                 if -1e-4 < g < 1e-4:
                     continue
                 step = rate * g * norm
                 for b in buckets:
                     w[b] -= step
                 biases[c] -= rate * g * 0.1
-        decay = 1.0 - rate * L2 * len(data)
+        # L2 for each example seen, applied once per epoch: (1 - rate * L2) ** n. (The
+        # linear form 1 - rate * L2 * n went negative past ~10,000 messages, flipping
+        # every weight's sign.)
+        decay = math.exp(-rate * L2 * len(data))
         for c in range(len(CONCERNS)):
             weights[c] = [x * decay for x in weights[c]]
     return weights, biases
@@ -162,9 +193,15 @@ def out_of_fold(data: Sequence[Example], folds: int = 5) -> list[list[float]]:
     (a writer's brief, 500 messages or more) is one fold, and smaller ones are spread
     over those folds. With fewer than three large batches, five folds by hash."""
     sizes: dict[str, int] = {}
+    concerns: dict[str, int] = {}
     for ex in data:
         sizes[ex.record.batch] = sizes.get(ex.record.batch, 0) + 1
-    large = sorted(batch for batch, size in sizes.items() if size >= 500)
+        concerns[ex.record.batch] = concerns.get(ex.record.batch, 0) + any(ex.labels)
+    large = sorted(
+        batch
+        for batch, size in sizes.items()
+        if size >= 500 and (concerns[batch] or not SPREAD_NEGATIVE_BATCHES)
+    )
     spread = len(large) if len(large) >= 3 else folds
     fold_of = {batch: i for i, batch in enumerate(large)} if len(large) >= 3 else {}
     groups = [
@@ -206,12 +243,18 @@ def pick_thresholds(
     none = [i for i, ex in enumerate(data) if not any(ex.labels)]
     for c, concern in enumerate(CONCERNS):
         bar = 0.0
+        # What the model alone can do to a message it may not judge (too short for
+        # abuse, nothing identifying for contact) is nothing: such scores count as 0, so
+        # the thresholds are picked on what the pipeline would actually touch.
+        said = [scores[i][c] if concern in ex.judged else 0.0 for i, ex in enumerate(data)]
         for kind, budget in FP_BUDGET[concern].items():
-            negatives = [scores[i][c] for i in none if kind_of(data[i].record) == kind]
+            negatives = [said[i] for i in none if kind_of(data[i].record) == kind]
             bar = max(bar, lowest_threshold(negatives, budget))
         threshold = max(MIN_THRESHOLD, min(0.99, bar))
+        # Recall as before: the model's score on every positive (the lists catch some of
+        # the short ones the model may not judge alone).
         positives = [scores[i][c] for i, ex in enumerate(data) if ex.labels[c]]
-        negatives = [scores[i][c] for i in none]
+        negatives = [said[i] for i in none]
         recall = sum(s >= threshold for s in positives) / len(positives) if positives else 0.0
         fp = sum(s >= threshold for s in negatives) / len(negatives) if negatives else 0.0
         thresholds.append(round(threshold, 4))
@@ -276,6 +319,58 @@ def _scores(data: Sequence[Example], key: str, path: Path | None) -> list[list[f
     return scores
 
 
+def held_out_batches(data: Sequence[Example]) -> list[str]:
+    """The batches that are folds of their own in `out_of_fold` (a writer's brief)."""
+    sizes: dict[str, int] = {}
+    positives: dict[str, int] = {}
+    for ex in data:
+        sizes[ex.record.batch] = sizes.get(ex.record.batch, 0) + 1
+        positives[ex.record.batch] = positives.get(ex.record.batch, 0) + any(ex.labels)
+    return sorted(b for b, n in sizes.items() if n >= 500 and positives[b])
+
+
+def per_batch(data: Sequence[Example], scores: Sequence[Sequence[float]]) -> dict[str, object]:
+    """Leave one writer's batch out, thresholds included: each batch is scored by a model
+    trained without it (`scores`), at thresholds picked on the other batches' scores, so
+    nothing about the batch chose anything. Recall per concern over all those batches
+    (and per batch), and the share of what should pass that any concern would touch."""
+    hits = [0] * len(CONCERNS)
+    totals = [0] * len(CONCERNS)
+    by_batch: dict[str, list[float | None]] = {}
+    touched = {"quiet": [0, 0], "hard": [0, 0]}
+    for batch in held_out_batches(data):
+        inside = [i for i, ex in enumerate(data) if ex.record.batch == batch]
+        outside = [i for i, ex in enumerate(data) if ex.record.batch != batch]
+        thresholds, _ = pick_thresholds([data[i] for i in outside], [scores[i] for i in outside])
+        row: list[float | None] = []
+        for c in range(len(CONCERNS)):
+            positives = [i for i in inside if data[i].labels[c]]
+            caught = sum(scores[i][c] >= thresholds[c] for i in positives)
+            hits[c] += caught
+            totals[c] += len(positives)
+            row.append(round(caught / len(positives), 3) if positives else None)
+        by_batch[batch] = row
+        for i in inside:
+            ex = data[i]
+            if any(ex.labels):
+                continue
+            tally = touched[kind_of(ex.record)]
+            tally[1] += 1
+            tally[0] += any(
+                scores[i][c] >= thresholds[c] and concern in ex.judged
+                for c, concern in enumerate(CONCERNS)
+            )
+    return {
+        "recall": {
+            concern: f"{hits[c] / totals[c]:.3f} ({hits[c]}/{totals[c]})"
+            for c, concern in enumerate(CONCERNS)
+            if totals[c]
+        },
+        "touched": {kind: f"{n / total:.4f} ({n}/{total})" for kind, (n, total) in touched.items()},
+        "by_batch": by_batch,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moderation.train", description=__doc__)
     parser.add_argument("--check", action="store_true", help="train and report, write nothing")
@@ -285,10 +380,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="keep the out-of-batch scores here and reuse them while the data is the same",
     )
+    parser.add_argument(
+        "--per-batch",
+        action="store_true",
+        help="also print recall per concern leaving one writer's batch out, thresholds "
+        "picked without it",
+    )
     args = parser.parse_args(argv)
     paths = training_files()
     records = read(paths)
     print(f"training on {len(records)} messages from {len(paths)} files")
+    if args.per_batch:
+        data = examples(records, Scanner())
+        report = per_batch(data, _scores(data, digest(records), args.scores))
+        print("leaving one writer's batch out (" + ", ".join(CONCERNS) + " per batch):")
+        print(json.dumps(report, indent=1))
     model = build(records, scores_file=args.scores)
     for concern, figures in dict(model.meta["validation"]).items():  # type: ignore[call-overload]
         print(f"  {concern:16} {figures}")

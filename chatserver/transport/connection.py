@@ -59,6 +59,18 @@ class Coalescer:
             asyncio.get_running_loop().call_soon(self._flush)
         self._pending[transport] = [data]
 
+    def write_all(self, transports: list[asyncio.Transport], data: bytes) -> None:
+        """``write(transport, data)`` for each of ``transports`` (a room's delivery)."""
+        pending = self._pending
+        if not pending and transports:
+            asyncio.get_running_loop().call_soon(self._flush)
+        for transport in transports:
+            chunks = pending.get(transport)
+            if chunks is None:
+                pending[transport] = [data]
+            else:
+                chunks.append(data)
+
     def _flush(self) -> None:
         pending, self._pending = self._pending, {}
         for transport, chunks in pending.items():
@@ -69,7 +81,7 @@ class Coalescer:
 class DirectConnection:
     """One Engine.IO session on a websocket whose frames huddle writes."""
 
-    __slots__ = ("_coalescer", "_ping_timer", "send_buffer_limit", "sock", "transport")
+    __slots__ = ("_ping_timer", "coalescer", "send_buffer_limit", "sock", "transport")
 
     def __init__(
         self,
@@ -80,7 +92,9 @@ class DirectConnection:
     ) -> None:
         self.sock = sock
         self.transport = transport
-        self._coalescer = coalescer
+        self.coalescer = coalescer
+        """Shared by the server's connections: fan-out writes a room's frame to all of
+        them in one call."""
         self._ping_timer: asyncio.TimerHandle | None = None
         self.send_buffer_limit = send_buffer_limit
         """Bytes the kernel has not taken yet past which fan-out drops this reader."""
@@ -97,7 +111,7 @@ class DirectConnection:
 
     def write(self, data: bytes) -> None:
         """Write a finished frame (coalesced within the loop turn)."""
-        self._coalescer.write(self.transport, data)
+        self.coalescer.write(self.transport, data)
 
     async def send(self, pkt: Any) -> None:
         """engineio's ``AsyncSocket.send``, for this socket."""

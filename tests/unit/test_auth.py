@@ -186,3 +186,68 @@ def test_a_name_with_control_or_invisible_characters_is_refused(name: str) -> No
 @pytest.mark.parametrize("sub", ["u1", "alex@example.org", "Zoë Smith", "org:42/user-7", "名前"])
 def test_ordinary_ids_are_accepted(sub: str) -> None:
     assert decode_token(raw_token(base(sub=sub)), SECRET, now()).user_id == sub
+
+
+def _variants() -> dict[str, str]:
+    """Tokens of every shape the direct HS256 check must either read exactly as PyJWT
+    does or leave to PyJWT."""
+    t = now()
+    good = {"sub": "u1", "name": "Alex", "rooms": {"r1": "member"}, "iat": t, "exp": t + 600}
+    header, body, signature = token().split(".")
+    other_header = jwt.encode(good, SECRET, algorithm="HS256", headers={"kid": "k1"})
+    return {
+        "issued": token(),
+        "raw": raw_token(good),
+        "expired": raw_token({**good, "exp": t - 1}),
+        "expires now": raw_token({**good, "exp": t}),
+        "float exp": raw_token({**good, "exp": t + 600.5}),
+        "string exp": raw_token({**good, "exp": str(t + 600)}),
+        "no exp": raw_token({k: v for k, v in good.items() if k != "exp"}),
+        "int sub": raw_token({**good, "sub": 7}),
+        "audience": raw_token({**good, "aud": "someone"}),
+        "not yet": raw_token({**good, "nbf": t + 300}),
+        "jti": raw_token({**good, "jti": 5}),
+        "other secret": raw_token(good, OTHER_SECRET),
+        "kid header": other_header,
+        "alg none": jwt.encode(good, None, algorithm="none"),
+        "hs512": jwt.encode(good, SECRET * 2, algorithm="HS512"),
+        "tampered body": f"{header}.{raw_token({**good, 'sub': 'u2'}).split('.')[1]}.{signature}",
+        "cut signature": f"{header}.{body}.{signature[:-2]}",
+        "no signature": f"{header}.{body}.",
+        "list payload": jwt.api_jws.encode(b"[1,2]", SECRET, algorithm="HS256"),
+        "four parts": f"{header}.{body}.{signature}.x",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_variants()))
+def test_the_direct_check_reads_a_token_as_pyjwt_does_or_leaves_it_to_pyjwt(name: str) -> None:
+    """decode_token checks the tokens huddle issues with hmac directly once PyJWT has
+    accepted one signed with the same secret (PyJWT's decode was most of a connect's
+    token check): it must never accept what PyJWT refuses, nor read a token otherwise."""
+    from chatserver import auth
+
+    decode_token(token(), SECRET, now())  # PyJWT has accepted this secret
+    tok = _variants()[name]
+    direct = auth._VERIFIER.payload(tok, SECRET)
+    try:
+        by_pyjwt: dict[str, Any] | None = auth._pyjwt_payload(tok, SECRET)
+    except AuthError:
+        by_pyjwt = None
+    if direct is not None:
+        assert direct == by_pyjwt
+    if name in ("issued", "raw"):
+        assert direct is not None, "the tokens huddle issues are checked directly"
+    if by_pyjwt is None:
+        assert direct is None
+        with pytest.raises(AuthError):
+            decode_token(tok, SECRET, now())
+
+
+def test_a_secret_pyjwt_has_not_accepted_is_not_checked_directly() -> None:
+    from chatserver import auth
+
+    fresh = "c" * 40
+    tok = raw_token({"sub": "u1", "name": "A", "rooms": {"r1": "member"}, "exp": now() + 60}, fresh)
+    assert auth._VERIFIER.payload(tok, fresh) is None
+    assert decode_token(tok, fresh, now()).user_id == "u1"
+    assert auth._VERIFIER.payload(tok, fresh) is not None

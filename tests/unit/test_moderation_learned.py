@@ -181,7 +181,7 @@ def ctx(now: float, sender: str = "m1", room: str = "r") -> MessageContext:
 
 
 def test_context_raises_what_no_single_message_does() -> None:
-    recent = RecentMessages(keep=5, window_s=1800, least=0.12)
+    recent = RecentMessages(keep=5, window_s=1800, least=0.12, despair=0.5)
 
     # Alone, a borderline message is no pattern.
     assert recent.pattern(ctx(0.0), 0.6, threshold=0.8) is None
@@ -210,7 +210,7 @@ def test_a_run_of_faint_small_talk_is_no_pattern() -> None:
     assert recent.pattern(ctx(30.0), 0.4, threshold=0.8) is not None
     # One flagged on its own has its own alert: what follows is not a new pattern each time.
     flagged = RecentMessages(keep=5, window_s=1800, least=0.12, despair=0.5)
-    flagged.remember(flagged.seen(ctx(0.0), 0.95))
+    flagged.remember(flagged.seen(ctx(0.0), 0.95, threshold=0.8))
     assert flagged.pattern(ctx(10.0), 0.2, threshold=0.8) is None
 
 
@@ -218,7 +218,7 @@ def test_context_memory_is_bounded() -> None:
     recent = RecentMessages(keep=3, window_s=100, max_members=50)
     for i in range(500):
         ctx = MessageContext("r", f"m{i}", "member", "...", float(i), POLICY)
-        recent.remember(recent.seen(ctx, 0.5))
+        recent.remember(recent.seen(ctx, 0.7))
     assert len(recent) <= 50
     recent.prune(10_000.0)
     assert len(recent) == 0
