@@ -244,6 +244,12 @@ class Scorer:
         self._known[key] = packed
         return packed
 
+    def judged(self, ctx: MessageContext, concern: str) -> float:
+        """The message's score for a concern, or 0 when it is too short or shapeless for
+        the model to judge alone (see enough_to_judge)."""
+        score = self.scores(ctx.written)[CONCERNS.index(concern)]
+        return score if concern in enough_to_judge(self._last_view, ctx.written) else 0.0
+
     def says(self, ctx: MessageContext, concern: str) -> bool:
         """Whether the model reads the sender's message (as written) as this concern, and
         the message is long enough for the model to judge it alone (see enough_to_judge)."""
@@ -268,8 +274,10 @@ class Scorer:
 # insult. Alone the model judges abuse and sales from 6 words; contact only with
 # something that could identify someone: an identifier-shaped word (@, _, a dot inside a
 # word, letters and digits run together, a run of 3+ digits) or two capitalised words
-# ("search Jo Bloggs", "12 Elm Road"); crisis at any length ("not safe tonight").
-_MIN_WORDS = {"abuse": 6, "medication_sale": 6}
+# ("search Jo Bloggs", "12 Elm Road"); crisis from 3 words ("not safe tonight"; alone,
+# "note 1" read like a suicide note, while no message of one or two words that should
+# pass was flagged out of batch, nor 20 of 29 crisis ones).
+_MIN_WORDS = {"crisis": 3, "abuse": 6, "medication_sale": 6}
 _IDENTIFIER_SHAPED = re.compile(
     r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+"
 )
@@ -279,8 +287,7 @@ def enough_to_judge(view: str, text: str) -> frozenset[str]:
     """The concerns the model may decide alone for this message (training picks its
     thresholds on the same messages)."""
     words = len(view.split())
-    enough = {"crisis"}
-    enough.update(c for c, least in _MIN_WORDS.items() if words >= least)
+    enough = {c for c, least in _MIN_WORDS.items() if words >= least}
     if _IDENTIFIER_SHAPED.search(text):
         enough.add("contact")
     return frozenset(enough)
