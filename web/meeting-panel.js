@@ -241,10 +241,10 @@ export function createMeetingPanel({ store, request, feedback }) {
     return feedback.act(btn, event, payload, doneText);
   }
 
-  /** Posting is open to me but for the agreement (whose "agreed" may come after the ack). */
+  /** Whether I may post with the agreement accepted (its "agreed" event may come after the ack). */
   function canPostOnceAgreed(state) {
-    const posting = postingFor(state);
-    return !posting.blocks || posting.rule === "agreement";
+    const slice = state.meeting;
+    return !postingFor({ ...state, meeting: { ...slice, agreed: slice.meeting.session_id } }).blocks;
   }
 
   agree.addEventListener("click", async () => {
