@@ -186,6 +186,7 @@ class Scorer:
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
         self._last_view = ""
+        self._last_words = 0
 
     def scores(self, text: str) -> Scores:
         if text is self._last_text or text == self._last_text:
@@ -200,6 +201,7 @@ class Scorer:
 
     def score_view(self, view: str) -> Scores:
         words = view.split()[:MAX_WORDS]
+        self._last_words = len(words)
         if not words:
             return Scores(0.0, 0.0, 0.0, 0.0)
         # Each word and each pair of neighbours is one look-up in the remembered sums
@@ -248,6 +250,10 @@ class Scorer:
         """The message's score for a concern, or 0 when it is too short or shapeless for
         the model to judge alone (see enough_to_judge)."""
         score = self.scores(ctx.written)[CONCERNS.index(concern)]
+        if concern in _MIN_WORDS:
+            # Every member message comes here (the crisis stage's context): the word
+            # count scoring took, not another split and search.
+            return score if self._last_words >= _MIN_WORDS[concern] else 0.0
         return score if concern in enough_to_judge(self._last_view, ctx.written) else 0.0
 
     def says(self, ctx: MessageContext, concern: str) -> bool:
