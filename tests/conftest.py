@@ -59,12 +59,27 @@ class Server:
     app: web.Application
 
 
+@dataclass(frozen=True)
+class Mark:
+    """How many of each event a client had received at one moment (``Client.mark``)."""
+
+    counts: dict[str, int]
+
+
 @dataclass
 class Client:
-    """A real python-socketio client that records what it receives."""
+    """A real python-socketio client that records what it receives.
+
+    ``wait_for`` never returns an event an earlier ``wait_for`` on this client returned:
+    waiting twice for a kind of event (a second ``session_started``) waits for a second
+    one. To wait for what an action causes, when an event of that kind may have come
+    before it without being waited for, take ``mark()`` before the action and pass it as
+    ``after``: then only events received after the mark count."""
 
     sio: socketio.AsyncClient
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per event, the indices in `events` that wait_for has returned.
+    returned: dict[str, set[int]] = field(default_factory=dict)
 
     async def call(self, event: str, data: Any, timeout: float = 5) -> dict[str, Any]:
         result: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
@@ -75,28 +90,47 @@ class Client:
             "message", {"room": room, "text": text, "client_id": client_id or str(uuid.uuid4())}
         )
 
-    def got(self, event: str) -> list[dict[str, Any]]:
-        return self.events.setdefault(event, [])
+    def got(self, event: str, after: Mark | None = None) -> list[dict[str, Any]]:
+        """Everything of `event` received (the live list), or a copy of what came after `after`."""
+        items = self.events.setdefault(event, [])
+        return items if after is None else items[after.counts.get(event, 0) :]
+
+    def mark(self) -> Mark:
+        return Mark({event: len(items) for event, items in self.events.items()})
 
     async def wait_for(
         self,
         event: str,
         predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
         timeout: float = 5,
+        *,
+        after: Mark | None = None,
     ) -> dict[str, Any]:
+        """The first `event` matching `predicate` not returned before (and, given `after`,
+        received after that mark)."""
+        start = after.counts.get(event, 0) if after is not None else 0
+        returned = self.returned.setdefault(event, set())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for item in self.got(event):
-                if predicate(item):
-                    return item
+            items = self.got(event)
+            for index in range(start, len(items)):
+                if index not in returned and predicate(items[index]):
+                    returned.add(index)
+                    return items[index]
             await asyncio.sleep(0.01)
-        raise AssertionError(f"no {event!r} matching within {timeout}s; got {self.got(event)!r}")
+        raise AssertionError(
+            f"no new {event!r} matching within {timeout}s (after {start}, already returned"
+            f" {sorted(returned)}); got {self.got(event)!r}"
+        )
 
-    async def wait_count(self, event: str, count: int, timeout: float = 5) -> list[dict[str, Any]]:
+    async def wait_count(
+        self, event: str, count: int, timeout: float = 5, *, after: Mark | None = None
+    ) -> list[dict[str, Any]]:
+        """At least `count` of `event` (received after `after`, given one)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.got(event)) < count:
+        while time.monotonic() < deadline and len(self.got(event, after)) < count:
             await asyncio.sleep(0.01)
-        items = self.got(event)
+        items = self.got(event, after)
         assert len(items) >= count, f"expected {count} {event!r}, got {len(items)}"
         return items
 

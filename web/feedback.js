@@ -24,6 +24,7 @@ export function createFeedback({ store, request }) {
   const actionStatus = byId("action-status");
   let errorCause = ""; // the refusal code behind #error, so it can go when its reason ends
   let statusTimer = null;
+  let statusHolds = null; // what #action-status claims holds only while this is true of the state
 
   function showError(message, cause = "") {
     error.textContent = message || "";
@@ -48,9 +49,14 @@ export function createFeedback({ store, request }) {
     if (ended[errorCause]) clearError();
   }
 
-  /** A short confirmation (or a refusal) after an action, announced politely. */
-  function say(text, { error: isError = false } = {}) {
+  /**
+   * A short confirmation (or a refusal) after an action, announced politely. `holds`: what
+   * it says is true only while holds(state) is; it goes as soon as that stops, so it never
+   * contradicts the notes beside the box (say "You can post now" and a round begins).
+   */
+  function say(text, { error: isError = false, holds = null } = {}) {
     clearTimeout(statusTimer);
+    statusHolds = text ? holds : null;
     actionStatus.textContent = text || "";
     actionStatus.classList.toggle("is-error", isError);
     if (text) statusTimer = setTimeout(() => say(""), isError ? STATUS_MS * 2 : STATUS_MS);
@@ -81,6 +87,7 @@ export function createFeedback({ store, request }) {
       document.body.dataset.connection = state.self.status;
     }
     if (state.room !== previous.room) clearStaleError();
+    if (statusHolds && !statusHolds(state)) say("");
   });
 
   return { showError, clearError, clearStaleError, say, act };

@@ -9,6 +9,7 @@
 // of its own beyond what it drew. Changes a member must hear (a new phase, whose turn it
 // is, "5 minutes left", the session ending) go to one polite live region.
 
+import { postingFor } from "./composer.js";
 import { button, byId, createFolds, el } from "./dom.js";
 import { errorText } from "./feedback.js";
 import { newClientId } from "./lib.js";
@@ -240,9 +241,20 @@ export function createMeetingPanel({ store, request, feedback }) {
     return feedback.act(btn, event, payload, doneText);
   }
 
+  /** Whether I may post with the agreement accepted (its "agreed" event may come after the ack). */
+  function canPostOnceAgreed(state) {
+    const slice = state.meeting;
+    return !postingFor({ ...state, meeting: { ...slice, agreed: slice.meeting.session_id } }).blocks;
+  }
+
   agree.addEventListener("click", async () => {
-    const ack = await send(agree, "agree", {}, "Thank you. You can post now.");
-    if (ack && ack.ok) byId("composer").focus();
+    // "You can post now" only while I can: it goes when a round, a lock or the end stops
+    // me, and is not said when one already does (the note by the box says why).
+    const ack = await send(agree, "agree", {}, null);
+    if (!ack || !ack.ok) return;
+    if (canPostOnceAgreed(store.getState())) feedback.say("Thank you. You can post now.", { holds: canPostOnceAgreed });
+    else feedback.say("Thank you.");
+    byId("composer").focus();
   });
   done.addEventListener("click", () => send(done, "turn_done", {}, "Thank you for sharing."));
   pass.addEventListener("click", () => send(pass, "turn_pass", {}, "You passed. That's fine."));

@@ -31,9 +31,10 @@ def kind(name: str, **fields: Any) -> Any:
 
 
 async def start(room: Room, agenda: list[dict[str, Any]] = AGENDA) -> None:
-    assert (await call(room.sam, "session_start", agenda=agenda))["ok"]
-    for member in (room.alex, room.bea):
-        await member.wait_for("room_event", kind("session_started"))
+    began = await call(room.sam, "session_start", agenda=agenda)
+    assert began["ok"]
+    for member in (room.alex, room.bea):  # this session's start, not an earlier one's
+        await member.wait_for("room_event", kind("session_started", offset=began["offset"]))
         assert (await call(member, "agree"))["ok"]
 
 

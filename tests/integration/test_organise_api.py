@@ -447,10 +447,12 @@ async def test_a_groups_policy_and_crisis_lines_are_what_its_members_get(
         assert (await bo.call("join", {"room": "tuesday"}))["ok"]
 
         masked = await ari.send("youth-au", "this fucking flare again")
-        assert masked["ok"] and "fucking" not in (await ari.wait_for("message"))["text"]
+        assert masked["ok"]
+        seen = await ari.wait_for("message", lambda m: m["id"] == masked["id"])
+        assert "fucking" not in seen["text"]
         kept = await bo.send("tuesday", "this fucking flare again")
         assert kept["ok"]
-        assert "fucking" in (await bo.wait_for("message"))["text"]
+        assert "fucking" in (await bo.wait_for("message", lambda m: m["id"] == kept["id"]))["text"]
 
         crisis = await ari.send("youth-au", "honestly i want to die, i cant do this anymore")
         assert crisis["ok"]

@@ -9,7 +9,8 @@ address. Bea uses a phone-sized window (375 by 812), and so does a second tab of
 during the check-out round: everything a facilitator runs the session by is on that
 screen at once, nothing drawn over anything, the controls reached by keyboard. A
 member's Send waits (saying why, keeping the draft) before they accept the agreement,
-while it is someone else's turn and after the session ends. Screenshots:
+while the room is locked, while it is someone else's turn and after the session ends;
+the thanks for accepting says "You can post now" only while they can. Screenshots:
 browser-meeting-*.png (the facilitator's phone: browser-meeting-running-facilitator-phone).
 
 The check-in round is started by Kim, a co-facilitator on a plain Socket.IO client, with
@@ -139,6 +140,27 @@ PROBE = """(els) => els.map((el) => {
 })"""
 
 
+# Records every moment a page's notes contradict each other: the thank-you for accepting
+# the agreement (#action-status) says "You can post now" while the note by the box
+# (#posting-state) says why posting waits (someone else's turn, a lock, the end). Its
+# "agreement" rule is left out: the ack of "agree" may come just before its event.
+NOTES_WATCH = """() => {
+    window.__notesClash = [];
+    const said = document.getElementById("action-status");
+    const note = document.getElementById("posting-state");
+    const check = () => {
+        const rule = note.dataset.rule || "";
+        if (said.textContent.includes("You can post now") && rule
+            && rule !== "agreement" && rule !== "slow_mode") {
+            window.__notesClash.push(`${said.textContent} | ${note.textContent}`);
+        }
+    };
+    const watch = { subtree: true, childList: true, characterData: true, attributes: true };
+    for (const node of [said, note]) new MutationObserver(check).observe(node, watch);
+}"""
+NOTES_CLASHES = "() => window.__notesClash"
+
+
 def facilitators_phone_view(page: Page) -> None:
     """A running session on a 375 x 812 phone, for its facilitator: the phase and its
     timer, the round's order with the speaker and a quiet status, the share's time, the
@@ -229,11 +251,31 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(alex.locator("#posting-state")).to_contain_text("accept the group agreement")
         expect(alex.locator("#send")).to_be_disabled()
         expect(alex.locator("#composer")).to_have_value("hello everyone")
-        for page in members:  # by keyboard: focus the button, press Enter
+        for page in members:
+            page.evaluate(NOTES_WATCH)
+
+        def accepts_the_agreement(page: Page) -> None:  # by keyboard: focus, press Enter
             page.locator("#agree").focus()
             page.keyboard.press("Enter")
             expect(page.locator("#agree")).to_be_hidden()
             expect(page.locator("#posting-state")).to_be_empty()
+            expect(page.locator("#action-status")).to_have_text("Thank you. You can post now.")
+
+        accepts_the_agreement(alex)
+        accepts_the_agreement(bea)
+        # The thank-you never contradicts the note by the box: "You can post now" goes
+        # when the room is locked, and accepting while it is locked is thanked without it.
+        sam.get_by_role("button", name="Lock the room").click()
+        expect(alex.locator("#posting-state")).to_contain_text("The room is locked")
+        # At once, not after the thank-you's own 7 s (so no retrying expect() here).
+        assert alex.evaluate(NOTES_CLASHES) == [], "the notes contradicted"
+        cara.locator("#agree").focus()
+        cara.keyboard.press("Enter")
+        expect(cara.locator("#agree")).to_be_hidden()
+        expect(cara.locator("#action-status")).to_have_text("Thank you.")
+        expect(cara.locator("#posting-state")).to_contain_text("The room is locked")
+        sam.get_by_role("button", name="Unlock the room").click()
+        expect(alex.locator("#posting-state")).to_be_empty()
         expect(alex.locator("#send")).to_be_enabled()
         alex.locator("#composer").press("Enter")
         expect(sam.locator(".msg", has_text="hello everyone")).to_be_visible()
@@ -268,10 +310,14 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         bea.locator("#composer").fill("")
         bea.locator("#turn-pass").click()
         expect(cara.locator("#round-order li[aria-current=true]")).to_contain_text("Cara")
+        expect(alex.locator("#posting-state")).to_contain_text("It's Cara's turn")
+        expect(alex.locator("#send")).to_be_disabled()
         expect(sam.locator(".round-title")).to_contain_text("complete", timeout=8_000)
         expect(sam.locator('#round-order li[data-outcome="timed_out"]')).to_contain_text("Cara")
         expect(sam.locator('#round-order li[data-outcome="passed"]')).to_contain_text("Bea")
-        expect(cara.locator("#send")).to_be_enabled()  # the round is over: everyone may post
+        # The round is over: everyone may post (Alex, who had to wait during Cara's turn).
+        expect(alex.locator("#posting-state")).to_be_empty()
+        expect(alex.locator("#send")).to_be_enabled()
 
         # Open sharing: a reaction, a win, a quiet status, and asking for support.
         sam.locator("#phase-next").click()
@@ -338,7 +384,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         bea.locator("#my-status").select_option("")
         for _ in range(3):
             sam.locator("#turn-done").click()
-        expect(cara.locator(".round-title")).to_contain_text("complete")
+        # Not the check-in's "complete", still on the page if the check-out never reached it.
+        expect(cara.locator(".round-title")).to_have_text("Check-out round: complete")
         sam.locator("#session-end").click()
         for page in members:
             expect(page.locator("#meeting-title")).to_have_text("This session has ended")
@@ -347,6 +394,8 @@ def whole_session(browser: Browser, cluster: Cluster, direct: str) -> None:
         expect(bea.locator("#send")).to_be_disabled()
         expect(bea.locator("#composer")).to_have_value("one more thing")
         shot(bea, "meeting-ended-phone")
+        for page in members:
+            assert page.evaluate(NOTES_CLASHES) == [], "the notes contradicted"
     finally:
         for factory in (desktop, phone):
             with contextlib.suppress(StopIteration):
