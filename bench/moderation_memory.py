@@ -34,7 +34,7 @@ def main() -> None:
     texts = [
         r.text
         for path in sorted(corpus.glob("*.jsonl"))
-        if "test" not in path.name
+        if "test" not in path.name and not path.name.endswith("-sequences.jsonl")
         for r in parse_jsonl(path.read_text(encoding="utf-8").splitlines())
     ]
     texts += [

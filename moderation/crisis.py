@@ -175,11 +175,14 @@ class CrisisStage:
             # priority alert settles the pattern so far: facilitators will check in.
             settled = recent.seen(ctx, score, settles=True) if verdict.priority else None
             return verdict, settled
-        pattern = recent.pattern(ctx, score, threshold)
+        # The words view the scorer's scan of the written text built (remembered, not
+        # rebuilt): the warning signs' key words are looked up in it.
+        view = self._scanner.scan(ctx.written).views[0]
+        pattern = recent.pattern(ctx, score, threshold, view=view)
         if pattern is not None:
             settled = recent.seen(ctx, score, settles=True)
             return _in_context(pattern.reason(), ctx.policy.crisis_lines), settled
-        return verdict, recent.seen(ctx, score, threshold, hopeless=hopeless)
+        return verdict, recent.seen(ctx, score, threshold, hopeless=hopeless, view=view)
 
     def remember(self, memo: object) -> None:
         if self._recent is not None and isinstance(memo, Seen):

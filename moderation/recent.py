@@ -32,7 +32,9 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from moderation import warning_signs
 from moderation.context import MessageContext
+from moderation.warning_signs import BEFORE, DECISION, DESPAIR, GOODBYE
 
 _PRUNE_EVERY = 1024
 
@@ -61,17 +63,26 @@ class Pattern:
     messages: int  # how many recent messages count (the current one included)
     minutes: int  # over how long
     farewell: bool = True  # the current message has words of a goodbye or a plan
+    # Warning signs (moderation/warning_signs.py) that made the pattern, when they did:
+    # the earlier messages' and this one's.
+    earlier_signs: int = 0
+    signs_now: int = 0
 
     def reason(self) -> str:
-        now = (
-            "now words that can mean a goodbye or a plan"
-            if self.farewell
-            else "now more of the same"
-        )
+        if self.earlier_signs and self.signs_now:
+            earlier = warning_signs.named(self.earlier_signs)
+            now = "now " + warning_signs.named(self.signs_now)
+        else:
+            earlier = "despair"
+            now = (
+                "now words that can mean a goodbye or a plan"
+                if self.farewell
+                else "now more of the same"
+            )
         return (
             "No single message said it outright, but read together, this member's last "
             f"{self.messages} messages (over {self.minutes} min) sound like someone who may "
-            f"be at risk now: despair earlier, and {now}. Please check in with them."
+            f"be at risk now: {earlier} earlier, and {now}. Please check in with them."
         )
 
 
@@ -84,6 +95,7 @@ class Seen:
     at: float
     score: float
     settles: bool = False
+    signs: int = 0  # warning signs (moderation/warning_signs.py); DESPAIR: counts as despair
 
 
 class RecentMessages:
@@ -101,30 +113,49 @@ class RecentMessages:
         self.least = least
         self.despair = despair
         self.max_members = max_members
-        self._scores: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        # Per member and room: (when, score, warning signs) of each remembered message.
+        self._scores: dict[tuple[str, str], deque[tuple[float, float, int]]] = {}
         self._since_prune = 0
 
     def pattern(
-        self, ctx: MessageContext, score: float, threshold: float, *, farewell: bool | None = None
+        self,
+        ctx: MessageContext,
+        score: float,
+        threshold: float,
+        *,
+        farewell: bool | None = None,
+        view: str | None = None,
     ) -> Pattern | None:
         """A pattern across this member's recent messages and this one, if there is one.
         `farewell`: whether this message has words of a goodbye or a plan (read from the
-        text when not given)."""
+        text when not given); `view`: its words view, for its warning signs."""
         earlier = self._scores.get((ctx.room, ctx.sender_id))
         if not earlier:
             return None
         since = ctx.now - self.window_s
-        recent = [(at, s) for at, s in earlier if at >= since]
+        recent = [entry for entry in earlier if entry[0] >= since]
         if not recent:
+            return None
+        first = min(at for at, _, _ in recent)
+        minutes = max(1, round((ctx.now - first) / 60))
+        signs = warning_signs.signs(ctx.written, view)
+        earlier_signs = 0
+        for _, _, bits in recent:
+            earlier_signs |= bits
+        if score >= self.despair and not signs & GOODBYE:
+            signs |= DESPAIR
+        if two_signs(earlier_signs, signs):
+            return Pattern(len(recent) + 1, minutes, True, earlier_signs, signs)
+        despairs = [s for _, s, bits in recent if bits & DESPAIR and s >= self.despair]
+        if not despairs:
             return None
         if farewell is None:
             farewell = sounds_like_goodbye(ctx.written)
         if not farewell:
-            strongest = max(s for _, s in recent)
+            strongest = max(despairs)
             if score < self.least or 1.0 - (1.0 - strongest) * (1.0 - score) < threshold:
                 return None
-        first = min(at for at, _ in recent)
-        return Pattern(len(recent) + 1, max(1, round((ctx.now - first) / 60)), farewell)
+        return Pattern(len(recent) + 1, minutes, farewell)
 
     def seen(
         self,
@@ -134,20 +165,31 @@ class RecentMessages:
         *,
         hopeless: bool = False,
         settles: bool = False,
+        view: str | None = None,
     ) -> Seen | None:
         """What to remember of this message once accepted: None unless it reads as despair
-        (`hopeless`: the lists said so; or a score of at least `despair`) without being
-        flagged on its own (`threshold`), or it completed a pattern (`settles`)."""
+        (`hopeless`: the lists said so; or a score of at least `despair`) or carries a
+        warning sign that can start a pattern (`view`: its words view, for looking them
+        up) without being flagged on its own (`threshold`), or it completed a pattern
+        (`settles`)."""
         if settles:
             return Seen((ctx.room, ctx.sender_id), ctx.now, score, settles=True)
-        if score >= threshold or not (hopeless or score >= self.despair):
+        if score >= threshold:
             return None
-        if not hopeless and sounds_like_goodbye(ctx.written):
+        signs = warning_signs.signs(ctx.written, view, BEFORE)
+        despair = hopeless or score >= self.despair
+        if despair and not hopeless and sounds_like_goodbye(ctx.written):
             # A goodbye the model half-reads as one is the second half of a pattern, not
             # despair: at the end of a meeting every member says two.
-            return None
-        # A listed despair phrase counts at least as much as the model's bar for despair.
-        return Seen((ctx.room, ctx.sender_id), ctx.now, max(score, self.despair))
+            despair = False
+        if despair:
+            # A listed despair phrase counts at least as much as the model's bar for despair.
+            return Seen(
+                (ctx.room, ctx.sender_id), ctx.now, max(score, self.despair), signs=signs | DESPAIR
+            )
+        if signs:
+            return Seen((ctx.room, ctx.sender_id), ctx.now, score, signs=signs)
+        return None
 
     def remember(self, seen: Seen | None) -> None:
         if seen is None:
@@ -163,7 +205,7 @@ class RecentMessages:
                 del self._scores[next(iter(self._scores))]
             scores = deque(maxlen=self.keep)
         self._scores[seen.key] = scores
-        scores.append((seen.at, seen.score))
+        scores.append((seen.at, seen.score, seen.signs))
         self._since_prune += 1
         if self._since_prune >= _PRUNE_EVERY:
             self.prune(seen.at)
@@ -176,3 +218,18 @@ class RecentMessages:
 
     def __len__(self) -> int:
         return len(self._scores)
+
+
+def two_signs(earlier: int, now: int) -> bool:
+    """Whether an earlier message's warning sign and a different one now make a pattern.
+    A goodbye after a plan for tonight is how a meeting ends ("tonight's the night, the
+    final's on ... night all"), so that pair alone is none."""
+    if not earlier or not now:
+        return False
+    together = earlier | now
+    if together & (together - 1) == 0:  # one sign, said twice
+        return False
+    if together == DECISION | GOODBYE:
+        return False
+    # A different sign now, or this message's own sign with a different one before it.
+    return (now & ~earlier) != 0 or (earlier & ~now) != 0

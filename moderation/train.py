@@ -88,8 +88,14 @@ class Example:
 
 
 def training_files(directory: Path = CORPUS_DIR) -> list[Path]:
+    """Single labelled messages: not the held-out test batches, nor the sequences the
+    context rule is scored on (`*-sequences.jsonl`, `moderation.evaluate_sequences`)."""
     files = sorted(directory.glob("*.jsonl")) + sorted(directory.glob("*.tsv"))
-    return [path for path in files if "test" not in path.name]
+    return [
+        path
+        for path in files
+        if "test" not in path.name and not path.name.endswith("-sequences.jsonl")
+    ]
 
 
 def read(paths: Sequence[Path]) -> list[Record]:

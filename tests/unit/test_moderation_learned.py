@@ -107,7 +107,13 @@ def test_training_is_reproducible_byte_for_byte() -> None:
 
 
 def test_training_never_reads_a_test_batch(tmp_path: Path) -> None:
-    for name in ("train-x.jsonl", "fresh-test.jsonl", "crisis_test.tsv", "corpus.tsv"):
+    for name in (
+        "train-x.jsonl",
+        "fresh-test.jsonl",
+        "crisis_test.tsv",
+        "corpus.tsv",
+        "train-s1-sequences.jsonl",
+    ):
         (tmp_path / name).write_text("", encoding="utf-8")
     assert [path.name for path in training_files(tmp_path)] == ["train-x.jsonl", "corpus.tsv"]
 

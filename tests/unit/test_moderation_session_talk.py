@@ -129,7 +129,8 @@ def test_despair_then_a_goodbye_alerts_once_in_words(pipeline_factory, goodbye: 
         assert alerts[0].rule == "crisis.context"
     if alerts[0].rule == "crisis.context":
         assert "read together" in alerts[0].for_facilitators
-        assert "goodbye or a plan" in alerts[0].for_facilitators
+        assert "despair earlier" in alerts[0].for_facilitators
+        assert "goodbye" in alerts[0].for_facilitators
     # The facilitators were asked to check in: the next goodnight is no new alert.
     assert crisis_rules(post(pipeline, "night all, take care", 1260.0)) == []
     # Someone else saying goodnight, with no despair before it: nothing.
