@@ -20,6 +20,10 @@ What counts (each part was a source of false alerts when it was looser):
   that, with the strongest despair before it (1 - (1 - a)(1 - b)), reaches the
   crisis threshold. Only the strongest earlier message counts, not a product over all
   of them: many faint ones are no stronger than one.
+- **Or two different warning signs** (`moderation/warning_signs.py`): one in an earlier
+  message (affairs put in order, things given away, stepping back from care, a decision
+  or a time, a sudden calm, feeling a burden, despair) and a different one now (those, or
+  a goodbye) — each ordinary alone. Messages with a sign are remembered like despair.
 - **One alert per pattern**: once a pattern (or one message alone) raised a priority
   alert, the member's earlier messages are forgotten (the facilitators were asked to
   check in); more despair starts a new one.
