@@ -328,6 +328,13 @@ def start_cluster(
             if "max_connections_per_address" in (huddle_root / "chatserver/config.py").read_text():
                 # Thousands of clients from this one address.
                 w_env["HUDDLE_MAX_CONNECTIONS_PER_ADDRESS"] = "1000000"
+            config_text = (huddle_root / "chatserver" / "config.py").read_text()
+            if phase == "idle" and "cache_dir" in config_text:
+                # Lists compiled at start, as trees before the cache did: a worker that loads
+                # them from the cache starts ~27 MB smaller and puts its connections in fresh
+                # memory instead of the compiler's freed memory, which read as 5.9 KB per
+                # connection instead of 1.1 (docs/benchmarks.md, issue 18 items 2-4).
+                w_env["HUDDLE_CACHE_DIR"] = "off"
             if "metrics_port" in (huddle_root / "chatserver" / "config.py").read_text():
                 # Metrics are served on a listener of their own (not the clients' port).
                 METRICS_PORTS[port] = free_port()

@@ -165,7 +165,8 @@ class CrisisStage:
         recent, scorer = self._recent, self._scorer
         if recent is None or scorer is None or ctx.is_facilitator:
             return verdict, None
-        score = scorer.scores(ctx.written).crisis
+        # Context reads what the model may judge: "note 0", "note 1" are no despair.
+        score = scorer.judged(ctx, "crisis")
         threshold = scorer.model.thresholds[0]
         hopeless = verdict.rule == "crisis.hopeless"
         if verdict.action is not Action.ALLOW and not hopeless:

@@ -186,6 +186,7 @@ class Scorer:
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
         self._last_view = ""
+        self._last_words = 0
 
     def scores(self, text: str) -> Scores:
         if text is self._last_text or text == self._last_text:
@@ -200,6 +201,7 @@ class Scorer:
 
     def score_view(self, view: str) -> Scores:
         words = view.split()[:MAX_WORDS]
+        self._last_words = len(words)
         if not words:
             return Scores(0.0, 0.0, 0.0, 0.0)
         # Each word and each pair of neighbours is one look-up in the remembered sums
@@ -244,6 +246,16 @@ class Scorer:
         self._known[key] = packed
         return packed
 
+    def judged(self, ctx: MessageContext, concern: str) -> float:
+        """The message's score for a concern, or 0 when it is too short or shapeless for
+        the model to judge alone (see enough_to_judge)."""
+        score = self.scores(ctx.written)[CONCERNS.index(concern)]
+        if concern in _MIN_WORDS:
+            # Every member message comes here (the crisis stage's context): the word
+            # count scoring took, not another split and search.
+            return score if self._last_words >= _MIN_WORDS[concern] else 0.0
+        return score if concern in enough_to_judge(self._last_view, ctx.written) else 0.0
+
     def says(self, ctx: MessageContext, concern: str) -> bool:
         """Whether the model reads the sender's message (as written) as this concern, and
         the message is long enough for the model to judge it alone (see enough_to_judge)."""
@@ -268,8 +280,10 @@ class Scorer:
 # insult. Alone the model judges abuse and sales from 6 words; contact only with
 # something that could identify someone: an identifier-shaped word (@, _, a dot inside a
 # word, letters and digits run together, a run of 3+ digits) or two capitalised words
-# ("search Jo Bloggs", "12 Elm Road"); crisis at any length ("not safe tonight").
-_MIN_WORDS = {"abuse": 6, "medication_sale": 6}
+# ("search Jo Bloggs", "12 Elm Road"); crisis from 3 words ("not safe tonight"; alone,
+# "note 1" read like a suicide note, while no message of one or two words that should
+# pass was flagged out of batch, nor 20 of 29 crisis ones).
+_MIN_WORDS = {"crisis": 3, "abuse": 6, "medication_sale": 6}
 _IDENTIFIER_SHAPED = re.compile(
     r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+"
 )
@@ -279,8 +293,7 @@ def enough_to_judge(view: str, text: str) -> frozenset[str]:
     """The concerns the model may decide alone for this message (training picks its
     thresholds on the same messages)."""
     words = len(view.split())
-    enough = {"crisis"}
-    enough.update(c for c, least in _MIN_WORDS.items() if words >= least)
+    enough = {c for c, least in _MIN_WORDS.items() if words >= least}
     if _IDENTIFIER_SHAPED.search(text):
         enough.add("contact")
     return frozenset(enough)

@@ -134,3 +134,11 @@ def test_despair_then_a_goodbye_alerts_once_in_words(pipeline_factory, goodbye: 
     assert crisis_rules(post(pipeline, "night all, take care", 1260.0)) == []
     # Someone else saying goodnight, with no despair before it: nothing.
     assert crisis_rules(post(pipeline, "goodnight all", 1200.0, sender="m2")) == []
+
+
+def test_numbered_notes_raise_no_crisis_alert(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
+    # Two words weigh a lot after normalising: "note 1" read like a suicide note, alone
+    # and (after "note 0") in context. The model judges crisis alone from 3 words.
+    pipeline = pipeline_factory()
+    alerts = [crisis_rules(post(pipeline, f"note {i}", 1000.0 + i)) for i in range(5)]
+    assert alerts == [[]] * 5
