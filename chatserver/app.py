@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from chatserver.backend import Backend
 from chatserver.config import Settings, moderation_policy
 from chatserver.fanout import Fanout
-from chatserver.lexicon_cache import compiled_lexicon, default_cache_dir
+from chatserver.lexicon_cache import default_cache_dir, shipped_lexicon
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
 from chatserver.organise.access import Access
@@ -190,7 +190,7 @@ def create_app(
         drop=drop,
         on_overflow=lambda: metrics.slow_consumers.inc(),
     )
-    pipeline = default_pipeline(compiled_lexicon(lexicon_cache_dir(settings)))
+    pipeline = default_pipeline(shipped_lexicon(lexicon_cache_dir(settings)))
     # Which learned moderation model this worker judges with, and what it was trained on.
     log.info("%s", default_model().describe())
     # Each group's policy and crisis lines, as its organiser chose them (the deployment's

@@ -24,6 +24,7 @@ import pickle
 import stat
 import sys
 import tempfile
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -132,3 +133,11 @@ def compiled_lexicon(directory: Path | None, sources: dict[str, str] | None = No
     lexicon = Lexicon(sources)
     _store(directory, path, lexicon)
     return lexicon
+
+
+@cache
+def shipped_lexicon(directory: Path | None) -> Lexicon:
+    """Every shipped list compiled, once per process: the apps of one process (the tests
+    start many) share it, as they share `default_lexicon`, instead of each reading its
+    own copy of the tens of megabytes it takes."""
+    return compiled_lexicon(directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -80,6 +81,8 @@ class Client:
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # Per event, the indices in `events` that wait_for has returned.
     returned: dict[str, set[int]] = field(default_factory=dict)
+    # Set by the recorder on every event: a waiting helper wakes at once, not on a poll.
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def call(self, event: str, data: Any, timeout: float = 5) -> dict[str, Any]:
         result: dict[str, Any] = await self.sio.call(event, data, timeout=timeout)
@@ -111,13 +114,15 @@ class Client:
         start = after.counts.get(event, 0) if after is not None else 0
         returned = self.returned.setdefault(event, set())
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            self.arrived.clear()  # before looking: what comes after sets it again
             items = self.got(event)
             for index in range(start, len(items)):
                 if index not in returned and predicate(items[index]):
                     returned.add(index)
                     return items[index]
-            await asyncio.sleep(0.01)
+            if not await self._arrival(deadline):
+                break
         raise AssertionError(
             f"no new {event!r} matching within {timeout}s (after {start}, already returned"
             f" {sorted(returned)}); got {self.got(event)!r}"
@@ -128,11 +133,23 @@ class Client:
     ) -> list[dict[str, Any]]:
         """At least `count` of `event` (received after `after`, given one)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.got(event, after)) < count:
-            await asyncio.sleep(0.01)
+        while True:
+            self.arrived.clear()
+            if len(self.got(event, after)) >= count or not await self._arrival(deadline):
+                break
         items = self.got(event, after)
         assert len(items) >= count, f"expected {count} {event!r}, got {len(items)}"
         return items
+
+    async def _arrival(self, deadline: float) -> bool:
+        """Until the next event arrives (or 50 ms, for lists a test fills itself); False
+        once the deadline has passed."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.arrived.wait(), min(left, 0.05))
+        return True
 
 
 Connect = Callable[..., Awaitable[Client]]
@@ -177,6 +194,7 @@ async def open_client(
 def _recorder(client: Client, event: str) -> Callable[[dict[str, Any]], None]:
     def record(data: Any = None) -> None:
         client.got(event).append(data)
+        client.arrived.set()
 
     return record
 

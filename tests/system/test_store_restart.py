@@ -133,7 +133,7 @@ async def test_a_kill_9_loses_no_acked_message_and_no_open_alert(server: Embedde
         for i in range(PER_SENDER):
             client_id = str(uuid.uuid4())
             try:
-                ack = await senders[name].send(ROOM, f"{name} note {i}", client_id)
+                ack = await senders[name].send(ROOM, f"{name}: line {i} of the burst", client_id)
             except Exception:
                 return  # the server is gone: this one was never acknowledged
             if not ack.get("ok"):

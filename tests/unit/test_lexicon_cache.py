@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatserver.lexicon_cache import PREFIX, SUFFIX, compiled_lexicon
+from chatserver.lexicon_cache import PREFIX, SUFFIX, compiled_lexicon, shipped_lexicon
 from moderation.lexicon import Lexicon
 from moderation.scanning import Scanner
 
@@ -86,3 +86,8 @@ def test_a_directory_others_can_write_to_is_not_used(tmp_path: Path) -> None:
 
 def test_no_cache_directory_compiles_every_time(tmp_path: Path) -> None:
     assert found(compiled_lexicon(None, SOURCES), CRISIS) != []
+
+
+def test_the_apps_of_one_process_share_one_copy_of_the_shipped_lists() -> None:
+    # Each copy is tens of megabytes: the test suite starts hundreds of apps in one process.
+    assert shipped_lexicon(None) is shipped_lexicon(None)
