@@ -23,7 +23,8 @@ Rules (priority order):
 - crisis.hopeless  FLAG, alert crisis (not priority: despair, without talk of dying)
 - crisis.others    FLAG, alert crisis (not priority)
 - crisis.learned   FLAG, alert crisis, priority: no listed phrase, but the learned model
-                   (moderation/learned.py) reads it as the sender being at risk
+                   (moderation/learned.py) reads it as the sender being at risk (not a
+                   goodbye that names the next meeting: "bye all, see you Thursday")
 - crisis.mention   FLAG, alert crisis (not priority): a listed phrase, but the learned
                    model reads the message as a past crisis that is over, someone else's,
                    or the crisis line as a resource ("two years ago I wanted to die"),
@@ -38,6 +39,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from moderation import warning_signs
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
 from moderation.learned import Scorer
@@ -210,7 +212,13 @@ class CrisisStage:
                 if section == "hopeless" and scorer is not None and scorer.says(ctx, "crisis"):
                     return _verdict("learned", policy.crisis_lines)
                 return _verdict(section, policy.crisis_lines)
-        if scorer is not None and scorer.says(ctx, "crisis"):
+        if (
+            scorer is not None
+            and scorer.says(ctx, "crisis")
+            and not warning_signs.see_you_next_time(ctx.written)
+        ):
+            # "Goodbye all, see ye Thursday": the model hears the goodbye; the next
+            # meeting named in it says this one is ending, not a life.
             return _verdict("learned", policy.crisis_lines)
         if "others" in found and not ctx.is_facilitator:
             return _verdict("others", policy.crisis_lines)

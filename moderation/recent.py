@@ -154,7 +154,9 @@ class RecentMessages:
         if not despairs:
             return None
         if farewell is None:
-            farewell = sounds_like_goodbye(ctx.written)
+            farewell = sounds_like_goodbye(ctx.written) and not (
+                warning_signs.see_you_next_time(ctx.written)
+            )
         if not farewell:
             strongest = max(despairs)
             if score < self.least or 1.0 - (1.0 - strongest) * (1.0 - score) < threshold:

@@ -30,6 +30,12 @@ ALL: Final = 127
 # then stays in the chat stepped away for a minute. Every other sign can start one.
 BEFORE: Final = ALL & ~GOODBYE
 
+# Signs are read in chat lines, not in long posts: every sign in the writers' sequences
+# came in a message of at most 20 words (95 % of single crisis statements in training are
+# at most 21). A longer post is read by the lists and the model as before, and the cost of
+# the phrase searches stays bounded.
+MAX_WORDS: Final = 30
+
 # How the facilitators' alert names each sign.
 WORDS: Final = {
     DESPAIR: "despair",
@@ -105,7 +111,7 @@ _DECISION = re.compile(
     r"(?:any )?(?:longer|more)|after (?:this|tonight'?s?) (?:call|meeting|session)\b(?! i)|"
     r"(?:it|this|everything) (?:will|is going to|'ll) (?:all )?(?:end|stop|be over)|"
     r"(?:suffering|pain) will stop|"
-    r"after this (?:week|weekend)|know what i'?m (?:doing|going to do)|before i go\b|"
+    r"after this (?:week|weekend)|know what i'?m doing|before i go\b|"
     r"(?:i'?ll|i will) sort it\b|no more (?:doctors|flares|pain|appointments) after|"
     r"got (?:the|my) (?:pills|tablets|stuff) (?:together|ready|sorted)|(?:keeping|kept|"
     r"saving|saved) (?:back |up )?my (?:tablets|pills|meds)|the bottle'?s|"
@@ -114,10 +120,9 @@ _DECISION = re.compile(
 
 _CALM = re.compile(
     r"\b(?:(?:feel|feeling|felt) (?:so |weirdly |strangely |oddly |very |really )?"
-    r"(?:calm|peaceful|at peace|relieved|light)\b|(?:i'?m|i am) (?:strangely |weirdly |oddly )?"
-    r"(?:fine|calm|at peace) now|(?:no longer|not) troubled|(?:it'?s|its) a relief|"
-    r"(?:i'?ve|i have) accepted it|once you stop fighting|everything makes sense now|"
-    r"feel better than i have in years)"
+    r"(?:calm|peaceful|at peace|relieved|light)\b|(?:i'?m|i am) (?:strangely|weirdly|oddly) "
+    r"(?:fine|calm|at peace)|(?:no longer|not) troubled|(?:it'?s|its) a relief|"
+    r"(?:i'?ve|i have) accepted it|once you stop fighting|everything makes sense now)"
 )
 
 _GOODBYE = re.compile(
@@ -145,6 +150,11 @@ _TOLD_AS_PAST = re.compile(
     r"(?:time|year))\b"
 )
 
+# What turns "see you next week" round: "I won't see you next week", "not here next time".
+_NOT_COMING_BACK = re.compile(
+    r"\b(?:won'?t|wont|will not|not|never|shan'?t|no more|last|any (?:more|longer))\b"
+)
+
 _SIGNS: Final = (
     (DESPAIR, _DESPAIR),
     (BURDEN, _BURDEN),
@@ -163,7 +173,7 @@ _SIGNS: Final = (
 # folded the same way (`tests/unit/test_moderation_sequences.py` checks every training
 # message and sequence for a sign this would skip).
 _KEY_WORDS: Final = {
-    DESPAIR: """nothing nothings point getting better ever years fighting trying finished
+    DESPAIR: """nothing nothings point getting better ever fighting trying finished
         given giving tried lost being cant failed energy waking wake bother disappointed
         woke ghost""",
     BURDEN: """burden load weight drain without carry carries carried space sorry apologise
@@ -171,12 +181,12 @@ _KEY_WORDS: Final = {
     AFFAIRS: """gave give given giving distributed handed passed home whos letter letters note
         notes cards written will insurance passwords details tying tied affairs find pending
         recorded papers cleared clearing tidied sorted cleaned bills""",
-    WITHDRAWAL: """cancelled canceled cancelling canceling stopped stopping told asked point
+    WITHDRAWAL: """cancelled canceled cancelling canceling stopped stopping bother refills
         wont will dont use last final here around""",
     DECISION: """decision decisions mind settled decided date ready waiting after end stop over
-        doing know before sort together keeping kept saving saved bottles disappear""",
-    CALM: """calm peaceful peace relieved light fine troubled relief accepted fighting sense
-        years""",
+        doing before sort together keeping kept saving saved bottles disappear""",
+    CALM: """calm peaceful peace relieved light strangely weirdly oddly troubled relief accepted
+        fighting sense""",
     GOODBYE: """goodbye goodbyes good bye byee byeee byeeee goodnight farewell care yourselves
         each everything putting every love knowing best family say said ra tara hooroo
         signing side""",
@@ -196,6 +206,8 @@ def signs(text: str, view: str | None = None, among: int = ALL) -> int:
     `view`: the text's words view (`Scan.views[0]`), built from the text when not given."""
     if view is None:
         view = words_view(decompose(text))
+    if view.count(" ") > MAX_WORDS + 1:  # the view is single-spaced, a space either end
+        return 0
     words = _ALL_KEYS.intersection(view.split())
     if not words:
         return 0
@@ -215,6 +227,19 @@ def read_signs(lowered: str, which: list[int] | None = None) -> int:
     if found & GOODBYE and _SEE_YOU_AGAIN.search(lowered) is not None:
         found &= ~GOODBYE
     return found
+
+
+def see_you_next_time(text: str) -> bool:
+    """A goodbye that names the next meeting ("Goodbye all, see ye Thursday", "goodbye
+    for now", "bye all, until next time"), with no other sign and nothing turning it
+    round ("I won't see you next week"): the end of this meeting, not a last goodbye."""
+    lowered = text.lower().replace("\u2019", "'")
+    return (
+        _GOODBYE.search(lowered) is not None
+        and _SEE_YOU_AGAIN.search(lowered) is not None
+        and _NOT_COMING_BACK.search(lowered) is None
+        and read_signs(lowered, [bit for bit, _ in _SIGNS if bit & BEFORE]) == 0
+    )
 
 
 def named(bits: int) -> str:

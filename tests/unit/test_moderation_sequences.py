@@ -12,13 +12,22 @@ from pathlib import Path
 
 import pytest
 
+from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
 from moderation.evaluate import read_records
 from moderation.evaluate_sequences import figures, parse
 from moderation.pipeline import Pipeline, default_pipeline
 from moderation.policy import ModerationPolicy
 from moderation.train import training_files
-from moderation.warning_signs import AFFAIRS, BURDEN, DESPAIR, GOODBYE, read_signs, signs
+from moderation.warning_signs import (
+    AFFAIRS,
+    BURDEN,
+    DESPAIR,
+    GOODBYE,
+    MAX_WORDS,
+    read_signs,
+    signs,
+)
 
 SEQUENCES = Path(__file__).parent.parent / "moderation_corpus" / "train-s1-sequences.jsonl"
 # Measured 2026-12-07 (docs/moderation.md): at risk 182/200, ordinary 51/300.
@@ -84,6 +93,44 @@ def test_the_key_word_short_cut_skips_no_sign_in_the_training_messages() -> None
     texts = [message for sequence in parse(SEQUENCES) for message in sequence.messages] + [
         record.text for path in training_files() for record in read_records(path)
     ]
-    assert len(texts) > 10_000
-    skipped = [text for text in texts if signs(text) != read_signs(text.lower())]
+    lines = [text for text in texts if len(words_view(decompose(text)).split()) <= MAX_WORDS]
+    assert len(lines) > 10_000
+    skipped = [text for text in lines if signs(text) != read_signs(text.lower())]
     assert skipped == []
+
+
+@pytest.mark.parametrize(
+    "goodbye",
+    [
+        "Goodbye all, see ye Thursday",
+        "goodbye for now",
+        "Goodbye all, until next time",
+        "Goodbye and see you next time",
+        "Bye bye, see ye next week",
+    ],
+)
+def test_a_goodbye_naming_the_next_meeting_raises_no_crisis_alert(
+    pipeline: Pipeline, goodbye: str
+) -> None:
+    assert post(pipeline, goodbye, 0, "leaving-for-now") == []
+    # After despair, too: someone who says when they will be back is not saying goodbye.
+    assert post(pipeline, "honestly nothing works. nothing ever has", 0, "low") == []
+    assert post(pipeline, goodbye, 5, "low") == []
+
+
+@pytest.mark.parametrize(
+    "goodbye",
+    ["I won't see you next week. Goodbye all", "goodbye all, last time you'll see me"],
+)
+def test_a_goodbye_turned_round_still_alerts_after_despair(
+    pipeline: Pipeline, goodbye: str
+) -> None:
+    assert post(pipeline, "honestly nothing works. nothing ever has", 0, "gone") == []
+    assert len(post(pipeline, goodbye, 5, "gone")) == 1
+
+
+def test_signs_are_read_in_chat_lines_not_long_posts() -> None:
+    line = "wrote a letter for each of the kids this afternoon"
+    assert signs(line) == AFFAIRS
+    story = line + ", and then " + " ".join(["we talked about the garden"] * 5)
+    assert signs(story) == 0

@@ -143,3 +143,19 @@ def test_numbered_notes_raise_no_crisis_alert(pipeline_factory) -> None:  # type
     pipeline = pipeline_factory()
     alerts = [crisis_rules(post(pipeline, f"note {i}", 1000.0 + i)) for i in range(5)]
     assert alerts == [[]] * 5
+
+
+@pytest.mark.parametrize("name", ["Tina", "Dave", "Priya", "Siobhan", "Marcus", "Lee"])
+def test_a_member_asked_a_question_by_name_raises_no_alert(pipeline_factory, name: str) -> None:  # type: ignore[no-untyped-def]
+    # An earlier model scored "Where did you get that lumbar cushion, Tina?" 0.88 as
+    # abuse: names turn up in the abuse a member aims at another.
+    pipeline = pipeline_factory()
+    for i, text in enumerate(
+        (
+            f"Where did you get that lumbar cushion, {name}?",
+            f"{name}, did you try the new pacing app in the end?",
+            f"Thanks for sharing that {name}, it really helped me tonight",
+        )
+    ):
+        outcome = post(pipeline, text, 1000.0 + 60 * i, sender=f"asker-{i}")
+        assert [v.rule for v in outcome.verdicts if v.alert] == [], text
