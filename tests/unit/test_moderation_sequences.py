@@ -30,9 +30,9 @@ from moderation.warning_signs import (
 )
 
 SEQUENCES = Path(__file__).parent.parent / "moderation_corpus" / "train-s1-sequences.jsonl"
-# Measured 2026-12-07 (docs/moderation.md): at risk 182/200, ordinary 51/300.
-AT_RISK_AT_LEAST = 0.91 - 0.03
-ORDINARY_AT_MOST = 0.17 + 0.03
+# Measured 2026-12-07 (docs/moderation.md): at risk 183/200, ordinary 48/300.
+AT_RISK_AT_LEAST = 0.915 - 0.03
+ORDINARY_AT_MOST = 0.16 + 0.03
 CONTEXT_ALONE_ORDINARY_AT_MOST = 0.02 + 0.01
 
 
