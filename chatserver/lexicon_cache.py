@@ -24,6 +24,7 @@ import pickle
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -58,33 +59,22 @@ def digest(sources: dict[str, str]) -> str:
     return h.hexdigest()[:32]
 
 
-def _private_dir(path: Path) -> bool:
-    """Ours, and nobody else can write to it."""
+def _private(path: Path, is_kind: Callable[[int], bool]) -> bool:
+    """Of this kind (``stat.S_ISDIR``, ``stat.S_ISREG``; a link is neither), ours, and
+    nobody else can write to it."""
     try:
         info = path.lstat()
     except OSError:
         return False
     return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.geteuid()
-        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    )
-
-
-def _private_file(path: Path) -> bool:
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
-    return (
-        stat.S_ISREG(info.st_mode)
+        is_kind(info.st_mode)
         and info.st_uid == os.geteuid()
         and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     )
 
 
 def _load(path: Path) -> Lexicon | None:
-    if not (_private_dir(path.parent) and _private_file(path)):
+    if not (_private(path.parent, stat.S_ISDIR) and _private(path, stat.S_ISREG)):
         return None
     try:
         with path.open("rb") as f:
@@ -99,7 +89,7 @@ def _load(path: Path) -> Lexicon | None:
 def _store(directory: Path, path: Path, lexicon: Lexicon) -> None:
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private_dir(directory):
+        if not _private(directory, stat.S_ISDIR):
             log.warning("moderation lists: %s is not private to this user; not cached", directory)
             return
         # Written aside, then renamed: a worker starting at the same moment reads either
