@@ -4,7 +4,8 @@
 // the log) and "Done". All text goes in with textContent.
 
 import { button, el } from "./dom.js";
-import { alertTitle, alsoLine, formatTime } from "./lib.js";
+import { formatTime } from "./lib.js";
+import { alertTitle, alsoLine } from "./review-text.js";
 
 export const CRISIS_GUIDE =
   "They were shown support lines privately. A gentle, personal check-in can help; you don't have to fix anything.";

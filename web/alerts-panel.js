@@ -3,7 +3,7 @@
 // focus moves to the next button in the panel. The page title shows the count.
 
 import { byId, reconcile } from "./dom.js";
-import { alertTitle } from "./lib.js";
+import { alertTitle } from "./review-text.js";
 import { nameOf } from "./people.js";
 import { alertCard, alertWho } from "./alert-cards.js";
 

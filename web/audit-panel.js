@@ -5,7 +5,8 @@
 
 import { button, byId, el } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { describeAudit, formatTime, isAutomaticAudit, isRoomEvent } from "./lib.js";
+import { formatTime, isRoomEvent } from "./lib.js";
+import { describeAudit, isAutomaticAudit } from "./review-text.js";
 import { nameOf } from "./people.js";
 import { MODERATION_KINDS } from "./room.js";
 

@@ -6,7 +6,7 @@
 // which DOM node shows which of my own messages.
 
 import { button, byId, el, reasonField } from "./dom.js";
-import { HISTORY_GAP_TEXT, describeEvent, formatTime, hasOffset, isRoomEvent } from "./lib.js";
+import { describeEvent, formatTime, hasOffset, HISTORY_GAP_TEXT, isRoomEvent } from "./lib.js";
 import { QUIET_KINDS } from "./meeting.js";
 import { nameOf } from "./people.js";
 import { createMessageMenus } from "./message-menu.js";

@@ -1,4 +1,4 @@
-// What this tab keeps across a reload (sessionStorage, via lib.js's RoomCache): the log
+// What this tab keeps across a reload (sessionStorage, via room-cache.js's RoomCache): the log
 // position, the last entries, the outbox, my own unlogged messages and a facilitator's
 // open alerts. Saved a moment after changes, at once after a send, and on pagehide.
 

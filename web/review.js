@@ -2,7 +2,8 @@
 // reports, then the rest; one card per thing) and the audit trail. Only a facilitator's
 // state ever holds alerts. Pure: "now" comes with the event (`at`, ms since the epoch).
 
-import { alertKey, isRoomEvent, sortAlerts } from "./lib.js";
+import { isRoomEvent } from "./lib.js";
+import { alertKey, sortAlerts } from "./review-text.js";
 
 export const MAX_ALERTS = 30;
 

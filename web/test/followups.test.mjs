@@ -3,19 +3,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import {
-  OWN_CACHE_LIMIT,
-  RoomCache,
-  alertKey,
-  alsoLine,
-  describeAudit,
-  isAutomaticAudit,
-  lengthState,
-  refusalText,
-  sortAlerts,
-  textLength,
-  verdictLabel,
-} from "../lib.js";
+import { lengthState, refusalText, textLength } from "../lib.js";
+import { alertKey, alsoLine, describeAudit, isAutomaticAudit, sortAlerts, verdictLabel } from "../review-text.js";
+import { OWN_CACHE_LIMIT, RoomCache } from "../room-cache.js";
 
 class MemoryStorage {
   constructor() {

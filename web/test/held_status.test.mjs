@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { MAX_HELD_QUERY, heldQuery, heldReviews } from "../lib.js";
+import { heldQuery, heldReviews, MAX_HELD_QUERY } from "../lib.js";
 
 test("heldQuery asks about own messages shown as held only, newest 30", () => {
   const items = [

@@ -2,28 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import {
-  CACHE_LIMIT,
-  RoomCache,
-  alertKey,
-  alertTitle,
-  postingState,
-  applyModeration,
-  describeAudit,
-  describeEvent,
-  describeOwnMute,
-  describeRoomState,
-  formatDuration,
-  formatTime,
-  isRoomEvent,
-  muteLeft,
-  mutedUntilOf,
-  newClientId,
-  parseFragment,
-  readClaims,
-  sortAlerts,
-  typingLine,
-} from "../lib.js";
+import { applyModeration, describeEvent, describeOwnMute, describeRoomState, formatDuration, formatTime, isRoomEvent, mutedUntilOf, muteLeft, newClientId, parseFragment, postingState, readClaims, typingLine } from "../lib.js";
+import { alertKey, alertTitle, describeAudit, sortAlerts } from "../review-text.js";
+import { CACHE_LIMIT, RoomCache } from "../room-cache.js";
 
 const b64url = (obj) => Buffer.from(JSON.stringify(obj)).toString("base64url");
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { RoomCache } from "../lib.js";
+import { RoomCache } from "../room-cache.js";
 import { AUTO_WAIT_MAX_S, Outbox, RETRY_MS, SEND_SLACK_MS } from "../outbox.js";
 
 class Clock {
