@@ -7,21 +7,22 @@ added up across a member's messages into `crisis.context`), flooding facilitator
 member who wrote despair and then says goodbye must still bring one.
 """
 
+import re
+from pathlib import Path
+
 import pytest
 
 from moderation import MessageContext, ModerationPolicy, Outcome, Pipeline, default_pipeline
 
 POLICY = ModerationPolicy()
 
-# bench/loadgen.js PHRASES and filler(): what each benchmark member posts.
-LOADGEN_PHRASES = (
-    "checking in from the group tonight, the heat pad helps a little",
-    "thanks everyone for sharing, it really helps to hear this",
-    "my back is stiff today but the walk went better than last week",
-    "does anyone have tips for sleeping through the flare ups",
-    "I tried the pacing plan and it made the afternoon easier",
-    "good to see you all again, hope the week is kind to you",
-)
+# bench/loadgen.js PHRASES and filler(): what each benchmark member posts, read from the
+# load generator itself so the two cannot drift apart.
+LOADGEN = Path(__file__).resolve().parents[2] / "bench" / "loadgen.js"
+_PHRASES_BLOCK = re.search(r"const PHRASES = \[(.*?)\];", LOADGEN.read_text(), re.S)
+assert _PHRASES_BLOCK is not None, "bench/loadgen.js no longer has PHRASES"
+LOADGEN_PHRASES = tuple(re.findall(r'"([^"]+)"', _PHRASES_BLOCK.group(1)))
+assert len(LOADGEN_PHRASES) >= 6, LOADGEN_PHRASES
 
 
 def loadgen_text(n: int, text_chars: int = 80) -> str:
