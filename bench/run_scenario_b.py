@@ -579,11 +579,21 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         )
         time.sleep(1.0)
     ticks_before = cpu_ticks(worker.pid)
+    redis_before = cpu_ticks(cluster.redis.pid)
+    machine_before = machine_ticks()
     measured: dict[str, Any] = {}
 
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         # The worker's CPU for every connect and join of the ramp, before it settles.
         measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
+        # Beside it: the loadgen's (since its start), Redis's, and the whole machine's.
+        measured["ramp_loadgen_cpu_ms"] = 1000 * cpu_ticks(proc.pid) / CLK_TCK
+        measured["ramp_redis_cpu_ms"] = (
+            1000 * (cpu_ticks(cluster.redis.pid) - redis_before) / CLK_TCK
+        )
+        measured["ramp_machine_cpu_ms"] = 1000 * (machine_ticks() - machine_before) / CLK_TCK
+        measured["ramp_connect_ms"] = phase.get("connect_ms")
+        measured["ramp_join_ms"] = phase.get("join_ms")
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -653,6 +663,13 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         "cpu_ms_per_join": round(measured["ramp_cpu_ms"] / n, 3)
         if n and "ramp_cpu_ms" in measured
         else None,
+        "ramp_cpu_ms": {
+            k: round(measured[f"ramp_{k}_cpu_ms"])
+            for k in ("loadgen", "redis", "machine")
+            if f"ramp_{k}_cpu_ms" in measured
+        },
+        "ramp_connect_ms": measured.get("ramp_connect_ms"),
+        "ramp_join_ms": measured.get("ramp_join_ms"),
     }
 
 
@@ -788,6 +805,14 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
         path("idle: RSS per connection", "idle.kb_per_connection", " KB")
         path("idle: worker CPU per connect + join", "idle.cpu_ms_per_join", " ms")
+        path("idle: time to connect and join all", "idle.ramp_s", " s")
+        path("idle: connect p50 (loadgen)", "idle.ramp_connect_ms.p50", " ms")
+        path("idle: connect p99 (loadgen)", "idle.ramp_connect_ms.p99", " ms")
+        path("idle: join ack p50 (loadgen)", "idle.ramp_join_ms.p50", " ms")
+        path("idle: join ack p99 (loadgen)", "idle.ramp_join_ms.p99", " ms")
+        path("idle: loadgen CPU over the ramp", "idle.ramp_cpu_ms.loadgen", " ms")
+        path("idle: redis CPU over the ramp", "idle.ramp_cpu_ms.redis", " ms")
+        path("idle: machine CPU over the ramp", "idle.ramp_cpu_ms.machine", " ms")
     width = max(len(label) for label, _ in rows) + 2
     colw = [max(len(k), *(len(v[i]) for _, v in rows)) + 2 for i, k in enumerate(kinds)]
     head = "".ljust(width) + "".join(k.rjust(colw[i]) for i, k in enumerate(kinds))

@@ -59,6 +59,9 @@ class LocalRoom:
     everyone: Route | None = None
     """Where a delivery to every member goes, resolved once (None: the members changed
     since; made again at the next delivery)."""
+    joining: int = 0
+    """Joins that opened the room and have not yet entered or given up: the room is kept
+    for them (a join reads the backend between the two)."""
 
 
 Evicted = Callable[[Connection, str], None]
@@ -74,12 +77,14 @@ class LocalRooms:
         metrics: Metrics,
         clock: ServiceClock,
         tasks: TaskSet,
+        unsubscribe_delay_s: float = UNSUBSCRIBE_DELAY_S,
     ) -> None:
         self._bus = bus
         self._fanout = fanout
         self._metrics = metrics
         self._clock = clock
         self._tasks = tasks
+        self._unsubscribe_delay_s = unsubscribe_delay_s
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
         self._evicted: list[Evicted] = []
@@ -90,7 +95,17 @@ class LocalRooms:
     # -- membership --------------------------------------------------------------------
 
     async def open(self, room: str) -> LocalRoom:
-        """The room's local state, subscribing to it first if this worker is not yet."""
+        """The room's local state for a join, subscribing to it first if this worker is
+        not yet. The room is kept for the join until it ``enter``s or ``abandon``s it: a
+        join reads the backend in between, and a room unsubscribed meanwhile (its last
+        member left a while before) would take the joiner into a room nothing is
+        delivered to."""
+        local = await self._open(room)
+        local.joining += 1
+        self._cancel_unsubscribe(local)
+        return local
+
+    async def _open(self, room: str) -> LocalRoom:
         local = self.rooms.get(room)
         if local is not None:
             return local
@@ -116,11 +131,18 @@ class LocalRooms:
             del self._subscribing[room]
 
     def enter(self, local: LocalRoom, conn: Connection) -> None:
-        """The socket joins live delivery (no await between its ack and this)."""
+        """The socket joins live delivery (no await between its ack and this); the join
+        that opened ``local`` is done."""
+        local.joining -= 1
         local.members[conn.sid] = conn
         local.everyone = None
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
+
+    def abandon(self, local: LocalRoom) -> None:
+        """A join that opened ``local`` was refused or failed: it no longer keeps it."""
+        local.joining -= 1
+        self.release(local)
 
     def leave(self, conn: Connection, room: str) -> None:
         conn.rooms.discard(room)
@@ -131,13 +153,15 @@ class LocalRooms:
             self.release(local)
 
     def release(self, local: LocalRoom) -> None:
-        """Unsubscribe a while after the last local member left (unless one comes back)."""
-        if local.members:
+        """Unsubscribe a while after the last local member left (unless one comes back
+        or is on its way)."""
+        if local.members or local.joining:
             return
         self._cancel_unsubscribe(local)
         loop = asyncio.get_running_loop()
         local.unsubscribe_handle = loop.call_later(
-            UNSUBSCRIBE_DELAY_S, lambda: self._tasks.spawn(self._unsubscribe_if_empty(local))
+            self._unsubscribe_delay_s,
+            lambda: self._tasks.spawn(self._unsubscribe_if_empty(local)),
         )
 
     def _cancel_unsubscribe(self, local: LocalRoom) -> None:
@@ -147,7 +171,7 @@ class LocalRooms:
 
     async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
         local.unsubscribe_handle = None
-        if local.members or self.rooms.get(local.room) is not local:
+        if local.members or local.joining or self.rooms.get(local.room) is not local:
             return
         del self.rooms[local.room]
         self._metrics.rooms.set(len(self.rooms))
