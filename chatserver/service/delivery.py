@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from chatserver.auth import Claims
 from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
-from chatserver.fanout import Fanout
+from chatserver.fanout import Fanout, Route
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
 from chatserver.service.tasks import TaskSet
@@ -56,6 +56,9 @@ class LocalRoom:
     """Whether ``state`` was set from the backend (by the room's first join here)."""
     listener: Callable[[Delivery], None] | None = None
     unsubscribe_handle: asyncio.TimerHandle | None = None
+    everyone: Route | None = None
+    """Where a delivery to every member goes, resolved once (None: the members changed
+    since; made again at the next delivery)."""
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
@@ -132,6 +135,7 @@ class LocalRooms:
         that opened ``local`` is done."""
         local.joining -= 1
         local.members[conn.sid] = conn
+        local.everyone = None
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
 
@@ -145,6 +149,7 @@ class LocalRooms:
         local = self.rooms.get(room)
         if local is not None:
             local.members.pop(conn.sid, None)
+            local.everyone = None
             self.release(local)
 
     def release(self, local: LocalRoom) -> None:
@@ -212,16 +217,26 @@ class LocalRooms:
                 self._metrics.fanout_seconds.observe(max(0, now - entry["ts"]) / 1000)
             if not local.members:
                 return
-            targets = [c.eio_sid for c in self._audience(local, delivery)]
-            if targets:
+            audience = self._audience(local, delivery)
+            if audience is None:  # everyone: the common case, on a route made once
+                route = local.everyone
+                if route is None or route.stale:
+                    route = local.everyone = self._fanout.route(
+                        [c.eio_sid for c in local.members.values()]
+                    )
                 frame = Fanout.encode(delivery.event, delivery.payload)
+                self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
+            elif audience:
+                frame = Fanout.encode(delivery.event, delivery.payload)
+                targets = [c.eio_sid for c in audience]
                 self._metrics.deliveries.inc(self._fanout.send(targets, frame))
             if entry is not None and "kind" in entry and entry["kind"] == "removed":
                 self._evict(local, entry.get("user_id") or "")
 
         return deliver
 
-    def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection]:
+    def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection] | None:
+        """Who of the room's members a delivery is for: None for all of them."""
         audience = delivery.audience
         members = local.members.values()
         entry = delivery.entry
@@ -241,13 +256,14 @@ class LocalRooms:
             # The joiner learns who is here from its join ack, not from its own "joined"
             # (which may reach this worker after the socket entered delivery).
             return [c for c in members if c.claims.user_id != joined["id"]]
-        return list(members)
+        return None
 
     def _evict(self, local: LocalRoom, user_id: str) -> None:
         """A member removed by a facilitator leaves the room on this worker at once."""
         for conn in [c for c in local.members.values() if c.claims.user_id == user_id]:
             # Out of the delivery set now, before any later entry is fanned out.
             local.members.pop(conn.sid, None)
+            local.everyone = None
             conn.rooms.discard(local.room)
             for handler in self._evicted:
                 handler(conn, local.room)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from chatserver.auth import Claims
 from chatserver.backend import Delivery
-from chatserver.fanout import Fanout, Frame
+from chatserver.fanout import Fanout, Frame, Route
 from chatserver.memory_backend import MemoryBackend
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
@@ -30,6 +30,12 @@ class Sockets(Fanout):
         for sid in sids:
             self.got.setdefault(sid, []).append(frame.text)
         return len(sids)
+
+    def route(self, eio_sids: Iterable[str]) -> Route:
+        return Route([], list(eio_sids))
+
+    def send_route(self, route: Route, frame: Frame) -> int:
+        return self.send(route.polled, frame)
 
 
 def connection(name: str) -> Connection:
