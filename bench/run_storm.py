@@ -66,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="py-spy record the surviving worker from the kill until everyone is back"
-        " (bench/out/profile-storm.txt, collapsed stacks; summarise with profile_summary.py"
-        " --collapsed)",
+        " (bench/out/profile-storm.txt: py-spy's raw format, one collapsed stack and its"
+        " count per line)",
     )
     p.add_argument("--out", default=str(OUT / "storm.json"))
     return p.parse_args(argv)
