@@ -60,6 +60,7 @@ QUIET_FAMILIES = frozenset(
         *("agreement", "goal", "goodbye", "goodnight", "greeting", "meds_timing"),  # wG
         *("pain_score", "plan", "question", "reaction", "sleep", "small_talk"),
         *("stepping_away", "tech", "thanks", "tiredness", "win"),
+        *("arrival", "check_in", "plan_goal", "sharing"),  # wH
     }
 )
 FP_BUDGET = {
