@@ -20,8 +20,8 @@ stored as int8 with one scale per concern; a score is the logistic of
 was picked by `python -m moderation.train` on held-out writers of the training data.
 
 Inference is plain Python. A word's own features (the word and its character runs) are
-the same wherever it appears, so their summed weights are remembered per word (bounded);
-a message costs a split, one look-up per word and one hash per word pair.
+the same wherever it appears, and so are a pair's, so their summed weights are remembered
+per pair of neighbouring words (bounded): a message costs a split and one look-up per word.
 """
 
 import itertools
@@ -54,6 +54,7 @@ _FIELD = 40
 _FIELD_MASK = (1 << _FIELD) - 1
 _FIELD2, _FIELD3 = 2 * _FIELD, 3 * _FIELD
 _OFFSET = 1 << 20
+_ONE_OFFSET = sum(_OFFSET << (_FIELD * c) for c in range(4))
 # Words and word pairs remembered (~250 bytes each: at most ~10 MB per worker).
 _CACHE_LIMIT = 40_000
 
@@ -179,10 +180,11 @@ class Scorer:
         self._scanner = scanner
         self.model = model if model is not None else default_model()
         self._mask = (1 << self.model.bits) - 1
-        # Summed int8 weights per word and per pair of words, and how many features each
-        # stands for, packed in one int (_FIELD bits per concern, then the count): the
+        # Summed int8 weights, and how many features they stand for, packed in one int
+        # (_FIELD bits per concern, then the count): per word (its own features), and per
+        # pair of neighbouring words (the second word's own features and the pair's). The
         # weights are read once per new word or pair.
-        self._known: dict[str, int] = {}
+        self._known: dict[str | tuple[str, str], int] = {}
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
         self._last_view = ""
@@ -204,21 +206,22 @@ class Scorer:
         self._last_words = len(words)
         if not words:
             return Scores(0.0, 0.0, 0.0, 0.0)
-        # Each word and each pair of neighbours is one look-up in the remembered sums
-        # (pairs hold a space, words never do), packed into one int so a single C-level
-        # sum adds all four concerns and the feature count at once.
-        keys = words + list(map(" ".join, itertools.pairwise(words)))
+        # One look-up per word in the remembered sums: the first word alone, each later
+        # one together with the word before it (its own features and the pair's), packed
+        # into one int so a single C-level sum adds all four concerns and the feature
+        # count at once.
         known = self._known
-        found = list(map(known.get, keys))
+        first = known.get(words[0])
+        if first is None:
+            first = self._remember_word(words[0])
+        found = list(map(known.get, itertools.pairwise(words)))
         if None in found:
-            packs = [
-                packed if packed is not None else self._remember(key)
-                for key, packed in zip(keys, found, strict=True)
+            found = [
+                packed if packed is not None else self._remember_pair(pair)
+                for pair, packed in zip(itertools.pairwise(words), found, strict=True)
             ]
-        else:
-            packs = cast(list[int], found)
-        total = sum(packs)
-        offset = len(packs) * _OFFSET
+        total = first + sum(cast(list[int], found))
+        offset = len(words) * _OFFSET
         count = total >> (_FIELD * 4)
         norm = 1.0 / math.sqrt(count)
         scales, biases = self.model.scales, self.model.biases
@@ -229,22 +232,36 @@ class Scorer:
             _logistic(biases[3] + ((total >> _FIELD3 & _FIELD_MASK) - offset) * scales[3] * norm),
         )
 
-    def _remember(self, key: str) -> int:
-        if " " in key:
-            first, second = key.split(" ")
-            buckets = [pair_feature(first, second, self._mask)]
-        else:
-            buckets = word_features(key, self._mask)
+    def _remember_word(self, word: str) -> int:
+        """A word's own features' summed weights (each field plus one _OFFSET)."""
+        packed = self._packed(word_features(word, self._mask))
+        self._keep(word, packed)
+        return packed
+
+    def _remember_pair(self, pair: tuple[str, str]) -> int:
+        """The second word's own features and the pair's, summed (each field plus one
+        _OFFSET: the pair's sum is small beside it, so no field goes negative)."""
+        first, second = pair
+        word = self._known.get(second)
+        if word is None:
+            word = self._remember_word(second)
+        packed = word + self._packed([pair_feature(first, second, self._mask)]) - _ONE_OFFSET
+        self._keep(pair, packed)
+        return packed
+
+    def _packed(self, buckets: list[int]) -> int:
         weights = self.model.weights
         stride = self._mask + 1
         packed = len(buckets) << (_FIELD * 4)
         for c in range(4):
             summed = sum(weights[b + c * stride] for b in buckets)
             packed |= (summed + _OFFSET) << (_FIELD * c)
+        return packed
+
+    def _keep(self, key: str | tuple[str, str], packed: int) -> None:
         if len(self._known) >= _CACHE_LIMIT:
             self._known.clear()  # bounded: a flood of made-up words cannot grow it
         self._known[key] = packed
-        return packed
 
     def judged(self, ctx: MessageContext, concern: str) -> float:
         """The message's score for a concern, or 0 when it is too short or shapeless for
