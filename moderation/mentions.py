@@ -30,6 +30,12 @@ _NUMBER = (
 )
 _RESOLVED = (
     rf"{_NUMBER} (?:years?|yrs?|months?) (?:ago|on|later|free|clean|since)|"
+    rf"{_NUMBER} (?:years?|yrs?|months?|weeks?|days) (?:no|without|free of)|"
+    r"once(?! (?:i|i'?m|i'?ve|my|you|the|we|they|he|she|everyone|everybody|it'?s|its|this|that)\b)|"
+    r"not now|(?:better|ok|okay|fine|alright|safe|well) now|"
+    r"i'?m (?:ok|okay|fine|alright|safe)\b(?!\?)|"
+    r"haven'?t \S+ (?:in|since|for)|saved me|come back from|"
+    r"(?:19[5-9]\d|20[01]\d|202[0-5])\b|in '\d\d|"
     rf"it'?s been {_NUMBER} (?:years?|yrs?)|"
     rf"(?:free|clean) (?:for |of it |of it for )?(?:over |about |nearly |almost )?"
     rf"{_NUMBER} (?:years?|yrs?|months?)|"
@@ -37,7 +43,7 @@ _RESOLVED = (
     r"(?:i'?m|i am|now) (?:\d\d|in my \w+)(?: now)?\b|"
     r"at (?:1[0-9]|2[0-9])\b|in my (?:teens|twenties|thirties|forties|20s|30s|40s)|"
     r"(?:of|in|since|during|was|back in|around) (?:19|20)\d\d|in the (?:\d0s|'\d0s)|"
-    r"last (?:year|month|spring|summer|autumn|fall|winter)|"
+    r"last (?:year|yr|month|spring|summer|autumn|fall|winter)|"
     r"not anymore|(?:don'?t|do not|doesn'?t) anymore|no longer|not like that now|long gone|"
     r"glad i (?:stayed|'?m still here|didn'?t|woke up|survived)|grateful i|"
     r"(?:i'?m|i am|[.,]) ?still here\b(?! next)|saved my life|my life back|got me through|"
@@ -75,7 +81,8 @@ _PRESENT = re.compile(
     r"want to die now|today i (?:took|tried)|i will|i'?ll|will take|relapsed?|on purpose|"
     r"not sure i|stick around|why am i|picture myself|all of them|"
     r"now i (?:want|wanna|just want|feel like)|can'?t|cannot|"
-    r"don'?t (?:think|know if|want to (?:be|live|go|wake))|still (?:want|wish|think about))\b"
+    r"don'?t (?:think|know if|want to (?:be|live|go|wake))|still (?:want|wish|think about)|"
+    r"i (?:just |really |still )?(?:want|wanna|wish) (?:to )?(?:die|d1e|be dead|end it|kill))\b"
 )
 
 
