@@ -295,14 +295,25 @@ class Scorer:
 # A few words weigh a lot after normalising by sqrt(features): "hi there", "Can I add
 # something?" read like "add me" to the contact model, "While you were away" like an
 # insult. Alone the model judges abuse and sales from 6 words; contact only with
-# something that could identify someone: an identifier-shaped word (@, _, a dot inside a
-# word, letters and digits run together, a run of 3+ digits) or two capitalised words
-# ("search Jo Bloggs", "12 Elm Road"); crisis from 3 words ("not safe tonight"; alone,
+# something that could identify someone or name a way to reach them: an identifier-shaped
+# word (@, _, a dot inside a word, letters and digits run together, a run of 3+ digits,
+# run-together capitals, letters spaced out, a number spelled out), two capitalised words
+# ("search Jo Bloggs", "12 Elm Road"), or the words of a contact route ("dm me for my
+# digits", "what's your address?"); crisis from 3 words ("not safe tonight"; alone,
 # "note 1" read like a suicide note, while no message of one or two words that should
 # pass was flagged out of batch, nor 20 of 29 crisis ones).
 _MIN_WORDS = {"crisis": 3, "abuse": 6, "medication_sale": 6}
 _IDENTIFIER_SHAPED = re.compile(
-    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+"
+    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+|"
+    # run-together capitals ("SpoonsNoMore"), letters spaced out ("K e v i n")
+    r"[a-z][A-Z][a-z]|\b(?:\w  ?){3,}\w\b|"
+    # a number spelled out ("oh seven seven hundred"), 3+ number words in a row
+    r"\b(?:(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|double|triple|hundred)"
+    r"[\s,./-]+){2,}(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|hundred)\b|"
+    # the words of a way to reach someone, without the detail ("dm me for my digits")
+    r"(?i:\b(?:dms?|pm|inbox|digits|number|addy|address|whats\s?app|insta\w*|snap\w*|"
+    r"facebook|fb|telegram|discord|e-?mail|privately|message me|add me|find me|look me up|"
+    r"search (?:for )?(?:me|my)|handle|username)\b)|\U0001f4f1|\U0001f47b"
 )
 
 

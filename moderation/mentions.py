@@ -86,8 +86,14 @@ _PRESENT = re.compile(
 )
 
 
+# Someone else's words, quoted: "my teenager said 'I want to die'" is not the sender now.
+_QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d]{2,80}[\"\u201d]|(?<!\w)'[^'\n]{2,60}'(?!\w)")
+
+
 def reads_as_mention(text: str) -> bool:
     """Words place the crisis in the past, in someone else or in a crisis line, and none
-    place it in the present."""
+    place it in the present (quoted words are someone else's)."""
     lowered = text.lower().replace("\u2019", "'")
-    return _MENTION.search(lowered) is not None and _PRESENT.search(lowered) is None
+    if _MENTION.search(lowered) is None:
+        return False
+    return _PRESENT.search(_QUOTED.sub(" ", lowered)) is None

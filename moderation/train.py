@@ -36,7 +36,7 @@ from moderation.scanning import Scanner
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "moderation_corpus"
 OUTPUT = Path(__file__).resolve().parent / "data" / MODEL_FILE
-VERSION = "2026-12-07.3"
+VERSION = "2026-12-07.4"
 BITS = 18
 EPOCHS = 6
 SEED = 16
