@@ -168,6 +168,37 @@ def default_model() -> Model:
     return Model.from_bytes(blob)
 
 
+# Each bucket's four int8 weights in one unsigned 64-bit word, _QUAD_BITS apiece (weight
+# + 128): a word's features (at most 2 * MAX_WORD_CHARS + 1 buckets, each field < 256)
+# sum to < 2**16 per field without carrying into the next.
+_QUAD_BITS = 16
+_QUAD_MASK = (1 << _QUAD_BITS) - 1
+_QUADS: dict[int, tuple[Model, array]] = {}  # type: ignore[type-arg]
+
+
+def _quads(model: Model) -> array:  # type: ignore[type-arg]
+    """The model's weights packed per bucket (2 MiB for 2**18 buckets), built once per
+    model and process."""
+    kept = _QUADS.get(id(model))
+    if kept is not None:
+        return kept[1]
+    size = 1 << model.bits
+    w = model.weights
+    found = array(
+        "Q",
+        (
+            (w[b] + 128)
+            | (w[b + size] + 128) << _QUAD_BITS
+            | (w[b + 2 * size] + 128) << _QUAD_BITS * 2
+            | (w[b + 3 * size] + 128) << _QUAD_BITS * 3
+            for b in range(size)
+        ),
+    )
+    _QUADS.clear()  # one model per process in service (tests may swap)
+    _QUADS[id(model)] = (model, found)  # the model kept: its id is not reused
+    return found
+
+
 class Scorer:
     """Scores messages with a model, remembering the last text (the stages of one
     pipeline share one scorer, as they share one Scanner) and each word's summed weights.
@@ -180,6 +211,7 @@ class Scorer:
         self._scanner = scanner
         self.model = model if model is not None else default_model()
         self._mask = (1 << self.model.bits) - 1
+        self._quads = _quads(self.model)
         # Summed int8 weights, and how many features they stand for, packed in one int
         # (_FIELD bits per concern, then the count): per word (its own features), and per
         # pair of neighbouring words (the second word's own features and the pair's). The
@@ -250,13 +282,19 @@ class Scorer:
         return packed
 
     def _packed(self, buckets: list[int]) -> int:
-        weights = self.model.weights
-        stride = self._mask + 1
-        packed = len(buckets) << (_FIELD * 4)
-        for c in range(4):
-            summed = sum(weights[b + c * stride] for b in buckets)
-            packed |= (summed + _OFFSET) << (_FIELD * c)
-        return packed
+        # One C-level sum over the buckets' four weights packed together (_QUAD_BITS per
+        # concern, each weight + 128 so none is negative), then unpacked into the wider
+        # fields the message's sum needs.
+        summed: int = sum(map(self._quads.__getitem__, buckets))
+        count = len(buckets)
+        bias = 128 * count - _OFFSET
+        return (
+            (count << _FIELD * 4)
+            | ((summed & _QUAD_MASK) - bias)
+            | ((summed >> _QUAD_BITS & _QUAD_MASK) - bias) << _FIELD
+            | ((summed >> _QUAD_BITS * 2 & _QUAD_MASK) - bias) << _FIELD2
+            | ((summed >> _QUAD_BITS * 3) - bias) << _FIELD3
+        )
 
     def _keep(self, key: str | tuple[str, str], packed: int) -> None:
         if len(self._known) >= _CACHE_LIMIT:
