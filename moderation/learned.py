@@ -41,14 +41,19 @@ from moderation.corpus import CONCERNS
 from moderation.scanning import Scanner
 
 MODEL_FILE = "learned-model.bin"
-FORMAT = "huddle-linear-ngram/1"
+FORMAT = "huddle-linear-ngram/2"
 CHAR_SIZES = (4, 5)
+# Each word and each pair of words counts this many times beside the word's character
+# runs (format /1 counted them once): with ~10 runs per word, whole words and pairs
+# otherwise weigh little against spelling, and a writer the model never saw spells
+# differently (leaving one writer's batch out: docs/moderation.md, seventh session).
+WORD_REPEAT = 3
 # Longer messages are scored on their first words: the cost stays bounded (p99), and a
 # crisis statement longer than this is rare in chat (the lists still read all of it).
 MAX_WORDS = 300
 MAX_WORD_CHARS = 64
 # Packing per-concern integer sums into one int: each field holds a sum plus _OFFSET per
-# key added, so it never goes negative; a key has at most 2 * MAX_WORD_CHARS + 1 features
+# key added, so it never goes negative; a key has at most 2 * MAX_WORD_CHARS + 4 features
 # of at most 127 (< 2**20), and 300 words and 299 pairs add up to < 600 * 2**21 < 2**40.
 _FIELD = 40
 _FIELD_MASK = (1 << _FIELD) - 1
@@ -72,7 +77,7 @@ def word_features(word: str, mask: int) -> list[int]:
     """Buckets of one word's own features: the word, and its first MAX_WORD_CHARS
     characters' runs (which bounds the sums packed by the Scorer)."""
     word = word[:MAX_WORD_CHARS]
-    out = [zlib.crc32(b"w " + word.encode()) & mask]
+    out = [zlib.crc32(b"w " + word.encode()) & mask] * WORD_REPEAT
     padded = f" {word} "
     length = len(padded)
     for size in CHAR_SIZES:
@@ -81,8 +86,8 @@ def word_features(word: str, mask: int) -> list[int]:
     return out
 
 
-def pair_feature(first: str, second: str, mask: int) -> int:
-    return zlib.crc32(f"p {first} {second}".encode()) & mask
+def pair_features(first: str, second: str, mask: int) -> list[int]:
+    return [zlib.crc32(f"p {first} {second}".encode()) & mask] * WORD_REPEAT
 
 
 def features(view: str, bits: int) -> list[int]:
@@ -93,7 +98,8 @@ def features(view: str, bits: int) -> list[int]:
     out: list[int] = []
     for word in words:
         out.extend(word_features(word, mask))
-    out.extend(pair_feature(a, b, mask) for a, b in itertools.pairwise(words))
+    for first, second in itertools.pairwise(words):
+        out.extend(pair_features(first, second, mask))
     return out
 
 
@@ -169,7 +175,7 @@ def default_model() -> Model:
 
 
 # Each bucket's four int8 weights in one unsigned 64-bit word, _QUAD_BITS apiece (weight
-# + 128): a word's features (at most 2 * MAX_WORD_CHARS + 1 buckets, each field < 256)
+# + 128): a word's features (at most 2 * MAX_WORD_CHARS + 4 buckets, each field < 256)
 # sum to < 2**16 per field without carrying into the next.
 _QUAD_BITS = 16
 _QUAD_MASK = (1 << _QUAD_BITS) - 1
@@ -277,7 +283,7 @@ class Scorer:
         word = self._known.get(second)
         if word is None:
             word = self._remember_word(second)
-        packed = word + self._packed([pair_feature(first, second, self._mask)]) - _ONE_OFFSET
+        packed = word + self._packed(pair_features(first, second, self._mask)) - _ONE_OFFSET
         self._keep(pair, packed)
         return packed
 
@@ -347,8 +353,11 @@ _IDENTIFIER_SHAPED = re.compile(
     r"[a-z][A-Z][a-z]|\b(?:\w  ?){3,}\w\b|"
     # a number spelled out ("oh seven seven hundred"), 3+ number words in a row
     r"\b(?:(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|double|triple|hundred)"
-    r"[\s,./-]+){2,}(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|hundred)\b|"
-    # the words of a way to reach someone, without the detail ("dm me for my digits")
+    r"[\s,./-]+){2,}(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|hundred)\b"
+)
+# The words of a way to reach someone, without the detail ("dm me for my digits"), in a
+# message of 3 words or more ("whole number" alone is no invitation).
+_CONTACT_ROUTE = re.compile(
     r"(?i:\b(?:dms?|pm|inbox|digits|number|addy|address|whats\s?app|insta\w*|snap\w*|"
     r"facebook|fb|telegram|discord|e-?mail|privately|message me|add me|find me|look me up|"
     r"search (?:for )?(?:me|my)|handle|username)\b)|\U0001f4f1|\U0001f47b"
@@ -360,7 +369,7 @@ def enough_to_judge(view: str, text: str) -> frozenset[str]:
     thresholds on the same messages)."""
     words = len(view.split())
     enough = {c for c, least in _MIN_WORDS.items() if words >= least}
-    if _IDENTIFIER_SHAPED.search(text):
+    if _IDENTIFIER_SHAPED.search(text) or (words >= 3 and _CONTACT_ROUTE.search(text)):
         enough.add("contact")
     return frozenset(enough)
 

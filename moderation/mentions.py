@@ -28,9 +28,14 @@ _NUMBER = (
     r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
     r"twenty|thirty|forty|a few|many|several|a|a couple of)"
 )
+# A count, not "a": "get through a week without wanting to die" is a goal, not a record.
+_COUNT = (
+    r"(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|a hundred)"
+)
 _RESOLVED = (
     rf"{_NUMBER} (?:years?|yrs?|months?) (?:ago|on|later|free|clean|since)|"
-    rf"{_NUMBER} (?:years?|yrs?|months?|weeks?|days) (?:no|without|free of)|"
+    rf"{_COUNT} (?:years?|yrs?|months?|weeks?|days) (?:no|without|free of)|"
     r"once(?! (?:i|i'?m|i'?ve|my|you|the|we|they|he|she|everyone|everybody|it'?s|its|this|that)\b)|"
     r"not now|(?:better|ok|okay|fine|alright|safe|well) now|"
     r"i'?m (?:ok|okay|fine|alright|safe)\b(?!\?)|"

@@ -50,7 +50,7 @@ def test_a_damaged_model_file_is_refused() -> None:
     with pytest.raises(ValueError):
         Model.from_bytes(blob[:-10])
     with pytest.raises(ValueError):
-        Model.from_bytes(blob.replace(b"huddle-linear-ngram/1", b"something-else/9", 1))
+        Model.from_bytes(blob.replace(b"huddle-linear-ngram/2", b"something-else/9", 1))
 
 
 def test_the_scorer_computes_exactly_what_training_computes() -> None:
