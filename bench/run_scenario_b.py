@@ -586,8 +586,8 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         # The worker's CPU for every connect and join of the ramp, before it settles.
         measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
-        # Beside it: the loadgen's (since its start), Redis's, and the whole machine's.
-        measured["ramp_loadgen_cpu_ms"] = 1000 * cpu_ticks(proc.pid) / CLK_TCK
+        # Beside it: the loadgen's (its own count over the ramp), Redis's, the machine's.
+        measured["ramp_loadgen_cpu_ms"] = phase.get("cpu_ms") or 0
         measured["ramp_redis_cpu_ms"] = (
             1000 * (cpu_ticks(cluster.redis.pid) - redis_before) / CLK_TCK
         )
@@ -811,6 +811,18 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         path("idle: join ack p50 (loadgen)", "idle.ramp_join_ms.p50", " ms")
         path("idle: join ack p99 (loadgen)", "idle.ramp_join_ms.p99", " ms")
         path("idle: loadgen CPU over the ramp", "idle.ramp_cpu_ms.loadgen", " ms")
+        row(
+            "idle: worker busy over the ramp",
+            lambda r: round(
+                r["idle"]["cpu_ms_per_join"] * r["idle"]["joined"] / r["idle"]["ramp_s"] / 10
+            ),
+            " % of a core",
+        )
+        row(
+            "idle: loadgen busy over the ramp",
+            lambda r: round(r["idle"]["ramp_cpu_ms"]["loadgen"] / r["idle"]["ramp_s"] / 10),
+            " % of a core",
+        )
         path("idle: redis CPU over the ramp", "idle.ramp_cpu_ms.redis", " ms")
         path("idle: machine CPU over the ramp", "idle.ramp_cpu_ms.machine", " ms")
     width = max(len(label) for label, _ in rows) + 2
