@@ -165,6 +165,9 @@ let measureStart = 0;
 let measureEnd = 0;
 let drainEnd = 0;
 let seq = 0;
+// The ramp: each client's io() to its "connect", and its join to the join's ack (ms).
+const rampConnectMs = [];
+const rampJoinMs = [];
 
 function bump(obj, key) {
   obj[key] = (obj[key] || 0) + 1;
@@ -178,6 +181,7 @@ function connectMember(index) {
   const url = URLS[index % URLS.length];
   const member = { index, room, roomIndex, url, socket: null, joined: false, lastOffset: 0 };
   members.push(member);
+  const opened = performance.now();
   return new Promise((resolve) => {
     let settled = false;
     const done = (ok) => {
@@ -217,7 +221,10 @@ function connectMember(index) {
     socket.on("message", (payload) => onMessage(member, payload));
     socket.once("connect", () => {
       stats.connect_ok++;
+      const connected = performance.now();
+      rampConnectMs.push(connected - opened);
       socket.timeout(20000).emit("join", { room }, (err, ack) => {
+        rampJoinMs.push(performance.now() - connected);
         if (err || !ack || !ack.ok) {
           stats.join_failed++;
           bump(stats.join_errors, err ? "timeout" : (ack && ack.error && ack.error.code) || "bad_ack");
@@ -400,9 +407,24 @@ async function main() {
   }, MAX_RUN_S * 1000);
   hardStop.unref();
 
+  const rampCpu = process.cpuUsage();
   const rampS = await ramp();
+  const rampCpuUsed = process.cpuUsage(rampCpu);
   const joined = members.filter((m) => m.joined);
-  say("PHASE", { name: "ready", connected: stats.connect_ok, joined: joined.length, ramp_s: round(rampS) });
+  const spread = (xs) => {
+    const sorted = Float64Array.from(xs).sort();
+    return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+  };
+  say("PHASE", {
+    name: "ready",
+    connected: stats.connect_ok,
+    joined: joined.length,
+    ramp_s: round(rampS),
+    connect_ms: spread(rampConnectMs),
+    join_ms: spread(rampJoinMs),
+    // The loadgen's own CPU over the ramp: near ramp_s * 1000, it is what set the pace.
+    cpu_ms: round((rampCpuUsed.user + rampCpuUsed.system) / 1000),
+  });
 
   if (opts.idle) {
     await new Promise((resolve) => {

@@ -149,6 +149,13 @@ def cpu_ticks(pid: int) -> int:
     return int(fields_[11]) + int(fields_[12])  # utime + stime (fields 14, 15)
 
 
+def system_ticks(pid: int) -> int:
+    """The kernel's share of ``cpu_ticks``: system calls (socket reads and writes)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2 :].split()[12])  # stime (field 15)
+
+
 def machine_ticks() -> int:
     """Busy CPU ticks of the whole machine (all cores), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -434,10 +441,11 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         pids = {**servers, "redis": cluster.redis.pid, "loadgen": loadgen_pid}
         # Everything else on the machine, to see whether something outside competed.
         pids_total = sum(cpu_ticks(p) for p in pids.values())
-        return {k: cpu_ticks(pid) for k, pid in pids.items()} | {
-            "machine": machine_ticks(),
-            "others": machine_ticks() - pids_total,
-        }
+        return (
+            {k: cpu_ticks(pid) for k, pid in pids.items()}
+            | {f"{k}:system": system_ticks(pid) for k, pid in servers.items()}
+            | {"machine": machine_ticks(), "others": machine_ticks() - pids_total}
+        )
 
     def on_start(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         wall["start"] = time.monotonic()
@@ -510,6 +518,7 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         k: (samples["end"][k] - samples["start"][k]) * 1000 / CLK_TCK for k in samples["start"]
     }
     server_ms = sum(cpu_ms[w.name] for w in cluster.workers)
+    server_system_ms = sum(cpu_ms[f"{w.name}:system"] for w in cluster.workers)
     received = result.get("received_all") or 0
     # Deliveries during the window: those of measured messages (in flight ones arrive
     # just after the window while warm-up ones arrived in it, roughly the same number).
@@ -520,6 +529,9 @@ def measure_load(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         "cpu_pct_of_core": {k: round(100 * v / 1000 / elapsed, 1) for k, v in cpu_ms.items()},
         "server_cpu_ms": round(server_ms),
         "server_cpu_ms_per_1k_deliveries": round(server_ms / (received / 1000), 2)
+        if received
+        else None,
+        "server_system_cpu_ms_per_1k_deliveries": round(server_system_ms / (received / 1000), 2)
         if received
         else None,
         "rss_kb_end": samples["rss_kb"],
@@ -567,11 +579,21 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         )
         time.sleep(1.0)
     ticks_before = cpu_ticks(worker.pid)
+    redis_before = cpu_ticks(cluster.redis.pid)
+    machine_before = machine_ticks()
     measured: dict[str, Any] = {}
 
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         # The worker's CPU for every connect and join of the ramp, before it settles.
         measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
+        # Beside it: the loadgen's (its own count over the ramp), Redis's, the machine's.
+        measured["ramp_loadgen_cpu_ms"] = phase.get("cpu_ms") or 0
+        measured["ramp_redis_cpu_ms"] = (
+            1000 * (cpu_ticks(cluster.redis.pid) - redis_before) / CLK_TCK
+        )
+        measured["ramp_machine_cpu_ms"] = 1000 * (machine_ticks() - machine_before) / CLK_TCK
+        measured["ramp_connect_ms"] = phase.get("connect_ms")
+        measured["ramp_join_ms"] = phase.get("join_ms")
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -641,6 +663,13 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
         "cpu_ms_per_join": round(measured["ramp_cpu_ms"] / n, 3)
         if n and "ramp_cpu_ms" in measured
         else None,
+        "ramp_cpu_ms": {
+            k: round(measured[f"ramp_{k}_cpu_ms"])
+            for k in ("loadgen", "redis", "machine")
+            if f"ramp_{k}_cpu_ms" in measured
+        },
+        "ramp_connect_ms": measured.get("ramp_connect_ms"),
+        "ramp_join_ms": measured.get("ramp_join_ms"),
     }
 
 
@@ -744,10 +773,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         path("disconnects during run", "load.disconnects")
         path("out-of-order deliveries", "load.order_violations")
         path("server CPU ms / 1k deliveries", "load.server.server_cpu_ms_per_1k_deliveries")
+        path(
+            "  of which system calls (kernel)",
+            "load.server.server_system_cpu_ms_per_1k_deliveries",
+        )
         row(
             "server CPU % of a core (sum)",
             lambda r: sum(
-                v for k, v in r["load"]["server"]["cpu_pct_of_core"].items() if "-w" in k
+                v
+                for k, v in r["load"]["server"]["cpu_pct_of_core"].items()
+                if "-w" in k and ":" not in k
             ),
             " %",
         )
@@ -770,6 +805,26 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
         path("idle: RSS per connection", "idle.kb_per_connection", " KB")
         path("idle: worker CPU per connect + join", "idle.cpu_ms_per_join", " ms")
+        path("idle: time to connect and join all", "idle.ramp_s", " s")
+        path("idle: connect p50 (loadgen)", "idle.ramp_connect_ms.p50", " ms")
+        path("idle: connect p99 (loadgen)", "idle.ramp_connect_ms.p99", " ms")
+        path("idle: join ack p50 (loadgen)", "idle.ramp_join_ms.p50", " ms")
+        path("idle: join ack p99 (loadgen)", "idle.ramp_join_ms.p99", " ms")
+        path("idle: loadgen CPU over the ramp", "idle.ramp_cpu_ms.loadgen", " ms")
+        row(
+            "idle: worker busy over the ramp",
+            lambda r: round(
+                r["idle"]["cpu_ms_per_join"] * r["idle"]["joined"] / r["idle"]["ramp_s"] / 10
+            ),
+            " % of a core",
+        )
+        row(
+            "idle: loadgen busy over the ramp",
+            lambda r: round(r["idle"]["ramp_cpu_ms"]["loadgen"] / r["idle"]["ramp_s"] / 10),
+            " % of a core",
+        )
+        path("idle: redis CPU over the ramp", "idle.ramp_cpu_ms.redis", " ms")
+        path("idle: machine CPU over the ramp", "idle.ramp_cpu_ms.machine", " ms")
     width = max(len(label) for label, _ in rows) + 2
     colw = [max(len(k), *(len(v[i]) for _, v in rows)) + 2 for i, k in enumerate(kinds)]
     head = "".ljust(width) + "".join(k.rjust(colw[i]) for i, k in enumerate(kinds))

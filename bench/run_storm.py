@@ -11,7 +11,9 @@ reconnects at once to worker B and joins with `since`, retrying a refused join a
 `retry_after_s` with jitter (as the web client does), while one member per room on B keeps
 talking. Reported: how many reconnected and recovered, how long the last one took (from
 the kill), how many were refused at least once and with which codes, and whether any
-member lost, duplicated or reordered an entry (a barrier message per room at the end).
+member lost, duplicated or reordered an entry (a barrier message per room at the end),
+and who was busy when: the surviving worker's, the clients' and the whole machine's CPU
+in each half second after the kill (``--profile``: py-spy on the surviving worker).
 Results: a table on stdout and bench/out/storm.json. ``--baseline DIR`` runs another
 checkout's workers (e.g. a git worktree of the commit before a change, with its own
 .venv or this one's) the same way, alternating with this tree's run by run, each run
@@ -21,6 +23,7 @@ with the machine's load average at its start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -59,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="another checkout to run alternately with this one (before/after)",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record the surviving worker from the kill until everyone is back"
+        " (bench/out/profile-storm.txt: py-spy's raw format, one collapsed stack and its"
+        " count per line)",
+    )
     p.add_argument("--out", default=str(OUT / "storm.json"))
     return p.parse_args(argv)
 
@@ -82,13 +92,31 @@ def storm_once(args: argparse.Namespace, run: int, root: Path = scenario.ROOT) -
             client.wait_for("ready", 300)
         b_before = scenario.cpu_ticks(worker_b.pid)
         clients_before = sum(scenario.cpu_ticks(c.proc.pid) for c in clients)
+        timeline = Timeline(worker_b.pid, cluster.redis.pid, [c.proc.pid for c in clients])
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(
+                [
+                    *(str(scenario.PY_SPY), "record", "-r", "250", "-p", str(worker_b.pid)),
+                    *("--nonblocking", "-f", "raw", "-o", str(OUT / "profile-storm.txt")),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)
         wall_before = time.monotonic_ns()
         os.kill(worker_a.pid, signal.SIGKILL)
+        timeline.start()
         killed_ms = int(time.time() * 1000)
         for client in clients:
             client.tell(f"{killed_ms}")
         for client in clients:
             client.wait_for("recovered", args.recover_timeout + 30)
+        timeline.stop()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                profiler.wait(timeout=30)
         b_after = scenario.cpu_ticks(worker_b.pid)
         clients_after = sum(scenario.cpu_ticks(c.proc.pid) for c in clients)
         wall_s = (time.monotonic_ns() - wall_before) / 1e9
@@ -106,7 +134,52 @@ def storm_once(args: argparse.Namespace, run: int, root: Path = scenario.ROOT) -
     merged["worker_b_busy_pct"] = round(cpu_ms / 10 / wall_s) if wall_s else None
     merged["client_cpu_ms"] = round(client_ms)
     merged["client_busy_pct"] = round(client_ms / 10 / wall_s) if wall_s else None
+    merged["timeline"] = timeline.rows
     return merged
+
+
+class Timeline:
+    """Who was busy when, from the kill until every member is back: % of a core used in
+    each TICK_S by the surviving worker, the storm clients (all together), Redis and the
+    whole machine (all cores; the rest is other work)."""
+
+    TICK_S = 0.25
+
+    def __init__(self, worker: int, redis: int, clients: list[int]) -> None:
+        self._pids = {"worker_b": [worker], "clients": clients, "redis": [redis]}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.rows: list[dict[str, float]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _sample(self) -> dict[str, int]:
+        sample = {"machine": scenario.machine_ticks()}
+        for name, pids in self._pids.items():
+            total = 0
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    total += scenario.cpu_ticks(pid)
+            sample[name] = total
+        return sample
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        before = self._sample()
+        for _ in range(int(120 / self.TICK_S)):  # bounded: two minutes at most
+            if self._done.wait(self.TICK_S):
+                break
+            now = self._sample()
+            row: dict[str, float] = {"t_s": round(time.monotonic() - started, 2)}
+            for name, ticks in now.items():
+                row[name] = round(100 * (ticks - before[name]) / scenario.CLK_TCK / self.TICK_S)
+            self.rows.append(row)
+            before = now
 
 
 class StormClient:
@@ -242,6 +315,9 @@ def table(results: list[dict[str, Any]]) -> str:
         ("joins answered without `recovered`", lambda r: r["not_recovered_flag"]),
         ("surviving worker busy (% of a core)", lambda r: r.get("worker_b_busy_pct")),
         ("storm client busy (% of a core)", lambda r: r.get("client_busy_pct")),
+        ("worker B % of a core, each 0.5 s after the kill", lambda r: _busy(r, "worker_b")),
+        ("storm clients % of a core, each 0.5 s", lambda r: _busy(r, "clients")),
+        ("whole machine % of a core, each 0.5 s", lambda r: _busy(r, "machine")),
     ]
     lines = ["| storm | " + " | ".join(f"run {i + 1}" for i in range(len(results))) + " |"]
     lines.append("|---|" + "---|" * len(results))
@@ -257,6 +333,13 @@ def _recovery(r: dict[str, Any]) -> str:
 def _stages(r: dict[str, Any]) -> str:
     stages = r.get("stages_ms_p50_p99", {})
     return " / ".join(f"{v[0]}, {v[1]}" for v in stages.values())
+
+
+def _busy(r: dict[str, Any], who: str) -> str:
+    """The timeline's ticks, two at a time (half seconds), as one line."""
+    rows = r.get("timeline") or []
+    halves = [rows[i : i + 2] for i in range(0, len(rows), 2)]
+    return " ".join(str(round(sum(x[who] for x in h) / len(h))) for h in halves)
 
 
 def _integrity(r: dict[str, Any]) -> str:

@@ -44,6 +44,7 @@ from chatserver.space.store import GroupSpace
 from chatserver.sqlite_backend import ROOMS_FILE, SqliteBackend
 from chatserver.transport.fast_path import FastPath
 from chatserver.transport.gate import CheckedPacket, Gate, client_address
+from chatserver.transport.session_rooms import SessionRooms
 from chatserver.transport.socketio_events import register
 from moderation import default_pipeline
 from moderation.learned import default_model
@@ -158,6 +159,7 @@ def create_app(
         logger=library_logger("chatserver.socketio"),
         engineio_logger=library_logger("chatserver.engineio"),
         serializer=CheckedPacket,  # events a handler can be called with, or bad input
+        client_manager=SessionRooms(),  # a disconnect that does not look at every session
     )
     fast_path = FastPath(settings, sio, metrics)
     # After the probe: the gate wraps python-socketio's handlers.

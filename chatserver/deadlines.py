@@ -21,8 +21,8 @@ from types import TracebackType
 
 class Deadlines:
     """``async with deadlines.within(seconds):`` is ``async with asyncio.timeout(seconds):``
-    at a fraction of its cost. One instance serves one event loop at a time (a new loop,
-    as in tests, starts it afresh)."""
+    at a fraction of its cost. One instance serves one event loop at a time, in one thread
+    (a new loop, as in tests, starts it afresh)."""
 
     __slots__ = ("_loop", "_scopes", "_timer", "_timer_at")
 
@@ -35,8 +35,7 @@ class Deadlines:
     def within(self, seconds: float) -> Scope:
         return Scope(self, seconds)
 
-    def _enter(self, scope: Scope, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
+    def _enter(self, scope: Scope, seconds: float, loop: asyncio.AbstractEventLoop) -> None:
         if loop is not self._loop:
             self._loop = loop
             self._scopes = {}
@@ -90,12 +89,18 @@ class Scope:
         """Whether the limit was reached (and the scope's task cancelled for it)."""
 
     async def __aenter__(self) -> Scope:
-        task = asyncio.current_task()
+        # The task of the loop these deadlines last served, without asking which loop is
+        # running (on Python 3.11 that is a system call, getpid, twice per scope): none
+        # is current there unless it is the running loop. Else (a new loop) ask.
+        loop = self._deadlines._loop
+        task = asyncio.current_task(loop) if loop is not None else None
         if task is None:
-            raise RuntimeError("Deadlines.within() should be used inside a task")
+            task = asyncio.current_task()
+            if task is None:
+                raise RuntimeError("Deadlines.within() should be used inside a task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._deadlines._enter(self, self._seconds)
+        self._deadlines._enter(self, self._seconds, task.get_loop())
         return self
 
     async def __aexit__(

@@ -20,7 +20,7 @@ import engineio.packet
 import socketio.packet
 
 from chatserver.transport.connection import ATTR as CONNECTION_ATTR
-from chatserver.transport.connection import Coalescer
+from chatserver.transport.connection import Coalescer, DirectConnection
 from chatserver.transport.frames import message_frame
 
 # One encoder for every delivery: json.dumps with any option builds a new one per call.
@@ -41,6 +41,25 @@ class Frame:
         """The Engine.IO packet, for a connection engineio serves itself (polling): made
         only when there is one."""
         return engineio.packet.Packet(engineio.packet.MESSAGE, data=self.text)
+
+
+class Route:
+    """A room's recipients resolved once for many deliveries (``Fanout.route``): the
+    fast path's connections grouped by coalescer, and the sessions engineio serves
+    itself (looked up again each time, since one may move to the fast path).
+
+    A fast-path connection stays on it until its session ends, and a closed one is
+    skipped, so a route stays right until the room's membership changes (its owner makes
+    a new one then) or a session of ``polled`` reaches the fast path (``stale`` is set)."""
+
+    __slots__ = ("direct", "polled", "stale")
+
+    def __init__(
+        self, direct: list[tuple[Coalescer, list[DirectConnection]]], polled: list[str]
+    ) -> None:
+        self.direct = direct
+        self.polled = polled
+        self.stale = False
 
 
 class Fanout:
@@ -71,10 +90,59 @@ class Fanout:
         # engineio.packet.Packet.encode makes of it).
         return Frame(text, message_frame(f"{engineio.packet.MESSAGE}{text}"))
 
+    def route(self, eio_sids: Iterable[str]) -> Route:
+        """The recipients ``eio_sids`` resolved for ``send_route`` (sessions not found now
+        are left out: a session that ends is never found again)."""
+        sockets = self._eio.sockets
+        groups: dict[Coalescer, list[DirectConnection]] = {}
+        polled: list[str] = []
+        for eio_sid in eio_sids:
+            sock = sockets.get(eio_sid)
+            if sock is None:
+                continue
+            conn: DirectConnection | None = getattr(sock, CONNECTION_ATTR, None)
+            if conn is None:
+                polled.append(eio_sid)
+            else:
+                groups.setdefault(conn.coalescer, []).append(conn)
+        return Route(list(groups.items()), polled)
+
+    def send_route(self, route: Route, frame: Frame) -> int:
+        """``send`` to a route's recipients; returns how many it went to. The same checks
+        per recipient as ``send``, on connections already looked up."""
+        sent = 0
+        data = frame.ws
+        for coalescer, conns in route.direct:
+            transports: list[asyncio.Transport] = []
+            for conn in conns:
+                # DirectConnection.writable and .backlog(), inlined: this loop runs once
+                # per recipient of every delivery.
+                transport = conn.transport
+                if conn.sock.closed or transport.is_closing():
+                    continue  # ending: the client recovers on reconnect
+                if transport.get_write_buffer_size() > conn.send_buffer_limit:
+                    self._on_overflow()
+                    self.drop(conn.sock.sid, True)
+                    continue
+                transports.append(transport)
+            if transports:
+                coalescer.write_all(transports, data)
+                sent += len(transports)
+        if route.polled:
+            polled, moved = self._send(route.polled, frame)
+            sent += polled
+            route.stale = moved > 0
+        return sent
+
     def send(self, eio_sids: Iterable[str], frame: Frame) -> int:
         """Send ``frame`` to each connection; returns how many it went to."""
+        return self._send(eio_sids, frame)[0]
+
+    def _send(self, eio_sids: Iterable[str], frame: Frame) -> tuple[int, int]:
+        """``send``, also saying how many of the connections were on the fast path."""
         sockets = self._eio.sockets
         sent = 0
+        direct = 0
         packet = None  # made for the first connection engineio serves itself
         # The fast path's recipients, written in one call per coalescer (one per server).
         coalescer: Coalescer | None = None
@@ -101,6 +169,7 @@ class Fanout:
                     coalescer = conn.coalescer
                 transports.append(transport)
                 sent += 1
+                direct += 1
                 continue
             queue: asyncio.Queue[Any] = sock.queue
             if queue.qsize() >= self._queue_limit:
@@ -113,4 +182,4 @@ class Fanout:
             sent += 1
         if coalescer is not None:
             coalescer.write_all(transports, frame.ws)
-        return sent
+        return sent, direct

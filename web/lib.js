@@ -334,11 +334,16 @@ export function typingLine(names) {
 }
 
 // How long to wait before asking again after the server said "busy" (`unavailable`,
-// `rate_limited`): what it asked for (`retry_after_s`, at least `floorMs`), spread by up
-// to half again at random, so that members a dying worker sent back all at once do not
-// all come back at the same moment.
-export function retryDelay(error, floorMs, random = Math.random) {
+// `rate_limited`): what it asked for (`retry_after_s`), or `fallbackMs` when it asked
+// nothing usable, spread by up to half again at random, so that members a dying worker
+// sent back all at once do not all come back at the same moment. A request shorter than
+// RETRY_MIN_MS or longer than RETRY_MAX_MS is held to those bounds.
+export const RETRY_MIN_MS = 200;
+export const RETRY_MAX_MS = 60_000;
+
+export function retryDelay(error, fallbackMs, random = Math.random) {
   const asked = Number(error && error.retry_after_s) * 1000;
-  const base = Number.isFinite(asked) && asked > floorMs ? asked : floorMs;
+  const base =
+    Number.isFinite(asked) && asked > 0 ? Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, asked)) : fallbackMs;
   return Math.round(base * (1 + 0.5 * random()));
 }

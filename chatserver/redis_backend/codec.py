@@ -41,8 +41,14 @@ def _stored(value: Any) -> str:
     return str(value)
 
 
+# One packer for every body (msgpack.packb makes a new one, and its buffer, per call).
+# Each pack() runs to the end before anything else can use it (no await, no callback).
+_packer = msgpack.Packer(use_bin_type=True)
+
+
 def _pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
+    packed: bytes = _packer.pack(obj)
+    return packed
 
 
 def _unpack(data: bytes) -> Any:

@@ -45,8 +45,12 @@ class JoinAdmission:
         self._first_joins_queued = first_joins_queued
         self._wait_s = wait_s
         self._in_flight = 0
-        self._recovering: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._first: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Each waiting join's turn and the loop time it gives up at. Both queues are in
+        # arrival order, so their heads give up first: one timer for the earliest of the
+        # two (not a timer per waiting join: in a storm thousands wait at once).
+        self._recovering: collections.deque[_Waiter] = collections.deque()
+        self._first: collections.deque[_Waiter] = collections.deque()
+        self._expiry: asyncio.TimerHandle | None = None
         self.shed = 0
         """First joins refused because the queue was long (for metrics and tests)."""
 
@@ -73,40 +77,65 @@ class JoinAdmission:
             return
         if not recovering and self.waiting >= self._first_joins_queued:
             self.shed += 1
-            raise ServiceError(
-                errors.UNAVAILABLE,
-                "Many people are joining at once; please try again in a moment.",
-                retry_after_s=RETRY_AFTER_S,
-            )
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            raise _too_many()
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
         queue = self._recovering if recovering else self._first
-        queue.append(turn)
+        queue.append((turn, loop.time() + self._wait_s))
+        if self._expiry is None:
+            self._expiry = loop.call_at(queue[0][1], self._expire)
         try:
-            async with asyncio.timeout(self._wait_s):
-                await turn
+            await turn
         except BaseException as exc:
-            if turn.done() and not turn.cancelled():
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
                 # The place was handed over just as this join gave up: pass it on.
                 self._leave()
             else:
                 turn.cancel()
-                with contextlib.suppress(ValueError):
-                    queue.remove(turn)
+                for waiter in queue:  # still in line unless its time ran out
+                    if waiter[0] is turn:
+                        queue.remove(waiter)
+                        break
             if isinstance(exc, TimeoutError):
-                raise ServiceError(
-                    errors.UNAVAILABLE,
-                    "Many people are joining at once; please try again in a moment.",
-                    retry_after_s=RETRY_AFTER_S,
-                ) from None
+                raise _too_many() from None
             raise
+
+    def _expire(self) -> None:
+        """Refuse every waiting join whose time is up; then wait for the next one's."""
+        self._expiry = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for queue in (self._recovering, self._first):
+            while queue and queue[0][1] <= now:
+                turn, _ = queue.popleft()
+                if not turn.done():
+                    turn.set_exception(TimeoutError())
+        heads = [queue[0][1] for queue in (self._recovering, self._first) if queue]
+        if heads:
+            self._expiry = loop.call_at(min(heads), self._expire)
 
     def _leave(self) -> None:
         # The place goes straight to the next in line (recovery first), so no join can
         # slip in ahead of those waiting.
         for queue in (self._recovering, self._first):
             while queue:
-                turn = queue.popleft()
+                turn, _ = queue.popleft()
                 if not turn.done():
                     turn.set_result(None)
                     return
         self._in_flight -= 1
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+
+_Waiter = tuple[asyncio.Future[None], float]
+"""A waiting join's turn, and the loop time at which it gives up."""
+
+
+def _too_many() -> ServiceError:
+    return ServiceError(
+        errors.UNAVAILABLE,
+        "Many people are joining at once; please try again in a moment.",
+        retry_after_s=RETRY_AFTER_S,
+    )

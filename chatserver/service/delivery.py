@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from chatserver.auth import Claims
 from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
-from chatserver.fanout import Fanout
+from chatserver.fanout import Fanout, Route
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
 from chatserver.service.tasks import TaskSet
@@ -56,6 +56,12 @@ class LocalRoom:
     """Whether ``state`` was set from the backend (by the room's first join here)."""
     listener: Callable[[Delivery], None] | None = None
     unsubscribe_handle: asyncio.TimerHandle | None = None
+    everyone: Route | None = None
+    """Where a delivery to every member goes, resolved once (None: the members changed
+    since; made again at the next delivery)."""
+    joining: int = 0
+    """Joins that opened the room and have not yet entered or given up: the room is kept
+    for them (a join reads the backend between the two)."""
 
 
 Evicted = Callable[[Connection, str], None]
@@ -71,12 +77,14 @@ class LocalRooms:
         metrics: Metrics,
         clock: ServiceClock,
         tasks: TaskSet,
+        unsubscribe_delay_s: float = UNSUBSCRIBE_DELAY_S,
     ) -> None:
         self._bus = bus
         self._fanout = fanout
         self._metrics = metrics
         self._clock = clock
         self._tasks = tasks
+        self._unsubscribe_delay_s = unsubscribe_delay_s
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
         self._evicted: list[Evicted] = []
@@ -87,7 +95,17 @@ class LocalRooms:
     # -- membership --------------------------------------------------------------------
 
     async def open(self, room: str) -> LocalRoom:
-        """The room's local state, subscribing to it first if this worker is not yet."""
+        """The room's local state for a join, subscribing to it first if this worker is
+        not yet. The room is kept for the join until it ``enter``s or ``abandon``s it: a
+        join reads the backend in between, and a room unsubscribed meanwhile (its last
+        member left a while before) would take the joiner into a room nothing is
+        delivered to."""
+        local = await self._open(room)
+        local.joining += 1
+        self._cancel_unsubscribe(local)
+        return local
+
+    async def _open(self, room: str) -> LocalRoom:
         local = self.rooms.get(room)
         if local is not None:
             return local
@@ -113,26 +131,37 @@ class LocalRooms:
             del self._subscribing[room]
 
     def enter(self, local: LocalRoom, conn: Connection) -> None:
-        """The socket joins live delivery (no await between its ack and this)."""
+        """The socket joins live delivery (no await between its ack and this); the join
+        that opened ``local`` is done."""
+        local.joining -= 1
         local.members[conn.sid] = conn
+        local.everyone = None
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
+
+    def abandon(self, local: LocalRoom) -> None:
+        """A join that opened ``local`` was refused or failed: it no longer keeps it."""
+        local.joining -= 1
+        self.release(local)
 
     def leave(self, conn: Connection, room: str) -> None:
         conn.rooms.discard(room)
         local = self.rooms.get(room)
         if local is not None:
             local.members.pop(conn.sid, None)
+            local.everyone = None
             self.release(local)
 
     def release(self, local: LocalRoom) -> None:
-        """Unsubscribe a while after the last local member left (unless one comes back)."""
-        if local.members:
+        """Unsubscribe a while after the last local member left (unless one comes back
+        or is on its way)."""
+        if local.members or local.joining:
             return
         self._cancel_unsubscribe(local)
         loop = asyncio.get_running_loop()
         local.unsubscribe_handle = loop.call_later(
-            UNSUBSCRIBE_DELAY_S, lambda: self._tasks.spawn(self._unsubscribe_if_empty(local))
+            self._unsubscribe_delay_s,
+            lambda: self._tasks.spawn(self._unsubscribe_if_empty(local)),
         )
 
     def _cancel_unsubscribe(self, local: LocalRoom) -> None:
@@ -142,7 +171,7 @@ class LocalRooms:
 
     async def _unsubscribe_if_empty(self, local: LocalRoom) -> None:
         local.unsubscribe_handle = None
-        if local.members or self.rooms.get(local.room) is not local:
+        if local.members or local.joining or self.rooms.get(local.room) is not local:
             return
         del self.rooms[local.room]
         self._metrics.rooms.set(len(self.rooms))
@@ -188,16 +217,26 @@ class LocalRooms:
                 self._metrics.fanout_seconds.observe(max(0, now - entry["ts"]) / 1000)
             if not local.members:
                 return
-            targets = [c.eio_sid for c in self._audience(local, delivery)]
-            if targets:
+            audience = self._audience(local, delivery)
+            if audience is None:  # everyone: the common case, on a route made once
+                route = local.everyone
+                if route is None or route.stale:
+                    route = local.everyone = self._fanout.route(
+                        [c.eio_sid for c in local.members.values()]
+                    )
                 frame = Fanout.encode(delivery.event, delivery.payload)
+                self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
+            elif audience:
+                frame = Fanout.encode(delivery.event, delivery.payload)
+                targets = [c.eio_sid for c in audience]
                 self._metrics.deliveries.inc(self._fanout.send(targets, frame))
             if entry is not None and "kind" in entry and entry["kind"] == "removed":
                 self._evict(local, entry.get("user_id") or "")
 
         return deliver
 
-    def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection]:
+    def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection] | None:
+        """Who of the room's members a delivery is for: None for all of them."""
         audience = delivery.audience
         members = local.members.values()
         entry = delivery.entry
@@ -217,13 +256,14 @@ class LocalRooms:
             # The joiner learns who is here from its join ack, not from its own "joined"
             # (which may reach this worker after the socket entered delivery).
             return [c for c in members if c.claims.user_id != joined["id"]]
-        return list(members)
+        return None
 
     def _evict(self, local: LocalRoom, user_id: str) -> None:
         """A member removed by a facilitator leaves the room on this worker at once."""
         for conn in [c for c in local.members.values() if c.claims.user_id == user_id]:
             # Out of the delivery set now, before any later entry is fanned out.
             local.members.pop(conn.sid, None)
+            local.everyone = None
             conn.rooms.discard(local.room)
             for handler in self._evicted:
                 handler(conn, local.room)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from chatserver import errors
+from chatserver.auth import Claims
 from chatserver.backend import Entrance, JoinQuery, JoinView, RoomLog, User
 from chatserver.errors import ServiceError
 from chatserver.metrics import Metrics
@@ -20,7 +21,7 @@ from chatserver.service.admission import JoinAdmission
 from chatserver.service.alerts import Alerts
 from chatserver.service.clock import ServiceClock
 from chatserver.service.connections import Connections
-from chatserver.service.delivery import LocalRooms
+from chatserver.service.delivery import LocalRoom, LocalRooms
 from chatserver.service.refusals import refuse
 from chatserver.service.tasks import TaskSet
 from rooms.entries import Entry
@@ -78,50 +79,20 @@ class Joining:
         async with self._admission.admitted(recovering=req.since is not None):
             now = self._clock()
             local = await self._rooms.open(req.room)
-            facilitator = is_facilitator(claims.rooms[req.room])
-            query = JoinQuery(
-                claims.user(req.room),
-                sid,
-                req.since,
-                self._history_page,
-                now,
-                keep_out_removed=not facilitator,
-                holds=facilitator or bool(req.held),
-                alerts=facilitator,
-                client_ids=tuple(canonical for _, canonical in req.held),
-            )
+            entered = False
             try:
-                view = await self._entrance.enter(req.room, query)
-            except BaseException:
-                self._rooms.release(local)
-                raise
-            refusal = check_join(claims.rooms, req.room, claims.user_id, view.state)
-            if refusal is not None or not view.admitted:
-                self._rooms.release(local)
-                refuse(refusal)
-            if not local.seeded:
-                # Read after subscribing: entries delivered meanwhile are folded in twice,
-                # which apply_event tolerates, and none is missed.
-                local.state, local.seeded = view.state, True
-            read = view.read
-            for _ in range(JOIN_READ_ATTEMPTS):
-                if read.offset >= local.delivered_offset:
-                    break
-                # Live delivery passed what we read: entries in between would reach this
-                # socket neither in the ack nor live. Read again (rare: only under load).
-                read = await self._log.read(req.room, req.since, self._history_page)
-            # From here to the return there is no await: the socket enters live delivery and
-            # the ack is queued before any later live entry, so nothing is seen twice or missed.
-            upto = local.delivered_offset
-            if read.offset < upto:
-                raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
-            self._rooms.enter(local, conn)
+                view, read, upto = await self._enter(req, claims, local, sid, now)
+                self._rooms.enter(local, conn)
+                entered = True
+            finally:
+                if not entered:
+                    self._rooms.abandon(local)
             if view.first:
                 for handler in self._joined:
                     self._tasks.spawn(handler(req.room, claims.user(req.room)))
             if req.since is not None:
                 self._metrics.recoveries.labels(recovered=str(read.recovered).lower()).inc()
-            if facilitator:
+            if is_facilitator(claims.rooms[req.room]):
                 sent = {alert.get("id", "") for alert in view.alerts}
                 self._tasks.spawn(self._alerts.catch_up(conn, req.room, sent))
             return join_ack(
@@ -135,6 +106,43 @@ class Joining:
                 now=now,
                 max_message_chars=self._max_message_chars,
             )
+
+    async def _enter(
+        self, req: JoinRequest, claims: Claims, local: LocalRoom, sid: str, now: int
+    ) -> tuple[JoinView, ReadResult, int]:
+        """The backend's side of the join, up to the moment the socket may enter live
+        delivery: the view, what the ack carries, and the offset delivery stands at."""
+        facilitator = is_facilitator(claims.rooms[req.room])
+        query = JoinQuery(
+            claims.user(req.room),
+            sid,
+            req.since,
+            self._history_page,
+            now,
+            keep_out_removed=not facilitator,
+            holds=facilitator or bool(req.held),
+            alerts=facilitator,
+            client_ids=tuple(canonical for _, canonical in req.held),
+        )
+        view = await self._entrance.enter(req.room, query)
+        refuse(check_join(claims.rooms, req.room, claims.user_id, view.state))
+        if not local.seeded:
+            # Read after subscribing: entries delivered meanwhile are folded in twice,
+            # which apply_event tolerates, and none is missed.
+            local.state, local.seeded = view.state, True
+        read = view.read
+        for _ in range(JOIN_READ_ATTEMPTS):
+            if read.offset >= local.delivered_offset:
+                break
+            # Live delivery passed what we read: entries in between would reach this
+            # socket neither in the ack nor live. Read again (rare: only under load).
+            read = await self._log.read(req.room, req.since, self._history_page)
+        # From here until the socket enters live delivery there is no await: the ack is
+        # queued before any later live entry, so nothing is seen twice or missed.
+        upto = local.delivered_offset
+        if read.offset < upto:
+            raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
+        return view, read, upto
 
 
 def held_status(req: JoinRequest, view: JoinView, user_id: str) -> dict[str, str]:

@@ -14,5 +14,6 @@ touches an underscored name of those libraries. Modules:
 - ``endpoint``: the websocket engineio builds on the fast path;
 - ``connection``: one session written by huddle (``DirectConnection``);
 - ``detached``: a connection taken over from aiohttp after the handshake;
-- ``frames``: the RFC 6455 frame codec.
+- ``frames``: the RFC 6455 frame codec;
+- ``session_rooms``: python-socketio's rooms of each session, kept so a disconnect is O(1).
 """

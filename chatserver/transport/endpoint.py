@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 BINARY_REFUSED = b"binary messages are not accepted"
 
 
+class Detached(web.StreamResponse):
+    """What aiohttp is handed back for a connection huddle has taken over: nothing to
+    prepare or write (aiohttp no longer has the transport; a ``web.Response`` built its
+    headers for nobody, a few per cent of a connect), and not kept alive, so aiohttp's
+    request handler ends at once instead of waiting out its keep-alive timeout."""
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
 class WebSocketEndpoint(eio_aiohttp.WebSocket):  # type: ignore[misc]
     """Engine.IO's aiohttp websocket, served by huddle's connection objects.
 
@@ -61,7 +74,7 @@ class WebSocketEndpoint(eio_aiohttp.WebSocket):  # type: ignore[misc]
                 read_timeout_s=fast.read_timeout_s,
                 open_connections=fast.detached,
             )
-            return web.Response()  # never written: aiohttp no longer has the transport
+            return Detached()
         ws = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
         await ws.prepare(request)
         self._sock = ws

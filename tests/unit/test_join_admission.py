@@ -80,3 +80,32 @@ async def test_a_join_waiting_too_long_is_refused_and_a_cancelled_one_frees_its_
     assert gate.in_flight == 0 and gate.waiting == 0
     async with gate.admitted(recovering=False):
         assert gate.in_flight == 1
+
+
+async def test_each_waiting_join_gives_up_after_its_own_wait_in_either_line() -> None:
+    gate = JoinAdmission(1, wait_s=0.1)
+    release = asyncio.Event()
+    order: list[str] = []
+    holder = asyncio.create_task(hold(gate, "in", order, release, recovering=True))
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def wait(recovering: bool) -> float:
+        with pytest.raises(ServiceError) as refused:
+            async with gate.admitted(recovering=recovering):
+                pass
+        assert refused.value.code == "unavailable" and refused.value.retry_after_s
+        return loop.time() - started
+
+    first = asyncio.create_task(wait(False))
+    await asyncio.sleep(0.04)
+    back = asyncio.create_task(wait(True))
+    # The first join queued first and gives up first, though recovery is let in first.
+    waited_first, waited_back = await first, await back
+    assert 0.09 <= waited_first < waited_back and 0.13 <= waited_back < 1
+    assert gate.waiting == 0
+    release.set()
+    await holder
+    async with gate.admitted(recovering=False):
+        assert gate.in_flight == 1
