@@ -273,6 +273,7 @@ def start_cluster(
     gc_log: bool = False,
     huddle_root: Path = ROOT,
     embedded: bool = False,
+    node_presence: bool = False,
 ) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
@@ -356,6 +357,8 @@ def start_cluster(
         else:
             w_env = env
             argv = ["node", str(BENCH / "node-server.js"), "--host", HOST, "--port", str(port)]
+            if node_presence:
+                argv.append("--presence")
             ready = f"http://{HOST}:{port}/healthz"
         name = f"{kind}-{phase}-w{i + 1}"
         proc = PROCS.start(name, argv, env=w_env, log=OUT / f"{name}.log", cwd=cwd)
@@ -903,6 +906,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", choices=("huddle", "node"))
     p.add_argument(
+        "--node-presence",
+        action="store_true",
+        help="the Node reference announces presence on join as huddle does (a Redis hash"
+        " read in the join's round trip, {room, joined, members} to the others, members in"
+        " the ack): the same visible work per join",
+    )
+    p.add_argument(
         "--embedded",
         action="store_true",
         help="huddle without Redis (the embedded default, one worker): use with --only huddle\n"
@@ -1027,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
                     gc_log=gc_log,
                     huddle_root=root_of(kind),
                     embedded=args.embedded,
+                    node_presence=args.node_presence,
                 )
                 try:
                     load = measure_load(cluster, secret, args)
@@ -1067,6 +1078,7 @@ def main(argv: list[str] | None = None) -> int:
                     traced=traced,
                     huddle_root=root_of(kind),
                     embedded=args.embedded,
+                    node_presence=args.node_presence,
                 )
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)
