@@ -407,7 +407,9 @@ async function main() {
   }, MAX_RUN_S * 1000);
   hardStop.unref();
 
+  const rampCpu = process.cpuUsage();
   const rampS = await ramp();
+  const rampCpuUsed = process.cpuUsage(rampCpu);
   const joined = members.filter((m) => m.joined);
   const spread = (xs) => {
     const sorted = Float64Array.from(xs).sort();
@@ -420,6 +422,8 @@ async function main() {
     ramp_s: round(rampS),
     connect_ms: spread(rampConnectMs),
     join_ms: spread(rampJoinMs),
+    // The loadgen's own CPU over the ramp: near ramp_s * 1000, it is what set the pace.
+    cpu_ms: round((rampCpuUsed.user + rampCpuUsed.system) / 1000),
   });
 
   if (opts.idle) {

@@ -10,6 +10,11 @@
 // numbers its messages would; it keeps no log, no moderation, no dedupe: this is the floor
 // a Node server of the same shape costs, not a feature-equivalent of huddle.
 //
+// With --presence (NODE_BENCH_PRESENCE=1) a join does the visible work huddle's does: the
+// joiner is added to the room's presence (a Redis hash) and the members are read in the
+// same round trip (MULTI), everyone else in the room is told {room, joined, members}, and
+// the ack carries the members. Still no grace, hands, state or history.
+//
 // Usage: REDIS_URL=redis://127.0.0.1:P HUDDLE_SECRET=... node node-server.js --port Q
 "use strict";
 
@@ -30,6 +35,15 @@ const REDIS_URL = process.env.REDIS_URL;
 const SECRET = process.env.HUDDLE_SECRET || "";
 const MAX_CHARS = 2000;
 const EPOCH = "bench";
+const PRESENCE = process.argv.includes("--presence") || process.env.NODE_BENCH_PRESENCE === "1";
+
+// As huddle orders members (rooms/presence.py in_member_order): facilitators, then names.
+function memberOrder(a, b) {
+  const fa = a.role === "facilitator";
+  const fb = b.role === "facilitator";
+  if (fa !== fb) return fa ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
 
 if (!REDIS_URL || !REDIS_URL.startsWith("redis://127.0.0.1:")) {
   console.error("node-server: REDIS_URL must be a redis://127.0.0.1:PORT url");
@@ -108,8 +122,26 @@ async function main() {
         return;
       }
       try {
-        const offset = Number((await cmd.get(`bench:{${room}}:offset`)) || 0);
-        socket.join(room);
+        let offset;
+        let members = [];
+        if (PRESENCE) {
+          const me = user(room);
+          const [added, all, stored] = await cmd
+            .multi()
+            .hSet(`bench:{${room}}:presence`, me.id, JSON.stringify(me))
+            .hGetAll(`bench:{${room}}:presence`)
+            .get(`bench:{${room}}:offset`)
+            .exec();
+          offset = Number(stored || 0);
+          members = Object.values(all)
+            .map((v) => JSON.parse(v))
+            .sort(memberOrder);
+          socket.join(room);
+          if (Number(added) === 1) socket.to(room).emit("presence", { room, joined: me, members });
+        } else {
+          offset = Number((await cmd.get(`bench:{${room}}:offset`)) || 0);
+          socket.join(room);
+        }
         ack({
           ok: true,
           room: {
@@ -119,7 +151,7 @@ async function main() {
             locked: false,
             slow_mode_s: 0,
             pinned: [],
-            members: [],
+            members,
             you: { role: claims.rooms[room], muted_until: null },
           },
           recovered: false,

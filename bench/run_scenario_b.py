@@ -273,6 +273,7 @@ def start_cluster(
     gc_log: bool = False,
     huddle_root: Path = ROOT,
     embedded: bool = False,
+    node_presence: bool = False,
 ) -> Cluster:
     redis_bin = shutil.which("redis-server")
     if redis_bin is None:
@@ -356,6 +357,8 @@ def start_cluster(
         else:
             w_env = env
             argv = ["node", str(BENCH / "node-server.js"), "--host", HOST, "--port", str(port)]
+            if node_presence:
+                argv.append("--presence")
             ready = f"http://{HOST}:{port}/healthz"
         name = f"{kind}-{phase}-w{i + 1}"
         proc = PROCS.start(name, argv, env=w_env, log=OUT / f"{name}.log", cwd=cwd)
@@ -586,8 +589,8 @@ def measure_idle(cluster: Cluster, secret: str, args: argparse.Namespace) -> dic
     def on_ready(proc: subprocess.Popen[bytes], phase: dict[str, Any]) -> None:
         # The worker's CPU for every connect and join of the ramp, before it settles.
         measured["ramp_cpu_ms"] = 1000 * (cpu_ticks(worker.pid) - ticks_before) / CLK_TCK
-        # Beside it: the loadgen's (since its start), Redis's, and the whole machine's.
-        measured["ramp_loadgen_cpu_ms"] = 1000 * cpu_ticks(proc.pid) / CLK_TCK
+        # Beside it: the loadgen's (its own count over the ramp), Redis's, the machine's.
+        measured["ramp_loadgen_cpu_ms"] = phase.get("cpu_ms") or 0
         measured["ramp_redis_cpu_ms"] = (
             1000 * (cpu_ticks(cluster.redis.pid) - redis_before) / CLK_TCK
         )
@@ -811,6 +814,18 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         path("idle: join ack p50 (loadgen)", "idle.ramp_join_ms.p50", " ms")
         path("idle: join ack p99 (loadgen)", "idle.ramp_join_ms.p99", " ms")
         path("idle: loadgen CPU over the ramp", "idle.ramp_cpu_ms.loadgen", " ms")
+        row(
+            "idle: worker busy over the ramp",
+            lambda r: round(
+                r["idle"]["cpu_ms_per_join"] * r["idle"]["joined"] / r["idle"]["ramp_s"] / 10
+            ),
+            " % of a core",
+        )
+        row(
+            "idle: loadgen busy over the ramp",
+            lambda r: round(r["idle"]["ramp_cpu_ms"]["loadgen"] / r["idle"]["ramp_s"] / 10),
+            " % of a core",
+        )
         path("idle: redis CPU over the ramp", "idle.ramp_cpu_ms.redis", " ms")
         path("idle: machine CPU over the ramp", "idle.ramp_cpu_ms.machine", " ms")
     width = max(len(label) for label, _ in rows) + 2
@@ -890,6 +905,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=5.0, help="max wait for late deliveries")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--only", choices=("huddle", "node"))
+    p.add_argument(
+        "--node-presence",
+        action="store_true",
+        help="the Node reference announces presence on join as huddle does (a Redis hash"
+        " read in the join's round trip, {room, joined, members} to the others, members in"
+        " the ack): the same visible work per join",
+    )
     p.add_argument(
         "--embedded",
         action="store_true",
@@ -1015,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
                     gc_log=gc_log,
                     huddle_root=root_of(kind),
                     embedded=args.embedded,
+                    node_presence=args.node_presence,
                 )
                 try:
                     load = measure_load(cluster, secret, args)
@@ -1055,6 +1078,7 @@ def main(argv: list[str] | None = None) -> int:
                     traced=traced,
                     huddle_root=root_of(kind),
                     embedded=args.embedded,
+                    node_presence=args.node_presence,
                 )
                 try:
                     results[kind]["idle"] = measure_idle(cluster, secret, args)

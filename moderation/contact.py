@@ -212,12 +212,22 @@ _PLATFORM_END = re.compile(_PLATFORM + r"(?:\s+me)?\s*$", re.IGNORECASE)
 # Pikesley"). Masked with the invitation, so the identifier never reaches the room.
 _HANDLE_SHAPED = re.compile(
     r"(?<![\w@/.])(?:@[A-Za-z0-9_.]{2,30}|u/[A-Za-z0-9_\-]{3,20}|"
-    r"[A-Za-z][A-Za-z0-9]+(?:[._][A-Za-z0-9]{2,})+|[A-Za-z]{3,}[0-9]{2,})(?![\w@])"
+    r"[A-Za-z][A-Za-z0-9]+(?:\.[A-Za-z0-9]{2,}|_[A-Za-z0-9]+)+_?|[A-Za-z]{3,}[0-9]{2,}|"
+    # run-together capitals ("BadBackBrandon"), letters spaced out ("K e v i n")
+    r"[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+){2,}|(?:[A-Za-z0-9@.] {1,2}){4,}[A-Za-z0-9])(?![\w@])"
 )
 _NAME = re.compile(
-    r"(?<![\w'])[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?(?:\s+(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|"
-    r"and|with|of)){1,3}(?![\w'])"
+    r"(?<![\w'])(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?|[A-Z]{2}|[A-Z]\.)"
+    r"(?:\s+(?:[A-Z][a-z\u00e0-\u00ff]+(?:[-'][A-Z]?[a-z]+)?|[A-Z]\.|[A-Z\u00c0-\u00de]"
+    r"[a-z\u00e0-\u00ff]+|and|with|of)){1,3}(?![\w'])"
 )
+# A name in quotes next to an invitation ("our gc \"Spoonie Squad 2.0\" on insta").
+_QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d\n]{2,40}[\"\u201d]")
+# After an invitation, the words that go on naming where ("add me on ins*a, crpscarly",
+# "add me on Xbox, gamertag BadBackBrandon"), up to the first word of an ordinary
+# sentence going on ("dm me on insta if you want") or the end of the sentence.
+_NEXT_WORD = re.compile(r"[\s:;,=\-\u2013\u2014>|/]*(?:[^\w\s\\.,!?;:'\"(]*\s*)?([^\s,;]+)")
+_TRAILING_WORDS = 3
 
 
 def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
@@ -227,7 +237,10 @@ def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
     if not any(mask.kind in _JOINABLE for mask in masks):
         return out
     caught = list(out)
-    for pattern in (_HANDLE_SHAPED, _NAME):
+    for mask in caught:
+        if mask.kind in _JOINABLE:
+            out.extend(_trailing_words(text, mask))
+    for pattern in (_HANDLE_SHAPED, _NAME, _QUOTED):
         for match in pattern.finditer(text):
             start, end = match.span()
             if match.group().split()[-1].lower() in _NOT_NAMES:
@@ -236,8 +249,9 @@ def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
                 continue
             # A name counts only next to the invitation (within _NAME_REACH characters):
             # "Mary Jones said hi" later in the message is someone else.
-            if pattern is _NAME and not any(
-                start - _NAME_REACH <= m.end and m.start <= end + _NAME_REACH for m in caught
+            reach = _QUOTE_REACH if pattern is _QUOTED else _NAME_REACH
+            if pattern is not _HANDLE_SHAPED and not any(
+                start - reach <= m.end and m.start <= end + reach for m in caught
             ):
                 continue
             out.append(_Mask(start, end, "handle"))
@@ -245,6 +259,43 @@ def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
 
 
 _NAME_REACH = 24
+_QUOTE_REACH = 40
+
+
+def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
+    """Up to _TRAILING_WORDS words after an invitation that go on naming where or who:
+    masked with it, up to a word of an ordinary sentence or the sentence's end."""
+    out: list[_Mask] = []
+    position = mask.end
+    for _ in range(_TRAILING_WORDS):
+        if text[mask.end : position].rstrip().endswith((".", "!", "?")):
+            break
+        match = _NEXT_WORD.match(text, position)
+        if match is None:
+            break
+        word = match.group(1).strip(".!?)\"'").lower()
+        if not word or word in _SENTENCE_WORDS:
+            break
+        out.append(_Mask(mask.start, match.end(1), mask.kind))
+        position = match.end(1)
+    return out
+
+
+# Words of an ordinary sentence going on after "dm me" ("dm me if you want to talk").
+_SENTENCE_WORDS = frozenset(
+    str.split(
+        "if and or but so then when because cos cause coz as for to with without about "
+        "after before later soon now tonight today tomorrow sometime anytime whenever "
+        "please pls plz thanks thank ty x xx xxx lol haha cheers hun hon babe love mate "
+        "i i'm im i'll ill i've ive i'd we we'll you you're your yours u ur they he she it "
+        "it's its this that these those there here the a an my our his her their me us "
+        "is are was were be been am do does did can could would should will won't want "
+        "need like just only also too not no yes any some all every more most what who "
+        "how why where which let's lets talk chat chatting speak hang catch meet see send "
+        "sent know get got go going come coming back again instead in at of from by up "
+        "down out over off into than very really much many one"
+    )
+)
 
 
 # Capitalised words that end a phrase without naming anyone.

@@ -26,20 +26,19 @@ Rules (priority order):
                    (moderation/learned.py) reads it as the sender being at risk (not a
                    goodbye that names the next meeting: "bye all, see you Thursday")
 - crisis.mention   FLAG, alert crisis (not priority): a listed phrase, but the learned
-                   model reads the message as a past crisis that is over, someone else's,
-                   or the crisis line as a resource ("two years ago I wanted to die"),
-                   and words say so ("ago", "used to", "my friend", "samaritans" ...)
+                   model does not read the sender as at risk now, and words place it in
+                   the past, in someone else or in a crisis line ("two years ago I
+                   wanted to die", "my teenager said ...": moderation/mentions.py)
 - crisis.context   FLAG, alert crisis, priority: no single message said it, but the
                    member's last few messages read together do (moderation/recent.py);
                    the facilitators' alert says so in words
 The learned model only judges members' messages (facilitators post about crisis lines).
 """
 
-import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from moderation import warning_signs
+from moderation import mentions, warning_signs
 from moderation.canonical import decompose, words_view
 from moderation.context import MessageContext
 from moderation.learned import Scorer
@@ -80,17 +79,6 @@ _ASKING_WORDS = _folded("anyone anybody who")
 _REASON_SELF = "This message talks about wanting to die, suicide or self-harm."
 _REASON_HOPELESS = "This message sounds like the sender may be feeling hopeless."
 _REASON_OTHERS = "This message talks about someone else who may be at risk, or about suicide."
-# Words that place a crisis in the past, in someone else, or in a crisis line: needed, with
-# a low learned score, before a listed phrase loses its priority ("get through a week
-# without wanting to die" has none, and keeps it).
-_MENTION_MARKERS = re.compile(
-    r"\b(?:ago|used to|back (?:then|in|when)|years? back|last (?:year|month|summer|winter|"
-    r"spring|autumn|fall)|in (?:19|20)\d\d|when i was|at my (?:worst|lowest)|survived|"
-    r"recovered|988|samaritans|116 ?123|hotline|helpline|crisis (?:line|text|team)|"
-    r"called the|my (?:friend|son|daughter|husband|wife|partner|mum|mom|dad|brother|"
-    r"sister|cousin|uncle|aunt|nan|gran)|(?:he|she|they) (?:said|says|wants|wanted|tried|"
-    r"was|is))\b"
-)
 _REASON_LEARNED = (
     "This message reads like someone who may be thinking about ending their life or "
     "not keeping themselves safe, though it uses none of the usual words for it."
@@ -203,11 +191,12 @@ class CrisisStage:
                 if (
                     section in _PRIORITY
                     and scorer is not None
-                    and scorer.scores(ctx.written).crisis < scorer.model.crisis_floor
-                    and _MENTION_MARKERS.search(ctx.written.lower()) is not None
+                    and scorer.scores(ctx.written).crisis < scorer.model.thresholds[0]
+                    and mentions.reads_as_mention(ctx.written)
                 ):
-                    # The lists heard "wanted to die"; the model reads it as over, someone
-                    # else's, or a resource: support offered, no priority alert.
+                    # The lists heard "wanted to die"; the model does not read the sender
+                    # at risk now, and words place it in the past, in someone else or in
+                    # a crisis line: support offered, no priority alert.
                     return _verdict("mention", policy.crisis_lines)
                 if section == "hopeless" and scorer is not None and scorer.says(ctx, "crisis"):
                     return _verdict("learned", policy.crisis_lines)

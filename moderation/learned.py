@@ -20,8 +20,8 @@ stored as int8 with one scale per concern; a score is the logistic of
 was picked by `python -m moderation.train` on held-out writers of the training data.
 
 Inference is plain Python. A word's own features (the word and its character runs) are
-the same wherever it appears, so their summed weights are remembered per word (bounded);
-a message costs a split, one look-up per word and one hash per word pair.
+the same wherever it appears, and so are a pair's, so their summed weights are remembered
+per pair of neighbouring words (bounded): a message costs a split and one look-up per word.
 """
 
 import itertools
@@ -41,19 +41,25 @@ from moderation.corpus import CONCERNS
 from moderation.scanning import Scanner
 
 MODEL_FILE = "learned-model.bin"
-FORMAT = "huddle-linear-ngram/1"
+FORMAT = "huddle-linear-ngram/2"
 CHAR_SIZES = (4, 5)
+# Each word and each pair of words counts this many times beside the word's character
+# runs (format /1 counted them once): with ~10 runs per word, whole words and pairs
+# otherwise weigh little against spelling, and a writer the model never saw spells
+# differently (leaving one writer's batch out: docs/moderation.md, seventh session).
+WORD_REPEAT = 3
 # Longer messages are scored on their first words: the cost stays bounded (p99), and a
 # crisis statement longer than this is rare in chat (the lists still read all of it).
 MAX_WORDS = 300
 MAX_WORD_CHARS = 64
 # Packing per-concern integer sums into one int: each field holds a sum plus _OFFSET per
-# key added, so it never goes negative; a key has at most 2 * MAX_WORD_CHARS + 1 features
+# key added, so it never goes negative; a key has at most 2 * MAX_WORD_CHARS + 4 features
 # of at most 127 (< 2**20), and 300 words and 299 pairs add up to < 600 * 2**21 < 2**40.
 _FIELD = 40
 _FIELD_MASK = (1 << _FIELD) - 1
 _FIELD2, _FIELD3 = 2 * _FIELD, 3 * _FIELD
 _OFFSET = 1 << 20
+_ONE_OFFSET = sum(_OFFSET << (_FIELD * c) for c in range(4))
 # Words and word pairs remembered (~250 bytes each: at most ~10 MB per worker).
 _CACHE_LIMIT = 40_000
 
@@ -71,7 +77,7 @@ def word_features(word: str, mask: int) -> list[int]:
     """Buckets of one word's own features: the word, and its first MAX_WORD_CHARS
     characters' runs (which bounds the sums packed by the Scorer)."""
     word = word[:MAX_WORD_CHARS]
-    out = [zlib.crc32(b"w " + word.encode()) & mask]
+    out = [zlib.crc32(b"w " + word.encode()) & mask] * WORD_REPEAT
     padded = f" {word} "
     length = len(padded)
     for size in CHAR_SIZES:
@@ -80,8 +86,8 @@ def word_features(word: str, mask: int) -> list[int]:
     return out
 
 
-def pair_feature(first: str, second: str, mask: int) -> int:
-    return zlib.crc32(f"p {first} {second}".encode()) & mask
+def pair_features(first: str, second: str, mask: int) -> list[int]:
+    return [zlib.crc32(f"p {first} {second}".encode()) & mask] * WORD_REPEAT
 
 
 def features(view: str, bits: int) -> list[int]:
@@ -92,7 +98,8 @@ def features(view: str, bits: int) -> list[int]:
     out: list[int] = []
     for word in words:
         out.extend(word_features(word, mask))
-    out.extend(pair_feature(a, b, mask) for a, b in itertools.pairwise(words))
+    for first, second in itertools.pairwise(words):
+        out.extend(pair_features(first, second, mask))
     return out
 
 
@@ -167,6 +174,37 @@ def default_model() -> Model:
     return Model.from_bytes(blob)
 
 
+# Each bucket's four int8 weights in one unsigned 64-bit word, _QUAD_BITS apiece (weight
+# + 128): a word's features (at most 2 * MAX_WORD_CHARS + 4 buckets, each field < 256)
+# sum to < 2**16 per field without carrying into the next.
+_QUAD_BITS = 16
+_QUAD_MASK = (1 << _QUAD_BITS) - 1
+_QUADS: dict[int, tuple[Model, array]] = {}  # type: ignore[type-arg]
+
+
+def _quads(model: Model) -> array:  # type: ignore[type-arg]
+    """The model's weights packed per bucket (2 MiB for 2**18 buckets), built once per
+    model and process."""
+    kept = _QUADS.get(id(model))
+    if kept is not None:
+        return kept[1]
+    size = 1 << model.bits
+    w = model.weights
+    found = array(
+        "Q",
+        (
+            (w[b] + 128)
+            | (w[b + size] + 128) << _QUAD_BITS
+            | (w[b + 2 * size] + 128) << _QUAD_BITS * 2
+            | (w[b + 3 * size] + 128) << _QUAD_BITS * 3
+            for b in range(size)
+        ),
+    )
+    _QUADS.clear()  # one model per process in service (tests may swap)
+    _QUADS[id(model)] = (model, found)  # the model kept: its id is not reused
+    return found
+
+
 class Scorer:
     """Scores messages with a model, remembering the last text (the stages of one
     pipeline share one scorer, as they share one Scanner) and each word's summed weights.
@@ -179,10 +217,12 @@ class Scorer:
         self._scanner = scanner
         self.model = model if model is not None else default_model()
         self._mask = (1 << self.model.bits) - 1
-        # Summed int8 weights per word and per pair of words, and how many features each
-        # stands for, packed in one int (_FIELD bits per concern, then the count): the
+        self._quads = _quads(self.model)
+        # Summed int8 weights, and how many features they stand for, packed in one int
+        # (_FIELD bits per concern, then the count): per word (its own features), and per
+        # pair of neighbouring words (the second word's own features and the pair's). The
         # weights are read once per new word or pair.
-        self._known: dict[str, int] = {}
+        self._known: dict[str | tuple[str, str], int] = {}
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
         self._last_view = ""
@@ -204,21 +244,22 @@ class Scorer:
         self._last_words = len(words)
         if not words:
             return Scores(0.0, 0.0, 0.0, 0.0)
-        # Each word and each pair of neighbours is one look-up in the remembered sums
-        # (pairs hold a space, words never do), packed into one int so a single C-level
-        # sum adds all four concerns and the feature count at once.
-        keys = words + list(map(" ".join, itertools.pairwise(words)))
+        # One look-up per word in the remembered sums: the first word alone, each later
+        # one together with the word before it (its own features and the pair's), packed
+        # into one int so a single C-level sum adds all four concerns and the feature
+        # count at once.
         known = self._known
-        found = list(map(known.get, keys))
+        first = known.get(words[0])
+        if first is None:
+            first = self._remember_word(words[0])
+        found = list(map(known.get, itertools.pairwise(words)))
         if None in found:
-            packs = [
-                packed if packed is not None else self._remember(key)
-                for key, packed in zip(keys, found, strict=True)
+            found = [
+                packed if packed is not None else self._remember_pair(pair)
+                for pair, packed in zip(itertools.pairwise(words), found, strict=True)
             ]
-        else:
-            packs = cast(list[int], found)
-        total = sum(packs)
-        offset = len(packs) * _OFFSET
+        total = first + sum(cast(list[int], found))
+        offset = len(words) * _OFFSET
         count = total >> (_FIELD * 4)
         norm = 1.0 / math.sqrt(count)
         scales, biases = self.model.scales, self.model.biases
@@ -229,22 +270,42 @@ class Scorer:
             _logistic(biases[3] + ((total >> _FIELD3 & _FIELD_MASK) - offset) * scales[3] * norm),
         )
 
-    def _remember(self, key: str) -> int:
-        if " " in key:
-            first, second = key.split(" ")
-            buckets = [pair_feature(first, second, self._mask)]
-        else:
-            buckets = word_features(key, self._mask)
-        weights = self.model.weights
-        stride = self._mask + 1
-        packed = len(buckets) << (_FIELD * 4)
-        for c in range(4):
-            summed = sum(weights[b + c * stride] for b in buckets)
-            packed |= (summed + _OFFSET) << (_FIELD * c)
+    def _remember_word(self, word: str) -> int:
+        """A word's own features' summed weights (each field plus one _OFFSET)."""
+        packed = self._packed(word_features(word, self._mask))
+        self._keep(word, packed)
+        return packed
+
+    def _remember_pair(self, pair: tuple[str, str]) -> int:
+        """The second word's own features and the pair's, summed (each field plus one
+        _OFFSET: the pair's sum is small beside it, so no field goes negative)."""
+        first, second = pair
+        word = self._known.get(second)
+        if word is None:
+            word = self._remember_word(second)
+        packed = word + self._packed(pair_features(first, second, self._mask)) - _ONE_OFFSET
+        self._keep(pair, packed)
+        return packed
+
+    def _packed(self, buckets: list[int]) -> int:
+        # One C-level sum over the buckets' four weights packed together (_QUAD_BITS per
+        # concern, each weight + 128 so none is negative), then unpacked into the wider
+        # fields the message's sum needs.
+        summed: int = sum(map(self._quads.__getitem__, buckets))
+        count = len(buckets)
+        bias = 128 * count - _OFFSET
+        return (
+            (count << _FIELD * 4)
+            | ((summed & _QUAD_MASK) - bias)
+            | ((summed >> _QUAD_BITS & _QUAD_MASK) - bias) << _FIELD
+            | ((summed >> _QUAD_BITS * 2 & _QUAD_MASK) - bias) << _FIELD2
+            | ((summed >> _QUAD_BITS * 3) - bias) << _FIELD3
+        )
+
+    def _keep(self, key: str | tuple[str, str], packed: int) -> None:
         if len(self._known) >= _CACHE_LIMIT:
             self._known.clear()  # bounded: a flood of made-up words cannot grow it
         self._known[key] = packed
-        return packed
 
     def judged(self, ctx: MessageContext, concern: str) -> float:
         """The message's score for a concern, or 0 when it is too short or shapeless for
@@ -278,14 +339,28 @@ class Scorer:
 # A few words weigh a lot after normalising by sqrt(features): "hi there", "Can I add
 # something?" read like "add me" to the contact model, "While you were away" like an
 # insult. Alone the model judges abuse and sales from 6 words; contact only with
-# something that could identify someone: an identifier-shaped word (@, _, a dot inside a
-# word, letters and digits run together, a run of 3+ digits) or two capitalised words
-# ("search Jo Bloggs", "12 Elm Road"); crisis from 3 words ("not safe tonight"; alone,
+# something that could identify someone or name a way to reach them: an identifier-shaped
+# word (@, _, a dot inside a word, letters and digits run together, a run of 3+ digits,
+# run-together capitals, letters spaced out, a number spelled out), two capitalised words
+# ("search Jo Bloggs", "12 Elm Road"), or the words of a contact route ("dm me for my
+# digits", "what's your address?"); crisis from 3 words ("not safe tonight"; alone,
 # "note 1" read like a suicide note, while no message of one or two words that should
 # pass was flagged out of batch, nor 20 of 29 crisis ones).
 _MIN_WORDS = {"crisis": 3, "abuse": 6, "medication_sale": 6}
 _IDENTIFIER_SHAPED = re.compile(
-    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+"
+    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+|"
+    # run-together capitals ("SpoonsNoMore"), letters spaced out ("K e v i n")
+    r"[a-z][A-Z][a-z]|\b(?:\w  ?){3,}\w\b|"
+    # a number spelled out ("oh seven seven hundred"), 3+ number words in a row
+    r"\b(?:(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|double|triple|hundred)"
+    r"[\s,./-]+){2,}(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|hundred)\b"
+)
+# The words of a way to reach someone, without the detail ("dm me for my digits"), in a
+# message of 3 words or more ("whole number" alone is no invitation).
+_CONTACT_ROUTE = re.compile(
+    r"(?i:\b(?:dms?|pm|inbox|digits|number|addy|address|whats\s?app|insta\w*|snap\w*|"
+    r"facebook|fb|telegram|discord|e-?mail|privately|message me|add me|find me|look me up|"
+    r"search (?:for )?(?:me|my)|handle|username)\b)|\U0001f4f1|\U0001f47b"
 )
 
 
@@ -294,7 +369,7 @@ def enough_to_judge(view: str, text: str) -> frozenset[str]:
     thresholds on the same messages)."""
     words = len(view.split())
     enough = {c for c, least in _MIN_WORDS.items() if words >= least}
-    if _IDENTIFIER_SHAPED.search(text):
+    if _IDENTIFIER_SHAPED.search(text) or (words >= 3 and _CONTACT_ROUTE.search(text)):
         enough.add("contact")
     return frozenset(enough)
 

@@ -109,7 +109,10 @@ class RecentMessages:
         keep: int = 5,
         window_s: float = 1800.0,
         least: float = 0.3,
-        despair: float = 0.8,
+        # 0.8 with model 2026-12-07.3; model .4 scores despair lower, and 0.7 alerted 8 more
+        # of wS's 200 at-risk sequences and 2 more of wV's 80, no more ordinary ones
+        # (docs/moderation.md, seventh session).
+        despair: float = 0.7,
         max_members: int = 5_000,
     ) -> None:
         self.keep = keep

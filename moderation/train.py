@@ -30,13 +30,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.corpus import CONCERNS, Record, parse_jsonl, parse_tsv
-from moderation.learned import MODEL_FILE, Model, enough_to_judge, features, quantise
+from moderation.learned import (
+    FORMAT,
+    MODEL_FILE,
+    WORD_REPEAT,
+    Model,
+    enough_to_judge,
+    features,
+    quantise,
+)
 from moderation.scanning import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "moderation_corpus"
 OUTPUT = Path(__file__).resolve().parent / "data" / MODEL_FILE
-VERSION = "2026-12-07.3"
+VERSION = "2026-12-07.4"
 BITS = 18
 EPOCHS = 6
 SEED = 16
@@ -60,10 +68,14 @@ QUIET_FAMILIES = frozenset(
         *("agreement", "goal", "goodbye", "goodnight", "greeting", "meds_timing"),  # wG
         *("pain_score", "plan", "question", "reaction", "sleep", "small_talk"),
         *("stepping_away", "tech", "thanks", "tiredness", "win"),
+        *("arrival", "check_in", "plan_goal", "sharing"),  # wH
     }
 )
 FP_BUDGET = {
-    "crisis": {"quiet": 0.008, "hard": 0.04},
+    # crisis 0.8 % of everyday talk until the seventh session: with model 2026-12-07.4 its
+    # threshold fell to 0.79, where "sorry to hear that, Alex" and "my pain is really bad
+    # tonight and I just wanted to say so" (strings of the integration tests) were flagged.
+    "crisis": {"quiet": 0.004, "hard": 0.04},
     "abuse": {"quiet": 0.003, "hard": 0.01},
     "medication_sale": {"quiet": 0.003, "hard": 0.01},
     "contact": {"quiet": 0.003, "hard": 0.01},
@@ -115,7 +127,8 @@ def read(paths: Sequence[Path]) -> list[Record]:
 def digest(records: Sequence[Record]) -> str:
     h = hashlib.sha256(
         f"bits={BITS} seed={SEED} epochs={EPOCHS} l2={L2} rate={LEARNING_RATE} "
-        f"pos={POS_WEIGHT_CAP} quiet={QUIET_WEIGHT} spread={SPREAD_NEGATIVE_BATCHES}\n".encode()
+        f"pos={POS_WEIGHT_CAP} quiet={QUIET_WEIGHT} spread={SPREAD_NEGATIVE_BATCHES} "
+        f"format={FORMAT} repeat={WORD_REPEAT}\n".encode()
     )
     for record in records:
         h.update(f"{record.text}\t{','.join(sorted(record.concerns))}\n".encode())

@@ -224,7 +224,12 @@ def read_signs(lowered: str, which: list[int] | None = None) -> int:
             found |= bit
     if found and _TOLD_AS_PAST.search(lowered) is not None:
         return 0
-    if found & GOODBYE and _SEE_YOU_AGAIN.search(lowered) is not None:
+    if (
+        found & GOODBYE
+        and _SEE_YOU_AGAIN.search(lowered) is not None
+        and _NOT_COMING_BACK.search(lowered) is None
+    ):
+        # "see you Thursday" ends this meeting; "I won't see you next week" does not.
         found &= ~GOODBYE
     return found
 

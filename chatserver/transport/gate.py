@@ -29,6 +29,7 @@ ours calls the one it wraps (chatserver/transport/internals.py lists and probes 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from ipaddress import IPv4Address, IPv6Address, ip_address
@@ -119,6 +120,12 @@ def _address(raw: str) -> Address | None:
     return addr
 
 
+# The TCP peer's address, parsed once per peer: the same few connect again and again
+# (behind a proxy, always its address), and parsing one was about a per cent of a
+# connect. Only peers (the kernel's word, short) are kept, never X-Forwarded-For text.
+_peer_address = functools.lru_cache(maxsize=1024)(_address)
+
+
 def client_address(
     peer: str | None, forwarded_for: str | None, trusted: tuple[IPNetwork, ...]
 ) -> str:
@@ -126,7 +133,7 @@ def client_address(
     nearest X-Forwarded-For entry (read from the right, as each proxy appends its own
     peer) that is not a trusted proxy itself. Entries to the left of an untrusted one were
     written by the client and are never believed."""
-    addr = _address(peer) if peer else None
+    addr = _peer_address(peer) if peer else None
     if addr is None:
         return peer or "unknown"
 

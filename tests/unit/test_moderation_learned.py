@@ -50,7 +50,7 @@ def test_a_damaged_model_file_is_refused() -> None:
     with pytest.raises(ValueError):
         Model.from_bytes(blob[:-10])
     with pytest.raises(ValueError):
-        Model.from_bytes(blob.replace(b"huddle-linear-ngram/1", b"something-else/9", 1))
+        Model.from_bytes(blob.replace(b"huddle-linear-ngram/2", b"something-else/9", 1))
 
 
 def test_the_scorer_computes_exactly_what_training_computes() -> None:
@@ -147,6 +147,13 @@ def test_an_offer_is_held_even_when_its_contact_part_was_masked(pipeline_factory
         ("message me on insta - sunny_jo", "sunny_jo"),
         ("dm me on snapchat, jo.smith", "jo.smith"),
         ("add me on whatsapp @jo_painpal", "jo_painpal"),
+        # platform word, separators and handle together, however the platform is spelled
+        ("add me on ins*a, crpscarly", "crpscarly"),
+        ("add me on d!scord pixelpain", "pixelpain"),
+        ("add me on Xbox, gamertag BadBackBrandon", "BadBackBrandon"),
+        ("add me on the ghost app lol coolcaleb_x", "coolcaleb_x"),
+        ("add me on facebook, TJ Kowalczyk, profile has the Packers logo", "Kowalczyk"),
+        ('dm me for the invite to our gc "Spoonie Squad 2.0" on insta', "Spoonie Squad"),
     ],
 )
 def test_the_whole_identifier_is_masked(pipeline_factory, text: str, handle: str) -> None:  # type: ignore[no-untyped-def]
@@ -155,13 +162,37 @@ def test_the_whole_identifier_is_masked(pipeline_factory, text: str, handle: str
     assert any(v.alert == "contact" for v in outcome.verdicts)
 
 
-def test_a_resolved_past_crisis_gets_support_but_no_priority_alert(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
-    outcome = _run(
-        pipeline_factory(),
+@pytest.mark.parametrize(
+    "text",
+    [
         "two years ago i wanted to die every single day. today im doing ok, the group helped",
-    )
+        "I was suicidal most of 2021, the right meds and a good therapist made a difference",
+        "5 years self harm free today",
+        "when I first got sick I wanted to die. I don't feel that way anymore",
+        'My teenager said "I want to die" after failing an exam. how do I check in?',
+    ],
+)
+def test_a_resolved_past_crisis_gets_support_but_no_priority_alert(  # type: ignore[no-untyped-def]
+    pipeline_factory, text: str
+) -> None:
+    outcome = _run(pipeline_factory(), text)
     assert not any(v.priority for v in outcome.verdicts)
+    assert any(v.alert == "crisis" for v in outcome.verdicts)  # still support offered
     assert outcome.action is not Action.BLOCK
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I tried to kill myself in 2019 and I feel like I'm heading back there",
+        "i relapsed with self harm after 2 years clean",
+        "took the whole packet of co-codamol about an hour ago, i feel really sick",
+        "I used to be strong but now I want to die",
+    ],
+)
+def test_a_past_crisis_coming_back_keeps_its_priority(pipeline_factory, text: str) -> None:  # type: ignore[no-untyped-def]
+    outcome = _run(pipeline_factory(), text)
+    assert any(v.alert == "crisis" and v.priority for v in outcome.verdicts)
 
 
 def test_a_crisis_in_words_no_list_has_is_flagged_with_priority(pipeline_factory) -> None:  # type: ignore[no-untyped-def]

@@ -85,11 +85,6 @@ def test_a_member_posting_the_benchmark_filler_raises_no_crisis_alert(pipeline_f
     assert raised == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model 2026-12-07.3 still reads 'tonight I'm finally going to' as a plan: a "
-    "time and 'going to' outweigh what follows (no training message says otherwise)",
-)
 def test_a_plan_for_tonight_that_is_a_phone_call_raises_no_crisis_alert(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
     outcome = post(pipeline_factory(), "tonight I'm finally going to ring my sister back", 1000.0)
     assert crisis_rules(outcome) == []
