@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from chatserver.auth import Claims
-from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
+from chatserver.backend import EVERYONE, FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
 from chatserver.fanout import Fanout, Route
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # How long a worker stays subscribed to a room after its last local member left: a
 # member reloading the page should not cost an unsubscribe and resubscribe.
 UNSUBSCRIBE_DELAY_S = 5.0
+
+# A room's comings and goings within this window reach its members as one "presence"
+# event: a room filling up would otherwise send each member every later arrival with the
+# whole member list (quadratic in the room's size). Short enough that nobody notices.
+PRESENCE_WINDOW_S = 0.05
 
 
 @dataclass(slots=True, eq=False)
@@ -62,6 +67,9 @@ class LocalRoom:
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
+    presence: list[Delivery] = field(default_factory=list)
+    """Presence events received and not yet sent on (oldest first)."""
+    presence_handle: asyncio.TimerHandle | None = None
 
 
 Evicted = Callable[[Connection, str], None]
@@ -78,6 +86,7 @@ class LocalRooms:
         clock: ServiceClock,
         tasks: TaskSet,
         unsubscribe_delay_s: float = UNSUBSCRIBE_DELAY_S,
+        presence_window_s: float = PRESENCE_WINDOW_S,
     ) -> None:
         self._bus = bus
         self._fanout = fanout
@@ -85,6 +94,7 @@ class LocalRooms:
         self._clock = clock
         self._tasks = tasks
         self._unsubscribe_delay_s = unsubscribe_delay_s
+        self._presence_window_s = presence_window_s
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
         self._evicted: list[Evicted] = []
@@ -175,12 +185,14 @@ class LocalRooms:
             return
         del self.rooms[local.room]
         self._metrics.rooms.set(len(self.rooms))
+        self._discard_presence(local)
         if local.listener is not None:
             await self._bus.unsubscribe(local.room, local.listener)
 
     async def close(self) -> None:
         for local in list(self.rooms.values()):
             self._cancel_unsubscribe(local)
+            self._discard_presence(local)
             if local.listener is not None:
                 await self._bus.unsubscribe(local.room, local.listener)
         self.rooms.clear()
@@ -198,6 +210,10 @@ class LocalRooms:
 
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
+            if delivery.event == "presence" and delivery.audience == EVERYONE:
+                if local.members:
+                    self._hold_presence(local, delivery)
+                return
             if delivery.event == "reset":
                 # The room's log was lost and restarted: its clients rejoin and start over,
                 # and so does the cached state the gate reads (a lock, slow mode or mute
@@ -205,8 +221,12 @@ class LocalRooms:
                 # seeds it from the backend again.
                 local.delivered_offset = 0
                 local.state, local.seeded = RoomState(), False
+                self._discard_presence(local)
                 self.drop(local.members.values(), discard_queued=True)
                 return
+            if local.presence:
+                # What the room heard before this reaches its members before it.
+                self._send_presence(local)
             entry = delivery.entry
             if entry is not None:
                 if entry["offset"] <= local.delivered_offset:
@@ -217,23 +237,56 @@ class LocalRooms:
                 self._metrics.fanout_seconds.observe(max(0, now - entry["ts"]) / 1000)
             if not local.members:
                 return
-            audience = self._audience(local, delivery)
-            if audience is None:  # everyone: the common case, on a route made once
-                route = local.everyone
-                if route is None or route.stale:
-                    route = local.everyone = self._fanout.route(
-                        [c.eio_sid for c in local.members.values()]
-                    )
-                frame = Fanout.encode(delivery.event, delivery.payload)
-                self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
-            elif audience:
-                frame = Fanout.encode(delivery.event, delivery.payload)
-                targets = [c.eio_sid for c in audience]
-                self._metrics.deliveries.inc(self._fanout.send(targets, frame))
+            self._emit(local, delivery)
             if entry is not None and "kind" in entry and entry["kind"] == "removed":
                 self._evict(local, entry.get("user_id") or "")
 
         return deliver
+
+    def _emit(self, local: LocalRoom, delivery: Delivery) -> None:
+        audience = self._audience(local, delivery)
+        if audience is None:  # everyone: the common case, on a route made once
+            route = local.everyone
+            if route is None or route.stale:
+                route = local.everyone = self._fanout.route(
+                    [c.eio_sid for c in local.members.values()]
+                )
+            frame = Fanout.encode(delivery.event, delivery.payload)
+            self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
+        elif audience:
+            frame = Fanout.encode(delivery.event, delivery.payload)
+            targets = [c.eio_sid for c in audience]
+            self._metrics.deliveries.inc(self._fanout.send(targets, frame))
+
+    # -- presence, coalesced -----------------------------------------------------------
+
+    def _hold_presence(self, local: LocalRoom, delivery: Delivery) -> None:
+        local.presence.append(delivery)
+        if local.presence_handle is None:
+            local.presence_handle = asyncio.get_running_loop().call_later(
+                self._presence_window_s, self._send_presence, local
+            )
+
+    def _send_presence(self, local: LocalRoom) -> None:
+        """The held comings and goings as one event: the last one as it was published
+        (its member list is the newest), the ones before it in ``earlier``, oldest first.
+        The last one's joiner is left out as before: their join ack, read after every
+        earlier change, already had them."""
+        held = local.presence
+        self._discard_presence(local)
+        if not held or not local.members:
+            return
+        last = held[-1]
+        if len(held) > 1:
+            earlier = [_movement(d.payload) for d in held[:-1]]
+            last = Delivery("presence", {**last.payload, "earlier": earlier})
+        self._emit(local, last)
+
+    def _discard_presence(self, local: LocalRoom) -> None:
+        local.presence = []
+        if local.presence_handle is not None:
+            local.presence_handle.cancel()
+            local.presence_handle = None
 
     def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection] | None:
         """Who of the room's members a delivery is for: None for all of them."""
@@ -268,3 +321,8 @@ class LocalRooms:
             for handler in self._evicted:
                 handler(conn, local.room)
         self.release(local)
+
+
+def _movement(payload: Payload) -> Payload:
+    """Who came or went in a presence event, without its member list."""
+    return {k: payload[k] for k in ("joined", "left") if k in payload}
