@@ -69,6 +69,9 @@ class LocalRoom:
     for them (a join reads the backend between the two)."""
     presence: list[Delivery] = field(default_factory=list)
     """Presence events received and not yet sent on (oldest first)."""
+    presence_late: dict[str, int] = field(default_factory=dict)
+    """Sockets that entered while presence was held (by sid): from which held event on
+    they hear it. What came before is older than their join ack."""
     presence_handle: asyncio.TimerHandle | None = None
 
 
@@ -146,6 +149,8 @@ class LocalRooms:
         local.joining -= 1
         local.members[conn.sid] = conn
         local.everyone = None
+        if local.presence:
+            local.presence_late[conn.sid] = len(local.presence)
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
 
@@ -243,9 +248,10 @@ class LocalRooms:
 
         return deliver
 
-    def _emit(self, local: LocalRoom, delivery: Delivery) -> None:
+    def _emit(self, local: LocalRoom, delivery: Delivery, among: set[str] | None = None) -> None:
+        """Send ``delivery`` to its audience in the room (those of it ``among``, by sid)."""
         audience = self._audience(local, delivery)
-        if audience is None:  # everyone: the common case, on a route made once
+        if audience is None and among is None:  # everyone: the common case, on a route
             route = local.everyone
             if route is None or route.stale:
                 route = local.everyone = self._fanout.route(
@@ -253,7 +259,12 @@ class LocalRooms:
                 )
             frame = Fanout.encode(delivery.event, delivery.payload)
             self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
-        elif audience:
+            return
+        if audience is None:
+            audience = list(local.members.values())
+        if among is not None:
+            audience = [c for c in audience if c.sid in among]
+        if audience:
             frame = Fanout.encode(delivery.event, delivery.payload)
             targets = [c.eio_sid for c in audience]
             self._metrics.deliveries.inc(self._fanout.send(targets, frame))
@@ -268,22 +279,27 @@ class LocalRooms:
             )
 
     def _send_presence(self, local: LocalRoom) -> None:
-        """The held comings and goings as one event: the last one as it was published
-        (its member list is the newest), the ones before it in ``earlier``, oldest first.
-        The last one's joiner is left out as before: their join ack, read after every
-        earlier change, already had them."""
-        held = local.presence
+        """The held comings and goings as one event (``_gathered``). A socket that
+        entered meanwhile hears only what was held after it entered, as it would have
+        unheld."""
+        held, late = local.presence, local.presence_late
         self._discard_presence(local)
         if not held or not local.members:
             return
-        last = held[-1]
-        if len(held) > 1:
-            earlier = [_movement(d.payload) for d in held[:-1]]
-            last = Delivery("presence", {**last.payload, "earlier": earlier})
-        self._emit(local, last)
+        if not late:
+            self._emit(local, _gathered(held))
+            return
+        self._emit(local, _gathered(held), {sid for sid in local.members if sid not in late})
+        since: dict[int, set[str]] = {}
+        for sid, start in late.items():
+            since.setdefault(start, set()).add(sid)
+        for start, sids in sorted(since.items()):
+            if start < len(held):
+                self._emit(local, _gathered(held[start:]), sids)
 
     def _discard_presence(self, local: LocalRoom) -> None:
         local.presence = []
+        local.presence_late = {}
         if local.presence_handle is not None:
             local.presence_handle.cancel()
             local.presence_handle = None
@@ -321,6 +337,17 @@ class LocalRooms:
             for handler in self._evicted:
                 handler(conn, local.room)
         self.release(local)
+
+
+def _gathered(held: list[Delivery]) -> Delivery:
+    """Presence events as one: the last as it was published (its member list is the
+    newest), the changes before it in ``earlier``, oldest first. Its joiner is left out
+    as before (``_audience``): their join ack, read after every earlier change, had them."""
+    last = held[-1]
+    if len(held) == 1:
+        return last
+    earlier = [_movement(d.payload) for d in held[:-1]]
+    return Delivery("presence", {**last.payload, "earlier": earlier})
 
 
 def _movement(payload: Payload) -> Payload:

@@ -152,3 +152,30 @@ async def test_a_single_change_is_sent_as_it_was_published_and_not_to_its_joiner
     await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
     assert json.loads(sockets.got["eio-alex"][0][1:]) == ["presence", published.payload]
     assert [json.loads(f[1:])[0] for f in sockets.got["eio-bea"]] == ["notice"]
+
+
+async def test_a_socket_entering_while_presence_is_held_hears_only_what_came_after() -> None:
+    """What was held before a socket entered is older than its join ack (a list without
+    the joiner): it hears only what came after, as it would have unheld."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, bea, cara = connection("alex"), connection("bea"), connection("cara")
+    rooms.enter(await rooms.open("r1"), alex)
+    await bus.publish("r1", joined("dan", ["alex", "dan"]))  # before Bea's join ack was read
+    rooms.enter(await rooms.open("r1"), bea)
+    await bus.publish("r1", joined("bea", ["alex", "bea", "dan"]))  # her own: not to her
+    rooms.enter(await rooms.open("r1"), cara)
+    await bus.publish("r1", joined("cara", ["alex", "bea", "cara", "dan"]))
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    def heard(sid: str) -> list[list[str]]:
+        events = [json.loads(frame[1:]) for frame in sockets.got[sid]]
+        return [
+            [c["joined"]["id"] for c in [*p.get("earlier", []), p]] if e == "presence" else [e]
+            for e, p in events
+        ]
+
+    assert heard("eio-alex") == [["dan", "bea", "cara"], ["notice"]]
+    # Bea's own arrival held after she entered rides along in `earlier` (clients skip their own).
+    assert heard("eio-bea") == [["bea", "cara"], ["notice"]]
+    assert heard("eio-cara") == [["notice"]]
