@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from types import TracebackType
 
 
@@ -24,10 +25,12 @@ class Deadlines:
     at a fraction of its cost. One instance serves one event loop at a time, in one thread
     (a new loop, as in tests, starts it afresh)."""
 
-    __slots__ = ("_loop", "_scopes", "_timer", "_timer_at")
+    __slots__ = ("_loop", "_scopes", "_thread", "_timer", "_timer_at")
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+        """The thread ``_loop`` runs in."""
         self._scopes: dict[Scope, float] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -38,6 +41,7 @@ class Deadlines:
     def _enter(self, scope: Scope, seconds: float, loop: asyncio.AbstractEventLoop) -> None:
         if loop is not self._loop:
             self._loop = loop
+            self._thread = threading.get_ident()
             self._scopes = {}
             self._timer = None
             self._timer_at = math.inf
@@ -90,17 +94,23 @@ class Scope:
 
     async def __aenter__(self) -> Scope:
         # The task of the loop these deadlines last served, without asking which loop is
-        # running (on Python 3.11 that is a system call, getpid, twice per scope): none
-        # is current there unless it is the running loop. Else (a new loop) ask.
-        loop = self._deadlines._loop
-        task = asyncio.current_task(loop) if loop is not None else None
+        # running (on Python 3.11 that is a system call, getpid, twice per scope): in its
+        # thread, none is current there unless it is the running loop. Else (a new loop,
+        # or another thread's) ask.
+        deadlines = self._deadlines
+        loop = deadlines._loop
+        task = (
+            asyncio.current_task(loop)
+            if loop is not None and deadlines._thread == threading.get_ident()
+            else None
+        )
         if task is None:
             task = asyncio.current_task()
             if task is None:
                 raise RuntimeError("Deadlines.within() should be used inside a task")
         self._task = task
         self._cancelling = task.cancelling()
-        self._deadlines._enter(self, self._seconds, task.get_loop())
+        deadlines._enter(self, self._seconds, task.get_loop())
         return self
 
     async def __aexit__(

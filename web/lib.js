@@ -333,6 +333,14 @@ export function typingLine(names) {
   return "Several people are typing…";
 }
 
+/** A polite announcement of arrivals: one, two or three names, else two and a count. */
+export function arrivalLine(names) {
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} joined the room.`;
+  if (names.length <= 3) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]} joined the room.`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} others joined the room.`;
+}
+
 // How long to wait before asking again after the server said "busy" (`unavailable`,
 // `rate_limited`): what it asked for (`retry_after_s`), or `fallbackMs` when it asked
 // nothing usable, spread by up to half again at random, so that members a dying worker

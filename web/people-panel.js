@@ -8,8 +8,8 @@
 
 import { byId, el, reconcile } from "./dom.js";
 import { errorText } from "./feedback.js";
-import { formatTime, mutedUntilOf, typingLine } from "./lib.js";
-import { hasHand, nameOf, roster, rosterChangesAt } from "./people.js";
+import { arrivalLine, formatTime, mutedUntilOf, typingLine } from "./lib.js";
+import { hasHand, nameOf, presenceChanges, roster, rosterChangesAt } from "./people.js";
 import { isFacilitator } from "./store.js";
 
 const TYPING_EXPIRE_MS = 5_000; // others' "is typing" disappears without an update
@@ -108,8 +108,14 @@ export function createPeoplePanel({ store, request, feedback }) {
   function announce(state, event, previous) {
     if (!isFacilitator(state)) return;
     const p = event.payload || {};
-    if (event.type === "presence" && p.joined && state.people.arrived !== previous.people.arrived && state.people.arrived.has(String(p.joined.id))) {
-      live.textContent = `${p.joined.name || nameOf(state, p.joined.id) || "Someone"} joined the room.`;
+    if (event.type === "presence" && state.people.arrived !== previous.people.arrived) {
+      // Several may arrive in one event (a server gathers a short window's comings and goings).
+      const { arrived } = state.people;
+      const isNew = (id) => arrived.has(id) && arrived.get(id) !== previous.people.arrived.get(id);
+      const names = presenceChanges(p)
+        .filter((c) => c.joined && isNew(String(c.joined.id)))
+        .map((c) => c.joined.name || nameOf(state, c.joined.id) || "Someone");
+      if (names.length) live.textContent = arrivalLine([...new Set(names)]);
     }
     if (event.type === "hand" && p.raised && p.user && p.user.id !== state.self.id) {
       const place = state.people.hands.findIndex((u) => u.id === String(p.user.id)) + 1;

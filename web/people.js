@@ -48,6 +48,20 @@ function withMovement(people, p, at) {
   return arrived === people.arrived && left === people.left ? people : { ...people, arrived, left };
 }
 
+/**
+ * The comings and goings in one `presence` event, oldest first: those a server gathered
+ * from a short window (`earlier`, each `{joined}` or `{left}`), then the event's own.
+ */
+export function presenceChanges(p) {
+  const changes = [];
+  for (const c of [...(Array.isArray(p.earlier) ? p.earlier : []), p]) {
+    if (!c) continue;
+    if (c.left && c.left.id != null) changes.push({ left: c.left });
+    if (c.joined && c.joined.id != null) changes.push({ joined: c.joined });
+  }
+  return changes;
+}
+
 /** Whoever is present is not "left" (a join ack's list, or a full list in `presence`). */
 function withoutPresent(people) {
   const present = new Set(people.members.map((m) => m.id));
@@ -113,9 +127,13 @@ export function reducePeople(people, event, state) {
         next = withMembers(people, list);
       }
       const me = state.self.id;
-      const others = { joined: p.joined && p.joined.id !== me ? p.joined : null, left: p.left && p.left.id !== me ? p.left : null };
-      next = withoutPresent(withMovement(next, others, at));
-      return p.left ? withoutTyper(next, p.left.id) : next;
+      for (const change of presenceChanges(p)) {
+        const user = change.joined || change.left;
+        if (user.id === me) continue;
+        next = withMovement(next, change, at);
+        if (change.left) next = withoutTyper(next, user.id);
+      }
+      return withoutPresent(next);
     }
     case "hand": {
       const p = event.payload;

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from chatserver.auth import Claims
-from chatserver.backend import FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
+from chatserver.backend import EVERYONE, FACILITATORS, USER_AUDIENCE, Delivery, Payload, RoomBus
 from chatserver.fanout import Fanout, Route
 from chatserver.metrics import Metrics
 from chatserver.service.clock import ServiceClock
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # How long a worker stays subscribed to a room after its last local member left: a
 # member reloading the page should not cost an unsubscribe and resubscribe.
 UNSUBSCRIBE_DELAY_S = 5.0
+
+# A room's comings and goings within this window reach its members as one "presence"
+# event: a room filling up would otherwise send each member every later arrival with the
+# whole member list (quadratic in the room's size). Short enough that nobody notices.
+PRESENCE_WINDOW_S = 0.05
 
 
 @dataclass(slots=True, eq=False)
@@ -62,6 +67,12 @@ class LocalRoom:
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
+    presence: list[Delivery] = field(default_factory=list)
+    """Presence events received and not yet sent on (oldest first)."""
+    presence_late: dict[str, int] = field(default_factory=dict)
+    """Sockets that entered while presence was held (by sid): from which held event on
+    they hear it. What came before is older than their join ack."""
+    presence_handle: asyncio.TimerHandle | None = None
 
 
 Evicted = Callable[[Connection, str], None]
@@ -78,6 +89,7 @@ class LocalRooms:
         clock: ServiceClock,
         tasks: TaskSet,
         unsubscribe_delay_s: float = UNSUBSCRIBE_DELAY_S,
+        presence_window_s: float = PRESENCE_WINDOW_S,
     ) -> None:
         self._bus = bus
         self._fanout = fanout
@@ -85,6 +97,7 @@ class LocalRooms:
         self._clock = clock
         self._tasks = tasks
         self._unsubscribe_delay_s = unsubscribe_delay_s
+        self._presence_window_s = presence_window_s
         self.rooms: dict[str, LocalRoom] = {}
         self._subscribing: dict[str, asyncio.Future[LocalRoom]] = {}
         self._evicted: list[Evicted] = []
@@ -136,6 +149,8 @@ class LocalRooms:
         local.joining -= 1
         local.members[conn.sid] = conn
         local.everyone = None
+        if local.presence:
+            local.presence_late[conn.sid] = len(local.presence)
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
 
@@ -175,12 +190,14 @@ class LocalRooms:
             return
         del self.rooms[local.room]
         self._metrics.rooms.set(len(self.rooms))
+        self._discard_presence(local)
         if local.listener is not None:
             await self._bus.unsubscribe(local.room, local.listener)
 
     async def close(self) -> None:
         for local in list(self.rooms.values()):
             self._cancel_unsubscribe(local)
+            self._discard_presence(local)
             if local.listener is not None:
                 await self._bus.unsubscribe(local.room, local.listener)
         self.rooms.clear()
@@ -198,6 +215,10 @@ class LocalRooms:
 
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
+            if delivery.event == "presence" and delivery.audience == EVERYONE:
+                if local.members:
+                    self._hold_presence(local, delivery)
+                return
             if delivery.event == "reset":
                 # The room's log was lost and restarted: its clients rejoin and start over,
                 # and so does the cached state the gate reads (a lock, slow mode or mute
@@ -205,8 +226,12 @@ class LocalRooms:
                 # seeds it from the backend again.
                 local.delivered_offset = 0
                 local.state, local.seeded = RoomState(), False
+                self._discard_presence(local)
                 self.drop(local.members.values(), discard_queued=True)
                 return
+            if local.presence:
+                # What the room heard before this reaches its members before it.
+                self._send_presence(local)
             entry = delivery.entry
             if entry is not None:
                 if entry["offset"] <= local.delivered_offset:
@@ -217,23 +242,67 @@ class LocalRooms:
                 self._metrics.fanout_seconds.observe(max(0, now - entry["ts"]) / 1000)
             if not local.members:
                 return
-            audience = self._audience(local, delivery)
-            if audience is None:  # everyone: the common case, on a route made once
-                route = local.everyone
-                if route is None or route.stale:
-                    route = local.everyone = self._fanout.route(
-                        [c.eio_sid for c in local.members.values()]
-                    )
-                frame = Fanout.encode(delivery.event, delivery.payload)
-                self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
-            elif audience:
-                frame = Fanout.encode(delivery.event, delivery.payload)
-                targets = [c.eio_sid for c in audience]
-                self._metrics.deliveries.inc(self._fanout.send(targets, frame))
+            self._emit(local, delivery)
             if entry is not None and "kind" in entry and entry["kind"] == "removed":
                 self._evict(local, entry.get("user_id") or "")
 
         return deliver
+
+    def _emit(self, local: LocalRoom, delivery: Delivery, among: set[str] | None = None) -> None:
+        """Send ``delivery`` to its audience in the room (those of it ``among``, by sid)."""
+        audience = self._audience(local, delivery)
+        if audience is None and among is None:  # everyone: the common case, on a route
+            route = local.everyone
+            if route is None or route.stale:
+                route = local.everyone = self._fanout.route(
+                    [c.eio_sid for c in local.members.values()]
+                )
+            frame = Fanout.encode(delivery.event, delivery.payload)
+            self._metrics.deliveries.inc(self._fanout.send_route(route, frame))
+            return
+        if audience is None:
+            audience = list(local.members.values())
+        if among is not None:
+            audience = [c for c in audience if c.sid in among]
+        if audience:
+            frame = Fanout.encode(delivery.event, delivery.payload)
+            targets = [c.eio_sid for c in audience]
+            self._metrics.deliveries.inc(self._fanout.send(targets, frame))
+
+    # -- presence, coalesced -----------------------------------------------------------
+
+    def _hold_presence(self, local: LocalRoom, delivery: Delivery) -> None:
+        local.presence.append(delivery)
+        if local.presence_handle is None:
+            local.presence_handle = asyncio.get_running_loop().call_later(
+                self._presence_window_s, self._send_presence, local
+            )
+
+    def _send_presence(self, local: LocalRoom) -> None:
+        """The held comings and goings as one event (``_gathered``). A socket that
+        entered meanwhile hears only what was held after it entered, as it would have
+        unheld."""
+        held, late = local.presence, local.presence_late
+        self._discard_presence(local)
+        if not held or not local.members:
+            return
+        if not late:
+            self._emit(local, _gathered(held))
+            return
+        self._emit(local, _gathered(held), {sid for sid in local.members if sid not in late})
+        since: dict[int, set[str]] = {}
+        for sid, start in late.items():
+            since.setdefault(start, set()).add(sid)
+        for start, sids in sorted(since.items()):
+            if start < len(held):
+                self._emit(local, _gathered(held[start:]), sids)
+
+    def _discard_presence(self, local: LocalRoom) -> None:
+        local.presence = []
+        local.presence_late = {}
+        if local.presence_handle is not None:
+            local.presence_handle.cancel()
+            local.presence_handle = None
 
     def _audience(self, local: LocalRoom, delivery: Delivery) -> list[Connection] | None:
         """Who of the room's members a delivery is for: None for all of them."""
@@ -268,3 +337,19 @@ class LocalRooms:
             for handler in self._evicted:
                 handler(conn, local.room)
         self.release(local)
+
+
+def _gathered(held: list[Delivery]) -> Delivery:
+    """Presence events as one: the last as it was published (its member list is the
+    newest), the changes before it in ``earlier``, oldest first. Its joiner is left out
+    as before (``_audience``): their join ack, read after every earlier change, had them."""
+    last = held[-1]
+    if len(held) == 1:
+        return last
+    earlier = [_movement(d.payload) for d in held[:-1]]
+    return Delivery("presence", {**last.payload, "earlier": earlier})
+
+
+def _movement(payload: Payload) -> Payload:
+    """Who came or went in a presence event, without its member list."""
+    return {k: payload[k] for k in ("joined", "left") if k in payload}

@@ -128,3 +128,28 @@ async def test_leaving_and_rejoining_in_a_loop_reaches_the_others_bounded(room: 
         ]
         assert 1 <= len(churn) <= allowance, (len(churn), allowance)
     assert refused and all(r["error"]["code"] == "rate_limited" for r in refused)
+
+
+def changes(presence: dict[str, Any]) -> list[dict[str, Any]]:
+    """A presence event's comings and goings, oldest first (docs/protocol.md)."""
+    own = {k: presence[k] for k in ("joined", "left") if k in presence}
+    return [*presence.get("earlier", []), own]
+
+
+async def test_a_room_filling_up_is_announced_in_fewer_events_than_joins(room: Room) -> None:
+    """Twelve members joining at once, over both workers: each member already there hears
+    every arrival once and ends with the whole list, in far fewer events than arrivals
+    (one "joined" with the whole list each, before: quadratic in the room's size)."""
+    await barrier(room, room.sam, room.bea)  # Alex's and Bea's own arrivals heard before
+    before = (room.sam.mark(), room.bea.mark())
+    newcomers = [await room.member(f"m{i:02d}", worker=i % 2) for i in range(12)]
+    acks = await asyncio.gather(*(c.call("join", {"room": "r1"}) for c in newcomers))
+    assert all(a["ok"] for a in acks), acks
+    await barrier(room, room.sam, room.bea)
+    expected = {"sam", "alex", "bea", *(f"m{i:02d}" for i in range(12))}
+    for member, mark in zip((room.sam, room.bea), before, strict=True):
+        events = member.got("presence", mark)
+        arrivals = [c["joined"]["id"] for p in events for c in changes(p) if "joined" in c]
+        assert sorted(arrivals) == sorted(expected - {"sam", "alex", "bea"}), arrivals
+        assert {m["id"] for m in events[-1]["members"]} == expected
+        assert len(events) <= len(newcomers) // 2, len(events)

@@ -4,6 +4,7 @@ is on its way into it, and is let go a while after its last member left."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable
 
 from chatserver.auth import Claims
@@ -91,3 +92,90 @@ async def test_two_joins_on_their_way_one_giving_up_keeps_the_room_for_the_other
     rooms.enter(second, bea)
     await bus.publish("r1", Delivery("notice", {"text": "still here"}))
     assert sockets.got.get("eio-bea") == ['2["notice",{"text":"still here"}]']
+
+
+def joined(user: str, members: list[str]) -> Delivery:
+    """A "joined" as the join script publishes it."""
+    who = [{"id": m, "name": m.title(), "role": "member"} for m in members]
+    return Delivery("presence", {"room": "r1", "joined": who[members.index(user)], "members": who})
+
+
+async def test_a_room_filling_up_reaches_its_members_as_one_presence_event() -> None:
+    """Twelve arrivals in one window reach each member as one event: the newest member
+    list, every arrival in order. Sent one by one, they were twelve events each."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, bea = connection("alex"), connection("bea")
+    for conn in (alex, bea):
+        rooms.enter(await rooms.open("r1"), conn)
+    names = ["alex", "bea"]
+    for i in range(12):
+        names.append(f"m{i:02d}")
+        await bus.publish("r1", joined(names[-1], names))
+    # A later delivery follows what the room heard before it, in order.
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    got = [json.loads(frame[1:]) for frame in sockets.got["eio-bea"]]
+    assert [event for event, _ in got] == ["presence", "notice"]
+    presence = got[0][1]
+    assert [m["id"] for m in presence["members"]] == names
+    arrivals = [c["joined"]["id"] for c in presence["earlier"]] + [presence["joined"]["id"]]
+    assert arrivals == names[2:]
+    assert sockets.got["eio-alex"] == sockets.got["eio-bea"]
+
+
+async def test_presence_held_for_a_window_goes_out_by_itself() -> None:
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex = connection("alex")
+    rooms.enter(await rooms.open("r1"), alex)
+    await bus.publish("r1", joined("bea", ["alex", "bea"]))
+    left = {"room": "r1", "left": {"id": "bea", "name": "Bea", "role": "member"}}
+    await bus.publish("r1", Delivery("presence", {**left, "members": []}))
+    async with asyncio.timeout(2):
+        while not sockets.got.get("eio-alex"):
+            await asyncio.sleep(DELAY_S)
+    [frame] = sockets.got["eio-alex"]
+    event, presence = json.loads(frame[1:])
+    assert event == "presence" and presence["left"]["id"] == "bea"
+    assert presence["earlier"] == [{"joined": {"id": "bea", "name": "Bea", "role": "member"}}]
+
+
+async def test_a_single_change_is_sent_as_it_was_published_and_not_to_its_joiner() -> None:
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, bea = connection("alex"), connection("bea")
+    for conn in (alex, bea):
+        rooms.enter(await rooms.open("r1"), conn)
+    published = joined("bea", ["alex", "bea"])
+    await bus.publish("r1", published)
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+    assert json.loads(sockets.got["eio-alex"][0][1:]) == ["presence", published.payload]
+    assert [json.loads(f[1:])[0] for f in sockets.got["eio-bea"]] == ["notice"]
+
+
+async def test_a_socket_entering_while_presence_is_held_hears_only_what_came_after() -> None:
+    """What was held before a socket entered is older than its join ack (a list without
+    the joiner): it hears only what came after, as it would have unheld."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, bea, cara = connection("alex"), connection("bea"), connection("cara")
+    rooms.enter(await rooms.open("r1"), alex)
+    await bus.publish("r1", joined("dan", ["alex", "dan"]))  # before Bea's join ack was read
+    rooms.enter(await rooms.open("r1"), bea)
+    await bus.publish("r1", joined("bea", ["alex", "bea", "dan"]))  # her own: not to her
+    rooms.enter(await rooms.open("r1"), cara)
+    await bus.publish("r1", joined("cara", ["alex", "bea", "cara", "dan"]))
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    def heard(sid: str) -> list[list[str]]:
+        events = [json.loads(frame[1:]) for frame in sockets.got[sid]]
+        return [
+            [c["joined"]["id"] for c in [*p.get("earlier", []), p]] if e == "presence" else [e]
+            for e, p in events
+        ]
+
+    assert heard("eio-alex") == [["dan", "bea", "cara"], ["notice"]]
+    # Bea's own arrival held after she entered rides along in `earlier` (clients skip their own).
+    assert heard("eio-bea") == [["bea", "cara"], ["notice"]]
+    assert heard("eio-cara") == [["notice"]]

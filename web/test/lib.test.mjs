@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { applyModeration, describeEvent, describeOwnMute, describeRoomState, formatDuration, formatTime, isRoomEvent, mutedUntilOf, muteLeft, newClientId, parseFragment, postingState, readClaims, typingLine } from "../lib.js";
+import { applyModeration, describeEvent, describeOwnMute, describeRoomState, formatDuration, formatTime, isRoomEvent, mutedUntilOf, muteLeft, newClientId, parseFragment, postingState, readClaims, typingLine, arrivalLine } from "../lib.js";
 import { alertKey, alertTitle, describeAudit, sortAlerts } from "../review-text.js";
 import { CACHE_LIMIT, RoomCache } from "../room-cache.js";
 
@@ -243,4 +243,12 @@ test("postingState says why a member cannot post now, in the server's order, and
   assert.match(turn.text, /^It's Bea's turn in the round\. Your draft stays here until your turn/);
   assert.equal(postingState({ ...base, session: "live", turn: "alex" }, now).rule, ""); // my turn
   assert.equal(postingState({ ...base, role: "facilitator", session: "live", agreed: false, turn: "bea" }, now).rule, "");
+});
+
+test("arrivalLine names one, two or three arrivals, then two and a count", () => {
+  assert.equal(arrivalLine([]), "");
+  assert.equal(arrivalLine(["Bea"]), "Bea joined the room.");
+  assert.equal(arrivalLine(["Bea", "Cara"]), "Bea and Cara joined the room.");
+  assert.equal(arrivalLine(["Bea", "Cara", "Dan"]), "Bea, Cara and Dan joined the room.");
+  assert.equal(arrivalLine(["Bea", "Cara", "Dan", "Eve", "Fay"]), "Bea, Cara and 3 others joined the room.");
 });

@@ -59,3 +59,17 @@ test("a removed member is listed under Removed, not as left", () => {
   s = presence(s, { left: alex, members: [sam] }, 1000);
   assert.deepEqual(view(s, 1500), ["sam:here"]);
 });
+
+test("comings and goings gathered into one event are each seen, in order", () => {
+  let s = start();
+  const cara = { id: "cara", name: "Cara", role: "member" };
+  const dan = { id: "dan", name: "Dan", role: "member" };
+  // Bea arrived, Alex left, Dan arrived and left again, Cara arrived: one event.
+  s = presence(s, { left: dan, members: [sam, bea, cara], earlier: [{ joined: bea }, { left: alex }, { joined: dan }, { joined: cara }] }, 1000);
+  assert.deepEqual(s.people.members.map((m) => m.id), ["sam", "bea", "cara"]);
+  assert.deepEqual(view(s, 2000), ["sam:here", "bea:here+new", "cara:here+new", "alex:reconnecting", "dan:reconnecting"]);
+  // Alex back within the grace, gathered with Bea leaving: a reconnect, not an arrival.
+  s = presence(s, { left: bea, members: [sam, alex, cara], earlier: [{ joined: alex }] }, 3000);
+  assert.deepEqual(view(s, 3500), ["sam:here", "alex:here", "cara:here+new", "bea:reconnecting", "dan:reconnecting"]);
+  assert.equal(s.people.arrived.has("alex"), false);
+});
