@@ -55,7 +55,7 @@ NOTICE = (
 # runs with five digits or more; _read_look_alikes applies it).
 _EMAIL_DOMAIN = re.compile(r"[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
 _AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+)"
-_DOT = r"(?:\s*[\(\[\{<]\s*dot\s*[\)\]\}>]\s*|\s+dot\s+|\s*\.\s*)"
+_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+|\s*\.\s*)"
 _PROVIDERS = (
     r"gmail|googlemail|hotmail|outlook|yahoo|icloud|aol|protonmail|proton|btinternet|msn|"
     r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
@@ -167,7 +167,9 @@ class ContactStage:
         wanted = _Wanted(
             phone=digits >= 7 or number_words >= 3,
             email="@" in plain,
-            spelled_email="provider" in sections or "dot" in sections,
+            spelled_email="provider" in sections
+            or "dot" in sections
+            or _BRACKETED_AT_OR_DOT.search(plain) is not None,
             handle="platform" in sections or "u/" in plain or "#" in plain,
             links=has_link_hint(plain, sections),
         )
@@ -191,6 +193,8 @@ class ContactStage:
 
 
 _NO_SECTIONS: frozenset[str] = frozenset()
+# "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
+_BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
@@ -378,18 +382,46 @@ def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]
 
 def _emails(text: str) -> list[tuple[int, int]]:
     """name@domain.tld, found from each "@" (much cheaper than a pattern tried at every
-    position of the text)."""
+    position of the text); also written with spaces ("t.morris @ example . com", "d e b b
+    i e h @ example . com") when it ends in a common top-level domain."""
     found: list[tuple[int, int]] = []
     at = text.find("@")
     while at >= 0:
-        domain = _EMAIL_DOMAIN.match(text, at + 1)
-        start = at
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
-            start -= 1
+        domain = _EMAIL_DOMAIN.match(text, at + 1) or _SPACED_DOMAIN.match(text, at + 1)
+        start = _local_part_start(text, at)
         if domain and start < at:
             found.append((start, domain.end()))
         at = text.find("@", at + 1)
     return found
+
+
+_SPACED_DOMAIN = re.compile(
+    r" {0,2}[\w\-]{1,63}(?: {0,2}\. {0,2}[\w\-]{1,63})* {0,2}\. {0,2}"
+    r"(?:com|net|org|co|uk|io|me|ie|ca|au|nz|za|in|ng|ke|edu|info|de|fr|example)\b"
+)
+# Letters spaced out before an "@": "d e b b i e h @".
+_SPACED_LETTERS_BEFORE = re.compile(r"(?:(?<![\w.])[\w.] ){2,}$")
+
+
+def _local_part_start(text: str, at: int) -> int:
+    start = at
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
+        start -= 1
+    if start < at:
+        return start
+    # "t.morris @ example . com": a space or two before the "@"
+    before = text[max(0, at - 130) : at]
+    trimmed = before.rstrip(" ")
+    if len(before) - len(trimmed) > 2 or not trimmed:
+        return at
+    spaced = _SPACED_LETTERS_BEFORE.search(trimmed + " ")
+    if spaced is not None:
+        return at - len(before) + spaced.start()
+    end = len(trimmed)
+    first = end
+    while first > 0 and (trimmed[first - 1].isalnum() or trimmed[first - 1] in "._+-"):
+        first -= 1
+    return at - len(before) + first if first < end else at
 
 
 def _handles(view: str) -> list[tuple[int, int]]:

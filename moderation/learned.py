@@ -348,7 +348,9 @@ class Scorer:
 # pass was flagged out of batch, nor 20 of 29 crisis ones).
 _MIN_WORDS = {"crisis": 3, "abuse": 6, "medication_sale": 6}
 _IDENTIFIER_SHAPED = re.compile(
-    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|[A-Z][a-z]+\s+[A-Z][a-z]+|"
+    r"[@_]|\w\.\w|[A-Za-z]\d|\d[A-Za-z]|\d{3}|"
+    # two capitalised words, accents included ("Mairéad Ní Bhriain", "Knockmore, Ballina")
+    r"[A-Z\u00c0-\u00de][a-z\u00df-\u00ff]+,?\s+[A-Z\u00c0-\u00de][a-z\u00df-\u00ff]+|"
     # run-together capitals ("SpoonsNoMore"), letters spaced out ("K e v i n")
     r"[a-z][A-Z][a-z]|\b(?:\w  ?){3,}\w\b|"
     # a number spelled out ("oh seven seven hundred"), 3+ number words in a row

@@ -154,6 +154,9 @@ def test_an_offer_is_held_even_when_its_contact_part_was_masked(pipeline_factory
         ("add me on the ghost app lol coolcaleb_x", "coolcaleb_x"),
         ("add me on facebook, TJ Kowalczyk, profile has the Packers logo", "Kowalczyk"),
         ('dm me for the invite to our gc "Spoonie Squad 2.0" on insta', "Spoonie Squad"),
+        ("t.morris @ example . com, spaces on purpose", "t.morris"),
+        ("e-mail: d e b b i e h @ example . com", "d e b b i e h"),
+        ("email chris_d (at) example (.) com", "chris_d"),
     ],
 )
 def test_the_whole_identifier_is_masked(pipeline_factory, text: str, handle: str) -> None:  # type: ignore[no-untyped-def]
