@@ -70,8 +70,8 @@ class LocalRoom:
     presence: list[Delivery] = field(default_factory=list)
     """Presence events received and not yet sent on (oldest first)."""
     presence_late: dict[str, int] = field(default_factory=dict)
-    """Sockets that entered while presence was held (by sid): from which held event on
-    they hear it. What came before is older than their join ack."""
+    """Sockets that entered while presence was held (by sid): the first held event that
+    came after they entered. What came before is older than their join ack."""
     presence_handle: asyncio.TimerHandle | None = None
 
 
@@ -279,23 +279,30 @@ class LocalRooms:
             )
 
     def _send_presence(self, local: LocalRoom) -> None:
-        """The held comings and goings as one event (``_gathered``). A socket that
-        entered meanwhile hears only what was held after it entered, as it would have
-        unheld."""
+        """The held comings and goings as one event (``_gathered``), encoded once for
+        the room. A facilitator's socket that entered meanwhile hears only what was held
+        after it entered, as it would have unheld: what came before is in its join ack,
+        and heard again it would show those who were there as arriving. A member sees
+        only who is here (the newest list), so the room's event is right for them."""
         held, late = local.presence, local.presence_late
         self._discard_presence(local)
         if not held or not local.members:
             return
-        if not late:
-            self._emit(local, _gathered(held))
-            return
-        self._emit(local, _gathered(held), {sid for sid in local.members if sid not in late})
+        moves = [_movement(d.payload) for d in held[:-1]] if len(held) > 1 else []
         since: dict[int, set[str]] = {}
         for sid, start in late.items():
-            since.setdefault(start, set()).add(sid)
+            conn = local.members.get(sid)
+            if conn is not None and is_facilitator(conn.claims.rooms.get(local.room, "")):
+                since.setdefault(start, set()).add(sid)
+        if not since:
+            self._emit(local, _gathered(held, moves))
+            return
+        tailored = set().union(*since.values())
+        rest = {sid for sid in local.members if sid not in tailored}
+        self._emit(local, _gathered(held, moves), rest)
         for start, sids in sorted(since.items()):
             if start < len(held):
-                self._emit(local, _gathered(held[start:]), sids)
+                self._emit(local, _gathered(held[start:], moves[start:]), sids)
 
     def _discard_presence(self, local: LocalRoom) -> None:
         local.presence = []
@@ -339,15 +346,15 @@ class LocalRooms:
         self.release(local)
 
 
-def _gathered(held: list[Delivery]) -> Delivery:
+def _gathered(held: list[Delivery], moves: list[Payload]) -> Delivery:
     """Presence events as one: the last as it was published (its member list is the
-    newest), the changes before it in ``earlier``, oldest first. Its joiner is left out
-    as before (``_audience``): their join ack, read after every earlier change, had them."""
+    newest), the changes before it (``moves``) in ``earlier``, oldest first. Its joiner is
+    left out as before (``_audience``): their join ack, read after every earlier change,
+    had them."""
     last = held[-1]
     if len(held) == 1:
         return last
-    earlier = [_movement(d.payload) for d in held[:-1]]
-    return Delivery("presence", {**last.payload, "earlier": earlier})
+    return Delivery("presence", {**last.payload, "earlier": moves})
 
 
 def _movement(payload: Payload) -> Payload:

@@ -154,28 +154,37 @@ async def test_a_single_change_is_sent_as_it_was_published_and_not_to_its_joiner
     assert [json.loads(f[1:])[0] for f in sockets.got["eio-bea"]] == ["notice"]
 
 
-async def test_a_socket_entering_while_presence_is_held_hears_only_what_came_after() -> None:
-    """What was held before a socket entered is older than its join ack (a list without
-    the joiner): it hears only what came after, as it would have unheld."""
+async def test_a_facilitator_entering_while_presence_is_held_hears_only_what_came_after() -> None:
+    """What was held before a socket entered is older than its join ack. A facilitator,
+    who sees people arrive, hears only what came after, as unheld; a member, who sees
+    only who is here, gets the room's one event, ending with the newest list."""
     bus, sockets = MemoryBackend(), Sockets()
     rooms = local_rooms(bus, sockets)
     alex, bea, cara = connection("alex"), connection("bea"), connection("cara")
+    sam = Connection("sam", "eio-sam", Claims("sam", "Sam", {"r1": "facilitator"}, 2**40))
     rooms.enter(await rooms.open("r1"), alex)
-    await bus.publish("r1", joined("dan", ["alex", "dan"]))  # before Bea's join ack was read
+    await bus.publish("r1", joined("dan", ["alex", "dan"]))  # before Sam's, Bea's join acks
+    rooms.enter(await rooms.open("r1"), sam)
     rooms.enter(await rooms.open("r1"), bea)
-    await bus.publish("r1", joined("bea", ["alex", "bea", "dan"]))  # her own: not to her
+    await bus.publish("r1", joined("bea", ["alex", "bea", "dan", "sam"]))  # her own
     rooms.enter(await rooms.open("r1"), cara)
-    await bus.publish("r1", joined("cara", ["alex", "bea", "cara", "dan"]))
+    everyone = ["alex", "bea", "cara", "dan", "sam"]
+    await bus.publish("r1", joined("cara", everyone))
     await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
 
-    def heard(sid: str) -> list[list[str]]:
+    def heard(sid: str) -> list[tuple[list[str], list[str]]]:
         events = [json.loads(frame[1:]) for frame in sockets.got[sid]]
         return [
-            [c["joined"]["id"] for c in [*p.get("earlier", []), p]] if e == "presence" else [e]
+            (
+                [c["joined"]["id"] for c in [*p.get("earlier", []), p]],
+                [m["id"] for m in p["members"]],
+            )
+            if e == "presence"
+            else ([e], [])
             for e, p in events
         ]
 
-    assert heard("eio-alex") == [["dan", "bea", "cara"], ["notice"]]
-    # Bea's own arrival held after she entered rides along in `earlier` (clients skip their own).
-    assert heard("eio-bea") == [["bea", "cara"], ["notice"]]
-    assert heard("eio-cara") == [["notice"]]
+    assert heard("eio-alex") == [(["dan", "bea", "cara"], everyone), (["notice"], [])]
+    assert heard("eio-bea") == heard("eio-alex")
+    assert heard("eio-sam") == [(["bea", "cara"], everyone), (["notice"], [])]
+    assert heard("eio-cara") == [(["notice"], [])]  # the last change is her own arrival
