@@ -280,29 +280,33 @@ class LocalRooms:
 
     def _send_presence(self, local: LocalRoom) -> None:
         """The held comings and goings as one event (``_gathered``), encoded once for
-        the room. A facilitator's socket that entered meanwhile hears only what was held
-        after it entered, as it would have unheld: what came before is in its join ack,
-        and heard again it would show those who were there as arriving. A member sees
-        only who is here (the newest list), so the room's event is right for them."""
+        the room. A socket that entered meanwhile hears what was held after it entered,
+        as it would have unheld, and nothing if nothing was: what came before is older
+        than its join ack. A member sees only who is here, so the room's event (ending
+        with the same newest list) is right for them; a facilitator, who sees people
+        arrive, gets only the changes after they entered."""
         held, late = local.presence, local.presence_late
         self._discard_presence(local)
         if not held or not local.members:
             return
         moves = [_movement(d.payload) for d in held[:-1]] if len(held) > 1 else []
+        skip: set[str] = set()
         since: dict[int, set[str]] = {}
         for sid, start in late.items():
             conn = local.members.get(sid)
-            if conn is not None and is_facilitator(conn.claims.rooms.get(local.room, "")):
+            if conn is None:
+                continue
+            if start >= len(held):
+                skip.add(sid)
+            elif is_facilitator(conn.claims.rooms.get(local.room, "")):
+                skip.add(sid)
                 since.setdefault(start, set()).add(sid)
-        if not since:
+        if not skip:
             self._emit(local, _gathered(held, moves))
             return
-        tailored = set().union(*since.values())
-        rest = {sid for sid in local.members if sid not in tailored}
-        self._emit(local, _gathered(held, moves), rest)
+        self._emit(local, _gathered(held, moves), {s for s in local.members if s not in skip})
         for start, sids in sorted(since.items()):
-            if start < len(held):
-                self._emit(local, _gathered(held[start:], moves[start:]), sids)
+            self._emit(local, _gathered(held[start:], moves[start:]), sids)
 
     def _discard_presence(self, local: LocalRoom) -> None:
         local.presence = []

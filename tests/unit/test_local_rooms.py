@@ -188,3 +188,17 @@ async def test_a_facilitator_entering_while_presence_is_held_hears_only_what_cam
     assert heard("eio-bea") == heard("eio-alex")
     assert heard("eio-sam") == [(["bea", "cara"], everyone), (["notice"], [])]
     assert heard("eio-cara") == [(["notice"], [])]  # the last change is her own arrival
+
+
+async def test_a_socket_entering_after_all_that_was_held_hears_none_of_it() -> None:
+    """Held before Bea entered and nothing after: older than her join ack (a list
+    without her), so she does not hear it; Alex does."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, bea = connection("alex"), connection("bea")
+    rooms.enter(await rooms.open("r1"), alex)
+    await bus.publish("r1", joined("dan", ["alex", "dan"]))
+    rooms.enter(await rooms.open("r1"), bea)
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+    assert [json.loads(f[1:])[0] for f in sockets.got["eio-alex"]] == ["presence", "notice"]
+    assert [json.loads(f[1:])[0] for f in sockets.got["eio-bea"]] == ["notice"]
