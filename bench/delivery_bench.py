@@ -57,28 +57,37 @@ class FakeEio:
         self.sockets: dict[str, Any] = {}
 
 
+def local_rooms() -> tuple[FakeEio, Any]:
+    """A worker's local rooms over stand-in sockets, with no backend to subscribe to (the
+    tree to measure must be on sys.path first: --root)."""
+    from chatserver.fanout import Fanout
+    from chatserver.metrics import Metrics
+    from chatserver.service.clock import ServiceClock
+    from chatserver.service.delivery import LocalRooms
+    from chatserver.service.tasks import TaskSet
+
+    eio = FakeEio()
+    fanout = Fanout(eio, queue_limit=1000, drop=lambda sid, discard: None)
+    rooms = LocalRooms(
+        None,  # type: ignore[arg-type]  # no subscribing here
+        fanout,
+        metrics=Metrics(),
+        clock=ServiceClock(),
+        tasks=TaskSet(),
+    )
+    return eio, rooms
+
+
 def run(rooms_n: int, members_n: int, per_turn: int, messages: int, rounds: int) -> list[float]:
     from chatserver.auth import Claims
     from chatserver.backend import Delivery
-    from chatserver.fanout import Fanout
-    from chatserver.metrics import Metrics
     from chatserver.redis_backend.codec import _body, _entry
-    from chatserver.service.clock import ServiceClock
-    from chatserver.service.delivery import Connection, LocalRoom, LocalRooms
-    from chatserver.service.tasks import TaskSet
+    from chatserver.service.delivery import Connection, LocalRoom
     from chatserver.transport.connection import ATTR, Coalescer, DirectConnection
     from rooms.entries import message_entry
 
     async def main() -> list[float]:
-        eio = FakeEio()
-        fanout = Fanout(eio, queue_limit=1000, drop=lambda sid, discard: None)
-        rooms = LocalRooms(
-            None,  # type: ignore[arg-type]  # no subscribing here
-            fanout,
-            metrics=Metrics(),
-            clock=ServiceClock(),
-            tasks=TaskSet(),
-        )
+        eio, rooms = local_rooms()
         coalescer = Coalescer()
         listeners = []
         bodies = []

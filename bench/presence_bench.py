@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from delivery_bench import FakeEio, FakeSocket  # noqa: E402
+from delivery_bench import FakeSocket, local_rooms  # noqa: E402
 
 
 class CountingTransport:
@@ -53,23 +53,11 @@ def run(
 ) -> tuple[float, float, float]:
     from chatserver.auth import Claims
     from chatserver.backend import Delivery
-    from chatserver.fanout import Fanout
-    from chatserver.metrics import Metrics
-    from chatserver.service.clock import ServiceClock
-    from chatserver.service.delivery import Connection, LocalRoom, LocalRooms
-    from chatserver.service.tasks import TaskSet
+    from chatserver.service.delivery import Connection, LocalRoom
     from chatserver.transport.connection import ATTR, Coalescer, DirectConnection
 
     async def main() -> tuple[float, float, float]:
-        eio = FakeEio()
-        fanout = Fanout(eio, queue_limit=1000, drop=lambda sid, discard: None)
-        rooms = LocalRooms(
-            None,  # type: ignore[arg-type]  # no subscribing here
-            fanout,
-            metrics=Metrics(),
-            clock=ServiceClock(),
-            tasks=TaskSet(),
-        )
+        eio, rooms = local_rooms()
         coalescer = Coalescer()
         transports: list[CountingTransport] = []
         locals_ = []
