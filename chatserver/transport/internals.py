@@ -120,6 +120,14 @@ NAMES: Final = (
     ),
     Internal(
         "socketio",
+        "BaseManager.basic_disconnect(sid, namespace) / rooms / callbacks / "
+        "pending_connect / pending_disconnect",
+        "both",
+        "SessionRooms (session_rooms.py) does the base's disconnect over the session's own "
+        "rooms instead of every room of the namespace, and clears what the base clears",
+    ),
+    Internal(
+        "socketio",
         "AsyncServer.environ[eio_sid]['aiohttp.request']",
         "both",
         "the request a websocket was opened with, to abort a slow reader's TCP connection "
@@ -181,6 +189,7 @@ def probe(sio: Any) -> ProbeResult:
     _check(fatal, "socketio AsyncServer.manager.eio_sid_from_sid", _check_manager, sio)
     _check(fatal, "engineio AsyncServer.sockets", _check_server, sio)
     _check(fatal, "socketio AsyncServer.environ", _check_environ, sio)
+    _check(fatal, "socketio manager state SessionRooms clears", _check_manager_state, sio)
     _check(fatal, "engineio AsyncSocket queue/closed/sid/server", _check_socket_both, sio)
     _check(fatal, "engineio AsyncServer.handlers", _check_handlers, sio)
     _check(fast, "engineio AsyncServer._async['websocket']", _check_async_table, sio)
@@ -218,6 +227,14 @@ def _check_manager(sio: Any) -> None:
     params = inspect.signature(sio.manager.is_connected).parameters
     _require(list(params)[:2] == ["sid", "namespace"], f"parameters {list(params)}")
     _require(sid_of(sio, "huddle-probe") is None, "a session that does not exist is found")
+
+
+def _check_manager_state(sio: Any) -> None:
+    manager = sio.manager
+    for name in ("rooms", "callbacks", "pending_connect", "pending_disconnect"):
+        _require(isinstance(getattr(manager, name, None), dict), f"{name} is not a dict")
+    params = inspect.signature(manager.basic_disconnect).parameters
+    _require(list(params)[:2] == ["sid", "namespace"], f"parameters {list(params)}")
 
 
 def _check_environ(sio: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import socketio
 from bidict import bidict
 
+from chatserver.transport import internals
 from chatserver.transport.session_rooms import SessionRooms
 
 
@@ -104,3 +105,13 @@ async def test_a_disconnect_looks_at_its_own_rooms_not_at_every_session() -> Non
     # python-socketio's own asks each of the ~2,000 rooms per disconnect: ~1.5 million.
     assert CountingRoom.asked < 10 * 1000, CountingRoom.asked
     assert len(manager.rooms["/"]) == 1 + 1000 and len(manager.rooms["/"][None]) == 1000
+
+
+def test_the_start_up_probe_checks_the_manager_state_a_disconnect_clears() -> None:
+    """SessionRooms does python-socketio's disconnect itself: a release whose manager no
+    longer keeps that state stops the server at start-up instead of leaking sessions."""
+    server = socketio.AsyncServer(async_mode="aiohttp", client_manager=SessionRooms())
+    assert internals.probe(server).fatal_failures == []
+    del server.manager.pending_disconnect
+    failures = internals.probe(server).fatal_failures
+    assert any("pending_disconnect" in failure for failure in failures), failures
