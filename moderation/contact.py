@@ -164,21 +164,22 @@ class ContactStage:
         plain = decompose(text)
         encoded = plain.encode("utf-8", "surrogatepass")
         digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
-        wanted = _Wanted(
-            phone=digits >= 7 or number_words >= 3,
-            email="@" in plain,
-            spelled_email="provider" in sections
+        phone = digits >= 7 or number_words >= 3
+        email = "@" in plain
+        spelled_email = (
+            "provider" in sections
             or "dot" in sections
-            or _BRACKETED_AT_OR_DOT.search(plain) is not None,
-            handle="platform" in sections or "u/" in plain or "#" in plain,
-            links=has_link_hint(plain, sections),
+            or _BRACKETED_AT_OR_DOT.search(plain) is not None
         )
-        if wanted.any():
+        handle = "platform" in sections or "u/" in plain or "#" in plain
+        links = has_link_hint(plain, sections)
+        if phone or email or spelled_email or handle or links:
+            wanted = _Wanted(phone, email, spelled_email, handle, links)
             masks.extend(_detect(text, wanted, ctx.policy))
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
-            if scorer is not None and not wanted.links and scorer.says(ctx, "contact"):
+            if scorer is not None and not links and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
         masked, kinds = _apply(text, _with_identifiers(text, masks))
@@ -347,9 +348,6 @@ class _Wanted(NamedTuple):
     spelled_email: bool
     handle: bool
     links: bool
-
-    def any(self) -> bool:
-        return self.phone or self.email or self.spelled_email or self.handle or self.links
 
 
 def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]:
