@@ -26,6 +26,7 @@ from typing import NamedTuple
 from moderation.canonical import decompose
 from moderation.context import MessageContext
 from moderation.learned import Scorer
+from moderation.lexicon import has_any
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
 from moderation.policy import ModerationPolicy
@@ -169,7 +170,9 @@ class ContactStage:
         spelled_email = (
             "provider" in sections
             or "dot" in sections
-            or _BRACKETED_AT_OR_DOT.search(plain) is not None
+            or (
+                has_any(plain, _OPENING_BRACKETS) and _BRACKETED_AT_OR_DOT.search(plain) is not None
+            )
         )
         handle = "platform" in sections or "u/" in plain or "#" in plain
         links = has_link_hint(plain, sections)
@@ -196,6 +199,9 @@ class ContactStage:
 _NO_SECTIONS: frozenset[str] = frozenset()
 # "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
 _BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
+# What the pattern starts with, looked for first: a few C-level substring scans instead of
+# the pattern tried at every character (most messages have no bracket at all).
+_OPENING_BRACKETS = ("(", "[", "{", "<")
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
