@@ -91,6 +91,10 @@ class Delivery:
     offset: int | None = None
     """Set for logged entries (message, room_event); None for ephemeral events."""
     audience: str = EVERYONE
+    seq: int = 0
+    """For a "presence" event a join published: the room's presence sequence number,
+    which orders it against a join's member list (``JoinView.presence_seq``); 0 for
+    every other event."""
 
     @property
     def entry(self) -> Entry | None:
@@ -174,6 +178,11 @@ class JoinView:
     alerts: list[Alert] = field(default_factory=list)
     found: dict[str, MessageEntry] = field(default_factory=dict)
     """client_id -> its entry, for the looked-up client_ids that were found."""
+    presence_seq: int = 0
+    """The room's presence sequence number when ``members`` was read (this join's own
+    "joined" included): a "presence" event with a higher ``seq`` came after that list,
+    one with a lower or equal ``seq`` is already in it. Joins on several workers at once
+    hear each other's "joined" in any order relative to their own acks."""
 
 
 class AppendRefused(Exception):

@@ -82,7 +82,7 @@ class Joining:
             entered = False
             try:
                 view, read, upto = await self._enter(req, claims, local, sid, now)
-                self._rooms.enter(local, conn)
+                self._rooms.enter(local, conn, view.presence_seq)
                 entered = True
             finally:
                 if not entered:
