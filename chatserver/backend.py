@@ -183,6 +183,10 @@ class JoinView:
     "joined" included): a "presence" event with a higher ``seq`` came after that list,
     one with a lower or equal ``seq`` is already in it. Joins on several workers at once
     hear each other's "joined" in any order relative to their own acks."""
+    live_from: int | None = None
+    """Where this worker's live delivery of the room stands (the offset of the last entry
+    it handed its listeners), when the bus took it from a join's read: see
+    ``RoomBus.subscribe_for_join``. None when the bus read it itself."""
 
 
 class AppendRefused(Exception):
@@ -243,6 +247,15 @@ class RoomBus(Protocol):
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         """Start live deliveries for a room; returns the offset they continue from."""
+        ...
+
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int | None:
+        """As ``subscribe``, for a room about to be joined. When the room is new to this
+        worker, the bus may leave where live deliveries start to the join: it returns
+        None then, holds what is published meanwhile, and the room's next
+        ``Entrance.enter`` (sent after this returns, so after the subscription took
+        effect) starts live delivery from its own read and reports it in
+        ``JoinView.live_from``. One round trip fewer on a room's first join."""
         ...
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None: ...

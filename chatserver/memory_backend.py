@@ -193,6 +193,9 @@ class MemoryBackend:
         r.listeners.append(listener)
         return r.delivered
 
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int:
+        return await self.subscribe(room, listener)
+
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         r = self._rooms.get(room)
         if r is not None and listener in r.listeners:

@@ -74,6 +74,9 @@ class LocalRoom:
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
+    live: bool = False
+    """Whether ``delivered_offset`` is known: the bus may leave it to the room's first
+    join here (``RoomBus.subscribe_for_join``)."""
     presence: list[Delivery] = field(default_factory=list)
     """Presence events received and not yet sent on (oldest first)."""
     presence_late: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -146,7 +149,9 @@ class LocalRooms:
         try:
             local = LocalRoom(room)
             local.listener = self._listener(local)
-            local.delivered_offset = await self._bus.subscribe(room, local.listener)
+            start = await self._bus.subscribe_for_join(room, local.listener)
+            if start is not None:
+                local.delivered_offset, local.live = start, True
             self.rooms[room] = local
             self._metrics.rooms.set(len(self.rooms))
             future.set_result(local)
@@ -158,6 +163,13 @@ class LocalRooms:
             raise
         finally:
             del self._subscribing[room]
+
+    def begin(self, local: LocalRoom, live_from: int | None) -> bool:
+        """Whether live delivery of ``local`` is known to stand somewhere: the bus said at
+        subscribe, or says now from a join's read (``JoinView.live_from``)."""
+        if not local.live and live_from is not None:
+            local.delivered_offset, local.live = live_from, True
+        return local.live
 
     def enter(self, local: LocalRoom, conn: Connection, presence_seq: int = 0) -> None:
         """The socket joins live delivery (no await between its ack and this); the join
@@ -233,6 +245,8 @@ class LocalRooms:
 
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
+            if not local.live:
+                return  # nobody is here yet; the first join tells where delivery stands
             if delivery.event == "presence" and delivery.audience == EVERYONE:
                 if local.members:
                     self._hold_presence(local, delivery)

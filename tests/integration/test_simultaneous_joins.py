@@ -1,4 +1,5 @@
-"""Members joining one room at the same moment on two workers all see each other.
+"""A room's first joins on a worker: members joining at the same moment on two workers
+all see each other, and a join mid-stream sees every message once.
 
 A room's first join on a worker subscribes the room and then runs the join script: the
 script publishes the joiner's "joined" and reads the member list. Each joiner must end up
@@ -77,3 +78,37 @@ async def test_joining_together_on_two_workers_everyone_sees_everyone(
         for c in clients:
             if c.sio.connected:
                 await c.sio.disconnect()
+
+
+async def test_a_rooms_first_join_on_a_worker_mid_stream_sees_every_message_once(
+    workers: tuple[Server, Server],
+) -> None:
+    """Worker B learns where the room's live delivery starts from its first join's own
+    read: messages posted on worker A meanwhile are in the ack or arrive live, once, in
+    order. Five rooms, each new to worker B when its member joins."""
+    for n in range(5):
+        room = f"stream{n}"
+        # A facilitator: exempt from the members' rate limit.
+        poster = await open_client(workers[0].url, make_token("sam", {room: "facilitator"}))
+        joiner = await open_client(workers[1].url, make_token("joiner", {room: "member"}))
+        try:
+            assert (await poster.call("join", {"room": room}))["ok"]
+            posting = asyncio.create_task(post_many(poster, room, 60))
+            await asyncio.sleep(0.01 * n)  # a different moment of the stream in each room
+            ack = await joiner.call("join", {"room": room})
+            assert ack["ok"]
+            await posting
+            assert (await poster.send(room, "last"))["ok"]
+            await joiner.wait_for("message", lambda m: m["text"] == "last")
+            offsets = [e["offset"] for e in ack["entries"]]
+            offsets += [m["offset"] for m in joiner.got("message")]
+            assert offsets == list(range(offsets[0], 62)), offsets
+        finally:
+            for c in (poster, joiner):
+                if c.sio.connected:
+                    await c.sio.disconnect()
+
+
+async def post_many(client: Client, room: str, count: int) -> None:
+    for i in range(count):
+        assert (await client.send(room, f"m{i}"))["ok"]
