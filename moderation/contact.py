@@ -26,6 +26,7 @@ from typing import NamedTuple
 from moderation.canonical import decompose
 from moderation.context import MessageContext
 from moderation.learned import Scorer
+from moderation.lexicon import has_any
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
 from moderation.policy import ModerationPolicy
@@ -201,26 +202,31 @@ class ContactStage:
         plain = decompose(text)
         encoded = plain.encode("utf-8", "surrogatepass")
         digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
-        wanted = _Wanted(
-            # digits and number words mixed ("07700 nine hundred and twelve"); once the
-            # message invites someone elsewhere, a few are enough ("mine is 555 oh one")
-            phone=digits + number_words >= 7
+        # digits and number words mixed ("07700 nine hundred and twelve"); once the
+        # message invites someone elsewhere, a few are enough ("mine is 555 oh one")
+        phone = (
+            digits + number_words >= 7
             or number_words >= 3
-            or (invited and digits + number_words >= 3),
-            email="@" in plain,
-            spelled_email="provider" in sections
-            or "dot" in sections
-            or _BRACKETED_AT_OR_DOT.search(plain) is not None,
-            handle="platform" in sections or "u/" in plain or "#" in plain,
-            # "t dot me": a hint phrase may hold the "dot" itself
-            links=has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain),
+            or (invited and digits + number_words >= 3)
         )
-        if wanted.any():
+        email = "@" in plain
+        spelled_email = (
+            "provider" in sections
+            or "dot" in sections
+            or (
+                has_any(plain, _OPENING_BRACKETS) and _BRACKETED_AT_OR_DOT.search(plain) is not None
+            )
+        )
+        handle = "platform" in sections or "u/" in plain or "#" in plain
+        # "t dot me": a hint phrase may hold the "dot" itself
+        links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
+        if phone or email or spelled_email or handle or links:
+            wanted = _Wanted(phone, email, spelled_email, handle, links)
             masks.extend(_detect(text, wanted, ctx.policy, invited=invited))
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
-            if scorer is not None and not wanted.links and scorer.says(ctx, "contact"):
+            if scorer is not None and not links and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
         masked, kinds = _apply(text, _with_identifiers(text, masks))
@@ -237,6 +243,9 @@ class ContactStage:
 _NO_SECTIONS: frozenset[str] = frozenset()
 # "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
 _BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
+# What the pattern starts with, looked for first: a few C-level substring scans instead of
+# the pattern tried at every character (most messages have no bracket at all).
+_OPENING_BRACKETS = ("(", "[", "{", "<")
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
@@ -406,9 +415,6 @@ class _Wanted(NamedTuple):
     spelled_email: bool
     handle: bool
     links: bool
-
-    def any(self) -> bool:
-        return self.phone or self.email or self.spelled_email or self.handle or self.links
 
 
 def _detect(
