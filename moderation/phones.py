@@ -41,6 +41,7 @@ _WORD_RUN = re.compile(
     r"\b(?:(?:\d|zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|double|"
     r"triple)(?:[\s,.\-]++|$)){7,}"
 )
+_EXTENSION = re.compile(r"\s*,?\s*(?:ext|extn|extension|x)\.?\s*:?\s*\d{1,5}(?!\w)")
 _SPELLED_SEPARATOR = re.compile(r"[\s,.\-]+")
 
 # After an "@": the domain of an email address.
@@ -53,7 +54,7 @@ def find_phones(view: str, policy: ModerationPolicy) -> list[tuple[int, int]]:
         for match in _CANDIDATE.finditer(text, start, end):
             candidate = match.group(0)
             if _is_phone(candidate, text, match.start(), policy):
-                found.append(match.span())
+                found.append(with_extension(text, match.start(), match.end()))
     if _may_spell_a_number(text):
         for match in _WORD_RUN.finditer(text):
             digits = _spelled_digits(match.group(0))
@@ -61,6 +62,13 @@ def find_phones(view: str, policy: ModerationPolicy) -> list[tuple[int, int]]:
                 run = match.group(0)
                 found.append((match.start(), match.start() + len(run.rstrip(" ,.-"))))
     return found
+
+
+def with_extension(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a number found at start:end, with its extension ("020 7946 0321 ext
+    214"): it goes with the number."""
+    extension = _EXTENSION.match(text, end)
+    return start, end if extension is None else extension.end()
 
 
 # The three phone patterns cost 10-25 us each over a whole 200-character message (every

@@ -30,7 +30,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hiredis
@@ -38,6 +38,8 @@ import hiredis
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
+    JoinQuery,
+    JoinView,
     RoomListener,
 )
 from chatserver.ids import ids
@@ -86,7 +88,12 @@ class _Feed:
     listeners: list[RoomListener] = field(default_factory=list)
     epoch: str = ""
     last: int | None = None
-    """Last offset delivered; None while the subscription is being set up."""
+    """Last offset delivered; None until where live delivery starts is known (read after
+    the subscription was confirmed, by the bus itself or by a join: ``enter``)."""
+    confirmed: RespConnection | None = None
+    """The subscription connection that confirmed this room: it hears everything
+    published since. A command sent while it is still the room's connection runs after
+    the subscription took effect."""
     last_body: bytes | None = None
     """The stored body of the entry at `last` (None: not known), to tell a rollback."""
     held: bool = False
@@ -138,9 +145,17 @@ class RedisBus(RedisLog):
         await self._publish(room_keys(room)["channel"], ephemeral_frame(delivery))
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
+        start = await self._listen(room, listener, read_start=True)
+        return start if start is not None else 0
+
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int | None:
+        return await self._listen(room, listener, read_start=False)
+
+    async def _listen(self, room: str, listener: RoomListener, *, read_start: bool) -> int | None:
         channel = room_keys(room)["channel"].encode()
         feed = self._feeds.get(channel)
-        if feed is not None and feed.last is not None:
+        started = feed is not None and feed.last is not None
+        if feed is not None and (started or (feed.confirmed is not None and not read_start)):
             feed.listeners.append(listener)
             return feed.last
         if feed is None:
@@ -148,13 +163,65 @@ class RedisBus(RedisLog):
             self._feeds[channel] = feed
         feed.listeners.append(listener)
         try:
-            await self._subscribe_channel(feed)
-            return feed.last if feed.last is not None else 0
+            if feed.confirmed is None:
+                await self._subscribe_channel(feed)
+            if read_start and feed.last is None:
+                await self._start_by_reading(feed)
+            return feed.last
         except BaseException:
             feed.listeners.remove(listener)
             if not feed.listeners:
                 self._feeds.pop(channel, None)
             raise
+
+    async def enter(self, room: str, query: JoinQuery) -> JoinView:
+        """The join (log.py), and for a room subscribed without knowing where its live
+        delivery starts (``subscribe_for_join``): the join's read is where. Its script
+        was sent while the room's subscription was confirmed on the connection that is
+        still the room's when the reply comes, so it ran after the subscription took
+        effect and everything published after it is heard; what was published before it
+        and heard meanwhile is held, and dropped or delivered by offset."""
+        channel = room_keys(room)["channel"].encode()
+        feed = self._feeds.get(channel)
+        heard_on = feed.confirmed if feed is not None and feed.last is None else None
+        view = await super().enter(room, query)
+        if feed is None or self._feeds.get(channel) is not feed:
+            return view
+        if feed.last is None and heard_on is not None and heard_on is self._serving(channel):
+            self._begin(feed, view.read.epoch, view.read.offset)
+        return replace(view, live_from=feed.last)
+
+    def _serving(self, channel: bytes) -> RespConnection | None:
+        """The subscription connection that carries ``channel`` now (None: none does)."""
+        shard = self._shard_of(channel)
+        if shard is None or channel not in shard.channels:
+            return None
+        return shard.connection
+
+    def _begin(self, feed: _Feed, epoch: str, offset: int) -> None:
+        """Live delivery of ``feed`` continues after ``offset``. What was heard before is
+        replayed soon, not now: the join that said where is entering the room first."""
+        feed.epoch, feed.last, feed.last_body = epoch, offset, None
+        if not feed.pending:
+            return
+        feed.held = True
+        task = asyncio.get_running_loop().create_task(self._release(feed))
+        shard = self._shard_of(feed.channel)
+        if shard is not None:  # cancelled with its connection; the reconnect catches up
+            shard.catching_up.add(task)
+            task.add_done_callback(shard.catching_up.discard)
+
+    async def _release(self, feed: _Feed) -> None:
+        await self._replay_pending(feed)
+        feed.held = False
+
+    async def _start_by_reading(self, feed: _Feed) -> None:
+        """Where the log stands now is where live delivery continues (the subscription is
+        in effect); anything buffered meanwhile is replayed."""
+        read = await self.read(feed.room, None, 0)
+        if feed.last is None:  # no join said it meanwhile
+            feed.epoch, feed.last, feed.last_body = read.epoch, read.offset, None
+            await self._replay_pending(feed)
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         channel = room_keys(room)["channel"].encode()
@@ -206,13 +273,6 @@ class RedisBus(RedisLog):
             raise BackendUnavailable(str(exc)) from exc
         finally:
             self._confirmations.pop(feed.channel, None)
-        # Subscribed: everything published from now on reaches us. Where the log stands
-        # now is where live delivery continues; anything buffered meanwhile is replayed.
-        read = await self.read(feed.room, None, 0)
-        feed.epoch = read.epoch
-        feed.last = read.offset
-        feed.last_body = None
-        await self._replay_pending(feed)
 
     async def _replay_pending(self, feed: _Feed) -> None:
         """Deliver what was published while the room was being set up or caught up."""
@@ -290,9 +350,8 @@ class RedisBus(RedisLog):
                 serving is not None
                 and serving.connection is not None
                 and channel not in serving.channels
-                and feed.last is not None
             ):
-                feed.held = True
+                feed.held = feed.last is not None
                 serving.channels.add(channel)
                 serving.connection.send([(self._subscribe_cmd, channel)])
                 self._catch_up(serving, [channel])
@@ -498,7 +557,10 @@ class RedisBus(RedisLog):
 
     async def _resync(self, channel: bytes) -> None:
         feed = self._feeds.get(channel)
-        if feed is None or feed.last is None:
+        if feed is None:
+            return
+        if feed.last is None:  # subscribed for a join that has not said where it starts
+            await self._start_by_reading(feed)
             return
         read = await self.read(feed.room, None, 0)
         if read.epoch != feed.epoch:
@@ -604,6 +666,9 @@ class _SubscriptionReader:
                     backlog.append((channel, body))
                     self._task = self._loop.create_task(self._work_through_backlog())
             elif kind == subscribed_kind:
+                feed = feeds.get(channel)
+                if feed is not None:
+                    feed.confirmed = self._connection
                 fut = bus._confirmations.get(channel)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
@@ -647,13 +712,16 @@ def _stored_body(item: Any) -> bytes:
 def ephemeral_frame(delivery: Delivery) -> bytes:
     """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
     payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
-    their id holds) can be mistaken for the next field; join.lua publishes the same."""
+    their id holds) can be mistaken for the next field; join.lua publishes the same, with
+    the presence sequence number (``Delivery.seq``) after them."""
     return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
 
 
 def _ephemeral(data: bytes) -> Delivery:
-    audience, event, payload = _unpack(data[1:])
-    return Delivery(event, payload, audience=audience)
+    fields = _unpack(data[1:])
+    audience, event, payload = fields[0], fields[1], fields[2]
+    seq = fields[3] if len(fields) > 3 else 0
+    return Delivery(event, payload, audience=audience, seq=seq)
 
 
 async def _write(connection: RespConnection, *command: str | bytes) -> None:
