@@ -74,9 +74,9 @@ class LocalRoom:
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
-    live: bool = False
-    """Whether ``delivered_offset`` is known: the bus may leave it to the room's first
-    join here (``RoomBus.subscribe_for_join``)."""
+    live: bool = True
+    """Whether ``delivered_offset`` is known: False while the bus leaves it to the
+    room's first join here (``RoomBus.subscribe_for_join``)."""
     presence: list[Delivery] = field(default_factory=list)
     """Presence events received and not yet sent on (oldest first)."""
     presence_late: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -150,8 +150,7 @@ class LocalRooms:
             local = LocalRoom(room)
             local.listener = self._listener(local)
             start = await self._bus.subscribe_for_join(room, local.listener)
-            if start is not None:
-                local.delivered_offset, local.live = start, True
+            local.delivered_offset, local.live = start or 0, start is not None
             self.rooms[room] = local
             self._metrics.rooms.set(len(self.rooms))
             future.set_result(local)
