@@ -91,6 +91,10 @@ class Delivery:
     offset: int | None = None
     """Set for logged entries (message, room_event); None for ephemeral events."""
     audience: str = EVERYONE
+    seq: int = 0
+    """For a "presence" event a join published: the room's presence sequence number,
+    which orders it against a join's member list (``JoinView.presence_seq``); 0 for
+    every other event."""
 
     @property
     def entry(self) -> Entry | None:
@@ -174,6 +178,15 @@ class JoinView:
     alerts: list[Alert] = field(default_factory=list)
     found: dict[str, MessageEntry] = field(default_factory=dict)
     """client_id -> its entry, for the looked-up client_ids that were found."""
+    presence_seq: int = 0
+    """The room's presence sequence number when ``members`` was read (this join's own
+    "joined" included): a "presence" event with a higher ``seq`` came after that list,
+    one with a lower or equal ``seq`` is already in it. Joins on several workers at once
+    hear each other's "joined" in any order relative to their own acks."""
+    live_from: int | None = None
+    """Where this worker's live delivery of the room stands (the offset of the last entry
+    it handed its listeners), when the bus took it from a join's read: see
+    ``RoomBus.subscribe_for_join``. None when the bus read it itself."""
 
 
 class AppendRefused(Exception):
@@ -234,6 +247,15 @@ class RoomBus(Protocol):
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
         """Start live deliveries for a room; returns the offset they continue from."""
+        ...
+
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int | None:
+        """As ``subscribe``, for a room about to be joined. When the room is new to this
+        worker, the bus may leave where live deliveries start to the join: it returns
+        None then, holds what is published meanwhile, and the room's next
+        ``Entrance.enter`` (sent after this returns, so after the subscription took
+        effect) starts live delivery from its own read and reports it in
+        ``JoinView.live_from``. One round trip fewer on a room's first join."""
         ...
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None: ...

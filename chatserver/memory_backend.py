@@ -66,6 +66,8 @@ class _Room:
     delivered: int = 0
     """The last offset handed to the listeners (a durable store delivers an entry only
     once it is written, so this may trail ``log.offset`` for a few milliseconds)."""
+    presence_seq: int = 0
+    """Counts the "joined" events published (``Delivery.seq``)."""
 
 
 class MemoryBackend:
@@ -157,7 +159,8 @@ class MemoryBackend:
         members = r.presence.members()
         if first:
             joined = {"room": room, "joined": user, "members": members}
-            self._deliver(r, Delivery("presence", joined))
+            r.presence_seq += 1
+            self._deliver(r, Delivery("presence", joined, seq=r.presence_seq))
         found: dict[str, MessageEntry | HeldEntry] = {}
         for client_id in query.client_ids:
             key = (user["id"], client_id)
@@ -174,6 +177,7 @@ class MemoryBackend:
             holds=list(r.held.values()) if query.holds else [],
             alerts=_oldest_first(r.alerts) if query.alerts else [],
             found=found,
+            presence_seq=r.presence_seq,
         )
 
     async def get_message(self, room: str, msg_id: str) -> MessageEntry | None:
@@ -188,6 +192,9 @@ class MemoryBackend:
         r = self._room(room)
         r.listeners.append(listener)
         return r.delivered
+
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int:
+        return await self.subscribe(room, listener)
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         r = self._rooms.get(room)

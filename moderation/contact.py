@@ -26,6 +26,7 @@ from typing import NamedTuple
 from moderation.canonical import decompose
 from moderation.context import MessageContext
 from moderation.learned import Scorer
+from moderation.lexicon import has_any
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
 from moderation.policy import ModerationPolicy
@@ -60,16 +61,30 @@ _PROVIDERS = (
     r"gmail|googlemail|hotmail|outlook|yahoo|icloud|aol|protonmail|proton|btinternet|msn|"
     r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
 )
+# Words after a spelled "dot" that end a sentence rather than an address.
+_NOT_TLDS = r"(?:the|and|but|then|so|to|a|an|i|im|it|is|dot|for|or|if|my|me|you|lol|haha)"
+# "femi underscore dada at …": a separator inside the name spelled out.
+_NAME_JOIN = r"(?:\s+(?:underscore|dash|hyphen)\s+)"
+# The last dot spelled out or in brackets ("at example dot studio") says it is an
+# address, whatever the top-level domain (made-up and new ones included); a plain "."
+# needs a known one, or "at home. so tired" would read as an address.
+_SPELLED_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+)"
+_KNOWN_TLDS = (
+    r"com|net|org|co" + _DOT + r"uk|org" + _DOT + r"uk|uk|io|me|ie|ca|au|nz|za|ng|ke|gh|ph|"
+    r"edu|info|de|fr|pl|es|nl|se|dk|fi|pt|ch|eu|ua|ru|br|mx|jp|xyz|app|dev"
+)
 _SPELLED_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w+\-]{1,64}+(?:"
+    r"(?<![\w.+\-])[\w+\-]{1,64}+(?:(?:"
     + _DOT
-    + r"[\w+\-]{1,64}+)*"
+    + "|"
+    + _NAME_JOIN
+    + r")[\w+\-]{1,64}+)*"
     + _AT
     + r"[\w\-]{2,63}+(?:"
     + _DOT
     + r"[\w\-]{2,63}+)*"
-    r"" + _DOT + r"(?:com|net|org|co" + _DOT + r"uk|org" + _DOT + r"uk|uk|io|me|ie|ca|au|edu|"
-    r"info|de|fr)\b"
+    r"(?:" + _DOT + r"(?:" + _KNOWN_TLDS + r")\b|" + _SPELLED_DOT + r"(?!" + _NOT_TLDS + r"\b)"
+    r"[a-z]{2,12}\b)"
 )
 # What every spelled-out "at" looks like: " at ", "(at)", "[ at ]". Both patterns above
 # need one (or an "@"), and a failed search for this costs far less than either of them.
@@ -84,6 +99,16 @@ _PLATFORM = (
     r"tumblr|threads|bluesky|bsky|youtube|onlyfans|linkedin|skype|viber|wechat|wickr)"
 )
 _HANDLE = r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}(?:#\d{4})?)"
+# Words that point at the name coming next ("on tiktok as …", "under the name …").
+_POINTER = (
+    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
+    r"named|by\s+the\s+name(?:\s+of)?|known\s+as|it'?s|its|name\s+is|(?:user)?name|handle"
+)
+# After "i'm on tiktok": the pointers that need no handle shape after them.
+_PLATFORM_POINTER = (
+    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
+    r"named|by\s+the\s+name(?:\s+of)?"
+)
 _KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
 # Each pattern: the whole match is masked; `cue` (when present) tells how sure it is.
 _HANDLE_PATTERNS = (
@@ -95,6 +120,15 @@ _HANDLE_PATTERNS = (
     re.compile(r"\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
     # "@jane_doe on insta", "jane.doe88 on snapchat"
     re.compile(r"(?<![\w@])" + _HANDLE + r"\s+(?:on|at)\s+" + _PLATFORM + r"\b"),
+    # "i'm on tiktok as jane_doe", "me on insta under the name velvetknees"
+    re.compile(
+        r"\b(?:i'?m|im|i\s+am|me|i\s+post|i\s+go)\s+(?:on|over\s+on)\s+"
+        + _PLATFORM
+        + r" (?P<pointer>"
+        + _PLATFORM_POINTER
+        + r")\s+(?:@\s*)?"
+        + _HANDLE
+    ),
     # "add me on insta jane_doe88", "follow me on tiktok @painwarrior"
     re.compile(
         r"\b(?:add|follow|find|message|msg|dm|pm|hmu|text|snap|whatsapp|contact|friend)"
@@ -110,7 +144,8 @@ _HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_HANDLE_PATTERNS[0], ("my",)),
     (_HANDLE_PATTERNS[1], (":", "=", "-", "\u2013", "@")),
     (_HANDLE_PATTERNS[2], ("on", "at")),
-    (_HANDLE_PATTERNS[3], ("me",)),
+    (_HANDLE_PATTERNS[3], (" as", "under", "called", "named", "name")),
+    (_HANDLE_PATTERNS[4], ("me",)),
 )
 _PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
 _REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
@@ -122,7 +157,8 @@ _NOT_HANDLES = frozenset(
         "great the a an not just so very really my your locked blocked banned empty there "
         "here on off toxic closed open and but or if when it its is was been being too also "
         "mostly only all of no yes hidden suspended disabled inactive quiet fine ok okay "
-        "good bad how what where why who which me you him her them us linked"
+        "good bad how what where why who which me you him her them us linked well usual "
+        "always ever much long soon normal"
     )
 )
 # Plain-word handles after a cue are accepted; otherwise a handle needs @, a digit, _ or .
@@ -152,10 +188,12 @@ class ContactStage:
         masks: list[_Mask] = []
         sections: frozenset[str] | set[str] = _NO_SECTIONS
         number_words = 0
+        invited = False
         if hits:
             sections = {hit.entry.section for hit in hits}
             invites = [hit for hit in hits if hit.entry.section == "invite"]
             if invites:
+                invited = True
                 masks.extend(_Mask(a, b, "invite") for a, b in scan.original_spans(invites))
             number_words = sum(1 for hit in hits if hit.entry.section == "number_word")
 
@@ -164,21 +202,31 @@ class ContactStage:
         plain = decompose(text)
         encoded = plain.encode("utf-8", "surrogatepass")
         digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
-        wanted = _Wanted(
-            phone=digits >= 7 or number_words >= 3,
-            email="@" in plain,
-            spelled_email="provider" in sections
-            or "dot" in sections
-            or _BRACKETED_AT_OR_DOT.search(plain) is not None,
-            handle="platform" in sections or "u/" in plain or "#" in plain,
-            links=has_link_hint(plain, sections),
+        # digits and number words mixed ("07700 nine hundred and twelve"); once the
+        # message invites someone elsewhere, a few are enough ("mine is 555 oh one")
+        phone = (
+            digits + number_words >= 7
+            or number_words >= 3
+            or (invited and digits + number_words >= 3)
         )
-        if wanted.any():
-            masks.extend(_detect(text, wanted, ctx.policy))
+        email = "@" in plain
+        spelled_email = (
+            "provider" in sections
+            or "dot" in sections
+            or (
+                has_any(plain, _OPENING_BRACKETS) and _BRACKETED_AT_OR_DOT.search(plain) is not None
+            )
+        )
+        handle = "platform" in sections or "u/" in plain or "#" in plain
+        # "t dot me": a hint phrase may hold the "dot" itself
+        links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
+        if phone or email or spelled_email or handle or links:
+            wanted = _Wanted(phone, email, spelled_email, handle, links)
+            masks.extend(_detect(text, wanted, ctx.policy, invited=invited))
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
-            if scorer is not None and not wanted.links and scorer.says(ctx, "contact"):
+            if scorer is not None and not links and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
         masked, kinds = _apply(text, _with_identifiers(text, masks))
@@ -195,6 +243,9 @@ class ContactStage:
 _NO_SECTIONS: frozenset[str] = frozenset()
 # "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
 _BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
+# What the pattern starts with, looked for first: a few C-level substring scans instead of
+# the pattern tried at every character (most messages have no bracket at all).
+_OPENING_BRACKETS = ("(", "[", "{", "<")
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
@@ -232,6 +283,9 @@ _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d\n]{2,40}[\"\u201d]")
 # sentence going on ("dm me on insta if you want") or the end of the sentence.
 _NEXT_WORD = re.compile(r"[\s:;,=\-\u2013\u2014>|/]*(?:[^\w\s\\.,!?;:'\"(]*\s*)?([^\s,;]+)")
 _TRAILING_WORDS = 3
+_POINTER_AFTER = re.compile(
+    r"[\s:;,=\-\u2013\u2014>]*(?:" + _POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
+)
 
 
 def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
@@ -271,9 +325,23 @@ def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
     masked with it, up to a word of an ordinary sentence or the sentence's end."""
     out: list[_Mask] = []
     position = mask.end
+    pointed = False
     for _ in range(_TRAILING_WORDS):
         if text[mask.end : position].rstrip().endswith((".", "!", "?")):
             break
+        if not pointed:
+            # "find me on insta under the name velvetknees": the pointer and the name.
+            pointer = _POINTER_AFTER.match(text, position)
+            if pointer is not None:
+                pointed = True
+                position = pointer.end()
+                match = _NEXT_WORD.match(text, position)
+                word = "" if match is None else match.group(1).strip(".!?)\"'").lower()
+                if match is None or not word or word in _NOT_TRAILING:
+                    break
+                out.append(_Mask(mask.start, match.end(1), mask.kind))
+                position = match.end(1)
+                continue
         match = _NEXT_WORD.match(text, position)
         if match is None:
             break
@@ -348,19 +416,21 @@ class _Wanted(NamedTuple):
     handle: bool
     links: bool
 
-    def any(self) -> bool:
-        return self.phone or self.email or self.spelled_email or self.handle or self.links
 
-
-def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]:
-    """Phone numbers, emails, handles and contact links, as spans of `text`."""
+def _detect(
+    text: str, wanted: _Wanted, policy: ModerationPolicy, *, invited: bool = False
+) -> list[_Mask]:
+    """Phone numbers, emails, handles and contact links, as spans of `text`. `invited`:
+    the message invites someone elsewhere, so a shorter number is a phone number too."""
     view, origin = normalise(text)
+    if _KEYCAP in view:
+        view, origin = _without_keycaps(view, origin)
     low = view.lower()
     if len(low) != len(view):  # a few letters lower-case to two ("İ")
         low = view
     found: list[tuple[int, int, str]] = []
     if wanted.phone:
-        found.extend((start, end, "phone") for start, end in find_phones(low, policy))
+        found.extend((start, end, "phone") for start, end in find_phones(low, policy, cued=invited))
     if wanted.email:
         found.extend((start, end, "email") for start, end in _emails(low))
     if wanted.spelled_email:
@@ -375,9 +445,53 @@ def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]
         found.extend(
             (link.start, link.end, "handle") for link in find_links(low) if link.is_contact
         )
+        if "slash" in low or "/" in low:
+            found.extend((m.start(), m.end(), "handle") for m in _SPELLED_CHAT_LINK.finditer(low))
     if origin is None:
         return [_Mask(start, end, kind) for start, end, kind in found]
-    return [_Mask(origin[start], origin[end - 1] + 1, kind) for start, end, kind in found]
+    return [
+        _Mask(origin[start], _past_keycaps(text, origin[end - 1] + 1), kind)
+        for start, end, kind in found
+    ]
+
+
+def _past_keycaps(text: str, end: int) -> int:
+    """The end of a span, past the keycap marks of its last digit ("…6️⃣")."""
+    while end < len(text) and text[end] in _KEYCAP_MARKS:
+        end += 1
+    return end
+
+
+# A chat invitation spelled out: "discord dot gg slash spoonhaven", "t dot me / name",
+# "chat dot whatsapp dot com slash Fq9…", "dsc gg slash …".
+_LINK_DOT = r"\s*(?:\.|[\(\[]\s*(?:dot|\.)\s*[\)\]]|\bdot\b|\s)\s*"
+_SPELLED_CHAT_LINK = re.compile(
+    r"(?<![\w.])(?:chat"
+    + _LINK_DOT
+    + r")?(?:discord|dsc|t|wa|kik|signal|telegram|whatsapp|m)"
+    + _LINK_DOT
+    + r"(?:gg|me|group|com)(?:"
+    + _LINK_DOT
+    + r"com)?\s*(?:/|\bslash\b|\bforward\s+slash\b)\s*(?:(?:invite|join)\s*(?:/|\bslash\b)\s*)?"
+    r"[\w+#\-]{2,}"
+)
+
+
+# Keycap emoji ("5️⃣"): a digit, a variation selector and the enclosing keycap.
+_KEYCAP = "\u20e3"
+_KEYCAP_MARKS = frozenset(("\ufe0f", _KEYCAP))
+
+
+def _without_keycaps(view: str, origin: list[int] | None) -> tuple[str, list[int]]:
+    """The view with keycap marks dropped ("5️⃣5️⃣5️⃣" reads "555"), each character still
+    mapped to the original one it came from."""
+    chars: list[str] = []
+    kept: list[int] = []
+    for index, char in enumerate(view):
+        if char not in _KEYCAP_MARKS:
+            chars.append(char)
+            kept.append(index if origin is None else origin[index])
+    return "".join(chars), kept
 
 
 def _emails(text: str) -> list[tuple[int, int]]:
@@ -403,6 +517,9 @@ _SPACED_DOMAIN = re.compile(
 _SPACED_LETTERS_BEFORE = re.compile(r"(?:(?<![\w.])[\w.] ){2,}$")
 
 
+_SPACED_NAME_PARTS = re.compile(r"(?:(?<![\w.+\-])[\w+\-]+ {0,2}[._] {0,2})+$")
+
+
 def _local_part_start(text: str, at: int) -> int:
     start = at
     while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
@@ -421,7 +538,17 @@ def _local_part_start(text: str, at: int) -> int:
     first = end
     while first > 0 and (trimmed[first - 1].isalnum() or trimmed[first - 1] in "._+-"):
         first -= 1
-    return at - len(before) + first if first < end else at
+    if first == end:
+        return at
+    # "jo . fennick @ …": earlier parts of the name joined by a spaced dot
+    joined = _SPACED_NAME_PARTS.search(trimmed, 0, first)
+    if joined is not None:
+        first = joined.start()
+    return at - len(before) + first
+
+
+# Cues after which a plain word is taken for a handle (so is any word after a pointer).
+_SURE_CUES = frozenset(("is", ":", "=", "@"))
 
 
 def _handles(view: str) -> list[tuple[int, int]]:
@@ -451,7 +578,8 @@ def _handles(view: str) -> list[tuple[int, int]]:
             cue = match.groupdict().get("cue")
             # A plain word counts as a handle only after "is", ":", "=" or "@"; otherwise
             # it must look like one (@, digits, _ or .), or "on insta" could mask any word.
-            if cue not in ("is", ":", "=", "@") and not _HANDLE_LIKE.search(handle):
+            pointed = match.groupdict().get("pointer") is not None
+            if cue not in _SURE_CUES and not pointed and not _HANDLE_LIKE.search(handle):
                 continue
             if match.span() not in found:
                 found.append(match.span())

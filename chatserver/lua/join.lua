@@ -9,7 +9,8 @@
 --       13 '1': list held messages, 14 '1': list open alerts, 15 channel, 16 room id,
 --       17 audience of the presence event, 18 retention (s) of the roster
 -- Returns {admitted, first, state (room_state), members (flat), hands, held, alerts,
---          client_id values (or false), epoch, offset, recovered, entries, deleted ids}
+--          client_id values (or false), epoch, offset, recovered, entries, deleted ids,
+--          presence sequence number}
 
 local state = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
 local epoch = room_epoch(state, ARGV[1])
@@ -30,7 +31,11 @@ local presence, now, expires = KEYS[8], tonumber(ARGV[6]), ARGV[7]
 local alive = presence_purge(presence, now)
 local first = presence_add(presence, alive, expires, ARGV[8], uid, ARGV[10], ARGV[11])
 presence_touch(presence, now, expires)
+-- Numbers the "joined" events, so a worker can tell which of those it hears came after a
+-- join's member list (bus.py gives the frames and the ack to the worker in any order).
+local presence_seq
 if first == 1 then
+  presence_seq = redis.call('HINCRBY', KEYS[1], 'presence_seq', 1)
   -- The payload as Delivery("presence", {room, joined, members}) publishes it, members in
   -- rooms/presence.py in_member_order: facilitators first, then by name.
   local members = {}
@@ -45,7 +50,10 @@ if first == 1 then
   local joined = {id = uid, name = ARGV[10], role = ARGV[11]}
   -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
   local payload = {room = ARGV[16], joined = joined, members = members}
-  redis.call(PUBLISH, ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
+  redis.call(PUBLISH, ARGV[15],
+    'E' .. cmsgpack.pack({ARGV[17], 'presence', payload, presence_seq}))
+else
+  presence_seq = tonumber(redis.call('HGET', KEYS[1], 'presence_seq') or '0')
 end
 
 local held, alerts = {}, {}
@@ -60,4 +68,5 @@ local offset, recovered, entries = read_log(
 return {
   1, first, room_state(state), presence_flat(alive), redis.call('HVALS', KEYS[9]), held,
   alerts, found, epoch, offset, recovered, entries, redis.call('SMEMBERS', KEYS[3]),
+  presence_seq,
 }

@@ -27,9 +27,10 @@ different messages under one offset."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hiredis
@@ -37,6 +38,8 @@ import hiredis
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
+    JoinQuery,
+    JoinView,
     RoomListener,
 )
 from chatserver.ids import ids
@@ -59,7 +62,6 @@ log = logging.getLogger(__name__)
 
 
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
-PUBSUB_READ_BYTES = 1 << 18
 # Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
 SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
 # A subscription that has heard nothing for this long is sent a PING; one whose PING is
@@ -86,7 +88,12 @@ class _Feed:
     listeners: list[RoomListener] = field(default_factory=list)
     epoch: str = ""
     last: int | None = None
-    """Last offset delivered; None while the subscription is being set up."""
+    """Last offset delivered; None until where live delivery starts is known (read after
+    the subscription was confirmed, by the bus itself or by a join: ``enter``)."""
+    confirmed: RespConnection | None = None
+    """The subscription connection that confirmed this room: it hears everything
+    published since. A command sent while it is still the room's connection runs after
+    the subscription took effect."""
     last_body: bytes | None = None
     """The stored body of the entry at `last` (None: not known), to tell a rollback."""
     held: bool = False
@@ -138,9 +145,17 @@ class RedisBus(RedisLog):
         await self._publish(room_keys(room)["channel"], ephemeral_frame(delivery))
 
     async def subscribe(self, room: str, listener: RoomListener) -> int:
+        start = await self._listen(room, listener, read_start=True)
+        return start if start is not None else 0
+
+    async def subscribe_for_join(self, room: str, listener: RoomListener) -> int | None:
+        return await self._listen(room, listener, read_start=False)
+
+    async def _listen(self, room: str, listener: RoomListener, *, read_start: bool) -> int | None:
         channel = room_keys(room)["channel"].encode()
         feed = self._feeds.get(channel)
-        if feed is not None and feed.last is not None:
+        started = feed is not None and feed.last is not None
+        if feed is not None and (started or (feed.confirmed is not None and not read_start)):
             feed.listeners.append(listener)
             return feed.last
         if feed is None:
@@ -148,13 +163,65 @@ class RedisBus(RedisLog):
             self._feeds[channel] = feed
         feed.listeners.append(listener)
         try:
-            await self._subscribe_channel(feed)
-            return feed.last if feed.last is not None else 0
+            if feed.confirmed is None:
+                await self._subscribe_channel(feed)
+            if read_start and feed.last is None:
+                await self._start_by_reading(feed)
+            return feed.last
         except BaseException:
             feed.listeners.remove(listener)
             if not feed.listeners:
                 self._feeds.pop(channel, None)
             raise
+
+    async def enter(self, room: str, query: JoinQuery) -> JoinView:
+        """The join (log.py), and for a room subscribed without knowing where its live
+        delivery starts (``subscribe_for_join``): the join's read is where. Its script
+        was sent while the room's subscription was confirmed on the connection that is
+        still the room's when the reply comes, so it ran after the subscription took
+        effect and everything published after it is heard; what was published before it
+        and heard meanwhile is held, and dropped or delivered by offset."""
+        channel = room_keys(room)["channel"].encode()
+        feed = self._feeds.get(channel)
+        heard_on = feed.confirmed if feed is not None and feed.last is None else None
+        view = await super().enter(room, query)
+        if feed is None or self._feeds.get(channel) is not feed:
+            return view
+        if feed.last is None and heard_on is not None and heard_on is self._serving(channel):
+            self._begin(feed, view.read.epoch, view.read.offset)
+        return replace(view, live_from=feed.last)
+
+    def _serving(self, channel: bytes) -> RespConnection | None:
+        """The subscription connection that carries ``channel`` now (None: none does)."""
+        shard = self._shard_of(channel)
+        if shard is None or channel not in shard.channels:
+            return None
+        return shard.connection
+
+    def _begin(self, feed: _Feed, epoch: str, offset: int) -> None:
+        """Live delivery of ``feed`` continues after ``offset``. What was heard before is
+        replayed soon, not now: the join that said where is entering the room first."""
+        feed.epoch, feed.last, feed.last_body = epoch, offset, None
+        if not feed.pending:
+            return
+        feed.held = True
+        task = asyncio.get_running_loop().create_task(self._release(feed))
+        shard = self._shard_of(feed.channel)
+        if shard is not None:  # cancelled with its connection; the reconnect catches up
+            shard.catching_up.add(task)
+            task.add_done_callback(shard.catching_up.discard)
+
+    async def _release(self, feed: _Feed) -> None:
+        await self._replay_pending(feed)
+        feed.held = False
+
+    async def _start_by_reading(self, feed: _Feed) -> None:
+        """Where the log stands now is where live delivery continues (the subscription is
+        in effect); anything buffered meanwhile is replayed."""
+        read = await self.read(feed.room, None, 0)
+        if feed.last is None:  # no join said it meanwhile
+            feed.epoch, feed.last, feed.last_body = read.epoch, read.offset, None
+            await self._replay_pending(feed)
 
     async def unsubscribe(self, room: str, listener: RoomListener) -> None:
         channel = room_keys(room)["channel"].encode()
@@ -206,13 +273,6 @@ class RedisBus(RedisLog):
             raise BackendUnavailable(str(exc)) from exc
         finally:
             self._confirmations.pop(feed.channel, None)
-        # Subscribed: everything published from now on reaches us. Where the log stands
-        # now is where live delivery continues; anything buffered meanwhile is replayed.
-        read = await self.read(feed.room, None, 0)
-        feed.epoch = read.epoch
-        feed.last = read.offset
-        feed.last_body = None
-        await self._replay_pending(feed)
 
     async def _replay_pending(self, feed: _Feed) -> None:
         """Deliver what was published while the room was being set up or caught up."""
@@ -290,9 +350,8 @@ class RedisBus(RedisLog):
                 serving is not None
                 and serving.connection is not None
                 and channel not in serving.channels
-                and feed.last is not None
             ):
-                feed.held = True
+                feed.held = feed.last is not None
                 serving.channels.add(channel)
                 serving.connection.send([(self._subscribe_cmd, channel)])
                 self._catch_up(serving, [channel])
@@ -316,7 +375,7 @@ class RedisBus(RedisLog):
                     else:
                         # SSUBSCRIBE takes channels of one slot only: one command each.
                         connection.send([(self._subscribe_cmd, c) for c in channels])
-                    await asyncio.wait_for(connection.writer.drain(), COMMAND_TIMEOUT_S)
+                    await asyncio.wait_for(connection.drain(), COMMAND_TIMEOUT_S)
                 shard.connection, shard.channels = connection, set(channels)
                 if self._cluster is None:
                     self._failing_until = 0.0  # Redis answered: stop failing fast
@@ -403,44 +462,22 @@ class RedisBus(RedisLog):
                     await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
 
     async def _pump(self, connection: RespConnection, heard: _Heard) -> None:
-        """Read the subscription in bulk: every reply that arrived in one read is handled
-        in one go, parsed by hiredis, in-order entries delivered synchronously (redis-py's
-        get_message cost a coroutine, a timeout and a dict per message: most of the
-        listener's time under load)."""
-        stream = connection.reader
-        replies = connection.parser
-        clock = asyncio.get_running_loop().time
-        message_kind, subscribed_kind = self._message_kind, self._subscribed_kind
-        while True:
-            data = await stream.read(PUBSUB_READ_BYTES)
-            if not data:
-                raise RedisLinkError("Redis closed the subscription connection")
-            heard.at = clock()
-            replies.feed(data)
-            while (reply := replies.gets()) is not False:
-                if isinstance(reply, hiredis.ReplyError):
-                    # A subscribe refused (MOVED: the slot is served elsewhere now).
-                    if self._cluster is not None:
-                        self._cluster.slots.refresh_soon()
-                    raise RedisLinkError(f"Redis refused a subscription: {reply}")
-                if not isinstance(reply, list) or len(reply) < 3:
-                    continue  # PONG and the like
-                kind, channel, body = reply[0], reply[1], reply[2]
-                if kind == message_kind:
-                    feed = self._feeds.get(channel)
-                    if feed is None:
-                        continue
-                    if feed.last is None or feed.held:
-                        feed.pending.append(body)
-                    elif not self._deliver_in_order(feed, body):
-                        await self._deliver_late(feed, body)
-                elif kind == subscribed_kind:
-                    fut = self._confirmations.get(channel)
-                    if fut is not None and not fut.done():
-                        fut.set_result(None)
-                elif kind == b"sunsubscribe" and channel in self._feeds:
-                    # Not ours (its feed is still here): the slot moved to another node.
-                    raise RedisLinkError("a room's slot moved to another Redis Cluster node")
+        """Read the subscription until it is lost (raises why): every reply of one socket
+        read is handled in the connection's ``data_received`` (`_SubscriptionReader`), no
+        task woken per read."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+
+        def on_lost(error: RedisLinkError) -> None:
+            if not lost.done():
+                lost.set_exception(error)
+
+        reader = _SubscriptionReader(self, connection, heard, loop)
+        connection.consume(reader.received, on_lost)
+        try:
+            await lost
+        finally:
+            reader.stop()
 
     def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
         """The common case, synchronously: an ephemeral event, or the next offset of the
@@ -520,7 +557,10 @@ class RedisBus(RedisLog):
 
     async def _resync(self, channel: bytes) -> None:
         feed = self._feeds.get(channel)
-        if feed is None or feed.last is None:
+        if feed is None:
+            return
+        if feed.last is None:  # subscribed for a join that has not said where it starts
+            await self._start_by_reading(feed)
             return
         read = await self.read(feed.room, None, 0)
         if read.epoch != feed.epoch:
@@ -572,6 +612,96 @@ class RedisBus(RedisLog):
                 log.exception("room listener failed")
 
 
+class _SubscriptionReader:
+    """One subscription connection's replies, handled as they arrive (redis-py's
+    get_message cost a coroutine, a timeout and a dict per message; a task reading a
+    StreamReader, a loop turn per read): parsed by hiredis, in-order entries delivered
+    synchronously. An entry that needs the log first (a gap, a new epoch: `_deliver_late`)
+    is handed, with every message after it, to one task that handles them in arrival
+    order, as the reading task did by awaiting it before its next read."""
+
+    __slots__ = ("_backlog", "_bus", "_clock", "_connection", "_heard", "_loop", "_task")
+
+    def __init__(
+        self,
+        bus: RedisBus,
+        connection: RespConnection,
+        heard: _Heard,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._bus = bus
+        self._connection = connection
+        self._heard = heard
+        self._loop = loop
+        self._clock = loop.time
+        self._backlog: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+        """Handling the backlog; while it runs, every message waits behind it."""
+
+    def received(self) -> None:
+        bus = self._bus
+        self._heard.at = self._clock()
+        replies = self._connection.parser
+        feeds, backlog = bus._feeds, self._backlog
+        message_kind, subscribed_kind = bus._message_kind, bus._subscribed_kind
+        while (reply := replies.gets()) is not False:
+            if isinstance(reply, hiredis.ReplyError):
+                # A subscribe refused (MOVED: the slot is served elsewhere now).
+                if bus._cluster is not None:
+                    bus._cluster.slots.refresh_soon()
+                raise RedisLinkError(f"Redis refused a subscription: {reply}")
+            if not isinstance(reply, list) or len(reply) < 3:
+                continue  # PONG and the like
+            kind, channel, body = reply[0], reply[1], reply[2]
+            if kind == message_kind:
+                if self._task is not None:
+                    backlog.append((channel, body))
+                    continue
+                feed = feeds.get(channel)
+                if feed is None:
+                    continue
+                if feed.last is None or feed.held:
+                    feed.pending.append(body)
+                elif not bus._deliver_in_order(feed, body):
+                    backlog.append((channel, body))
+                    self._task = self._loop.create_task(self._work_through_backlog())
+            elif kind == subscribed_kind:
+                feed = feeds.get(channel)
+                if feed is not None:
+                    feed.confirmed = self._connection
+                fut = bus._confirmations.get(channel)
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+            elif kind == b"sunsubscribe" and channel in feeds:
+                # Not ours (its feed is still here): the slot moved to another node.
+                raise RedisLinkError("a room's slot moved to another Redis Cluster node")
+
+    async def _work_through_backlog(self) -> None:
+        bus, backlog = self._bus, self._backlog
+        try:
+            while backlog:
+                channel, body = backlog.popleft()
+                feed = bus._feeds.get(channel)
+                if feed is None:
+                    continue
+                if feed.last is None or feed.held:
+                    feed.pending.append(body)
+                elif not bus._deliver_in_order(feed, body):
+                    await bus._deliver_late(feed, body)
+        except Exception as exc:
+            # As when the reading task failed: the subscription is reopened and every room
+            # caught up from the log (what was still waiting here included).
+            backlog.clear()
+            self._connection.fail(RedisLinkError(str(exc) or type(exc).__name__))
+        finally:
+            self._task = None
+
+    def stop(self) -> None:
+        self._backlog.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+
 def _stored_body(item: Any) -> bytes:
     """The body of a log entry as XRANGE returns it (redis-py: (id, {field: value}))."""
     _, fields = item
@@ -582,16 +712,19 @@ def _stored_body(item: Any) -> bytes:
 def ephemeral_frame(delivery: Delivery) -> bytes:
     """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
     payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
-    their id holds) can be mistaken for the next field; join.lua publishes the same."""
+    their id holds) can be mistaken for the next field; join.lua publishes the same, with
+    the presence sequence number (``Delivery.seq``) after them."""
     return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
 
 
 def _ephemeral(data: bytes) -> Delivery:
-    audience, event, payload = _unpack(data[1:])
-    return Delivery(event, payload, audience=audience)
+    fields = _unpack(data[1:])
+    audience, event, payload = fields[0], fields[1], fields[2]
+    seq = fields[3] if len(fields) > 3 else 0
+    return Delivery(event, payload, audience=audience, seq=seq)
 
 
 async def _write(connection: RespConnection, *command: str | bytes) -> None:
     """One command on the subscription (its reply, if any, is read by the pump)."""
     connection.send([command])
-    await connection.writer.drain()
+    await connection.drain()

@@ -189,7 +189,7 @@ class RedisLog(RedisConnection):
             return JoinView(snapshot.state, empty, admitted=False, first=False)
         self._local_presence.setdefault(room, {})[query.conn_id] = user
         held, alerts, found_raw = reply[5], reply[6], reply[7]
-        epoch_b, offset, recovered, items, deleted = reply[8:13]
+        epoch_b, offset, recovered, items, deleted, presence_seq = reply[8:14]
         gone = {d.decode() for d in deleted}
         entries = visible_entries((_stream_entry(item) for item in items), gone)
         found: dict[str, MessageEntry | HeldEntry] = {}
@@ -212,6 +212,7 @@ class RedisLog(RedisConnection):
             holds=sorted((_unpack(v) for v in held), key=lambda e: e["ts"]),
             alerts=_oldest_first(alerts),
             found=found,
+            presence_seq=int(presence_seq),
         )
 
     async def get_message(self, room: str, msg_id: str) -> MessageEntry | None:

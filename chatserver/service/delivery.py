@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,12 @@ UNSUBSCRIBE_DELAY_S = 5.0
 # event: a room filling up would otherwise send each member every later arrival with the
 # whole member list (quadratic in the room's size). Short enough that nobody notices.
 PRESENCE_WINDOW_S = 0.05
+
+# How many of a room's earlier "joined" a socket entering it can still be told of (their
+# who-came part only: the member list is the newest one's). A join's ack and the "joined"
+# of others reach a worker in any order, so a socket may enter after hearing of people
+# who came after its member list was read.
+PRESENCE_REMEMBERED = 64
 
 
 @dataclass(slots=True, eq=False)
@@ -67,12 +74,24 @@ class LocalRoom:
     joining: int = 0
     """Joins that opened the room and have not yet entered or given up: the room is kept
     for them (a join reads the backend between the two)."""
+    live: bool = True
+    """Whether ``delivered_offset`` is known: False while the bus leaves it to the
+    room's first join here (``RoomBus.subscribe_for_join``)."""
     presence: list[Delivery] = field(default_factory=list)
     """Presence events received and not yet sent on (oldest first)."""
-    presence_late: dict[str, int] = field(default_factory=dict)
-    """Sockets that entered while presence was held (by sid): the first held event that
-    came after they entered. What came before is older than their join ack."""
+    presence_late: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Sockets that entered since presence was last sent (by sid): the first held event
+    that came after they entered, and the presence sequence number of their join ack
+    (``JoinView.presence_seq``): "joined" numbered after it are news to them, wherever
+    held, those numbered before are in their ack."""
     presence_handle: asyncio.TimerHandle | None = None
+    presence_heard: deque[tuple[int, Payload]] = field(
+        default_factory=lambda: deque(maxlen=PRESENCE_REMEMBERED)
+    )
+    """Numbered "joined" no longer held (sent, or heard with nobody here): their number
+    and who came, oldest first."""
+    presence_newest: Delivery | None = None
+    """The last of those, whole: its member list is the newest the room has sent."""
 
 
 Evicted = Callable[[Connection, str], None]
@@ -130,7 +149,8 @@ class LocalRooms:
         try:
             local = LocalRoom(room)
             local.listener = self._listener(local)
-            local.delivered_offset = await self._bus.subscribe(room, local.listener)
+            start = await self._bus.subscribe_for_join(room, local.listener)
+            local.delivered_offset, local.live = start or 0, start is not None
             self.rooms[room] = local
             self._metrics.rooms.set(len(self.rooms))
             future.set_result(local)
@@ -143,14 +163,23 @@ class LocalRooms:
         finally:
             del self._subscribing[room]
 
-    def enter(self, local: LocalRoom, conn: Connection) -> None:
+    def begin(self, local: LocalRoom, live_from: int | None) -> bool:
+        """Whether live delivery of ``local`` is known to stand somewhere: the bus said at
+        subscribe, or says now from a join's read (``JoinView.live_from``)."""
+        if not local.live and live_from is not None:
+            local.delivered_offset, local.live = live_from, True
+        return local.live
+
+    def enter(self, local: LocalRoom, conn: Connection, presence_seq: int = 0) -> None:
         """The socket joins live delivery (no await between its ack and this); the join
-        that opened ``local`` is done."""
+        that opened ``local`` is done. ``presence_seq``: its ack's (``JoinView``)."""
         local.joining -= 1
         local.members[conn.sid] = conn
         local.everyone = None
-        if local.presence:
-            local.presence_late[conn.sid] = len(local.presence)
+        newest = local.presence_newest
+        if local.presence or (newest is not None and newest.seq > presence_seq):
+            local.presence_late[conn.sid] = (len(local.presence), presence_seq)
+            self._arm_presence(local)
         conn.rooms.add(local.room)
         self._cancel_unsubscribe(local)
 
@@ -215,9 +244,13 @@ class LocalRooms:
 
     def _listener(self, local: LocalRoom) -> Callable[[Delivery], None]:
         def deliver(delivery: Delivery) -> None:
+            if not local.live:
+                return  # nobody is here yet; the first join tells where delivery stands
             if delivery.event == "presence" and delivery.audience == EVERYONE:
                 if local.members:
                     self._hold_presence(local, delivery)
+                else:
+                    _remember(local, delivery)
                 return
             if delivery.event == "reset":
                 # The room's log was lost and restarted: its clients rejoin and start over,
@@ -229,7 +262,7 @@ class LocalRooms:
                 self._discard_presence(local)
                 self.drop(local.members.values(), discard_queued=True)
                 return
-            if local.presence:
+            if local.presence_handle is not None:
                 # What the room heard before this reaches its members before it.
                 self._send_presence(local)
             entry = delivery.entry
@@ -273,6 +306,9 @@ class LocalRooms:
 
     def _hold_presence(self, local: LocalRoom, delivery: Delivery) -> None:
         local.presence.append(delivery)
+        self._arm_presence(local)
+
+    def _arm_presence(self, local: LocalRoom) -> None:
         if local.presence_handle is None:
             local.presence_handle = asyncio.get_running_loop().call_later(
                 self._presence_window_s, self._send_presence, local
@@ -280,33 +316,51 @@ class LocalRooms:
 
     def _send_presence(self, local: LocalRoom) -> None:
         """The held comings and goings as one event (``_gathered``), encoded once for
-        the room. A socket that entered meanwhile hears what was held after it entered,
-        as it would have unheld, and nothing if nothing was: what came before is older
-        than its join ack. A member sees only who is here, so the room's event (ending
-        with the same newest list) is right for them; a facilitator, who sees people
-        arrive, gets only the changes after they entered."""
+        the room. A socket that entered meanwhile hears what is news to it: a numbered
+        "joined" after its ack's number (held, or heard before it entered: a join's ack
+        and the others' "joined" reach this worker in any order), and any other change
+        held after it entered. A member sees only who is here, so the room's event is
+        right for them when it ends with news to them; a facilitator, who sees people
+        arrive, gets exactly the changes that are news to them."""
         held, late = local.presence, local.presence_late
         self._discard_presence(local)
-        if not held or not local.members:
-            return
-        moves = [_movement(d.payload) for d in held[:-1]] if len(held) > 1 else []
+        if local.members:
+            self._send_held(local, held, late)
+        for delivery in held:
+            _remember(local, delivery)
+
+    def _send_held(
+        self, local: LocalRoom, held: list[Delivery], late: dict[str, tuple[int, int]]
+    ) -> None:
         skip: set[str] = set()
-        since: dict[int, set[str]] = {}
-        for sid, start in late.items():
+        own: dict[tuple[int, ...], tuple[Delivery, set[str]]] = {}
+        for sid, (start, seen) in late.items():
             conn = local.members.get(sid)
             if conn is None:
                 continue
-            if start >= len(held):
-                skip.add(sid)
-            elif is_facilitator(conn.claims.rooms.get(local.room, "")):
-                skip.add(sid)
-                since.setdefault(start, set()).add(sid)
-        if not skip:
-            self._emit(local, _gathered(held, moves))
-            return
-        self._emit(local, _gathered(held, moves), {s for s in local.members if s not in skip})
-        for start, sids in sorted(since.items()):
-            self._emit(local, _gathered(held[start:], moves[start:]), sids)
+            skip.add(sid)
+            before = [(seq, move) for seq, move in local.presence_heard if seq > seen]
+            now = [i for i, d in enumerate(held) if (d.seq > seen if d.seq else i >= start)]
+            if not before and not now:
+                continue
+            facilitator = is_facilitator(conn.claims.rooms.get(local.room, ""))
+            ends_with_news = bool(now) and now[-1] == len(held) - 1
+            if ends_with_news and (not facilitator or (not before and len(now) == len(held))):
+                skip.discard(sid)  # the room's event ends with news to them
+                continue
+            key = (*(seq for seq, _ in before), -1, *now) if facilitator else (-2, *now[-1:])
+            if key not in own:
+                own[key] = (_news(local, held, before, now, facilitator), set())
+            own[key][1].add(sid)
+        if held:
+            moves = [_movement(d.payload) for d in held[:-1]] if len(held) > 1 else []
+            room_event = _gathered(held, moves)
+            if skip:
+                self._emit(local, room_event, {s for s in local.members if s not in skip})
+            else:
+                self._emit(local, room_event)
+        for delivery, sids in own.values():
+            self._emit(local, delivery, sids)
 
     def _discard_presence(self, local: LocalRoom) -> None:
         local.presence = []
@@ -348,6 +402,34 @@ class LocalRooms:
             for handler in self._evicted:
                 handler(conn, local.room)
         self.release(local)
+
+
+def _remember(local: LocalRoom, delivery: Delivery) -> None:
+    """A numbered "joined" no longer held: kept for sockets whose ack came before it."""
+    if delivery.seq:
+        local.presence_heard.append((delivery.seq, _movement(delivery.payload)))
+        local.presence_newest = delivery
+
+
+def _news(
+    local: LocalRoom,
+    held: list[Delivery],
+    before: list[tuple[int, Payload]],
+    now: list[int],
+    facilitator: bool,
+) -> Delivery:
+    """The presence event for one socket that entered lately: the newest list that is news
+    to it, with (for a facilitator) the earlier changes that are, in ``earlier``."""
+    if now:
+        last = held[now[-1]]
+        moves = [move for _, move in before] + [_movement(held[i].payload) for i in now[:-1]]
+    else:
+        assert local.presence_newest is not None  # ``before`` ends with it
+        last = local.presence_newest
+        moves = [move for _, move in before[:-1]]
+    if not facilitator or not moves:
+        return last
+    return Delivery("presence", {**last.payload, "earlier": moves})
 
 
 def _gathered(held: list[Delivery], moves: list[Payload]) -> Delivery:

@@ -82,7 +82,7 @@ class Joining:
             entered = False
             try:
                 view, read, upto = await self._enter(req, claims, local, sid, now)
-                self._rooms.enter(local, conn)
+                self._rooms.enter(local, conn, view.presence_seq)
                 entered = True
             finally:
                 if not entered:
@@ -125,6 +125,10 @@ class Joining:
             client_ids=tuple(canonical for _, canonical in req.held),
         )
         view = await self._entrance.enter(req.room, query)
+        if not self._rooms.begin(local, view.live_from):
+            # The room's subscription was lost before this join's read could say where
+            # live delivery starts; the bus catches the room up when it is back.
+            raise ServiceError(errors.UNAVAILABLE, "The room is busy; please try again.")
         refuse(check_join(claims.rooms, req.room, claims.user_id, view.state))
         if not local.seeded:
             # Read after subscribing: entries delivered meanwhile are folded in twice,

@@ -96,10 +96,36 @@ async def member(server: Server, user: str, role: str = "member") -> Client:
     return await open_client(server.url, make_token(user, {"r1": role}))
 
 
+async def test_a_rooms_first_join_on_a_worker_subscribes_and_runs_one_script(
+    redis_worker: Server, commands: Commands
+) -> None:
+    """The subscription must be in effect before the script publishes "joined" and reads
+    the members (tests/integration/test_simultaneous_joins.py), so these two are in
+    turn; where live delivery starts is the script's own read, not a third."""
+    # Another room's join first: Redis loads the scripts on their first use (NOSCRIPT,
+    # SCRIPT LOAD, the script again), once.
+    warm = await open_client(redis_worker.url, make_token("zed", {"r0": "member"}))
+    assert (await warm.call("join", {"room": "r0"}))["ok"]
+    alex = await member(redis_worker, "alex")
+    start = await commands.mark()
+    assert (await alex.call("join", {"room": "r1"}))["ok"]
+    end = await commands.mark()
+    sent = await commands.between(start, end)
+    assert [args[0] for args in sent] == ["SUBSCRIBE", "EVALSHA"], sent
+
+    # And live delivery starts where that read said: the next message arrives once.
+    bea = await member(redis_worker, "bea")
+    assert (await bea.call("join", {"room": "r1"}))["ok"]
+    assert (await bea.send("r1", "first"))["ok"]
+    assert (await alex.send("r1", "second"))["ok"]
+    got = await alex.wait_count("message", 2)
+    assert [(m["offset"], m["text"]) for m in got] == [(1, "first"), (2, "second")]
+
+
 async def test_a_join_is_one_script(redis_worker: Server, commands: Commands) -> None:
     alex = await member(redis_worker, "alex")
-    # The room's first join on this worker also subscribes it (SUBSCRIBE and a read of
-    # where live delivery starts); later joins find it subscribed.
+    # The room's first join on this worker also subscribes it (above); later joins find
+    # it subscribed.
     assert (await alex.call("join", {"room": "r1"}))["ok"]
     assert (await alex.send("r1", "morning all"))["ok"]
 

@@ -202,3 +202,73 @@ async def test_a_socket_entering_after_all_that_was_held_hears_none_of_it() -> N
     await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
     assert [json.loads(f[1:])[0] for f in sockets.got["eio-alex"]] == ["presence", "notice"]
     assert [json.loads(f[1:])[0] for f in sockets.got["eio-bea"]] == ["notice"]
+
+
+def numbered(user: str, members: list[str], seq: int) -> Delivery:
+    """A "joined" as join.lua publishes it: with the room's presence sequence number."""
+    plain = joined(user, members)
+    return Delivery("presence", plain.payload, seq=seq)
+
+
+def heard_joins(sockets: Sockets, sid: str) -> list[tuple[list[str], list[str]]]:
+    """Per event a socket got: who came (``earlier`` then the event's own) and the member
+    list; other events as their name."""
+    events = [json.loads(frame[1:]) for frame in sockets.got.get(sid, [])]
+    return [
+        (
+            [c["joined"]["id"] for c in [*p.get("earlier", []), p]],
+            [m["id"] for m in p["members"]],
+        )
+        if e == "presence"
+        else ([e], [])
+        for e, p in events
+    ]
+
+
+async def test_a_joined_numbered_after_a_sockets_ack_reaches_it_though_heard_before() -> None:
+    """Alex's and Bea's joins ran in that order, so Alex's ack lists only Alex; this worker
+    heard Bea's "joined" before Alex's ack came back (the reply and the room's channel are
+    two connections). Alex still hears of Bea; Cara, whose ack came after both, does not
+    hear of either again."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, cara = connection("alex"), connection("cara")
+    opened = await rooms.open("r1")
+    await bus.publish("r1", numbered("alex", ["alex"], 1))
+    await bus.publish("r1", numbered("bea", ["alex", "bea"], 2))
+    rooms.enter(opened, alex, presence_seq=1)
+    rooms.enter(await rooms.open("r1"), cara, presence_seq=3)
+    await bus.publish("r1", numbered("cara", ["alex", "bea", "cara"], 3))
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    assert heard_joins(sockets, "eio-alex") == [
+        (["cara"], ["alex", "bea", "cara"]),  # Bea's arrival is in the room's list
+        (["notice"], []),
+    ]
+    assert heard_joins(sockets, "eio-cara") == [(["notice"], [])]
+
+
+async def test_a_facilitator_hears_every_arrival_after_its_ack_wherever_it_was_held() -> None:
+    """Sam (a facilitator, here in a second tab: no "joined" of its own) read the members
+    before Bea, Dan and Eve came; Bea's arrival was sent to the room before Sam's socket
+    entered, Dan's and Eve's are held. Sam hears all three, in order, once."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex = connection("alex")
+    sam = Connection("sam", "eio-sam", Claims("sam", "Sam", {"r1": "facilitator"}, 2**40))
+    rooms.enter(await rooms.open("r1"), alex, presence_seq=1)
+    await bus.publish("r1", numbered("bea", ["alex", "bea", "sam"], 2))
+    await bus.publish("r1", Delivery("notice", {"text": "sent"}))  # Bea's arrival goes out
+    await bus.publish("r1", numbered("dan", ["alex", "bea", "dan", "sam"], 3))
+    await bus.publish("r1", numbered("eve", ["alex", "bea", "dan", "eve", "sam"], 4))
+    rooms.enter(await rooms.open("r1"), sam, presence_seq=1)
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    everyone = ["alex", "bea", "dan", "eve", "sam"]
+    assert heard_joins(sockets, "eio-sam") == [(["bea", "dan", "eve"], everyone), (["notice"], [])]
+    assert heard_joins(sockets, "eio-alex") == [
+        (["bea"], ["alex", "bea", "sam"]),
+        (["notice"], []),
+        (["dan", "eve"], everyone),
+        (["notice"], []),
+    ]

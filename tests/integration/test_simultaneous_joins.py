@@ -1,0 +1,114 @@
+"""A room's first joins on a worker: members joining at the same moment on two workers
+all see each other, and a join mid-stream sees every message once.
+
+A room's first join on a worker subscribes the room and then runs the join script: the
+script publishes the joiner's "joined" and reads the member list. Each joiner must end up
+with every other joiner in its member list, from its ack or from a "presence" event after
+it: a worker that ran its first join's script before its subscription was confirmed would
+not hear the "joined" of someone whose script ran in between, and its joiner would never
+learn they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from aiohttp import web
+
+from tests.conftest import Client, Server, make_settings, make_token, open_client, start_server
+from tests.redis_server import RedisServer
+
+ROOM = "crowd"
+PER_WORKER = 8
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[Server, Server]]:
+    flush = redis.Redis.from_url(redis_server.url)
+    await flush.flushdb()
+    await flush.aclose()
+    runners: list[web.AppRunner] = []
+    try:
+        a, ra = await start_server(make_settings(redis_url=redis_server.url))
+        runners.append(ra)
+        b, rb = await start_server(make_settings(redis_url=redis_server.url))
+        runners.append(rb)
+        yield a, b
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+def members_now(ack: dict[str, Any], client: Client) -> set[str]:
+    """Who the client shows as in the room: its ack's members, then each presence event's
+    (a socket hears no presence before its join ack)."""
+    latest = ack["room"]["members"]
+    for event in client.got("presence"):
+        latest = event["members"]
+    return {m["id"] for m in latest}
+
+
+@pytest.mark.parametrize("rounds", range(3))
+async def test_joining_together_on_two_workers_everyone_sees_everyone(
+    workers: tuple[Server, Server], rounds: int
+) -> None:
+    names = [f"m{i}" for i in range(2 * PER_WORKER)]
+    clients = [
+        await open_client(workers[i % 2].url, make_token(name, {ROOM: "member"}))
+        for i, name in enumerate(names)
+    ]
+    try:
+        acks = await asyncio.gather(*(c.call("join", {"room": ROOM}) for c in clients))
+        assert all(ack["ok"] for ack in acks), acks
+        # A barrier: a message posted after every join is delivered after every presence
+        # event those joins published (one channel, in order; held presence goes first).
+        assert (await clients[0].send(ROOM, "everyone here?"))["ok"]
+        for c in clients:
+            await c.wait_for("message", lambda m: m["text"] == "everyone here?")
+        missing = {
+            name: sorted(set(names) - members_now(ack, c))
+            for name, ack, c in zip(names, acks, clients, strict=True)
+        }
+        assert not any(missing.values()), missing
+    finally:
+        for c in clients:
+            if c.sio.connected:
+                await c.sio.disconnect()
+
+
+async def test_a_rooms_first_join_on_a_worker_mid_stream_sees_every_message_once(
+    workers: tuple[Server, Server],
+) -> None:
+    """Worker B learns where the room's live delivery starts from its first join's own
+    read: messages posted on worker A meanwhile are in the ack or arrive live, once, in
+    order. Five rooms, each new to worker B when its member joins."""
+    for n in range(5):
+        room = f"stream{n}"
+        # A facilitator: exempt from the members' rate limit.
+        poster = await open_client(workers[0].url, make_token("sam", {room: "facilitator"}))
+        joiner = await open_client(workers[1].url, make_token("joiner", {room: "member"}))
+        try:
+            assert (await poster.call("join", {"room": room}))["ok"]
+            posting = asyncio.create_task(post_many(poster, room, 60))
+            await asyncio.sleep(0.01 * n)  # a different moment of the stream in each room
+            ack = await joiner.call("join", {"room": room})
+            assert ack["ok"]
+            await posting
+            assert (await poster.send(room, "last"))["ok"]
+            await joiner.wait_for("message", lambda m: m["text"] == "last")
+            offsets = [e["offset"] for e in ack["entries"]]
+            offsets += [m["offset"] for m in joiner.got("message")]
+            assert offsets == list(range(offsets[0], 62)), offsets
+        finally:
+            for c in (poster, joiner):
+                if c.sio.connected:
+                    await c.sio.disconnect()
+
+
+async def post_many(client: Client, room: str, count: int) -> None:
+    for i in range(count):
+        assert (await client.send(room, f"m{i}"))["ok"]
