@@ -26,7 +26,7 @@ never the text.
 """
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from moderation.context import MessageContext
 from moderation.scanning import Scanner
@@ -38,9 +38,11 @@ PRUNE_EVERY = 1024
 MAX_PER_MEMBER = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What the stage remembers of one accepted message (``DuplicateStage.remember``)."""
+class Sent(NamedTuple):
+    """What the stage remembers of one accepted message (``DuplicateStage.remember``).
+
+    A NamedTuple, not a frozen dataclass: one is made for nearly every message, and a
+    frozen dataclass sets each of its eight fields through object.__setattr__."""
 
     room: str
     sender_id: str
@@ -108,14 +110,14 @@ class DuplicateStage:
                 )
                 return refused, None
         memo = Sent(
-            room=ctx.room,
-            sender_id=ctx.sender_id,
-            digest=digest,
-            repeat=repeat,
-            raid=raid,
-            at=now,
-            dup_window_s=policy.dup_window_s,
-            raid_window_s=policy.raid_window_s,
+            ctx.room,
+            ctx.sender_id,
+            digest,
+            repeat,
+            raid,
+            now,
+            policy.dup_window_s,
+            policy.raid_window_s,
         )
         if raid:
             window = policy.raid_window_s

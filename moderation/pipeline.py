@@ -22,6 +22,16 @@ from moderation.shape import ShapeStage, tidy
 from moderation.stage import Remembering, Stage
 from moderation.verdict import Action, Verdict
 
+# Enum members as module constants: `Action.ALLOW` is a descriptor look-up on the enum
+# class (~0.1 us in Python 3.11), and the loop below compares every stage's verdict.
+_ALLOW, _MODIFY, _BLOCK, _HOLD, _FLAG = (
+    Action.ALLOW,
+    Action.MODIFY,
+    Action.BLOCK,
+    Action.HOLD,
+    Action.FLAG,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -34,7 +44,7 @@ class Outcome:
     @property
     def blocked_by(self) -> Verdict | None:
         # A BLOCK stops the pipeline, so it can only be the last verdict.
-        if self.verdicts and self.verdicts[-1].action is Action.BLOCK:
+        if self.verdicts and self.verdicts[-1].action is _BLOCK:
             return self.verdicts[-1]
         return None
 
@@ -74,14 +84,15 @@ class Pipeline:
                 verdict, memo = remembering.judge(current)
                 if memo is not None:
                     memos.append((remembering, memo))
-            if verdict.action is Action.ALLOW:
+            action = verdict.action
+            if action is _ALLOW:
                 continue
             verdicts.append(verdict)
-            if verdict.action is Action.BLOCK:
+            if action is _BLOCK:
                 # Later stages must not run: a refused message should not, for example,
                 # spend a rate token or raise a facilitator alert.
                 break
-            if verdict.action is Action.MODIFY and verdict.text is not None:
+            if action is _MODIFY and verdict.text is not None:
                 # Later stages judge the text that will actually be delivered.
                 current = current.with_text(verdict.text)
         action = _overall_action(verdicts, text_changed=current.text != ctx.text)
@@ -89,7 +100,7 @@ class Pipeline:
             action=action,
             text=current.text,
             verdicts=tuple(verdicts),
-            memos=() if action is Action.BLOCK else tuple(memos),
+            memos=() if action is _BLOCK else tuple(memos),
         )
 
     def accept(self, outcome: Outcome) -> None:
@@ -97,7 +108,7 @@ class Pipeline:
         do stages with memory count it (a repeat, a raid copy). Not for a refused message,
         whoever refused it: a later stage, the room's rules in the backend, or a backend
         that could not be reached (the member's retry is then no repeat)."""
-        if outcome.action is Action.BLOCK:
+        if outcome.action is _BLOCK:
             return
         for stage, memo in outcome.memos:
             stage.remember(memo)
@@ -110,11 +121,12 @@ def _remembers(stage: Stage) -> TypeGuard[Remembering]:
 def _overall_action(verdicts: Sequence[Verdict], *, text_changed: bool) -> Action:
     # HOLD beats FLAG: a held message already reaches facilitators, and the stricter
     # delivery (facilitators only) must win.
-    actions = {verdict.action for verdict in verdicts}
-    for action in (Action.BLOCK, Action.HOLD, Action.FLAG):
-        if action in actions:
-            return action
-    return Action.MODIFY if text_changed else Action.ALLOW
+    if verdicts:
+        actions = {verdict.action for verdict in verdicts}
+        for action in (_BLOCK, _HOLD, _FLAG):
+            if action in actions:
+                return action
+    return _MODIFY if text_changed else _ALLOW
 
 
 def default_pipeline(lexicon: Lexicon | None = None, *, learned: bool = True) -> Pipeline:

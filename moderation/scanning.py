@@ -169,7 +169,10 @@ class Scan:
         if found is None:
             hits = self.hits_for(lists)
             if hits:
-                hits = [hit for hit in hits if hit.entry.near is None] + near_rules(self, hits)
+                plain = [hit for hit in hits if hit.entry.near is None]
+                # near_rules only when a side of a rule is among the hits (a list's near
+                # sides are dropped unless every side of their rule occurred).
+                hits = plain + near_rules(self, hits) if len(plain) < len(hits) else plain
             found = self._effective[lists] = hits
         return found
 

@@ -17,6 +17,11 @@ class Action(enum.StrEnum):
     HOLD = "hold"  # deliver to facilitators only, until one approves
 
 
+# As module constants for the checks in Verdict.__post_init__ (every verdict a stage
+# builds for a message): `Action.ALLOW` is a descriptor look-up on the enum class.
+_ALLOW, _MODIFY, _BLOCK = Action.ALLOW, Action.MODIFY, Action.BLOCK
+
+
 # The protocol error codes a BLOCK may carry (DESIGN §3). Kept closed so a typo in a stage
 # becomes an immediate error instead of an unknown code reaching clients.
 BLOCK_CODES: frozenset[str] = frozenset(
@@ -76,22 +81,22 @@ class Verdict:
     def __post_init__(self) -> None:
         # Malformed verdicts are programming errors in a stage; failing here points at the
         # stage instead of at whatever later code trips over a missing field.
-        if self.action is not Action.ALLOW:
+        if self.action is not _ALLOW:
             stage, dot, name = self.rule.partition(".")
             if not (stage and dot and name):
                 raise ValueError(f"rule must look like 'stage.rule', got {self.rule!r}")
-        if self.action is Action.BLOCK:
+        if self.action is _BLOCK:
             if self.code not in BLOCK_CODES:
                 raise ValueError(f"BLOCK needs a protocol error code, got {self.code!r}")
         elif self.code is not None:
             raise ValueError(f"only BLOCK carries an error code, not {self.action}")
-        if (self.action is Action.MODIFY) != (self.text is not None):
+        if (self.action is _MODIFY) != (self.text is not None):
             raise ValueError("text is required with MODIFY and only allowed with MODIFY")
         if self.retry_after_s is not None and (
-            self.action is not Action.BLOCK or not self.retry_after_s >= 0
+            self.action is not _BLOCK or not self.retry_after_s >= 0
         ):
             raise ValueError("retry_after_s must be >= 0 and only comes with BLOCK")
-        if self.action is Action.ALLOW and (self.notice or self.alert or self.priority):
+        if self.action is _ALLOW and (self.notice or self.alert or self.priority):
             raise ValueError("ALLOW carries no notice or alert")
         if self.alert and self.alert not in ALERT_KINDS:
             raise ValueError(f"unknown alert kind {self.alert!r}")

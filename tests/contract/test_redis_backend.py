@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -80,6 +81,57 @@ async def test_a_lost_publish_is_repaired_from_the_log(
     assert [d.offset for d in got] == [1, 2, 3]
     assert [d.payload["text"] for d in got] == ["one", "two (its publish was lost)", "three"]
     assert got[0].payload == first and got[2].payload == third
+    assert b.gap_repairs == 1
+
+
+async def test_messages_arriving_during_a_gap_repair_wait_behind_it(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """The subscription is read as bytes arrive, not by a task that stops reading while it
+    repairs a gap: what arrives meanwhile must still reach the room after the repair, in
+    order, each once."""
+    a, b = workers
+    got: list[Delivery] = []
+    await b.subscribe("r1", got.append)
+    await a.append("r1", msg("one"), guard=None, now_ms=NOW)
+    lost = msg("two (its publish was lost)")
+    op, x, y = state_op(lost)
+    k = room_keys("r1")
+    keys = ["meta", "log", "mutes", "last", "cid", "deleted", "pins", "removed"]
+    await a._append(
+        keys=[k.get(name, "huddle:{r1}:cid:x") for name in keys],
+        args=[
+            _body(lost),
+            "", "", "", NOW, 1000, 3600, secrets.token_hex(8),
+            "huddle:{r1}:nobody-listens", event_name(lost), op, x, y, 60,
+        ],
+    )  # fmt: skip
+    later_appended = asyncio.Event()
+    repair = b._repair
+
+    async def slow_repair(feed: Any, upto: int) -> None:
+        # The repair starts once "four" and "five" are published, so that they reach this
+        # worker while it is still repairing.
+        await later_appended.wait()
+        await asyncio.sleep(0.05)
+        await repair(feed, upto)
+
+    b._repair = slow_repair  # type: ignore[method-assign]
+    await a.append("r1", msg("three"), guard=None, now_ms=NOW)
+    await a.append("r1", msg("four"), guard=None, now_ms=NOW)
+    await a.append("r1", msg("five"), guard=None, now_ms=NOW)
+    later_appended.set()
+    for _ in range(300):
+        if len(got) >= 5:
+            break
+        await asyncio.sleep(0.01)
+    await a.append("r1", msg("six"), guard=None, now_ms=NOW)  # the barrier: nothing after it
+    for _ in range(300):
+        if len(got) >= 6:
+            break
+        await asyncio.sleep(0.01)
+    assert [d.offset for d in got] == [1, 2, 3, 4, 5, 6]
+    assert [d.payload["text"] for d in got][1:4] == ["two (its publish was lost)", "three", "four"]
     assert b.gap_repairs == 1
 
 
