@@ -104,6 +104,11 @@ _POINTER = (
     r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
     r"named|by\s+the\s+name(?:\s+of)?|known\s+as|it'?s|its|name\s+is|(?:user)?name|handle"
 )
+# After "i'm on tiktok": the pointers that need no handle shape after them.
+_PLATFORM_POINTER = (
+    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
+    r"named|by\s+the\s+name(?:\s+of)?"
+)
 _KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
 # Each pattern: the whole match is masked; `cue` (when present) tells how sure it is.
 _HANDLE_PATTERNS = (
@@ -119,8 +124,8 @@ _HANDLE_PATTERNS = (
     re.compile(
         r"\b(?:i'?m|im|i\s+am|me|i\s+post|i\s+go)\s+(?:on|over\s+on)\s+"
         + _PLATFORM
-        + r"\s+(?P<pointer>"
-        + _POINTER
+        + r" (?P<pointer>"
+        + _PLATFORM_POINTER
         + r")\s+(?:@\s*)?"
         + _HANDLE
     ),
@@ -139,7 +144,7 @@ _HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_HANDLE_PATTERNS[0], ("my",)),
     (_HANDLE_PATTERNS[1], (":", "=", "-", "\u2013", "@")),
     (_HANDLE_PATTERNS[2], ("on", "at")),
-    (_HANDLE_PATTERNS[3], ("as", "under", "called", "named")),
+    (_HANDLE_PATTERNS[3], (" as", "under", "called", "named", "name")),
     (_HANDLE_PATTERNS[4], ("me",)),
 )
 _PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
@@ -183,10 +188,12 @@ class ContactStage:
         masks: list[_Mask] = []
         sections: frozenset[str] | set[str] = _NO_SECTIONS
         number_words = 0
+        invited = False
         if hits:
             sections = {hit.entry.section for hit in hits}
             invites = [hit for hit in hits if hit.entry.section == "invite"]
             if invites:
+                invited = True
                 masks.extend(_Mask(a, b, "invite") for a, b in scan.original_spans(invites))
             number_words = sum(1 for hit in hits if hit.entry.section == "number_word")
 
@@ -195,7 +202,13 @@ class ContactStage:
         plain = decompose(text)
         encoded = plain.encode("utf-8", "surrogatepass")
         digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
-        phone = digits >= 7 or number_words >= 3
+        # digits and number words mixed ("07700 nine hundred and twelve"); once the
+        # message invites someone elsewhere, a few are enough ("mine is 555 oh one")
+        phone = (
+            digits + number_words >= 7
+            or number_words >= 3
+            or (invited and digits + number_words >= 3)
+        )
         email = "@" in plain
         spelled_email = (
             "provider" in sections
@@ -209,7 +222,7 @@ class ContactStage:
         links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
         if phone or email or spelled_email or handle or links:
             wanted = _Wanted(phone, email, spelled_email, handle, links)
-            masks.extend(_detect(text, wanted, ctx.policy))
+            masks.extend(_detect(text, wanted, ctx.policy, invited=invited))
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
@@ -404,15 +417,20 @@ class _Wanted(NamedTuple):
     links: bool
 
 
-def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]:
-    """Phone numbers, emails, handles and contact links, as spans of `text`."""
+def _detect(
+    text: str, wanted: _Wanted, policy: ModerationPolicy, *, invited: bool = False
+) -> list[_Mask]:
+    """Phone numbers, emails, handles and contact links, as spans of `text`. `invited`:
+    the message invites someone elsewhere, so a shorter number is a phone number too."""
     view, origin = normalise(text)
+    if _KEYCAP in view:
+        view, origin = _without_keycaps(view, origin)
     low = view.lower()
     if len(low) != len(view):  # a few letters lower-case to two ("İ")
         low = view
     found: list[tuple[int, int, str]] = []
     if wanted.phone:
-        found.extend((start, end, "phone") for start, end in find_phones(low, policy))
+        found.extend((start, end, "phone") for start, end in find_phones(low, policy, cued=invited))
     if wanted.email:
         found.extend((start, end, "email") for start, end in _emails(low))
     if wanted.spelled_email:
@@ -431,7 +449,17 @@ def _detect(text: str, wanted: _Wanted, policy: ModerationPolicy) -> list[_Mask]
             found.extend((m.start(), m.end(), "handle") for m in _SPELLED_CHAT_LINK.finditer(low))
     if origin is None:
         return [_Mask(start, end, kind) for start, end, kind in found]
-    return [_Mask(origin[start], origin[end - 1] + 1, kind) for start, end, kind in found]
+    return [
+        _Mask(origin[start], _past_keycaps(text, origin[end - 1] + 1), kind)
+        for start, end, kind in found
+    ]
+
+
+def _past_keycaps(text: str, end: int) -> int:
+    """The end of a span, past the keycap marks of its last digit ("…6️⃣")."""
+    while end < len(text) and text[end] in _KEYCAP_MARKS:
+        end += 1
+    return end
 
 
 # A chat invitation spelled out: "discord dot gg slash spoonhaven", "t dot me / name",
@@ -447,6 +475,23 @@ _SPELLED_CHAT_LINK = re.compile(
     + r"com)?\s*(?:/|\bslash\b|\bforward\s+slash\b)\s*(?:(?:invite|join)\s*(?:/|\bslash\b)\s*)?"
     r"[\w+#\-]{2,}"
 )
+
+
+# Keycap emoji ("5️⃣"): a digit, a variation selector and the enclosing keycap.
+_KEYCAP = "\u20e3"
+_KEYCAP_MARKS = frozenset(("\ufe0f", _KEYCAP))
+
+
+def _without_keycaps(view: str, origin: list[int] | None) -> tuple[str, list[int]]:
+    """The view with keycap marks dropped ("5️⃣5️⃣5️⃣" reads "555"), each character still
+    mapped to the original one it came from."""
+    chars: list[str] = []
+    kept: list[int] = []
+    for index, char in enumerate(view):
+        if char not in _KEYCAP_MARKS:
+            chars.append(char)
+            kept.append(index if origin is None else origin[index])
+    return "".join(chars), kept
 
 
 def _emails(text: str) -> list[tuple[int, int]]:

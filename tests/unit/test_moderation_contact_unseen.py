@@ -96,6 +96,58 @@ def test_a_phone_extension_is_hidden_with_the_number(text: str, identifier: str)
 
 
 @pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        # national formats
+        ("ring me +48 512 334 871", "512 334 871"),
+        ("my number +234 803 555 0192 whatsapp only", "803 555 0192"),
+        ("+63 917 555 2048 that's me", "917 555 2048"),
+        ("reach me on (087) 555-4410", "555-4410"),
+        ("my mobile is 0412.555.019", "0412.555.019"),
+        # words: double, triple, oh, nought, hundreds, digits and words mixed
+        ("text me on oh eight seven, five five five, double two four one", "two four one"),
+        ("zero seven seven double oh nine triple three four one, my num", "three four one"),
+        ("nought seven nine double five, one two three, four oh six", "four oh six"),
+        ("ring me: 0861 two three four five six seven", "five six seven"),
+        ("call me oh seven seven hundred, nine hundred, one two six", "one two six"),
+        # other languages' number words
+        ("my number is zero osiem zero pięć pięć pięć jeden dwa trzy", "jeden dwa trzy"),
+        ("llámame al seis cero cero cinco cinco cinco uno dos tres", "uno dos tres"),
+        ("ruf mich an null eins sieben sechs fünf fünf fünf eins zwei drei", "zwei drei"),
+        ("numéro: zéro six douze trente-quatre cinquante-six quinze", "cinquante-six"),
+        # keycap emoji digits, the cue after the number
+        (
+            "".join(f"{digit}\ufe0f\u20e3" for digit in "555 0138").replace(" \ufe0f\u20e3", " ")
+            + " call me",
+            "3\ufe0f\u20e38",
+        ),
+        # a short number once the message asks for one
+        ("can i get ur number? mine is 555 oh one six two", "oh one six two"),
+        ("drop your number make we talk outside. Mine na 555-0115", "555-0115"),
+    ],
+)
+def test_phone_numbers_in_many_formats_and_words_are_hidden(text: str, identifier: str) -> None:
+    assert_hidden(text, identifier)
+    outcome = run(text)
+    assert outcome.action is Action.MODIFY  # masked by the rules, not held
+    assert any(v.rule == "contact.phone" for v in outcome.verdicts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have one or two left and three more days to go",
+        "day one of two, then five more, six or seven weeks in total",
+        "it was forty two degrees, twelve hundred people, nine of ten said so",
+        "pain 3-4 most days, ring the gp 8-10am",
+        "took 1000-1200 steps, then called mum",
+    ],
+)
+def test_counting_in_words_is_no_phone_number(text: str) -> None:
+    assert run(text).action is Action.ALLOW
+
+
+@pytest.mark.parametrize(
     "text",
     [
         # an offer whose only listed part is the invitation: the medicine named

@@ -29,10 +29,9 @@ def reference_phones(view: str) -> list[tuple[int, int]]:
         if phones._is_phone(match.group(0), text, match.start(), POLICY):
             found.append(phones.with_extension(text, *match.span()))
     for match in phones._WORD_RUN.finditer(text):
-        digits = phones._spelled_digits(match.group(0))
-        if len(digits) >= 7 and phones._is_phone(digits, text, match.start(), POLICY, spelled=True):
-            run = match.group(0)
-            found.append((match.start(), match.start() + len(run.rstrip(" ,.-"))))
+        span = phones.spelled_phone(text, match, POLICY)
+        if span is not None:
+            found.append(span)
     return found
 
 
@@ -56,6 +55,13 @@ PIECES = (
     "seven ",
     "double ",
     "nine, ",
+    "hundred ",
+    "and ",
+    "forty ",
+    "twelve ",
+    "fünf ",
+    "cinco ",
+    "/",
     "call me on ",
     "my number is ",
     " lol ",
