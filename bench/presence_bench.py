@@ -49,7 +49,7 @@ class CountingTransport:
 
 
 def run(
-    rooms_n: int, members_n: int, rate: float, per_turn: int, hear: bool
+    rooms_n: int, members_n: int, rate: float, per_turn: int, hear: bool, numbered: bool = False
 ) -> tuple[float, float, float]:
     from chatserver.auth import Claims
     from chatserver.backend import Delivery
@@ -85,13 +85,20 @@ def run(
         started = time.process_time()
         for i, (local, conn, user) in enumerate(arrivals):
             local.joining += 1
-            rooms.enter(local, conn)
             listed = members[i // members_n]
             listed.append(user)
+            if numbered:
+                # As join.lua numbers them: the joiner's ack read its own "joined".
+                rooms.enter(local, conn, presence_seq=len(listed))
+            else:
+                rooms.enter(local, conn)
             if hear:
                 assert local.listener is not None
                 payload = {"room": local.room, "joined": user, "members": list(listed)}
-                local.listener(Delivery("presence", payload))
+                if numbered:
+                    local.listener(Delivery("presence", payload, seq=len(listed)))
+                else:
+                    local.listener(Delivery("presence", payload))
             if i % per_turn == per_turn - 1:
                 # The next joins come per_turn/rate s later (waiting costs no CPU).
                 delay = started_wall + (i + 1) / rate - time.monotonic()
@@ -115,6 +122,11 @@ def main() -> int:
     p.add_argument("--root", type=Path, default=ROOT)
     p.add_argument("--per-turn", type=int, default=4, help="joins heard per loop turn")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument(
+        "--numbered",
+        action="store_true",
+        help='"joined" numbered as join.lua numbers them (trees from ac0e167 on)',
+    )
     args = p.parse_args()
     sys.path.insert(0, str(args.root.resolve()))
     # The same joins without their presence: the bench's own cost, taken off.
@@ -123,7 +135,8 @@ def main() -> int:
         for _ in range(args.rounds)
     )
     runs = [
-        run(args.rooms, args.members, args.rate, args.per_turn, True) for _ in range(args.rounds)
+        run(args.rooms, args.members, args.rate, args.per_turn, True, args.numbered)
+        for _ in range(args.rounds)
     ]
     us = min(r[0] for r in runs) - bare
     events, written = runs[0][1], runs[0][2]

@@ -44,7 +44,10 @@ PATHS: list[tuple[str, tuple[str, ...]]] = [
         "fan-out writer per recipient (engineio queue -> aiohttp frame -> write)",
         ("_websocket_handler.<locals>.writer", "AsyncSocket.poll", "Queue.get"),
     ),
-    ("redis pub/sub listener (decode, gap check, local emit)", ("_listen_forever", "_pump")),
+    (
+        "redis pub/sub listener (decode, gap check, local emit)",
+        ("_listen_forever", "_pump", "_SubscriptionReader"),
+    ),
     (
         "redis commands (pool, pack, send, parse)",
         ("execute_command", "AsyncScript.__call__", "_send_packed_command", "get_connection"),

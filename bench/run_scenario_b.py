@@ -48,7 +48,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-PY_SPY = ROOT / ".venv" / "bin" / "py-spy"
+PY_SPY = Path(os.environ.get("BENCH_PY_SPY", ROOT / ".venv" / "bin" / "py-spy"))
+"""py-spy: the venv's, or $BENCH_PY_SPY (one installed elsewhere, e.g. pip --target)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # "baseline" is huddle from another checkout (--baseline), run the same way.
 HUDDLE_KINDS = ("huddle", "baseline")

@@ -164,6 +164,7 @@ def create_app(
     fast_path = FastPath(settings, sio, metrics)
     # After the probe: the gate wraps python-socketio's handlers.
     gate = Gate(settings, sio, on_open=fast_path.on_open)
+    fast_path.take_event = gate.take_event
 
     def drop(eio_sid: str, discard_queued: bool) -> None:
         """Close a connection so that its client reconnects (to any worker) and recovers.

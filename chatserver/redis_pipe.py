@@ -4,8 +4,9 @@ Through redis-py, one EVALSHA of the append script cost several times the worker
 this path (a pool checkout, argument encoding in Python, a timeout per read, a parse per
 reply; figures in docs/design.md): the largest share of a busy worker's time after
 fan-out. Here a command is packed by hiredis (C), the commands of one loop turn leave in
-one write, and replies — which Redis sends in command order — are read in bulk by one
-reader task and matched to their futures first in, first out. The connection is
+one write, and replies — which Redis sends in command order — are parsed in bulk as they
+arrive (in the connection's ``data_received``, no reader task to wake) and matched to
+their futures first in, first out. The connection is
 huddle's own (`chatserver/resp.py`: streams, TLS, AUTH, SELECT), opened from the same URL
 as the backend's redis-py clients.
 
@@ -29,7 +30,7 @@ from typing import Any
 import hiredis
 from redis.exceptions import ResponseError
 
-from chatserver.resp import READ_BYTES, Arg, RedisAddress, RedisLinkError, RespConnection, connect
+from chatserver.resp import Arg, RedisAddress, RedisLinkError, RespConnection, connect
 
 _ASKING = hiredis.pack_command(("ASKING",))
 
@@ -49,22 +50,23 @@ class _Link:
         "loop",
         "outgoing",
         "pending",
-        "reader_task",
+        "replies",
+        "transport",
         "wait",
         "wait_command",
         "watch",
         "watched",
-        "writer",
     )
 
     def __init__(self, connection: RespConnection, dead_after_s: float) -> None:
         self.connection = connection
-        self.writer = connection.writer
+        assert connection.transport is not None
+        self.transport = connection.transport
+        self.replies = connection.parser
         self.loop = asyncio.get_running_loop()
         self.dead_after_s = dead_after_s
         self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.outgoing: list[bytes] = []
-        self.reader_task: asyncio.Task[None] | None = None
         self.error: RedisLinkError | None = None
         self.watch: asyncio.TimerHandle | None = None
         self.watched: asyncio.Future[Any] | None = None
@@ -73,10 +75,22 @@ class _Link:
         # A WAIT sent after this turn's commands (group commit): its reply, and the command.
         self.wait: asyncio.Future[Any] | None = None
         self.wait_command = b""
+        connection.consume(self.received, self.give_up)
 
     @property
     def usable(self) -> bool:
-        return self.error is None and not self.writer.is_closing()
+        return self.error is None and not self.transport.is_closing()
+
+    def received(self) -> None:
+        """Every complete reply that has arrived, to its command's future (called by the
+        connection as bytes arrive). A reply nothing asked for (IndexError) ends the link:
+        the stream can no longer be trusted."""
+        self.heard_at = self.loop.time()
+        replies, pending = self.replies, self.pending
+        while (reply := replies.gets()) is not False:
+            future = pending.popleft()
+            if not future.done():
+                future.set_result(reply)
 
     def flush(self) -> None:
         outgoing, self.outgoing = self.outgoing, []
@@ -89,7 +103,7 @@ class _Link:
         if not self.usable:
             self.give_up(self.error or RedisLinkError("Redis connection closed"))
             return
-        self.writer.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        self.transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
         if self.watch is None:
             self._watch()
 
@@ -235,7 +249,6 @@ class CommandPipe:
             old.give_up(old.error or RedisLinkError("Redis connection closed"))
         connection = await connect(self.address, timeout_s=self._connect_timeout_s)
         link = _Link(connection, self._dead_after_s)
-        link.reader_task = link.loop.create_task(_read(link))
         self._link = link
         return link
 
@@ -249,31 +262,4 @@ class CommandPipe:
         if link is None:
             return
         link.give_up(RedisLinkError("connection closed"))
-        if link.reader_task is not None:
-            link.reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await link.reader_task
         await link.connection.close()
-
-
-async def _read(link: _Link) -> None:
-    stream = link.connection.reader
-    replies = link.connection.parser
-    pending = link.pending
-    error = RedisLinkError("Redis closed the connection")
-    try:
-        while True:
-            data = await stream.read(READ_BYTES)
-            if not data:
-                break
-            replies.feed(data)
-            link.heard_at = link.loop.time()
-            while (reply := replies.gets()) is not False:
-                future = pending.popleft()
-                if not future.done():
-                    future.set_result(reply)
-    except (OSError, IndexError, hiredis.ProtocolError) as exc:
-        # IndexError: a reply nothing asked for — the stream can no longer be trusted.
-        error = RedisLinkError(str(exc) or type(exc).__name__)
-    finally:
-        link.give_up(error)

@@ -27,6 +27,7 @@ different messages under one offset."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from dataclasses import dataclass, field, replace
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
-PUBSUB_READ_BYTES = 1 << 18
 # Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
 SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
 # A subscription that has heard nothing for this long is sent a PING; one whose PING is
@@ -375,7 +375,7 @@ class RedisBus(RedisLog):
                     else:
                         # SSUBSCRIBE takes channels of one slot only: one command each.
                         connection.send([(self._subscribe_cmd, c) for c in channels])
-                    await asyncio.wait_for(connection.writer.drain(), COMMAND_TIMEOUT_S)
+                    await asyncio.wait_for(connection.drain(), COMMAND_TIMEOUT_S)
                 shard.connection, shard.channels = connection, set(channels)
                 if self._cluster is None:
                     self._failing_until = 0.0  # Redis answered: stop failing fast
@@ -462,47 +462,22 @@ class RedisBus(RedisLog):
                     await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
 
     async def _pump(self, connection: RespConnection, heard: _Heard) -> None:
-        """Read the subscription in bulk: every reply that arrived in one read is handled
-        in one go, parsed by hiredis, in-order entries delivered synchronously (redis-py's
-        get_message cost a coroutine, a timeout and a dict per message: most of the
-        listener's time under load)."""
-        stream = connection.reader
-        replies = connection.parser
-        clock = asyncio.get_running_loop().time
-        message_kind, subscribed_kind = self._message_kind, self._subscribed_kind
-        while True:
-            data = await stream.read(PUBSUB_READ_BYTES)
-            if not data:
-                raise RedisLinkError("Redis closed the subscription connection")
-            heard.at = clock()
-            replies.feed(data)
-            while (reply := replies.gets()) is not False:
-                if isinstance(reply, hiredis.ReplyError):
-                    # A subscribe refused (MOVED: the slot is served elsewhere now).
-                    if self._cluster is not None:
-                        self._cluster.slots.refresh_soon()
-                    raise RedisLinkError(f"Redis refused a subscription: {reply}")
-                if not isinstance(reply, list) or len(reply) < 3:
-                    continue  # PONG and the like
-                kind, channel, body = reply[0], reply[1], reply[2]
-                if kind == message_kind:
-                    feed = self._feeds.get(channel)
-                    if feed is None:
-                        continue
-                    if feed.last is None or feed.held:
-                        feed.pending.append(body)
-                    elif not self._deliver_in_order(feed, body):
-                        await self._deliver_late(feed, body)
-                elif kind == subscribed_kind:
-                    feed = self._feeds.get(channel)
-                    if feed is not None:
-                        feed.confirmed = connection
-                    fut = self._confirmations.get(channel)
-                    if fut is not None and not fut.done():
-                        fut.set_result(None)
-                elif kind == b"sunsubscribe" and channel in self._feeds:
-                    # Not ours (its feed is still here): the slot moved to another node.
-                    raise RedisLinkError("a room's slot moved to another Redis Cluster node")
+        """Read the subscription until it is lost (raises why): every reply of one socket
+        read is handled in the connection's ``data_received`` (`_SubscriptionReader`), no
+        task woken per read."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+
+        def on_lost(error: RedisLinkError) -> None:
+            if not lost.done():
+                lost.set_exception(error)
+
+        reader = _SubscriptionReader(self, connection, heard, loop)
+        connection.consume(reader.received, on_lost)
+        try:
+            await lost
+        finally:
+            reader.stop()
 
     def _deliver_in_order(self, feed: _Feed, data: bytes) -> bool:
         """The common case, synchronously: an ephemeral event, or the next offset of the
@@ -637,6 +612,96 @@ class RedisBus(RedisLog):
                 log.exception("room listener failed")
 
 
+class _SubscriptionReader:
+    """One subscription connection's replies, handled as they arrive (redis-py's
+    get_message cost a coroutine, a timeout and a dict per message; a task reading a
+    StreamReader, a loop turn per read): parsed by hiredis, in-order entries delivered
+    synchronously. An entry that needs the log first (a gap, a new epoch: `_deliver_late`)
+    is handed, with every message after it, to one task that handles them in arrival
+    order, as the reading task did by awaiting it before its next read."""
+
+    __slots__ = ("_backlog", "_bus", "_clock", "_connection", "_heard", "_loop", "_task")
+
+    def __init__(
+        self,
+        bus: RedisBus,
+        connection: RespConnection,
+        heard: _Heard,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._bus = bus
+        self._connection = connection
+        self._heard = heard
+        self._loop = loop
+        self._clock = loop.time
+        self._backlog: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+        """Handling the backlog; while it runs, every message waits behind it."""
+
+    def received(self) -> None:
+        bus = self._bus
+        self._heard.at = self._clock()
+        replies = self._connection.parser
+        feeds, backlog = bus._feeds, self._backlog
+        message_kind, subscribed_kind = bus._message_kind, bus._subscribed_kind
+        while (reply := replies.gets()) is not False:
+            if isinstance(reply, hiredis.ReplyError):
+                # A subscribe refused (MOVED: the slot is served elsewhere now).
+                if bus._cluster is not None:
+                    bus._cluster.slots.refresh_soon()
+                raise RedisLinkError(f"Redis refused a subscription: {reply}")
+            if not isinstance(reply, list) or len(reply) < 3:
+                continue  # PONG and the like
+            kind, channel, body = reply[0], reply[1], reply[2]
+            if kind == message_kind:
+                if self._task is not None:
+                    backlog.append((channel, body))
+                    continue
+                feed = feeds.get(channel)
+                if feed is None:
+                    continue
+                if feed.last is None or feed.held:
+                    feed.pending.append(body)
+                elif not bus._deliver_in_order(feed, body):
+                    backlog.append((channel, body))
+                    self._task = self._loop.create_task(self._work_through_backlog())
+            elif kind == subscribed_kind:
+                feed = feeds.get(channel)
+                if feed is not None:
+                    feed.confirmed = self._connection
+                fut = bus._confirmations.get(channel)
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+            elif kind == b"sunsubscribe" and channel in feeds:
+                # Not ours (its feed is still here): the slot moved to another node.
+                raise RedisLinkError("a room's slot moved to another Redis Cluster node")
+
+    async def _work_through_backlog(self) -> None:
+        bus, backlog = self._bus, self._backlog
+        try:
+            while backlog:
+                channel, body = backlog.popleft()
+                feed = bus._feeds.get(channel)
+                if feed is None:
+                    continue
+                if feed.last is None or feed.held:
+                    feed.pending.append(body)
+                elif not bus._deliver_in_order(feed, body):
+                    await bus._deliver_late(feed, body)
+        except Exception as exc:
+            # As when the reading task failed: the subscription is reopened and every room
+            # caught up from the log (what was still waiting here included).
+            backlog.clear()
+            self._connection.fail(RedisLinkError(str(exc) or type(exc).__name__))
+        finally:
+            self._task = None
+
+    def stop(self) -> None:
+        self._backlog.clear()
+        if self._task is not None:
+            self._task.cancel()
+
+
 def _stored_body(item: Any) -> bytes:
     """The body of a log entry as XRANGE returns it (redis-py: (id, {field: value}))."""
     _, fields = item
@@ -662,4 +727,4 @@ def _ephemeral(data: bytes) -> Delivery:
 async def _write(connection: RespConnection, *command: str | bytes) -> None:
     """One command on the subscription (its reply, if any, is read by the pump)."""
     connection.send([command])
-    await connection.writer.drain()
+    await connection.drain()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -62,6 +63,7 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         "_open",
         "_parser",
         "_pump",
+        "_take_event",
         "_timeout",
     )
 
@@ -74,8 +76,11 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         send_buffer_limit: int,
         read_timeout_s: float,
         open_connections: set[DetachedConnection],
+        take_event: Callable[[str, str], bool] | None = None,
     ) -> None:
         super().__init__(sock, transport, coalescer, send_buffer_limit)
+        self._take_event = take_event
+        """The gate's ``take_event``: a client's request answered in ``data_received``."""
         # No binary messages: the protocol has no use for them (chatserver/transport/gate.py).
         self._parser = frames.FrameParser(sock.server.max_http_buffer_size, accept_binary=False)
         self._inbox: collections.deque[str | bytes] = collections.deque()
@@ -102,6 +107,7 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
         send_buffer_limit: int,
         read_timeout_s: float,
         open_connections: set[DetachedConnection],
+        take_event: Callable[[str, str], bool] | None = None,
     ) -> DetachedConnection:
         """Answer the handshake and take the connection over from aiohttp."""
         key = request.headers["Sec-WebSocket-Key"]
@@ -113,6 +119,7 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
             send_buffer_limit=send_buffer_limit,
             read_timeout_s=read_timeout_s,
             open_connections=open_connections,
+            take_event=take_event,
         )
         transport.set_protocol(conn)
         open_connections.add(conn)
@@ -143,10 +150,25 @@ class DetachedConnection(DirectConnection, asyncio.Protocol):
             )
             self.close_with(exc.code, str(exc))
             return
+        inbox, take_event = self._inbox, self._take_event
         for frame in received:
             opcode, payload = frame.opcode, frame.data
             if opcode == frames.TEXT or opcode == frames.BINARY:
-                self._inbox.append(payload)
+                # A request (Engine.IO message ``4`` + Socket.IO event ``2``) with nothing
+                # ahead of it is answered now; anything else goes through engineio, in a
+                # task, in order. (engineio reads ``42...`` as a MESSAGE whose data is
+                # ``2...``: its JSON attempt stops at the digit.)
+                if (
+                    take_event is not None
+                    and self._pump is None
+                    and not inbox
+                    and type(payload) is str
+                    and payload.startswith("42")
+                    and not self.sock.closed
+                    and take_event(self.sock.sid, payload[1:])
+                ):
+                    continue
+                inbox.append(payload)
             elif isinstance(payload, str):
                 continue  # only TEXT carries str
             elif opcode == frames.PING:

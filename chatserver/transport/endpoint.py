@@ -73,6 +73,7 @@ class WebSocketEndpoint(eio_aiohttp.WebSocket):  # type: ignore[misc]
                 send_buffer_limit=fast.send_buffer_bytes,
                 read_timeout_s=fast.read_timeout_s,
                 open_connections=fast.detached,
+                take_event=fast.take_event,
             )
             return Detached()
         ws = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)

@@ -54,6 +54,9 @@ class FastPath:
         self.read_timeout_s = settings.ws_read_timeout_s
         self.coalescer = Coalescer()
         self.detached: set[DetachedConnection] = set()
+        self.take_event: Callable[[str, str], bool] | None = None
+        """The gate's ``take_event`` (set by the app once the gate exists): a detached
+        connection hands it a client's requests without engineio's per-packet layer."""
         versions = self.probe.versions
         metrics.ws_fast_path.labels(
             aiohttp=versions["aiohttp"],

@@ -258,6 +258,25 @@ class Gate:
             # connect's too, catch their own (chatserver/transport/socketio_events.py).
             self._refuse(eio_sid, "unreadable", frames.INVALID_DATA, UNREADABLE, describe(exc))
 
+    def take_event(self, eio_sid: str, data: str) -> bool:
+        """``_on_message`` for a Socket.IO event (``2...``) read on huddle's websocket
+        path, without engineio's per-packet layer (a Packet, a log call, a coroutine per
+        packet and a task to run it in): True if it was answered here (handed to the
+        request dispatch, or refused as unreadable), False for the caller to hand it to
+        engineio as any other packet. The caller keeps arrival order: it asks only when
+        nothing it read earlier is still waiting for engineio."""
+        requests = self._requests
+        if requests is None or data[:1] != "2":
+            return False
+        session = self._sessions.get(eio_sid)
+        if session is None or session.ending:
+            return False  # engineio's path drops it (``_on_message``)
+        try:
+            return requests(eio_sid, data)
+        except Exception as exc:
+            self._refuse(eio_sid, "unreadable", frames.INVALID_DATA, UNREADABLE, describe(exc))
+            return True
+
     async def _on_close(self, eio_sid: str, reason: Any) -> None:
         self._forget(eio_sid)
         sock = internals.engineio_socket(self._sio, eio_sid)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
-from chatserver.backend import AppendRefused, BackendUnavailable, Delivery, PostGuard
+from chatserver.backend import AppendRefused, BackendUnavailable, Delivery, JoinQuery, PostGuard
 from chatserver.redis_backend import RedisBackend, _body, room_keys, state_op
 from rooms.entries import event_name
 from tests.contract.test_backend_contract import ALEX, NOW, event, msg
@@ -80,6 +81,57 @@ async def test_a_lost_publish_is_repaired_from_the_log(
     assert [d.offset for d in got] == [1, 2, 3]
     assert [d.payload["text"] for d in got] == ["one", "two (its publish was lost)", "three"]
     assert got[0].payload == first and got[2].payload == third
+    assert b.gap_repairs == 1
+
+
+async def test_messages_arriving_during_a_gap_repair_wait_behind_it(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """The subscription is read as bytes arrive, not by a task that stops reading while it
+    repairs a gap: what arrives meanwhile must still reach the room after the repair, in
+    order, each once."""
+    a, b = workers
+    got: list[Delivery] = []
+    await b.subscribe("r1", got.append)
+    await a.append("r1", msg("one"), guard=None, now_ms=NOW)
+    lost = msg("two (its publish was lost)")
+    op, x, y = state_op(lost)
+    k = room_keys("r1")
+    keys = ["meta", "log", "mutes", "last", "cid", "deleted", "pins", "removed"]
+    await a._append(
+        keys=[k.get(name, "huddle:{r1}:cid:x") for name in keys],
+        args=[
+            _body(lost),
+            "", "", "", NOW, 1000, 3600, secrets.token_hex(8),
+            "huddle:{r1}:nobody-listens", event_name(lost), op, x, y, 60,
+        ],
+    )  # fmt: skip
+    later_appended = asyncio.Event()
+    repair = b._repair
+
+    async def slow_repair(feed: Any, upto: int) -> None:
+        # The repair starts once "four" and "five" are published, so that they reach this
+        # worker while it is still repairing.
+        await later_appended.wait()
+        await asyncio.sleep(0.05)
+        await repair(feed, upto)
+
+    b._repair = slow_repair  # type: ignore[method-assign]
+    await a.append("r1", msg("three"), guard=None, now_ms=NOW)
+    await a.append("r1", msg("four"), guard=None, now_ms=NOW)
+    await a.append("r1", msg("five"), guard=None, now_ms=NOW)
+    later_appended.set()
+    for _ in range(300):
+        if len(got) >= 5:
+            break
+        await asyncio.sleep(0.01)
+    await a.append("r1", msg("six"), guard=None, now_ms=NOW)  # the barrier: nothing after it
+    for _ in range(300):
+        if len(got) >= 6:
+            break
+        await asyncio.sleep(0.01)
+    assert [d.offset for d in got] == [1, 2, 3, 4, 5, 6]
+    assert [d.payload["text"] for d in got][1:4] == ["two (its publish was lost)", "three", "four"]
     assert b.gap_repairs == 1
 
 
@@ -155,6 +207,71 @@ async def test_every_room_key_expires_and_activity_keeps_it(redis_server: RedisS
 async def wait_for_count(got: list[Delivery], count: int) -> None:
     for _ in range(300):
         if len(got) >= count:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_rooms_live_delivery_starts_where_its_first_join_read(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """Subscribed for a join, the bus reads nothing itself: the join's script (run after
+    the subscription took effect) says where live delivery starts. What was published
+    before it and heard meanwhile is not delivered again; what comes after is, once."""
+    a, b = workers
+    got: list[Delivery] = []
+    assert await b.subscribe_for_join("r1", got.append) is None
+    await a.append("r1", msg("one (before the join)"), guard=None, now_ms=NOW)
+    view = await b.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+    assert view.read.offset == 1 and view.live_from == 1
+    assert [e["text"] for e in view.read.entries] == ["one (before the join)"]
+    await a.append("r1", msg("two"), guard=None, now_ms=NOW)
+    await wait_for_offset(got, 2)
+    assert [d.offset for d in got if d.offset] == [2]
+    later = await b.enter("r1", JoinQuery(ALEX, "a2", None, 10, NOW))
+    assert later.live_from == 2
+
+
+async def test_a_subscription_lost_before_its_first_join_is_started_by_the_reconnect(
+    workers: tuple[RedisBackend, RedisBackend],
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A join whose room's subscription was lost does not say where live delivery starts
+    (what was published meanwhile went unheard); the reconnect's catch-up does, and the
+    next join takes it from there."""
+    from chatserver.redis_backend import bus
+
+    monkeypatch.setattr(bus, "RECONNECT_BACKOFF_S", (0.5,))  # time to join while away
+    a, b = workers
+    got: list[Delivery] = []
+    assert await b.subscribe_for_join("r1", got.append) is None
+    admin = redis.Redis.from_url(redis_server.url)
+    try:
+        assert await admin.client_kill_filter(_type="pubsub") == 1
+        for _ in range(100):
+            if not await b.ready():
+                break
+            await asyncio.sleep(0.005)
+        assert not await b.ready()
+        await a.append("r1", msg("one (unheard)"), guard=None, now_ms=NOW)
+        view = await b.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+        assert view.admitted and view.live_from is None
+        for _ in range(300):
+            if await b.ready():
+                break
+            await asyncio.sleep(0.01)
+        await a.append("r1", msg("two"), guard=None, now_ms=NOW)
+        await wait_for_offset(got, 2)
+        assert [d.offset for d in got if d.offset] == [2]
+        again = await b.enter("r1", JoinQuery(ALEX, "a2", None, 10, NOW))
+        assert again.live_from == 2
+    finally:
+        await admin.aclose()
+
+
+async def wait_for_offset(got: list[Delivery], offset: int) -> None:
+    for _ in range(300):
+        if any(d.offset == offset for d in got):
             return
         await asyncio.sleep(0.01)
 

@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -615,3 +616,99 @@ async def test_requests_and_other_events_are_each_answered_in_order(server: Serv
         assert "client_id" in acks["4"]["error"]["message"]
     finally:
         await session.close()
+
+
+async def _server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One unmasked frame from the server: (opcode, payload)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return head[0] & 0x0F, await reader.readexactly(length)
+
+
+async def _raw_stream(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A websocket opened by hand (no client library): what it sends is written as is."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return reader, writer
+
+
+async def _answers(
+    reader: asyncio.StreamReader, answers: int, messages: int = 0
+) -> tuple[list[str], list[str]]:
+    """The next ``answers`` connect answers and acks, and the texts of the next
+    ``messages`` room messages, as they arrive."""
+    got: list[str] = []
+    delivered: list[str] = []
+    while len(got) < answers or len(delivered) < messages:
+        opcode, payload = await asyncio.wait_for(_server_frame(reader), 5)
+        text = payload.decode()
+        if opcode != 1 or text.startswith(("0{", "2")):  # the OPEN packet, pings
+            continue
+        if text.startswith(("40", "43")):
+            got.append(text)
+        elif text.startswith('42["message"'):
+            delivered.append(json.loads(text[2:])[1]["text"])
+    return got, delivered
+
+
+def _post(ack_id: int, text: str) -> str:
+    body = {"room": "r1", "text": text, "client_id": str(uuid.uuid4())}
+    return f"42{ack_id}" + json.dumps(["message", body])
+
+
+async def test_a_sign_in_and_requests_read_at_once_are_answered_in_order(server: Server) -> None:
+    """On huddle's websocket path a request with nothing ahead of it is answered as soon
+    as it is read, without engineio's per-packet path; one read behind a sign-in waits
+    for it. A client whose sign-in, join and two messages arrive in one read gets every
+    one answered, in the order sent, and both messages delivered in that order."""
+    reader, writer = await _raw_stream(server)
+    try:
+        token = make_token("alex", {"r1": "member"})
+        texts = [
+            '40{"token":"' + token + '"}',
+            '421["join",{"room":"r1"}]',
+            _post(2, "first"),
+            _post(3, "second"),
+        ]
+        writer.write(b"".join(masked_text_frame(text) for text in texts))
+        answers, delivered = await _answers(reader, 4, 2)
+        assert answers[0].startswith("40{")
+        assert [a[:3] for a in answers[1:]] == ["431", "432", "433"]
+        assert all(json.loads(a[3:])[0]["ok"] is True for a in answers[1:])
+        assert delivered == ["first", "second"]
+    finally:
+        writer.close()
+
+
+async def test_a_message_read_after_a_sign_out_is_not_posted(server: Server) -> None:
+    """A request read behind a packet engineio handles (here the Socket.IO disconnect,
+    ``41``) waits for it, even in the same read: a message sent after signing out is not
+    posted. Signing in again and joining (the barrier) shows the room's history."""
+    reader, writer = await _raw_stream(server)
+    try:
+        token = make_token("alex", {"r1": "member"})
+        sign_in = '40{"token":"' + token + '"}'
+        writer.write(masked_text_frame(sign_in) + masked_text_frame('421["join",{"room":"r1"}]'))
+        await _answers(reader, 2)
+        texts = ["41", _post(2, "after signing out"), sign_in, '423["join",{"room":"r1"}]']
+        writer.write(b"".join(masked_text_frame(text) for text in texts))
+        answers, _ = await _answers(reader, 2)
+        assert answers[0].startswith("40{")
+        assert answers[1].startswith("433")
+        joined = json.loads(answers[1][3:])[0]
+        assert joined["ok"] is True
+        assert [e.get("text") for e in joined["entries"]] == []
+    finally:
+        writer.close()
