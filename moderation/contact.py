@@ -104,7 +104,11 @@ _PROVIDER_EMAIL = re.compile(
 )
 
 _PLATFORM = PLATFORM
-_HANDLE = r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}(?:#\d{4})?)"
+# "spoonie dot sam", "hazel underscore hurts": a handle's dots and underscores spelled
+_HANDLE = (
+    r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}"
+    r"(?: (?:dot|underscore) [A-Za-z0-9_][A-Za-z0-9_.]{0,29}){0,3}(?:#\d{4})?)"
+)
 # Words that point at the name coming next ("on tiktok as …", "under the name …").
 _POINTER = (
     r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
@@ -190,7 +194,7 @@ _NOT_HANDLES = frozenset(
     )
 )
 # Plain-word handles after a cue are accepted; otherwise a handle needs @, a digit, _ or .
-_HANDLE_LIKE = re.compile(r"^@|[0-9_.]|#\d{4}$")
+_HANDLE_LIKE = re.compile(r"^@|^u/|[0-9_.]|#\d{4}$| (?:dot|underscore) ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,10 +343,31 @@ _POINTER_AFTER = re.compile(
 )
 
 
+def _with_leading_platforms(text: str, masks: list[_Mask]) -> list[_Mask]:
+    """A handle's mask widened back over the platform word right before it ("reddit
+    u/…", "WA — …"): the platform word, separators and handle are hidden together."""
+    out: list[_Mask] = []
+    for mask in masks:
+        if mask.kind == "handle":
+            before = _PLATFORM_BEFORE.search(text, max(0, mask.start - 30), mask.start)
+            if before is not None:
+                mask = _Mask(before.start(), mask.end, mask.kind)
+        out.append(mask)
+    return out
+
+
+_PLATFORM_BEFORE = re.compile(
+    r"(?<![\w@])(?:(?:my|the)\s+)?"
+    + PLATFORM
+    + r"(?:\s+(?:is|name|handle|id))?[\s:;,=@\-\u2013\u2014]*$",
+    re.IGNORECASE,
+)
+
+
 def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
     """The masks, plus a handle after a masked platform word and, in a message caught
     inviting someone elsewhere, every handle-shaped word and personal name in it."""
-    out = _with_trailing_handles(text, masks)
+    out = _with_trailing_handles(text, _with_leading_platforms(text, masks))
     if not any(mask.kind in _JOINABLE for mask in masks):
         return out
     caught = list(out)

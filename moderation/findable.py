@@ -133,7 +133,7 @@ _CODE_AFTER_CUE = re.compile(
 # "google my name, Philippa Drummond-Ives", "search 'ache and acorn' on youtube".
 _SEARCH = re.compile(
     r"(?i:\b(?:search(?:\s+(?:for|up))?|look\s+(?:me\s+)?up|google|find|add)\s+"
-    r"(?:me\s+(?:up\s+)?)?,?\s*(?:(?:my|me)\s+(?:real\s+|full\s+|whole\s+)?name\s*,?\s*"
+    r"(?:me\s+(?:up\b)?)?[\s,]*(?:(?:my|me)\s+(?:real\s+|full\s+|whole\s+)?name\s*,?\s*"
     r"(?:is\s+|it'?s\s+|as\s+)?|as\s+|under\s+)?)"
     r"(?P<name>(?:" + _CAPITALISED + r")(?:\s+(?:" + _CAPITALISED + r"|[A-Z]\.?)){1,3}"
     r"|['\"\u2018\u201c][^'\"\u2019\u201d\n]{2,40}['\"\u2019\u201d])"
@@ -151,7 +151,7 @@ _SELF = re.compile(
 # the platform word the contact list found.
 _NAME_AFTER_PLATFORM = re.compile(
     r"(?i:\s+(?:messenger|name|account|profile|page))?\s*(?:[,:\-\u2013\u2014]|(?i:\s+(?:is|"
-    r"it'?s|as|under)))\s*(?:(?i:it'?s|i'?m|im|is)\s+)?(?P<name>"
+    r"it'?s|as|under|called|named)))\s*(?:(?i:it'?s|i'?m|im|is)\s+)?(?P<name>"
     + _CAPITALISED
     + r"(?:\s+(?:"
     + _CAPITALISED

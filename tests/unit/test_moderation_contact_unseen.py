@@ -173,11 +173,29 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
         ("search for Zbigniew Łukasiewicz on fb", "Zbigniew Łukasiewicz"),
         ("google my name, Philippa Drummond-Ives, I have a blog", "Philippa Drummond-Ives"),
         ("search 'ache and acorn' on youtube, that's my channel", "ache and acorn"),
+        ("search me up, Róisín Ní Fhlannagáin, on facebook", "Ní Fhlannagáin"),
+        ("our group on whatsapp called Creaky Knees Club, I'll add you", "Creaky Knees Club"),
+        # the platform word goes with the handle
+        ("reddit u/marrowandmoss, I post in the pain sub", "reddit u/marrowandmoss"),
+        ("I'm on the gram, thistle dot thorn", "thistle dot thorn"),
     ],
 )
 def test_handles_and_names_after_any_separator_are_hidden(text: str, identifier: str) -> None:
     assert_hidden(text, identifier)
     assert run(text).action is Action.MODIFY  # masked by the rules, not held
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "d.m. me, I'll explain there",
+        "shoot me a private message and we'll sort it",
+        "slide into my dms, this chat's too watched",
+    ],
+)
+def test_invitations_to_message_privately_are_masked(text: str) -> None:
+    outcome = run(text)
+    assert any(v.rule == "contact.invite" for v in outcome.verdicts), outcome.verdicts
 
 
 @pytest.mark.parametrize(
@@ -242,6 +260,13 @@ def test_talk_about_places_platforms_and_searches_passes(text: str) -> None:
         "swap my amitriptyline for your gabapentin?",
         "cash for codeine, anyone?",
         "my dad's fentanyl patches are still here, I can't bin them, anyone want them",
+        "my late husband's oxycodone is in the drawer, it should go to someone who needs it",
+        "mum's old patches, butrans 20, going free to anyone struggling",
+        # brokering, and buying off the sender
+        "there's a guy in my town who has oxy, I can connect you",
+        "my mate does gabapentin for a fiver a strip, I can sort an intro",
+        "anyone want to buy my leftover lyrica?",
+        "dihydrocodeine 30mg x56, offers, collection only",
     ],
 )
 def test_offers_of_medicine_are_held(text: str) -> None:
@@ -260,8 +285,16 @@ def test_offers_of_medicine_are_held(text: str) -> None:
         "my pharmacy sends the pregabalin in the post every month",
         "pregabalin 75 costs a lot per strip where I am, is that normal?",
         "paid for my private prescription by card, ouch",
+        "my late mum was on morphine at the end and it helped her",
+        "I pay for my prescriptions with a prepayment certificate, saves loads",
     ],
 )
 def test_ordinary_talk_near_these_shapes_passes(text: str) -> None:
     outcome = run(text)
     assert outcome.action is Action.ALLOW, (text, outcome.verdicts)
+
+
+def test_asking_to_hear_of_a_medicine_privately_is_masked_not_held() -> None:
+    outcome = run("switched from tramadol to tapentadol? pm me your experience")
+    assert outcome.action is Action.MODIFY, outcome.verdicts
+    assert [v.rule for v in outcome.verdicts] == ["contact.invite"]
