@@ -27,14 +27,16 @@ from typing import NamedTuple
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
+from moderation.emails import find_emails, find_spelled_emails, may_spell_email
 from moderation.findable import (
     find_addresses,
     find_platform_names,
     find_search_names,
     might_hold_postcode,
 )
+from moderation.handles import NOT_HANDLES, POINTER, SENTENCE_WORDS, find_handles
 from moderation.learned import Scorer
-from moderation.lexicon import Hit, has_any
+from moderation.lexicon import Hit
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
 from moderation.platforms import PLATFORM
@@ -43,6 +45,7 @@ from moderation.scanning import Scan, Scanner
 from moderation.verdict import ALLOW, Verdict, hold, modify
 
 _LISTS = ("contact",)
+_PLATFORM = PLATFORM
 _LABELS = {
     "phone": "[phone number hidden]",
     "email": "[email hidden]",
@@ -60,141 +63,6 @@ NOTICE = (
     "part of your message. If you'd like to stay in touch with someone, a facilitator can "
     "help."
 )
-
-# A run that may be a phone number: digits with the separators people use, an optional
-# "+" in front. Letters O and l/I inside digit runs are read as 0 and 1 first (_DIGITISH
-# runs with five digits or more; _read_look_alikes applies it).
-_EMAIL_DOMAIN = re.compile(r"[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
-_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+)"
-_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+|\s*\.\s*)"
-_PROVIDERS = (
-    r"gmail|googlemail|hotmail|outlook|yahoo|icloud|aol|protonmail|proton|btinternet|msn|"
-    r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
-)
-# Words after a spelled "dot" that end a sentence rather than an address.
-_NOT_TLDS = r"(?:the|and|but|then|so|to|a|an|i|im|it|is|dot|for|or|if|my|me|you|lol|haha)"
-# "femi underscore dada at …": a separator inside the name spelled out.
-_NAME_JOIN = r"(?:\s+(?:underscore|dash|hyphen)\s+)"
-# The last dot spelled out or in brackets ("at example dot studio") says it is an
-# address, whatever the top-level domain (made-up and new ones included); a plain "."
-# needs a known one, or "at home. so tired" would read as an address.
-_SPELLED_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+)"
-_KNOWN_TLDS = (
-    r"com|net|org|co" + _DOT + r"uk|org" + _DOT + r"uk|uk|io|me|ie|ca|au|nz|za|ng|ke|gh|ph|"
-    r"edu|info|de|fr|pl|es|nl|se|dk|fi|pt|ch|eu|ua|ru|br|mx|jp|xyz|app|dev"
-)
-_SPELLED_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w+\-]{1,64}+(?:(?:"
-    + _DOT
-    + "|"
-    + _NAME_JOIN
-    + r")[\w+\-]{1,64}+)*"
-    + _AT
-    + r"[\w\-]{2,63}+(?:"
-    + _DOT
-    + r"[\w\-]{2,63}+)*"
-    r"(?:" + _DOT + r"(?:" + _KNOWN_TLDS + r")\b|" + _SPELLED_DOT + r"(?!" + _NOT_TLDS + r"\b)"
-    r"[a-z]{2,12}\b)"
-)
-# What every spelled-out "at" looks like: " at ", "(at)", "[ at ]". Both patterns above
-# need one (or an "@"), and a failed search for this costs far less than either of them.
-_AT_WORD = re.compile(r"[\s\(\[\{<]at[\s\)\]\}>]")
-_PROVIDER_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w.+\-]{2,64}+(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
-)
-
-_PLATFORM = PLATFORM
-# "spoonie dot sam", "hazel underscore hurts": a handle's dots and underscores spelled
-_HANDLE = (
-    r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}"
-    r"(?: (?:dot|underscore) [A-Za-z0-9_][A-Za-z0-9_.]{0,29}){0,3}(?:#\d{4})?)"
-)
-# Words that point at the name coming next ("on tiktok as …", "under the name …").
-_POINTER = (
-    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
-    r"named|by\s+the\s+name(?:\s+of)?|known\s+as|it'?s|its|name\s+is|(?:user)?name|handle"
-)
-# After "i'm on tiktok": the pointers that need no handle shape after them.
-_PLATFORM_POINTER = (
-    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
-    r"named|by\s+the\s+name(?:\s+of)?"
-)
-_KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
-# Each pattern: the whole match is masked; `cue` (when present) tells how sure it is.
-_HANDLE_PATTERNS = (
-    # "my insta is jane_doe88", "my snap: xyz", "my discord name is abc#1234"
-    re.compile(
-        r"\bmy\s+"
-        + _PLATFORM
-        + _KIND
-        + r"\s*(?P<cue>is|na|'s|\u2019s|:|=|-|\u2013)\s*(?:@\s*)?"
-        + _HANDLE
-    ),
-    # "insta: jane_doe", "snapchat - xyz", "ig @jane"
-    re.compile(r"\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
-    # "@jane_doe on insta", "jane.doe88 on snapchat"
-    re.compile(r"(?<![\w@])" + _HANDLE + r"\s+(?:on|at)\s+" + _PLATFORM + r"\b"),
-    # "i'm on tiktok as jane_doe", "me on insta under the name velvetknees"
-    re.compile(
-        r"\b(?:i'?m|im|i\s+am|me|i\s+post|i\s+go)\s+(?:on|over\s+on)\s+"
-        + _PLATFORM
-        + r" (?P<pointer>"
-        + _PLATFORM_POINTER
-        + r")\s+(?:@\s*)?"
-        + _HANDLE
-    ),
-    # "add me on insta jane_doe88", "follow me on tiktok @painwarrior"
-    re.compile(
-        r"\b(?:add|follow|find|message|msg|dm|pm|hmu|text|snap|whatsapp|contact|friend)"
-        r"\s+me\s+(?:on|at|@|via)\s+"
-        + _PLATFORM
-        + r"\s*(?P<cue>:|-|,|\u2013|@)?\s*(?:@\s*)?"
-        + _HANDLE
-    ),
-)
-# What each handle pattern cannot match without (its literal words and cues), tested on
-# the window first: a failed substring test costs far less than a failed pattern.
-_HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (_HANDLE_PATTERNS[0], ("my",)),
-    (_HANDLE_PATTERNS[1], (":", "=", "-", "\u2013", "@")),
-    (_HANDLE_PATTERNS[2], ("on", "at")),
-    (_HANDLE_PATTERNS[3], (" as", "under", "called", "named", "name")),
-    (_HANDLE_PATTERNS[4], ("me",)),
-)
-# "snapchat is quillowbee", "insta, moth_and_mend", "telegram, it's @crookedspine", "on IG
-# im lupinlegs": a plain word counts when it does not read like English (is_handle).
-# Matched from a platform word on.
-_SOFT_AFTER = re.compile(
-    r"\b"
-    + _PLATFORM
-    + _KIND
-    + r"(?P<soft>\s*,\s*(?:it'?s|its|is|i'?m|im)?|\s+(?:is|it'?s|its|na|i'?m|im|i\s+am))"
-    r"\s+(?:@\s*)?" + _HANDLE
-)
-# "I'm kettlecrow on discord", "i go by fernhollow on snap": searched up to a platform word.
-_SOFT_BEFORE = re.compile(
-    r"\b(?P<soft>i'?m|im|i\s+am|i\s+go\s+by|i'?m\s+known\s+as)\s+(?:@\s*)?"
-    + _HANDLE
-    + r"\s+(?:on|over\s+on)\s+"
-    + _PLATFORM
-    + r"\b"
-)
-_PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
-_REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
-_DISCORD_TAG = re.compile(r"(?<![\w#])(?P<handle>[A-Za-z0-9_.]{2,32}#\d{4})\b")
-# Words that follow "my insta is" without being a handle.
-_NOT_HANDLES = frozenset(
-    str.split(
-        "private public down dead deleted gone new old same broken hacked full boring awful "
-        "great the a an not just so very really my your locked blocked banned empty there "
-        "here on off toxic closed open and but or if when it its is was been being too also "
-        "mostly only all of no yes hidden suspended disabled inactive quiet fine ok okay "
-        "good bad how what where why who which me you him her them us linked well usual "
-        "always ever much long soon normal"
-    )
-)
-# Plain-word handles after a cue are accepted; otherwise a handle needs @, a digit, _ or .
-_HANDLE_LIKE = re.compile(r"^@|^u/|[0-9_.]|#\d{4}$| (?:dot|underscore) ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +110,7 @@ class ContactStage:
             or (invited and digits + number_words >= 3)
         )
         email = "@" in plain
-        spelled_email = (
-            "provider" in sections
-            or "dot" in sections
-            or (
-                has_any(plain, _OPENING_BRACKETS) and _BRACKETED_AT_OR_DOT.search(plain) is not None
-            )
-        )
+        spelled_email = "provider" in sections or "dot" in sections or may_spell_email(plain)
         handle = "platform" in sections or "u/" in plain or "#" in plain
         # "t dot me": a hint phrase may hold the "dot" itself
         links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
@@ -295,11 +157,6 @@ def _spans_of(scan: Scan, hits: list[Hit], section: str) -> list[tuple[int, int]
     return scan.original_spans(wanted) if wanted else []
 
 
-# "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
-_BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
-# What the pattern starts with, looked for first: a few C-level substring scans instead of
-# the pattern tried at every character (most messages have no bracket at all).
-_OPENING_BRACKETS = ("(", "[", "{", "<")
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
@@ -339,7 +196,7 @@ _NEXT_WORD = re.compile(r"[\s:;,=\-\u2013\u2014>|/]*(?:[^\w\s\\.,!?;:'\"(]*\s*)?
 _TRAILING_WORDS = 3
 _PLATFORM_NEXT = re.compile(r"[\s:;,\-]*(?:(?:the|my)\s+)?" + PLATFORM + r"\b", re.IGNORECASE)
 _POINTER_AFTER = re.compile(
-    r"[\s:;,=\-\u2013\u2014>]*(?:" + _POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
+    r"[\s:;,=\-\u2013\u2014>]*(?:" + POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
 )
 
 
@@ -427,28 +284,11 @@ def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
         if match is None:
             break
         word = match.group(1).strip(".!?)\"'").lower()
-        if not word or word in _SENTENCE_WORDS:
+        if not word or word in SENTENCE_WORDS:
             break
         out.append(_Mask(mask.start, match.end(1), mask.kind))
         position = match.end(1)
     return out
-
-
-# Words of an ordinary sentence going on after "dm me" ("dm me if you want to talk").
-_SENTENCE_WORDS = frozenset(
-    str.split(
-        "if and or but so then when because cos cause coz as for to with without about "
-        "after before later soon now tonight today tomorrow sometime anytime whenever "
-        "please pls plz thanks thank ty x xx xxx lol haha cheers hun hon babe love mate "
-        "i i'm im i'll ill i've ive i'd we we'll you you're your yours u ur they he she it "
-        "it's its this that these those there here the a an my our his her their me us "
-        "is are was were be been am do does did can could would should will won't want "
-        "need like just only also too not no yes any some all every more most what who "
-        "how why where which let's lets talk chat chatting speak hang catch meet see send "
-        "sent know get got go going come coming back again instead in at of from by up "
-        "down out over off into than very really much many one"
-    )
-)
 
 
 # Capitalised words that end a phrase without naming anyone.
@@ -485,7 +325,7 @@ _NOT_AFTER_PLATFORM = frozenset(
         "hun hon babe love lovely mate guys everyone anyone cheers soon now"
     )
 )
-_NOT_TRAILING = _NOT_HANDLES | _NOT_AFTER_PLATFORM
+_NOT_TRAILING = NOT_HANDLES | _NOT_AFTER_PLATFORM
 
 
 class _Wanted(NamedTuple):
@@ -519,17 +359,13 @@ def _detect(
     if wanted.phone:
         found.extend((start, end, "phone") for start, end in find_phones(low, policy, cued=invited))
     if wanted.email:
-        found.extend((start, end, "email") for start, end in _emails(low))
+        found.extend((start, end, "email") for start, end in find_emails(low))
     if wanted.spelled_email:
-        spelled_at = _AT_WORD.search(low) is not None
-        if spelled_at:
-            found.extend((m.start(), m.end(), "email") for m in _SPELLED_EMAIL.finditer(low))
-        if spelled_at or "@" in low:
-            found.extend((m.start(), m.end(), "email") for m in _PROVIDER_EMAIL.finditer(low))
+        found.extend((start, end, "email") for start, end in find_spelled_emails(low))
     if wanted.handle:
         # the platform words the list found, where the view has the text's positions
         hints = platforms if origin is None else None
-        found.extend((start, end, "handle") for start, end in _handles(low, hints))
+        found.extend((start, end, "handle") for start, end in find_handles(low, hints))
     if wanted.links:
         found.extend(
             (link.start, link.end, "handle") for link in find_links(low) if link.is_contact
@@ -581,172 +417,6 @@ def _without_keycaps(view: str, origin: list[int] | None) -> tuple[str, list[int
             chars.append(char)
             kept.append(index if origin is None else origin[index])
     return "".join(chars), kept
-
-
-def _emails(text: str) -> list[tuple[int, int]]:
-    """name@domain.tld, found from each "@" (much cheaper than a pattern tried at every
-    position of the text); also written with spaces ("t.morris @ example . com", "d e b b
-    i e h @ example . com") when it ends in a common top-level domain."""
-    found: list[tuple[int, int]] = []
-    at = text.find("@")
-    while at >= 0:
-        domain = _EMAIL_DOMAIN.match(text, at + 1) or _SPACED_DOMAIN.match(text, at + 1)
-        start = _local_part_start(text, at)
-        if domain and start < at:
-            found.append((start, domain.end()))
-        at = text.find("@", at + 1)
-    return found
-
-
-_SPACED_DOMAIN = re.compile(
-    r" {0,2}[\w\-]{1,63}(?: {0,2}\. {0,2}[\w\-]{1,63})* {0,2}\. {0,2}"
-    r"(?:com|net|org|co|uk|io|me|ie|ca|au|nz|za|in|ng|ke|edu|info|de|fr|example)\b"
-)
-# Letters spaced out before an "@": "d e b b i e h @".
-_SPACED_LETTERS_BEFORE = re.compile(r"(?:(?<![\w.])[\w.] ){2,}$")
-
-
-_SPACED_NAME_PARTS = re.compile(r"(?:(?<![\w.+\-])[\w+\-]+ {0,2}[._] {0,2})+$")
-
-
-def _local_part_start(text: str, at: int) -> int:
-    start = at
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
-        start -= 1
-    if start < at:
-        return start
-    # "t.morris @ example . com": a space or two before the "@"
-    before = text[max(0, at - 130) : at]
-    trimmed = before.rstrip(" ")
-    if len(before) - len(trimmed) > 2 or not trimmed:
-        return at
-    spaced = _SPACED_LETTERS_BEFORE.search(trimmed + " ")
-    if spaced is not None:
-        return at - len(before) + spaced.start()
-    end = len(trimmed)
-    first = end
-    while first > 0 and (trimmed[first - 1].isalnum() or trimmed[first - 1] in "._+-"):
-        first -= 1
-    if first == end:
-        return at
-    # "jo . fennick @ …": earlier parts of the name joined by a spaced dot
-    joined = _SPACED_NAME_PARTS.search(trimmed, 0, first)
-    if joined is not None:
-        first = joined.start()
-    return at - len(before) + first
-
-
-def _coined(word: str) -> bool:
-    """Whether a plain word after "snapchat is" or before "on discord" reads like a coined
-    username ("quillowbee", "kettlecrow") rather than English ("addictive", "rubbish",
-    "everywhere"): long enough, in none of the word lists, without an English ending."""
-    return (
-        len(word) >= 6
-        and word not in _NOT_HANDLES
-        and word not in _SENTENCE_WORDS
-        and word not in _NOT_COINED
-        and not word.endswith(_ENGLISH_ENDINGS)
-    )
-
-
-_ENGLISH_ENDINGS = (
-    "ing", "ly", "ful", "ive", "ous", "able", "ible", "ed", "less", "ish", "ant", "ent",
-    "ic", "al", "ness", "ment", "ies", "ise", "ize", "est", "er", "ary", "ory", "ty",
-)  # fmt: skip
-_NOT_COINED = frozenset(
-    str.split(
-        "everything nothing something anything everywhere nowhere somewhere anyway "
-        "sometimes nonsense garbage rubbish horrible terrible awesome amazing brilliant "
-        "absolute literally honestly actually basically probably definitely constantly "
-        "better worse hopeless pointless useless overwhelming exhausting draining because "
-        "though through enough rather already another myself yourself online offline "
-        "obsessed addicted hooked banned blocked weird strange stupid pretty little "
-        "trouble problem people friends family support groups group pages videos posts "
-        "photos pictures reels stories content memes feed timeline account accounts "
-        "instead either whatever wherever whenever forever"
-    )
-)
-
-
-# Cues after which a plain word is taken for a handle (so is any word after a pointer).
-_SURE_CUES = frozenset(("is", "'s", "\u2019s", "na", ":", "=", "@"))
-
-
-def _handles(view: str, hints: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
-    """Handles next to a platform name, reddit users and discord tags. The platform
-    patterns run only in a window around each platform name, looked for only around
-    `hints` (where the contact list found platform words) when given: the platform
-    pattern tried at every position of a message costs ~7-20 us."""
-    found: list[tuple[int, int]] = []
-    windows: list[tuple[re.Pattern[str], int, int]] = []
-    for platform in _platform_words(view, hints):
-        start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
-        window = view[start:end]
-        for pattern, needles in _HANDLE_NEEDS:
-            # A match lies inside the window, so the pattern's literal words must too.
-            for needle in needles:
-                if needle in window:
-                    windows.append((pattern, start, end))
-                    break
-        # The soft patterns are tried only from this platform word on, or up to it: a
-        # pattern run over a window whose cue words are common ("," "is" "im") costs more.
-        for match in soft_matches(view, platform.start(), platform.end()):
-            if is_handle(match) and match.span() not in found:
-                found.append(match.span())
-    if "u/" in view:
-        windows.append((_REDDIT_USER, 0, len(view)))
-    if "#" in view:
-        windows.append((_DISCORD_TAG, 0, len(view)))
-    for pattern, start, end in windows:
-        for match in pattern.finditer(view, start, end):
-            if not is_handle(match):
-                continue
-            if match.span() not in found:
-                found.append(match.span())
-    return found
-
-
-def _platform_words(view: str, hints: list[tuple[int, int]] | None) -> list[re.Match[str]]:
-    if hints is None:
-        return list(_PLATFORM_WORD.finditer(view))
-    found: list[re.Match[str]] = []
-    for start, end in hints:
-        for match in _PLATFORM_WORD.finditer(view, max(0, start - 1), min(len(view), end + 1)):
-            if not found or match.start() >= found[-1].end():
-                found.append(match)
-    return found
-
-
-def soft_matches(view: str, start: int, end: int) -> list[re.Match[str]]:
-    """The soft patterns' matches for the platform word at start:end: from it on
-    ("snapchat is quillowbee") and up to it ("I'm kettlecrow on discord")."""
-    found: list[re.Match[str]] = []
-    after = _SOFT_AFTER.match(view, start, min(len(view), end + 48))
-    if after is not None:
-        found.append(after)
-    before = _SOFT_BEFORE.search(view, max(0, start - 48), end)
-    if before is not None:
-        found.append(before)
-    return found
-
-
-def is_handle(match: re.Match[str]) -> bool:
-    """Whether a handle pattern's match names a handle. A plain word counts only after
-    "is", ":", "=", "@" or a pointer ("as", "under the name"); after a softer cue ("snapchat
-    is …", "I'm … on discord") only when it does not read like English; otherwise it must
-    look like one (@, digits, _ or .), or "on insta" could mask any word."""
-    handle = match.group("handle")
-    bare = handle.lstrip("@").lower().rstrip(".")
-    if bare in _NOT_HANDLES or len(bare) < 2:
-        return False
-    if _HANDLE_LIKE.search(handle):
-        return True
-    groups = match.groupdict()
-    soft = groups.get("soft")
-    if soft is not None:
-        # a bare comma says least ("Snap, crackle and pop"): only a handle's shape
-        return soft.strip() != "," and _coined(bare)
-    return groups.get("cue") in _SURE_CUES or groups.get("pointer") is not None
 
 
 @dataclass(slots=True)
