@@ -720,14 +720,13 @@ def ephemeral_frame(delivery: Delivery) -> bytes:
     """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
     payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
     their id holds) can be mistaken for the next field; join.lua publishes the same, with
-    the presence sequence number (``Delivery.seq``) after them."""
+    the presence sequence number (``Delivery.seq``) as ``_seq`` in a "joined" payload."""
     return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
 
 
 def _ephemeral(data: bytes) -> Delivery:
-    fields = _unpack(data[1:])
-    audience, event, payload = fields[0], fields[1], fields[2]
-    seq = fields[3] if len(fields) > 3 else 0
+    audience, event, payload = _unpack(data[1:])
+    seq = payload.pop("_seq", 0) if event == "presence" else 0
     return Delivery(event, payload, audience=audience, seq=seq)
 
 

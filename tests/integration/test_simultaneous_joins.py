@@ -74,6 +74,8 @@ async def test_joining_together_on_two_workers_everyone_sees_everyone(
             for name, ack, c in zip(names, acks, clients, strict=True)
         }
         assert not any(missing.values()), missing
+        # The arrivals' numbers stay between the workers.
+        assert not [p for c in clients for p in c.got("presence") if "_seq" in p]
     finally:
         for c in clients:
             if c.sio.connected:
