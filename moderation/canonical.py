@@ -233,7 +233,7 @@ def _single_spaced(folded: str) -> str:
     """
     while "  " in folded:
         folded = folded.replace("  ", " ")
-    return " " + folded.strip(" ") + " "
+    return f" {folded.strip(' ')} "
 
 
 def raw_view(decomposed: str, leet: bool) -> str:

@@ -11,8 +11,10 @@ dates, pain scores (7/10), blood pressure (120/80).
 Facilitators are exempt: they share service numbers and resources.
 
 Rules (the most telling one names the verdict): contact.phone, contact.email,
-contact.handle, contact.invite. A handle right after a masked platform word or invitation
-("add me on insta — jo smith88") is masked with it: platform word, separators and handle.
+contact.address (a street address or postcode, moderation/findable.py), contact.handle
+(also a name given to search for or after a platform word), contact.invite. A handle
+right after a masked platform word or invitation ("add me on insta — jo smith88") is
+masked with it: platform word, separators and handle.
 contact.elsewhere (HOLD, alert contact): nothing above matched, but the learned model
 (moderation/learned.py) reads a member's message as taking the conversation elsewhere or
 giving a way to be found (a name to search for, an address); it waits for a facilitator,
@@ -25,22 +27,30 @@ from typing import NamedTuple
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
+from moderation.findable import (
+    find_addresses,
+    find_platform_names,
+    find_search_names,
+    might_hold_postcode,
+)
 from moderation.learned import Scorer
-from moderation.lexicon import has_any
+from moderation.lexicon import Hit, has_any
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
+from moderation.platforms import PLATFORM
 from moderation.policy import ModerationPolicy
-from moderation.scanning import Scanner
+from moderation.scanning import Scan, Scanner
 from moderation.verdict import ALLOW, Verdict, hold, modify
 
 _LISTS = ("contact",)
 _LABELS = {
     "phone": "[phone number hidden]",
     "email": "[email hidden]",
+    "address": "[address hidden]",
     "handle": "[contact details hidden]",
     "invite": "[contact details hidden]",
 }
-_ORDER = ("phone", "email", "handle", "invite")
+_ORDER = ("phone", "email", "address", "handle", "invite")
 
 # Said whatever else happens to the message (it may also be held for review), so it speaks
 # only of the hidden part, never of whether the rest was delivered.
@@ -93,11 +103,7 @@ _PROVIDER_EMAIL = re.compile(
     r"(?<![\w.+\-])[\w.+\-]{2,64}+(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
 )
 
-_PLATFORM = (
-    r"(?:whats\s?app|watsapp|whatsap|wa|insta(?:gram)?|instgram|ig|snap(?:chat)?|sc|"
-    r"tik\s?tok|twitter|facebook|fb|messenger|discord|telegram|tg|signal|kik|reddit|"
-    r"tumblr|threads|bluesky|bsky|youtube|onlyfans|linkedin|skype|viber|wechat|wickr)"
-)
+_PLATFORM = PLATFORM
 _HANDLE = r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}(?:#\d{4})?)"
 # Words that point at the name coming next ("on tiktok as …", "under the name …").
 _POINTER = (
@@ -114,7 +120,11 @@ _KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
 _HANDLE_PATTERNS = (
     # "my insta is jane_doe88", "my snap: xyz", "my discord name is abc#1234"
     re.compile(
-        r"\bmy\s+" + _PLATFORM + _KIND + r"\s*(?P<cue>is|:|=|-|\u2013)\s*(?:@\s*)?" + _HANDLE
+        r"\bmy\s+"
+        + _PLATFORM
+        + _KIND
+        + r"\s*(?P<cue>is|na|'s|\u2019s|:|=|-|\u2013)\s*(?:@\s*)?"
+        + _HANDLE
     ),
     # "insta: jane_doe", "snapchat - xyz", "ig @jane"
     re.compile(r"\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
@@ -146,6 +156,24 @@ _HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_HANDLE_PATTERNS[2], ("on", "at")),
     (_HANDLE_PATTERNS[3], (" as", "under", "called", "named", "name")),
     (_HANDLE_PATTERNS[4], ("me",)),
+)
+# "snapchat is quillowbee", "insta, moth_and_mend", "telegram, it's @crookedspine", "on IG
+# im lupinlegs": a plain word counts when it does not read like English (is_handle).
+# Matched from a platform word on.
+_SOFT_AFTER = re.compile(
+    r"\b"
+    + _PLATFORM
+    + _KIND
+    + r"(?P<soft>\s*,\s*(?:it'?s|its|is|i'?m|im)?|\s+(?:is|it'?s|its|na|i'?m|im|i\s+am))"
+    r"\s+(?:@\s*)?" + _HANDLE
+)
+# "I'm kettlecrow on discord", "i go by fernhollow on snap": searched up to a platform word.
+_SOFT_BEFORE = re.compile(
+    r"\b(?P<soft>i'?m|im|i\s+am|i\s+go\s+by|i'?m\s+known\s+as)\s+(?:@\s*)?"
+    + _HANDLE
+    + r"\s+(?:on|over\s+on)\s+"
+    + _PLATFORM
+    + r"\b"
 )
 _PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
 _REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
@@ -222,7 +250,21 @@ class ContactStage:
         links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
         if phone or email or spelled_email or handle or links:
             wanted = _Wanted(phone, email, spelled_email, handle, links)
-            masks.extend(_detect(text, wanted, ctx.policy, invited=invited))
+            platforms = _spans_of(scan, hits, "platform") if handle else None
+            masks.extend(_detect(text, wanted, ctx.policy, invited=invited, platforms=platforms))
+        # Ways to be found that are no handle: an address, a postcode, a name to search.
+        postcodes = digits >= 2 and might_hold_postcode(encoded)  # "NE4 7PT": two digits
+        if postcodes or "street" in sections:
+            streets = _spans_of(scan, hits, "street")
+            found = find_addresses(text, streets, postcodes=postcodes)
+            masks.extend(_Mask(a, b, "address") for a, b in found)
+        if "search" in sections:
+            searches = _spans_of(scan, hits, "search")
+            found = find_search_names(text, searches, platform="platform" in sections)
+            masks.extend(_Mask(a, b, "handle") for a, b in found)
+        if "platform" in sections:
+            named = find_platform_names(text, _spans_of(scan, hits, "platform"))
+            masks.extend(_Mask(a, b, "handle") for a, b in named)
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
@@ -241,6 +283,14 @@ class ContactStage:
 
 
 _NO_SECTIONS: frozenset[str] = frozenset()
+
+
+def _spans_of(scan: Scan, hits: list[Hit], section: str) -> list[tuple[int, int]]:
+    """Where the hits of one section of the contact list are in the text."""
+    wanted = [hit for hit in hits if hit.entry.section == section]
+    return scan.original_spans(wanted) if wanted else []
+
+
 # "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
 _BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
 # What the pattern starts with, looked for first: a few C-level substring scans instead of
@@ -283,6 +333,7 @@ _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d\n]{2,40}[\"\u201d]")
 # sentence going on ("dm me on insta if you want") or the end of the sentence.
 _NEXT_WORD = re.compile(r"[\s:;,=\-\u2013\u2014>|/]*(?:[^\w\s\\.,!?;:'\"(]*\s*)?([^\s,;]+)")
 _TRAILING_WORDS = 3
+_PLATFORM_NEXT = re.compile(r"[\s:;,\-]*(?:(?:the|my)\s+)?" + PLATFORM + r"\b", re.IGNORECASE)
 _POINTER_AFTER = re.compile(
     r"[\s:;,=\-\u2013\u2014>]*(?:" + _POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
 )
@@ -326,6 +377,11 @@ def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
     out: list[_Mask] = []
     position = mask.end
     pointed = False
+    # "add me on the gram, hazel underscore hurts": the platform goes with the invitation
+    platform = _PLATFORM_NEXT.match(text, position)
+    if platform is not None:
+        position = platform.end()
+        out.append(_Mask(mask.start, position, mask.kind))
     for _ in range(_TRAILING_WORDS):
         if text[mask.end : position].rstrip().endswith((".", "!", "?")):
             break
@@ -418,10 +474,16 @@ class _Wanted(NamedTuple):
 
 
 def _detect(
-    text: str, wanted: _Wanted, policy: ModerationPolicy, *, invited: bool = False
+    text: str,
+    wanted: _Wanted,
+    policy: ModerationPolicy,
+    *,
+    invited: bool = False,
+    platforms: list[tuple[int, int]] | None = None,
 ) -> list[_Mask]:
     """Phone numbers, emails, handles and contact links, as spans of `text`. `invited`:
-    the message invites someone elsewhere, so a shorter number is a phone number too."""
+    the message invites someone elsewhere, so a shorter number is a phone number too.
+    `platforms`: where the contact list found platform words in `text`."""
     view, origin = normalise(text)
     if _KEYCAP in view:
         view, origin = _without_keycaps(view, origin)
@@ -440,7 +502,9 @@ def _detect(
         if spelled_at or "@" in low:
             found.extend((m.start(), m.end(), "email") for m in _PROVIDER_EMAIL.finditer(low))
     if wanted.handle:
-        found.extend((start, end, "handle") for start, end in _handles(low))
+        # the platform words the list found, where the view has the text's positions
+        hints = platforms if origin is None else None
+        found.extend((start, end, "handle") for start, end in _handles(low, hints))
     if wanted.links:
         found.extend(
             (link.start, link.end, "handle") for link in find_links(low) if link.is_contact
@@ -547,16 +611,50 @@ def _local_part_start(text: str, at: int) -> int:
     return at - len(before) + first
 
 
+def _coined(word: str) -> bool:
+    """Whether a plain word after "snapchat is" or before "on discord" reads like a coined
+    username ("quillowbee", "kettlecrow") rather than English ("addictive", "rubbish",
+    "everywhere"): long enough, in none of the word lists, without an English ending."""
+    return (
+        len(word) >= 6
+        and word not in _NOT_HANDLES
+        and word not in _SENTENCE_WORDS
+        and word not in _NOT_COINED
+        and not word.endswith(_ENGLISH_ENDINGS)
+    )
+
+
+_ENGLISH_ENDINGS = (
+    "ing", "ly", "ful", "ive", "ous", "able", "ible", "ed", "less", "ish", "ant", "ent",
+    "ic", "al", "ness", "ment", "ies", "ise", "ize", "est", "er", "ary", "ory", "ty",
+)  # fmt: skip
+_NOT_COINED = frozenset(
+    str.split(
+        "everything nothing something anything everywhere nowhere somewhere anyway "
+        "sometimes nonsense garbage rubbish horrible terrible awesome amazing brilliant "
+        "absolute literally honestly actually basically probably definitely constantly "
+        "better worse hopeless pointless useless overwhelming exhausting draining because "
+        "though through enough rather already another myself yourself online offline "
+        "obsessed addicted hooked banned blocked weird strange stupid pretty little "
+        "trouble problem people friends family support groups group pages videos posts "
+        "photos pictures reels stories content memes feed timeline account accounts "
+        "instead either whatever wherever whenever forever"
+    )
+)
+
+
 # Cues after which a plain word is taken for a handle (so is any word after a pointer).
-_SURE_CUES = frozenset(("is", ":", "=", "@"))
+_SURE_CUES = frozenset(("is", "'s", "\u2019s", "na", ":", "=", "@"))
 
 
-def _handles(view: str) -> list[tuple[int, int]]:
+def _handles(view: str, hints: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """Handles next to a platform name, reddit users and discord tags. The platform
-    patterns run only in a window around each platform name."""
+    patterns run only in a window around each platform name, looked for only around
+    `hints` (where the contact list found platform words) when given: the platform
+    pattern tried at every position of a message costs ~7-20 us."""
     found: list[tuple[int, int]] = []
     windows: list[tuple[re.Pattern[str], int, int]] = []
-    for platform in _PLATFORM_WORD.finditer(view):
+    for platform in _platform_words(view, hints):
         start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
         window = view[start:end]
         for pattern, needles in _HANDLE_NEEDS:
@@ -565,25 +663,65 @@ def _handles(view: str) -> list[tuple[int, int]]:
                 if needle in window:
                     windows.append((pattern, start, end))
                     break
+        # The soft patterns are tried only from this platform word on, or up to it: a
+        # pattern run over a window whose cue words are common ("," "is" "im") costs more.
+        for match in soft_matches(view, platform.start(), platform.end()):
+            if is_handle(match) and match.span() not in found:
+                found.append(match.span())
     if "u/" in view:
         windows.append((_REDDIT_USER, 0, len(view)))
     if "#" in view:
         windows.append((_DISCORD_TAG, 0, len(view)))
     for pattern, start, end in windows:
         for match in pattern.finditer(view, start, end):
-            handle = match.group("handle")
-            bare = handle.lstrip("@").lower().rstrip(".")
-            if bare in _NOT_HANDLES or len(bare) < 2:
-                continue
-            cue = match.groupdict().get("cue")
-            # A plain word counts as a handle only after "is", ":", "=" or "@"; otherwise
-            # it must look like one (@, digits, _ or .), or "on insta" could mask any word.
-            pointed = match.groupdict().get("pointer") is not None
-            if cue not in _SURE_CUES and not pointed and not _HANDLE_LIKE.search(handle):
+            if not is_handle(match):
                 continue
             if match.span() not in found:
                 found.append(match.span())
     return found
+
+
+def _platform_words(view: str, hints: list[tuple[int, int]] | None) -> list[re.Match[str]]:
+    if hints is None:
+        return list(_PLATFORM_WORD.finditer(view))
+    found: list[re.Match[str]] = []
+    for start, end in hints:
+        for match in _PLATFORM_WORD.finditer(view, max(0, start - 1), min(len(view), end + 1)):
+            if not found or match.start() >= found[-1].end():
+                found.append(match)
+    return found
+
+
+def soft_matches(view: str, start: int, end: int) -> list[re.Match[str]]:
+    """The soft patterns' matches for the platform word at start:end: from it on
+    ("snapchat is quillowbee") and up to it ("I'm kettlecrow on discord")."""
+    found: list[re.Match[str]] = []
+    after = _SOFT_AFTER.match(view, start, min(len(view), end + 48))
+    if after is not None:
+        found.append(after)
+    before = _SOFT_BEFORE.search(view, max(0, start - 48), end)
+    if before is not None:
+        found.append(before)
+    return found
+
+
+def is_handle(match: re.Match[str]) -> bool:
+    """Whether a handle pattern's match names a handle. A plain word counts only after
+    "is", ":", "=", "@" or a pointer ("as", "under the name"); after a softer cue ("snapchat
+    is …", "I'm … on discord") only when it does not read like English; otherwise it must
+    look like one (@, digits, _ or .), or "on insta" could mask any word."""
+    handle = match.group("handle")
+    bare = handle.lstrip("@").lower().rstrip(".")
+    if bare in _NOT_HANDLES or len(bare) < 2:
+        return False
+    if _HANDLE_LIKE.search(handle):
+        return True
+    groups = match.groupdict()
+    soft = groups.get("soft")
+    if soft is not None:
+        # a bare comma says least ("Snap, crackle and pop"): only a handle's shape
+        return soft.strip() != "," and _coined(bare)
+    return groups.get("cue") in _SURE_CUES or groups.get("pointer") is not None
 
 
 @dataclass(slots=True)

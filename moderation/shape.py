@@ -6,6 +6,7 @@ never spends time on a message that will be refused for its size anyway.
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from moderation.context import MessageContext
 from moderation.policy import ModerationPolicy
@@ -31,7 +32,7 @@ def tidy(text: str) -> str:
     line endings become \n, runs of three or more blank lines become two, the ends are
     trimmed. Not a verdict: it judges nothing, so it is neither audited nor told to the
     sender (a trailing space from a phone keyboard is not moderation)."""
-    if text.isprintable():
+    if _printable(text):
         return text.strip()  # one line without control characters: only the ends
     newlines = text.replace("\r\n", "\n").replace("\r", "\n")
     return _BLANK_RUN.sub(_TWO_BLANK_LINES, newlines).strip()
@@ -45,7 +46,7 @@ class ShapeStage:
 
     def check(self, ctx: MessageContext) -> Verdict:
         text = ctx.text
-        if not text.isprintable():
+        if not _printable(text):
             cleaned = _UNWANTED.sub("", text)
             if cleaned != text:
                 # Removing them can leave new blank runs or ends to tidy.
@@ -53,6 +54,14 @@ class ShapeStage:
                 refused = _judge(tidied, ctx.policy)
                 return refused if refused is not ALLOW else modify("shape.control_chars", tidied)
         return _judge(text, ctx.policy)
+
+
+@lru_cache(maxsize=1)
+def _printable(text: str) -> bool:
+    """`text.isprintable()`, remembered for the last text: the pipeline's `tidy` asks first
+    and the shape stage asks again about the same string (tidying rarely changes it). A
+    check walks every character; the look-up hashes the text once (a string keeps its hash)."""
+    return text.isprintable()
 
 
 def _judge(text: str, policy: ModerationPolicy) -> Verdict:

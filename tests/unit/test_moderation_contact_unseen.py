@@ -148,6 +148,84 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        # a handle after a platform word, whatever the separator
+        ("insta, moth_and_mend", "moth_and_mend"),
+        ("snapchat is quillowbee", "quillowbee"),
+        ("discord it's brambleknee", "brambleknee"),
+        ("telegram, it's @crookedspine", "crookedspine"),
+        ("my twitter handle's dizzyheron", "dizzyheron"),
+        ("on IG im lupinlegs", "lupinlegs"),
+        ("I'm kettlecrow on discord", "kettlecrow"),
+        ("add me, snap is hollyhock_hurts", "hollyhock_hurts"),
+        ("my gmail is lorcan.day88", "lorcan.day88"),
+        ("tiktok = duvetdays_dee", "duvetdays_dee"),
+        # platforms by nickname and the newer ones; a handle spelled with words
+        ("add me on the gram, hazel underscore hurts", "hazel underscore hurts"),
+        ("I'm on the bird app as achillesheel", "achillesheel"),
+        ("my pinterest is lavenderandlint", "lavenderandlint"),
+        ("you'll find me on twitch as slowcooker_sam", "slowcooker_sam"),
+        # a person's name after a platform word, or given to search for
+        ("fb messenger - Orla Quennell", "Orla Quennell"),
+        ("I'm on linkedin, Adaeze Nwosu-Hart, physio in Enugu", "Adaeze Nwosu-Hart"),
+        ("look up Brannagh Folliard on facebook", "Brannagh Folliard"),
+        ("search for Zbigniew Łukasiewicz on fb", "Zbigniew Łukasiewicz"),
+        ("google my name, Philippa Drummond-Ives, I have a blog", "Philippa Drummond-Ives"),
+        ("search 'ache and acorn' on youtube, that's my channel", "ache and acorn"),
+    ],
+)
+def test_handles_and_names_after_any_separator_are_hidden(text: str, identifier: str) -> None:
+    assert_hidden(text, identifier)
+    assert run(text).action is Action.MODIFY  # masked by the rules, not held
+
+
+@pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        ("Im at 14 Larkspur Road Cardiff, come for tea", "14 Larkspur Road"),
+        ("pop over, 3 Tanner's Row, Kilkenny", "Tanner's Row"),
+        ("I'm in Flat 6, Wexford House, Barnet", "Wexford House"),
+        ("my flat is 9B Quayside Mews, Bristol BS1 6XY", "BS1 6XY"),
+        ("my address is 221 Willow Bend Drive, Austin TX 78704", "78704"),
+        ("come round, we're on Bramble Avenue near the Spar", "Bramble Avenue"),
+        ("send it to Ul. Kwiatowa 12, Gdańsk", "Kwiatowa 12"),
+        ("I live at Rosenweg 4 in Linz", "Rosenweg 4"),
+        ("I'm at 58 rue des Lilas, Lyon", "rue des Lilas"),
+        # postcodes, Eircodes and ZIP codes without a house number
+        ("postcode is NE4 7PT if you want to send a card", "NE4 7PT"),
+        ("I'm in Galway, H91 K2XR, send it there", "H91 K2XR"),
+        ("post it to me at M5V 2T6", "M5V 2T6"),
+        ("zip 60614, chicago, mail it", "60614"),
+    ],
+)
+def test_street_addresses_and_postcodes_are_hidden(text: str, identifier: str) -> None:
+    assert_hidden(text, identifier)
+    outcome = run(text)
+    assert outcome.action is Action.MODIFY
+    assert any(v.rule == "contact.address" for v in outcome.verdicts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My knees sound like Rice Krispies on the stairs. Snap, crackle and agony.",
+        'youtube has gentle yoga for bad days, just search "chair yoga"',
+        "look up Versus Arthritis, they have good leaflets",
+        "walked 12 Acres Park today, 5000 steps",
+        "it's a 20 minute drive to the clinic, then a 10 minute walk",
+        "instagram is exhausting, tiktok is worse",
+        "I'm always on facebook when I can't sleep",
+        "my postcode lottery win was a fiver",
+        "coupons cut my gabapentin cost in half, for anyone in the US paying cash",
+    ],
+)
+def test_talk_about_places_platforms_and_searches_passes(text: str) -> None:
+    outcome = run(text)
+    assert outcome.action is Action.ALLOW, (text, outcome.verdicts)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         # an offer whose only listed part is the invitation: the medicine named
@@ -160,6 +238,10 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
         "tramadol 50s, 2 quid a pop",
         "oxycodone, discreet shipping, ask",
         "can do gabapentin, mates rates, collection or plus postage",
+        # swaps, cash, and a dead relative's medicine offered on
+        "swap my amitriptyline for your gabapentin?",
+        "cash for codeine, anyone?",
+        "my dad's fentanyl patches are still here, I can't bin them, anyone want them",
     ],
 )
 def test_offers_of_medicine_are_held(text: str) -> None:

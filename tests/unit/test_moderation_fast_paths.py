@@ -230,24 +230,23 @@ def test_host_lookup_matches_suffix_comparison() -> None:
 
 
 def reference_handles(view: str) -> list[tuple[int, int]]:
-    """contact._handles running every platform pattern in every platform window."""
+    """contact._handles running every platform pattern in every platform window (the
+    soft patterns, tried only from and up to each platform word, as it does)."""
     found: list[tuple[int, int]] = []
     windows: list[tuple[re.Pattern[str], int, int]] = []
     for platform in contact._PLATFORM_WORD.finditer(view):
         start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
         windows.extend((pattern, start, end) for pattern in contact._HANDLE_PATTERNS)
+        for match in contact.soft_matches(view, platform.start(), platform.end()):
+            if contact.is_handle(match) and match.span() not in found:
+                found.append(match.span())
     if "u/" in view:
         windows.append((contact._REDDIT_USER, 0, len(view)))
     if "#" in view:
         windows.append((contact._DISCORD_TAG, 0, len(view)))
     for pattern, start, end in windows:
         for match in pattern.finditer(view, start, end):
-            handle = match.group("handle")
-            bare = handle.lstrip("@").lower().rstrip(".")
-            if bare in contact._NOT_HANDLES or len(bare) < 2:
-                continue
-            cue = match.groupdict().get("cue")
-            if cue not in ("is", ":", "=", "@") and not contact._HANDLE_LIKE.search(handle):
+            if not contact.is_handle(match):
                 continue
             if match.span() not in found:
                 found.append(match.span())
@@ -277,6 +276,13 @@ def test_handle_patterns_skipped_by_their_needles_would_not_match() -> None:
         "name ",
         " ",
         "x",
+        ", ",
+        "i'm ",
+        " as ",
+        "it's ",
+        "quillowbee ",
+        "discord",
+        "the gram",
     )
     for _ in range(5000):
         generated.append("".join(rng.choice(bits) for _ in range(rng.randint(1, 20))))
