@@ -87,7 +87,7 @@ class _Feed:
     epoch: str = ""
     last: int | None = None
     """Last offset delivered; None until where live delivery starts is known (read after
-    the subscription was confirmed, by the bus itself or by a join: ``enter``)."""
+    the subscription was confirmed, by the bus itself or by a join: ``_join_read``)."""
     confirmed: RespConnection | None = None
     """The subscription connection that confirmed this room: it hears everything
     published since. A command sent while it is still the room's connection runs after
