@@ -54,6 +54,10 @@ _LABELS = {
     "invite": "[contact details hidden]",
 }
 _ORDER = ("phone", "email", "address", "handle", "invite")
+# What a masked number, email or address reads as in the delivered text (the medication
+# stage looks for them: a medicine named next to one is an offer with a way to reach the
+# sender; a masked "pm me" alone is not: "pm me your experience with tramadol").
+DETAIL_LABELS = (_LABELS["phone"], _LABELS["email"], _LABELS["address"])
 
 # Said whatever else happens to the message (it may also be held for review), so it speaks
 # only of the hidden part, never of whether the rest was delivered.
@@ -457,4 +461,4 @@ def _apply(text: str, masks: list[_Mask]) -> tuple[str, set[str]]:
     return "".join(out), kinds_seen
 
 
-__all__ = ["NOTICE", "ContactStage"]
+__all__ = ["DETAIL_LABELS", "NOTICE", "ContactStage"]
