@@ -11,8 +11,10 @@ dates, pain scores (7/10), blood pressure (120/80).
 Facilitators are exempt: they share service numbers and resources.
 
 Rules (the most telling one names the verdict): contact.phone, contact.email,
-contact.handle, contact.invite. A handle right after a masked platform word or invitation
-("add me on insta — jo smith88") is masked with it: platform word, separators and handle.
+contact.address (a street address or postcode, moderation/findable.py), contact.handle
+(also a name given to search for or after a platform word), contact.invite. A handle
+right after a masked platform word or invitation ("add me on insta — jo smith88") is
+masked with it: platform word, separators and handle.
 contact.elsewhere (HOLD, alert contact): nothing above matched, but the learned model
 (moderation/learned.py) reads a member's message as taking the conversation elsewhere or
 giving a way to be found (a name to search for, an address); it waits for a facilitator,
@@ -25,22 +27,33 @@ from typing import NamedTuple
 
 from moderation.canonical import decompose
 from moderation.context import MessageContext
+from moderation.emails import find_emails, find_spelled_emails, may_spell_email
+from moderation.findable import (
+    find_addresses,
+    find_platform_names,
+    find_search_names,
+    might_hold_postcode,
+)
+from moderation.handles import NOT_HANDLES, POINTER, SENTENCE_WORDS, find_handles
 from moderation.learned import Scorer
-from moderation.lexicon import has_any
+from moderation.lexicon import Hit
 from moderation.links import find_links, has_link_hint, normalise
 from moderation.phones import find_phones
+from moderation.platforms import PLATFORM
 from moderation.policy import ModerationPolicy
-from moderation.scanning import Scanner
+from moderation.scanning import Scan, Scanner
 from moderation.verdict import ALLOW, Verdict, hold, modify
 
 _LISTS = ("contact",)
+_PLATFORM = PLATFORM
 _LABELS = {
     "phone": "[phone number hidden]",
     "email": "[email hidden]",
+    "address": "[address hidden]",
     "handle": "[contact details hidden]",
     "invite": "[contact details hidden]",
 }
-_ORDER = ("phone", "email", "handle", "invite")
+_ORDER = ("phone", "email", "address", "handle", "invite")
 
 # Said whatever else happens to the message (it may also be held for review), so it speaks
 # only of the hidden part, never of whether the rest was delivered.
@@ -50,119 +63,6 @@ NOTICE = (
     "part of your message. If you'd like to stay in touch with someone, a facilitator can "
     "help."
 )
-
-# A run that may be a phone number: digits with the separators people use, an optional
-# "+" in front. Letters O and l/I inside digit runs are read as 0 and 1 first (_DIGITISH
-# runs with five digits or more; _read_look_alikes applies it).
-_EMAIL_DOMAIN = re.compile(r"[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
-_AT = r"(?:\s*[\(\[\{<]\s*at\s*[\)\]\}>]\s*|\s+at\s+)"
-_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+|\s*\.\s*)"
-_PROVIDERS = (
-    r"gmail|googlemail|hotmail|outlook|yahoo|icloud|aol|protonmail|proton|btinternet|msn|"
-    r"gmx|ymail|live|sky|virginmedia|talktalk|mail"
-)
-# Words after a spelled "dot" that end a sentence rather than an address.
-_NOT_TLDS = r"(?:the|and|but|then|so|to|a|an|i|im|it|is|dot|for|or|if|my|me|you|lol|haha)"
-# "femi underscore dada at …": a separator inside the name spelled out.
-_NAME_JOIN = r"(?:\s+(?:underscore|dash|hyphen)\s+)"
-# The last dot spelled out or in brackets ("at example dot studio") says it is an
-# address, whatever the top-level domain (made-up and new ones included); a plain "."
-# needs a known one, or "at home. so tired" would read as an address.
-_SPELLED_DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|\.)\s*[\)\]\}>]\s*|\s+dot\s+)"
-_KNOWN_TLDS = (
-    r"com|net|org|co" + _DOT + r"uk|org" + _DOT + r"uk|uk|io|me|ie|ca|au|nz|za|ng|ke|gh|ph|"
-    r"edu|info|de|fr|pl|es|nl|se|dk|fi|pt|ch|eu|ua|ru|br|mx|jp|xyz|app|dev"
-)
-_SPELLED_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w+\-]{1,64}+(?:(?:"
-    + _DOT
-    + "|"
-    + _NAME_JOIN
-    + r")[\w+\-]{1,64}+)*"
-    + _AT
-    + r"[\w\-]{2,63}+(?:"
-    + _DOT
-    + r"[\w\-]{2,63}+)*"
-    r"(?:" + _DOT + r"(?:" + _KNOWN_TLDS + r")\b|" + _SPELLED_DOT + r"(?!" + _NOT_TLDS + r"\b)"
-    r"[a-z]{2,12}\b)"
-)
-# What every spelled-out "at" looks like: " at ", "(at)", "[ at ]". Both patterns above
-# need one (or an "@"), and a failed search for this costs far less than either of them.
-_AT_WORD = re.compile(r"[\s\(\[\{<]at[\s\)\]\}>]")
-_PROVIDER_EMAIL = re.compile(
-    r"(?<![\w.+\-])[\w.+\-]{2,64}+(?:\s*@\s*|" + _AT + r")(?:" + _PROVIDERS + r")\b"
-)
-
-_PLATFORM = (
-    r"(?:whats\s?app|watsapp|whatsap|wa|insta(?:gram)?|instgram|ig|snap(?:chat)?|sc|"
-    r"tik\s?tok|twitter|facebook|fb|messenger|discord|telegram|tg|signal|kik|reddit|"
-    r"tumblr|threads|bluesky|bsky|youtube|onlyfans|linkedin|skype|viber|wechat|wickr)"
-)
-_HANDLE = r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}(?:#\d{4})?)"
-# Words that point at the name coming next ("on tiktok as …", "under the name …").
-_POINTER = (
-    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
-    r"named|by\s+the\s+name(?:\s+of)?|known\s+as|it'?s|its|name\s+is|(?:user)?name|handle"
-)
-# After "i'm on tiktok": the pointers that need no handle shape after them.
-_PLATFORM_POINTER = (
-    r"as|under(?:\s+the)?\s+(?:name|handle|username|user\s?name)(?:\s+of)?|under|called|"
-    r"named|by\s+the\s+name(?:\s+of)?"
-)
-_KIND = r"(?:\s+(?:handle|username|user\s?name|name|id|account|acc|tag))?"
-# Each pattern: the whole match is masked; `cue` (when present) tells how sure it is.
-_HANDLE_PATTERNS = (
-    # "my insta is jane_doe88", "my snap: xyz", "my discord name is abc#1234"
-    re.compile(
-        r"\bmy\s+" + _PLATFORM + _KIND + r"\s*(?P<cue>is|:|=|-|\u2013)\s*(?:@\s*)?" + _HANDLE
-    ),
-    # "insta: jane_doe", "snapchat - xyz", "ig @jane"
-    re.compile(r"\b" + _PLATFORM + _KIND + r"\s*(?P<cue>:|=|-|\u2013|@)\s*(?:@\s*)?" + _HANDLE),
-    # "@jane_doe on insta", "jane.doe88 on snapchat"
-    re.compile(r"(?<![\w@])" + _HANDLE + r"\s+(?:on|at)\s+" + _PLATFORM + r"\b"),
-    # "i'm on tiktok as jane_doe", "me on insta under the name velvetknees"
-    re.compile(
-        r"\b(?:i'?m|im|i\s+am|me|i\s+post|i\s+go)\s+(?:on|over\s+on)\s+"
-        + _PLATFORM
-        + r" (?P<pointer>"
-        + _PLATFORM_POINTER
-        + r")\s+(?:@\s*)?"
-        + _HANDLE
-    ),
-    # "add me on insta jane_doe88", "follow me on tiktok @painwarrior"
-    re.compile(
-        r"\b(?:add|follow|find|message|msg|dm|pm|hmu|text|snap|whatsapp|contact|friend)"
-        r"\s+me\s+(?:on|at|@|via)\s+"
-        + _PLATFORM
-        + r"\s*(?P<cue>:|-|,|\u2013|@)?\s*(?:@\s*)?"
-        + _HANDLE
-    ),
-)
-# What each handle pattern cannot match without (its literal words and cues), tested on
-# the window first: a failed substring test costs far less than a failed pattern.
-_HANDLE_NEEDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (_HANDLE_PATTERNS[0], ("my",)),
-    (_HANDLE_PATTERNS[1], (":", "=", "-", "\u2013", "@")),
-    (_HANDLE_PATTERNS[2], ("on", "at")),
-    (_HANDLE_PATTERNS[3], (" as", "under", "called", "named", "name")),
-    (_HANDLE_PATTERNS[4], ("me",)),
-)
-_PLATFORM_WORD = re.compile(r"(?<![a-z0-9_])" + _PLATFORM + r"(?![a-z0-9_])")
-_REDDIT_USER = re.compile(r"(?<![\w/])(?P<handle>u/[A-Za-z0-9_\-]{3,20})\b")
-_DISCORD_TAG = re.compile(r"(?<![\w#])(?P<handle>[A-Za-z0-9_.]{2,32}#\d{4})\b")
-# Words that follow "my insta is" without being a handle.
-_NOT_HANDLES = frozenset(
-    str.split(
-        "private public down dead deleted gone new old same broken hacked full boring awful "
-        "great the a an not just so very really my your locked blocked banned empty there "
-        "here on off toxic closed open and but or if when it its is was been being too also "
-        "mostly only all of no yes hidden suspended disabled inactive quiet fine ok okay "
-        "good bad how what where why who which me you him her them us linked well usual "
-        "always ever much long soon normal"
-    )
-)
-# Plain-word handles after a cue are accepted; otherwise a handle needs @, a digit, _ or .
-_HANDLE_LIKE = re.compile(r"^@|[0-9_.]|#\d{4}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,19 +110,27 @@ class ContactStage:
             or (invited and digits + number_words >= 3)
         )
         email = "@" in plain
-        spelled_email = (
-            "provider" in sections
-            or "dot" in sections
-            or (
-                has_any(plain, _OPENING_BRACKETS) and _BRACKETED_AT_OR_DOT.search(plain) is not None
-            )
-        )
+        spelled_email = "provider" in sections or "dot" in sections or may_spell_email(plain)
         handle = "platform" in sections or "u/" in plain or "#" in plain
         # "t dot me": a hint phrase may hold the "dot" itself
         links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
         if phone or email or spelled_email or handle or links:
             wanted = _Wanted(phone, email, spelled_email, handle, links)
-            masks.extend(_detect(text, wanted, ctx.policy, invited=invited))
+            platforms = _spans_of(scan, hits, "platform") if handle else None
+            masks.extend(_detect(text, wanted, ctx.policy, invited=invited, platforms=platforms))
+        # Ways to be found that are no handle: an address, a postcode, a name to search.
+        postcodes = digits >= 2 and might_hold_postcode(encoded)  # "NE4 7PT": two digits
+        if postcodes or "street" in sections:
+            streets = _spans_of(scan, hits, "street")
+            found = find_addresses(text, streets, postcodes=postcodes)
+            masks.extend(_Mask(a, b, "address") for a, b in found)
+        if "search" in sections:
+            searches = _spans_of(scan, hits, "search")
+            found = find_search_names(text, searches, platform="platform" in sections)
+            masks.extend(_Mask(a, b, "handle") for a, b in found)
+        if "platform" in sections:
+            named = find_platform_names(text, _spans_of(scan, hits, "platform"))
+            masks.extend(_Mask(a, b, "handle") for a, b in named)
         if not masks:
             scorer = self._scorer
             # A link is held by the link stage anyway; its review says why.
@@ -241,11 +149,14 @@ class ContactStage:
 
 
 _NO_SECTIONS: frozenset[str] = frozenset()
-# "chris_d (at) example (.) com": an "at" or a dot in brackets is no sentence.
-_BRACKETED_AT_OR_DOT = re.compile(r"[\(\[\{<]\s*(?:at|dot|\.)\s*[\)\]\}>]", re.IGNORECASE)
-# What the pattern starts with, looked for first: a few C-level substring scans instead of
-# the pattern tried at every character (most messages have no bracket at all).
-_OPENING_BRACKETS = ("(", "[", "{", "<")
+
+
+def _spans_of(scan: Scan, hits: list[Hit], section: str) -> list[tuple[int, int]]:
+    """Where the hits of one section of the contact list are in the text."""
+    wanted = [hit for hit in hits if hit.entry.section == section]
+    return scan.original_spans(wanted) if wanted else []
+
+
 _ELSEWHERE = hold(
     "contact.elsewhere",
     "This message may invite someone to talk outside the group or say how to find the sender.",
@@ -283,15 +194,37 @@ _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d\n]{2,40}[\"\u201d]")
 # sentence going on ("dm me on insta if you want") or the end of the sentence.
 _NEXT_WORD = re.compile(r"[\s:;,=\-\u2013\u2014>|/]*(?:[^\w\s\\.,!?;:'\"(]*\s*)?([^\s,;]+)")
 _TRAILING_WORDS = 3
+_PLATFORM_NEXT = re.compile(r"[\s:;,\-]*(?:(?:the|my)\s+)?" + PLATFORM + r"\b", re.IGNORECASE)
 _POINTER_AFTER = re.compile(
-    r"[\s:;,=\-\u2013\u2014>]*(?:" + _POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
+    r"[\s:;,=\-\u2013\u2014>]*(?:" + POINTER + r")(?=[\s:,@\-])", re.IGNORECASE
+)
+
+
+def _with_leading_platforms(text: str, masks: list[_Mask]) -> list[_Mask]:
+    """A handle's mask widened back over the platform word right before it ("reddit
+    u/…", "WA — …"): the platform word, separators and handle are hidden together."""
+    out: list[_Mask] = []
+    for mask in masks:
+        if mask.kind == "handle":
+            before = _PLATFORM_BEFORE.search(text, max(0, mask.start - 30), mask.start)
+            if before is not None:
+                mask = _Mask(before.start(), mask.end, mask.kind)
+        out.append(mask)
+    return out
+
+
+_PLATFORM_BEFORE = re.compile(
+    r"(?<![\w@])(?:(?:my|the)\s+)?"
+    + PLATFORM
+    + r"(?:\s+(?:is|name|handle|id))?[\s:;,=@\-\u2013\u2014]*$",
+    re.IGNORECASE,
 )
 
 
 def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
     """The masks, plus a handle after a masked platform word and, in a message caught
     inviting someone elsewhere, every handle-shaped word and personal name in it."""
-    out = _with_trailing_handles(text, masks)
+    out = _with_trailing_handles(text, _with_leading_platforms(text, masks))
     if not any(mask.kind in _JOINABLE for mask in masks):
         return out
     caught = list(out)
@@ -326,6 +259,11 @@ def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
     out: list[_Mask] = []
     position = mask.end
     pointed = False
+    # "add me on the gram, hazel underscore hurts": the platform goes with the invitation
+    platform = _PLATFORM_NEXT.match(text, position)
+    if platform is not None:
+        position = platform.end()
+        out.append(_Mask(mask.start, position, mask.kind))
     for _ in range(_TRAILING_WORDS):
         if text[mask.end : position].rstrip().endswith((".", "!", "?")):
             break
@@ -346,28 +284,11 @@ def _trailing_words(text: str, mask: _Mask) -> list[_Mask]:
         if match is None:
             break
         word = match.group(1).strip(".!?)\"'").lower()
-        if not word or word in _SENTENCE_WORDS:
+        if not word or word in SENTENCE_WORDS:
             break
         out.append(_Mask(mask.start, match.end(1), mask.kind))
         position = match.end(1)
     return out
-
-
-# Words of an ordinary sentence going on after "dm me" ("dm me if you want to talk").
-_SENTENCE_WORDS = frozenset(
-    str.split(
-        "if and or but so then when because cos cause coz as for to with without about "
-        "after before later soon now tonight today tomorrow sometime anytime whenever "
-        "please pls plz thanks thank ty x xx xxx lol haha cheers hun hon babe love mate "
-        "i i'm im i'll ill i've ive i'd we we'll you you're your yours u ur they he she it "
-        "it's its this that these those there here the a an my our his her their me us "
-        "is are was were be been am do does did can could would should will won't want "
-        "need like just only also too not no yes any some all every more most what who "
-        "how why where which let's lets talk chat chatting speak hang catch meet see send "
-        "sent know get got go going come coming back again instead in at of from by up "
-        "down out over off into than very really much many one"
-    )
-)
 
 
 # Capitalised words that end a phrase without naming anyone.
@@ -404,7 +325,7 @@ _NOT_AFTER_PLATFORM = frozenset(
         "hun hon babe love lovely mate guys everyone anyone cheers soon now"
     )
 )
-_NOT_TRAILING = _NOT_HANDLES | _NOT_AFTER_PLATFORM
+_NOT_TRAILING = NOT_HANDLES | _NOT_AFTER_PLATFORM
 
 
 class _Wanted(NamedTuple):
@@ -418,10 +339,16 @@ class _Wanted(NamedTuple):
 
 
 def _detect(
-    text: str, wanted: _Wanted, policy: ModerationPolicy, *, invited: bool = False
+    text: str,
+    wanted: _Wanted,
+    policy: ModerationPolicy,
+    *,
+    invited: bool = False,
+    platforms: list[tuple[int, int]] | None = None,
 ) -> list[_Mask]:
     """Phone numbers, emails, handles and contact links, as spans of `text`. `invited`:
-    the message invites someone elsewhere, so a shorter number is a phone number too."""
+    the message invites someone elsewhere, so a shorter number is a phone number too.
+    `platforms`: where the contact list found platform words in `text`."""
     view, origin = normalise(text)
     if _KEYCAP in view:
         view, origin = _without_keycaps(view, origin)
@@ -432,15 +359,13 @@ def _detect(
     if wanted.phone:
         found.extend((start, end, "phone") for start, end in find_phones(low, policy, cued=invited))
     if wanted.email:
-        found.extend((start, end, "email") for start, end in _emails(low))
+        found.extend((start, end, "email") for start, end in find_emails(low))
     if wanted.spelled_email:
-        spelled_at = _AT_WORD.search(low) is not None
-        if spelled_at:
-            found.extend((m.start(), m.end(), "email") for m in _SPELLED_EMAIL.finditer(low))
-        if spelled_at or "@" in low:
-            found.extend((m.start(), m.end(), "email") for m in _PROVIDER_EMAIL.finditer(low))
+        found.extend((start, end, "email") for start, end in find_spelled_emails(low))
     if wanted.handle:
-        found.extend((start, end, "handle") for start, end in _handles(low))
+        # the platform words the list found, where the view has the text's positions
+        hints = platforms if origin is None else None
+        found.extend((start, end, "handle") for start, end in find_handles(low, hints))
     if wanted.links:
         found.extend(
             (link.start, link.end, "handle") for link in find_links(low) if link.is_contact
@@ -492,98 +417,6 @@ def _without_keycaps(view: str, origin: list[int] | None) -> tuple[str, list[int
             chars.append(char)
             kept.append(index if origin is None else origin[index])
     return "".join(chars), kept
-
-
-def _emails(text: str) -> list[tuple[int, int]]:
-    """name@domain.tld, found from each "@" (much cheaper than a pattern tried at every
-    position of the text); also written with spaces ("t.morris @ example . com", "d e b b
-    i e h @ example . com") when it ends in a common top-level domain."""
-    found: list[tuple[int, int]] = []
-    at = text.find("@")
-    while at >= 0:
-        domain = _EMAIL_DOMAIN.match(text, at + 1) or _SPACED_DOMAIN.match(text, at + 1)
-        start = _local_part_start(text, at)
-        if domain and start < at:
-            found.append((start, domain.end()))
-        at = text.find("@", at + 1)
-    return found
-
-
-_SPACED_DOMAIN = re.compile(
-    r" {0,2}[\w\-]{1,63}(?: {0,2}\. {0,2}[\w\-]{1,63})* {0,2}\. {0,2}"
-    r"(?:com|net|org|co|uk|io|me|ie|ca|au|nz|za|in|ng|ke|edu|info|de|fr|example)\b"
-)
-# Letters spaced out before an "@": "d e b b i e h @".
-_SPACED_LETTERS_BEFORE = re.compile(r"(?:(?<![\w.])[\w.] ){2,}$")
-
-
-_SPACED_NAME_PARTS = re.compile(r"(?:(?<![\w.+\-])[\w+\-]+ {0,2}[._] {0,2})+$")
-
-
-def _local_part_start(text: str, at: int) -> int:
-    start = at
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
-        start -= 1
-    if start < at:
-        return start
-    # "t.morris @ example . com": a space or two before the "@"
-    before = text[max(0, at - 130) : at]
-    trimmed = before.rstrip(" ")
-    if len(before) - len(trimmed) > 2 or not trimmed:
-        return at
-    spaced = _SPACED_LETTERS_BEFORE.search(trimmed + " ")
-    if spaced is not None:
-        return at - len(before) + spaced.start()
-    end = len(trimmed)
-    first = end
-    while first > 0 and (trimmed[first - 1].isalnum() or trimmed[first - 1] in "._+-"):
-        first -= 1
-    if first == end:
-        return at
-    # "jo . fennick @ …": earlier parts of the name joined by a spaced dot
-    joined = _SPACED_NAME_PARTS.search(trimmed, 0, first)
-    if joined is not None:
-        first = joined.start()
-    return at - len(before) + first
-
-
-# Cues after which a plain word is taken for a handle (so is any word after a pointer).
-_SURE_CUES = frozenset(("is", ":", "=", "@"))
-
-
-def _handles(view: str) -> list[tuple[int, int]]:
-    """Handles next to a platform name, reddit users and discord tags. The platform
-    patterns run only in a window around each platform name."""
-    found: list[tuple[int, int]] = []
-    windows: list[tuple[re.Pattern[str], int, int]] = []
-    for platform in _PLATFORM_WORD.finditer(view):
-        start, end = max(0, platform.start() - 48), min(len(view), platform.end() + 48)
-        window = view[start:end]
-        for pattern, needles in _HANDLE_NEEDS:
-            # A match lies inside the window, so the pattern's literal words must too.
-            for needle in needles:
-                if needle in window:
-                    windows.append((pattern, start, end))
-                    break
-    if "u/" in view:
-        windows.append((_REDDIT_USER, 0, len(view)))
-    if "#" in view:
-        windows.append((_DISCORD_TAG, 0, len(view)))
-    for pattern, start, end in windows:
-        for match in pattern.finditer(view, start, end):
-            handle = match.group("handle")
-            bare = handle.lstrip("@").lower().rstrip(".")
-            if bare in _NOT_HANDLES or len(bare) < 2:
-                continue
-            cue = match.groupdict().get("cue")
-            # A plain word counts as a handle only after "is", ":", "=" or "@"; otherwise
-            # it must look like one (@, digits, _ or .), or "on insta" could mask any word.
-            pointed = match.groupdict().get("pointer") is not None
-            if cue not in _SURE_CUES and not pointed and not _HANDLE_LIKE.search(handle):
-                continue
-            if match.span() not in found:
-                found.append(match.span())
-    return found
 
 
 @dataclass(slots=True)

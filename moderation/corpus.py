@@ -36,6 +36,7 @@ _RULE_CONCERNS = {
     "medication.request": "medication_sale",
     "contact.phone": "contact",
     "contact.email": "contact",
+    "contact.address": "contact",
     "contact.handle": "contact",
     "contact.invite": "contact",
 }

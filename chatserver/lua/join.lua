@@ -50,8 +50,10 @@ if first == 1 then
   local joined = {id = uid, name = ARGV[10], role = ARGV[11]}
   -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
   local payload = {room = ARGV[16], joined = joined, members = members}
-  redis.call(PUBLISH, ARGV[15],
-    'E' .. cmsgpack.pack({ARGV[17], 'presence', payload, presence_seq}))
+  -- The number rides in the payload (the worker takes it out), so a worker of an
+  -- earlier version reads the frame as before (its clients see one field more).
+  payload['_seq'] = presence_seq
+  redis.call(PUBLISH, ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
 else
   presence_seq = tonumber(redis.call('HGET', KEYS[1], 'presence_seq') or '0')
 end

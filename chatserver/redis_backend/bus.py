@@ -30,7 +30,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import hiredis
@@ -38,8 +38,6 @@ import hiredis
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
-    JoinQuery,
-    JoinView,
     RoomListener,
 )
 from chatserver.ids import ids
@@ -89,7 +87,7 @@ class _Feed:
     epoch: str = ""
     last: int | None = None
     """Last offset delivered; None until where live delivery starts is known (read after
-    the subscription was confirmed, by the bus itself or by a join: ``enter``)."""
+    the subscription was confirmed, by the bus itself or by a join: ``_join_read``)."""
     confirmed: RespConnection | None = None
     """The subscription connection that confirmed this room: it hears everything
     published since. A command sent while it is still the room's connection runs after
@@ -174,22 +172,31 @@ class RedisBus(RedisLog):
                 self._feeds.pop(channel, None)
             raise
 
-    async def enter(self, room: str, query: JoinQuery) -> JoinView:
-        """The join (log.py), and for a room subscribed without knowing where its live
-        delivery starts (``subscribe_for_join``): the join's read is where. Its script
-        was sent while the room's subscription was confirmed on the connection that is
-        still the room's when the reply comes, so it ran after the subscription took
-        effect and everything published after it is heard; what was published before it
-        and heard meanwhile is held, and dropped or delivered by offset."""
+    def _join_sent(self, room: str) -> object:
+        """For a room subscribed without knowing where its live delivery starts
+        (``subscribe_for_join``): the connection that confirmed its subscription, as the
+        join's script is sent (the script runs after the subscription took effect)."""
+        feed = self._feeds.get(room_keys(room)["channel"].encode())
+        if feed is None or feed.last is not None:
+            return None
+        return (feed, feed.confirmed)
+
+    def _join_read(self, room: str, sent_while: object, epoch: str, offset: int) -> int | None:
+        """Where this worker's live delivery of ``room`` stands after a join's read: for a
+        room not yet started, that read, if its script was sent while the room's
+        subscription was confirmed on the connection that still carries it when the
+        reply comes (so everything published after the script is heard). What was
+        published before it and heard meanwhile is held, then dropped or delivered by
+        offset."""
         channel = room_keys(room)["channel"].encode()
         feed = self._feeds.get(channel)
-        heard_on = feed.confirmed if feed is not None and feed.last is None else None
-        view = await super().enter(room, query)
-        if feed is None or self._feeds.get(channel) is not feed:
-            return view
-        if feed.last is None and heard_on is not None and heard_on is self._serving(channel):
-            self._begin(feed, view.read.epoch, view.read.offset)
-        return replace(view, live_from=feed.last)
+        if feed is None:
+            return None
+        if feed.last is None and isinstance(sent_while, tuple):
+            sent_feed, heard_on = sent_while
+            if sent_feed is feed and heard_on is not None and heard_on is self._serving(channel):
+                self._begin(feed, epoch, offset)
+        return feed.last
 
     def _serving(self, channel: bytes) -> RespConnection | None:
         """The subscription connection that carries ``channel`` now (None: none does)."""
@@ -713,14 +720,13 @@ def ephemeral_frame(delivery: Delivery) -> bytes:
     """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
     payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
     their id holds) can be mistaken for the next field; join.lua publishes the same, with
-    the presence sequence number (``Delivery.seq``) after them."""
+    the presence sequence number (``Delivery.seq``) as ``_seq`` in a "joined" payload."""
     return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
 
 
 def _ephemeral(data: bytes) -> Delivery:
-    fields = _unpack(data[1:])
-    audience, event, payload = fields[0], fields[1], fields[2]
-    seq = fields[3] if len(fields) > 3 else 0
+    audience, event, payload = _unpack(data[1:])
+    seq = payload.pop("_seq", 0) if event == "presence" else 0
     return Delivery(event, payload, audience=audience, seq=seq)
 
 

@@ -182,11 +182,13 @@ class RedisLog(RedisConnection):
             EVERYONE,
             self._retention_s,
         ]
+        sent_while = self._join_sent(room)
         reply = await self._call(self._run(self._join, keys, args), JOIN_COMMAND_TIMEOUT_S)
         snapshot = _snapshot(reply[2], query.now_ms)
+        live_from = self._join_read(room, sent_while, snapshot.epoch, snapshot.offset)
         if not reply[0]:
             empty = ReadResult(snapshot.epoch, snapshot.offset, False, [])
-            return JoinView(snapshot.state, empty, admitted=False, first=False)
+            return JoinView(snapshot.state, empty, admitted=False, first=False, live_from=live_from)
         self._local_presence.setdefault(room, {})[query.conn_id] = user
         held, alerts, found_raw = reply[5], reply[6], reply[7]
         epoch_b, offset, recovered, items, deleted, presence_seq = reply[8:14]
@@ -213,7 +215,18 @@ class RedisLog(RedisConnection):
             alerts=_oldest_first(alerts),
             found=found,
             presence_seq=int(presence_seq),
+            live_from=live_from,
         )
+
+    def _join_sent(self, room: str) -> object:
+        """Called as a join's script is sent; what it returns is handed to `_join_read`
+        (the bus: whether the room's subscription was in effect then)."""
+        return None
+
+    def _join_read(self, room: str, sent_while: object, epoch: str, offset: int) -> int | None:
+        """Called with where a join's script found the room's log (``JoinView.live_from``
+        is what it returns: see the bus)."""
+        return None
 
     async def get_message(self, room: str, msg_id: str) -> MessageEntry | None:
         # Messages are found by id rarely (pin, delete, review): scan the retained log.

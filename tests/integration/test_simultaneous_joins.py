@@ -1,5 +1,6 @@
 """A room's first joins on a worker: members joining at the same moment on two workers
-all see each other, and a join mid-stream sees every message once.
+all see each other (and who left meanwhile), and a join mid-stream sees every message
+once.
 
 A room's first join on a worker subscribes the room and then runs the join script: the
 script publishes the joiner's "joined" and reads the member list. Each joiner must end up
@@ -74,6 +75,8 @@ async def test_joining_together_on_two_workers_everyone_sees_everyone(
             for name, ack, c in zip(names, acks, clients, strict=True)
         }
         assert not any(missing.values()), missing
+        # The arrivals' numbers stay between the workers.
+        assert not [p for c in clients for p in c.got("presence") if "_seq" in p]
     finally:
         for c in clients:
             if c.sio.connected:
@@ -112,3 +115,38 @@ async def test_a_rooms_first_join_on_a_worker_mid_stream_sees_every_message_once
 async def post_many(client: Client, room: str, count: int) -> None:
     for i in range(count):
         assert (await client.send(room, f"m{i}"))["ok"]
+
+
+@pytest.mark.parametrize("rounds", range(3))
+async def test_leaving_while_others_join_on_another_worker_everyone_sees_who_is_left(
+    workers: tuple[Server, Server], rounds: int
+) -> None:
+    stayers = [f"s{i}" for i in range(PER_WORKER)]
+    leavers = [f"l{i}" for i in range(PER_WORKER)]
+    joiners = [f"j{i}" for i in range(PER_WORKER)]
+    token = {ROOM: "member"}
+    staying = [await open_client(workers[1].url, make_token(n, token)) for n in stayers]
+    leaving = [await open_client(workers[1].url, make_token(n, token)) for n in leavers]
+    joining = [await open_client(workers[0].url, make_token(n, token)) for n in joiners]
+    everyone = staying + leaving + joining
+    try:
+        for c in staying + leaving:
+            assert (await c.call("join", {"room": ROOM}))["ok"]
+        results = await asyncio.gather(
+            *(c.call("join", {"room": ROOM}) for c in joining),
+            *(c.call("leave", {"room": ROOM}) for c in leaving),
+        )
+        acks = results[: len(joining)]
+        assert all(r.get("ok") for r in results), results
+        assert (await staying[0].send(ROOM, "who is here?"))["ok"]
+        for c in staying + joining:
+            await c.wait_for("message", lambda m: m["text"] == "who is here?")
+        wrong = {
+            name: sorted(members_now(ack, c) ^ set(stayers + joiners))
+            for name, ack, c in zip(joiners, acks, joining, strict=True)
+        }
+        assert not any(wrong.values()), wrong
+    finally:
+        for c in everyone:
+            if c.sio.connected:
+                await c.sio.disconnect()

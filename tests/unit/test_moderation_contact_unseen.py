@@ -148,6 +148,102 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        # a handle after a platform word, whatever the separator
+        ("insta, moth_and_mend", "moth_and_mend"),
+        ("snapchat is quillowbee", "quillowbee"),
+        ("discord it's brambleknee", "brambleknee"),
+        ("telegram, it's @crookedspine", "crookedspine"),
+        ("my twitter handle's dizzyheron", "dizzyheron"),
+        ("on IG im lupinlegs", "lupinlegs"),
+        ("I'm kettlecrow on discord", "kettlecrow"),
+        ("add me, snap is hollyhock_hurts", "hollyhock_hurts"),
+        ("my gmail is lorcan.day88", "lorcan.day88"),
+        ("tiktok = duvetdays_dee", "duvetdays_dee"),
+        # platforms by nickname and the newer ones; a handle spelled with words
+        ("add me on the gram, hazel underscore hurts", "hazel underscore hurts"),
+        ("I'm on the bird app as achillesheel", "achillesheel"),
+        ("my pinterest is lavenderandlint", "lavenderandlint"),
+        ("you'll find me on twitch as slowcooker_sam", "slowcooker_sam"),
+        # a person's name after a platform word, or given to search for
+        ("fb messenger - Orla Quennell", "Orla Quennell"),
+        ("I'm on linkedin, Adaeze Nwosu-Hart, physio in Enugu", "Adaeze Nwosu-Hart"),
+        ("look up Brannagh Folliard on facebook", "Brannagh Folliard"),
+        ("search for Zbigniew Łukasiewicz on fb", "Zbigniew Łukasiewicz"),
+        ("google my name, Philippa Drummond-Ives, I have a blog", "Philippa Drummond-Ives"),
+        ("search 'ache and acorn' on youtube, that's my channel", "ache and acorn"),
+        ("search me up, Róisín Ní Fhlannagáin, on facebook", "Ní Fhlannagáin"),
+        ("our group on whatsapp called Creaky Knees Club, I'll add you", "Creaky Knees Club"),
+        # the platform word goes with the handle
+        ("reddit u/marrowandmoss, I post in the pain sub", "reddit u/marrowandmoss"),
+        ("I'm on the gram, thistle dot thorn", "thistle dot thorn"),
+    ],
+)
+def test_handles_and_names_after_any_separator_are_hidden(text: str, identifier: str) -> None:
+    assert_hidden(text, identifier)
+    assert run(text).action is Action.MODIFY  # masked by the rules, not held
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "d.m. me, I'll explain there",
+        "shoot me a private message and we'll sort it",
+        "slide into my dms, this chat's too watched",
+    ],
+)
+def test_invitations_to_message_privately_are_masked(text: str) -> None:
+    outcome = run(text)
+    assert any(v.rule == "contact.invite" for v in outcome.verdicts), outcome.verdicts
+
+
+@pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        ("Im at 14 Larkspur Road Cardiff, come for tea", "14 Larkspur Road"),
+        ("pop over, 3 Tanner's Row, Kilkenny", "Tanner's Row"),
+        ("I'm in Flat 6, Wexford House, Barnet", "Wexford House"),
+        ("my flat is 9B Quayside Mews, Bristol BS1 6XY", "BS1 6XY"),
+        ("my address is 221 Willow Bend Drive, Austin TX 78704", "78704"),
+        ("come round, we're on Bramble Avenue near the Spar", "Bramble Avenue"),
+        ("send it to Ul. Kwiatowa 12, Gdańsk", "Kwiatowa 12"),
+        ("I live at Rosenweg 4 in Linz", "Rosenweg 4"),
+        ("I'm at 58 rue des Lilas, Lyon", "rue des Lilas"),
+        # postcodes, Eircodes and ZIP codes without a house number
+        ("postcode is NE4 7PT if you want to send a card", "NE4 7PT"),
+        ("I'm in Galway, H91 K2XR, send it there", "H91 K2XR"),
+        ("post it to me at M5V 2T6", "M5V 2T6"),
+        ("zip 60614, chicago, mail it", "60614"),
+    ],
+)
+def test_street_addresses_and_postcodes_are_hidden(text: str, identifier: str) -> None:
+    assert_hidden(text, identifier)
+    outcome = run(text)
+    assert outcome.action is Action.MODIFY
+    assert any(v.rule == "contact.address" for v in outcome.verdicts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My knees sound like Rice Krispies on the stairs. Snap, crackle and agony.",
+        'youtube has gentle yoga for bad days, just search "chair yoga"',
+        "look up Versus Arthritis, they have good leaflets",
+        "walked 12 Acres Park today, 5000 steps",
+        "it's a 20 minute drive to the clinic, then a 10 minute walk",
+        "instagram is exhausting, tiktok is worse",
+        "I'm always on facebook when I can't sleep",
+        "my postcode lottery win was a fiver",
+        "coupons cut my gabapentin cost in half, for anyone in the US paying cash",
+    ],
+)
+def test_talk_about_places_platforms_and_searches_passes(text: str) -> None:
+    outcome = run(text)
+    assert outcome.action is Action.ALLOW, (text, outcome.verdicts)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         # an offer whose only listed part is the invitation: the medicine named
@@ -160,6 +256,17 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
         "tramadol 50s, 2 quid a pop",
         "oxycodone, discreet shipping, ask",
         "can do gabapentin, mates rates, collection or plus postage",
+        # swaps, cash, and a dead relative's medicine offered on
+        "swap my amitriptyline for your gabapentin?",
+        "cash for codeine, anyone?",
+        "my dad's fentanyl patches are still here, I can't bin them, anyone want them",
+        "my late husband's oxycodone is in the drawer, it should go to someone who needs it",
+        "mum's old patches, butrans 20, going free to anyone struggling",
+        # brokering, and buying off the sender
+        "there's a guy in my town who has oxy, I can connect you",
+        "my mate does gabapentin for a fiver a strip, I can sort an intro",
+        "anyone want to buy my leftover lyrica?",
+        "dihydrocodeine 30mg x56, offers, collection only",
     ],
 )
 def test_offers_of_medicine_are_held(text: str) -> None:
@@ -178,8 +285,16 @@ def test_offers_of_medicine_are_held(text: str) -> None:
         "my pharmacy sends the pregabalin in the post every month",
         "pregabalin 75 costs a lot per strip where I am, is that normal?",
         "paid for my private prescription by card, ouch",
+        "my late mum was on morphine at the end and it helped her",
+        "I pay for my prescriptions with a prepayment certificate, saves loads",
     ],
 )
 def test_ordinary_talk_near_these_shapes_passes(text: str) -> None:
     outcome = run(text)
     assert outcome.action is Action.ALLOW, (text, outcome.verdicts)
+
+
+def test_asking_to_hear_of_a_medicine_privately_is_masked_not_held() -> None:
+    outcome = run("switched from tramadol to tapentadol? pm me your experience")
+    assert outcome.action is Action.MODIFY, outcome.verdicts
+    assert [v.rule for v in outcome.verdicts] == ["contact.invite"]
