@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/moderation_bench.py                 # clean and dirty, 20,000 each
     .venv/bin/python bench/moderation_bench.py --messages 5000 --rounds 5
+    .venv/bin/python bench/moderation_bench.py --stages            # time per stage instead
 
 Clean text is ordinary support-group talk (pain vocabulary, mild swearing, numbers,
 emoji); dirty text is what the later stages act on: crisis statements, method detail,
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moderation import MessageContext, ModerationPolicy, default_pipeline  # noqa: E402
+from moderation.shape import tidy  # noqa: E402
+from moderation.verdict import Action  # noqa: E402
 
 CORPUS = ROOT / "tests" / "moderation_corpus" / "corpus.tsv"
 FILLER = (
@@ -139,6 +142,60 @@ def run(kind: str, messages: int, rounds: int, learned: bool) -> dict[str, float
     }
 
 
+def stage_times(kind: str, messages: int, learned: bool) -> dict[str, list[float]]:
+    """Microseconds each stage took on each message it saw, in the bench's order (every
+    message a new member, 10 s apart, after the same warm-up as `run`): Pipeline.run's
+    loop written out with a perf_counter_ns pair around each stage (a stage with memory is
+    judged, and remembers once the message is accepted, as Pipeline.accept does)."""
+    texts = load(kind)
+    policy = ModerationPolicy()
+    pipeline = default_pipeline(learned=learned)
+    for i in range(min(messages, 2000)):
+        ctx = MessageContext("bench-room", f"warm-{i}", "member", texts[i % len(texts)], i, policy)
+        pipeline.accept(pipeline.run(ctx))
+    pipeline = default_pipeline(learned=learned)
+    times: dict[str, list[float]] = {stage.name: [] for stage in pipeline.stages}
+    now = 1_700_000_000.0
+    gc.collect()
+    for i in range(messages):
+        now += 10.0
+        text = tidy(texts[i % len(texts)])
+        ctx = MessageContext("bench-room", f"member-{i}", "member", text, now, policy)
+        memos = []
+        blocked = False
+        for stage in pipeline.stages:
+            judge = getattr(stage, "judge", None)
+            start = time.perf_counter_ns()
+            if judge is not None:
+                verdict, memo = judge(ctx)
+                if memo is not None:
+                    memos.append((stage, memo))
+            else:
+                verdict = stage.check(ctx)
+            times[stage.name].append((time.perf_counter_ns() - start) / 1000)
+            if verdict.action is Action.BLOCK:
+                blocked = True
+                break
+            if verdict.action is Action.MODIFY and verdict.text is not None:
+                ctx = ctx.with_text(verdict.text)
+        if not blocked:
+            for stage, memo in memos:
+                stage.remember(memo)  # type: ignore[attr-defined]
+    return times
+
+
+def print_stage_times(messages: int, learned: bool) -> None:
+    print(f"per stage, us ({messages} messages per kind; calibration loop {calibrate():.1f} ms)")
+    for kind in ("clean", "dirty"):
+        for name, samples in stage_times(kind, messages, learned).items():
+            samples.sort()
+            p99 = samples[int(0.99 * (len(samples) - 1))]
+            print(
+                f"{kind:<6} {name:<11} n={len(samples):<6} median {statistics.median(samples):6.1f}"
+                f"  mean {statistics.fmean(samples):6.1f}  p99 {p99:7.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=10_000, help="messages per round")
@@ -147,7 +204,13 @@ def main() -> None:
     parser.add_argument(
         "--lists-only", action="store_true", help="without the learned model (for an A/B)"
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="time each stage instead (--messages per kind)"
+    )
     args = parser.parse_args()
+    if args.stages:
+        print_stage_times(args.messages, not args.lists_only)
+        return
     started = time.perf_counter()
     default_pipeline()  # compile the lists once, outside the timings
     compile_s = time.perf_counter() - started
