@@ -54,6 +54,10 @@ _LABELS = {
     "invite": "[contact details hidden]",
 }
 _ORDER = ("phone", "email", "address", "handle", "invite")
+# What a masked number, email or address reads as in the delivered text (the medication
+# stage looks for them: a medicine named next to one is an offer with a way to reach the
+# sender; a masked "pm me" alone is not: "pm me your experience with tramadol").
+DETAIL_LABELS = (_LABELS["phone"], _LABELS["email"], _LABELS["address"])
 
 # Said whatever else happens to the message (it may also be held for review), so it speaks
 # only of the hidden part, never of whether the rest was delivered.
@@ -114,22 +118,28 @@ class ContactStage:
         handle = "platform" in sections or "u/" in plain or "#" in plain
         # "t dot me": a hint phrase may hold the "dot" itself
         links = has_link_hint(plain, sections) or ("link_hint" in sections and "dot" in plain)
+        # Where the list found platform words (hints for the handle search, the names after
+        # them, the platform word before a masked handle): mapped to the text once.
+        platforms = _spans_of(scan, hits, "platform") if "platform" in sections else []
         if phone or email or spelled_email or handle or links:
             wanted = _Wanted(phone, email, spelled_email, handle, links)
-            platforms = _spans_of(scan, hits, "platform") if handle else None
             masks.extend(_detect(text, wanted, ctx.policy, invited=invited, platforms=platforms))
         # Ways to be found that are no handle: an address, a postcode, a name to search.
         postcodes = digits >= 2 and might_hold_postcode(encoded)  # "NE4 7PT": two digits
         if postcodes or "street" in sections:
-            streets = _spans_of(scan, hits, "street")
+            # a street needs a number, or a word saying someone is there or to come
+            near_street = digits or "where" in sections
+            streets = (
+                _spans_of(scan, hits, "street") if "street" in sections and near_street else []
+            )
             found = find_addresses(text, streets, postcodes=postcodes)
             masks.extend(_Mask(a, b, "address") for a, b in found)
         if "search" in sections:
             searches = _spans_of(scan, hits, "search")
             found = find_search_names(text, searches, platform="platform" in sections)
             masks.extend(_Mask(a, b, "handle") for a, b in found)
-        if "platform" in sections:
-            named = find_platform_names(text, _spans_of(scan, hits, "platform"))
+        if platforms:
+            named = find_platform_names(text, platforms)
             masks.extend(_Mask(a, b, "handle") for a, b in named)
         if not masks:
             scorer = self._scorer
@@ -137,7 +147,7 @@ class ContactStage:
             if scorer is not None and not links and scorer.says(ctx, "contact"):
                 return _ELSEWHERE
             return ALLOW
-        masked, kinds = _apply(text, _with_identifiers(text, masks))
+        masked, kinds = _apply(text, _with_identifiers(text, masks, platforms))
         rule = next(kind for kind in _ORDER if kind in kinds)
         return modify(
             f"contact.{rule}",
@@ -200,31 +210,41 @@ _POINTER_AFTER = re.compile(
 )
 
 
-def _with_leading_platforms(text: str, masks: list[_Mask]) -> list[_Mask]:
+def _with_leading_platforms(
+    text: str, masks: list[_Mask], platforms: list[tuple[int, int]]
+) -> list[_Mask]:
     """A handle's mask widened back over the platform word right before it ("reddit
-    u/…", "WA — …"): the platform word, separators and handle are hidden together."""
+    u/…", "WA — …"): the platform word, separators and handle are hidden together.
+    `platforms`: where the contact list found platform words."""
+    if not platforms:
+        return masks
     out: list[_Mask] = []
     for mask in masks:
         if mask.kind == "handle":
-            before = _PLATFORM_BEFORE.search(text, max(0, mask.start - 30), mask.start)
-            if before is not None:
-                mask = _Mask(before.start(), mask.end, mask.kind)
+            for start, end in platforms:
+                if end <= mask.start and _BETWEEN_PLATFORM_AND_HANDLE.fullmatch(
+                    text, end, mask.start
+                ):
+                    mask = _Mask(start, mask.end, mask.kind)
+                    break
         out.append(mask)
     return out
 
 
-_PLATFORM_BEFORE = re.compile(
-    r"(?<![\w@])(?:(?:my|the)\s+)?"
-    + PLATFORM
-    + r"(?:\s+(?:is|name|handle|id))?[\s:;,=@\-\u2013\u2014]*$",
-    re.IGNORECASE,
+# What may stand between a platform word and its handle: "reddit u/…", "WA — …",
+# "insta name: …".
+_BETWEEN_PLATFORM_AND_HANDLE = re.compile(
+    r"(?:\s+(?:is|name|handle|id))?[\s:;,=@\-\u2013\u2014]*", re.IGNORECASE
 )
 
 
-def _with_identifiers(text: str, masks: list[_Mask]) -> list[_Mask]:
+def _with_identifiers(
+    text: str, masks: list[_Mask], platforms: list[tuple[int, int]] | None = None
+) -> list[_Mask]:
     """The masks, plus a handle after a masked platform word and, in a message caught
-    inviting someone elsewhere, every handle-shaped word and personal name in it."""
-    out = _with_trailing_handles(text, _with_leading_platforms(text, masks))
+    inviting someone elsewhere, every handle-shaped word and personal name in it.
+    `platforms`: where the contact list found platform words."""
+    out = _with_trailing_handles(text, _with_leading_platforms(text, masks, platforms or []))
     if not any(mask.kind in _JOINABLE for mask in masks):
         return out
     caught = list(out)
@@ -457,4 +477,4 @@ def _apply(text: str, masks: list[_Mask]) -> tuple[str, set[str]]:
     return "".join(out), kinds_seen
 
 
-__all__ = ["NOTICE", "ContactStage"]
+__all__ = ["DETAIL_LABELS", "NOTICE", "ContactStage"]

@@ -180,8 +180,12 @@ def find_addresses(text: str, streets: list[Span], *, postcodes: bool) -> list[S
     around them (a pattern tried at every position of a message costs 10-25 us).
     `postcodes`: might_hold_postcode said the text may hold one."""
     found: list[Span] = []
+    # a street named without a number has its type capitalised ("Bramble Avenue")
+    capitalised = any(text[start].isupper() for start, _ in streets)
     for start, end in _windows(streets, len(text)):
-        for match in _STREET.finditer(text, start, end):
+        # every street pattern below needs a number, or a capitalised street type
+        numbered = _DIGIT.search(text, start, end) is not None
+        for match in _STREET.finditer(text, start, end) if numbered else ():
             street = match.group(0)
             if street[0].isalpha() and not _FOREIGN_NEEDS_NUMBER.search(street):
                 # "Via Roma" alone: a number must be there ("flat 6, …" has one)
@@ -193,6 +197,8 @@ def find_addresses(text: str, streets: list[Span], *, postcodes: bool) -> list[S
             ):
                 continue  # "walked 12 Acres Park today": a park, unless someone is there
             found.append(_with_place(text, match.start(), match.end()))
+        if not capitalised:
+            continue
         for match in _NAMED_STREET.finditer(text, start, end):
             if _WHERE_CUE.search(text, max(0, match.start() - 60), match.start()):
                 found.append(_with_place(text, match.start(), match.end()))
@@ -223,6 +229,9 @@ def might_hold_postcode(encoded: bytes) -> bool:
     """Whether a message (its UTF-8 bytes) has a capital letter before a digit, as every
     postcode above has. Postcodes are ASCII: other characters' bytes read as spaces."""
     return b"A0" in encoded.translate(_CAPITALS_AND_DIGITS)
+
+
+_DIGIT = re.compile(r"[0-9]")
 
 
 # Around a street word: the house number and name before it, a foreign street's name and

@@ -11,11 +11,14 @@ listed phrase, but the learned model (moderation/learned.py) reads a member's me
 selling, swapping, passing on or brokering medicine.
 
 The lists and the model read the message as the sender wrote it, before contact details
-were masked: "selling my spare gabbies, dm me" is held even though "dm me" was hidden.
+were masked: "selling my spare gabbies, dm me" is held even though "dm me" was hidden, and so is a
+medicine named where the contact stage hid a number, an email or an address.
 """
 
+from moderation.contact import DETAIL_LABELS
 from moderation.context import MessageContext
 from moderation.learned import Scorer
+from moderation.lexicon import has_any
 from moderation.scanning import Scanner
 from moderation.verdict import ALLOW, Verdict, hold
 
@@ -39,10 +42,15 @@ class MedicationStage:
     def check(self, ctx: MessageContext) -> Verdict:
         lists = ctx.policy.medication_lists
         hits = self._scanner.scan(ctx.text).effective(lists)
-        if not hits and ctx.original is not None:
+        sections = {hit.entry.section for hit in hits}
+        if ctx.original is not None and sections.isdisjoint(_ORDER):
             # A stage masked part of the text (a "dm me"): the offer is in what was written.
             hits = self._scanner.scan(ctx.original).effective(lists)
-        sections = {hit.entry.section for hit in hits}
+            sections = {hit.entry.section for hit in hits}
+            # A medicine named where contact details were hidden ("diazepam, text only
+            # 07700 …"): an offer with a way to reach the sender.
+            if "named" in sections and has_any(ctx.text, DETAIL_LABELS):
+                return _HOLDS["offer"]
         for section in _ORDER:
             if section in sections:
                 return _HOLDS[section]

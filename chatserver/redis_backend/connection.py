@@ -149,6 +149,7 @@ class RedisConnection:
         self._snapshot = self._redis.register_script(shared + (lua / "snapshot.lua").read_text())
         self._presence = self._redis.register_script(shared + (lua / "presence.lua").read_text())
         self._join = self._redis.register_script(shared + (lua / "join.lua").read_text())
+        self._leave = self._redis.register_script(shared + (lua / "leave.lua").read_text())
         self._rollback = self._redis.register_script((lua / "rollback.lua").read_text())
         self._connected = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None

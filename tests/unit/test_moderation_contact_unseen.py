@@ -267,6 +267,18 @@ def test_talk_about_places_platforms_and_searches_passes(text: str) -> None:
         "my mate does gabapentin for a fiver a strip, I can sort an intro",
         "anyone want to buy my leftover lyrica?",
         "dihydrocodeine 30mg x56, offers, collection only",
+        # paying the sender, a number for a price, asking who holds it
+        "I'll pay whatever you want for some oxycodone",
+        "zopiclone? I can do 10 for a tenner",
+        "anyone holding xans? need them tonight",
+        "trade you 15 tramadol for 10 of your diazepam",
+        # given away, handed on, brought along
+        "giving away my old pregabalin, first come first served",
+        "grandad's morphine is still here, I could pass it on to anyone struggling",
+        "I'll pop some in the post to you, got loads of co-codamol",
+        # "what the GP won't give you", and a medicine next to a hidden number
+        "I've got what the GP won't give you for nerve pain, inbox me",
+        "diazepam, text only 07700 900 318",
     ],
 )
 def test_offers_of_medicine_are_held(text: str) -> None:
@@ -287,6 +299,8 @@ def test_offers_of_medicine_are_held(text: str) -> None:
         "paid for my private prescription by card, ouch",
         "my late mum was on morphine at the end and it helped her",
         "I pay for my prescriptions with a prepayment certificate, saves loads",
+        "the NHS will pay for my pregabalin as long as I'm on the list",
+        "gave away my old walking frame, first come first served",
     ],
 )
 def test_ordinary_talk_near_these_shapes_passes(text: str) -> None:
