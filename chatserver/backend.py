@@ -92,9 +92,10 @@ class Delivery:
     """Set for logged entries (message, room_event); None for ephemeral events."""
     audience: str = EVERYONE
     seq: int = 0
-    """For a "presence" event a join published: the room's presence sequence number,
-    which orders it against a join's member list (``JoinView.presence_seq``); 0 for
-    every other event."""
+    """For a "presence" event a join or a leave published (join.lua, leave.lua): the
+    room's presence sequence number, which orders it against a join's member list
+    (``JoinView.presence_seq``); 0 for every other event (and a "left" of a worker of an
+    earlier version)."""
 
     @property
     def entry(self) -> Entry | None:
@@ -182,7 +183,8 @@ class JoinView:
     """The room's presence sequence number when ``members`` was read (this join's own
     "joined" included): a "presence" event with a higher ``seq`` came after that list,
     one with a lower or equal ``seq`` is already in it. Joins on several workers at once
-    hear each other's "joined" in any order relative to their own acks."""
+    hear each other's "joined", and the "left" of leaves meanwhile, in any order relative
+    to their own acks."""
     live_from: int | None = None
     """Where this worker's live delivery of the room stands (the offset of the last entry
     it handed its listeners), when the bus took it from a join's read: see
@@ -261,6 +263,16 @@ class RoomBus(Protocol):
     async def unsubscribe(self, room: str, listener: RoomListener) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Leaving:
+    """What a connection's leave did (``Presence.presence_leave``)."""
+
+    left: bool
+    """It was the user's last connection in the room: "left" was published."""
+    hands: list[User] | None = None
+    """The raised-hands queue after the leaver's hand was lowered (None: it was not up)."""
+
+
 PresenceGone = Callable[[str, list[User]], Awaitable[None]]
 """Called with a room and the users whose presence expired there (their worker died)."""
 
@@ -277,6 +289,18 @@ class Presence(Protocol):
         ...
 
     async def presence_members(self, room: str) -> list[User]: ...
+
+    async def presence_leave(self, room: str, user: User, conn_id: str) -> Leaving:
+        """Atomically, in one step: remove the connection's presence and, if it was the
+        user's last in the room, lower their raised hand and publish "left", numbered in
+        the room's presence sequence with the "joined" (``Delivery.seq``), with the member
+        list read in the same step."""
+        ...
+
+    async def presence_announce_gone(self, room: str, users: list[User]) -> None:
+        """Publish "left", numbered like ``presence_leave``'s, for users whose presence
+        expired (``on_presence_gone``)."""
+        ...
 
     def on_presence_gone(self, handler: PresenceGone) -> None:
         """Register who hears of members whose worker died (never called in one process)."""

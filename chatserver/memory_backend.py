@@ -23,6 +23,7 @@ from chatserver.backend import (
     Delivery,
     JoinQuery,
     JoinView,
+    Leaving,
     MeetingMoved,
     PostGuard,
     PresenceGone,
@@ -67,7 +68,7 @@ class _Room:
     """The last offset handed to the listeners (a durable store delivers an entry only
     once it is written, so this may trail ``log.offset`` for a few milliseconds)."""
     presence_seq: int = 0
-    """Counts the "joined" events published (``Delivery.seq``)."""
+    """Counts the "joined" and "left" events published (``Delivery.seq``)."""
 
 
 class MemoryBackend:
@@ -158,9 +159,7 @@ class MemoryBackend:
         first = r.presence.add(user, query.conn_id)
         members = r.presence.members()
         if first:
-            joined = {"room": room, "joined": user, "members": members}
-            r.presence_seq += 1
-            self._deliver(r, Delivery("presence", joined, seq=r.presence_seq))
+            self._announce(r, room, "joined", user)
         found: dict[str, MessageEntry | HeldEntry] = {}
         for client_id in query.client_ids:
             key = (user["id"], client_id)
@@ -209,6 +208,26 @@ class MemoryBackend:
 
     async def presence_members(self, room: str) -> list[User]:
         return self._room(room).presence.members()
+
+    async def presence_leave(self, room: str, user: User, conn_id: str) -> Leaving:
+        r = self._room(room)
+        if not r.presence.remove(user["id"], conn_id):
+            return Leaving(False)
+        self._announce(r, room, "left", user)
+        if user["id"] not in r.hands:
+            return Leaving(True)
+        return Leaving(True, await self.hands_set(room, user, False, 0))
+
+    async def presence_announce_gone(self, room: str, users: list[User]) -> None:
+        r = self._room(room)
+        for user in users:
+            self._announce(r, room, "left", user)
+
+    def _announce(self, r: _Room, room: str, change: str, user: User) -> None:
+        """A presence change, numbered (``Delivery.seq``), with the members now."""
+        r.presence_seq += 1
+        payload = {"room": room, change: user, "members": r.presence.members()}
+        self._deliver(r, Delivery("presence", payload, seq=r.presence_seq))
 
     def on_presence_gone(self, handler: PresenceGone) -> None:
         """Presence here ends with its connection, never by expiry: nothing to report."""

@@ -150,6 +150,8 @@ class Scan:
         by_list = self._by_list
         if by_list is None:
             by_list = self._by_list = _group_by_list(self._matches)
+        if not by_list:
+            return []  # only sides of near rules whose other sides never occurred
         resolved = self._resolved
         out: list[Hit] = []
         for name in lists:
@@ -262,11 +264,16 @@ def _group_by_list(matches: list[Match]) -> dict[str, list[Hit]]:
     by_list: dict[str, list[Hit]] = defaultdict(list)
     for plain, near_entries, view, start, end, _ in matches:
         for entry in plain:
-            by_list[entry.list].append(Hit(entry, view, start, end))
+            by_list[entry.list].append(_new_hit(Hit, (entry, view, start, end)))
         for entry in near_entries:
             if entry.rule_sides <= present:
-                by_list[entry.list].append(Hit(entry, view, start, end))
+                by_list[entry.list].append(_new_hit(Hit, (entry, view, start, end)))
     return by_list
+
+
+# Hit(...) without its Python-level __new__ (a namedtuple's is a generated function): the
+# same tuple, made in C. A dirty message makes a dozen or more here.
+_new_hit = tuple.__new__
 
 
 def _resolve_list(lexicon: Lexicon, name: str, found: list[Hit], views: list[str]) -> list[Hit]:

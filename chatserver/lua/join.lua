@@ -31,29 +31,11 @@ local presence, now, expires = KEYS[8], tonumber(ARGV[6]), ARGV[7]
 local alive = presence_purge(presence, now)
 local first = presence_add(presence, alive, expires, ARGV[8], uid, ARGV[10], ARGV[11])
 presence_touch(presence, now, expires)
--- Numbers the "joined" events, so a worker can tell which of those it hears came after a
--- join's member list (bus.py gives the frames and the ack to the worker in any order).
 local presence_seq
 if first == 1 then
-  presence_seq = redis.call('HINCRBY', KEYS[1], 'presence_seq', 1)
-  -- The payload as Delivery("presence", {room, joined, members}) publishes it, members in
-  -- rooms/presence.py in_member_order: facilitators first, then by name.
-  local members = {}
-  for id, info in pairs(alive) do
-    members[#members + 1] = {id = id, name = info[1], role = info[2]}
-  end
-  table.sort(members, function(a, b)
-    local fa, fb = a.role == 'facilitator', b.role == 'facilitator'
-    if fa ~= fb then return fa end
-    return a.name < b.name
-  end)
   local joined = {id = uid, name = ARGV[10], role = ARGV[11]}
-  -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
-  local payload = {room = ARGV[16], joined = joined, members = members}
-  -- The number rides in the payload (the worker takes it out), so a worker of an
-  -- earlier version reads the frame as before (its clients see one field more).
-  payload['_seq'] = presence_seq
-  redis.call(PUBLISH, ARGV[15], 'E' .. cmsgpack.pack({ARGV[17], 'presence', payload}))
+  presence_seq = presence_announce(
+    KEYS[1], alive, ARGV[15], ARGV[17], ARGV[16], 'joined', joined)
 else
   presence_seq = tonumber(redis.call('HGET', KEYS[1], 'presence_seq') or '0')
 end

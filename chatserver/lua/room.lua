@@ -1,4 +1,4 @@
--- Shared by read.lua, snapshot.lua, presence.lua and join.lua: prepended to each when the
+-- Shared by read.lua, snapshot.lua, presence.lua, join.lua and leave.lua: prepended to each when the
 -- Redis backend loads it, so every script decides these the same way.
 --
 -- A room's state keys, in this order everywhere:
@@ -104,4 +104,36 @@ local function presence_flat(alive)
     out[#out + 1] = info[2]
   end
   return out
+end
+
+-- Announce a presence change ('joined' or 'left', by `user`) to the room, numbered in the
+-- room's presence sequence (on its meta), so a worker can tell which of those it hears
+-- came after a join's member list (bus.py gives the frames and the ack to the worker in
+-- any order). The member list is `alive`, read in the same step. Returns the number:
+-- 0 (the event unnumbered, heard as before by whoever is in the room when it arrives) for
+-- a room whose meta is gone (expired), which a number would bring back without a lifetime.
+local function presence_announce(meta, alive, channel, audience, room, change, user)
+  local seq = 0
+  if redis.call('HEXISTS', meta, 'epoch') == 1 then
+    seq = redis.call('HINCRBY', meta, 'presence_seq', 1)
+  end
+  -- The payload as Delivery("presence", {room, joined|left, members}) publishes it,
+  -- members in rooms/presence.py in_member_order: facilitators first, then by name.
+  local members = {}
+  for id, info in pairs(alive) do
+    members[#members + 1] = {id = id, name = info[1], role = info[2]}
+  end
+  table.sort(members, function(a, b)
+    local fa, fb = a.role == 'facilitator', b.role == 'facilitator'
+    if fa ~= fb then return fa end
+    return a.name < b.name
+  end)
+  local payload = {room = room, members = members}
+  payload[change] = user
+  -- The number rides in the payload (the worker takes it out), so a worker of an
+  -- earlier version reads the frame as before (its clients see one field more).
+  if seq > 0 then payload['_seq'] = seq end
+  -- The frame bus.py ephemeral_frame makes: 'E' and one msgpack array.
+  redis.call(PUBLISH, channel, 'E' .. cmsgpack.pack({audience, 'presence', payload}))
+  return seq
 end

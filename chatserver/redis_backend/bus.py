@@ -719,8 +719,9 @@ def _stored_body(item: Any) -> bytes:
 def ephemeral_frame(delivery: Delivery) -> bytes:
     """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
     payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
-    their id holds) can be mistaken for the next field; join.lua publishes the same, with
-    the presence sequence number (``Delivery.seq``) as ``_seq`` in a "joined" payload."""
+    their id holds) can be mistaken for the next field; join.lua and leave.lua publish the
+    same, with the presence sequence number (``Delivery.seq``) as ``_seq`` in the
+    "joined" or "left" payload."""
     return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
 
 

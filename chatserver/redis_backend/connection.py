@@ -149,8 +149,10 @@ class RedisConnection:
         self._snapshot = self._redis.register_script(shared + (lua / "snapshot.lua").read_text())
         self._presence = self._redis.register_script(shared + (lua / "presence.lua").read_text())
         self._join = self._redis.register_script(shared + (lua / "join.lua").read_text())
+        self._leave = self._redis.register_script(shared + (lua / "leave.lua").read_text())
         self._rollback = self._redis.register_script((lua / "rollback.lua").read_text())
         self._connected = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._local_presence: dict[str, dict[str, User]] = {}
         self._failing_until = 0.0
@@ -167,7 +169,10 @@ class RedisConnection:
         return True
 
     async def _call(self, awaitable: Awaitable[T], timeout_s: float | None = None) -> T:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            # Asked once, not per command (on Python 3.11 a getpid system call each).
+            loop = self._loop = asyncio.get_running_loop()
         # One Redis: after a failure every command fails fast. A cluster's masters fail
         # one by one (ClusterPipe does it per master), and one failing is not all.
         if loop.time() < self._failing_until:

@@ -7,12 +7,15 @@ import asyncio
 from typing import Any
 
 from chatserver.backend import (
+    EVERYONE,
     BackendUnavailable,
+    Leaving,
     PresenceGone,
     User,
 )
 from chatserver.clock import now_ms
 from chatserver.redis_backend.codec import (
+    _hand_queue,
     _users,
 )
 from chatserver.redis_backend.connection import RedisConnection, RedisTarget
@@ -50,11 +53,7 @@ class RedisPresence(RedisConnection):
         return bool(first)
 
     async def presence_remove(self, room: str, user_id: str, conn_id: str) -> bool:
-        local = self._local_presence.get(room)
-        if local is not None:
-            local.pop(conn_id, None)
-            if not local:
-                del self._local_presence[room]
+        self._forget_local(room, conn_id)
         now = now_ms()
         last = await self._call(
             self._presence(
@@ -63,6 +62,35 @@ class RedisPresence(RedisConnection):
             )
         )
         return bool(last)
+
+    async def presence_leave(self, room: str, user: User, conn_id: str) -> Leaving:
+        self._forget_local(room, conn_id)
+        lowered, left = await self._leave_script(room, conn_id, [user])
+        return Leaving(bool(left), None if lowered is None else _hand_queue(lowered))
+
+    async def presence_announce_gone(self, room: str, users: list[User]) -> None:
+        if users:
+            await self._leave_script(room, "", users)
+
+    async def _leave_script(
+        self, room: str, conn_id: str, users: list[User]
+    ) -> tuple[list[bytes] | None, int]:
+        k = room_keys(room)
+        args: list[Any] = [now_ms(), k["channel"], room, EVERYONE, conn_id]
+        for user in users:
+            args += [user["id"], user["name"], user["role"]]
+        lowered, left = await self._call(
+            self._leave(keys=[k["meta"], k["presence"], k["hands"]], args=args)
+        )
+        return lowered, int(left)
+
+    def _forget_local(self, room: str, conn_id: str) -> None:
+        """The connection is no longer refreshed by this worker."""
+        local = self._local_presence.get(room)
+        if local is not None:
+            local.pop(conn_id, None)
+            if not local:
+                del self._local_presence[room]
 
     async def presence_members(self, room: str) -> list[User]:
         now = now_ms()

@@ -83,7 +83,6 @@ class ChatService:
             self.rooms,
             backend,
             backend,
-            backend,
             metrics=metrics,
             clock=clock,
             tasks=tasks,

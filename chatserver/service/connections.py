@@ -12,7 +12,6 @@ from chatserver.auth import Claims
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
-    Hands,
     Presence,
     PresenceGone,
     RoomBus,
@@ -39,7 +38,6 @@ class Connections:
         self,
         rooms: LocalRooms,
         presence: Presence,
-        hands: Hands,
         bus: RoomBus,
         *,
         metrics: Metrics,
@@ -50,7 +48,6 @@ class Connections:
     ) -> None:
         self._rooms = rooms
         self._presence = presence
-        self._hands = hands
         self._bus = bus
         self._metrics = metrics
         self._clock = clock
@@ -133,29 +130,30 @@ class Connections:
         self._tasks.spawn(self._presence_leave(conn, room))
 
     async def _presence_leave(self, conn: Connection, room: str) -> None:
+        user = conn.claims.user(room)
         try:
-            if await self._presence.presence_remove(room, conn.claims.user_id, conn.sid):
-                user = conn.claims.user(room)
-                # Someone who left no longer waits to speak.
-                hands = await self._hands.hands_list(room)
-                if any(h["id"] == user["id"] for h in hands):
-                    hands = await self._hands.hands_set(room, user, False, self._clock())
-                    lowered = {"room": room, "user": user, "raised": False, "hands": hands}
-                    await self._bus.publish(room, Delivery("hand", lowered))
-                await self._announce_left(room, [user])
+            # One step in the backend: presence removed, a raised hand lowered (someone
+            # who left no longer waits to speak) and "left" published, numbered with
+            # the "joined", so a join's ack is either before it or lists them gone.
+            leaving = await self._presence.presence_leave(room, user, conn.sid)
         except BackendUnavailable:
             # Presence entries expire on their own in the shared backend.
             log.warning("presence of %s in %s not removed: backend unavailable", conn.sid, room)
+            return
+        if leaving.hands is not None:
+            lowered = {"room": room, "user": user, "raised": False, "hands": leaving.hands}
+            # The hand is down in the backend either way; the next "hand" event carries the queue.
+            with contextlib.suppress(BackendUnavailable):
+                await self._bus.publish(room, Delivery("hand", lowered))
+        if leaving.left:
+            await self._told_left(room, [user])
 
     async def _presence_gone(self, room: str, users: list[User]) -> None:
         """Members whose worker died (their presence expired) have left."""
-        await self._announce_left(room, users)
+        await self._presence.presence_announce_gone(room, users)
+        await self._told_left(room, users)
 
-    async def _announce_left(self, room: str, users: list[User]) -> None:
-        members = await self._presence.presence_members(room)
-        for user in users:
-            left = {"room": room, "left": user, "members": members}
-            await self._bus.publish(room, Delivery("presence", left))
+    async def _told_left(self, room: str, users: list[User]) -> None:
         for handler in self._left:
             await handler(room, users)
 

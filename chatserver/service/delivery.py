@@ -35,10 +35,10 @@ UNSUBSCRIBE_DELAY_S = 5.0
 # whole member list (quadratic in the room's size). Short enough that nobody notices.
 PRESENCE_WINDOW_S = 0.05
 
-# How many of a room's earlier "joined" a socket entering it can still be told of (their
-# who-came part only: the member list is the newest one's). A join's ack and the "joined"
-# of others reach a worker in any order, so a socket may enter after hearing of people
-# who came after its member list was read.
+# How many of a room's earlier "joined" and "left" a socket entering it can still be told
+# of (who came or went: the member list is the newest one's). A join's ack and the
+# others' presence events reach a worker in any order, so a socket may enter after
+# hearing of people who came or went after its member list was read.
 PRESENCE_REMEMBERED = 64
 
 
@@ -82,14 +82,14 @@ class LocalRoom:
     presence_late: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Sockets that entered since presence was last sent (by sid): the first held event
     that came after they entered, and the presence sequence number of their join ack
-    (``JoinView.presence_seq``): "joined" numbered after it are news to them, wherever
+    (``JoinView.presence_seq``): changes numbered after it are news to them, wherever
     held, those numbered before are in their ack."""
     presence_handle: asyncio.TimerHandle | None = None
     presence_heard: deque[tuple[int, Payload]] = field(
         default_factory=lambda: deque(maxlen=PRESENCE_REMEMBERED)
     )
-    """Numbered "joined" no longer held (sent, or heard with nobody here): their number
-    and who came, oldest first."""
+    """Numbered "joined" and "left" no longer held (sent, or heard with nobody here): their
+    number and who came or went, oldest first."""
     presence_newest: Delivery | None = None
     """The last of those, whole: its member list is the newest the room has sent."""
 
@@ -317,11 +317,12 @@ class LocalRooms:
     def _send_presence(self, local: LocalRoom) -> None:
         """The held comings and goings as one event (``_gathered``), encoded once for
         the room. A socket that entered meanwhile hears what is news to it: a numbered
-        "joined" after its ack's number (held, or heard before it entered: a join's ack
-        and the others' "joined" reach this worker in any order), and any other change
-        held after it entered. A member sees only who is here, so the room's event is
-        right for them when it ends with news to them; a facilitator, who sees people
-        arrive, gets exactly the changes that are news to them."""
+        "joined" or "left" after its ack's number (held, or heard before it entered: a
+        join's ack and the others' presence events reach this worker in any order), and
+        any unnumbered change (from a worker of an earlier version) held after it
+        entered. A member sees only who is here, so the room's event is right for them
+        when it ends with news to them; a facilitator, who sees people arrive, gets
+        exactly the changes that are news to them."""
         held, late = local.presence, local.presence_late
         self._discard_presence(local)
         if local.members:
@@ -405,7 +406,8 @@ class LocalRooms:
 
 
 def _remember(local: LocalRoom, delivery: Delivery) -> None:
-    """A numbered "joined" no longer held: kept for sockets whose ack came before it."""
+    """A numbered "joined" or "left" no longer held: kept for sockets whose ack came
+    before it."""
     if delivery.seq:
         local.presence_heard.append((delivery.seq, _movement(delivery.payload)))
         local.presence_newest = delivery

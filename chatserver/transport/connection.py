@@ -45,10 +45,19 @@ class Coalescer:
     flushed at the end of the turn (call_soon), in the order they were written.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_loop", "_pending")
 
     def __init__(self) -> None:
         self._pending: dict[asyncio.Transport, list[bytes]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the flushes run on, asked once (on Python 3.11 every
+        ``get_running_loop()`` is a system call, getpid: one per delivery turn)."""
+
+    def _flush_soon(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        loop.call_soon(self._flush)
 
     def write(self, transport: asyncio.Transport, data: bytes) -> None:
         chunks = self._pending.get(transport)
@@ -56,14 +65,14 @@ class Coalescer:
             chunks.append(data)
             return
         if not self._pending:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_soon()
         self._pending[transport] = [data]
 
     def write_all(self, transports: list[asyncio.Transport], data: bytes) -> None:
         """``write(transport, data)`` for each of ``transports`` (a room's delivery)."""
         pending = self._pending
         if not pending and transports:
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._flush_soon()
         for transport in transports:
             chunks = pending.get(transport)
             if chunks is None:

@@ -39,6 +39,9 @@ class Requests:
         self._eio = sio.eio
         self._handlers = handlers
         self._running: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """Asked once, not per request (on Python 3.11 ``get_running_loop()`` is a getpid
+        system call)."""
 
     def dispatch(self, eio_sid: str, data: str) -> bool:
         """Start answering an event packet (``2...``) if it is one of ours: True if it
@@ -53,9 +56,10 @@ class Requests:
         sid = internals.sid_of(self._sio, eio_sid)
         if sid is None:
             return False  # python-socketio ignores it (and says so in its log)
-        task = asyncio.get_running_loop().create_task(
-            self._answer(handler, sid, eio_sid, pkt.id, pkt.data[1:])
-        )
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        task = loop.create_task(self._answer(handler, sid, eio_sid, pkt.id, pkt.data[1:]))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return True

@@ -21,6 +21,7 @@ from chatserver.backend import (
     Backend,
     Delivery,
     JoinQuery,
+    Leaving,
     PostGuard,
     RaidSuspected,
     SharedRaid,
@@ -258,6 +259,44 @@ async def test_presence_counts_people_not_tabs(backend: Backend) -> None:
     assert await backend.presence_remove("r1", "alex", "tab2")
     assert not await backend.presence_remove("r1", "alex", "tab2")
     assert [m["id"] for m in await backend.presence_members("r1")] == ["sam"]
+
+
+async def test_a_leave_is_numbered_with_the_joins_and_lowers_the_hand(backend: Backend) -> None:
+    """Joins and leaves (and those whose worker died) share one presence sequence, each
+    "left" carrying the member list as of its number; the leaver's raised hand goes down
+    in the same step."""
+    got: list[Delivery] = []
+    await backend.subscribe("r1", got.append)
+    alex = await backend.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+    await backend.enter("r1", JoinQuery(ALEX, "a2", None, 10, NOW))  # a second tab
+    sam = await backend.enter("r1", JoinQuery(SAM, "s1", None, 10, NOW))
+    assert (alex.presence_seq, sam.presence_seq) == (1, 2)
+    await backend.hands_set("r1", ALEX, True, NOW)
+    await backend.hands_set("r1", SAM, True, NOW + 1)
+    assert await backend.presence_leave("r1", ALEX, "a1") == Leaving(False)  # a tab left
+    alex_left = await backend.presence_leave("r1", ALEX, "a2")
+    assert alex_left.left and [h["id"] for h in alex_left.hands or []] == ["sam"]
+    assert await backend.presence_leave("r1", SAM, "s1") == Leaving(True, [])
+    assert await backend.hands_list("r1") == []
+    kim = await backend.enter("r1", JoinQuery(KIM, "k1", None, 10, NOW))
+    assert kim.presence_seq == 5
+    await backend.presence_announce_gone("r1", [BEA])
+    await _settle(backend, got, 6)
+    changes = [
+        (d.seq, *(f"{k} {v['id']}" for k, v in d.payload.items() if k in ("joined", "left")))
+        for d in got
+    ]
+    assert changes == [
+        (1, "joined alex"),
+        (2, "joined sam"),
+        (3, "left alex"),
+        (4, "left sam"),
+        (5, "joined kim"),
+        (6, "left bea"),
+    ]
+    members = [[m["id"] for m in d.payload["members"]] for d in got]
+    assert members == [["alex"], ["sam", "alex"], ["sam"], [], ["kim"], ["kim"]]
+    assert not [d for d in got if "_seq" in d.payload]
 
 
 async def test_ready(backend: Backend) -> None:

@@ -272,3 +272,78 @@ async def test_a_facilitator_hears_every_arrival_after_its_ack_wherever_it_was_h
         (["dan", "eve"], everyone),
         (["notice"], []),
     ]
+
+
+def numbered_left(user: str, members: list[str], seq: int) -> Delivery:
+    """A "left" as leave.lua publishes it: numbered with the "joined"."""
+    who = [{"id": m, "name": m.title(), "role": "member"} for m in members]
+    gone = {"id": user, "name": user.title(), "role": "member"}
+    return Delivery("presence", {"room": "r1", "left": gone, "members": who}, seq=seq)
+
+
+def heard_changes(sockets: Sockets, sid: str) -> list[tuple[list[str], list[str]]]:
+    """Per event a socket got: the changes (``earlier`` then the event's own, as
+    "+id" for a "joined" and "-id" for a "left") and the member list."""
+    events = [json.loads(frame[1:]) for frame in sockets.got.get(sid, [])]
+    return [
+        (
+            [
+                f"+{c['joined']['id']}" if "joined" in c else f"-{c['left']['id']}"
+                for c in [*p.get("earlier", []), p]
+            ],
+            [m["id"] for m in p["members"]],
+        )
+        if e == "presence"
+        else ([e], [])
+        for e, p in events
+    ]
+
+
+async def test_a_left_numbered_after_a_sockets_ack_reaches_it_though_heard_before() -> None:
+    """Alex's ack (number 2) lists Alex and Bea. Bea's "left" (3) went out to the room
+    before Alex's socket entered: Alex still hears Bea left, or would show her for good.
+    Cara, whose ack (4) came after it, hears neither Bea's leaving nor her own arrival."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex, cara, eve = connection("alex"), connection("cara"), connection("eve")
+    rooms.enter(await rooms.open("r1"), eve, presence_seq=1)
+    await bus.publish("r1", numbered("alex", ["alex", "bea", "eve"], 2))
+    await bus.publish("r1", numbered_left("bea", ["alex", "eve"], 3))
+    await bus.publish("r1", Delivery("notice", {"text": "sent"}))  # both go out to Eve
+    await bus.publish("r1", numbered("cara", ["alex", "cara", "eve"], 4))
+    rooms.enter(await rooms.open("r1"), alex, presence_seq=2)
+    rooms.enter(await rooms.open("r1"), cara, presence_seq=4)
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    assert heard_changes(sockets, "eio-alex") == [
+        (["+cara"], ["alex", "cara", "eve"]),  # the room's event: its list has Bea gone
+        (["notice"], []),
+    ]
+    assert heard_changes(sockets, "eio-cara") == [(["notice"], [])]
+    assert heard_changes(sockets, "eio-eve") == [
+        (["+alex", "-bea"], ["alex", "eve"]),
+        (["notice"], []),
+        (["+cara"], ["alex", "cara", "eve"]),
+        (["notice"], []),
+    ]
+
+
+async def test_a_facilitator_hears_a_leave_after_its_ack_that_went_out_before_it_entered() -> None:
+    """Sam (a facilitator) read the members with Bea in them; Bea's "left" went out to the
+    room before Sam's socket entered, and nothing is held now. Sam hears it, alone."""
+    bus, sockets = MemoryBackend(), Sockets()
+    rooms = local_rooms(bus, sockets)
+    alex = connection("alex")
+    sam = Connection("sam", "eio-sam", Claims("sam", "Sam", {"r1": "facilitator"}, 2**40))
+    rooms.enter(await rooms.open("r1"), alex, presence_seq=2)
+    await bus.publish("r1", numbered_left("bea", ["alex", "sam"], 3))
+    await bus.publish("r1", Delivery("notice", {"text": "sent"}))
+    rooms.enter(await rooms.open("r1"), sam, presence_seq=2)
+    await bus.publish("r1", Delivery("notice", {"text": "barrier"}))
+
+    assert heard_changes(sockets, "eio-sam") == [(["-bea"], ["alex", "sam"]), (["notice"], [])]
+    assert heard_changes(sockets, "eio-alex") == [
+        (["-bea"], ["alex", "sam"]),
+        (["notice"], []),
+        (["notice"], []),
+    ]
