@@ -8,9 +8,10 @@ import re
 from moderation.platforms import PLATFORM
 
 _PLATFORM = PLATFORM
-# "spoonie dot sam", "hazel underscore hurts": a handle's dots and underscores spelled
+# "spoonie dot sam", "hazel underscore hurts": a handle's dots and underscores spelled;
+# a dash inside ("d-o-t-t-i-e-7-1", reddit names)
 _HANDLE = (
-    r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.]{1,29}"
+    r"(?P<handle>@?[A-Za-z0-9_][A-Za-z0-9_.\-]{1,29}"
     r"(?: (?:dot|underscore) [A-Za-z0-9_][A-Za-z0-9_.]{0,29}){0,3}(?:#\d{4})?)"
 )
 # Words that point at the name coming next ("on tiktok as …", "under the name …").

@@ -156,3 +156,33 @@ async def test_a_join_is_one_script(redis_worker: Server, commands: Commands) ->
     end = await commands.mark()
     sent = await commands.between(start, end, late="HVALS")
     assert sorted(args[0] for args in sent) == ["EVALSHA", "HVALS", "PUBLISH"], sent
+
+
+async def test_a_leave_is_one_script(redis_worker: Server, commands: Commands) -> None:
+    """Removing the presence, lowering a raised hand and publishing the numbered "left"
+    with the members read in the same step: one script (on main, four commands: the
+    presence script, HVALS of the hands, the presence script listing, PUBLISH). The
+    lowered hand's event is the one more."""
+    # Another room's leave first: Redis loads the script on its first use (NOSCRIPT,
+    # SCRIPT LOAD, the script again), once.
+    warm = await open_client(redis_worker.url, make_token("zed", {"r0": "member"}))
+    assert (await warm.call("join", {"room": "r0"}))["ok"]
+    assert (await warm.call("leave", {"room": "r0"}))["ok"]
+    alex, bea, cara = [await member(redis_worker, u) for u in ("alex", "bea", "cara")]
+    for c in (alex, bea, cara):
+        assert (await c.call("join", {"room": "r1"}))["ok"]
+
+    start = await commands.mark()
+    assert (await bea.call("leave", {"room": "r1"}))["ok"]
+    end = await commands.mark()
+    assert [args[0] for args in await commands.between(start, end)] == ["EVALSHA"]
+
+    assert (await cara.call("hand", {"room": "r1", "raised": True}))["ok"]
+    start = await commands.mark()
+    assert (await cara.call("leave", {"room": "r1"}))["ok"]
+    end = await commands.mark()
+    assert [args[0] for args in await commands.between(start, end)] == ["EVALSHA", "PUBLISH"]
+    lowered = await alex.wait_for("hand", lambda h: not h["raised"])
+    assert lowered["user"]["id"] == "cara" and lowered["hands"] == []
+    left = [p["left"]["id"] for p in alex.got("presence") if "left" in p]
+    assert left == ["bea", "cara"]

@@ -45,6 +45,8 @@ def assert_hidden(text: str, identifier: str) -> None:
         ("write to femi underscore dada at mailbox dot ng", "dada"),
         # the name's parts joined by spaced dots
         ("jo . fennick @ quiltmail . co . nz", "fennick"),
+        # "@" read out as "at the rate"
+        ("mail id ravi k at the rate pinmail dot in", "pinmail"),
     ],
 )
 def test_emails_at_unusual_domains_are_hidden(text: str, identifier: str) -> None:
@@ -161,6 +163,7 @@ def test_counting_in_words_is_no_phone_number(text: str) -> None:
         ("add me, snap is hollyhock_hurts", "hollyhock_hurts"),
         ("my gmail is lorcan.day88", "lorcan.day88"),
         ("tiktok = duvetdays_dee", "duvetdays_dee"),
+        ("mine's w-r-e-n-4-2 on kik", "w-r-e-n-4-2"),
         # platforms by nickname and the newer ones; a handle spelled with words
         ("add me on the gram, hazel underscore hurts", "hazel underscore hurts"),
         ("I'm on the bird app as achillesheel", "achillesheel"),
@@ -230,6 +233,8 @@ def test_street_addresses_and_postcodes_are_hidden(text: str, identifier: str) -
         "My knees sound like Rice Krispies on the stairs. Snap, crackle and agony.",
         'youtube has gentle yoga for bad days, just search "chair yoga"',
         "look up Versus Arthritis, they have good leaflets",
+        "the rate at the pharmacy was awful, at the rate they charge",
+        "kik - does anyone still use it?",
         "walked 12 Acres Park today, 5000 steps",
         "it's a 20 minute drive to the clinic, then a 10 minute walk",
         "instagram is exhausting, tiktok is worse",
