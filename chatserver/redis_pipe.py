@@ -107,12 +107,6 @@ class _Link:
         if self.watch is None:
             self._watch()
 
-    def send_now(self, command: bytes) -> None:
-        """One command on a link with nothing queued (its future already pending)."""
-        self.transport.write(command)
-        if self.watch is None:
-            self._watch()
-
     def _watch(self) -> None:
         # One timer per dead_after_s while commands are in flight, not one per command:
         # the link is dead when the same command is still the oldest a whole period later.
@@ -167,26 +161,18 @@ class CommandPipe:
         link = self._link
         if link is None or not link.usable:
             link = await self._connect()
-        future: asyncio.Future[Any] = link.loop.create_future()
-        if not link.pending and not asking:
-            # Nothing in flight, nothing queued: written at once, no loop turn waited for
-            # (a quiet worker's every command). Commands that follow in the same turn
-            # queue behind it and leave together at the turn's end, as under load.
+        if not link.pending:
             link.heard_at = link.loop.time()
-            link.pending.append(future)
-            link.send_now(command)
-        else:
-            if not link.pending:
-                link.heard_at = link.loop.time()
-            if asking:
-                link.pending.append(link.loop.create_future())  # its +OK, dropped
-                if not link.outgoing:
-                    link.loop.call_soon(link.flush)
-                link.outgoing.append(_ASKING)
-            link.pending.append(future)
+        if asking:
+            link.pending.append(link.loop.create_future())  # its +OK, dropped
             if not link.outgoing:
                 link.loop.call_soon(link.flush)
-            link.outgoing.append(command)
+            link.outgoing.append(_ASKING)
+        future: asyncio.Future[Any] = link.loop.create_future()
+        link.pending.append(future)
+        if not link.outgoing:
+            link.loop.call_soon(link.flush)
+        link.outgoing.append(command)
         reply = await future
         if type(reply) is hiredis.ReplyError:
             raise ResponseError(str(reply))

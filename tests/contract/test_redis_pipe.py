@@ -39,9 +39,8 @@ async def test_many_commands_in_flight_each_get_their_own_reply(pipe: CommandPip
 
 
 async def test_commands_run_in_the_order_they_were_issued(pipe: CommandPipe) -> None:
-    """The first command on an idle pipe is written at once, the ones issued after it in
-    the same loop turn at the turn's end: Redis still runs them in the order issued, and
-    so again once the pipe is busy."""
+    """Commands issued in one loop turn leave together at its end, on an idle pipe and
+    on a busy one: Redis runs them in the order issued."""
     for _ in range(2):
         await asyncio.gather(*(pipe.execute("RPUSH", "order", i) for i in range(50)))
     assert await pipe.execute("LRANGE", "order", 0, -1) == [str(i).encode() for i in range(50)] * 2
