@@ -113,9 +113,15 @@ def test_training_never_reads_a_test_batch(tmp_path: Path) -> None:
         "crisis_test.tsv",
         "corpus.tsv",
         "train-s1-sequences.jsonl",
+        "waiting-y.jsonl",
     ):
         (tmp_path / name).write_text("", encoding="utf-8")
     assert [path.name for path in training_files(tmp_path)] == ["train-x.jsonl", "corpus.tsv"]
+    assert [path.name for path in training_files(tmp_path, with_waiting=True)] == [
+        "train-x.jsonl",
+        "waiting-y.jsonl",
+        "corpus.tsv",
+    ]
 
 
 def test_crisis_language_in_the_training_corpus_is_never_refused(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
