@@ -46,7 +46,7 @@ PATHS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "redis pub/sub listener (decode, gap check, local emit)",
-        ("_listen_forever", "_pump", "_SubscriptionReader"),
+        ("_listen_forever", "_pump", "SubscriptionReader"),
     ),
     (
         "redis commands (pool, pack, send, parse)",

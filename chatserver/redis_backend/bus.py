@@ -27,13 +27,10 @@ different messages under one offset."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-
-import hiredis
 
 from chatserver.backend import (
     BackendUnavailable,
@@ -43,15 +40,17 @@ from chatserver.backend import (
 from chatserver.ids import ids
 from chatserver.redis_backend.codec import (
     _entry,
-    _pack,
     _stream_entry,
-    _unpack,
+    ephemeral_delivery,
+    ephemeral_frame,
+    stored_body,
 )
 from chatserver.redis_backend.connection import COMMAND_TIMEOUT_S, RedisTarget
 from chatserver.redis_backend.keys import (
     room_keys,
 )
 from chatserver.redis_backend.log import RedisLog
+from chatserver.redis_backend.subscription import Heard, SubscriptionReader
 from chatserver.redis_cluster import key_slot
 from chatserver.resp import RedisAddress, RedisLinkError, RespConnection, connect
 from rooms.entries import event_name
@@ -68,13 +67,6 @@ SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
 # entry, a partition) sends nothing either: only an unanswered PING tells them apart.
 SUBSCRIBER_KEEPALIVE_S = 5.0
 SUBSCRIBER_DEAD_AFTER = 3
-
-
-@dataclass(slots=True)
-class _Heard:
-    """When the subscription last received anything (loop time)."""
-
-    at: float
 
 
 @dataclass(slots=True, eq=False)
@@ -389,7 +381,7 @@ class RedisBus(RedisLog):
                 attempt = 0
                 self._topology_changed.set()
                 self._catch_up(shard, channels)
-                heard = _Heard(loop.time())
+                heard = Heard(loop.time())
                 keepalive = loop.create_task(self._keep_alive(connection, heard))
                 try:
                     await self._pump(connection, heard)
@@ -442,7 +434,7 @@ class RedisBus(RedisLog):
             raise RedisLinkError(f"Redis answered PING with {replies[0]!r}")
         return connection
 
-    async def _keep_alive(self, connection: RespConnection, heard: _Heard) -> None:
+    async def _keep_alive(self, connection: RespConnection, heard: Heard) -> None:
         """PING a subscription that has gone quiet; give it up only when a PING has gone
         unanswered, so a worker whose own loop stalled (nothing was read because nothing
         ran) is not mistaken for a dead connection."""
@@ -468,9 +460,9 @@ class RedisBus(RedisLog):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
 
-    async def _pump(self, connection: RespConnection, heard: _Heard) -> None:
+    async def _pump(self, connection: RespConnection, heard: Heard) -> None:
         """Read the subscription until it is lost (raises why): every reply of one socket
-        read is handled in the connection's ``data_received`` (`_SubscriptionReader`), no
+        read is handled in the connection's ``data_received`` (`SubscriptionReader`), no
         task woken per read."""
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[None] = loop.create_future()
@@ -479,7 +471,7 @@ class RedisBus(RedisLog):
             if not lost.done():
                 lost.set_exception(error)
 
-        reader = _SubscriptionReader(self, connection, heard, loop)
+        reader = SubscriptionReader(self, connection, heard, loop)
         connection.consume(reader.received, on_lost)
         try:
             await lost
@@ -490,7 +482,7 @@ class RedisBus(RedisLog):
         """The common case, synchronously: an ephemeral event, or the next offset of the
         same epoch. False when `_deliver_late` must look at it."""
         if data[:1] == b"E":
-            self._emit(feed, _ephemeral(data))
+            self._emit(feed, ephemeral_delivery(data))
             return True
         epoch_b, offset_b, event_b, body = data[1:].split(b"\n", 3)
         offset = int(offset_b)
@@ -540,7 +532,7 @@ class RedisBus(RedisLog):
         for entry, item in zip(entries, items or [], strict=True):
             if entry["offset"] > feed.last:
                 feed.last = entry["offset"]
-                feed.last_body = _stored_body(item)
+                feed.last_body = stored_body(item)
                 self._emit(feed, Delivery(event_name(entry), entry, offset=entry["offset"]))
         if upto > feed.last:
             feed.last, feed.last_body = upto, None
@@ -593,7 +585,7 @@ class RedisBus(RedisLog):
         mark = f"{feed.last}-1"
         items: Any = await self._call(self._redis.xrange(room_keys(feed.room)["log"], mark, mark))
         # Not there at all: trimmed (a long outage); the gap repair tells its clients.
-        return bool(items) and _stored_body(items[0]) != feed.last_body
+        return bool(items) and stored_body(items[0]) != feed.last_body
 
     async def _declare_rollback(self, feed: _Feed) -> None:
         """A new epoch for the room (the first worker to notice sets it; the others
@@ -617,118 +609,6 @@ class RedisBus(RedisLog):
                 listener(delivery)
             except Exception:
                 log.exception("room listener failed")
-
-
-class _SubscriptionReader:
-    """One subscription connection's replies, handled as they arrive (redis-py's
-    get_message cost a coroutine, a timeout and a dict per message; a task reading a
-    StreamReader, a loop turn per read): parsed by hiredis, in-order entries delivered
-    synchronously. An entry that needs the log first (a gap, a new epoch: `_deliver_late`)
-    is handed, with every message after it, to one task that handles them in arrival
-    order, as the reading task did by awaiting it before its next read."""
-
-    __slots__ = ("_backlog", "_bus", "_clock", "_connection", "_heard", "_loop", "_task")
-
-    def __init__(
-        self,
-        bus: RedisBus,
-        connection: RespConnection,
-        heard: _Heard,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self._bus = bus
-        self._connection = connection
-        self._heard = heard
-        self._loop = loop
-        self._clock = loop.time
-        self._backlog: collections.deque[tuple[bytes, bytes]] = collections.deque()
-        self._task: asyncio.Task[None] | None = None
-        """Handling the backlog; while it runs, every message waits behind it."""
-
-    def received(self) -> None:
-        bus = self._bus
-        self._heard.at = self._clock()
-        replies = self._connection.parser
-        feeds, backlog = bus._feeds, self._backlog
-        message_kind, subscribed_kind = bus._message_kind, bus._subscribed_kind
-        while (reply := replies.gets()) is not False:
-            if isinstance(reply, hiredis.ReplyError):
-                # A subscribe refused (MOVED: the slot is served elsewhere now).
-                if bus._cluster is not None:
-                    bus._cluster.slots.refresh_soon()
-                raise RedisLinkError(f"Redis refused a subscription: {reply}")
-            if not isinstance(reply, list) or len(reply) < 3:
-                continue  # PONG and the like
-            kind, channel, body = reply[0], reply[1], reply[2]
-            if kind == message_kind:
-                if self._task is not None:
-                    backlog.append((channel, body))
-                    continue
-                feed = feeds.get(channel)
-                if feed is None:
-                    continue
-                if feed.last is None or feed.held:
-                    feed.pending.append(body)
-                elif not bus._deliver_in_order(feed, body):
-                    backlog.append((channel, body))
-                    self._task = self._loop.create_task(self._work_through_backlog())
-            elif kind == subscribed_kind:
-                feed = feeds.get(channel)
-                if feed is not None:
-                    feed.confirmed = self._connection
-                fut = bus._confirmations.get(channel)
-                if fut is not None and not fut.done():
-                    fut.set_result(None)
-            elif kind == b"sunsubscribe" and channel in feeds:
-                # Not ours (its feed is still here): the slot moved to another node.
-                raise RedisLinkError("a room's slot moved to another Redis Cluster node")
-
-    async def _work_through_backlog(self) -> None:
-        bus, backlog = self._bus, self._backlog
-        try:
-            while backlog:
-                channel, body = backlog.popleft()
-                feed = bus._feeds.get(channel)
-                if feed is None:
-                    continue
-                if feed.last is None or feed.held:
-                    feed.pending.append(body)
-                elif not bus._deliver_in_order(feed, body):
-                    await bus._deliver_late(feed, body)
-        except Exception as exc:
-            # As when the reading task failed: the subscription is reopened and every room
-            # caught up from the log (what was still waiting here included).
-            backlog.clear()
-            self._connection.fail(RedisLinkError(str(exc) or type(exc).__name__))
-        finally:
-            self._task = None
-
-    def stop(self) -> None:
-        self._backlog.clear()
-        if self._task is not None:
-            self._task.cancel()
-
-
-def _stored_body(item: Any) -> bytes:
-    """The body of a log entry as XRANGE returns it (redis-py: (id, {field: value}))."""
-    _, fields = item
-    body: bytes = fields[b"e"] if isinstance(fields, dict) else fields[1]
-    return body
-
-
-def ephemeral_frame(delivery: Delivery) -> bytes:
-    """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
-    payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
-    their id holds) can be mistaken for the next field; join.lua and leave.lua publish the
-    same, with the presence sequence number (``Delivery.seq``) as ``_seq`` in the
-    "joined" or "left" payload."""
-    return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
-
-
-def _ephemeral(data: bytes) -> Delivery:
-    audience, event, payload = _unpack(data[1:])
-    seq = payload.pop("_seq", 0) if event == "presence" else 0
-    return Delivery(event, payload, audience=audience, seq=seq)
 
 
 async def _write(connection: RespConnection, *command: str | bytes) -> None:

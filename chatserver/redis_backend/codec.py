@@ -10,6 +10,7 @@ import msgpack
 
 from chatserver.backend import (
     Alert,
+    Delivery,
     RoomSnapshot,
     User,
 )
@@ -148,3 +149,25 @@ def _oldest_first(values: list[bytes]) -> list[Alert]:
 def _hand_queue(values: list[bytes]) -> list[User]:
     hands = sorted((_unpack(v) for v in values), key=lambda h: h["at"])
     return [h["user"] for h in hands]
+
+
+def stored_body(item: Any) -> bytes:
+    """The body of a log entry as XRANGE returns it (redis-py: (id, {field: value}))."""
+    _, fields = item
+    body: bytes = fields[b"e"] if isinstance(fields, dict) else fields[1]
+    return body
+
+
+def ephemeral_frame(delivery: Delivery) -> bytes:
+    """An ephemeral event as published: ``E`` and one msgpack array [audience, event,
+    payload]. Length-prefixed by msgpack, so no value (an audience naming a user, whatever
+    their id holds) can be mistaken for the next field; join.lua and leave.lua publish the
+    same, with the presence sequence number (``Delivery.seq``) as ``_seq`` in the
+    "joined" or "left" payload."""
+    return b"E" + _pack((delivery.audience, delivery.event, delivery.payload))
+
+
+def ephemeral_delivery(data: bytes) -> Delivery:
+    audience, event, payload = _unpack(data[1:])
+    seq = payload.pop("_seq", 0) if event == "presence" else 0
+    return Delivery(event, payload, audience=audience, seq=seq)
