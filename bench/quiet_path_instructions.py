@@ -21,40 +21,16 @@ import argparse
 import asyncio
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-            "--save", "", "--appendonly", "no"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("redis-server did not start")
+# The same private Redis as the append benchmark (bench/ is on sys.path as the script's folder;
+# that module imports no chatserver, so --root still chooses which checkout is measured).
+from append_pipe_bench import free_port, start_redis  # noqa: E402
 
 
 async def messages_one_at_a_time(port: int, count: int) -> None:
