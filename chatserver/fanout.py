@@ -19,6 +19,7 @@ from typing import Any
 import engineio.packet
 import socketio.packet
 
+from chatserver.message_json import message_event
 from chatserver.transport.connection import ATTR as CONNECTION_ATTR
 from chatserver.transport.connection import Coalescer, DirectConnection
 from chatserver.transport.frames import message_frame
@@ -85,7 +86,11 @@ class Fanout:
         # class first walks the whole payload looking for bytes (binary events), which
         # cost more than the encoding itself. Payloads here are JSON by construction
         # (entries and events built by the service; msgpack decodes to str, not bytes).
-        text = f"{socketio.packet.EVENT}{_encode_json([event, payload])}"
+        # A chat message (most deliveries) from its template, the same text.
+        body = message_event(payload) if event == "message" else None
+        if body is None:
+            body = _encode_json([event, payload])
+        text = f"{socketio.packet.EVENT}{body}"
         # An Engine.IO MESSAGE packet is its type digit and the text (what
         # engineio.packet.Packet.encode makes of it).
         return Frame(text, message_frame(f"{engineio.packet.MESSAGE}{text}"))
