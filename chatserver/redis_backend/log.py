@@ -183,7 +183,7 @@ class RedisLog(RedisConnection):
             self._retention_s,
         ]
         sent_while = self._join_sent(room)
-        reply = await self._call(self._run(self._join, keys, args), JOIN_COMMAND_TIMEOUT_S)
+        reply = await self._call(self._run_join(sent_while, keys, args), JOIN_COMMAND_TIMEOUT_S)
         snapshot = _snapshot(reply[2], query.now_ms)
         live_from = self._join_read(room, sent_while, snapshot.epoch, snapshot.offset)
         if not reply[0]:
@@ -222,6 +222,11 @@ class RedisLog(RedisConnection):
         """Called as a join's script is sent; what it returns is handed to `_join_read`
         (the bus: whether the room's subscription was in effect then)."""
         return None
+
+    async def _run_join(self, sent_while: object, keys: list[str], args: list[Any]) -> Any:
+        """The join script, on the command connection (the bus may send a room's first
+        join elsewhere: see there)."""
+        return await self._run(self._join, keys, args)
 
     def _join_read(self, room: str, sent_while: object, epoch: str, offset: int) -> int | None:
         """Called with where a join's script found the room's log (``JoinView.live_from``
