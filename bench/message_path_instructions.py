@@ -20,8 +20,10 @@ Instruction counts are repeatable on a shared machine, where CPU time is not.
 ``--root`` runs the worker from another checkout (a git worktree of main) to compare.
 ``--keep-dumps DIR`` keeps the callgrind dumps (``callgrind_annotate`` reads them: where
 the instructions go, by C function). ``--cprofile OUT`` runs the worker without valgrind
-under cProfile (bench/profiled_worker.py) over the same 2N messages instead, for where the
-time goes by Python function (profiled time is inflated, its proportions roughly right).
+under cProfile (bench/profiled_worker.py) over 3N messages instead, for where the time goes
+by Python function (profiled time is inflated, its proportions roughly right);
+``--py-spy OUT`` samples it with py-spy (``$BENCH_PY_SPY`` or ``py-spy`` on the PATH; raw
+collapsed stacks) over 3N messages.
 The messages are the load generator's (bench/loadgen.js: numbered, 80 characters of
 ordinary chat, never a duplicate). Starts a private redis-server on a free 127.0.0.1
 port; needs valgrind. The driving clients run in this process, outside the count.
@@ -176,6 +178,12 @@ def callgrind_control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=600)
 
 
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    argv = [os.environ.get("BENCH_PY_SPY", "py-spy"), "record", "-r", "250", "-f", "raw",
+            "-o", str(out), "-p", str(pid)]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def dump_counts(pid: int, directory: Path) -> tuple[Path, int]:
     """Dump (and zero) the worker's counters; the dump's total instructions (waits for
     valgrind to write it)."""
@@ -219,6 +227,14 @@ async def drive(args: argparse.Namespace, port: int, secret: str, worker: subpro
                 started = now
                 print(f"dump {path.name}: {total:,} instructions in {counts[-1][1]:.1f} s "
                       f"after {batch} messages")  # fmt: skip
+        elif args.py_spy is not None:
+            spy = start_py_spy(worker.pid, args.py_spy)
+            await asyncio.sleep(1.0)
+            for _ in range(3 * args.messages):
+                await one_message(members, n)
+                n += 1
+            spy.send_signal(signal.SIGINT)  # written on the way out
+            spy.wait(60)
         else:
             worker.send_signal(signal.SIGUSR1)  # profiling on
             await asyncio.sleep(0.5)
@@ -243,11 +259,12 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT)
     parser.add_argument("--keep-dumps", type=Path, default=None)
     parser.add_argument("--cprofile", type=Path, default=None)
+    parser.add_argument("--py-spy", type=Path, default=None, help="raw py-spy samples (collapsed)")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the worker")
     args = parser.parse_args()
     if not 10 <= args.messages <= 10_000 or not 1 <= args.members <= 200:
         parser.error("--messages 10..10,000, --members 1..200")
-    if args.cprofile is None and shutil.which("valgrind") is None:
+    if args.cprofile is None and args.py_spy is None and shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
     root = args.root.resolve()
     python = root / ".venv" / "bin" / "python"
@@ -270,7 +287,9 @@ def main() -> None:
         env.update(dict(item.split("=", 1) for item in args.env))
         serve = ["-m", "chatserver", "serve", "--host", "127.0.0.1", "--port", str(port)]
         dumps: Path | None = None
-        if args.cprofile is not None:
+        if args.py_spy is not None:
+            argv = [str(python), *serve]
+        elif args.cprofile is not None:
             env["BENCH_CPROFILE_OUT"] = str(args.cprofile.resolve())
             argv = [str(python), str(BENCH / "profiled_worker.py"), *serve[2:]]
         else:
@@ -309,7 +328,7 @@ def main() -> None:
         print(f"{corrected:,.0f} instructions per message "
               f"(frame in -> ack + {args.members} deliveries out)")  # fmt: skip
     else:
-        print(f"cProfile of {3 * args.messages} messages: {args.cprofile}")
+        print(f"profile of {3 * args.messages} messages: {args.cprofile or args.py_spy}")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,19 @@ class Fanout:
         sent = 0
         data = frame.ws
         for coalescer, conns in route.direct:
-            transports: list[asyncio.Transport] = []
+            # The usual case in one comprehension: every recipient open and keeping up.
+            transports = [
+                transport
+                for conn in conns
+                if not conn.sock.closed
+                and not (transport := conn.transport).is_closing()
+                and transport.get_write_buffer_size() <= conn.send_buffer_limit
+            ]
+            if len(transports) == len(conns):
+                coalescer.write_all(transports, data)
+                sent += len(transports)
+                continue
+            transports = []
             for conn in conns:
                 # DirectConnection.writable and .backlog(), inlined: this loop runs once
                 # per recipient of every delivery.

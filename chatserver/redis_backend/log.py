@@ -67,7 +67,8 @@ class RedisLog(RedisConnection):
         op, a, b = state_op(entry)
         body = _body(entry)
         result = await self._call(
-            self._run_append(
+            self._run(
+                self._append,
                 [
                     k["meta"],
                     k["log"],
@@ -97,6 +98,7 @@ class RedisLog(RedisConnection):
                     guard.raid.window_ms if guard and guard.raid else 0,
                     guard.raid.members if guard and guard.raid else 0,
                 ],
+                replicated=True,
             )
         )
         status = result[0]
@@ -114,9 +116,6 @@ class RedisLog(RedisConnection):
             raise MeetingMoved()
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
-
-    async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
-        return await self._run(self._append, keys, args, replicated=True)
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str

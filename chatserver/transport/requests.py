@@ -35,6 +35,9 @@ from chatserver.transport.gate import CheckedPacket, CompactJSON
 # none), the JSON array.
 _PLAIN_EVENT = re.compile(r"2([0-9]{0,15})\[")
 
+# Finished request tasks are let go once this many more have been started.
+_SWEEP_BATCH = 256
+
 RequestHandler = Callable[..., Awaitable[Any]]
 """Called as python-socketio calls an event handler: ``handler(sid, *arguments)``."""
 
@@ -45,6 +48,9 @@ class Requests:
         self._eio = sio.eio
         self._handlers = handlers
         self._running: set[asyncio.Task[None]] = set()
+        """The requests' tasks, kept from the garbage collector while they run (the loop
+        holds only weak references); finished ones are let go in batches (``_keep``)."""
+        self._sweep_at = _SWEEP_BATCH
         self._loop: asyncio.AbstractEventLoop | None = None
         """Asked once, not per request (on Python 3.11 ``get_running_loop()`` is a getpid
         system call)."""
@@ -71,9 +77,18 @@ class Requests:
         if loop is None or loop.is_closed():
             loop = self._loop = asyncio.get_running_loop()
         task = loop.create_task(self._answer(handler, sid, eio_sid, ack_id, event[1:]))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._keep(task)
         return True
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        """Hold ``task`` until it is done. Finished tasks are dropped when the set has
+        grown by a batch, instead of by a done callback each (another loop callback per
+        request)."""
+        running = self._running
+        running.add(task)
+        if len(running) >= self._sweep_at:
+            self._running = running = {t for t in running if not t.done()}
+            self._sweep_at = len(running) + _SWEEP_BATCH
 
     async def _answer(
         self, handler: RequestHandler, sid: str, eio_sid: str, ack_id: int | None, args: list[Any]
