@@ -101,6 +101,9 @@ class SubscriptionLink:
         """A command answered in turn on this connection (RESP3 only); an error reply
         raises ResponseError, as on the command connection."""
         assert self.resp3
+        if self.connection.is_closing():
+            # Lost, and the bus has not yet heard (it will, a loop turn later).
+            raise self.connection.error or RedisLinkError("Redis connection lost")
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.expected.append(answer)
         self.connection.send([command])

@@ -257,6 +257,23 @@ async def test_on_a_redis_without_resp3_a_first_join_waits_for_its_subscription(
         server.cleanup()
 
 
+async def test_a_first_join_behind_a_subscription_just_lost_is_refused_as_unavailable(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """The subscription's connection dropped and the bus has not heard yet (a loop turn
+    later): a room's first join that would go behind its SUBSCRIBE is refused with
+    `unavailable` (the member retries), not failed with an internal error."""
+    _, b = workers
+    got: list[Delivery] = []
+    assert await b.subscribe_for_join("r1", got.append) is None
+    links = [shard.link for shard in b._shards.values() if shard.link is not None]
+    assert links and all(link.resp3 for link in links)
+    for link in links:
+        link.connection.abort()
+    with pytest.raises(BackendUnavailable):
+        await b.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+
+
 async def test_a_subscription_lost_before_its_first_join_is_started_by_the_reconnect(
     workers: tuple[RedisBackend, RedisBackend],
     redis_server: RedisServer,
