@@ -198,7 +198,8 @@ class CrisisStage:
                     # at risk now, and words place it in the past, in someone else or in
                     # a crisis line: support offered, no priority alert.
                     return _verdict("mention", policy.crisis_lines)
-                if section == "hopeless" and scorer is not None and scorer.says(ctx, "crisis"):
+                if section == "hopeless" and scorer is not None and scorer.beyond_despair(ctx):
+                    # More than despair (a burden, a wish, an exit, a time): priority.
                     return _verdict("learned", policy.crisis_lines)
                 return _verdict(section, policy.crisis_lines)
         if (

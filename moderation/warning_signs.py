@@ -187,7 +187,8 @@ _KEY_WORDS: Final = {
         doing before sort together keeping kept saving saved bottles disappear""",
     CALM: """calm peaceful peace relieved light strangely weirdly oddly troubled relief accepted
         fighting sense""",
-    GOODBYE: """goodbye goodbyes good bye byee byeee byeeee goodnight farewell care yourselves
+    GOODBYE: """goodbye goodbyee goodbyeee goodbyeeee goodbyeeeee goodbyes good bye byee byeee
+        byeeee goodnight farewell care yourselves
         each everything putting every love knowing best family say said ra tara hooroo
         signing side""",
 }
