@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " (bench/out/profile-storm.txt: py-spy's raw format, one collapsed stack and its"
         " count per line)",
     )
+    p.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="run the huddle workers under bench/gc_worker.py: the surviving worker's"
+        " garbage-collector pauses during the storm are reported",
+    )
     p.add_argument("--out", default=str(OUT / "storm.json"))
     return p.parse_args(argv)
 
@@ -77,7 +83,9 @@ def storm_once(args: argparse.Namespace, run: int, root: Path = scenario.ROOT) -
     secret = secrets.token_hex(32)
     extra = dict(kv.split("=", 1) for kv in args.huddle_env)
     load = os.getloadavg()
-    cluster = scenario.start_cluster("huddle", f"storm{run}", 2, secret, extra, huddle_root=root)
+    cluster = scenario.start_cluster(
+        "huddle", f"storm{run}", 2, secret, extra, huddle_root=root, gc_log=args.gc_log
+    )
     worker_a, worker_b = cluster.workers
     share = [
         args.rooms // args.clients + (i < args.rooms % args.clients) for i in range(args.clients)
@@ -127,6 +135,7 @@ def storm_once(args: argparse.Namespace, run: int, root: Path = scenario.ROOT) -
         scenario.stop_cluster(cluster)
     merged = merge(results)
     merged["tree"] = str(root)
+    merged["killed_at_ms"] = killed_ms
     merged["load_average_at_start"] = [round(x, 2) for x in load]
     cpu_ms = (b_after - b_before) * 1000 / scenario.CLK_TCK
     client_ms = (clients_after - clients_before) * 1000 / scenario.CLK_TCK

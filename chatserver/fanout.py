@@ -19,6 +19,7 @@ from typing import Any
 import engineio.packet
 import socketio.packet
 
+from chatserver.message_json import message_event
 from chatserver.transport.connection import ATTR as CONNECTION_ATTR
 from chatserver.transport.connection import Coalescer, DirectConnection
 from chatserver.transport.frames import message_frame
@@ -85,7 +86,11 @@ class Fanout:
         # class first walks the whole payload looking for bytes (binary events), which
         # cost more than the encoding itself. Payloads here are JSON by construction
         # (entries and events built by the service; msgpack decodes to str, not bytes).
-        text = f"{socketio.packet.EVENT}{_encode_json([event, payload])}"
+        # A chat message (most deliveries) from its template, the same text.
+        body = message_event(payload) if event == "message" else None
+        if body is None:
+            body = _encode_json([event, payload])
+        text = f"{socketio.packet.EVENT}{body}"
         # An Engine.IO MESSAGE packet is its type digit and the text (what
         # engineio.packet.Packet.encode makes of it).
         return Frame(text, message_frame(f"{engineio.packet.MESSAGE}{text}"))
@@ -113,7 +118,19 @@ class Fanout:
         sent = 0
         data = frame.ws
         for coalescer, conns in route.direct:
-            transports: list[asyncio.Transport] = []
+            # The usual case in one comprehension: every recipient open and keeping up.
+            transports = [
+                transport
+                for conn in conns
+                if not conn.sock.closed
+                and not (transport := conn.transport).is_closing()
+                and transport.get_write_buffer_size() <= conn.send_buffer_limit
+            ]
+            if len(transports) == len(conns):
+                coalescer.write_all(transports, data)
+                sent += len(transports)
+                continue
+            transports = []
             for conn in conns:
                 # DirectConnection.writable and .backlog(), inlined: this loop runs once
                 # per recipient of every delivery.

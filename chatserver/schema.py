@@ -68,6 +68,8 @@ def _object(data: Any, *, repaired: str | None = None) -> dict[str, Any]:
     member's words still go through)."""
     if not isinstance(data, dict):
         raise ServiceError(INVALID_PAYLOAD, "The payload must be an object.")
+    if type(data) is dict and len(data) < MAX_PAYLOAD_ITEMS - 1 and _flat_text(data, repaired):
+        return data  # the usual request: what the walk below would return
     stack: list[tuple[str, Any]] = [("", data)]
     seen = 0
     while stack:
@@ -94,6 +96,25 @@ def _object(data: Any, *, repaired: str | None = None) -> dict[str, Any]:
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return data
+
+
+def _flat_text(data: dict[str, Any], repaired: str | None) -> bool:
+    """Whether ``data`` is a flat object (no object or list inside) whose keys and
+    strings are all valid text, ``repaired`` left out: then ``_object`` has nothing to
+    refuse, and this answers without building a path name per field. False also for
+    anything the walk must look at (it names the field it refuses)."""
+    for key, value in data.items():
+        if isinstance(key, str) and not (key.isascii() or _is_text(key)):
+            return False
+        if key == repaired:
+            continue
+        kind = type(value)
+        if kind is str:
+            if not (value.isascii() or _is_text(value)):
+                return False
+        elif kind is dict or kind is list or isinstance(value, (dict, list, str)):
+            return False
+    return True
 
 
 def _shown(path: str) -> str:

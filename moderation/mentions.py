@@ -79,16 +79,23 @@ _REPORTED = (
 _RESOURCE = (
     r"samaritans|988|116 ?123|hotline|helpline|lifeline|crisis (?:line|text|team)|called the"
 )
-_MENTION = re.compile(rf"\b(?:{_RESOLVED}|{_REPORTED}|{_RESOURCE})")
-_PRESENT = re.compile(
-    r"\b(?:tonight|right now|rn|heading back|back there|again|going to|gonna|about to|"
+# Every alternative starts with a letter, a digit, "." or ",", never with whitespace; the
+# look-ahead skips the word boundaries before a space (about half of them) without trying
+# the ~80 alternatives there: a third fewer instructions a search, the same matches
+# (tests/unit/test_moderation_mentions.py compares it with the plain alternation).
+_MENTION_WORDS = rf"{_RESOLVED}|{_REPORTED}|{_RESOURCE}"
+_MENTION = re.compile(rf"\b(?=\S)(?:{_MENTION_WORDS})")
+_PRESENT_WORDS = (
+    r"tonight|right now|rn|heading back|back there|again|going to|gonna|about to|"
     r"(?:min(?:ute)?s?|hours?|an hour) ago|goodbye(?! (?:letter|note)s?)|this time|plan to|"
     r"want to die now|today i (?:took|tried)|i will|i'?ll|will take|relapsed?|on purpose|"
     r"not sure i|stick around|why am i|picture myself|all of them|"
     r"now i (?:want|wanna|just want|feel like)|can'?t|cannot|"
     r"don'?t (?:think|know if|want to (?:be|live|go|wake))|still (?:want|wish|think about)|"
-    r"i (?:just |really |still )?(?:want|wanna|wish) (?:to )?(?:die|d1e|be dead|end it|kill))\b"
+    r"i (?:just |really |still )?(?:want|wanna|wish) (?:to )?(?:die|d1e|be dead|end it|kill)"
 )
+# As _MENTION: no alternative starts with whitespace.
+_PRESENT = re.compile(rf"\b(?=\S)(?:{_PRESENT_WORDS})\b")
 
 
 # Someone else's words, quoted: "my teenager said 'I want to die'" is not the sender now.

@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, *, appendonly: bool = True) -> None:
+    def __init__(self, *, appendonly: bool = True, extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args
         self.binary = require_program("redis-server", "HUDDLE_REQUIRE_REDIS")
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="huddle-redis-"))
@@ -42,6 +43,7 @@ class RedisServer:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "always",
             "--logfile", str(self.dir / "redis.log"),
+            *self.extra_args,
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

@@ -32,6 +32,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from chatserver.backend import (
     BackendUnavailable,
     Delivery,
@@ -50,23 +52,21 @@ from chatserver.redis_backend.keys import (
     room_keys,
 )
 from chatserver.redis_backend.log import RedisLog
-from chatserver.redis_backend.subscription import Heard, SubscriptionReader
+from chatserver.redis_backend.subscription import (
+    Heard,
+    SubscriptionLink,
+    SubscriptionReader,
+    keep_alive,
+    open_subscription,
+)
 from chatserver.redis_cluster import key_slot
-from chatserver.resp import RedisAddress, RedisLinkError, RespConnection, connect
+from chatserver.resp import RedisAddress, RedisLinkError, RespConnection
 from rooms.entries import event_name
 
 log = logging.getLogger(__name__)
 
 
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
-# Opening the subscription (TCP, TLS, AUTH, SELECT) and its first PONG, as one bound.
-SUBSCRIBER_CONNECT_S = COMMAND_TIMEOUT_S * 2
-# A subscription that has heard nothing for this long is sent a PING; one whose PING is
-# still unanswered SUBSCRIBER_DEAD_AFTER - 1 periods later is given up and reopened. A quiet room
-# sends nothing, and a peer that vanished without closing the connection (a dropped NAT
-# entry, a partition) sends nothing either: only an unanswered PING tells them apart.
-SUBSCRIBER_KEEPALIVE_S = 5.0
-SUBSCRIBER_DEAD_AFTER = 3
 
 
 @dataclass(slots=True, eq=False)
@@ -84,6 +84,9 @@ class _Feed:
     """The subscription connection that confirmed this room: it hears everything
     published since. A command sent while it is still the room's connection runs after
     the subscription took effect."""
+    subscribed_on: SubscriptionLink | None = None
+    """The subscription connection this room's SUBSCRIBE was last written on: on RESP3, a
+    command written behind it runs after the subscription took effect."""
     last_body: bytes | None = None
     """The stored body of the entry at `last` (None: not known), to tell a rollback."""
     held: bool = False
@@ -100,6 +103,8 @@ class _Shard:
     address: RedisAddress
     connection: RespConnection | None = None
     """Open and subscribed to `channels`; None while (re)connecting."""
+    link: SubscriptionLink | None = None
+    """The same connection, with what its replies answer (None with it)."""
     channels: set[bytes] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     catching_up: set[asyncio.Task[None]] = field(default_factory=set)
@@ -145,7 +150,14 @@ class RedisBus(RedisLog):
         channel = room_keys(room)["channel"].encode()
         feed = self._feeds.get(channel)
         started = feed is not None and feed.last is not None
-        if feed is not None and (started or (feed.confirmed is not None and not read_start)):
+        if (
+            feed is not None
+            and not read_start
+            and (started or feed.confirmed is not None or self._joinable_behind(feed))
+        ):
+            feed.listeners.append(listener)
+            return feed.last
+        if started and feed is not None:
             feed.listeners.append(listener)
             return feed.last
         if feed is None:
@@ -154,7 +166,7 @@ class RedisBus(RedisLog):
         feed.listeners.append(listener)
         try:
             if feed.confirmed is None:
-                await self._subscribe_channel(feed)
+                await self._subscribe_channel(feed, wait=read_start)
             if read_start and feed.last is None:
                 await self._start_by_reading(feed)
             return feed.last
@@ -164,14 +176,41 @@ class RedisBus(RedisLog):
                 self._feeds.pop(channel, None)
             raise
 
+    def _joinable_behind(self, feed: _Feed) -> SubscriptionLink | None:
+        """The RESP3 subscription connection carrying ``feed``'s SUBSCRIBE, if it still
+        serves the room: a join's script written on it runs after the subscription took
+        effect, confirmed or not yet."""
+        link = feed.subscribed_on
+        if link is None or not link.resp3 or link.connection is not self._serving(feed.channel):
+            return None
+        return link
+
     def _join_sent(self, room: str) -> object:
         """For a room subscribed without knowing where its live delivery starts
-        (``subscribe_for_join``): the connection that confirmed its subscription, as the
-        join's script is sent (the script runs after the subscription took effect)."""
+        (``subscribe_for_join``), as the join's script is sent: where it runs after the
+        subscription took effect — behind the SUBSCRIBE on a RESP3 subscription connection,
+        or after its confirmation (RESP2)."""
         feed = self._feeds.get(room_keys(room)["channel"].encode())
         if feed is None or feed.last is not None:
             return None
-        return (feed, feed.confirmed)
+        link = self._joinable_behind(feed)
+        return (feed, link.connection if link is not None else feed.confirmed, link)
+
+    async def _run_join(self, sent_while: object, keys: list[str], args: list[Any]) -> Any:
+        """A room's first join on this worker goes on the subscription's own connection,
+        right behind the room's SUBSCRIBE: both answered in one round trip."""
+        link = sent_while[2] if isinstance(sent_while, tuple) else None
+        if not isinstance(link, SubscriptionLink):
+            return await super()._run_join(sent_while, keys, args)
+        script = self._join
+        try:
+            return await link.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            # NOSCRIPT (this Redis has not seen the script yet) or a MOVED slot: the
+            # SUBSCRIBE was answered before this, so the script run on the command
+            # connection still runs after the subscription took effect.
+            log.debug("join behind the subscription refused (%s); on the command path", exc)
+            return await super()._run_join(None, keys, args)
 
     def _join_read(self, room: str, sent_while: object, epoch: str, offset: int) -> int | None:
         """Where this worker's live delivery of ``room`` stands after a join's read: for a
@@ -185,8 +224,13 @@ class RedisBus(RedisLog):
         if feed is None:
             return None
         if feed.last is None and isinstance(sent_while, tuple):
-            sent_feed, heard_on = sent_while
-            if sent_feed is feed and heard_on is not None and heard_on is self._serving(channel):
+            sent_feed, heard_on, _ = sent_while
+            if (
+                sent_feed is feed
+                and heard_on is not None
+                and heard_on is feed.confirmed
+                and heard_on is self._serving(channel)
+            ):
                 self._begin(feed, epoch, offset)
         return feed.last
 
@@ -233,15 +277,14 @@ class RedisBus(RedisLog):
             return
         del self._feeds[channel]
         shard = self._shard_of(channel)
-        connection = shard.connection if shard is not None else None
-        if shard is not None and connection is not None:
+        link = shard.link if shard is not None else None
+        if shard is not None and link is not None:
             shard.channels.discard(channel)
             # Its reply is not waited for: messages still on their way are dropped (no
             # feed), and a later subscribe to the room waits for its own confirmation.
+            link.unsubscribe(self._unsubscribe_cmd, channel)
             with contextlib.suppress(OSError, TimeoutError):
-                await asyncio.wait_for(
-                    _write(connection, self._unsubscribe_cmd, channel), COMMAND_TIMEOUT_S
-                )
+                await asyncio.wait_for(link.connection.drain(), COMMAND_TIMEOUT_S)
 
     def _master_of(self, channel: bytes) -> RedisAddress | None:
         if self._cluster is None:
@@ -253,25 +296,39 @@ class RedisBus(RedisLog):
         master = self._master_of(channel)
         return None if master is None else self._shards.get(master)
 
-    async def _subscribe_channel(self, feed: _Feed) -> None:
+    async def _subscribe_channel(self, feed: _Feed, *, wait: bool) -> None:
+        """Subscribe ``feed``'s room; with ``wait``, or on RESP2 (a join cannot be written
+        behind the SUBSCRIBE there), until Redis confirmed it."""
         shard = self._shard_of(feed.channel)
-        connection = shard.connection if shard is not None else None
-        if shard is None or connection is None:
+        link = shard.link if shard is not None else None
+        if shard is None or link is None:
             # Its master is away, or new to this worker: the listener looks again.
             self._topology_changed.set()
             raise BackendUnavailable("not connected to the Redis serving this room")
-        shard.channels.add(feed.channel)
-        confirmed = asyncio.get_running_loop().create_future()
-        self._confirmations[feed.channel] = confirmed
-        try:
-            await asyncio.wait_for(
-                _write(connection, self._subscribe_cmd, feed.channel), COMMAND_TIMEOUT_S
+        confirmed = self._confirmations.get(feed.channel)
+        if confirmed is None or feed.subscribed_on is not link:
+            shard.channels.add(feed.channel)
+            confirmed = asyncio.get_running_loop().create_future()
+            # Nobody may wait for it (a join behind the SUBSCRIBE): its failure is the
+            # connection's, which every command on it hears.
+            confirmed.add_done_callback(_retrieved)
+            self._confirmations[feed.channel] = confirmed
+            confirmed.add_done_callback(
+                lambda done: (
+                    self._confirmations.pop(feed.channel, None)
+                    if self._confirmations.get(feed.channel) is done
+                    else None
+                )
             )
-            await asyncio.wait_for(confirmed, COMMAND_TIMEOUT_S)
+            link.subscribe(self._subscribe_cmd, [feed.channel], one_each=True)
+            feed.subscribed_on = link
+        if not wait and link.resp3:
+            return
+        try:
+            await asyncio.wait_for(link.connection.drain(), COMMAND_TIMEOUT_S)
+            await asyncio.wait_for(asyncio.shield(confirmed), COMMAND_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             raise BackendUnavailable(str(exc)) from exc
-        finally:
-            self._confirmations.pop(feed.channel, None)
 
     async def _replay_pending(self, feed: _Feed) -> None:
         """Deliver what was published while the room was being set up or caught up."""
@@ -352,7 +409,9 @@ class RedisBus(RedisLog):
             ):
                 feed.held = feed.last is not None
                 serving.channels.add(channel)
-                serving.connection.send([(self._subscribe_cmd, channel)])
+                if serving.link is not None:
+                    serving.link.subscribe(self._subscribe_cmd, [channel], one_each=True)
+                    feed.subscribed_on = serving.link
                 self._catch_up(serving, [channel])
 
     async def _run_shard(self, shard: _Shard) -> None:
@@ -362,29 +421,30 @@ class RedisBus(RedisLog):
         loop = asyncio.get_running_loop()
         while not self._closed:
             connection: RespConnection | None = None
+            link: SubscriptionLink | None = None
             try:
-                connection = await self._open_subscriber(shard.address)
+                link = await open_subscription(shard.address)
+                connection = link.connection
                 channels = [c for c in self._feeds if self._master_of(c) == shard.address]
                 for channel in channels:
                     if self._feeds[channel].last is not None:
                         self._feeds[channel].held = True  # until caught up (_resync)
+                    self._feeds[channel].subscribed_on = link
                 if channels:
-                    if self._cluster is None:
-                        connection.send([(self._subscribe_cmd, *channels)])
-                    else:
-                        # SSUBSCRIBE takes channels of one slot only: one command each.
-                        connection.send([(self._subscribe_cmd, c) for c in channels])
+                    # SSUBSCRIBE takes channels of one slot only: one command each.
+                    sharded = self._cluster is not None
+                    link.subscribe(self._subscribe_cmd, channels, one_each=sharded)
                     await asyncio.wait_for(connection.drain(), COMMAND_TIMEOUT_S)
-                shard.connection, shard.channels = connection, set(channels)
+                shard.connection, shard.link, shard.channels = connection, link, set(channels)
                 if self._cluster is None:
                     self._failing_until = 0.0  # Redis answered: stop failing fast
                 attempt = 0
                 self._topology_changed.set()
                 self._catch_up(shard, channels)
                 heard = Heard(loop.time())
-                keepalive = loop.create_task(self._keep_alive(connection, heard))
+                keepalive = loop.create_task(keep_alive(link, heard))
                 try:
-                    await self._pump(connection, heard)
+                    await self._pump(link, heard)
                 finally:
                     keepalive.cancel()
             except asyncio.CancelledError:
@@ -398,7 +458,9 @@ class RedisBus(RedisLog):
                     )
             finally:
                 lost = shard.channels
-                shard.connection, shard.channels = None, set()
+                shard.connection, shard.link, shard.channels = None, None, set()
+                if link is not None:
+                    link.lost()
                 for task in shard.catching_up:
                     task.cancel()
                 if connection is not None:
@@ -419,48 +481,7 @@ class RedisBus(RedisLog):
         shard.catching_up.add(task)
         task.add_done_callback(shard.catching_up.discard)
 
-    async def _open_subscriber(self, address: RedisAddress) -> RespConnection:
-        """A new subscription connection that Redis has answered (a PING's PONG)."""
-        async with asyncio.timeout(SUBSCRIBER_CONNECT_S):
-            connection = await connect(address, timeout_s=SUBSCRIBER_CONNECT_S)
-            try:
-                await _write(connection, "PING")
-                replies = await connection.read_replies()
-            except BaseException:
-                connection.abort()
-                raise
-        if replies[0] != b"PONG":
-            connection.abort()
-            raise RedisLinkError(f"Redis answered PING with {replies[0]!r}")
-        return connection
-
-    async def _keep_alive(self, connection: RespConnection, heard: Heard) -> None:
-        """PING a subscription that has gone quiet; give it up only when a PING has gone
-        unanswered, so a worker whose own loop stalled (nothing was read because nothing
-        ran) is not mistaken for a dead connection."""
-        loop = asyncio.get_running_loop()
-        pinged_at: float | None = None
-        while True:
-            await asyncio.sleep(SUBSCRIBER_KEEPALIVE_S)
-            now = loop.time()
-            if pinged_at is not None and heard.at >= pinged_at:
-                pinged_at = None  # answered (or anything else arrived since)
-            if pinged_at is not None:
-                unanswered_s = now - pinged_at
-                if unanswered_s >= SUBSCRIBER_KEEPALIVE_S * (SUBSCRIBER_DEAD_AFTER - 1):
-                    log.warning(
-                        "Redis subscription did not answer a PING in %.0f s; reopening it",
-                        unanswered_s,
-                    )
-                    connection.abort()  # the pump's read ends, and the listener reconnects
-                    return
-            elif now - heard.at >= SUBSCRIBER_KEEPALIVE_S:
-                pinged_at = now
-                # A write that cannot finish is what a later check gives up on.
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(_write(connection, "PING"), COMMAND_TIMEOUT_S)
-
-    async def _pump(self, connection: RespConnection, heard: Heard) -> None:
+    async def _pump(self, link: SubscriptionLink, heard: Heard) -> None:
         """Read the subscription until it is lost (raises why): every reply of one socket
         read is handled in the connection's ``data_received`` (`SubscriptionReader`), no
         task woken per read."""
@@ -471,8 +492,8 @@ class RedisBus(RedisLog):
             if not lost.done():
                 lost.set_exception(error)
 
-        reader = SubscriptionReader(self, connection, heard, loop)
-        connection.consume(reader.received, on_lost)
+        reader = SubscriptionReader(self, link, heard, loop)
+        link.connection.consume(reader.received, on_lost)
         try:
             await lost
         finally:
@@ -611,7 +632,6 @@ class RedisBus(RedisLog):
                 log.exception("room listener failed")
 
 
-async def _write(connection: RespConnection, *command: str | bytes) -> None:
-    """One command on the subscription (its reply, if any, is read by the pump)."""
-    connection.send([command])
-    await connection.drain()
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

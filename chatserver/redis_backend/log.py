@@ -67,7 +67,8 @@ class RedisLog(RedisConnection):
         op, a, b = state_op(entry)
         body = _body(entry)
         result = await self._call(
-            self._run_append(
+            self._run(
+                self._append,
                 [
                     k["meta"],
                     k["log"],
@@ -97,6 +98,7 @@ class RedisLog(RedisConnection):
                     guard.raid.window_ms if guard and guard.raid else 0,
                     guard.raid.members if guard and guard.raid else 0,
                 ],
+                replicated=True,
             )
         )
         status = result[0]
@@ -114,9 +116,6 @@ class RedisLog(RedisConnection):
             raise MeetingMoved()
         rule, wait = result[1].decode(), int(result[2])
         raise AppendRefused(refusal_for(rule, None if wait < 0 else wait))
-
-    async def _run_append(self, keys: list[str], args: list[Any]) -> Any:
-        return await self._run(self._append, keys, args, replicated=True)
 
     async def find_client_id(
         self, room: str, user_id: str, client_id: str
@@ -183,7 +182,7 @@ class RedisLog(RedisConnection):
             self._retention_s,
         ]
         sent_while = self._join_sent(room)
-        reply = await self._call(self._run(self._join, keys, args), JOIN_COMMAND_TIMEOUT_S)
+        reply = await self._call(self._run_join(sent_while, keys, args), JOIN_COMMAND_TIMEOUT_S)
         snapshot = _snapshot(reply[2], query.now_ms)
         live_from = self._join_read(room, sent_while, snapshot.epoch, snapshot.offset)
         if not reply[0]:
@@ -222,6 +221,11 @@ class RedisLog(RedisConnection):
         """Called as a join's script is sent; what it returns is handed to `_join_read`
         (the bus: whether the room's subscription was in effect then)."""
         return None
+
+    async def _run_join(self, sent_while: object, keys: list[str], args: list[Any]) -> Any:
+        """The join script, on the command connection (the bus may send a room's first
+        join elsewhere: see there)."""
+        return await self._run(self._join, keys, args)
 
     def _join_read(self, room: str, sent_while: object, epoch: str, offset: int) -> int | None:
         """Called with where a join's script found the room's log (``JoinView.live_from``

@@ -21,9 +21,12 @@ from collections.abc import AsyncIterator
 from chatserver import errors
 from chatserver.errors import ServiceError
 
-JOINS_IN_FLIGHT = 32
-"""Enough to keep Redis busy with joins (each one script) without queueing hundreds on
-its connection."""
+JOINS_IN_FLIGHT = 128
+"""Enough to keep Redis busy with joins (each one script, ~0.1 ms of Redis: 128 queue
+~13 ms on its connection) while the worker's loop turns are long: a join holds its place
+from admission to its ack, two or three loop turns, and in a storm a turn takes tens of
+milliseconds, so 32 places let fewer joins through than Redis and the worker could serve
+(docs/benchmarks.md, "Ninth session")."""
 FIRST_JOINS_QUEUED = 200
 """More joins than this waiting: a first join is refused (recovery is not)."""
 RECOVERY_WAIT_S = 6.0

@@ -155,7 +155,7 @@ class Posting:
         if outcome.action is Action.HOLD:
             return await self._hold(conn, req.room, user, entry, outcome)
         # Keyed on the delivered text: the pipeline's last scan, so no second scan.
-        shared = self._shared_raid(ctx.with_text(outcome.text))
+        shared = self._shared_raid(ctx if outcome.text == ctx.text else ctx.with_text(outcome.text))
         guard = PostGuard(user["id"], user["role"], raid=shared) if req.thread is None else None
         started = time.perf_counter()
         try:

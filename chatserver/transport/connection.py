@@ -43,12 +43,20 @@ class Coalescer:
     A busy room queues several frames for the same member within a turn; one system call
     for all of them instead of one each is most of the saving under load. Frames are
     flushed at the end of the turn (call_soon), in the order they were written.
+
+    A quiet turn holds one room's delivery and nothing else (a message to a room of 20
+    is 20 frames, the same bytes): it is kept as it came, the room's transports and the
+    frame, and written to each at the flush, with no per-connection list built in
+    between. Anything else written in the turn folds it into the per-connection lists
+    first, so every connection's frames still leave in the order they were written.
     """
 
-    __slots__ = ("_loop", "_pending")
+    __slots__ = ("_loop", "_pending", "_room")
 
     def __init__(self) -> None:
         self._pending: dict[asyncio.Transport, list[bytes]] = {}
+        self._room: tuple[list[asyncio.Transport], bytes] | None = None
+        """The turn's one room delivery, while it is all the turn wrote."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop the flushes run on, asked once (on Python 3.11 every
         ``get_running_loop()`` is a system call, getpid: one per delivery turn)."""
@@ -60,6 +68,8 @@ class Coalescer:
         loop.call_soon(self._flush)
 
     def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        if self._room is not None:
+            self._fold_room()
         chunks = self._pending.get(transport)
         if chunks is not None:
             chunks.append(data)
@@ -69,10 +79,17 @@ class Coalescer:
         self._pending[transport] = [data]
 
     def write_all(self, transports: list[asyncio.Transport], data: bytes) -> None:
-        """``write(transport, data)`` for each of ``transports`` (a room's delivery)."""
+        """``write(transport, data)`` for each of ``transports`` (a room's delivery; the
+        list is the caller's to give away: it is kept until the flush)."""
+        if not transports:
+            return
         pending = self._pending
-        if not pending and transports:
-            self._flush_soon()
+        if not pending:
+            if self._room is None:
+                self._room = (transports, data)
+                self._flush_soon()
+                return
+            self._fold_room()
         for transport in transports:
             chunks = pending.get(transport)
             if chunks is None:
@@ -80,7 +97,27 @@ class Coalescer:
             else:
                 chunks.append(data)
 
+    def _fold_room(self) -> None:
+        """The turn's room delivery as per-connection lists (something else was written
+        after it; the flush is already scheduled)."""
+        room, self._room = self._room, None
+        if room is not None:
+            transports, data = room
+            pending = self._pending
+            for transport in transports:
+                chunks = pending.get(transport)
+                if chunks is None:
+                    pending[transport] = [data]
+                else:
+                    chunks.append(data)
+
     def _flush(self) -> None:
+        room, self._room = self._room, None
+        if room is not None:
+            transports, data = room
+            for transport in transports:
+                if not transport.is_closing():
+                    transport.write(data)
         pending, self._pending = self._pending, {}
         for transport, chunks in pending.items():
             if not transport.is_closing():

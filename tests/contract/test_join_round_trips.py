@@ -46,6 +46,8 @@ class Commands:
     def __init__(self, client: redis.Redis, monitor: Monitor) -> None:
         self._client = client
         self._monitor = monitor
+        self.senders: list[str] = []
+        """The connection each command of the last `between` came on (address:port)."""
 
     async def mark(self) -> str:
         marker = f"mark-{uuid.uuid4().hex}"
@@ -57,6 +59,7 @@ class Commands:
         ``late``, also that one command if it comes after ``end`` (work the server does
         after an ack, which no later request of the client is ordered behind)."""
         seen: list[list[str]] = []
+        self.senders = []
         started = ended = False
         async with asyncio.timeout(10):
             while not ended or (late is not None and late not in (a[0] for a in seen)):
@@ -76,6 +79,7 @@ class Commands:
                     continue
                 elif not ended or args[0] == late:
                     seen.append(args)
+                    self.senders.append(f"{command['client_address']}:{command['client_port']}")
         return seen
 
 
@@ -101,7 +105,10 @@ async def test_a_rooms_first_join_on_a_worker_subscribes_and_runs_one_script(
 ) -> None:
     """The subscription must be in effect before the script publishes "joined" and reads
     the members (tests/integration/test_simultaneous_joins.py), so these two are in
-    turn; where live delivery starts is the script's own read, not a third."""
+    turn; where live delivery starts is the script's own read, not a third. And they are
+    one round trip: the script is written on the subscription's own connection right
+    behind the SUBSCRIBE (RESP3), which Redis runs in the order written, not sent on the
+    command connection once the SUBSCRIBE's confirmation came back."""
     # Another room's join first: Redis loads the scripts on their first use (NOSCRIPT,
     # SCRIPT LOAD, the script again), once.
     warm = await open_client(redis_worker.url, make_token("zed", {"r0": "member"}))
@@ -112,6 +119,8 @@ async def test_a_rooms_first_join_on_a_worker_subscribes_and_runs_one_script(
     end = await commands.mark()
     sent = await commands.between(start, end)
     assert [args[0] for args in sent] == ["SUBSCRIBE", "EVALSHA"], sent
+    subscription, script = commands.senders
+    assert script == subscription, "the script waited for the SUBSCRIBE's answer"
 
     # And live delivery starts where that read said: the next message arrives once.
     bea = await member(redis_worker, "bea")

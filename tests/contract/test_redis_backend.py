@@ -231,6 +231,49 @@ async def test_a_rooms_live_delivery_starts_where_its_first_join_read(
     assert later.live_from == 2
 
 
+async def test_on_a_redis_without_resp3_a_first_join_waits_for_its_subscription() -> None:
+    """A Redis that refuses HELLO 3 (as Redis 5 does) gets RESP2 on the subscription,
+    where a subscribed connection takes no script: the first join waits for the
+    SUBSCRIBE's confirmation and runs on the command connection (two round trips), and
+    live delivery still starts exactly where its read said."""
+    server = RedisServer(appendonly=False, extra_args=("--rename-command", "HELLO", ""))
+    server.start()
+    a, b = RedisBackend(server.url), RedisBackend(server.url)
+    try:
+        await a.start()
+        await b.start()
+        got: list[Delivery] = []
+        assert await b.subscribe_for_join("r1", got.append) is None
+        assert all(not shard.link.resp3 for shard in b._shards.values() if shard.link)
+        await a.append("r1", msg("one (before the join)"), guard=None, now_ms=NOW)
+        view = await b.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+        assert view.read.offset == 1 and view.live_from == 1
+        await a.append("r1", msg("two"), guard=None, now_ms=NOW)
+        await wait_for_offset(got, 2)
+        assert [d.offset for d in got if d.offset] == [2]
+    finally:
+        await a.close()
+        await b.close()
+        server.cleanup()
+
+
+async def test_a_first_join_behind_a_subscription_just_lost_is_refused_as_unavailable(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    """The subscription's connection dropped and the bus has not heard yet (a loop turn
+    later): a room's first join that would go behind its SUBSCRIBE is refused with
+    `unavailable` (the member retries), not failed with an internal error."""
+    _, b = workers
+    got: list[Delivery] = []
+    assert await b.subscribe_for_join("r1", got.append) is None
+    links = [shard.link for shard in b._shards.values() if shard.link is not None]
+    assert links and all(link.resp3 for link in links)
+    for link in links:
+        link.connection.abort()
+    with pytest.raises(BackendUnavailable):
+        await b.enter("r1", JoinQuery(ALEX, "a1", None, 10, NOW))
+
+
 async def test_a_subscription_lost_before_its_first_join_is_started_by_the_reconnect(
     workers: tuple[RedisBackend, RedisBackend],
     redis_server: RedisServer,
@@ -247,6 +290,12 @@ async def test_a_subscription_lost_before_its_first_join_is_started_by_the_recon
     assert await b.subscribe_for_join("r1", got.append) is None
     admin = redis.Redis.from_url(redis_server.url)
     try:
+        # Subscribed for a join, the bus does not wait for the confirmation (the join's
+        # script goes right behind the SUBSCRIBE): wait for Redis to have it here.
+        for _ in range(300):
+            if (await admin.pubsub_numsub(room_keys("r1")["channel"]))[0][1] == 1:
+                break
+            await asyncio.sleep(0.01)
         assert await admin.client_kill_filter(_type="pubsub") == 1
         for _ in range(100):
             if not await b.ready():
@@ -410,9 +459,9 @@ async def test_a_subscription_gone_silent_is_reopened_and_catches_up(
     the worker notices within a few keepalive periods, reopens the subscription and
     delivers what was posted meanwhile, once each and in order. Without the keepalive
     nothing posted after the silence would ever reach this worker's members."""
-    from chatserver.redis_backend import bus
+    from chatserver.redis_backend import subscription
 
-    monkeypatch.setattr(bus, "SUBSCRIBER_KEEPALIVE_S", 0.2)
+    monkeypatch.setattr(subscription, "SUBSCRIBER_KEEPALIVE_S", 0.2)
     flush = redis.Redis.from_url(redis_server.url)
     await flush.flushdb()
     await flush.aclose()

@@ -193,3 +193,29 @@ async def test_a_room_delivers_to_its_members_as_they_come_and_go() -> None:
     assert transports["bob"].frames == [first, second]
     assert transports["cat"].frames == [second, third]
     local.unsubscribe_handle and local.unsubscribe_handle.cancel()
+
+
+async def test_a_turns_frames_leave_in_order_one_write_per_connection() -> None:
+    """A quiet turn's one room delivery is written as it came; anything written after it
+    in the same turn (an ack, another room's delivery) joins it in order."""
+    coalescer = Coalescer()
+    a, b, c = _Transport(0), _Transport(0), _Transport(0)
+    coalescer.write_all([a, b], b"m1")
+    await _turn()
+    assert (a.frames, b.frames, c.frames) == ([b"m1"], [b"m1"], [])
+
+    coalescer.write_all([a, b, c], b"m2")
+    coalescer.write(b, b"ack")
+    coalescer.write_all([c, a], b"m3")
+    coalescer.write(c, b"ack2")
+    b.closing = True  # closed before the flush: nothing more is written to it
+    await _turn()
+    assert a.frames == [b"m1", b"m2m3"]
+    assert b.frames == [b"m1"]
+    assert c.frames == [b"m2m3ack2"]
+
+    coalescer.write(a, b"first")
+    coalescer.write_all([b, a], b"m4")
+    b.closing = False
+    await _turn()
+    assert a.frames[-1] == b"firstm4" and b.frames[-1] == b"m4"

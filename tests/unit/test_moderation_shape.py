@@ -1,8 +1,10 @@
+import unicodedata
+
 import pytest
 
 from moderation.context import MessageContext
 from moderation.policy import ModerationPolicy
-from moderation.shape import ShapeStage, tidy
+from moderation.shape import _UNWANTED, ShapeStage, tidy
 from moderation.verdict import ALLOW, Action, Verdict
 
 DEFAULT = ModerationPolicy()
@@ -127,3 +129,14 @@ def test_refusal_wins_over_cleaning() -> None:
     verdict = check("\x00" + "x" * 2001)
     assert verdict.action is Action.BLOCK
     assert verdict.text is None
+
+
+def test_the_unwanted_characters_are_the_control_characters_and_lone_surrogates() -> None:
+    # Every code point: category Cc except tab and newline, and the surrogates.
+    unwanted = {chr(c) for c in range(0x110000) if _UNWANTED.match(chr(c))}
+    expected = {
+        chr(c)
+        for c in range(0x110000)
+        if (unicodedata.category(chr(c)) == "Cc" and chr(c) not in "\t\n") or 0xD800 <= c <= 0xDFFF
+    }
+    assert unwanted == expected

@@ -4,7 +4,10 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chatserver import schema
 from chatserver.errors import ServiceError
 from chatserver.meeting_schema import parse_round
 from chatserver.schema import (
@@ -310,3 +313,35 @@ def test_a_round_takes_shares_in_30_s_steps_from_30_s(share_s: int) -> None:
 @pytest.mark.parametrize("share_s", [-30, 1801, 90.5, 30.0, "90", True, None])
 def test_a_share_time_that_is_not_whole_seconds_up_to_30_min_is_invalid(share_s: Any) -> None:
     assert code(parse_round, {"room": "r1", "share_s": share_s}) == "invalid_payload"
+
+
+# Any JSON a client can send, lone surrogates included (JSON carries them as \ud800).
+_ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=4) | st.sampled_from(
+    ["text", "room", "a\ud800", "\udfff", "ok"]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ANY_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _outcome(data: Any, repaired: str | None) -> object:
+    try:
+        return schema._object(data, repaired=repaired)
+    except ServiceError as exc:
+        return (exc.code, exc.message)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(_ANY_TEXT, _JSON, max_size=5), st.sampled_from([None, "text"]))
+def test_a_flat_payload_is_checked_as_the_walk_checks_it(data: Any, repaired: str | None) -> None:
+    """The shortcut for flat objects answers exactly what the walk answers."""
+    with_shortcut = _outcome(data, repaired)
+    original = schema._flat_text
+    schema._flat_text = lambda *_: False  # type: ignore[assignment]
+    try:
+        walked = _outcome(data, repaired)
+    finally:
+        schema._flat_text = original
+    assert with_shortcut == walked
