@@ -378,20 +378,24 @@ class Scorer:
             return False
         return concern in enough_to_judge(self._last_view, ctx.written)
 
-    def beyond_despair(self, ctx: MessageContext) -> bool:
+    def beyond_despair(self, ctx: MessageContext, phrases: Sequence[str] = ()) -> bool:
         """Whether the model reads the sender at risk (`says` crisis) and still does
-        with the words of despair taken out (DESPAIR_WORDS): something more than despair,
-        a burden, a wish, an exit, a time or arrangements. Despair alone ("I feel so
+        with the despair taken out: the words of DESPAIR_WORDS and of the phrases the
+        lists read as hopelessness ("at the end of my rope"). What is left has to carry
+        it: a burden, a wish, an exit, a time or arrangements. Despair alone ("I feel so
         hopeless, nothing is ever going to get better") is the lists' low-priority flag,
         not a priority alert (docs/moderation.md, "Despair alone")."""
         if not self.says(ctx, "crisis"):
             return False
         words = self._last_view.split()[:MAX_WORDS]
-        despair = self._despair
-        rest = [word for word in words if word not in despair]
+        rest = words_beyond_despair(words, self._despair, phrases, self._scanner)
         if len(rest) == len(words):
             return True
-        return bool(rest) and self._score_words(rest).crisis >= self.model.thresholds[0]
+        # As alone: the model judges a crisis from 3 words ("im" alone weighs a lot).
+        return (
+            len(rest) >= _MIN_WORDS["crisis"]
+            and self._score_words(rest).crisis >= self.model.thresholds[0]
+        )
 
     def above(self, scores: Scores) -> frozenset[str]:
         """The concerns whose score reached the model's threshold."""
@@ -463,6 +467,18 @@ def despair_words(scanner: Scanner) -> frozenset[str]:
         scan = scanner.scan(word)
         found.update(scan.views[scan.leet_index].split())
     return frozenset(found)
+
+
+def words_beyond_despair(
+    words: list[str], despair: frozenset[str], phrases: Sequence[str], scanner: Scanner
+) -> list[str]:
+    """The words of a view without the words of despair and of the given phrases
+    (spelled as the model's view spells them)."""
+    taken = set(despair)
+    for phrase in phrases:
+        scan = scanner.scan(phrase)
+        taken.update(scan.views[scan.leet_index].split())
+    return [word for word in words if word not in taken]
 
 
 def _logistic(z: float) -> float:

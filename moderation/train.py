@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.corpus import CONCERNS, Record, parse_jsonl, parse_tsv
-from moderation.crisis import classify, crisis_hits
+from moderation.crisis import classify, crisis_hits, hopeless_phrases
 from moderation.learned import (
     DESPAIR_WORDS,
     FORMAT,
@@ -45,6 +45,7 @@ from moderation.learned import (
     enough_to_judge,
     features,
     quantise,
+    words_beyond_despair,
 )
 from moderation.policy import ModerationPolicy
 from moderation.scanning import Scan, Scanner
@@ -52,7 +53,7 @@ from moderation.scanning import Scan, Scanner
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "moderation_corpus"
 OUTPUT = Path(__file__).resolve().parent / "data" / MODEL_FILE
-VERSION = "2026-12-08.1"
+VERSION = "2026-12-08.2"
 BITS = 18
 EPOCHS = 6
 SEED = 16
@@ -90,6 +91,9 @@ FP_BUDGET = {
 }
 FLOOR_QUANTILE = 0.05
 DEFAULT_POLICY = ModerationPolicy()
+# What is left of a message without its words of despair is read from this many words
+# (`Scorer.beyond_despair`, as the model judges a crisis alone).
+BEYOND_DESPAIR_WORDS = 3
 # Never decide below this score, whatever the validation split says; nor above the
 # other (with light decay the scores spread towards 0 and 1, and a budget met only above
 # 0.99 was once cut to 0.99: more touched than the budget said).
@@ -152,7 +156,7 @@ def digest(records: Sequence[Record]) -> str:
         f"bits={BITS} seed={SEED} epochs={EPOCHS} l2={L2} rate={LEARNING_RATE} "
         f"pos={POS_WEIGHT_CAP} quiet={QUIET_WEIGHT} spread={SPREAD_NEGATIVE_BATCHES} "
         f"format={FORMAT} repeat={WORD_REPEAT} skip={SKIP_DISTANCES}x{SKIP_REPEAT} "
-        f"despair={','.join(DESPAIR_WORDS)}\n".encode()
+        f"despair={','.join(DESPAIR_WORDS)} beyond={BEYOND_DESPAIR_WORDS} phrases\n".encode()
     )
     for record in records:
         h.update(f"{record.text}\t{','.join(sorted(record.concerns))}\n".encode())
@@ -169,21 +173,26 @@ def examples(records: Sequence[Record], scanner: Scanner) -> list[Example]:
         labels = tuple(concern in record.concerns for concern in CONCERNS)
         judged = enough_to_judge(view, record.text)
         beyond: list[int] | None = None
-        if _listed_despair_alone(scan):
+        phrases = _listed_despair_alone(scan)
+        if phrases is not None:
             words = view.split()[:MAX_WORDS]
-            rest = [word for word in words if word not in despair]
+            rest = words_beyond_despair(words, despair, phrases, scanner)
             if len(rest) < len(words):
-                beyond = features(" ".join(rest), BITS) if rest else []
+                enough = len(rest) >= BEYOND_DESPAIR_WORDS
+                beyond = features(" ".join(rest), BITS) if enough else []
         out.append(Example(buckets, labels, record.writer or record.batch, record, judged, beyond))
     return out
 
 
-def _listed_despair_alone(scan: Scan) -> bool:
-    """Whether the crisis stage reads the message as hopelessness (`crisis.hopeless`:
-    no method, suicide, overdose or self-harm phrase of the sender's)."""
+def _listed_despair_alone(scan: Scan) -> list[str] | None:
+    """The phrases the lists read as hopelessness when the crisis stage reads the
+    message as such (`crisis.hopeless`: no method, suicide, overdose or self-harm phrase
+    of the sender's); None otherwise."""
     hits = crisis_hits(scan, DEFAULT_POLICY.crisis_lists)
     found = classify(scan, hits) if hits else set()
-    return "hopeless" in found and not found & {"method", "suicidal", "overdose", "self_harm"}
+    if "hopeless" not in found or found & {"method", "suicidal", "overdose", "self_harm"}:
+        return None
+    return hopeless_phrases(scan, hits)
 
 
 Heads = tuple[list[list[float]], list[float]]

@@ -11,6 +11,7 @@ import pytest
 
 from moderation import Action, MessageContext, ModerationPolicy, default_pipeline, learned
 from moderation.corpus import CONCERNS, Record, parse_jsonl
+from moderation.crisis import crisis_hits, hopeless_phrases
 from moderation.evaluate import figures, read_records, run_all
 from moderation.learned import FORMAT, Model, Scorer, default_model, features
 from moderation.medication import MedicationStage
@@ -212,10 +213,10 @@ def test_a_crisis_in_words_no_list_has_is_flagged_with_priority(pipeline_factory
 
 
 DESPAIR_ALONE = [
-    "I can't do this anymore",
+    "I'm done fighting",
     "i just cant do this anymore",
-    "I honestly can't keep going like this",
     "i cant take much more of this, i'm at the end of my rope",
+    "ive reached the end of my tether, i can't do it any more",
 ]
 
 
@@ -230,12 +231,16 @@ def test_despair_alone_is_flagged_without_a_priority_alert(pipeline_factory, tex
 
 def test_the_model_alone_would_raise_despair_to_a_priority_alert() -> None:
     # What the pipeline above holds back: the model reads these as a crisis, and not
-    # once their words of despair are taken out.
-    scorer = Scorer(Scanner())
+    # once the words of despair and the lists' hopeless phrases are taken out.
+    scanner = Scanner()
+    scorer = Scorer(scanner)
     for text in DESPAIR_ALONE:
         written = MessageContext("r", "m1", "member", text, 0.0, POLICY)
+        scan = scanner.scan(text)
+        phrases = hopeless_phrases(scan, crisis_hits(scan, POLICY.crisis_lists))
+        assert phrases, text
         assert scorer.says(written, "crisis"), text
-        assert not scorer.beyond_despair(written), text
+        assert not scorer.beyond_despair(written, phrases), text
 
 
 @pytest.mark.parametrize(
