@@ -1,7 +1,8 @@
 """Moderation patterns written for speed find exactly what the plain patterns find:
-mentions' look-ahead before its alternatives (no alternative starts with whitespace), the
-platform word at a mask's end matched on lower-cased ASCII text instead of case-blind, and
-the contact stage's handle shapes with possessive runs."""
+mentions' look-ahead before its alternatives (no alternative starts with whitespace) and
+its alternatives grouped by first character (moderation/alternation.py), the platform
+word at a mask's end matched on lower-cased ASCII text instead of case-blind, and the
+contact stage's handle shapes with possessive runs."""
 
 import json
 import random
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from moderation import contact, mentions
+from moderation.alternation import by_first_character
 
 CORPUS = Path(__file__).resolve().parent.parent / "moderation_corpus"
 
@@ -64,6 +66,47 @@ def test_mention_and_present_find_what_the_plain_alternations_find() -> None:
     # and the generated texts hit both sides of each
     assert sum(PLAIN_MENTION.search(text) is not None for text in texts[-20_000:]) > 5_000
     assert sum(PLAIN_PRESENT.search(text) is None for text in texts[-20_000:]) > 5_000
+
+
+# Alternatives of the shapes by_first_character regroups: literal heads, leading groups of
+# heads (nested too), classes and escapes first, quantified and empty heads, tails.
+ALTERNATIVE_PIECES = (
+    "a", "ab", "b", "ba", "abc", "a b", r"\d+", r"\d", "1", "12", "[ab]", "[.,]", ".", "'",
+    "a?", "b*", "(?:a|b)", "(?:ab|b|a)c", "(?:a|(?:b|c)a)b", "(?:|a)b", "a(?!b)", "a\\b",
+    r"\w+", "(?:1|a)?",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_grouping_by_first_character_matches_where_the_plain_alternation_matches(
+    depth: int,
+) -> None:
+    rng = random.Random(depth)
+    compared = 0
+    for _ in range(600):
+        alternatives = [
+            "".join(rng.choice(ALTERNATIVE_PIECES) for _ in range(rng.randint(1, 3)))
+            for _ in range(rng.randint(1, 12))
+        ]
+        words = "|".join(alternatives)
+        try:
+            grouped = re.compile(by_first_character(words, depth))
+        except ValueError:
+            continue  # a first character it does not regroup (a quantified one): refused
+        plain = re.compile(f"(?:{words})")
+        compared += 1
+        for _ in range(10):
+            text = "".join(rng.choice("ab1c2., '") for _ in range(rng.randint(0, 12)))
+            for start in range(len(text) + 1):
+                found = grouped.match(text, start) is not None
+                assert found == (plain.match(text, start) is not None), (words, text, start)
+    assert compared > 150
+
+
+def test_grouping_refuses_what_it_cannot_regroup() -> None:
+    for words in ("a?b|c", "(?:a|b)+c", r"\bword", "(a)b", "a|b)"):
+        with pytest.raises(ValueError):
+            by_first_character(words)
 
 
 PLATFORM_PIECES = (
