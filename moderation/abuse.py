@@ -127,7 +127,7 @@ class AbuseStage:
 def _sounds_like_own_crisis(scores: Scores) -> bool:
     """A listed abuse phrase the model hears as the sender's own crisis more than as
     abuse ("k.y.s. is what i tell myself every morning")."""
-    return scores.crisis >= 0.5 and scores.crisis > scores.abuse
+    return scores.crisis >= _CRISIS_DOUBT and scores.crisis > scores.abuse
 
 
 def _overlaps_any(hit: Hit, others: list[Hit]) -> bool:

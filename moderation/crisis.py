@@ -198,7 +198,12 @@ class CrisisStage:
                     # at risk now, and words place it in the past, in someone else or in
                     # a crisis line: support offered, no priority alert.
                     return _verdict("mention", policy.crisis_lines)
-                if section == "hopeless" and scorer is not None and scorer.says(ctx, "crisis"):
+                if (
+                    section == "hopeless"
+                    and scorer is not None
+                    and scorer.beyond_despair(ctx, hopeless_phrases(scan, hits))
+                ):
+                    # More than despair (a burden, a wish, an exit, a time): priority.
                     return _verdict("learned", policy.crisis_lines)
                 return _verdict(section, policy.crisis_lines)
         if (
@@ -268,6 +273,13 @@ class _LinesOnly(NamedTuple):
     """What the notice builders read from a policy."""
 
     crisis_lines: tuple[tuple[str, str], ...]
+
+
+def hopeless_phrases(scan: Scan, hits: list[Hit]) -> list[str]:
+    """The phrases the lists read as hopelessness, as found in the message's views."""
+    return [
+        scan.views[hit.view][hit.start : hit.end] for hit in hits if hit.entry.section == "hopeless"
+    ]
 
 
 def crisis_hits(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import chain, repeat
 from typing import NamedTuple, cast
 
 from moderation.context import MessageContext
@@ -41,7 +42,7 @@ from moderation.corpus import CONCERNS
 from moderation.scanning import Scanner
 
 MODEL_FILE = "learned-model.bin"
-FORMAT = "huddle-linear-ngram/2"
+FORMAT = "huddle-linear-ngram/3"
 CHAR_SIZES = (4, 5)
 # Each word and each pair of words counts this many times beside the word's character
 # runs (format /1 counted them once): with ~10 runs per word, whole words and pairs
@@ -62,6 +63,12 @@ _OFFSET = 1 << 20
 _ONE_OFFSET = sum(_OFFSET << (_FIELD * c) for c in range(4))
 # Words and word pairs remembered (~250 bytes each: at most ~10 MB per worker).
 _CACHE_LIMIT = 40_000
+# Pairs of words this many apart are features too (skip-grams), each counted this often.
+SKIP_DISTANCES: tuple[int, ...] = ()
+SKIP_REPEAT = 1
+_NOTHING: dict[str, int] = {}  # the inner dict of a first word never seen (never written)
+_get = dict.get
+_NEAREST_SKIP = min(SKIP_DISTANCES, default=MAX_WORDS)
 
 
 class Scores(NamedTuple):
@@ -90,6 +97,12 @@ def pair_features(first: str, second: str, mask: int) -> list[int]:
     return [zlib.crc32(f"p {first} {second}".encode()) & mask] * WORD_REPEAT
 
 
+def skip_features(first: str, second: str, mask: int) -> list[int]:
+    """Two words two or three apart ("you ... pathetic", "i ... tonight"): one feature
+    whichever the distance."""
+    return [zlib.crc32(f"s {first} {second}".encode()) & mask] * SKIP_REPEAT
+
+
 def features(view: str, bits: int) -> list[int]:
     """Every feature bucket of a canonical view, repeats kept (training reads this; the
     scorer computes the same sum word by word)."""
@@ -100,6 +113,9 @@ def features(view: str, bits: int) -> list[int]:
         out.extend(word_features(word, mask))
     for first, second in itertools.pairwise(words):
         out.extend(pair_features(first, second, mask))
+    for distance in SKIP_DISTANCES:
+        for first, second in zip(words, words[distance:], strict=False):
+            out.extend(skip_features(first, second, mask))
     return out
 
 
@@ -220,10 +236,16 @@ class Scorer:
         self._mask = (1 << self.model.bits) - 1
         self._quads = _quads(self.model)
         # Summed int8 weights, and how many features they stand for, packed in one int
-        # (_FIELD bits per concern, then the count): per word (its own features), and per
-        # pair of neighbouring words (the second word's own features and the pair's). The
-        # weights are read once per new word or pair.
-        self._known: dict[str | tuple[str, str], int] = {}
+        # (_FIELD bits per concern, then the count): per word (its own features), per
+        # pair of neighbouring words (the second word's own features and the pair's,
+        # `_near[first][second]`), and per pair of words two or three apart (`_far`).
+        # Nested dicts, not tuple keys: no tuple is built, hashed and compared per word.
+        # The weights are read once per new word or pair.
+        self._words: dict[str, int] = {}
+        self._near: dict[str, dict[str, int]] = {}
+        self._far: dict[str, dict[str, int]] = {}
+        self._kept = 0
+        self._despair = despair_words(scanner)
         self._last_text: str | None = None
         self._last: Scores = Scores(0.0, 0.0, 0.0, 0.0)
         self._last_view = ""
@@ -243,24 +265,39 @@ class Scorer:
     def score_view(self, view: str) -> Scores:
         words = view.split()[:MAX_WORDS]
         self._last_words = len(words)
-        if not words:
+        return self._score_words(words)
+
+    def _score_words(self, words: list[str]) -> Scores:
+        length = len(words)
+        if not length:
             return Scores(0.0, 0.0, 0.0, 0.0)
-        # One look-up per word in the remembered sums: the first word alone, each later
-        # one together with the word before it (its own features and the pair's), packed
-        # into one int so a single C-level sum adds all four concerns and the feature
-        # count at once.
-        known = self._known
-        first = known.get(words[0])
+        # One look-up per word and pair in the remembered sums, all in C: the first word
+        # alone, each later one together with the word before it (its own features and
+        # the pair's), then the pairs two and three apart; packed into one int so a
+        # single C-level sum adds all four concerns and the feature count at once.
+        first = self._words.get(words[0])
         if first is None:
             first = self._remember_word(words[0])
-        found = list(map(known.get, itertools.pairwise(words)))
+        later = words[1:]
+        found = list(map(_get, map(self._near.get, words, repeat(_NOTHING, length - 1)), later))
         if None in found:
             found = [
-                packed if packed is not None else self._remember_pair(pair)
-                for pair, packed in zip(itertools.pairwise(words), found, strict=True)
+                packed if packed is not None else self._remember_near(before, word)
+                for before, word, packed in zip(words, later, found, strict=False)
             ]
         total = first + sum(cast(list[int], found))
-        offset = len(words) * _OFFSET
+        if length > _NEAREST_SKIP:
+            starts = list(map(self._far.get, words, repeat(_NOTHING, length - _NEAREST_SKIP)))
+            apart = list(chain.from_iterable(map(_get, starts, words[d:]) for d in SKIP_DISTANCES))
+            if None in apart:
+                firsts = [word for d in SKIP_DISTANCES for word in words[: length - d]]
+                seconds = [word for d in SKIP_DISTANCES for word in words[d:]]
+                apart = [
+                    packed if packed is not None else self._remember_far(before, word)
+                    for before, word, packed in zip(firsts, seconds, apart, strict=True)
+                ]
+            total += sum(cast(list[int], apart))
+        offset = length * _OFFSET
         count = total >> (_FIELD * 4)
         norm = 1.0 / math.sqrt(count)
         scales, biases = self.model.scales, self.model.biases
@@ -274,18 +311,28 @@ class Scorer:
     def _remember_word(self, word: str) -> int:
         """A word's own features' summed weights (each field plus one _OFFSET)."""
         packed = self._packed(word_features(word, self._mask))
-        self._keep(word, packed)
+        self._make_room()
+        self._words[word] = packed
         return packed
 
-    def _remember_pair(self, pair: tuple[str, str]) -> int:
-        """The second word's own features and the pair's, summed (each field plus one
-        _OFFSET: the pair's sum is small beside it, so no field goes negative)."""
-        first, second = pair
-        word = self._known.get(second)
-        if word is None:
-            word = self._remember_word(second)
-        packed = word + self._packed(pair_features(first, second, self._mask)) - _ONE_OFFSET
-        self._keep(pair, packed)
+    def _remember_near(self, before: str, word: str) -> int:
+        """The word's own features and the pair's with the word before it, summed (each
+        field plus one _OFFSET: the pair's sum is small beside it, so no field goes
+        negative)."""
+        own = self._words.get(word)
+        if own is None:
+            own = self._remember_word(word)
+        packed = own + self._packed(pair_features(before, word, self._mask)) - _ONE_OFFSET
+        self._make_room()
+        self._near.setdefault(before, {})[word] = packed
+        return packed
+
+    def _remember_far(self, before: str, word: str) -> int:
+        """The features of two words two or three apart, summed (no _OFFSET: a field of
+        it may be negative, and the message's fields still are not)."""
+        packed = self._packed(skip_features(before, word, self._mask)) - _ONE_OFFSET
+        self._make_room()
+        self._far.setdefault(before, {})[word] = packed
         return packed
 
     def _packed(self, buckets: list[int]) -> int:
@@ -303,10 +350,15 @@ class Scorer:
             | ((summed >> _QUAD_BITS * 3) - bias) << _FIELD3
         )
 
-    def _keep(self, key: str | tuple[str, str], packed: int) -> None:
-        if len(self._known) >= _CACHE_LIMIT:
-            self._known.clear()  # bounded: a flood of made-up words cannot grow it
-        self._known[key] = packed
+    def _make_room(self) -> None:
+        self._kept += 1
+        if self._kept > _CACHE_LIMIT:
+            # Bounded: a flood of made-up words cannot grow it. (What a message is
+            # summing right now was already read from these dicts or is returned.)
+            self._words.clear()
+            self._near.clear()
+            self._far.clear()
+            self._kept = 1
 
     def judged(self, ctx: MessageContext, concern: str) -> float:
         """The message's score for a concern, or 0 when it is too short or shapeless for
@@ -325,6 +377,25 @@ class Scorer:
         if self.scores(ctx.written)[index] < self.model.thresholds[index]:
             return False
         return concern in enough_to_judge(self._last_view, ctx.written)
+
+    def beyond_despair(self, ctx: MessageContext, phrases: Sequence[str] = ()) -> bool:
+        """Whether the model reads the sender at risk (`says` crisis) and still does
+        with the despair taken out: the words of DESPAIR_WORDS and of the phrases the
+        lists read as hopelessness ("at the end of my rope"). What is left has to carry
+        it: a burden, a wish, an exit, a time or arrangements. Despair alone ("I feel so
+        hopeless, nothing is ever going to get better") is the lists' low-priority flag,
+        not a priority alert (docs/moderation.md, "Despair alone")."""
+        if not self.says(ctx, "crisis"):
+            return False
+        words = self._last_view.split()[:MAX_WORDS]
+        rest = words_beyond_despair(words, self._despair, phrases, self._scanner)
+        if len(rest) == len(words):
+            return True
+        # As alone: the model judges a crisis from 3 words ("im" alone weighs a lot).
+        return (
+            len(rest) >= _MIN_WORDS["crisis"]
+            and self._score_words(rest).crisis >= self.model.thresholds[0]
+        )
 
     def above(self, scores: Scores) -> frozenset[str]:
         """The concerns whose score reached the model's threshold."""
@@ -375,6 +446,39 @@ def enough_to_judge(view: str, text: str) -> frozenset[str]:
     if _IDENTIFIER_SHAPED.search(text) or (words >= 3 and _CONTACT_ROUTE.search(text)):
         enough.add("contact")
     return frozenset(enough)
+
+
+# Words of despair alone, as members write them: what `Scorer.beyond_despair` takes out
+# of a message the lists read as hopelessness before asking the model again.
+DESPAIR_WORDS = (
+    *("hopeless", "hopelessness", "pointless", "point", "futile", "meaningless"),
+    *("anymore", "nothing", "never", "better", "worse", "hope", "matters", "cope"),
+    *("fighting", "fight", "tired", "done", "give", "given", "cant", "can't", "keep"),
+    *("limit", "tether", "breaking", "left", "ever", "forever", "same", "anything"),
+    "everything",
+)
+
+
+def despair_words(scanner: Scanner) -> frozenset[str]:
+    """DESPAIR_WORDS as the model's view spells them (the leet view: "hopeless" is
+    "hopeiess")."""
+    found: set[str] = set()
+    for word in DESPAIR_WORDS:
+        scan = scanner.scan(word)
+        found.update(scan.views[scan.leet_index].split())
+    return frozenset(found)
+
+
+def words_beyond_despair(
+    words: list[str], despair: frozenset[str], phrases: Sequence[str], scanner: Scanner
+) -> list[str]:
+    """The words of a view without the words of despair and of the given phrases
+    (spelled as the model's view spells them)."""
+    taken = set(despair)
+    for phrase in phrases:
+        scan = scanner.scan(phrase)
+        taken.update(scan.views[scan.leet_index].split())
+    return [word for word in words if word not in taken]
 
 
 def _logistic(z: float) -> float:

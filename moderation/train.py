@@ -2,6 +2,7 @@
 
     .venv/bin/python -m moderation.train            # writes moderation/data/learned-model.bin
     .venv/bin/python -m moderation.train --check    # trains, prints, writes nothing
+    .venv/bin/python -m moderation.train --check --leave-one-writer-out   # and the figures
 
 A command-line tool (it reads and writes files; the pipeline never imports it). Reads
 every training batch in tests/moderation_corpus (`*.jsonl`, and the older `*.tsv`); files
@@ -11,11 +12,11 @@ inputs), and the model records a digest of the messages and labels it was traine
 
 How: logistic regression per concern, by stochastic gradient descent with L2 decay, over
 the hashed features of `learned.features`. Each concern's decision threshold is picked on
-predictions for batches the model did not see: the training data is split by batch (each
-writer's brief), a model is trained without each batch and scores that batch's messages,
-and the threshold is the lowest that keeps the false-positive rate on messages that should pass
-("none", most of them hard negatives) within the concern's budget. The final model is
-then trained on everything with those thresholds.
+predictions for writers the model did not see: the training data is split by writer (all
+of a writer's batches), a model is trained without each writer and scores that writer's
+messages, and the threshold is the lowest that keeps the false-positive rate on messages
+that should pass ("none", most of them hard negatives) within the concern's budget. The
+final model is then trained on everything with those thresholds.
 """
 
 import argparse
@@ -30,21 +31,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moderation.corpus import CONCERNS, Record, parse_jsonl, parse_tsv
+from moderation.crisis import classify, crisis_hits, hopeless_phrases
 from moderation.learned import (
+    DESPAIR_WORDS,
     FORMAT,
+    MAX_WORDS,
     MODEL_FILE,
+    SKIP_DISTANCES,
+    SKIP_REPEAT,
     WORD_REPEAT,
     Model,
+    despair_words,
     enough_to_judge,
     features,
     quantise,
+    words_beyond_despair,
 )
-from moderation.scanning import Scanner
+from moderation.policy import ModerationPolicy
+from moderation.scanning import Scan, Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = ROOT / "tests" / "moderation_corpus"
 OUTPUT = Path(__file__).resolve().parent / "data" / MODEL_FILE
-VERSION = "2026-12-07.4"
+VERSION = "2026-12-08.2"
 BITS = 18
 EPOCHS = 6
 SEED = 16
@@ -81,8 +90,15 @@ FP_BUDGET = {
     "contact": {"quiet": 0.003, "hard": 0.01},
 }
 FLOOR_QUANTILE = 0.05
-# Never decide below this score, whatever the validation split says.
+DEFAULT_POLICY = ModerationPolicy()
+# What is left of a message without its words of despair is read from this many words
+# (`Scorer.beyond_despair`, as the model judges a crisis alone).
+BEYOND_DESPAIR_WORDS = 3
+# Never decide below this score, whatever the validation split says; nor above the
+# other (with light decay the scores spread towards 0 and 1, and a budget met only above
+# 0.99 was once cut to 0.99: more touched than the budget said).
 MIN_THRESHOLD = 0.3
+MAX_THRESHOLD = 0.99999
 # A large batch of messages that should all pass (wG's session talk) is spread over the
 # folds like a small one instead of being a fold of its own.
 SPREAD_NEGATIVE_BATCHES = True
@@ -97,6 +113,10 @@ class Example:
     # Concerns the model may decide alone for this message (learned.enough_to_judge:
     # abuse and sales from 6 words, contact with an identifier-shaped word).
     judged: frozenset[str] = frozenset(CONCERNS)
+    # For a message the lists read as despair alone (crisis.hopeless), the buckets of its
+    # words without the words of despair: the pipeline raises it to a priority alert
+    # only if these, too, read as a crisis (`Scorer.beyond_despair`); None otherwise.
+    beyond_despair: list[int] | None = None
 
 
 def training_files(directory: Path = CORPUS_DIR, *, with_waiting: bool = False) -> list[Path]:
@@ -135,7 +155,8 @@ def digest(records: Sequence[Record]) -> str:
     h = hashlib.sha256(
         f"bits={BITS} seed={SEED} epochs={EPOCHS} l2={L2} rate={LEARNING_RATE} "
         f"pos={POS_WEIGHT_CAP} quiet={QUIET_WEIGHT} spread={SPREAD_NEGATIVE_BATCHES} "
-        f"format={FORMAT} repeat={WORD_REPEAT}\n".encode()
+        f"format={FORMAT} repeat={WORD_REPEAT} skip={SKIP_DISTANCES}x{SKIP_REPEAT} "
+        f"despair={','.join(DESPAIR_WORDS)} beyond={BEYOND_DESPAIR_WORDS} phrases\n".encode()
     )
     for record in records:
         h.update(f"{record.text}\t{','.join(sorted(record.concerns))}\n".encode())
@@ -144,14 +165,34 @@ def digest(records: Sequence[Record]) -> str:
 
 def examples(records: Sequence[Record], scanner: Scanner) -> list[Example]:
     out = []
+    despair = despair_words(scanner)
     for record in records:
         scan = scanner.scan(record.text)
         view = scan.views[scan.leet_index]
         buckets = features(view, BITS) or [0]
         labels = tuple(concern in record.concerns for concern in CONCERNS)
         judged = enough_to_judge(view, record.text)
-        out.append(Example(buckets, labels, record.writer or record.batch, record, judged))
+        beyond: list[int] | None = None
+        phrases = _listed_despair_alone(scan)
+        if phrases is not None:
+            words = view.split()[:MAX_WORDS]
+            rest = words_beyond_despair(words, despair, phrases, scanner)
+            if len(rest) < len(words):
+                enough = len(rest) >= BEYOND_DESPAIR_WORDS
+                beyond = features(" ".join(rest), BITS) if enough else []
+        out.append(Example(buckets, labels, record.writer or record.batch, record, judged, beyond))
     return out
+
+
+def _listed_despair_alone(scan: Scan) -> list[str] | None:
+    """The phrases the lists read as hopelessness when the crisis stage reads the
+    message as such (`crisis.hopeless`: no method, suicide, overdose or self-harm phrase
+    of the sender's); None otherwise."""
+    hits = crisis_hits(scan, DEFAULT_POLICY.crisis_lists)
+    found = classify(scan, hits) if hits else set()
+    if "hopeless" not in found or found & {"method", "suicidal", "overdose", "self_harm"}:
+        return None
+    return hopeless_phrases(scan, hits)
 
 
 Heads = tuple[list[list[float]], list[float]]
@@ -199,10 +240,20 @@ def fit(data: Sequence[Example], seed: int = SEED) -> Heads:
 
 
 def predict(heads: Heads, ex: Example) -> list[float]:
+    """The scores the pipeline acts on: for a message the lists read as despair alone,
+    the crisis score is the lower of the message's and its words' beyond despair."""
+    scores = predict_buckets(heads, ex.buckets)
+    if ex.beyond_despair is not None:
+        beyond = predict_buckets(heads, ex.beyond_despair)[0] if ex.beyond_despair else 0.0
+        scores[0] = min(scores[0], beyond)
+    return scores
+
+
+def predict_buckets(heads: Heads, buckets: Sequence[int]) -> list[float]:
     weights, biases = heads
-    norm = 1.0 / math.sqrt(len(ex.buckets))
+    norm = 1.0 / math.sqrt(len(buckets))
     return [
-        _logistic(biases[c] + norm * sum(map(weights[c].__getitem__, ex.buckets)))
+        _logistic(biases[c] + norm * sum(map(weights[c].__getitem__, buckets)))
         for c in range(len(CONCERNS))
     ]
 
@@ -214,34 +265,52 @@ def _logistic(z: float) -> float:
     return e / (1.0 + e)
 
 
-def out_of_fold(data: Sequence[Example], folds: int = 5) -> list[list[float]]:
-    """Scores for every example from a model that never saw its batch: each large batch
-    (a writer's brief, 500 messages or more) is one fold, and smaller ones are spread
-    over those folds. With fewer than three large batches, five folds by hash."""
-    sizes: dict[str, int] = {}
-    concerns: dict[str, int] = {}
-    for ex in data:
-        sizes[ex.record.batch] = sizes.get(ex.record.batch, 0) + 1
-        concerns[ex.record.batch] = concerns.get(ex.record.batch, 0) + any(ex.labels)
-    large = sorted(
-        batch
-        for batch, size in sizes.items()
-        if size >= 500 and (concerns[batch] or not SPREAD_NEGATIVE_BATCHES)
-    )
-    spread = len(large) if len(large) >= 3 else folds
-    fold_of = {batch: i for i, batch in enumerate(large)} if len(large) >= 3 else {}
-    groups = [
-        fold_of.get(ex.record.batch, hashlib.sha256(ex.record.text.encode()).digest()[0] % spread)
+def folds(data: Sequence[Example]) -> list[int]:
+    """The fold of each example, one per writer: every writer with 500 messages or more,
+    some of them concerns, is a fold of its own (all of that writer's batches: a writer
+    spells and phrases alike across briefs); smaller sets (the TSV corpus, the lead's
+    lines) and writers of only messages that should pass (wG's session talk) are spread
+    over those folds by hash. With fewer than three such writers, five folds by hash."""
+    held = held_out_writers(data)
+    fold_of = {writer: i for i, writer in enumerate(held)} if len(held) >= 3 else {}
+    spread = len(held) if len(held) >= 3 else 5
+    return [
+        fold_of.get(writer_of(ex), hashlib.sha256(ex.record.text.encode()).digest()[0] % spread)
         for ex in data
     ]
+
+
+def writer_of(ex: Example) -> str:
+    return ex.record.writer or ex.record.batch
+
+
+def held_out_writers(data: Sequence[Example]) -> list[str]:
+    """The writers who are folds of their own in `out_of_fold`."""
+    sizes: dict[str, int] = {}
+    positives: dict[str, int] = {}
+    for ex in data:
+        writer = writer_of(ex)
+        sizes[writer] = sizes.get(writer, 0) + 1
+        positives[writer] = positives.get(writer, 0) + any(ex.labels)
+    return sorted(w for w, n in sizes.items() if n >= 500 and positives[w])
+
+
+def out_of_fold(
+    data: Sequence[Example], extra: Sequence[Example] = ()
+) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """Scores for every example from a model that never saw its writer (`folds`), and
+    for each of `extra` (messages never trained on) the scores of every fold's model."""
+    groups = folds(data)
     scores: list[list[float]] = [[] for _ in data]
-    for fold in sorted(set(groups)):
+    extra_scores: list[list[list[float]]] = [[] for _ in sorted(set(groups))]
+    for n, fold in enumerate(sorted(set(groups))):
         train = [ex for ex, g in zip(data, groups, strict=True) if g != fold]
         heads = fit(train)
         for i, (ex, g) in enumerate(zip(data, groups, strict=True)):
             if g == fold:
                 scores[i] = predict(heads, ex)
-    return scores
+        extra_scores[n] = [predict(heads, ex) for ex in extra]
+    return scores, extra_scores
 
 
 def kind_of(record: Record) -> str:
@@ -276,7 +345,7 @@ def pick_thresholds(
         for kind, budget in FP_BUDGET[concern].items():
             negatives = [said[i] for i in none if kind_of(data[i].record) == kind]
             bar = max(bar, lowest_threshold(negatives, budget))
-        threshold = max(MIN_THRESHOLD, min(0.99, bar))
+        threshold = max(MIN_THRESHOLD, min(MAX_THRESHOLD, bar))
         # Recall as before: the model's score on every positive (the lists catch some of
         # the short ones the model may not judge alone).
         positives = [scores[i][c] for i, ex in enumerate(data) if ex.labels[c]]
@@ -306,7 +375,7 @@ def build(
     scanner = Scanner()
     data = examples(records, scanner)
     if validate:
-        thresholds, report = pick_thresholds(data, _scores(data, digest(records), scores_file))
+        thresholds, report = pick_thresholds(data, _scores(data, digest(records), scores_file)[0])
     else:
         thresholds, report = [0.5] * len(CONCERNS), {}
     weights, biases = fit(data)
@@ -334,39 +403,99 @@ def build(
     )
 
 
-def _scores(data: Sequence[Example], key: str, path: Path | None) -> list[list[float]]:
+def _scores(
+    data: Sequence[Example], key: str, path: Path | None, extra: Sequence[Example] = ()
+) -> tuple[list[list[float]], list[list[list[float]]]]:
     if path is not None and path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("digest") == key and len(saved["scores"]) == len(data):
-            return [list(map(float, row)) for row in saved["scores"]]
-    scores = out_of_fold(data)
+        if (
+            saved.get("digest") == key
+            and len(saved["scores"]) == len(data)
+            and (not extra or all(len(fold) == len(extra) for fold in saved["extra"]))
+        ):
+            return (
+                [list(map(float, row)) for row in saved["scores"]],
+                [[list(map(float, row)) for row in fold] for fold in saved["extra"]],
+            )
+    scores, extra_scores = out_of_fold(data, extra)
     if path is not None:
-        path.write_text(json.dumps({"digest": key, "scores": scores}), encoding="utf-8")
-    return scores
+        path.write_text(
+            json.dumps({"digest": key, "scores": scores, "extra": extra_scores}),
+            encoding="utf-8",
+        )
+    return scores, extra_scores
 
 
-def held_out_batches(data: Sequence[Example]) -> list[str]:
-    """The batches that are folds of their own in `out_of_fold` (a writer's brief)."""
-    sizes: dict[str, int] = {}
-    positives: dict[str, int] = {}
-    for ex in data:
-        sizes[ex.record.batch] = sizes.get(ex.record.batch, 0) + 1
-        positives[ex.record.batch] = positives.get(ex.record.batch, 0) + any(ex.labels)
-    return sorted(b for b, n in sizes.items() if n >= 500 and positives[b])
+# Hard negatives reported on their own by `leave_one_writer_out` (the issue's bars):
+# pain idioms, dark jokes and resolved past crises must get a priority crisis alert at
+# most 5 % of the time; talk of someone else or of a crisis line only a low-priority one.
+DARK_FAMILIES = frozenset(
+    {
+        *("pain_idiom", "dark_joke", "dark_humour", "im_dead_joke", "kms_joke"),
+        *("overdose_joke", "skull_laughing", "class_killing_me", "resolved_past"),
+        "past_crisis",
+    }
+)
+VENTING_ORDINARY_FAMILIES = frozenset(
+    {
+        *("venting", "venting_pain", "venting_system", "doctor_vent", "insurance_vent"),
+        *("pharmacy_vent", "ordinary", "ordinary_chat", "small_talk"),
+    }
+)
+OTHERS_FAMILIES = frozenset(
+    {
+        *("third_person", "third_party", "other_person", "about_someone_else"),
+        *("crisis_resource", "crisis_line_resource"),
+    }
+)
 
 
-def per_batch(data: Sequence[Example], scores: Sequence[Sequence[float]]) -> dict[str, object]:
-    """Leave one writer's batch out, thresholds included: each batch is scored by a model
-    trained without it (`scores`), at thresholds picked on the other batches' scores, so
-    nothing about the batch chose anything. Recall per concern over all those batches
-    (and per batch), and the share of what should pass that any concern would touch."""
+def despair_only(paths: Sequence[Path]) -> list[Record]:
+    """The TSV corpus's despair-only lines ("crisis.hopeless": no burden, exit, wish or
+    time), never trained on: the lists give them a low-priority flag, and the model must
+    not raise them to a priority alert."""
+    return [
+        record
+        for path in paths
+        if path.suffix == ".tsv"
+        for record in parse_tsv(
+            path.read_text(encoding="utf-8").splitlines(),
+            writer=f"tsv-{path.stem}",
+            batch=path.stem,
+        )
+        if record.family == "hopeless"
+    ]
+
+
+def _rate(n: int, total: int) -> str:
+    return f"{n / total:.3f} ({n}/{total})" if total else "-"
+
+
+def leave_one_writer_out(
+    data: Sequence[Example],
+    scores: Sequence[Sequence[float]],
+    despair: Sequence[Example] = (),
+    despair_scores: Sequence[Sequence[Sequence[float]]] = (),
+) -> dict[str, object]:
+    """Leave one writer out, thresholds included: each writer's messages (all their
+    batches) are scored by a model trained without that writer (`scores`, `folds`), at
+    thresholds picked on the other writers' scores, so nothing the writer wrote chose
+    anything; pooled over writers. Recall per concern (and per writer), the share of
+    what should pass that any concern would touch (everyday talk, hard negatives), the
+    crisis flag on dark idioms, jokes and resolved past and on someone else or a crisis
+    line, and on despair alone (`despair`, scored by every fold's model)."""
     hits = [0] * len(CONCERNS)
     totals = [0] * len(CONCERNS)
-    by_batch: dict[str, list[float | None]] = {}
-    touched = {"quiet": [0, 0], "hard": [0, 0]}
-    for batch in held_out_batches(data):
-        inside = [i for i, ex in enumerate(data) if ex.record.batch == batch]
-        outside = [i for i, ex in enumerate(data) if ex.record.batch != batch]
+    evasive = [0, 0]
+    by_writer: dict[str, list[float | None]] = {}
+    touched = {"quiet": [0, 0], "hard": [0, 0], "venting and ordinary talk": [0, 0]}
+    crisis_on = {"dark": [0, 0], "others": [0, 0], "despair": [0, 0]}
+    groups = folds(data)
+    fold_index = {fold: n for n, fold in enumerate(sorted(set(groups)))}
+    writers = held_out_writers(data)
+    for writer in writers:
+        inside = [i for i, ex in enumerate(data) if writer_of(ex) == writer]
+        outside = [i for i, ex in enumerate(data) if writer_of(ex) != writer]
         thresholds, _ = pick_thresholds([data[i] for i in outside], [scores[i] for i in outside])
         row: list[float | None] = []
         for c in range(len(CONCERNS)):
@@ -375,25 +504,52 @@ def per_batch(data: Sequence[Example], scores: Sequence[Sequence[float]]) -> dic
             hits[c] += caught
             totals[c] += len(positives)
             row.append(round(caught / len(positives), 3) if positives else None)
-        by_batch[batch] = row
+        by_writer[writer] = row
         for i in inside:
             ex = data[i]
+            if ex.labels[0] and ex.record.evasive:
+                evasive[0] += scores[i][0] >= thresholds[0]
+                evasive[1] += 1
             if any(ex.labels):
                 continue
-            tally = touched[kind_of(ex.record)]
-            tally[1] += 1
-            tally[0] += any(
+            hit = any(
                 scores[i][c] >= thresholds[c] and concern in ex.judged
                 for c, concern in enumerate(CONCERNS)
             )
+            for kind in (kind_of(ex.record), "venting and ordinary talk"):
+                if (
+                    kind == "quiet"
+                    or kind == "hard"
+                    or ex.record.family in VENTING_ORDINARY_FAMILIES
+                ):
+                    touched[kind][0] += hit
+                    touched[kind][1] += 1
+            family = ex.record.family
+            kind = (
+                "dark" if family in DARK_FAMILIES else "others" if family in OTHERS_FAMILIES else ""
+            )
+            if kind:
+                crisis_on[kind][1] += 1
+                crisis_on[kind][0] += scores[i][0] >= thresholds[0] and "crisis" in ex.judged
+        if despair_scores:
+            fold = fold_index[groups[inside[0]]]
+            for ex, said in zip(despair, despair_scores[fold], strict=True):
+                crisis_on["despair"][1] += 1
+                crisis_on["despair"][0] += said[0] >= thresholds[0] and "crisis" in ex.judged
+    recall = {concern: _rate(hits[c], totals[c]) for c, concern in enumerate(CONCERNS) if totals[c]}
+    recall["crisis, evasive"] = _rate(*evasive)
     return {
-        "recall": {
-            concern: f"{hits[c] / totals[c]:.3f} ({hits[c]}/{totals[c]})"
-            for c, concern in enumerate(CONCERNS)
-            if totals[c]
+        "writers": writers,
+        "recall": recall,
+        "touched": {kind: _rate(n, total) for kind, (n, total) in touched.items()},
+        "crisis flag on": {
+            "dark idioms, jokes, resolved past": _rate(*crisis_on["dark"]),
+            "someone else, a crisis line": _rate(*crisis_on["others"]),
+            "despair alone (TSV hopeless lines, every writer's model)": _rate(
+                *crisis_on["despair"]
+            ),
         },
-        "touched": {kind: f"{n / total:.4f} ({n}/{total})" for kind, (n, total) in touched.items()},
-        "by_batch": by_batch,
+        "by_writer": by_writer,
     }
 
 
@@ -407,10 +563,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="keep the out-of-batch scores here and reuse them while the data is the same",
     )
     parser.add_argument(
+        "--leave-one-writer-out",
         "--per-batch",
+        dest="leave_one_writer_out",
         action="store_true",
-        help="also print recall per concern leaving one writer's batch out, thresholds "
-        "picked without it",
+        help="also print recall per concern and the hard negatives touched, each writer "
+        "scored by a model trained without them at thresholds picked without them",
     )
     parser.add_argument(
         "--with-waiting",
@@ -421,10 +579,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = training_files(with_waiting=args.with_waiting)
     records = read(paths)
     print(f"training on {len(records)} messages from {len(paths)} files")
-    if args.per_batch:
-        data = examples(records, Scanner())
-        report = per_batch(data, _scores(data, digest(records), args.scores))
-        print("leaving one writer's batch out (" + ", ".join(CONCERNS) + " per batch):")
+    if args.leave_one_writer_out:
+        scanner = Scanner()
+        data = examples(records, scanner)
+        despair = examples(despair_only(paths), scanner)
+        scores, despair_scores = _scores(data, digest(records), args.scores, despair)
+        report = leave_one_writer_out(data, scores, despair, despair_scores)
+        print("leaving one writer out (" + ", ".join(CONCERNS) + " per writer):")
         print(json.dumps(report, indent=1))
     model = build(records, scores_file=args.scores)
     for concern, figures in dict(model.meta["validation"]).items():  # type: ignore[call-overload]

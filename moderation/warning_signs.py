@@ -176,7 +176,7 @@ _KEY_WORDS: Final = {
     DESPAIR: """nothing nothings point getting better ever fighting trying finished
         given giving tried lost being cant failed energy waking wake bother disappointed
         woke ghost""",
-    BURDEN: """burden load weight drain without carry carries carried space sorry apologise
+    BURDEN: """burden load weight weights drain without carry carries carried space sorry apologise
         apologize given wont free freeing release""",
     AFFAIRS: """gave give given giving distributed handed passed home whos letter letters note
         notes cards written will insurance passwords details tying tied affairs find pending
@@ -187,9 +187,10 @@ _KEY_WORDS: Final = {
         doing before sort together keeping kept saving saved bottles disappear""",
     CALM: """calm peaceful peace relieved light strangely weirdly oddly troubled relief accepted
         fighting sense""",
-    GOODBYE: """goodbye goodbyes good bye byee byeee byeeee goodnight farewell care yourselves
+    GOODBYE: """goodbye goodbyee goodbyeee goodbyeeee goodbyeeeee goodbyes good bye byee byeee
+        byeeee goodnight farewell care yourselves
         each everything putting every love knowing best family say said ra tara hooroo
-        signing side""",
+        signing side forgive""",
 }
 
 

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from moderation import Action, MessageContext, ModerationPolicy, default_pipeline
+from moderation import Action, MessageContext, ModerationPolicy, default_pipeline, learned
 from moderation.corpus import CONCERNS, Record, parse_jsonl
+from moderation.crisis import crisis_hits, hopeless_phrases
 from moderation.evaluate import figures, read_records, run_all
-from moderation.learned import Model, Scorer, default_model, features
+from moderation.learned import FORMAT, Model, Scorer, default_model, features
 from moderation.medication import MedicationStage
 from moderation.recent import RecentMessages
 from moderation.scanning import Scanner
-from moderation.train import build, training_files
+from moderation.train import build, examples, folds, held_out_writers, training_files
 
 POLICY = ModerationPolicy()
 
@@ -50,7 +51,7 @@ def test_a_damaged_model_file_is_refused() -> None:
     with pytest.raises(ValueError):
         Model.from_bytes(blob[:-10])
     with pytest.raises(ValueError):
-        Model.from_bytes(blob.replace(b"huddle-linear-ngram/2", b"something-else/9", 1))
+        Model.from_bytes(blob.replace(FORMAT.encode(), b"something-else/9", 1))
 
 
 def test_the_scorer_computes_exactly_what_training_computes() -> None:
@@ -209,6 +210,93 @@ def test_a_crisis_in_words_no_list_has_is_flagged_with_priority(pipeline_factory
     assert outcome.action is Action.FLAG
     crisis = [v for v in outcome.verdicts if v.alert == "crisis"]
     assert crisis and crisis[0].priority
+
+
+DESPAIR_ALONE = [
+    "I'm done fighting",
+    "i just cant do this anymore",
+    "i cant take much more of this, i'm at the end of my rope",
+    "ive reached the end of my tether, i can't do it any more",
+]
+
+
+@pytest.mark.parametrize("text", DESPAIR_ALONE)
+def test_despair_alone_is_flagged_without_a_priority_alert(pipeline_factory, text: str) -> None:  # type: ignore[no-untyped-def]
+    # Despair without a burden, a wish, an exit or a time is the lists' low-priority flag
+    # (docs/moderation.md, "Despair alone"), even where the model alone reads a crisis.
+    outcome = _run(pipeline_factory(), text)
+    crisis = [(v.rule, v.priority) for v in outcome.verdicts if v.alert == "crisis"]
+    assert crisis == [("crisis.hopeless", False)]
+
+
+def test_the_model_alone_would_raise_despair_to_a_priority_alert() -> None:
+    # What the pipeline above holds back: the model reads these as a crisis, and not
+    # once the words of despair and the lists' hopeless phrases are taken out.
+    scanner = Scanner()
+    scorer = Scorer(scanner)
+    for text in DESPAIR_ALONE:
+        written = MessageContext("r", "m1", "member", text, 0.0, POLICY)
+        scan = scanner.scan(text)
+        phrases = hopeless_phrases(scan, crisis_hits(scan, POLICY.crisis_lists))
+        assert phrases, text
+        assert scorer.says(written, "crisis"), text
+        assert not scorer.beyond_despair(written, phrases), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nothing is ever going to get better, so tonight I'm ending it",
+        "I'm completely hopeless, I've got the pills saved up for friday",
+    ],
+)
+def test_despair_with_a_time_or_the_means_keeps_its_priority(pipeline_factory, text: str) -> None:  # type: ignore[no-untyped-def]
+    outcome = _run(pipeline_factory(), text)
+    assert any(v.alert == "crisis" and v.priority for v in outcome.verdicts)
+
+
+def test_the_remembered_sums_are_bounded_and_stay_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The word and pair sums are cleared when full; scores must not change either way.
+    texts = [
+        "honestly i cant do this anymore, everyone would be better off",
+        "selling my spare gabbies, 50p each, dm me",
+        "add me on snap its jo_88 x",
+    ]
+    fresh = [Scorer(Scanner()).score_view(text) for text in texts]
+    monkeypatch.setattr(learned, "_CACHE_LIMIT", 7)
+    small = Scorer(Scanner())
+    for _ in range(3):
+        assert [small.score_view(text) for text in texts] == fresh
+    assert len(small._words) + sum(map(len, small._near.values())) <= 7
+
+
+def test_leaving_one_writer_out_holds_out_all_their_batches() -> None:
+    def batch(writer: str, name: str, n: int) -> list[Record]:
+        return [
+            Record(
+                f"{name} message {i}",
+                frozenset({"crisis"} if i % 2 else set()),
+                writer=writer,
+                batch=name,
+            )
+            for i in range(n)
+        ]
+
+    records = [
+        *batch("wA", "wA-uk", 300),
+        *batch("wA", "wA-evasive", 300),
+        *batch("wB", "wB-us", 600),
+        *batch("wC", "wC-older", 500),
+        *batch("", "corpus", 40),
+    ]
+    data = examples(records, Scanner())
+    assert held_out_writers(data) == ["wA", "wB", "wC"]
+    groups = folds(data)
+    for writer in ("wA", "wB", "wC"):
+        assert (
+            len({g for ex, g in zip(data, groups, strict=True) if ex.record.writer == writer}) == 1
+        )
+    assert len(set(groups)) == 3  # the small set is spread over the writers' folds
 
 
 def test_venting_passes_untouched(pipeline_factory) -> None:  # type: ignore[no-untyped-def]
