@@ -168,14 +168,29 @@ class Scan:
         (the abuse stage re-reads the crisis hits), and near rules cost a pass each.
         The list returned is shared: callers must not change it."""
         found = self._effective.get(lists)
-        if found is None:
-            hits = self.hits_for(lists)
-            if hits:
-                plain = [hit for hit in hits if hit.entry.near is None]
-                # near_rules only when a side of a rule is among the hits (a list's near
-                # sides are dropped unless every side of their rule occurred).
-                hits = plain + near_rules(self, hits) if len(plain) < len(hits) else plain
-            found = self._effective[lists] = hits
+        if found is not None:
+            return found
+        by_list = self._by_list
+        if by_list is None and self._matches:
+            by_list = self._by_list = _group_by_list(self._matches)
+        # Most questions are about lists with no hit at all (the contact list in a crisis
+        # message): answered without resolving anything.
+        if not by_list:
+            found = self._effective[lists] = []
+            return found
+        for name in lists:  # (a plain loop: a generator costs more than the few tests)
+            if name in by_list:
+                break
+        else:
+            found = self._effective[lists] = []
+            return found
+        hits = self.hits_for(lists)
+        if hits:
+            plain = [hit for hit in hits if hit.entry.near is None]
+            # near_rules only when a side of a rule is among the hits (a list's near
+            # sides are dropped unless every side of their rule occurred).
+            hits = plain + near_rules(self, hits) if len(plain) < len(hits) else plain
+        found = self._effective[lists] = hits
         return found
 
     def mapped(self, index: int) -> MappedView:
@@ -278,9 +293,13 @@ _new_hit = tuple.__new__
 
 def _resolve_list(lexicon: Lexicon, name: str, found: list[Hit], views: list[str]) -> list[Hit]:
     """One list's hits after the containment, suppress and "before" rules."""
+    before = lexicon.before.get(name)
+    if len(found) == 1 and not before:
+        # nothing can contain, suppress or precede a lone phrase; a lone suppressor is
+        # dropped
+        return [] if found[0].entry.suppress else found.copy()
     suppressors = [hit for hit in found if hit.entry.suppress]
     phrases = [hit for hit in found if not hit.entry.suppress]
-    before = lexicon.before.get(name)
     if len(phrases) < 2 and not suppressors and not before:
         return phrases  # nothing can contain, suppress or precede a lone phrase
     # Whether a hit is kept depends only on its view, span and section, and hits often

@@ -132,6 +132,31 @@ def test_resolving_once_per_span_keeps_the_same_hits() -> None:
     assert compared > 5_000  # the generator really does make crowded hits
 
 
+def reference_effective(scan: Scan, lists: tuple[str, ...]) -> list[Hit]:
+    """Scan.effective as it was: every list resolved, whether or not it has a hit."""
+    hits = scan.hits_for(lists)
+    plain = [hit for hit in hits if hit.entry.near is None]
+    return plain + scanning.near_rules(scan, hits) if len(plain) < len(hits) else plain
+
+
+def test_effective_answers_lists_without_hits_at_once_with_the_same_hits() -> None:
+    lex = default_lexicon()
+    questions = (
+        ("crisis",), ("contact",), ("slurs", "harassment"), ("medication",), ("swearing",),
+        ("harassment", "slurs"), ("nope",), (),
+    )  # fmt: skip
+    found = 0
+    for text in texts(seed=6, count=2000):
+        for lists in questions:
+            fast = Scan(lex, text).effective(lists)
+            assert fast == reference_effective(Scan(lex, text), lists), (lists, text)
+            found += bool(fast)
+        scan = Scan(lex, text)  # several questions of one scan, in turn
+        for lists in questions:
+            assert scan.effective(lists) == reference_effective(Scan(lex, text), lists), text
+    assert found > 1_000
+
+
 def test_before_phrases_are_found_through_their_last_word() -> None:
     # Every "before" phrase right in front of a hit, and other words: the hit must be
     # dropped exactly when the plain look-up drops it.
