@@ -33,7 +33,8 @@ SEQUENCES = Path(__file__).parent.parent / "moderation_corpus" / "train-s1-seque
 # Measured 2026-12-07 (docs/moderation.md): at risk 183/200, ordinary 48/300 with model
 # 2026-12-07.3; 173/200 and 35/300 (context alone 3/300) with model .4, which alerts on
 # fewer single messages either way (seventh session); 173/200 and 30/300 (context alone
-# 4/300) with model 2026-12-08.2, despair alone kept from priority (ninth session).
+# 4/300) with model 2026-12-08.2, 167/200 and 25/300 (3/300) with .3: despair alone kept
+# from priority, 5 runs averaged (ninth session).
 AT_RISK_AT_LEAST = 0.865 - 0.03
 ORDINARY_AT_MOST = 0.10 + 0.03
 CONTEXT_ALONE_ORDINARY_AT_MOST = 0.01 + 0.01
