@@ -90,26 +90,14 @@ class Coalescer:
                 self._flush_soon()
                 return
             self._fold_room()
-        for transport in transports:
-            chunks = pending.get(transport)
-            if chunks is None:
-                pending[transport] = [data]
-            else:
-                chunks.append(data)
+        _queue_each(pending, transports, data)
 
     def _fold_room(self) -> None:
         """The turn's room delivery as per-connection lists (something else was written
         after it; the flush is already scheduled)."""
         room, self._room = self._room, None
         if room is not None:
-            transports, data = room
-            pending = self._pending
-            for transport in transports:
-                chunks = pending.get(transport)
-                if chunks is None:
-                    pending[transport] = [data]
-                else:
-                    chunks.append(data)
+            _queue_each(self._pending, *room)
 
     def _flush(self) -> None:
         room, self._room = self._room, None
@@ -122,6 +110,20 @@ class Coalescer:
         for transport, chunks in pending.items():
             if not transport.is_closing():
                 transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+
+def _queue_each(
+    pending: dict[asyncio.Transport, list[bytes]],
+    transports: list[asyncio.Transport],
+    data: bytes,
+) -> None:
+    """``data`` queued behind what each of ``transports`` already has this turn."""
+    for transport in transports:
+        chunks = pending.get(transport)
+        if chunks is None:
+            pending[transport] = [data]
+        else:
+            chunks.append(data)
 
 
 class DirectConnection:
