@@ -13,17 +13,17 @@ regrouped: each alternative is a run of literal characters or an escape class at
 or a `(?:…)` group of such heads followed by a tail.
 """
 
+from collections.abc import Iterator
 from contextlib import suppress
 
 _QUANTIFIERS = "?*+{"
 
 
-def split_top_level(pattern: str) -> list[str]:
-    """The pattern's alternatives at its top level (not inside a group or a class)."""
-    parts: list[str] = []
+def _outside_classes(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth before it) of each character outside escapes and
+    character classes: what both splitting and finding a group's end need."""
     depth = 0
     in_class = False
-    start = 0
     i = 0
     while i < len(pattern):
         char = pattern[i]
@@ -36,16 +36,25 @@ def split_top_level(pattern: str) -> list[str]:
             in_class = True
             if pattern[i + 1 : i + 2] == "]":
                 i += 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
+        else:
+            yield i, char, depth
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
         i += 1
     if depth or in_class:
         raise ValueError(f"unbalanced pattern: {pattern!r}")
+
+
+def split_top_level(pattern: str) -> list[str]:
+    """The pattern's alternatives at its top level (not inside a group or a class)."""
+    parts: list[str] = []
+    start = 0
+    for i, char, depth in _outside_classes(pattern):
+        if char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
     parts.append(pattern[start:])
     return parts
 
@@ -76,23 +85,12 @@ def _heads_and_tail(alternative: str) -> tuple[list[str], str]:
     """A leading `(?:a|b|c)` group's alternatives and what follows it; else the alternative."""
     if not alternative.startswith("(?:"):
         return [alternative], ""
-    depth = 0
-    i = 0
-    while i < len(alternative):
-        char = alternative[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            i = alternative.index("]", i + 2) + 1
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                break
-        i += 1
+    i = next(
+        (at for at, char, depth in _outside_classes(alternative) if char == ")" and depth == 1),
+        None,
+    )
+    if i is None:
+        raise ValueError(f"unbalanced pattern: {alternative!r}")
     tail = alternative[i + 1 :]
     if tail[:1] in _QUANTIFIERS and tail:
         raise ValueError(f"quantified leading group in {alternative!r}")
